@@ -1,0 +1,34 @@
+# The two commands of the README: `make run` and `make test`. Both create (or reuse) .venv.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+STAMP := $(VENV)/.installed
+# The embedded Redis runs only when no external one is configured.
+PROCESSES := $(if $(REDIS_URL),web worker,redis web worker)
+
+.PHONY: run test install translations clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/flask --app app db upgrade
+	$(BIN)/flask --app app users bootstrap
+	PATH="$(BIN):$$PATH" $(BIN)/honcho --procfile Procfile start $(PROCESSES)
+
+test: $(STAMP)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Re-extract the UI strings after changing them, then translate in translations/ru/LC_MESSAGES/messages.po.
+translations: $(STAMP)
+	$(BIN)/pybabel extract --quiet -F babel.cfg -k _l -k lazy_gettext -o translations/messages.pot .
+	$(BIN)/pybabel update --quiet -i translations/messages.pot -d translations --no-fuzzy-matching
+	$(BIN)/pybabel compile --quiet -d translations --statistics
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,1 @@
+"""The compliance guard: audit log now; suppression, reply intents, content rules and verdicts next."""

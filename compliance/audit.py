@@ -1,0 +1,126 @@
+"""The audit log: an append-only record of who did what to which object, and when.
+
+Rows are only ever inserted. The ORM refuses updates and deletes, and the migration installs
+database triggers that refuse them too, so not even a hand-written SQL statement can rewrite
+history.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Mapping
+
+from flask import Flask, has_request_context, request
+from sqlalchemy import JSON, ForeignKey, Index, String, event, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from accounts.events import account_event, actor_label
+from dbtypes import BigId, UTCDateTime, utcnow
+from extensions import db
+
+log = logging.getLogger(__name__)
+PAGE_SIZE = 50
+
+
+class AuditLogError(Exception):
+    """Someone tried to change or delete an audit record."""
+
+
+class AuditEvent(db.Model):
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_object", "object_type", "object_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    # Kept even if the account is later renamed: the label is what was true at the time.
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    actor_label: Mapped[str] = mapped_column(String(254))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    object_type: Mapped[str | None] = mapped_column(String(32))
+    object_id: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    client_address: Mapped[str | None] = mapped_column(String(64))
+
+
+@event.listens_for(AuditEvent, "before_update")
+@event.listens_for(AuditEvent, "before_delete")
+def _refuse_change(_mapper, _connection, target: AuditEvent) -> None:
+    raise AuditLogError(f"audit event {target.id} is append-only")
+
+
+def _object_type(obj: Any) -> str | None:
+    table = getattr(obj, "__tablename__", None)
+    # Table names are plural ("users"); the audit log names one thing ("user").
+    return table[:-1] if table and table.endswith("s") else table
+
+
+def record(action: str, *, actor: Any = None, target: Any = None, details: dict[str, Any] | None = None) -> AuditEvent:
+    """Append one event; it is committed with the caller's transaction.
+
+    ``actor`` is a user (or None for the system, the CLI or an anonymous visitor); ``target`` is any
+    model instance with an ``id``.
+    """
+    entry = AuditEvent(
+        actor_id=getattr(actor, "id", None),
+        actor_label=actor_label(actor),
+        action=action,
+        object_type=_object_type(target),
+        object_id=str(target.id) if target is not None else None,
+        details=details or {},
+        client_address=request.remote_addr if has_request_context() else None,
+    )
+    db.session.add(entry)
+    log.info("event=audit action=%s actor=%s object=%s:%s", action, entry.actor_label, entry.object_type, entry.object_id)
+    return entry
+
+
+def _on_account_event(action: str, *, actor: Any, target: Any, details: dict[str, Any]) -> None:
+    record(action, actor=actor, target=target, details=details)
+
+
+def init_app(app: Flask) -> None:
+    """Subscribe the audit log to the events of lower packages."""
+    account_event.connect(_on_account_event, weak=False)
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """What an admin narrows the audit log down to; empty fields match everything."""
+
+    action: str = ""
+    actor: str = ""
+    object_type: str = ""
+    object_id: str = ""
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    events: list[AuditEvent]
+    filters: AuditFilter
+    next_before: int | None  # pass as ``before`` to get the next (older) page
+
+
+def page_from_query(args: Mapping[str, str]) -> AuditPage:
+    """One page of the log as asked for by query-string arguments (filters and ``before``)."""
+    filters = AuditFilter(**{name: (args.get(name) or "").strip()[:64] for name in AuditFilter.__dataclass_fields__})
+    before = args.get("before", "")
+    events = browse(filters, before_id=int(before) if before.isdigit() else None)
+    return AuditPage(events, filters, events[-1].id if len(events) == PAGE_SIZE else None)
+
+
+def browse(filters: AuditFilter, before_id: int | None = None, limit: int = PAGE_SIZE) -> list[AuditEvent]:
+    """Newest events first, ``limit`` at a time, continuing below ``before_id`` (keyset paging)."""
+    query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
+    if filters.action:
+        query = query.where(AuditEvent.action.startswith(filters.action))
+    if filters.actor:
+        query = query.where(AuditEvent.actor_label.contains(filters.actor.lower()))
+    if filters.object_type:
+        query = query.where(AuditEvent.object_type == filters.object_type)
+    if filters.object_id:
+        query = query.where(AuditEvent.object_id == filters.object_id)
+    if before_id is not None:
+        query = query.where(AuditEvent.id < before_id)
+    return list(db.session.scalars(query))

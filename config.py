@@ -1,0 +1,168 @@
+"""Settings read from the environment, with embedded defaults for a laptop.
+
+Two modes:
+- *embedded* (the default): SQLite under ``instance/``, a Redis server of our own on a unix socket in
+  ``instance/``, and a secret key generated once and kept in ``instance/secret_key``.
+- *production* (``VESTNIK_ENV=production``): nothing is guessed; a missing ``SECRET_KEY``,
+  ``DATABASE_URL`` or ``REDIS_URL`` stops start-up with a sentence that says what to set.
+
+This module is a leaf: it imports no package of the project.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import tempfile
+from pathlib import Path
+from typing import Any, Mapping
+
+import click
+
+PROJECT_ROOT = Path(__file__).resolve().parent
+DEFAULT_INSTANCE_PATH = PROJECT_ROOT / "instance"
+LANGUAGES = ("en", "ru")
+# A unix socket path must fit in sockaddr_un (108 bytes on Linux).
+MAX_UNIX_SOCKET_PATH = 100
+
+
+class ConfigError(click.ClickException):
+    """A setting is missing or wrong; the message is a sentence for the operator.
+
+    A click exception, so `flask …` commands print the sentence instead of a traceback.
+    """
+
+
+def _flag(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}.") from None
+
+
+def instance_path(env: Mapping[str, str] | None = None) -> Path:
+    """Folder for the embedded database, Redis socket and generated secret."""
+    env = os.environ if env is None else env
+    return Path(env.get("VESTNIK_INSTANCE_PATH") or DEFAULT_INSTANCE_PATH).resolve()
+
+
+def embedded_redis_socket(instance: Path) -> Path:
+    """Where the embedded Redis listens; falls back to the temp dir when the path is too long."""
+    socket = instance / "redis.sock"
+    if len(str(socket)) <= MAX_UNIX_SOCKET_PATH:
+        return socket
+    # Deterministic per instance folder, so the web app, the worker and the server agree on it.
+    digest = hashlib.sha256(str(instance).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"vestnik-redis-{digest}.sock"
+
+
+def _embedded_secret(instance: Path) -> str:
+    """Generate the secret key once and keep it, so sessions survive restarts."""
+    path = instance / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    # O_EXCL: if two processes start together, one writes and both read the same key.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+def load(env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Build the Flask config mapping from environment variables.
+
+    Raises ConfigError with an operator-readable sentence when something is missing or malformed.
+    """
+    env = os.environ if env is None else env
+    production = env.get("VESTNIK_ENV", "embedded").strip().lower() == "production"
+    instance = instance_path(env)
+
+    if production:
+        missing = [name for name in ("SECRET_KEY", "DATABASE_URL", "REDIS_URL") if not env.get(name)]
+        if missing:
+            raise ConfigError(
+                "Vestnik is running in production mode (VESTNIK_ENV=production) but "
+                + ", ".join(missing)
+                + (" is" if len(missing) == 1 else " are")
+                + " not set; set "
+                + ("it" if len(missing) == 1 else "them")
+                + " in the environment and start again."
+            )
+        if len(env["SECRET_KEY"]) < 32:
+            raise ConfigError("SECRET_KEY is too short; use at least 32 random characters.")
+
+    secret_key = env.get("SECRET_KEY") or _embedded_secret(instance)
+    database_url = env.get("DATABASE_URL") or f"sqlite:///{instance / 'vestnik.db'}"
+    if database_url.startswith("postgres://"):
+        # Heroku-style URLs; SQLAlchemy only accepts the postgresql scheme.
+        database_url = "postgresql://" + database_url[len("postgres://"):]
+    if database_url.startswith("postgresql://"):
+        database_url = "postgresql+psycopg://" + database_url[len("postgresql://"):]
+    if not database_url.startswith(("sqlite:", "postgresql+psycopg:")):
+        raise ConfigError(
+            f"DATABASE_URL must point at PostgreSQL (postgresql://…) or SQLite (sqlite:///…), "
+            f"not {database_url.split(':', 1)[0]!r}."
+        )
+
+    redis_url = env.get("REDIS_URL") or ""
+    embedded_redis = not redis_url
+    if embedded_redis:
+        redis_url = f"unix://{embedded_redis_socket(instance)}"
+    elif not redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError("REDIS_URL must start with redis://, rediss:// or unix://.")
+
+    public_url = env.get("PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/")
+    upload_mb = _int(env, "MAX_UPLOAD_MB", 50)
+    default_language = env.get("DEFAULT_LANGUAGE", "en")
+    if default_language not in LANGUAGES:
+        raise ConfigError(f"DEFAULT_LANGUAGE must be one of {', '.join(LANGUAGES)}.")
+
+    return {
+        "VESTNIK_ENV": "production" if production else "embedded",
+        "INSTANCE_PATH": str(instance),
+        "SECRET_KEY": secret_key,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "REDIS_URL": redis_url,
+        "EMBEDDED_REDIS": embedded_redis,
+        "PUBLIC_URL": public_url,
+        # Cookies: never readable from scripts, not sent on cross-site POSTs, Secure behind HTTPS.
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": public_url.startswith("https://"),
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": public_url.startswith("https://"),
+        "PERMANENT_SESSION_LIFETIME": _int(env, "SESSION_HOURS", 12) * 3600,
+        "TRUST_PROXY_HOPS": _int(env, "TRUST_PROXY_HOPS", 0),
+        "MAX_CONTENT_LENGTH": upload_mb * 1024 * 1024,
+        "MAX_FORM_MEMORY_SIZE": 1024 * 1024,
+        "WTF_CSRF_TIME_LIMIT": None,  # tied to the session instead, so long forms don't expire
+        "BABEL_DEFAULT_LOCALE": default_language,
+        "BABEL_DEFAULT_TIMEZONE": "UTC",
+        "LANGUAGES": LANGUAGES,
+        # Argon2id parameters (RFC 9106 "second recommended option" by default).
+        "PASSWORD_HASH_TIME_COST": _int(env, "PASSWORD_HASH_TIME_COST", 3),
+        "PASSWORD_HASH_MEMORY_KIB": _int(env, "PASSWORD_HASH_MEMORY_KIB", 64 * 1024),
+        "PASSWORD_MIN_LENGTH": _int(env, "PASSWORD_MIN_LENGTH", 12),
+        "LOGIN_FREE_ATTEMPTS": _int(env, "LOGIN_FREE_ATTEMPTS", 5),
+        "LOGIN_MAX_DELAY_SECONDS": _int(env, "LOGIN_MAX_DELAY_SECONDS", 15 * 60),
+        "INVITATION_DAYS": _int(env, "INVITATION_DAYS", 7),
+        "METRICS_TOKEN": env.get("METRICS_TOKEN") or None,
+        "LOG_LEVEL": env.get("LOG_LEVEL", "INFO").upper(),
+    }

@@ -1,0 +1,94 @@
+"""Unbound extension singletons; ``create_app()`` binds them. A leaf: imports no project package."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, Callable
+
+from flask import Flask, current_app
+from flask_babel import Babel
+from flask_login import LoginManager
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf import CSRFProtect
+from redis import Redis
+from rq import Queue, Retry
+from rq.exceptions import DuplicateJobError
+from rq.job import Job
+from sqlalchemy import MetaData
+
+# Deterministic constraint names, so Alembic migrations can alter them on every database.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING_CONVENTION))
+migrate = Migrate()
+login_manager = LoginManager()
+csrf = CSRFProtect()
+babel = Babel()
+
+# Queues by purpose, in the order a worker drains them: sending first, imports and chores last.
+QUEUE_NAMES = ("dispatch", "webhooks", "imports", "default")
+
+
+class RedisQueues:
+    """The Redis connection and the RQ queues, bound to an app by ``init_app``."""
+
+    extension_key = "vestnik.redis"
+
+    def init_app(self, app: Flask) -> None:
+        """Create the connection pool for this app; nothing connects until first use."""
+        app.extensions[self.extension_key] = Redis.from_url(
+            app.config["REDIS_URL"], socket_connect_timeout=5, health_check_interval=30
+        )
+
+    @property
+    def connection(self) -> Redis:
+        """The current app's Redis client."""
+        return current_app.extensions[self.extension_key]
+
+    def queue(self, name: str) -> Queue:
+        """One of the purpose-named queues."""
+        if name not in QUEUE_NAMES:
+            raise ValueError(f"unknown queue {name!r}; queues are {QUEUE_NAMES}")
+        return Queue(name, connection=self.connection)
+
+    def enqueue(
+        self,
+        queue_name: str,
+        func: Callable[..., Any],
+        *args: Any,
+        job_id: str | None = None,
+        timeout: timedelta = timedelta(minutes=10),
+        retries: int = 0,
+        failure_ttl: timedelta = timedelta(days=7),
+        **kwargs: Any,
+    ) -> Job:
+        """Enqueue ``func(*args, **kwargs)`` with explicit timeout, retry and failure TTL.
+
+        Every job goes through here (via one small helper per job), so no job is enqueued with
+        RQ's defaults by accident. ``job_id`` makes the job unique while it is queued or running.
+        """
+        try:
+            return self.queue(queue_name).enqueue(
+                func,
+                args=args,
+                kwargs=kwargs,
+                job_id=job_id,
+                unique=job_id is not None,
+                job_timeout=int(timeout.total_seconds()),
+                retry=Retry(max=retries, interval=[10, 60, 300]) if retries else None,
+                failure_ttl=int(failure_ttl.total_seconds()),
+                result_ttl=int(timedelta(days=1).total_seconds()),
+            )
+        except DuplicateJobError:
+            # Already queued, running or recently finished: the existing job stands for this one.
+            return Job.fetch(job_id, connection=self.connection)
+
+
+redis_queues = RedisQueues()

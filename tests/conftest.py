@@ -1,0 +1,175 @@
+"""Real services for the suite: a Redis server of its own, SQLite always, PostgreSQL when asked.
+
+Every test that uses ``app`` runs once per database backend: SQLite, and PostgreSQL when
+``TEST_DATABASE_URL`` is set (otherwise those cases are skipped with the reason). The schema is
+built by the real Alembic migrations once per backend; each test then starts from empty tables.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import redis as redis_client
+from sqlalchemy import create_engine, inspect, text
+
+from embedded_redis import server_args
+from tests.helpers import PASSWORD
+
+FAST_HASHING = {"PASSWORD_HASH_TIME_COST": 1, "PASSWORD_HASH_MEMORY_KIB": 64}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_environment(tmp_path_factory):
+    """Keep the suite away from the developer's instance/ folder and their settings."""
+    saved = dict(os.environ)
+    for name in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "VESTNIK_ENV", "METRICS_TOKEN", "PUBLIC_URL"):
+        os.environ.pop(name, None)
+    os.environ["VESTNIK_INSTANCE_PATH"] = str(tmp_path_factory.mktemp("instance"))
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+def start_redis(directory: Path) -> tuple[subprocess.Popen, str]:
+    """Start a real redis-server on a unix socket in ``directory``; returns it and its URL."""
+    socket_path = directory / "redis.sock"
+    process = subprocess.Popen(server_args(socket_path, directory, persistent=False), stdout=subprocess.DEVNULL)
+    client = redis_client.Redis(unix_socket_path=str(socket_path))
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client.ping()
+            break
+        except redis_client.ConnectionError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                raise RuntimeError("the test Redis server did not start")
+            time.sleep(0.05)
+    return process, f"unix://{socket_path}"
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    # Short path: unix socket paths are limited to ~100 bytes, pytest's tmp paths can be longer.
+    directory = Path(subprocess.check_output(["mktemp", "-d", "/tmp/vestnik-test-redis.XXXXXX"], text=True).strip())
+    process, url = start_redis(directory)
+    yield url
+    process.terminate()
+    process.wait(timeout=10)
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def build_app(database_url: str, redis_url: str, **overrides):
+    from app import create_app
+
+    return create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test-secret-key-that-is-long-enough-for-prod",
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "REDIS_URL": redis_url,
+            **FAST_HASHING,
+            **overrides,
+        }
+    )
+
+
+def migrate_to_head(database_url: str, redis_url: str) -> None:
+    """Run the real migrations against ``database_url``."""
+    from flask_migrate import upgrade
+
+    app = build_app(database_url, redis_url)
+    with app.app_context():
+        upgrade()
+        from extensions import db
+
+        db.engine.dispose()
+
+
+def postgres_url() -> str | None:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url and url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+def reset_postgres_schema(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def migrated_database(request, redis_url, tmp_path_factory):
+    """A database at the newest migration: a SQLite template file, or the PostgreSQL test database."""
+    if request.param == "sqlite":
+        template = tmp_path_factory.mktemp("sqlite") / "template.db"
+        migrate_to_head(f"sqlite:///{template}", redis_url)
+        return "sqlite", template
+    url = postgres_url()
+    if not url:
+        pytest.skip("TEST_DATABASE_URL is not set, so the PostgreSQL variant of this test is skipped")
+    reset_postgres_schema(url)
+    migrate_to_head(url, redis_url)
+    return "postgresql", url
+
+
+@pytest.fixture
+def database_url(migrated_database, tmp_path):
+    """A URL of an empty, fully migrated database for this test alone."""
+    backend, source = migrated_database
+    if backend == "sqlite":
+        copy = tmp_path / "vestnik.db"
+        shutil.copyfile(source, copy)
+        return f"sqlite:///{copy}"
+    engine = create_engine(source)
+    tables = [name for name in inspect(engine).get_table_names() if name != "alembic_version"]
+    with engine.begin() as connection:
+        # TRUNCATE fires no row triggers, so the append-only audit table can be emptied between tests.
+        connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    return source
+
+
+@pytest.fixture
+def app(database_url, redis_url):
+    application = build_app(database_url, redis_url)
+    with application.app_context():
+        from extensions import db, redis_queues
+
+        redis_queues.connection.flushdb()
+        yield application
+        db.session.remove()
+        for engine in db.engines.values():
+            engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def make_user(app):
+    """Create an active user with ``PASSWORD`` and commit it."""
+    from accounts import users
+    from accounts.models import Role
+    from extensions import db
+
+    counter = iter(range(1, 10_000))
+
+    def make(role: Role | str = "marketer", email: str | None = None, **fields):
+        user = users.create_user(
+            email or f"user{next(counter)}@example.com", Role(role), password=PASSWORD, actor=None, **fields
+        )
+        db.session.commit()
+        return user
+
+    return make

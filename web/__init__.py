@@ -1,0 +1,1 @@
+"""The platform's own pages and plumbing: layout, home, errors, security headers, health, metrics."""

@@ -1,0 +1,34 @@
+"""The signed-in home page and the language switch."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask_login import current_user
+
+from accounts import users
+from accounts.roles import role_required
+from extensions import db
+from web.i18n import SESSION_KEY
+
+bp = Blueprint("web", __name__)
+
+
+@bp.get("/")
+@role_required()
+def home():
+    return render_template("web/home.html")
+
+
+@bp.post("/language")
+def switch_language():
+    language = request.form.get("language", "")
+    if language in current_app.config["LANGUAGES"]:
+        session[SESSION_KEY] = language
+        if current_user.is_authenticated:
+            users.update_profile(current_user, name=current_user.name, language=language)
+            db.session.commit()
+    referrer = request.referrer or ""
+    # Back to the page the switch was clicked on, but only on our own site.
+    if referrer.startswith(request.host_url):
+        return redirect(referrer)
+    return redirect(url_for("web.home"))

@@ -1,0 +1,94 @@
+"""The RQ worker: drains every queue (most urgent first) and runs RQ's scheduler.
+
+    python worker.py [--burst] [--queue NAME]...
+
+The app is built once, before any fork. Each job runs in the forked work horse inside a fresh app
+context (so a fresh database session), after the horse has dropped any connection it inherited.
+SIGTERM or Ctrl-C is a warm shutdown: the current job finishes, then the worker exits; a second
+signal kills the job.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+
+from flask import Flask
+from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from rq import Queue, Worker
+from rq.job import Job
+
+import config
+from accounts.events import set_actor_label
+from accounts.jobs import enqueue_expire_invitations
+from app import create_app
+from extensions import QUEUE_NAMES, db, redis_queues
+
+log = logging.getLogger("vestnik.worker")
+REDIS_WAIT_SECONDS = 30
+
+
+class AppWorker(Worker):
+    """An RQ worker whose jobs run inside the Flask app's context."""
+
+    def __init__(self, *args, app: Flask, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.app = app
+
+    def main_work_horse(self, job: Job, queue: Queue):
+        # A connection copied across fork() would be shared with the parent; drop the copies.
+        with self.app.app_context():
+            for engine in db.engines.values():
+                engine.dispose(close=False)
+        return super().main_work_horse(job, queue)
+
+    def perform_job(self, job: Job, queue: Queue, execution) -> bool:
+        with self.app.app_context():
+            set_actor_label(f"job:{job.func_name}")
+            log.info("event=job_started job_id=%s func=%s queue=%s", job.id, job.func_name, queue.name)
+            return super().perform_job(job, queue, execution)
+
+
+def wait_for_redis(connection: Redis, seconds: float = REDIS_WAIT_SECONDS) -> None:
+    """Block until Redis answers (the embedded server may still be starting), or give up."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            connection.ping()
+            return
+        except RedisConnectionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run a Vestnik worker.")
+    parser.add_argument("--burst", action="store_true", help="Exit when the queues are empty.")
+    parser.add_argument("--queue", action="append", choices=QUEUE_NAMES, help="Only these queues (repeatable).")
+    options = parser.parse_args(argv)
+    try:
+        app = create_app()
+    except config.ConfigError as error:
+        print(error, file=sys.stderr)
+        return 2
+    with app.app_context():
+        connection = redis_queues.connection
+        try:
+            wait_for_redis(connection)
+        except RedisConnectionError:
+            print(f"Redis at {app.config['REDIS_URL']} is not answering; start it or set REDIS_URL.", file=sys.stderr)
+            return 2
+        queues = [redis_queues.queue(name) for name in (options.queue or QUEUE_NAMES)]
+        if not options.burst:
+            enqueue_expire_invitations()
+    worker = AppWorker(queues, connection=connection, app=app)
+    worker.work(burst=options.burst, with_scheduler=True, logging_level=app.config["LOG_LEVEL"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
