@@ -7,16 +7,17 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional
 from wtforms.fields import IntegerField
+from wtforms.fields.choices import SelectChoice
 
 from accounts.models import Role
 from accounts.roles import ROLE_LABELS
 
-LANGUAGE_CHOICES = [("en", "English"), ("ru", "Русский")]
+LANGUAGE_CHOICES = [SelectChoice("en", "English"), SelectChoice("ru", "Русский")]
 
 
 def role_choices():
     """Role names shown in the UI, translated."""
-    return [(role.value, label) for role, label in ROLE_LABELS.items()]
+    return [SelectChoice(role.value, label) for role, label in ROLE_LABELS.items()]
 
 
 class LoginForm(FlaskForm):

@@ -7,6 +7,7 @@ built by the real Alembic migrations once per backend; each test then starts fro
 
 from __future__ import annotations
 
+import contextvars
 import os
 import shutil
 import subprocess
@@ -15,12 +16,19 @@ from pathlib import Path
 
 import pytest
 import redis as redis_client
+from flask.testing import FlaskClient
 from sqlalchemy import create_engine, inspect, text
 
 from embedded_redis import server_args
 from tests.helpers import PASSWORD
 
 FAST_HASHING = {"PASSWORD_HASH_TIME_COST": 1, "PASSWORD_HASH_MEMORY_KIB": 64}
+
+
+def pytest_report_header(config):
+    if postgres_url():
+        return "databases: SQLite and PostgreSQL (TEST_DATABASE_URL)"
+    return "databases: SQLite only; TEST_DATABASE_URL is not set, so every PostgreSQL variant is skipped"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -64,10 +72,21 @@ def redis_url():
     shutil.rmtree(directory, ignore_errors=True)
 
 
+class IsolatedClient(FlaskClient):
+    """Gives every request its own app context, as in production, even while a test holds one.
+
+    Flask reuses an app context that is already pushed, and Flask-Login and Flask-Babel cache the
+    user and the language on it; without this, one request's user would leak into the next.
+    """
+
+    def open(self, *args, **kwargs):
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
 def build_app(database_url: str, redis_url: str, **overrides):
     from app import create_app
 
-    return create_app(
+    application = create_app(
         {
             "TESTING": True,
             "SECRET_KEY": "test-secret-key-that-is-long-enough-for-prod",
@@ -77,6 +96,8 @@ def build_app(database_url: str, redis_url: str, **overrides):
             **overrides,
         }
     )
+    application.test_client_class = IsolatedClient
+    return application
 
 
 def migrate_to_head(database_url: str, redis_url: str) -> None:
