@@ -126,7 +126,7 @@ def load(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     elif not redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError("REDIS_URL must start with redis://, rediss:// or unix://.")
 
-    public_url = env.get("PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/")
+    public_url = (env.get("PUBLIC_URL") or f"http://{env.get('VESTNIK_BIND') or '127.0.0.1:5000'}").rstrip("/")
     upload_mb = _int(env, "MAX_UPLOAD_MB", 50)
     default_language = env.get("DEFAULT_LANGUAGE", "en")
     if default_language not in LANGUAGES:

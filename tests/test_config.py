@@ -99,6 +99,12 @@ def test_a_too_long_instance_path_moves_the_redis_socket_to_a_stable_temp_path(t
     assert first != config.embedded_redis_socket(tmp_path / ("e" * 120))
 
 
+def test_public_url_follows_the_bind_address_unless_set(tmp_path):
+    base = {"VESTNIK_INSTANCE_PATH": str(tmp_path), "VESTNIK_BIND": "127.0.0.1:5077"}
+    assert load(base)["PUBLIC_URL"] == "http://127.0.0.1:5077"
+    assert load({**base, "PUBLIC_URL": "https://vestnik.example.com/"})["PUBLIC_URL"] == "https://vestnik.example.com"
+
+
 def test_upload_limit_becomes_the_request_size_limit(tmp_path):
     settings = load({"VESTNIK_INSTANCE_PATH": str(tmp_path), "MAX_UPLOAD_MB": "3"})
     assert settings["MAX_CONTENT_LENGTH"] == 3 * 1024 * 1024

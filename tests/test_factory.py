@@ -55,6 +55,19 @@ def test_user_content_is_escaped_never_rendered_as_html(client, make_user):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
 
 
+def test_no_template_or_module_bypasses_autoescaping():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    sources = [*root.glob("*/templates/**/*.html"), *root.glob("templates/**/*.html"), *root.glob("*/*.py"), *root.glob("*.py")]
+    offenders = [
+        str(path.relative_to(root)) for path in sources
+        if "tests" not in path.parts and ".venv" not in path.parts
+        and any(marker in path.read_text() for marker in ("|safe", "| safe", "Markup(", "autoescape false"))
+    ]
+    assert offenders == []
+
+
 def test_unknown_page_is_a_plain_404_page(client):
     response = client.get("/no/such/page")
     assert response.status_code == 404
