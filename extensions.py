@@ -13,6 +13,7 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from redis import Redis
 from rq import Queue, Retry
+from rq.job import JobStatus
 from rq.exceptions import DuplicateJobError
 from rq.job import Job
 from sqlalchemy import MetaData
@@ -34,6 +35,7 @@ babel = Babel()
 
 # Queues by purpose, in the order a worker drains them: sending first, imports and chores last.
 QUEUE_NAMES = ("dispatch", "webhooks", "imports", "default")
+DONE_STATUSES = {JobStatus.FINISHED, JobStatus.FAILED, JobStatus.CANCELED, JobStatus.STOPPED}
 
 
 class RedisQueues:
@@ -72,22 +74,31 @@ class RedisQueues:
         """Enqueue ``func(*args, **kwargs)`` with explicit timeout, retry and failure TTL.
 
         Every job goes through here (via one small helper per job), so no job is enqueued with
-        RQ's defaults by accident. ``job_id`` makes the job unique while it is queued or running.
+        RQ's defaults by accident. With a ``job_id`` the job is unique while it is queued,
+        scheduled or running: enqueueing it again returns the pending job instead of a second one.
         """
+        options = dict(
+            args=args,
+            kwargs=kwargs,
+            job_id=job_id,
+            unique=job_id is not None,
+            job_timeout=int(timeout.total_seconds()),
+            retry=Retry(max=retries, interval=[10, 60, 300]) if retries else None,
+            failure_ttl=int(failure_ttl.total_seconds()),
+            result_ttl=int(timedelta(days=1).total_seconds()),
+        )
+        queue = self.queue(queue_name)
         try:
-            return self.queue(queue_name).enqueue(
-                func,
-                args=args,
-                kwargs=kwargs,
-                job_id=job_id,
-                unique=job_id is not None,
-                job_timeout=int(timeout.total_seconds()),
-                retry=Retry(max=retries, interval=[10, 60, 300]) if retries else None,
-                failure_ttl=int(failure_ttl.total_seconds()),
-                result_ttl=int(timedelta(days=1).total_seconds()),
-            )
+            return queue.enqueue(func, **options)
         except DuplicateJobError:
-            # Already queued, running or recently finished: the existing job stands for this one.
+            existing = Job.fetch(job_id, connection=self.connection)
+            if existing.get_status() not in DONE_STATUSES:
+                return existing
+        # A finished or failed run only keeps its result; it must not block the next run.
+        existing.delete()
+        try:
+            return queue.enqueue(func, **options)
+        except DuplicateJobError:  # another process re-enqueued it between our delete and enqueue
             return Job.fetch(job_id, connection=self.connection)
 
 

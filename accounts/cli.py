@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import secrets
+import sys
 
 import click
 from flask import current_app
@@ -44,7 +45,7 @@ def _existing(email: str) -> User:
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input instead of generating one.")
 def create(email: str, role: str, name: str, language: str | None, password_stdin: bool) -> None:
     """Create an account; a generated password is printed once."""
-    password = click.get_text_stream("stdin").readline().rstrip("\n") if password_stdin else secrets.token_urlsafe(12)
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else secrets.token_urlsafe(12)
     try:
         user = users.create_user(email, Role(role), password=password, actor=None, name=name, language=language)
     except users.AccountError as error:
@@ -77,8 +78,7 @@ def bootstrap(email: str) -> None:
 def list_users() -> None:
     """List accounts with their role and state."""
     for user in db.session.scalars(select(User).order_by(User.email)):
-        state = "active" if user.is_active else ("invited" if user.is_invited else "deactivated")
-        click.echo(f"{user.email}\t{user.role.value}\t{state}")
+        click.echo(f"{user.email}\t{user.role.value}\t{user.state}")
 
 
 @group.command("set-role")

@@ -24,7 +24,7 @@ def expire_invitations() -> int:
 
 
 def enqueue_expire_invitations() -> Job:
-    """Queue the invitation clean-up once; a second call while one is pending is a no-op."""
+    """Queue the invitation clean-up; while one is queued or running, a second call returns it."""
     return redis_queues.enqueue(
         "default", expire_invitations, job_id="expire_invitations", timeout=timedelta(minutes=5), retries=2
     )

@@ -59,6 +59,15 @@ class User(UserMixin, db.Model):
         """Invited but has not yet chosen a password."""
         return self.password_hash is None and self.invitation_hash is not None
 
+    @property
+    def state(self) -> str:
+        """``active``, ``invited``, ``invitation_expired`` (never set a password) or ``deactivated``."""
+        if not self.active:
+            return "deactivated"
+        if self.password_hash is not None:
+            return "active"
+        return "invited" if self.invitation_hash is not None else "invitation_expired"
+
     def get_id(self) -> str:
         return f"{self.id}:{self.session_nonce}"
 

@@ -20,8 +20,9 @@ ADDRESS_ALLOWANCE_FACTOR = 4
 
 def _keys(email: str, address: str) -> list[tuple[str, int]]:
     free = current_app.config["LOGIN_FREE_ATTEMPTS"]
+    # Keyed the way accounts are looked up (users.find_by_email), or " ann@x" would count apart from "ann@x".
     return [
-        (f"vestnik:login-failures:email:{email.lower()}", free),
+        (f"vestnik:login-failures:email:{email.strip().lower()}", free),
         (f"vestnik:login-failures:addr:{address}", free * ADDRESS_ALLOWANCE_FACTOR),
     ]
 

@@ -51,9 +51,8 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _ensure_new(email: str) -> None:
-    if find_by_email(email) is not None:
-        raise AccountError(_l("There is already an account for %(email)s.", email=email))
+def _already_exists(email: str) -> AccountError:
+    return AccountError(_l("There is already an account for %(email)s.", email=email))
 
 
 def _check_language(language: str) -> str:
@@ -67,7 +66,8 @@ def create_user(
 ) -> User:
     """Create an active account with a password (CLI and first-run bootstrap)."""
     email = normalise_email(email)
-    _ensure_new(email)
+    if find_by_email(email) is not None:
+        raise _already_exists(email)
     problem = passwords.password_problem(password, email)
     if problem:
         raise AccountError(problem)
@@ -86,20 +86,24 @@ def create_user(
 
 
 def invite_user(email: str, role: Role, *, actor: User, name: str = "", language: str = "en") -> tuple[User, str]:
-    """Create an account without a password and return it with its one-time invitation token."""
+    """Invite ``email`` and return the account with its one-time invitation token.
+
+    Inviting someone who was invited before but never set a password (their link may have
+    expired) issues a fresh link for the same account; the old link stops working.
+    """
     email = normalise_email(email)
-    _ensure_new(email)
+    user = find_by_email(email)
+    if user is not None and (user.password_hash is not None or not user.active):
+        raise _already_exists(email)
+    if user is None:
+        user = User(email=email, created_by_id=actor.id)
+        db.session.add(user)
+    user.name = name
+    user.role = role
+    user.language = _check_language(language)
     token = secrets.token_urlsafe(32)
-    user = User(
-        email=email,
-        name=name,
-        role=role,
-        language=_check_language(language),
-        invitation_hash=_digest(token),
-        invitation_expires_at=utcnow() + timedelta(days=current_app.config["INVITATION_DAYS"]),
-        created_by_id=actor.id,
-    )
-    db.session.add(user)
+    user.invitation_hash = _digest(token)
+    user.invitation_expires_at = utcnow() + timedelta(days=current_app.config["INVITATION_DAYS"])
     db.session.flush()
     announce("user.invited", actor=actor, target=user, email=email, role=role.value)
     return user, token
@@ -165,13 +169,16 @@ def authenticate(email: str, password: str, address: str) -> User:
 
 
 def _active_admin_count() -> int:
+    # Only admins who can sign in (User.is_active): an invited admin has no password yet.
     return db.session.scalar(
-        select(func.count()).select_from(User).where(User.role == Role.ADMIN, User.active.is_(True))
+        select(func.count()).select_from(User).where(
+            User.role == Role.ADMIN, User.active.is_(True), User.password_hash.is_not(None)
+        )
     )
 
 
 def _ensure_admin_remains(user: User) -> None:
-    if user.role is Role.ADMIN and user.active and _active_admin_count() <= 1:
+    if user.role is Role.ADMIN and user.is_active and _active_admin_count() <= 1:
         raise AccountError(_l("%(email)s is the last active administrator; make someone else an administrator first.",
                               email=user.email))
 

@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
 
@@ -26,6 +27,13 @@ from accounts.roles import role_required
 from extensions import db
 
 bp = Blueprint("accounts", __name__, template_folder="templates")
+
+USER_STATES = {
+    "active": _l("active"),
+    "invited": _l("invited"),
+    "invitation_expired": _l("invitation expired"),
+    "deactivated": _l("deactivated"),
+}
 
 
 def _safe_next(target: str | None) -> str:
@@ -167,7 +175,7 @@ def user_list():
     people = db.session.scalars(select(User).order_by(User.email)).all()
     return render_template(
         "accounts/users.html", form=form, people=people, invitation_link=invitation_link,
-        role_form=RoleForm(), button_form=EmptyForm(),
+        role_form=RoleForm(), button_form=EmptyForm(), user_states=USER_STATES,
     )
 
 

@@ -113,10 +113,11 @@ def page_from_query(args: Mapping[str, str]) -> AuditPage:
 def browse(filters: AuditFilter, before_id: int | None = None, limit: int = PAGE_SIZE) -> list[AuditEvent]:
     """Newest events first, ``limit`` at a time, continuing below ``before_id`` (keyset paging)."""
     query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
+    # autoescape: "_" and "%" typed into a filter are matched as themselves, not as LIKE wildcards.
     if filters.action:
-        query = query.where(AuditEvent.action.startswith(filters.action))
+        query = query.where(AuditEvent.action.startswith(filters.action, autoescape=True))
     if filters.actor:
-        query = query.where(AuditEvent.actor_label.contains(filters.actor.lower()))
+        query = query.where(AuditEvent.actor_label.contains(filters.actor.lower(), autoescape=True))
     if filters.object_type:
         query = query.where(AuditEvent.object_type == filters.object_type)
     if filters.object_id:

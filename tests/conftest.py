@@ -7,7 +7,6 @@ built by the real Alembic migrations once per backend; each test then starts fro
 
 from __future__ import annotations
 
-import contextvars
 import os
 import shutil
 import subprocess
@@ -16,11 +15,10 @@ from pathlib import Path
 
 import pytest
 import redis as redis_client
-from flask.testing import FlaskClient
 from sqlalchemy import create_engine, inspect, text
 
 from embedded_redis import server_args
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, IsolatedClient
 
 FAST_HASHING = {"PASSWORD_HASH_TIME_COST": 1, "PASSWORD_HASH_MEMORY_KIB": 64}
 
@@ -70,17 +68,6 @@ def redis_url():
     process.terminate()
     process.wait(timeout=10)
     shutil.rmtree(directory, ignore_errors=True)
-
-
-class IsolatedClient(FlaskClient):
-    """Gives every request its own app context, as in production, even while a test holds one.
-
-    Flask reuses an app context that is already pushed, and Flask-Login and Flask-Babel cache the
-    user and the language on it; without this, one request's user would leak into the next.
-    """
-
-    def open(self, *args, **kwargs):
-        return contextvars.Context().run(super().open, *args, **kwargs)
 
 
 def build_app(database_url: str, redis_url: str, **overrides):

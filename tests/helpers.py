@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextvars
 import re
+
+from flask.testing import FlaskClient
 
 PASSWORD = "correct horse battery staple"
 
@@ -24,3 +27,28 @@ def post_form(client, url: str, data: dict, page: str | None = None, **kwargs):
 
 def sign_in(client, email: str, password: str = PASSWORD):
     return post_form(client, "/login", {"email": email, "password": password})
+
+
+class IsolatedClient(FlaskClient):
+    """A test client whose every request runs in a context of its own, as it does in production.
+
+    The ``app`` fixture keeps an application context pushed for the whole test; a plain test client
+    would reuse it, so ``g`` (with Flask-Login's cached user and the CSRF token) and the database
+    session would leak from one request, or one client, to the next. Here each request gets a fresh
+    application context, ``g`` and database session, and only what it commits is seen afterwards.
+    """
+
+    def open(self, *args, **kwargs):
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
+def isolated_client(app):
+    """A fresh ``IsolatedClient`` (its own cookie jar: one browser) for ``app``."""
+    return app.test_client()
+
+
+def signed_in_client(app, email: str, password: str = PASSWORD):
+    """A new browser (an ``IsolatedClient``) signed in as ``email``."""
+    browser = isolated_client(app)
+    assert sign_in(browser, email, password).status_code == 302
+    return browser

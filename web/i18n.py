@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, request, session
+from flask import current_app, has_request_context, request, session
 from flask_babel import get_locale
 from flask_login import current_user
 
@@ -15,6 +15,9 @@ SESSION_KEY = "language"
 def select_locale() -> str:
     """The user's saved choice, else the choice made on this session, else the browser's."""
     languages = current_app.config["LANGUAGES"]
+    if not has_request_context():
+        # The CLI and jobs have no visitor (and no session) to ask: they speak the default language.
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     if current_user and current_user.is_authenticated and current_user.language in languages:
         return current_user.language
     chosen = session.get(SESSION_KEY)

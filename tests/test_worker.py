@@ -1,0 +1,220 @@
+"""The real RQ worker (`python worker.py`) against the suite's real Redis and database."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from rq.job import JobStatus
+from rq.results import Result
+from sqlalchemy import select
+
+from accounts import users
+from accounts.jobs import enqueue_expire_invitations
+from accounts.models import Role, User
+from compliance.audit import AuditEvent, record
+from dbtypes import utcnow
+from extensions import db, redis_queues
+from tests import worker_jobs
+from tests.processes import WAIT_SECONDS, descendants, kill_all, survivors, wait_for
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class WorkerProcess:
+    """A `python worker.py` subprocess with its output in a file, for assertion messages."""
+
+    def __init__(self, popen: subprocess.Popen, log: Path):
+        self.popen = popen
+        self.log = log
+        self.seen = []  # every descendant ever observed, so none can slip away unnoticed
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def observe_children(self) -> list:
+        children = descendants(self.pid)
+        self.seen += [child for child in children if child not in self.seen]
+        return children
+
+    def wait(self, timeout: float = WAIT_SECONDS) -> int:
+        try:
+            return self.popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"the worker did not exit within {timeout} s:\n{self.output()}")
+
+
+@pytest.fixture
+def start_worker(database_url, redis_url, tmp_path):
+    """Start the real worker; on the way out, kill anything a failed test left running."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "VESTNIK_INSTANCE_PATH": str(tmp_path / "instance"),
+        "SECRET_KEY": "worker-test-secret-key-long-enough-for-production",
+    }
+    started: list[WorkerProcess] = []
+
+    def start(*arguments: str) -> WorkerProcess:
+        log = tmp_path / f"worker-{len(started)}.log"
+        with log.open("wb") as handle:
+            popen = subprocess.Popen(
+                [sys.executable, "worker.py", *arguments], cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT
+            )
+        worker = WorkerProcess(popen, log)
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        kill_all(worker.seen + worker.observe_children())
+        if worker.popen.poll() is None:
+            worker.popen.kill()
+        worker.popen.wait(timeout=WAIT_SECONDS)
+
+
+def finished_cleanly(worker: WorkerProcess) -> None:
+    code = worker.wait()
+    assert code == 0, f"the worker exited with {code}:\n{worker.output()}"
+    assert "Traceback" not in worker.output(), worker.output()
+    left = survivors(worker.seen)
+    assert not left, f"the worker left {left} running"
+
+
+def status_of(job) -> JobStatus:
+    return job.get_status(refresh=True)
+
+
+def markers_in_database() -> list[str]:
+    db.session.rollback()  # a fresh transaction sees what the worker committed
+    events = db.session.scalars(select(AuditEvent).where(AuditEvent.action == worker_jobs.MARKER_ACTION))
+    return sorted(event.details["marker"] for event in events)
+
+
+@pytest.mark.slow
+def test_the_worker_voids_an_expired_invitation_and_audits_it_as_the_job(app, make_user, start_worker):
+    admin = make_user("admin", email="boss@example.com")
+    overdue, _token = users.invite_user("late@example.com", Role.MARKETER, actor=admin)
+    pending, _token = users.invite_user("fresh@example.com", Role.MARKETER, actor=admin)
+    overdue.invitation_expires_at = utcnow() - timedelta(hours=1)
+    db.session.commit()
+    overdue_id, pending_id = overdue.id, pending.id
+
+    job = enqueue_expire_invitations()
+    worker = start_worker("--burst")
+    finished_cleanly(worker)
+
+    assert status_of(job) == JobStatus.FINISHED, worker.output()
+    assert job.return_value(refresh=True) == 1
+    db.session.rollback()
+    assert db.session.get(User, overdue_id).invitation_hash is None
+    assert db.session.get(User, pending_id).invitation_hash is not None
+    events = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "user.invitation_expired")).all()
+    assert [(event.object_type, event.object_id) for event in events] == [("user", str(overdue_id))]
+    assert events[0].actor_label == "job:accounts.jobs.expire_invitations"
+    assert events[0].actor_id is None
+
+
+def test_enqueueing_the_same_job_twice_yields_one_job(app):
+    first = enqueue_expire_invitations()
+    second = enqueue_expire_invitations()
+    assert first.id == second.id == "expire_invitations"
+    assert redis_queues.queue("default").job_ids == ["expire_invitations"]
+
+
+def test_a_finished_run_does_not_block_the_next_one(app):
+    from rq import SimpleWorker
+
+    queue = redis_queues.queue("default")
+    first = enqueue_expire_invitations()
+    SimpleWorker([queue], connection=redis_queues.connection).work(burst=True)
+    assert status_of(first) == JobStatus.FINISHED
+    again = enqueue_expire_invitations()
+    assert again.get_status() == JobStatus.QUEUED
+    assert queue.job_ids == ["expire_invitations"]
+
+
+@pytest.mark.slow
+def test_a_failing_job_ends_in_the_failed_registry_and_the_worker_goes_on(app, start_worker):
+    failing = redis_queues.enqueue("default", worker_jobs.fail_loudly, "the provider said no")
+    following = redis_queues.enqueue("default", worker_jobs.slow_write, 0, "after-failure")
+
+    worker = start_worker("--burst")
+    code = worker.wait()
+    assert code == 0, worker.output()
+
+    queue = redis_queues.queue("default")
+    assert status_of(failing) == JobStatus.FAILED
+    assert failing.id in queue.failed_job_registry.get_job_ids()
+    result = failing.latest_result()
+    assert result.type == Result.Type.FAILED
+    assert "RuntimeError: the provider said no" in result.exc_string
+    assert status_of(following) == JobStatus.FINISHED
+    assert following.return_value(refresh=True) == "after-failure"
+    assert markers_in_database() == ["after-failure"]
+
+
+@pytest.mark.slow
+def test_sigterm_lets_the_running_job_finish_then_the_worker_exits(app, start_worker):
+    worker = start_worker()
+    running = redis_queues.enqueue("default", worker_jobs.slow_write, 2, "graceful")
+    wait_for(lambda: status_of(running) == JobStatus.STARTED, "the job to start")
+    assert len(worker.observe_children()) >= 2, "expected the work horse and the scheduler"
+    waiting = redis_queues.enqueue("default", worker_jobs.slow_write, 0, "left-for-the-next-worker")
+
+    worker.popen.send_signal(signal.SIGTERM)
+    finished_cleanly(worker)
+
+    assert status_of(running) == JobStatus.FINISHED
+    assert running.return_value(refresh=True) == "graceful"
+    assert markers_in_database() == ["graceful"]
+    # A warm shutdown finishes the current job only; the next one waits in the queue.
+    assert status_of(waiting) == JobStatus.QUEUED
+
+
+@pytest.mark.slow
+def test_every_job_gets_a_fresh_app_context_and_sees_committed_data(app, start_worker):
+    record(worker_jobs.MARKER_ACTION, details={"marker": "from-the-web"})
+    db.session.commit()
+    dirty = redis_queues.enqueue("default", worker_jobs.write_without_commit, "never-committed")
+    clean = redis_queues.enqueue("default", worker_jobs.slow_write, 0, "committed-by-a-job")
+    reader = redis_queues.enqueue("default", worker_jobs.committed_markers)
+
+    finished_cleanly(start_worker("--burst"))
+
+    assert [status_of(job) for job in (dirty, clean, reader)] == [JobStatus.FINISHED] * 3
+    assert reader.return_value(refresh=True) == {
+        "markers": ["from-the-web", "committed-by-a-job"],
+        "g_marker": None,
+        "actor_label": "job:tests.worker_jobs.committed_markers",
+    }
+    assert markers_in_database() == ["committed-by-a-job", "from-the-web"]
+
+
+@pytest.mark.slow
+def test_the_worker_scheduler_runs_jobs_enqueued_for_later(app, start_worker):
+    worker = start_worker()
+    asked_at = datetime.now(timezone.utc)
+    job = redis_queues.queue("default").enqueue_in(timedelta(seconds=1), worker_jobs.slow_write, 0, "scheduled")
+    assert job.get_status(refresh=False) == JobStatus.SCHEDULED  # as enqueued, not yet queued
+
+    wait_for(lambda: status_of(job) == JobStatus.FINISHED, "the scheduled job to run")
+    worker.observe_children()
+    worker.popen.send_signal(signal.SIGTERM)
+    finished_cleanly(worker)
+
+    db.session.rollback()
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == worker_jobs.MARKER_ACTION))
+    assert event.details == {"marker": "scheduled"}
+    # RQ schedules to the whole second, so "in one second" may come up to a second early.
+    assert event.occurred_at >= (asked_at + timedelta(seconds=1)).replace(microsecond=0)
