@@ -106,8 +106,11 @@ def page_from_query(args: Mapping[str, str]) -> AuditPage:
     """One page of the log as asked for by query-string arguments (filters and ``before``)."""
     filters = AuditFilter(**{name: (args.get(name) or "").strip()[:64] for name in AuditFilter.__dataclass_fields__})
     before = args.get("before", "")
-    events = browse(filters, before_id=int(before) if before.isdigit() else None)
-    return AuditPage(events, filters, events[-1].id if len(events) == PAGE_SIZE else None)
+    # One row more than a page tells whether an older page exists, so "Older entries" never leads nowhere.
+    events = browse(filters, before_id=int(before) if before.isdigit() else None, limit=PAGE_SIZE + 1)
+    has_more = len(events) > PAGE_SIZE
+    events = events[:PAGE_SIZE]
+    return AuditPage(events, filters, events[-1].id if has_more else None)
 
 
 def browse(filters: AuditFilter, before_id: int | None = None, limit: int = PAGE_SIZE) -> list[AuditEvent]:

@@ -226,6 +226,13 @@ def test_admins_page_through_the_audit_log_newest_first(admin_browser):
     assert numbers == list(reversed(range(audit.PAGE_SIZE + 5)))
 
 
+def test_exactly_one_full_page_offers_no_older_entries(admin_browser):
+    record_events(audit.PAGE_SIZE)
+    page = admin_browser.get("/audit?action=test.").get_data(as_text=True)
+    assert len(re.findall(r"<code>test\.bulk</code>", page)) == audit.PAGE_SIZE
+    assert "Older entries" not in page
+
+
 def test_the_audit_api_pages_with_next_before(make_user, client):
     headers = bearer(make_user("admin"))
     ids = record_events(audit.PAGE_SIZE + 5)
