@@ -18,7 +18,7 @@ import redis as redis_client
 from sqlalchemy import create_engine, inspect, text
 
 from embedded_redis import server_args
-from tests.helpers import PASSWORD, IsolatedClient
+from tests.helpers import PASSWORD, IsolatedClient, signed_in_client
 
 FAST_HASHING = {"PASSWORD_HASH_TIME_COST": 1, "PASSWORD_HASH_MEMORY_KIB": 64}
 
@@ -181,3 +181,15 @@ def make_user(app):
         return user
 
     return make
+
+
+@pytest.fixture
+def admin(make_user):
+    """An administrator, boss@example.com."""
+    return make_user("admin", email="boss@example.com")
+
+
+@pytest.fixture
+def admin_browser(app, admin):
+    """A browser signed in as ``admin``."""
+    return signed_in_client(app, admin.email)

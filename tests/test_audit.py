@@ -14,20 +14,10 @@ from accounts.models import ApiToken, Role
 from compliance import audit
 from compliance.audit import AuditEvent, AuditLogError
 from extensions import db
-from tests.helpers import PASSWORD, isolated_client, post_form, sign_in, signed_in_client
+from tests.helpers import PASSWORD, isolated_client, post_form, sign_in
 
 ADDRESS = "203.0.113.7"
 FROM_ADDRESS = {"environ_base": {"REMOTE_ADDR": ADDRESS}}
-
-
-@pytest.fixture
-def admin(make_user):
-    return make_user("admin", email="boss@example.com")
-
-
-@pytest.fixture
-def admin_browser(app, admin):
-    return signed_in_client(app, admin.email)
 
 
 def events(action: str) -> list[AuditEvent]:

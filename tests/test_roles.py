@@ -10,7 +10,7 @@ import pytest
 from accounts.models import Role
 from accounts.roles import role_required
 from extensions import db
-from tests.helpers import isolated_client, post_form, signed_in_client
+from tests.helpers import post_form, signed_in_client
 
 ADMIN_PAGES = ["/users", "/audit"]
 SIGNED_IN_PAGES = ["/", "/tokens", "/profile", *ADMIN_PAGES]

@@ -14,22 +14,12 @@ from accounts.models import Role, User
 from compliance.audit import AuditEvent
 from dbtypes import utcnow
 from extensions import db
-from tests.helpers import isolated_client, post_form, sign_in, signed_in_client
+from tests.helpers import isolated_client, post_form, sign_in
 
 INVITEE = "newbie@example.com"
 GOOD_PASSWORD = "plenty of letters 42"
 NO_LONGER_VALID = "This invitation link is no longer valid"
 LAST_ADMIN = "is the last active administrator; make someone else an administrator first."
-
-
-@pytest.fixture
-def admin(make_user):
-    return make_user("admin", email="boss@example.com")
-
-
-@pytest.fixture
-def admin_browser(app, admin):
-    return signed_in_client(app, admin.email)
 
 
 def invite(browser, email: str = INVITEE, role: str = "marketer"):
