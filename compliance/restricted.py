@@ -1,0 +1,143 @@
+"""Platforms restricted in Russia: find their mentions and links, tag mentions with the disclaimer.
+
+The platforms, their names in every spelling, their link domains and the disclaimers are data
+(``compliance/data/restricted_platforms.json``), not code. A mention is a whole word: Python's
+``\\b`` would accept "Meta" inside "<meta>" or "FB" inside "FB2", so matches are bounded by explicit
+look-arounds on letters, digits and markup characters instead.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REGISTRY_PATH = Path(__file__).with_name("data") / "restricted_platforms.json"
+NOTE_MARK = "*"
+FORMATTING_MARKERS = "*_~"
+# Not part of a word on either side: no letter or digit, and no markup or path character that would
+# make the name part of something else (<meta>, insta_shop, fb.me, @instagram handles are links).
+# Underscores are allowed next to a name: they are WhatsApp's italics (_Facebook_).
+_BEFORE = r"(?<![^\W_])(?<![<@/.\-])"
+_AFTER = r"(?![^\W_]|[>\-]|\.\w)"
+_URL = re.compile(r"(?:https?://)?(?:[\w-]+\.)+[a-z]{2,}(?:/[^\s]*)?", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Mention:
+    platform: str
+    match: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class BlockedLink:
+    platform: str
+    url: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Platform:
+    id: str
+    name: str
+    owner: str
+    domains: tuple[str, ...]
+
+
+class Registry:
+    """The restricted-platform registry compiled for matching."""
+
+    def __init__(self, data: dict[str, Any]):
+        self.owners: dict[str, dict[str, Any]] = data["owners"]
+        self.platforms = {
+            entry["id"]: Platform(entry["id"], entry["name"], entry["owner"], tuple(entry["domains"]))
+            for entry in data["platforms"]
+        }
+        self._pattern = re.compile("|".join(self._alternatives(data["platforms"])))
+        self._disclaimer_pattern = re.compile("|".join(
+            re.escape(text) for owner in self.owners.values() for text in owner["disclaimer"].values()
+        ))
+        self._domains = {domain.lower(): entry["id"] for entry in data["platforms"] for domain in entry["domains"]}
+
+    @staticmethod
+    def _alternatives(platforms: list[dict[str, Any]]):
+        for entry in platforms:
+            group = f"p_{entry['id']}"
+            loose = [*entry.get("aliases", [])]
+            strict = [*entry.get("exact_aliases", [])]
+            for stem in entry.get("stems", []):
+                names = [stem["stem"] + ending for ending in stem["endings"]]
+                (strict if stem.get("exact") else loose).extend(names)
+            # Longest first, so "Meta Platforms" wins over "Meta".
+            parts = [f"(?i:{re.escape(name)})" for name in sorted(loose, key=len, reverse=True)]
+            parts += [re.escape(name) for name in sorted(strict, key=len, reverse=True)]
+            yield f"{_BEFORE}(?P<{group}>{'|'.join(parts)}){_AFTER}"
+
+    @classmethod
+    def load(cls, path: Path = REGISTRY_PATH) -> "Registry":
+        """Read the registry from its JSON file."""
+        return cls(json.loads(path.read_text(encoding="utf-8")))
+
+    def links(self, text: str) -> list[BlockedLink]:
+        """Every link in ``text`` that points at a restricted platform (any subdomain, any path)."""
+        found = []
+        for match in _URL.finditer(text):
+            host = re.sub(r"^https?://", "", match.group(), flags=re.IGNORECASE).split("/", 1)[0].lower()
+            labels = host.split(".")
+            for cut in range(len(labels) - 1):
+                platform = self._domains.get(".".join(labels[cut:]))
+                if platform:
+                    found.append(BlockedLink(platform, match.group().rstrip(".,;:!?)»\""), match.start(), match.end()))
+                    break
+        return found
+
+    def mentions(self, text: str) -> list[Mention]:
+        """Every mention of a restricted platform by name, outside links."""
+        # Names inside links, and inside a disclaimer already appended, are not mentions.
+        skip = [(link.start, link.end) for link in self.links(text)] + [
+            (match.start(), match.end()) for match in self._disclaimer_pattern.finditer(text)
+        ]
+        found = []
+        for match in self._pattern.finditer(text):
+            if any(start <= match.start() < end for start, end in skip):
+                continue
+            group = match.lastgroup or ""
+            found.append(Mention(group.removeprefix("p_"), match.group(), match.start(), match.end()))
+        return found
+
+    def disclaimers(self, mentions: list[Mention], language: str) -> list[str]:
+        """The footnotes these mentions require, one per owner, in ``language`` (Russian fallback)."""
+        owners = dict.fromkeys(self.platforms[mention.platform].owner for mention in mentions)
+        return [self.owners[owner]["disclaimer"].get(language) or self.owners[owner]["disclaimer"]["ru"] for owner in owners]
+
+    def tag(self, text: str, language: str = "ru") -> str:
+        """``text`` with every mention marked and each required disclaimer appended once.
+
+        Idempotent: a mention already followed by the mark and a disclaimer already present are
+        left as they are. Placeholders such as ``{{1}}`` and WhatsApp formatting are not touched.
+        """
+        mentions = self.mentions(text)
+        if not mentions:
+            return text
+        pieces, cursor = [], 0
+        for mention in mentions:
+            end = mention.end
+            # Keep *bold*, _italic_ and ~strike~ intact: the mark goes after the closing marker.
+            opener = text[mention.start - 1:mention.start]
+            if opener and opener in FORMATTING_MARKERS and text[end:end + 1] == opener:
+                end += 1
+            pieces.append(text[cursor:end])
+            if text[end:end + 1] != NOTE_MARK:
+                pieces.append(NOTE_MARK)
+            cursor = end
+        pieces.append(text[cursor:])
+        tagged = "".join(pieces)
+        for disclaimer in self.disclaimers(mentions, language):
+            if disclaimer not in tagged:
+                tagged = f"{tagged.rstrip()}\n\n{disclaimer}"
+        return tagged
