@@ -13,9 +13,8 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from redis import Redis
 from rq import Queue, Retry
-from rq.job import JobStatus
 from rq.exceptions import DuplicateJobError
-from rq.job import Job
+from rq.job import Job, JobStatus
 from sqlalchemy import MetaData
 
 # Deterministic constraint names, so Alembic migrations can alter them on every database.

@@ -60,10 +60,10 @@ class KeywordSets:
     @functools.cached_property
     def normalised(self) -> dict[Intent, frozenset[str]]:
         """Each intent's entries, normalised the way replies are."""
+        # Each field is named after the intent it stands for.
         return {
-            Intent.OPT_OUT: frozenset(normalise(entry) for entry in self.opt_out),
-            Intent.OPT_IN: frozenset(normalise(entry) for entry in self.opt_in),
-            Intent.HELP: frozenset(normalise(entry) for entry in self.help),
+            intent: frozenset(normalise(entry) for entry in getattr(self, intent.value))
+            for intent in (Intent.OPT_OUT, Intent.OPT_IN, Intent.HELP)
         }
 
 

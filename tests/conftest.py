@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from sqlalchemy import create_engine, inspect, text
 
 from embedded_redis import server_args
 from tests.helpers import PASSWORD, IsolatedClient, signed_in_client
+from tests.processes import wait_for
 
 FAST_HASHING = {"PASSWORD_HASH_TIME_COST": 1, "PASSWORD_HASH_MEMORY_KIB": 64}
 
@@ -46,16 +46,20 @@ def start_redis(directory: Path) -> tuple[subprocess.Popen, str]:
     socket_path = directory / "redis.sock"
     process = subprocess.Popen(server_args(socket_path, directory, persistent=False), stdout=subprocess.DEVNULL)
     client = redis_client.Redis(unix_socket_path=str(socket_path))
-    deadline = time.monotonic() + 10
-    while True:
+
+    def answers() -> bool:
+        if process.poll() is not None:
+            pytest.fail("the test Redis server exited while starting")
         try:
-            client.ping()
-            break
+            return client.ping()
         except redis_client.ConnectionError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                raise RuntimeError("the test Redis server did not start")
-            time.sleep(0.05)
+            return False
+
+    try:
+        wait_for(answers, "the test Redis server to start", timeout=10)
+    except BaseException:
+        process.kill()
+        raise
     return process, f"unix://{socket_path}"
 
 
