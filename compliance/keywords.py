@@ -14,6 +14,8 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+from flask_babel import gettext as _
+
 
 class Intent(str, enum.Enum):
     OPT_OUT = "opt_out"
@@ -27,6 +29,9 @@ class Intent(str, enum.Enum):
 _HOMOGLYPHS = str.maketrans("аеорсухкмтвніј", "aeopcyxkmtbhij")
 _NOT_WORD = re.compile(r"[^\w]+", re.UNICODE)
 
+# Long messages are conversations, not commands; this also keeps classification cheap.
+MAX_WORDS = 6
+REQUIRED_OPT_OUT = ("stop", "стоп")
 # Politeness around a request changes nothing about what it asks for.
 FILLERS = frozenset({"please", "pls", "plz", "thanks", "thank", "you", "пожалуйста", "плиз", "спасибо"})
 
@@ -57,6 +62,37 @@ class KeywordSets:
         "help", "info", "помощь", "справка", "инфо", "инфо рассылка",
     }))
 
+    @classmethod
+    def from_dict(cls, data: dict) -> "KeywordSets":
+        """Keyword sets from an admin's edit; ``ValueError`` with a sentence when they make no sense."""
+        sets = {}
+        for intent in (Intent.OPT_OUT, Intent.OPT_IN, Intent.HELP):
+            entries = data.get(intent.value, [])
+            if not isinstance(entries, (list, tuple, set, frozenset)) or not all(isinstance(e, str) for e in entries):
+                raise ValueError(_("The %(intent)s keywords must be a list of words.", intent=intent.value))
+            sets[intent.value] = frozenset(entry.strip() for entry in entries if normalise(entry))
+        keywords = cls(**sets)
+        normalised = keywords.normalised
+        # Carrier rules expect STOP to work everywhere; without it nobody could reliably opt out.
+        missing = [word for word in REQUIRED_OPT_OUT if normalise(word) not in normalised[Intent.OPT_OUT]]
+        if missing:
+            raise ValueError(_("The opt-out keywords must keep %(words)s.", words=", ".join(w.upper() for w in missing)))
+        for entry in (e for entries in normalised.values() for e in entries):
+            if entry.count(" ") >= MAX_WORDS:
+                raise ValueError(_("“%(entry)s” is too long; a keyword may have at most %(count)d words.", entry=entry, count=MAX_WORDS))
+        intents = list(normalised.items())
+        for index, (intent, entries) in enumerate(intents):
+            for other, other_entries in intents[index + 1:]:
+                shared = entries & other_entries
+                if shared:
+                    raise ValueError(_("“%(entry)s” cannot mean both %(first)s and %(second)s.",
+                                       entry=sorted(shared)[0], first=intent.value, second=other.value))
+        return keywords
+
+    def as_dict(self) -> dict[str, list[str]]:
+        """The sets as sorted lists, JSON-ready."""
+        return {intent.value: sorted(getattr(self, intent.value)) for intent in (Intent.OPT_OUT, Intent.OPT_IN, Intent.HELP)}
+
     @functools.cached_property
     def normalised(self) -> dict[Intent, frozenset[str]]:
         """Each intent's entries, normalised the way replies are."""
@@ -68,8 +104,6 @@ class KeywordSets:
 
 
 DEFAULT_KEYWORDS = KeywordSets()
-# Long messages are conversations, not commands; this also keeps classification cheap.
-MAX_WORDS = 6
 
 
 def classify_reply(text: str, keywords: KeywordSets = DEFAULT_KEYWORDS) -> Intent:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from flask_babel import gettext as _
+
 REGISTRY_PATH = Path(__file__).with_name("data") / "restricted_platforms.json"
 NOTE_MARK = "*"
 FORMATTING_MARKERS = "*_~"
@@ -47,22 +49,33 @@ class Platform:
     name: str
     owner: str
     domains: tuple[str, ...]
+    mention_policy: str = "tag"  # "tag" or "ignore"
+    link_policy: str = "block"  # "block", "warn" or "allow"
 
 
 class Registry:
     """The restricted-platform registry compiled for matching."""
 
     def __init__(self, data: dict[str, Any]):
+        self.data = data
         self.owners: dict[str, dict[str, Any]] = data["owners"]
         self.platforms = {
-            entry["id"]: Platform(entry["id"], entry["name"], entry["owner"], tuple(entry["domains"]))
+            entry["id"]: Platform(
+                entry["id"], entry["name"], entry["owner"], tuple(entry.get("domains", [])),
+                entry.get("policy", {}).get("mentions", "tag"), entry.get("policy", {}).get("links", "block"),
+            )
             for entry in data["platforms"]
         }
-        self._pattern = re.compile("|".join(self._alternatives(data["platforms"])))
+        tagged = [entry for entry in data["platforms"] if self.platforms[entry["id"]].mention_policy == "tag"]
+        # An empty alternation would match everywhere; a pattern that can never match stands in for it.
+        self._pattern = re.compile("|".join(self._alternatives(tagged)) or r"(?!x)x")
         self._disclaimer_pattern = re.compile("|".join(
             re.escape(text) for owner in self.owners.values() for text in owner["disclaimer"].values()
         ))
-        self._domains = {domain.lower(): entry["id"] for entry in data["platforms"] for domain in entry["domains"]}
+        self._domains = {
+            domain.lower(): entry["id"] for entry in data["platforms"] for domain in entry.get("domains", [])
+            if self.platforms[entry["id"]].link_policy != "allow"
+        }
 
     @staticmethod
     def _alternatives(platforms: list[dict[str, Any]]):
@@ -83,6 +96,23 @@ class Registry:
         """Read the registry from its JSON file."""
         return cls(json.loads(path.read_text(encoding="utf-8")))
 
+    @classmethod
+    def from_dict(cls, data: Any) -> "Registry":
+        """A registry an admin edited; ``ValueError`` with a sentence naming what is wrong."""
+        problem = _registry_problem(data)
+        if problem:
+            raise ValueError(problem)
+        try:
+            registry = cls(data)
+        except re.error:
+            raise ValueError(_("A name in the registry makes an invalid pattern.")) from None
+        registry.data = data
+        return registry
+
+    def as_dict(self) -> dict[str, Any]:
+        """The registry data, as stored."""
+        return self.data
+
     def links(self, text: str) -> list[BlockedLink]:
         """Every link in ``text`` that points at a restricted platform (any subdomain, any path)."""
         found = []
@@ -92,14 +122,16 @@ class Registry:
             for cut in range(len(labels) - 1):
                 platform = self._domains.get(".".join(labels[cut:]))
                 if platform:
-                    found.append(BlockedLink(platform, match.group().rstrip(".,;:!?)»\""), match.start(), match.end()))
+                    # Punctuation after a link ends the sentence, not the address.
+                    url = match.group().rstrip(".,;:!?)»\"")
+                    found.append(BlockedLink(platform, url, match.start(), match.start() + len(url)))
                     break
         return found
 
-    def mentions(self, text: str) -> list[Mention]:
-        """Every mention of a restricted platform by name, outside links."""
+    def mentions(self, text: str, links: list[BlockedLink] | None = None) -> list[Mention]:
+        """Every mention of a restricted platform by name, outside links (``links`` of ``text`` if already found)."""
         # Names inside links, and inside a disclaimer already appended, are not mentions.
-        skip = [(link.start, link.end) for link in self.links(text)] + [
+        skip = [(link.start, link.end) for link in (self.links(text) if links is None else links)] + [
             (match.start(), match.end()) for match in self._disclaimer_pattern.finditer(text)
         ]
         found = []
@@ -115,13 +147,15 @@ class Registry:
         owners = dict.fromkeys(self.platforms[mention.platform].owner for mention in mentions)
         return [self.owners[owner]["disclaimer"].get(language) or self.owners[owner]["disclaimer"]["ru"] for owner in owners]
 
-    def tag(self, text: str, language: str = "ru") -> str:
+    def tag(self, text: str, language: str = "ru", mentions: list[Mention] | None = None) -> str:
         """``text`` with every mention marked and each required disclaimer appended once.
 
         Idempotent: a mention already followed by the mark and a disclaimer already present are
         left as they are. Placeholders such as ``{{1}}`` and WhatsApp formatting are not touched.
+        ``mentions`` of ``text``, if already found, spare finding them again.
         """
-        mentions = self.mentions(text)
+        if mentions is None:
+            mentions = self.mentions(text)
         if not mentions:
             return text
         pieces, cursor = [], 0
@@ -141,3 +175,42 @@ class Registry:
             if disclaimer not in tagged:
                 tagged = f"{tagged.rstrip()}\n\n{disclaimer}"
         return tagged
+
+
+def _registry_problem(data: Any) -> str | None:
+    """What makes ``data`` unusable as a registry, in a sentence; None when it is fine."""
+    if not isinstance(data, dict) or not isinstance(data.get("owners"), dict) or not isinstance(data.get("platforms"), list):
+        return _("The registry needs an “owners” object and a “platforms” list.")
+    for key, owner in data["owners"].items():
+        disclaimer = owner.get("disclaimer") if isinstance(owner, dict) else None
+        if not isinstance(disclaimer, dict) or not isinstance(disclaimer.get("ru"), str) or not disclaimer["ru"].strip():
+            return _("Owner “%(owner)s” needs a Russian disclaimer (disclaimer.ru).", owner=key)
+    seen = set()
+    for index, entry in enumerate(data["platforms"], start=1):
+        if not isinstance(entry, dict) or not isinstance(entry.get("id"), str) or not entry["id"].isidentifier():
+            return _("Platform %(number)d needs an “id” made of letters, digits and underscores.", number=index)
+        name = entry["id"]
+        if name in seen:
+            return _("Platform “%(platform)s” is listed twice.", platform=name)
+        seen.add(name)
+        if entry.get("owner") not in data["owners"]:
+            return _("Platform “%(platform)s” names an owner that is not in “owners”.", platform=name)
+        lists = [entry.get(key, []) for key in ("aliases", "exact_aliases", "domains")]
+        stems = entry.get("stems", [])
+        if not all(isinstance(items, list) and all(isinstance(item, str) and item.strip() for item in items) for items in lists):
+            return _("Platform “%(platform)s”: aliases, exact_aliases and domains must be lists of non-empty texts.", platform=name)
+        if not isinstance(stems, list) or not all(
+            isinstance(stem, dict) and isinstance(stem.get("stem"), str) and stem["stem"].strip()
+            and isinstance(stem.get("endings"), list) and all(isinstance(end, str) for end in stem["endings"])
+            for stem in stems
+        ):
+            return _("Platform “%(platform)s”: each stem needs a “stem” text and a list of “endings”.", platform=name)
+        if not (lists[0] or lists[1] or stems):
+            return _("Platform “%(platform)s” needs at least one name to look for.", platform=name)
+        policy = entry.get("policy", {})
+        if not isinstance(policy, dict) or policy.get("mentions", "tag") not in ("tag", "ignore") \
+                or policy.get("links", "block") not in ("block", "warn", "allow"):
+            return _("Platform “%(platform)s”: policy.mentions must be tag or ignore, policy.links block, warn or allow.", platform=name)
+        if not isinstance(entry.get("name"), str) or not entry["name"].strip():
+            return _("Platform “%(platform)s” needs a display “name”.", platform=name)
+    return None

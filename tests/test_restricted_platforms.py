@@ -121,3 +121,9 @@ def test_the_registry_is_data_that_can_be_extended(tmp_path):
     assert [m.platform for m in custom.mentions("Мы в Линкедине")] == ["linkedin"]
     assert [link.platform for link in custom.links("linkedin.com/in/someone")] == ["linkedin"]
     assert "whatsapp" not in {platform["id"] for platform in data["platforms"]}
+
+
+def test_a_link_span_stops_before_the_punctuation_that_follows_it(registry):
+    text = "Мы тут: instagram.com/shop, заходите"
+    (link,) = registry.links(text)
+    assert text[link.start:link.end] == link.url == "instagram.com/shop"
