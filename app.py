@@ -17,6 +17,7 @@ from accounts.cli import group as users_cli
 from accounts.views import bp as accounts_views
 from compliance import audit
 from compliance.api import bp as compliance_api
+from compliance.cli import group as compliance_cli
 from compliance.views import bp as compliance_views
 from extensions import babel, csrf, db, migrate, redis_queues
 from web import errors, metrics, security
@@ -73,4 +74,5 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         app.register_blueprint(blueprint)
     app.context_processor(template_globals)
     app.cli.add_command(users_cli)
+    app.cli.add_command(compliance_cli)
     return app

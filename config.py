@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import click
+import phonenumbers
 
 PROJECT_ROOT = Path(__file__).resolve().parent
 DEFAULT_INSTANCE_PATH = PROJECT_ROOT / "instance"
@@ -131,6 +132,9 @@ def load(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     default_language = env.get("DEFAULT_LANGUAGE", "en")
     if default_language not in LANGUAGES:
         raise ConfigError(f"DEFAULT_LANGUAGE must be one of {', '.join(LANGUAGES)}.")
+    default_region = env.get("DEFAULT_REGION", "RU").strip().upper()
+    if default_region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ConfigError(f"DEFAULT_REGION must be a two-letter country code such as RU, not {default_region!r}.")
 
     return {
         "VESTNIK_ENV": "production" if production else "embedded",
@@ -156,6 +160,8 @@ def load(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "BABEL_DEFAULT_LOCALE": default_language,
         "BABEL_DEFAULT_TIMEZONE": "UTC",
         "LANGUAGES": LANGUAGES,
+        # Numbers written without a country code are read as numbers of this country.
+        "DEFAULT_REGION": default_region,
         # Argon2id parameters (RFC 9106 "second recommended option" by default).
         "PASSWORD_HASH_TIME_COST": _int(env, "PASSWORD_HASH_TIME_COST", 3),
         "PASSWORD_HASH_MEMORY_KIB": _int(env, "PASSWORD_HASH_MEMORY_KIB", 64 * 1024),

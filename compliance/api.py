@@ -1,16 +1,35 @@
-"""JSON API of compliance under /api/v1: the audit log for admins."""
+"""JSON API of compliance under /api/v1: suppression list, content check, audit log."""
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, request
+from flask_babel import gettext as _
+from flask_login import current_user
 
 from accounts.models import Role
 from accounts.roles import role_required
+from compliance import suppression
 from compliance.audit import AuditEvent, page_from_query
-from extensions import csrf
+from compliance.lint import lint
+from compliance.models import Suppression, SuppressionError, SuppressionReason
+from compliance.numbers import InvalidNumberError, to_e164
+from compliance.policy import current_policy
+from extensions import csrf, db
 
 bp = Blueprint("compliance_api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
+
+
+def _problem(message: str, status: int = 400):
+    db.session.rollback()
+    return jsonify(error=status, message=str(message)), status
+
+
+def _body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    return body if isinstance(body, dict) else {}
 
 
 def event_json(entry: AuditEvent) -> dict:
@@ -28,8 +47,98 @@ def event_json(entry: AuditEvent) -> dict:
     }
 
 
+def suppression_json(entry: Suppression) -> dict:
+    """One suppression entry as JSON."""
+    return {
+        "id": entry.id,
+        "phone": entry.phone,
+        "reason": entry.reason.value,
+        "source": entry.source,
+        "note": entry.note,
+        "evidence": entry.evidence,
+        "created_at": entry.created_at.isoformat(),
+        "created_by": entry.actor_label,
+        "lifted_at": entry.lifted_at.isoformat() if entry.lifted_at else None,
+        "lifted_by": entry.lifted_by_label,
+        "lift_reason": entry.lift_reason,
+    }
+
+
 @bp.get("/audit")
 @role_required(Role.ADMIN)
 def audit_log():
     page = page_from_query(request.args)
     return jsonify(events=[event_json(entry) for entry in page.events], next_before=page.next_before)
+
+
+@bp.get("/suppressions")
+@role_required()
+def suppression_list():
+    before = request.args.get("before", "")
+    page = suppression.browse(request.args.get("q", ""), region=current_app.config["DEFAULT_REGION"], include_lifted=request.args.get("lifted") in ("1", "true"),
+                              before_id=int(before) if before.isdigit() else None)
+    return jsonify(suppressions=[suppression_json(entry) for entry in page.entries], next_before=page.next_before)
+
+
+@bp.post("/suppressions")
+@role_required()
+def add_suppression():
+    body = _body()
+    try:
+        phone = to_e164(str(body.get("phone") or ""), current_app.config["DEFAULT_REGION"])
+        reason = SuppressionReason(body.get("reason") or "manual")
+    except InvalidNumberError as error:
+        return _problem(str(error))
+    except ValueError:
+        return _problem(_("“reason” must be one of opt_out, block, spam_report or manual."))
+    try:
+        entry, created = suppression.suppress(phone, reason, source="api", actor=current_user._get_current_object(),
+                                              note=str(body.get("note") or ""), evidence=str(body.get("evidence") or ""))
+    except SuppressionError as error:
+        return _problem(str(error))
+    db.session.commit()
+    return jsonify(suppression_json(entry)), 201 if created else 200
+
+
+def _phone_from_path(raw: str) -> str:
+    return to_e164(raw, current_app.config["DEFAULT_REGION"])
+
+
+@bp.get("/suppressions/<phone>")
+@role_required()
+def suppression_status(phone: str):
+    try:
+        phone = _phone_from_path(phone)
+    except InvalidNumberError as error:
+        return _problem(str(error), 404)
+    entries = suppression.history(phone)
+    return jsonify(phone=phone, suppressed=any(entry.is_open for entry in entries),
+                   reasons=sorted(entry.reason.value for entry in entries if entry.is_open),
+                   history=[suppression_json(entry) for entry in entries])
+
+
+@bp.post("/suppressions/<phone>/lift")
+@role_required(Role.ADMIN)
+def lift_suppression(phone: str):
+    try:
+        phone = _phone_from_path(phone)
+        lifted = suppression.lift(phone, reason_text=str(_body().get("reason") or ""), actor=current_user._get_current_object())
+    except InvalidNumberError as error:
+        return _problem(str(error), 404)
+    except SuppressionError as error:
+        return _problem(str(error))
+    db.session.commit()
+    return jsonify(phone=phone, lifted=[suppression_json(entry) for entry in lifted])
+
+
+@bp.post("/lint")
+@role_required()
+def lint_text():
+    body = _body()
+    text, language = body.get("text"), body.get("language") or "ru"
+    if not isinstance(text, str) or not text.strip():
+        return _problem(_("Send the message as “text”."))
+    if language not in current_app.config["LANGUAGES"]:
+        return _problem(_("“language” must be ru or en."))
+    policy = current_policy()
+    return jsonify(lint(text, language, registry=policy.registry, rules=policy.spam).as_dict())

@@ -83,6 +83,7 @@ def test_heroku_style_postgres_scheme_is_accepted(tmp_path):
         ("REDIS_URL", "http://cache", "REDIS_URL must start with"),
         ("MAX_UPLOAD_MB", "lots", "MAX_UPLOAD_MB must be a whole number"),
         ("DEFAULT_LANGUAGE", "de", "DEFAULT_LANGUAGE must be one of en, ru"),
+        ("DEFAULT_REGION", "Russia", "DEFAULT_REGION must be a two-letter country code"),
     ],
 )
 def test_malformed_settings_are_refused_with_a_sentence(tmp_path, name, value, fragment):

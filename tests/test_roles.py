@@ -12,8 +12,8 @@ from accounts.roles import role_required
 from extensions import db
 from tests.helpers import post_form, signed_in_client
 
-ADMIN_PAGES = ["/users", "/audit"]
-SIGNED_IN_PAGES = ["/", "/tokens", "/profile", *ADMIN_PAGES]
+ADMIN_PAGES = ["/users", "/audit", "/compliance/settings"]
+SIGNED_IN_PAGES = ["/", "/tokens", "/profile", "/suppressions", "/lint", *ADMIN_PAGES]
 FORBIDDEN = "Your role does not allow this. Ask an administrator if you need access."
 # Endpoints anyone may reach; every other one must be guarded by role_required.
 PUBLIC_ENDPOINTS = {
@@ -21,7 +21,8 @@ PUBLIC_ENDPOINTS = {
 }
 ADMIN_ENDPOINTS = {
     "accounts.user_list", "accounts.set_role", "accounts.deactivate", "accounts.reactivate", "accounts_api.users",
-    "compliance.audit_log", "compliance_api.audit_log",
+    "compliance.audit_log", "compliance_api.audit_log", "compliance.settings", "compliance.save_settings",
+    "compliance.reset_settings", "compliance.lift_suppression", "compliance_api.lift_suppression",
 }
 GUARD_CODE = role_required()(lambda: None).__code__
 
@@ -87,6 +88,8 @@ def test_navigation_shows_users_and_audit_links_only_to_admins(browser_as, role,
     assert 'href="/tokens"' in page and 'href="/profile"' in page
     assert ('href="/users"' in page) is sees_admin_links
     assert ('href="/audit"' in page) is sees_admin_links
+    assert ('href="/compliance/settings"' in page) is sees_admin_links
+    assert 'href="/suppressions"' in page and 'href="/lint"' in page
 
 
 def test_every_endpoint_but_the_public_ones_is_guarded_by_role_required(app):

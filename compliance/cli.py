@@ -1,0 +1,165 @@
+"""`flask compliance …`: the suppression list, reply intents and the content linter from the shell."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+from typing import Any, Callable, TextIO
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from accounts.events import set_actor_label
+from compliance import suppression
+from compliance.keywords import classify_reply
+from compliance.lint import lint
+from compliance.models import SuppressionError, SuppressionReason
+from compliance.numbers import InvalidNumberError, to_e164
+from compliance.policy import current_policy
+from compliance.suppression_files import export_lines, import_csv
+from extensions import db
+from spreadsheets import UnreadableFileError
+
+REASON_CHOICE = click.Choice([reason.value for reason in SuppressionReason])
+
+
+@click.group("compliance", cls=AppGroup, help="Suppression list, reply intents and content checks.")
+def group() -> None:
+    set_actor_label(f"cli:{getpass.getuser()}")
+
+
+def _phone(raw: str) -> str:
+    try:
+        return to_e164(raw, current_app.config["DEFAULT_REGION"])
+    except InvalidNumberError as error:
+        raise click.ClickException(str(error)) from None
+
+
+def _fail(error: Exception) -> None:
+    db.session.rollback()
+    raise click.ClickException(str(error))
+
+
+@group.command("suppress")
+@click.argument("phone")
+@click.option("--reason", type=REASON_CHOICE, required=True, help="opt_out, block, spam_report or manual.")
+@click.option("--note", default="", help="Why (required for manual).")
+def suppress_command(phone: str, reason: str, note: str) -> None:
+    """Stop all messages to PHONE."""
+    phone = _phone(phone)
+    try:
+        entry, created = suppression.suppress(phone, SuppressionReason(reason), source="cli", note=note)
+    except SuppressionError as error:
+        _fail(error)
+    db.session.commit()
+    click.echo(f"Suppressed {phone} ({reason})." if created else f"{phone} was already suppressed ({reason}) since {entry.created_at:%Y-%m-%d %H:%M} UTC.")
+
+
+@group.command("unsuppress")
+@click.argument("phone")
+@click.option("--reason", "reason_text", required=True, help="Why the suppression is lifted (kept in the history).")
+def unsuppress_command(phone: str, reason_text: str) -> None:
+    """Lift every suppression of PHONE."""
+    phone = _phone(phone)
+    try:
+        lifted = suppression.lift(phone, reason_text=reason_text, actor=None)
+    except SuppressionError as error:
+        _fail(error)
+    db.session.commit()
+    click.echo(f"Lifted {', '.join(entry.reason.value for entry in lifted)} for {phone}.")
+
+
+@group.command("import-suppressions")
+@click.argument("source", type=click.File("rb"))
+@click.option("--reason", type=REASON_CHOICE, default="manual", show_default=True, help="For rows without a reason column.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+def import_command(source, reason: str, as_json: bool) -> None:
+    """Suppress every number in a CSV file (a phone column, optional reason and note)."""
+    try:
+        result = import_csv(source.read(), filename=getattr(source, "name", "-"), actor=None,
+                            default_reason=SuppressionReason(reason), default_region=current_app.config["DEFAULT_REGION"])
+    except UnreadableFileError as error:
+        _fail(error)
+    db.session.commit()
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), ensure_ascii=False))
+        return
+    click.echo(f"Read {result.read} rows: {result.added} suppressed, {result.already} already suppressed, {len(result.rejected)} rejected.")
+    for row, reason_text in result.rejected:
+        click.echo(f"  row {row}: {reason_text}")
+
+
+@group.command("export-suppressions")
+@click.option("-o", "--output", type=click.File("w", encoding="utf-8-sig"), default="-", help="File to write (default: standard output).")
+@click.option("--history", is_flag=True, help="Include lifted entries.")
+def export_command(output: TextIO, history: bool) -> None:
+    """Write the suppression list as CSV."""
+    for line in export_lines(include_lifted=history):
+        output.write(line)
+
+
+def _each_json_line(stream: TextIO, handle: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+    """Answer each JSON object of ``stream`` with one output line; bad lines get an error object."""
+    failures = 0
+    for number, line in enumerate(stream, start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            if not isinstance(item, dict) or not isinstance(item.get("text"), str):
+                raise ValueError
+        except ValueError:
+            failures += 1
+            item = {"line": number, "error": 'Each line must be a JSON object with a "text" string.'}
+        else:
+            item = handle(item)
+        click.echo(json.dumps(item, ensure_ascii=False))
+    if failures:
+        click.echo(f"{failures} line(s) could not be read.", err=True)
+        sys.exit(1)
+
+
+@group.command("intent")
+@click.argument("source", type=click.File("r", encoding="utf-8"), default="-")
+@click.option("--jsonl", is_flag=True, help='One JSON object with "text" per line in; the same object with "intent" out.')
+def intent_command(source: TextIO, jsonl: bool) -> None:
+    """Classify a reply (opt_out, opt_in, help or none)."""
+    keywords = current_policy().keywords
+    if jsonl:
+        _each_json_line(source, lambda item: {**item, "intent": classify_reply(item["text"], keywords).value})
+    else:
+        click.echo(classify_reply(source.read(), keywords).value)
+
+
+@group.command("lint")
+@click.argument("source", type=click.File("r", encoding="utf-8"), default="-")
+@click.option("--language", type=click.Choice(["ru", "en"]), default="ru", show_default=True, help="Language of the disclaimer.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+@click.option("--jsonl", is_flag=True, help='One JSON object with "text" (and "language") per line in, one report per line out.')
+def lint_command(source: TextIO, language: str, as_json: bool, jsonl: bool) -> None:
+    """Check a message text: restricted platforms, profile links, spam-likeness."""
+    policy = current_policy()
+
+    def report(text: str, lang: str):
+        return lint(text, lang, registry=policy.registry, rules=policy.spam)
+
+    if jsonl:
+        def one(item: dict[str, Any]) -> dict[str, Any]:
+            data = report(item["text"], item.get("language") or language).as_dict()
+            verdicts = [{key: verdict[key] for key in ("rule", "outcome", "reason")} for verdict in data["verdicts"]]
+            return {**item, "tagged": data["tagged"], "mentions": data["mentions"], "links": data["links"], "verdicts": verdicts}
+
+        _each_json_line(source, one)
+        return
+    result = report(source.read(), language)
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
+        return
+    click.echo(result.tagged)
+    click.echo("")
+    for verdict in result.verdicts:
+        click.echo(f"{verdict.outcome.value.upper():5}  {verdict.rule}: {verdict.reason}")
+    for signal in result.spam.signals:
+        click.echo(f"       +{signal.weight:g} {signal.name}: {signal.explanation}")

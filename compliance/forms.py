@@ -1,0 +1,63 @@
+"""Forms of the compliance pages. They validate; they never write."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, Optional
+
+from compliance.suppression import REASON_LABELS
+
+LANGUAGE_CHOICES = [SelectChoice("ru", "Русский"), SelectChoice("en", "English")]
+
+
+def reason_choices():
+    """Suppression reasons as the UI names them."""
+    return [SelectChoice(reason.value, label) for reason, label in REASON_LABELS.items()]
+
+
+class SuppressForm(FlaskForm):
+    phone = StringField(_l("Phone number"), validators=[DataRequired(), Length(max=40)])
+    reason = SelectField(_l("Reason"), choices=reason_choices, default="manual")
+    note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=2000)],
+                         description=_l("Required for a manual suppression: say why."))
+
+
+class LiftForm(FlaskForm):
+    reason = TextAreaField(_l("Why is it lifted?"), validators=[
+        DataRequired(message=_l("Write the reason for lifting the suppression.")), Length(max=2000)])
+
+
+class ImportForm(FlaskForm):
+    file = FileField(_l("CSV file"), validators=[FileRequired()])
+    reason = SelectField(_l("Reason for rows without one"), choices=reason_choices, default="manual")
+
+
+class LintForm(FlaskForm):
+    text = TextAreaField(_l("Message text"), validators=[DataRequired(), Length(max=4096)])
+    language = SelectField(_l("Disclaimer language"), choices=LANGUAGE_CHOICES)
+
+
+class KeywordsForm(FlaskForm):
+    opt_out = TextAreaField(_l("Opt-out (STOP)"), description=_l("One word or short phrase per line."))
+    opt_in = TextAreaField(_l("Opt-in (START)"))
+    help = TextAreaField(_l("Help (HELP)"))
+
+
+class SendingForm(FlaskForm):
+    window = StringField(_l("Send window (recipient's local time)"), validators=[DataRequired(), Length(max=20)],
+                         description=_l("For example 09:00-21:00."))
+    country_windows = TextAreaField(_l("Send windows by country"),
+                                    description=_l("One per line: a country code and a window, for example US 08:00-21:00."))
+    cap_per_day = StringField(_l("Marketing messages per person per day"), validators=[Length(max=6)],
+                              description=_l("Empty for no cap."))
+    cap_per_week = StringField(_l("Marketing messages per person per week"), validators=[Length(max=6)])
+
+
+class JsonSectionForm(FlaskForm):
+    content = TextAreaField(_l("Settings (JSON)"), validators=[DataRequired(), Length(max=200_000)])
+
+

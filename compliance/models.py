@@ -1,0 +1,94 @@
+"""Compliance tables: the suppression list and the settings an admin can change."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text, event, inspect, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from dbtypes import BigId, UTCDateTime, utcnow
+from extensions import db
+
+
+class SuppressionReason(str, enum.Enum):
+    OPT_OUT = "opt_out"  # the person asked to stop (keyword, button, UI, API, the provider)
+    BLOCK = "block"  # the person blocked the business
+    SPAM_REPORT = "spam_report"
+    MANUAL = "manual"  # someone on the team decided, with a note
+
+    @property
+    def needs_admin_to_lift(self) -> bool:
+        return self in (SuppressionReason.BLOCK, SuppressionReason.SPAM_REPORT)
+
+
+class SuppressionError(Exception):
+    """A suppression change that the rules do not allow; the message is a sentence for the user."""
+
+
+class Suppression(db.Model):
+    """One suppression of one number, from the moment it began until (if ever) it was lifted.
+
+    Rows are history: a new opt-out after a lift is a new row, and a lift only fills in the
+    ``lifted_*`` columns of an open row. At most one row per number and reason is open at a time.
+    """
+
+    __tablename__ = "suppressions"
+    __table_args__ = (
+        Index(
+            "uq_suppressions_open", "phone", "reason", unique=True,
+            sqlite_where=text("lifted_at IS NULL"), postgresql_where=text("lifted_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    # E.164, not a contact id: deleting and re-importing a contact must not lift its suppression.
+    phone: Mapped[str] = mapped_column(String(16), index=True)
+    reason: Mapped[SuppressionReason] = mapped_column(
+        Enum(SuppressionReason, native_enum=False, length=16, values_callable=lambda items: [i.value for i in items])
+    )
+    source: Mapped[str] = mapped_column(String(32))
+    note: Mapped[str] = mapped_column(Text, default="")
+    evidence: Mapped[str] = mapped_column(String(255), default="")  # inbound message id, file hash…
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor_label: Mapped[str] = mapped_column(String(254))
+    lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lifted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    lifted_by_label: Mapped[str | None] = mapped_column(String(254))
+    lift_reason: Mapped[str | None] = mapped_column(Text)
+    lift_evidence: Mapped[str | None] = mapped_column(String(255))
+
+    @property
+    def is_open(self) -> bool:
+        return self.lifted_at is None
+
+
+_LIFT_COLUMNS = {"lifted_at", "lifted_by_id", "lifted_by_label", "lift_reason", "lift_evidence"}
+
+
+@event.listens_for(Suppression, "before_update")
+def _keep_history(_mapper, _connection, target: Suppression) -> None:
+    # History is evidence: what was recorded stays as recorded; a row can only be lifted, once.
+    state = inspect(target)
+    changed = {attr.key for attr in state.attrs if attr.history.has_changes()}
+    if changed - _LIFT_COLUMNS or state.attrs.lifted_at.history.deleted not in ((), [None]):
+        raise SuppressionError(f"suppression {target.id} is history; only an open entry can be lifted")
+
+
+@event.listens_for(Suppression, "before_delete")
+def _refuse_delete(_mapper, _connection, target: Suppression) -> None:
+    raise SuppressionError(f"suppression {target.id} is history and cannot be deleted")
+
+
+class ComplianceSetting(db.Model):
+    """One section of the compliance policy an admin has changed (keywords, registry, spam, sending)."""
+
+    __tablename__ = "compliance_settings"
+
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -1,0 +1,53 @@
+"""CSV in and out, safely: text files of any usual encoding in, formula-free cells out.
+
+A leaf: imports no package of the project, so every package may use it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+from typing import Iterable, Iterator
+
+from flask_babel import gettext as _
+
+# A cell starting with one of these is a formula to Excel and LibreOffice (CSV injection).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+class UnreadableFileError(ValueError):
+    """The upload is not a text table we can read; the message says so in a sentence."""
+
+
+def decode_text(data: bytes) -> str:
+    """The text of an uploaded CSV: UTF-8 (with or without BOM), else cp1251 as Russian Excel saves it."""
+    # NUL bytes never occur in text files; they do in PDFs, images and XLSX renamed to .csv.
+    if b"\x00" in data[:4096] or data.startswith((b"%PDF", b"PK\x03\x04")):
+        raise UnreadableFileError(_("This is not a CSV file; save the table as CSV (comma- or semicolon-separated) and upload it again."))
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("cp1251")
+
+
+def safe_cell(value: object) -> str:
+    """``value`` as a cell that a spreadsheet shows as text, never runs as a formula."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+def csv_lines(header: Iterable[str], rows: Iterable[Iterable[object]], *, trusted: Iterable[int] = ()) -> Iterator[str]:
+    """CSV text line by line, for streaming; cells are neutralised except the ``trusted`` columns.
+
+    A column may be trusted when its values are validated data that starts with "+" by nature,
+    such as E.164 phone numbers, so that a round trip through the file keeps them intact.
+    """
+    trusted = set(trusted)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    for row in itertools.chain([header], rows):
+        writer.writerow(cell if index in trusted else safe_cell(cell) for index, cell in enumerate(row))
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
