@@ -15,14 +15,12 @@ from compliance import audit
 from compliance.audit import AuditEvent, AuditLogError
 from extensions import db
 from tests.helpers import PASSWORD, isolated_client, post_form, sign_in
+from tests.records import audit_events as events
 
 ADDRESS = "203.0.113.7"
 FROM_ADDRESS = {"environ_base": {"REMOTE_ADDR": ADDRESS}}
 
 
-def events(action: str) -> list[AuditEvent]:
-    db.session.expire_all()
-    return list(db.session.scalars(select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)))
 
 
 def only_event(action: str) -> AuditEvent:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
 
 from accounts import tokens
 from compliance import suppression
-from compliance.audit import AuditEvent
-from compliance.models import Suppression, SuppressionReason
+from compliance.models import SuppressionReason
 from extensions import db
+from tests.records import audit_events as events, suppression_rows as rows, suppress
 
 FORBIDDEN = "Your role does not allow this. Ask an administrator if you need access."
 LINT_KEYS = {"text", "language", "tagged", "mentions", "links", "spam", "verdicts", "outcome"}
@@ -40,20 +39,10 @@ def call(client):
     return request
 
 
-def suppress(phone: str, reason: SuppressionReason = SuppressionReason.OPT_OUT, note: str = "") -> Suppression:
-    entry, _created = suppression.suppress(phone, reason, source="test", note=note)
-    db.session.commit()
-    return entry
 
 
-def rows() -> list[Suppression]:
-    db.session.expire_all()
-    return list(db.session.scalars(select(Suppression).order_by(Suppression.id)))
 
 
-def events(action: str) -> list[AuditEvent]:
-    db.session.expire_all()
-    return list(db.session.scalars(select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)))
 
 
 def problem(response, status: int, message: str) -> None:

@@ -8,13 +8,12 @@ import json
 import re
 
 import pytest
-from sqlalchemy import select
 
 from compliance import policy, suppression
-from compliance.audit import AuditEvent
-from compliance.models import Suppression, SuppressionReason
+from compliance.models import SuppressionReason
 from compliance.suppression_files import EXPORT_HEADER
 from extensions import db
+from tests.records import audit_events as events, suppression_rows as rows
 
 NOT_CSV = "This is not a CSV file; save the table as CSV (comma- or semicolon-separated) and upload it again."
 BAD_LINE = 'Each line must be a JSON object with a "text" string.'
@@ -39,14 +38,8 @@ def is_usage_error(result, fragment: str) -> None:
     assert result.exit_code == 2 and fragment in result.output
 
 
-def rows() -> list[Suppression]:
-    db.session.expire_all()
-    return list(db.session.scalars(select(Suppression).order_by(Suppression.id)))
 
 
-def events(action: str) -> list[AuditEvent]:
-    db.session.expire_all()
-    return list(db.session.scalars(select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)))
 
 
 def json_lines(text: str) -> list[dict]:

@@ -13,15 +13,14 @@ import re
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
-from sqlalchemy import select
 
 from compliance import policy, suppression
-from compliance.audit import AuditEvent
 from compliance.keywords import Intent, classify_reply
-from compliance.models import Suppression, SuppressionReason
+from compliance.models import SuppressionReason
 from compliance.suppression_files import EXPORT_HEADER
 from extensions import db
 from tests.helpers import post_form, signed_in_client
+from tests.records import audit_events as events, suppression_rows as rows, suppress
 
 FORBIDDEN = "Your role does not allow this. Ask an administrator if you need access."
 NOT_CSV = "This is not a CSV file; save the table as CSV (comma- or semicolon-separated) and upload it again."
@@ -33,11 +32,6 @@ CYRILLIC = re.compile("[А-Яа-яЁё]")
 
 # --- helpers --------------------------------------------------------------------------------------
 
-def suppress(phone: str, reason: SuppressionReason = SuppressionReason.OPT_OUT, note: str = "") -> Suppression:
-    """Suppress ``phone`` through the service, committed, as a webhook or the CLI would."""
-    entry, _created = suppression.suppress(phone, reason, source="test", note=note)
-    db.session.commit()
-    return entry
 
 
 def lift(phone: str, reason_text: str = "new written consent") -> None:
@@ -45,17 +39,8 @@ def lift(phone: str, reason_text: str = "new written consent") -> None:
     db.session.commit()
 
 
-def rows(phone: str | None = None) -> list[Suppression]:
-    db.session.expire_all()
-    query = select(Suppression).order_by(Suppression.id)
-    if phone:
-        query = query.where(Suppression.phone == phone)
-    return list(db.session.scalars(query))
 
 
-def events(action: str) -> list[AuditEvent]:
-    db.session.expire_all()
-    return list(db.session.scalars(select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)))
 
 
 def page_of(response) -> str:
