@@ -39,3 +39,14 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=timezone.utc)
         return value.astimezone(timezone.utc)
+
+
+def parse_id(text: str | None) -> int | None:
+    """A row id from untrusted text (a query string), or None unless it is one.
+
+    ``str.isdigit`` alone would accept "²", and a number past 64 bits would fail in the database.
+    """
+    if not text or not text.isascii() or not text.isdigit():
+        return None
+    value = int(text)
+    return value if 0 < value < 2**63 else None

@@ -28,7 +28,11 @@ def decode_text(data: bytes) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
+        pass
+    try:
         return data.decode("cp1251")
+    except UnicodeDecodeError:
+        raise UnreadableFileError(_("The file's text is neither UTF-8 nor Windows-1251; save it as CSV UTF-8 and upload it again.")) from None
 
 
 def safe_cell(value: object) -> str:

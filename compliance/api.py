@@ -12,11 +12,15 @@ from accounts.models import Role
 from accounts.roles import role_required
 from compliance import suppression
 from compliance.audit import AuditEvent, page_from_query
-from compliance.lint import lint
+from compliance.lint import MAX_TEXT, lint
 from compliance.models import Suppression, SuppressionError, SuppressionReason
 from compliance.numbers import InvalidNumberError, to_e164
 from compliance.policy import current_policy
+from compliance.suppression_files import import_csv
+from compliance.suppression_views import csv_download
+from dbtypes import parse_id
 from extensions import csrf, db
+from spreadsheets import UnreadableFileError
 
 bp = Blueprint("compliance_api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
@@ -74,9 +78,8 @@ def audit_log():
 @bp.get("/suppressions")
 @role_required()
 def suppression_list():
-    before = request.args.get("before", "")
-    page = suppression.browse(request.args.get("q", ""), region=current_app.config["DEFAULT_REGION"], include_lifted=request.args.get("lifted") in ("1", "true"),
-                              before_id=int(before) if before.isdigit() else None)
+    page = suppression.browse(request.args.get("q", ""), region=current_app.config["DEFAULT_REGION"],
+                              include_lifted=request.args.get("lifted") in ("1", "true"), before_id=parse_id(request.args.get("before")))
     return jsonify(suppressions=[suppression_json(entry) for entry in page.entries], next_before=page.next_before)
 
 
@@ -102,6 +105,33 @@ def add_suppression():
 
 def _phone_from_path(raw: str) -> str:
     return to_e164(raw, current_app.config["DEFAULT_REGION"])
+
+
+@bp.get("/suppressions.csv")
+@role_required()
+def export_suppressions():
+    return csv_download(request.args.get("history") in ("1", "true"))
+
+
+@bp.post("/suppressions/import")
+@role_required()
+def import_suppressions():
+    """A CSV as the multipart field ``file`` or as the request body; ``reason`` for rows without one."""
+    upload = request.files.get("file")
+    data, filename = (upload.read(), upload.filename or "upload.csv") if upload else (request.get_data(), "request body")
+    try:
+        default_reason = SuppressionReason(request.args.get("reason") or request.form.get("reason") or "manual")
+    except ValueError:
+        return _problem(_("“reason” must be one of opt_out, block, spam_report or manual."))
+    if not data:
+        return _problem(_("The file is empty."))
+    try:
+        result = import_csv(data, filename=filename, actor=current_user._get_current_object(),
+                            default_reason=default_reason, default_region=current_app.config["DEFAULT_REGION"])
+    except UnreadableFileError as error:
+        return _problem(str(error))
+    db.session.commit()
+    return jsonify(result.as_dict())
 
 
 @bp.get("/suppressions/<phone>")
@@ -138,6 +168,8 @@ def lint_text():
     text, language = body.get("text"), body.get("language") or "ru"
     if not isinstance(text, str) or not text.strip():
         return _problem(_("Send the message as “text”."))
+    if len(text) > MAX_TEXT:
+        return _problem(_("The text is longer than %(limit)d characters.", limit=MAX_TEXT))
     if language not in current_app.config["LANGUAGES"]:
         return _problem(_("“language” must be ru or en."))
     policy = current_policy()

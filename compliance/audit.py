@@ -17,7 +17,7 @@ from sqlalchemy import JSON, ForeignKey, Index, String, event, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from accounts.events import account_event, actor_label
-from dbtypes import BigId, UTCDateTime, utcnow
+from dbtypes import BigId, UTCDateTime, parse_id, utcnow
 from extensions import db
 
 log = logging.getLogger(__name__)
@@ -105,9 +105,8 @@ class AuditPage:
 def page_from_query(args: Mapping[str, str]) -> AuditPage:
     """One page of the log as asked for by query-string arguments (filters and ``before``)."""
     filters = AuditFilter(**{name: (args.get(name) or "").strip()[:64] for name in AuditFilter.__dataclass_fields__})
-    before = args.get("before", "")
     # One row more than a page tells whether an older page exists, so "Older entries" never leads nowhere.
-    events = browse(filters, before_id=int(before) if before.isdigit() else None, limit=PAGE_SIZE + 1)
+    events = browse(filters, before_id=parse_id(args.get("before")), limit=PAGE_SIZE + 1)
     has_more = len(events) > PAGE_SIZE
     events = events[:PAGE_SIZE]
     return AuditPage(events, filters, events[-1].id if has_more else None)

@@ -14,7 +14,7 @@ from flask.cli import AppGroup
 from accounts.events import set_actor_label
 from compliance import suppression
 from compliance.keywords import classify_reply
-from compliance.lint import lint
+from compliance.lint import MAX_TEXT, lint
 from compliance.models import SuppressionError, SuppressionReason
 from compliance.numbers import InvalidNumberError, to_e164
 from compliance.policy import current_policy
@@ -108,11 +108,11 @@ def _each_json_line(stream: TextIO, handle: Callable[[dict[str, Any]], dict[str,
             continue
         try:
             item = json.loads(line)
-            if not isinstance(item, dict) or not isinstance(item.get("text"), str):
+            if not isinstance(item, dict) or not isinstance(item.get("text"), str) or len(item["text"]) > MAX_TEXT:
                 raise ValueError
         except ValueError:
             failures += 1
-            item = {"line": number, "error": 'Each line must be a JSON object with a "text" string.'}
+            item = {"line": number, "error": f'Each line must be a JSON object with a "text" string of at most {MAX_TEXT} characters.'}
         else:
             item = handle(item)
         click.echo(json.dumps(item, ensure_ascii=False))
@@ -153,7 +153,10 @@ def lint_command(source: TextIO, language: str, as_json: bool, jsonl: bool) -> N
 
         _each_json_line(source, one)
         return
-    result = report(source.read(), language)
+    text = source.read()
+    if len(text) > MAX_TEXT:
+        raise click.ClickException(f"The text is longer than {MAX_TEXT} characters.")
+    result = report(text, language)
     if as_json:
         click.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
         return

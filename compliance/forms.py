@@ -9,6 +9,7 @@ from wtforms import SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
+from compliance.lint import MAX_TEXT
 from compliance.suppression import REASON_LABELS
 
 LANGUAGE_CHOICES = [SelectChoice("ru", "Русский"), SelectChoice("en", "English")]
@@ -37,7 +38,7 @@ class ImportForm(FlaskForm):
 
 
 class LintForm(FlaskForm):
-    text = TextAreaField(_l("Message text"), validators=[DataRequired(), Length(max=4096)])
+    text = TextAreaField(_l("Message text"), validators=[DataRequired(), Length(max=MAX_TEXT)])
     language = SelectField(_l("Disclaimer language"), choices=LANGUAGE_CHOICES)
 
 

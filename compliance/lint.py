@@ -24,6 +24,9 @@ from compliance.spam import DEFAULT_SPAM_RULES, SpamRules, SpamScore, score
 from compliance.verdict import Outcome, Verdict, worst
 
 BODY_LIMIT = 1024  # characters WhatsApp allows in a template body
+# Longest text anyone may ask to check: a body with header, footer and room to spare. Bounds the
+# work one request can cause.
+MAX_TEXT = 4096
 
 
 @functools.cache

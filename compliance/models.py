@@ -19,10 +19,6 @@ class SuppressionReason(str, enum.Enum):
     SPAM_REPORT = "spam_report"
     MANUAL = "manual"  # someone on the team decided, with a note
 
-    @property
-    def needs_admin_to_lift(self) -> bool:
-        return self in (SuppressionReason.BLOCK, SuppressionReason.SPAM_REPORT)
-
 
 class SuppressionError(Exception):
     """A suppression change that the rules do not allow; the message is a sentence for the user."""

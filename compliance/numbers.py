@@ -35,12 +35,15 @@ def to_e164(raw: str, default_region: str = "RU") -> str:
 
 
 def from_provider(raw: str) -> str:
-    """A sender id as a provider reports it (``79031234567``, ``+7 903…``) in E.164, never refused.
+    """A sender id as a provider reports it (``79031234567``, ``+7 903…``) in E.164.
 
-    An opt-out must be recorded whatever the number looks like, so anything unparseable is kept
-    as ``+`` and its digits.
+    An opt-out must be recorded whatever the number looks like, so anything with 2 to 15 digits
+    that libphonenumber does not know is kept as ``+`` and its digits; only what cannot be a number
+    at all is refused.
     """
     digits = _DIGITS.sub("", raw or "")
+    if not 1 < len(digits) <= 15:  # E.164 allows at most 15 digits
+        raise InvalidNumberError(_("“%(text)s” is not a phone number.", text=(raw or "")[:40]))
     try:
         return to_e164("+" + digits)
     except InvalidNumberError:

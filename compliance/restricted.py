@@ -24,7 +24,13 @@ FORMATTING_MARKERS = "*_~"
 # Underscores are allowed next to a name: they are WhatsApp's italics (_Facebook_).
 _BEFORE = r"(?<![^\W_])(?<![<@/.\-])"
 _AFTER = r"(?![^\W_]|[>\-]|\.\w)"
-_URL = re.compile(r"(?:https?://)?(?:[\w-]+\.)+[a-z]{2,}(?:/[^\s]*)?", re.IGNORECASE)
+# A link starts at a word boundary (not inside a word or an e-mail address); without that, a long
+# word would be rescanned from every position.
+_URL = re.compile(r"(?<![\w@.-])(?:https?://)?(?:[\w-]+\.)+[a-z]{2,}(?:/[^\s]*)?", re.IGNORECASE)
+# "Instagram-аккаунт", "Фейсбук-группа": a long name may start a hyphenated compound. Short ones may
+# not, or "Фейс-контроль" would count.
+_COMPOUND_MIN = 5
+_COMPOUND = r"(?=-[^\W\d_])"
 
 
 @dataclass(frozen=True)
@@ -102,9 +108,14 @@ class Registry:
                 names = [stem["stem"] + ending for ending in stem["endings"]]
                 (strict if stem.get("exact") else loose).extend(names)
             # Longest first, so "Meta Platforms" wins over "Meta".
-            parts = [f"(?i:{re.escape(name)})" for name in sorted(loose, key=len, reverse=True)]
-            parts += [re.escape(name) for name in sorted(strict, key=len, reverse=True)]
-            yield f"{_BEFORE}(?P<{group}>{'|'.join(parts)}){_AFTER}"
+            parts = [(name, f"(?i:{re.escape(name)})") for name in sorted(loose, key=len, reverse=True)]
+            parts += [(name, re.escape(name)) for name in sorted(strict, key=len, reverse=True)]
+            names = "|".join(part for _name, part in parts)
+            long_names = "|".join(part for name, part in parts if len(name) >= _COMPOUND_MIN)
+            body = f"(?:{names}){_AFTER}"
+            if long_names:
+                body = f"(?:{long_names}){_COMPOUND}|{body}"
+            yield f"{_BEFORE}(?P<{group}>{body})"
 
     @classmethod
     def load(cls, path: Path = REGISTRY_PATH) -> "Registry":
@@ -186,8 +197,10 @@ class Registry:
             cursor = end
         pieces.append(text[cursor:])
         tagged = "".join(pieces)
-        for disclaimer in self.disclaimers(mentions, language):
-            if disclaimer not in tagged:
+        owners = dict.fromkeys(self.platforms[mention.platform].owner for mention in mentions)
+        for owner, disclaimer in zip(owners, self.disclaimers(mentions, language)):
+            # A footnote in any language already there counts: re-tagging in English adds no second one.
+            if not any(text in tagged for text in self.owners[owner]["disclaimer"].values()):
                 tagged = f"{tagged.rstrip()}\n\n{disclaimer}"
         return tagged
 
@@ -200,6 +213,8 @@ def _registry_problem(data: Any) -> str | None:
         disclaimer = owner.get("disclaimer") if isinstance(owner, dict) else None
         if not isinstance(disclaimer, dict) or not isinstance(disclaimer.get("ru"), str) or not disclaimer["ru"].strip():
             return _("Owner “%(owner)s” needs a Russian disclaimer (disclaimer.ru).", owner=key)
+        if not all(isinstance(text, str) and text.strip() for text in disclaimer.values()):
+            return _("Every disclaimer of owner “%(owner)s” must be a non-empty text.", owner=key)
     seen = set()
     for index, entry in enumerate(data["platforms"], start=1):
         if not isinstance(entry, dict) or not isinstance(entry.get("id"), str) or not entry["id"].isidentifier():

@@ -16,7 +16,9 @@ from datetime import datetime
 from typing import Any, Iterable
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import exc, or_, select
+from sqlalchemy import or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from accounts.events import actor_label
 from accounts.models import Role, User
@@ -84,18 +86,26 @@ def suppress(
     current = _open_entry(phone, reason)
     if current is not None:
         return current, False
-    entry = Suppression(
-        phone=phone, reason=reason, source=source, note=note, evidence=(evidence or "")[:255],
+    values = dict(
+        phone=phone, reason=reason.value, source=source, note=note, evidence=(evidence or "")[:255],
         created_at=at or utcnow(), actor_id=getattr(actor, "id", None), actor_label=actor_label(actor),
     )
-    try:
-        # Two workers handling the same STOP at once: the unique index on open entries lets one win.
-        with db.session.begin_nested():
-            db.session.add(entry)
-    except exc.IntegrityError:
+    # Two workers handling the same STOP at once: the unique index on open entries lets one insert
+    # win and the other do nothing, inside the caller's transaction (no savepoint, which SQLite's
+    # driver would commit on its own).
+    insert = _dialect_insert()(Suppression).values(**values).on_conflict_do_nothing(
+        index_elements=["phone", "reason"], index_where=Suppression.lifted_at.is_(None)
+    )
+    new_id = db.session.execute(insert.returning(Suppression.id)).scalar()
+    if new_id is None:
         return _open_entry(phone, reason), False
+    entry = db.session.get(Suppression, new_id)
     audit.record("suppression.added", actor=actor, target=entry, details=_describe(entry))
     return entry, True
+
+
+def _dialect_insert():
+    return postgresql_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
 def lift_opt_out(phone: str, *, evidence: str = "", at: datetime | None = None) -> list[Suppression]:
@@ -105,7 +115,10 @@ def lift_opt_out(phone: str, *, evidence: str = "", at: datetime | None = None) 
 
 
 def lift(phone: str, *, reason_text: str, actor: User | None) -> list[Suppression]:
-    """An admin (or the server's operator, ``actor=None``) lifts every suppression of ``phone``."""
+    """An admin (or the server's operator, ``actor=None``) lifts the suppressions of ``phone``.
+
+    Every reason but an opt-out: the person opted out, so only the person opts back in (START).
+    """
     if actor is not None and not actor.has_role(Role.ADMIN):
         raise SuppressionError(_l("Only an admin can lift a suppression."))
     reason_text = (reason_text or "").strip()
@@ -114,19 +127,28 @@ def lift(phone: str, *, reason_text: str, actor: User | None) -> list[Suppressio
     rows = open_entries(phone)
     if not rows:
         raise SuppressionError(_l("%(phone)s is not suppressed.", phone=phone))
-    return _lift(rows, actor=actor, reason_text=reason_text, evidence="", at=None)
+    liftable = [row for row in rows if row.reason is not SuppressionReason.OPT_OUT]
+    if not liftable:
+        raise SuppressionError(_l("%(phone)s opted out; only the person can opt back in, by replying START.", phone=phone))
+    return _lift(liftable, actor=actor, reason_text=reason_text, evidence="", at=None)
 
 
 def _lift(rows: list[Suppression], *, actor: User | None, reason_text: str, evidence: str, at: datetime | None) -> list[Suppression]:
+    lifted = []
     for row in rows:
-        row.lifted_at = at or utcnow()
-        row.lifted_by_id = getattr(actor, "id", None)
-        row.lifted_by_label = actor_label(actor)
-        row.lift_reason = reason_text
-        row.lift_evidence = evidence[:255]
-        audit.record("suppression.lifted", actor=actor, target=row, details={**_describe(row), "lift_reason": reason_text})
-    db.session.flush()
-    return rows
+        # Only a row still open is lifted: of two lifts at once, the second changes nothing rather
+        # than overwriting who lifted it and why.
+        result = db.session.execute(
+            update(Suppression).where(Suppression.id == row.id, Suppression.lifted_at.is_(None)).values(
+                lifted_at=at or utcnow(), lifted_by_id=getattr(actor, "id", None), lifted_by_label=actor_label(actor),
+                lift_reason=reason_text, lift_evidence=evidence[:255],
+            ).execution_options(synchronize_session=False)
+        )
+        db.session.refresh(row)
+        if result.rowcount:
+            lifted.append(row)
+            audit.record("suppression.lifted", actor=actor, target=row, details={**_describe(row), "lift_reason": reason_text})
+    return lifted
 
 
 def _open_entry(phone: str, reason: SuppressionReason) -> Suppression | None:

@@ -25,6 +25,7 @@ from spreadsheets import UnreadableFileError, csv_lines, decode_text
 PHONE_HEADERS = {"phone", "phone number", "number", "mobile", "msisdn", "телефон", "номер", "номер телефона", "мобильный"}
 REASON_HEADERS = {"reason", "причина"}
 NOTE_HEADERS = {"note", "comment", "примечание", "комментарий"}
+LIFTED_HEADERS = {"lifted_at"}
 EXPORT_HEADER = ["phone", "reason", "source", "note", "evidence", "suppressed_at", "suppressed_by",
                  "lifted_at", "lifted_by", "lift_reason"]
 
@@ -49,14 +50,18 @@ def _rows(text: str) -> list[tuple[int, list[str]]]:
     except csv.Error:
         dialect = csv.excel  # a single column has no delimiter to find
     reader = csv.reader(io.StringIO(text), dialect)
-    return [(reader.line_num, row) for row in reader if any(cell.strip() for cell in row)]
+    try:
+        return [(reader.line_num, row) for row in reader if any(cell.strip() for cell in row)]
+    except csv.Error as error:
+        raise UnreadableFileError(_("Line %(line)d of the file cannot be read as CSV (%(problem)s).",
+                                    line=reader.line_num, problem=str(error))) from None
 
 
 def _columns(first: list[str]) -> tuple[dict[str, int], bool]:
     """Which column holds what, and whether the first row is a header."""
     names = [cell.strip().lower().lstrip("\ufeff") for cell in first]
     found = {}
-    for key, headers in (("phone", PHONE_HEADERS), ("reason", REASON_HEADERS), ("note", NOTE_HEADERS)):
+    for key, headers in (("phone", PHONE_HEADERS), ("reason", REASON_HEADERS), ("note", NOTE_HEADERS), ("lifted", LIFTED_HEADERS)):
         for index, name in enumerate(names):
             if name in headers:
                 found[key] = index
@@ -81,10 +86,13 @@ def import_csv(
     result = ImportResult()
     for number, row in rows[1:] if has_header else rows:
         result.read += 1
+        if _cell(row, columns, "lifted"):
+            continue  # a lifted entry of an exported history is history, not a suppression to add
         try:
             phone = to_e164(_cell(row, columns, "phone"), default_region)
             reason = _reason(_cell(row, columns, "reason"), default_reason)
-            note = _cell(row, columns, "note") or (_("Imported from %(file)s", file=filename) if reason is SuppressionReason.MANUAL else "")
+            # Our own export protects notes from spreadsheets with a leading apostrophe; drop it again.
+            note = _cell(row, columns, "note").removeprefix("'") or (_("Imported from %(file)s", file=filename) if reason is SuppressionReason.MANUAL else "")
             _entry, created = suppression.suppress(phone, reason, source="import", actor=actor, note=note, evidence=evidence)
         except (InvalidNumberError, SuppressionError) as error:
             result.rejected.append((number, str(error)))

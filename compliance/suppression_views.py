@@ -14,15 +14,15 @@ from compliance.models import SuppressionError, SuppressionReason
 from compliance.numbers import InvalidNumberError, to_e164
 from compliance.suppression_files import export_lines, import_csv
 from compliance.views import bp
+from dbtypes import parse_id
 from extensions import db
 from spreadsheets import UnreadableFileError
 
 
 def _list_page(add_form: SuppressForm | None = None, import_form: ImportForm | None = None, import_result=None, status: int = 200):
-    before = request.args.get("before", "")
     page = suppression.browse(
         request.args.get("q", ""), region=current_app.config["DEFAULT_REGION"], include_lifted=request.args.get("lifted") == "1",
-        before_id=int(before) if before.isdigit() else None,
+        before_id=parse_id(request.args.get("before")),
     )
     return render_template(
         "compliance/suppressions.html", page=page, reason_labels=suppression.REASON_LABELS,
@@ -79,14 +79,18 @@ def import_suppressions():
     return _list_page(import_form=form, status=400)
 
 
-@bp.get("/suppressions.csv")
-@role_required()
-def export_suppressions():
-    history = request.args.get("history") == "1"
+def csv_download(history: bool) -> Response:
+    """The list (or its whole history) as a streamed CSV download, for the page and the API."""
     # Excel opens a UTF-8 CSV correctly only with a byte-order mark.
     lines = stream_with_context(("\ufeff" if index == 0 else "") + line for index, line in enumerate(export_lines(history)))
     name = "suppressions-history.csv" if history else "suppressions.csv"
     return Response(lines, mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@bp.get("/suppressions.csv")
+@role_required()
+def export_suppressions():
+    return csv_download(request.args.get("history") == "1")
 
 
 def _phone_or_404(raw: str) -> str:

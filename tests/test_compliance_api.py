@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+
 import pytest
 
 from accounts import tokens
@@ -137,7 +140,7 @@ def test_the_list_pages_newest_first(call, token_of):
 def test_the_list_searches_by_digits_and_includes_lifted_entries_on_request(call, token_of):
     suppress("+79031112233")
     suppress("+79035556677", SuppressionReason.MANUAL, note="asked by e-mail")
-    suppress("+79031119999")
+    suppress("+79031119999", SuppressionReason.BLOCK)
     suppression.lift("+79031119999", reason_text="consent", actor=None)
     db.session.commit()
     token = token_of()
@@ -173,9 +176,9 @@ def test_the_status_of_one_number_has_its_history(call, token_of):
 
 # --- lifting --------------------------------------------------------------------------------------
 
-def test_an_admin_lifts_every_suppression_of_a_number(call, token_of):
+def test_an_admin_lifts_every_suppression_of_a_number_but_an_opt_out(call, token_of):
     suppress("+79031112233", SuppressionReason.BLOCK)
-    suppress("+79031112233", SuppressionReason.OPT_OUT)
+    suppress("+79031112233", SuppressionReason.SPAM_REPORT)
     token = token_of("admin")
 
     response = call("POST", "/suppressions/89031112233/lift", token, json={"reason": "Signed consent form no. 12"})
@@ -183,13 +186,16 @@ def test_an_admin_lifts_every_suppression_of_a_number(call, token_of):
     assert response.json["phone"] == "+79031112233"
     lifted = response.json["lifted"]
     assert [(entry["reason"], entry["lift_reason"]) for entry in lifted] == [
-        ("block", "Signed consent form no. 12"), ("opt_out", "Signed consent form no. 12")]
+        ("block", "Signed consent form no. 12"), ("spam_report", "Signed consent form no. 12")]
     assert all(entry["lifted_at"] and entry["lifted_by"].endswith("@example.com") for entry in lifted)
     assert call("GET", "/suppressions/+79031112233", token).json["suppressed"] is False
     assert [event.object_id for event in events("suppression.lifted")] == [str(entry["id"]) for entry in lifted]
 
     problem(call("POST", "/suppressions/+79031112233/lift", token, json={"reason": "again"}), 400,
             "+79031112233 is not suppressed.")
+    suppress("+79031112233", SuppressionReason.OPT_OUT)
+    problem(call("POST", "/suppressions/+79031112233/lift", token, json={"reason": "asked by phone"}), 400,
+            "+79031112233 opted out; only the person can opt back in, by replying START.")
 
 
 @pytest.mark.parametrize("role", ["marketer", "reviewer"])
@@ -251,3 +257,38 @@ def test_lint_scores_spam(call, token_of):
 ])
 def test_lint_refuses_a_bad_request(call, token_of, body, message):
     problem(call("POST", "/lint", token_of(), json=body), 400, message)
+
+
+def test_csv_import_and_export_through_the_api(call, token_of):
+    token = token_of()
+    body = "phone,reason,note\n+79031112233,block,\nnot a number,,\n".encode()
+    response = call("POST", "/suppressions/import?reason=opt_out", token, data=body, content_type="text/csv")
+    assert response.status_code == 200
+    assert response.json == {"read": 2, "added": 1, "already": 0, "rejected": [{"row": 3, "reason": "“not a number” is not a phone number."}]}
+    upload = {"file": (io.BytesIO("Телефон\n89035556677\n".encode("cp1251")), "list.csv")}
+    assert call("POST", "/suppressions/import", token, data=upload, content_type="multipart/form-data").json["added"] == 1
+    exported = call("GET", "/suppressions.csv", token, buffered=True).get_data(as_text=True).removeprefix("\ufeff")
+    assert [row[:2] for row in csv.reader(io.StringIO(exported))] == [
+        ["phone", "reason"], ["+79031112233", "block"], ["+79035556677", "manual"]]
+
+
+@pytest.mark.parametrize(("data", "sentence"), [
+    (b"", "The file is empty."),
+    (b"%PDF-1.7 binary", "This is not a CSV file"),
+    ("phone\n+79031112233\n".encode("utf-8") + b"\x98\xff", "neither UTF-8 nor Windows-1251"),
+])
+def test_a_bad_csv_gets_a_sentence_and_changes_nothing(call, token_of, data, sentence):
+    response = call("POST", "/suppressions/import", token_of(), data=data, content_type="text/csv")
+    assert response.status_code == 400 and sentence in response.json["message"]
+    assert rows() == []
+
+
+@pytest.mark.parametrize("before", ["²", "99999999999999999999999", "-1", "abc"])
+def test_a_malformed_page_cursor_is_ignored(call, token_of, before):
+    suppress("+79031112233")
+    response = call("GET", f"/suppressions?before={before}", token_of())
+    assert response.status_code == 200 and len(response.json["suppressions"]) == 1
+
+
+def test_lint_refuses_texts_longer_than_any_message(call, token_of):
+    problem(call("POST", "/lint", token_of(), json={"text": "a" * 4097}), 400, "The text is longer than 4096 characters.")

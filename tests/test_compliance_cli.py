@@ -16,7 +16,7 @@ from extensions import db
 from tests.records import audit_events as events, suppression_rows as rows
 
 NOT_CSV = "This is not a CSV file; save the table as CSV (comma- or semicolon-separated) and upload it again."
-BAD_LINE = 'Each line must be a JSON object with a "text" string.'
+BAD_LINE = 'Each line must be a JSON object with a "text" string of at most 4096 characters.'
 DISCLAIMER_RU = "*Meta Platforms Inc. признана экстремистской организацией, её деятельность запрещена на территории РФ."
 DISCLAIMER_EN = ("*Meta Platforms Inc. is recognised as an extremist organisation; "
                  "its activities are banned in the Russian Federation.")
@@ -92,16 +92,18 @@ def test_suppress_needs_a_known_reason(app):
     assert rows() == []
 
 
-def test_unsuppress_lifts_every_suppression_of_the_number(app):
+def test_unsuppress_lifts_every_suppression_of_the_number_but_an_opt_out(app):
     run(app, "suppress", "+79031234567", "--reason", "block")
-    run(app, "suppress", "+79031234567", "--reason", "opt_out")
+    run(app, "suppress", "+79031234567", "--reason", "spam_report")
     result = run(app, "unsuppress", "8 903 123-45-67", "--reason", "Signed consent form no. 12")
-    assert (result.exit_code, result.output) == (0, "Lifted block, opt_out for +79031234567.\n")
+    assert (result.exit_code, result.output) == (0, "Lifted block, spam_report for +79031234567.\n")
     assert [(row.is_open, row.lift_reason) for row in rows()] == [(False, "Signed consent form no. 12")] * 2
     assert [event.object_id for event in events("suppression.lifted")] == [str(row.id) for row in rows()]
     assert all(event.details["lift_reason"] == "Signed consent form no. 12" for event in events("suppression.lifted"))
 
     fails_with(run(app, "unsuppress", "+79031234567", "--reason", "again"), "+79031234567 is not suppressed.")
+    run(app, "suppress", "+79031234567", "--reason", "opt_out")
+    fails_with(run(app, "unsuppress", "+79031234567", "--reason", "asked"), "+79031234567 opted out; only the person can opt back in, by replying START.")
 
 
 def test_unsuppress_needs_a_reason(app):

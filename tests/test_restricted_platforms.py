@@ -127,3 +127,30 @@ def test_a_link_span_stops_before_the_punctuation_that_follows_it(registry):
     text = "Мы тут: instagram.com/shop, заходите"
     (link,) = registry.links(text)
     assert text[link.start:link.end] == link.url == "instagram.com/shop"
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [("Подписывайтесь на наш Instagram-аккаунт", "Instagram"), ("Инстаграм-блогер рекомендует", "Инстаграм"),
+     ("Реклама в Facebook-группе", "Facebook"), ("наша Фейсбук-страница", "Фейсбук")],
+)
+def test_names_that_start_a_hyphenated_compound_are_mentions(registry, text, match):
+    assert [m.match for m in registry.mentions(text)] == [match]
+    assert registry.tag(text).count("*") == 2  # the mark and the footnote
+
+
+def test_tagging_again_in_another_language_adds_no_second_footnote(registry):
+    tagged = registry.tag("Мы в Инстаграме", "ru")
+    assert registry.tag(tagged, "en") == tagged
+
+
+def test_an_e_mail_address_at_a_restricted_domain_is_not_a_profile_link(registry):
+    assert registry.links("Пишите на support@instagram.com") == []
+
+
+@pytest.mark.parametrize("disclaimer", [{"ru": "*Сноска", "en": ""}, {"ru": "*Сноска", "en": 5}])
+def test_every_disclaimer_must_be_text(disclaimer):
+    data = json.loads(REGISTRY_PATH.read_text(encoding="utf-8"))
+    data["owners"]["meta"]["disclaimer"] = disclaimer
+    with pytest.raises(ValueError, match="disclaimer"):
+        Registry.from_dict(data)

@@ -53,6 +53,9 @@ def test_what_is_not_a_number_is_refused_with_a_sentence(raw):
 def test_a_provider_number_is_never_refused():
     assert from_provider("79031234567") == PHONE
     assert from_provider("12") == "+12"  # kept as reported: losing an opt-out is worse
+    for junk in ("", "abc", "1" * 16):
+        with pytest.raises(InvalidNumberError):
+            from_provider(junk)
 
 
 def test_suppressing_records_evidence_and_audits_once(app, admin):
@@ -99,6 +102,9 @@ def test_only_an_admin_lifts_and_only_with_a_reason(app, make_user, admin):
     assert reasons() == set()
     with pytest.raises(SuppressionError, match="not suppressed"):
         suppression.lift(PHONE, reason_text="again", actor=admin)
+    suppression.suppress(PHONE, OPT_OUT, source="keyword")
+    with pytest.raises(SuppressionError, match="only the person"):
+        suppression.lift(PHONE, reason_text="they called us", actor=admin)
 
 
 def test_history_is_kept_and_never_rewritten(app, admin):
@@ -225,3 +231,29 @@ def test_settings_reach_the_policy_and_reset_to_the_default(app, admin):
     db.session.commit()
     assert policy.current_policy().sending.cap_per_day == 1
     assert actions()[-2:] == ["compliance.settings_changed", "compliance.settings_reset"]
+
+
+def test_an_exported_history_imports_back_without_reviving_lifted_entries(app, admin):
+    from compliance.suppression_files import export_lines
+
+    suppression.suppress(PHONE, MANUAL, source="ui", note="=HYPERLINK(1)")
+    suppression.suppress("+79031112233", BLOCK, source="webhook")
+    suppression.lift("+79031112233", reason_text="consent", actor=admin)
+    db.session.commit()
+    exported = "".join(export_lines(include_lifted=True)).encode()
+    result = reimport(exported)
+    assert (result.added, result.already) == (0, 1)
+    assert reasons("+79031112233") == set()
+    assert suppression.history(PHONE)[0].note == "=HYPERLINK(1)"
+
+
+def test_a_second_lift_of_the_same_entry_changes_nothing(app, admin):
+    entry, _ = suppression.suppress(PHONE, BLOCK, source="webhook")
+    db.session.commit()
+    stale = [db.session.get(Suppression, entry.id)]
+    suppression.lift(PHONE, reason_text="first", actor=admin)
+    db.session.commit()
+    # A second lift working from rows it read before the first lift committed.
+    assert suppression._lift(stale, actor=admin, reason_text="second", evidence="", at=None) == []
+    db.session.commit()
+    assert suppression.history(PHONE)[0].lift_reason == "first"

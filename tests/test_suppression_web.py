@@ -134,7 +134,7 @@ def browser_as(app, make_user):
 def test_search_by_digits_and_the_lifted_toggle(admin_browser):
     suppress("+79031112233")
     suppress("+79035556677", SuppressionReason.MANUAL, note="asked by e-mail")
-    suppress("+79031119999")
+    suppress("+79031119999", SuppressionReason.BLOCK)
     lift("+79031119999")
 
     assert listed(admin_browser.get("/suppressions")) == ["+79035556677", "+79031112233"]
@@ -326,7 +326,7 @@ def test_the_history_export_includes_lifted_entries(admin_browser):
 
 def test_the_history_page_shows_every_entry_of_a_number(admin_browser):
     suppress("+79031112233")
-    lift("+79031112233", "Replied START by phone")
+    suppression.lift_opt_out("+79031112233", evidence="wamid.START")
     suppress("+79031112233", SuppressionReason.MANUAL, note="Asked again in the shop")
 
     page = page_of(admin_browser.get("/suppressions/" + quote("8 (903) 111-22-33")))
@@ -334,7 +334,7 @@ def test_the_history_page_shows_every_entry_of_a_number(admin_browser):
     assert "Suppressed: no message will be sent to this number." in page
     # Newest first: the manual entry, then the lifted opt-out with who lifted it and why.
     assert page.index("Suppressed manually") < page.index("Opted out")
-    assert "Asked again in the shop" in page and "system · Replied START by phone" in page
+    assert "Asked again in the shop" in page and "system · opt-in" in page
     assert 'action="/suppressions/+79031112233/lift"' in page
 
 
@@ -347,7 +347,7 @@ def test_the_history_page_of_a_number_never_suppressed(admin_browser):
 
 def test_an_admin_lifts_a_suppression_with_a_reason(admin_browser, admin):
     suppress("+79031112233", SuppressionReason.BLOCK)
-    suppress("+79031112233", SuppressionReason.OPT_OUT)
+    suppress("+79031112233", SuppressionReason.SPAM_REPORT)
     path = "/suppressions/+79031112233"
 
     response = post_form(admin_browser, f"{path}/lift", {"reason": "Signed consent form no. 12"}, page=path)
@@ -360,6 +360,17 @@ def test_an_admin_lifts_a_suppression_with_a_reason(admin_browser, admin):
         (admin.id, admin.email, "Signed consent form no. 12")] * 2
     assert [(event.actor_id, event.object_id, event.details["lift_reason"]) for event in events("suppression.lifted")] == [
         (admin.id, str(row.id), "Signed consent form no. 12") for row in lifted]
+
+
+def test_an_admin_cannot_lift_a_persons_own_opt_out(admin_browser):
+    suppress("+79031112233", SuppressionReason.OPT_OUT)
+    suppress("+79031112233", SuppressionReason.MANUAL, note="legal hold")
+    path = "/suppressions/+79031112233"
+    post_form(admin_browser, f"{path}/lift", {"reason": "hold ended"}, page=path)
+    assert [(row.reason, row.is_open) for row in rows()] == [(SuppressionReason.OPT_OUT, True), (SuppressionReason.MANUAL, False)]
+    response = post_form(admin_browser, f"{path}/lift", {"reason": "customer asked by phone"}, page=path)
+    assert "only the person can opt back in, by replying START" in page_of(admin_browser.get(response.headers["Location"]))
+    assert rows()[0].is_open
 
 
 @pytest.mark.parametrize("reason", ["", "   "])
