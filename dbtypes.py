@@ -1,13 +1,16 @@
-"""Column types shared by every package. A leaf: imports no project package."""
+"""Column types, and row-id helpers for keyset paging, shared by every package. A leaf: imports no project package."""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import TypeVar
 
 from sqlalchemy import BigInteger, DateTime, Integer
 from sqlalchemy.types import TypeDecorator
 
 # 64-bit ids on PostgreSQL; SQLite only auto-increments a column declared exactly INTEGER.
+T = TypeVar("T")
+
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
@@ -50,3 +53,13 @@ def parse_id(text: str | None) -> int | None:
         return None
     value = int(text)
     return value if 0 < value < 2**63 else None
+
+
+def keyset_page(rows: list[T], limit: int) -> tuple[list[T], int | None]:
+    """One page from ``rows`` fetched newest first with ``limit + 1`` rows, and the ``before`` cursor
+    of the next (older) page, or None when there is none.
+
+    The extra row tells whether an older page exists, so an "Older entries" link never leads nowhere.
+    """
+    page = rows[:limit]
+    return page, page[-1].id if len(rows) > limit else None

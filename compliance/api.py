@@ -12,7 +12,7 @@ from accounts.models import Role
 from accounts.roles import role_required
 from compliance import suppression
 from compliance.audit import AuditEvent, page_from_query
-from compliance.lint import MAX_TEXT, lint
+from compliance.lint import MAX_TEXT
 from compliance.models import Suppression, SuppressionError, SuppressionReason
 from compliance.numbers import InvalidNumberError, to_e164
 from compliance.policy import current_policy
@@ -172,5 +172,4 @@ def lint_text():
         return _problem(_("The text is longer than %(limit)d characters.", limit=MAX_TEXT))
     if language not in current_app.config["LANGUAGES"]:
         return _problem(_("“language” must be ru or en."))
-    policy = current_policy()
-    return jsonify(lint(text, language, registry=policy.registry, rules=policy.spam).as_dict())
+    return jsonify(current_policy().lint(text, language).as_dict())

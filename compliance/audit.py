@@ -17,7 +17,7 @@ from sqlalchemy import JSON, ForeignKey, Index, String, event, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from accounts.events import account_event, actor_label
-from dbtypes import BigId, UTCDateTime, parse_id, utcnow
+from dbtypes import BigId, UTCDateTime, keyset_page, parse_id, utcnow
 from extensions import db
 
 log = logging.getLogger(__name__)
@@ -105,11 +105,8 @@ class AuditPage:
 def page_from_query(args: Mapping[str, str]) -> AuditPage:
     """One page of the log as asked for by query-string arguments (filters and ``before``)."""
     filters = AuditFilter(**{name: (args.get(name) or "").strip()[:64] for name in AuditFilter.__dataclass_fields__})
-    # One row more than a page tells whether an older page exists, so "Older entries" never leads nowhere.
-    events = browse(filters, before_id=parse_id(args.get("before")), limit=PAGE_SIZE + 1)
-    has_more = len(events) > PAGE_SIZE
-    events = events[:PAGE_SIZE]
-    return AuditPage(events, filters, events[-1].id if has_more else None)
+    events, next_before = keyset_page(browse(filters, before_id=parse_id(args.get("before")), limit=PAGE_SIZE + 1), PAGE_SIZE)
+    return AuditPage(events, filters, next_before)
 
 
 def browse(filters: AuditFilter, before_id: int | None = None, limit: int = PAGE_SIZE) -> list[AuditEvent]:

@@ -14,7 +14,7 @@ from flask.cli import AppGroup
 from accounts.events import set_actor_label
 from compliance import suppression
 from compliance.keywords import classify_reply
-from compliance.lint import MAX_TEXT, lint
+from compliance.lint import MAX_TEXT
 from compliance.models import SuppressionError, SuppressionReason
 from compliance.numbers import InvalidNumberError, to_e164
 from compliance.policy import current_policy
@@ -141,22 +141,17 @@ def intent_command(source: TextIO, jsonl: bool) -> None:
 def lint_command(source: TextIO, language: str, as_json: bool, jsonl: bool) -> None:
     """Check a message text: restricted platforms, profile links, spam-likeness."""
     policy = current_policy()
-
-    def report(text: str, lang: str):
-        return lint(text, lang, registry=policy.registry, rules=policy.spam)
-
     if jsonl:
         def one(item: dict[str, Any]) -> dict[str, Any]:
-            data = report(item["text"], item.get("language") or language).as_dict()
-            verdicts = [{key: verdict[key] for key in ("rule", "outcome", "reason")} for verdict in data["verdicts"]]
-            return {**item, "tagged": data["tagged"], "mentions": data["mentions"], "links": data["links"], "verdicts": verdicts}
+            data = policy.lint(item["text"], item.get("language") or language).as_dict()
+            return {**item, **{key: data[key] for key in ("tagged", "mentions", "links", "verdicts")}}
 
         _each_json_line(source, one)
         return
     text = source.read()
     if len(text) > MAX_TEXT:
         raise click.ClickException(f"The text is longer than {MAX_TEXT} characters.")
-    result = report(text, language)
+    result = policy.lint(text, language)
     if as_json:
         click.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
         return

@@ -6,7 +6,7 @@ from flask import render_template
 
 from accounts.roles import role_required
 from compliance.forms import LintForm
-from compliance.lint import LintReport, lint
+from compliance.lint import LintReport
 from compliance.policy import current_policy
 from compliance.verdict import OUTCOME_LABELS
 from compliance.views import bp
@@ -31,7 +31,6 @@ def lint_playground():
     form = LintForm()
     report = None
     if form.validate_on_submit():
-        policy = current_policy()
-        report = lint(form.text.data, form.language.data, registry=policy.registry, rules=policy.spam)
+        report = current_policy().lint(form.text.data, form.language.data)
     return render_template("compliance/lint.html", form=form, report=report, pieces=highlighted(report) if report else [],
                            outcome_labels=OUTCOME_LABELS)

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from accounts.models import User
 from compliance import audit
 from compliance.keywords import DEFAULT_KEYWORDS, KeywordSets
+from compliance.lint import LintReport, lint
 from compliance.models import ComplianceSetting
 from compliance.restricted import REGISTRY_PATH, Registry
 from compliance.sending import SendingRules
@@ -32,6 +33,10 @@ class Policy:
     registry: Registry
     spam: SpamRules
     sending: SendingRules
+
+    def lint(self, text: str, language: str) -> LintReport:
+        """The content report of ``text`` under this policy's registry and spam rules."""
+        return lint(text, language, registry=self.registry, rules=self.spam)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,8 @@ from typing import Any
 
 from flask_babel import gettext as _
 
+from compliance.hosts import listed_domain
+
 REGISTRY_PATH = Path(__file__).with_name("data") / "restricted_platforms.json"
 NOTE_MARK = "*"
 FORMATTING_MARKERS = "*_~"
@@ -88,25 +90,29 @@ class Registry:
         }
 
     @staticmethod
-    def _first_letters(platforms: list[dict[str, Any]]) -> str:
+    def _names(entry: dict[str, Any]) -> tuple[list[str], list[str]]:
+        """A platform's names: those matched in any letter case, and those matched only as written."""
+        loose = [*entry.get("aliases", [])]
+        strict = [*entry.get("exact_aliases", [])]
+        for stem in entry.get("stems", []):
+            (strict if stem.get("exact") else loose).extend(stem["stem"] + ending for ending in stem["endings"])
+        return loose, strict
+
+    @classmethod
+    def _first_letters(cls, platforms: list[dict[str, Any]]) -> str:
         letters = set()
         for entry in platforms:
-            names = [*entry.get("aliases", []), *entry.get("exact_aliases", [])]
-            names += [stem["stem"] + ending for stem in entry.get("stems", []) for ending in stem["endings"]]
-            for name in filter(None, names):
+            loose, strict = cls._names(entry)
+            for name in filter(None, loose + strict):
                 # Both cases even for exact names: cheap, and keeps this a pure pre-filter.
                 letters.update({name[0], name[0].lower(), name[0].upper(), name[0].casefold()})
         return "".join(sorted(letters))
 
-    @staticmethod
-    def _alternatives(platforms: list[dict[str, Any]]):
+    @classmethod
+    def _alternatives(cls, platforms: list[dict[str, Any]]):
         for entry in platforms:
             group = f"p_{entry['id']}"
-            loose = [*entry.get("aliases", [])]
-            strict = [*entry.get("exact_aliases", [])]
-            for stem in entry.get("stems", []):
-                names = [stem["stem"] + ending for ending in stem["endings"]]
-                (strict if stem.get("exact") else loose).extend(names)
+            loose, strict = cls._names(entry)
             # Longest first, so "Meta Platforms" wins over "Meta".
             parts = [(name, f"(?i:{re.escape(name)})") for name in sorted(loose, key=len, reverse=True)]
             parts += [(name, re.escape(name)) for name in sorted(strict, key=len, reverse=True)]
@@ -132,7 +138,6 @@ class Registry:
             registry = cls(data)
         except re.error:
             raise ValueError(_("A name in the registry makes an invalid pattern.")) from None
-        registry.data = data
         return registry
 
     def as_dict(self) -> dict[str, Any]:
@@ -143,15 +148,11 @@ class Registry:
         """Every link in ``text`` that points at a restricted platform (any subdomain, any path)."""
         found = []
         for match in _URL.finditer(text):
-            host = re.sub(r"^https?://", "", match.group(), flags=re.IGNORECASE).split("/", 1)[0].lower()
-            labels = host.split(".")
-            for cut in range(len(labels) - 1):
-                platform = self._domains.get(".".join(labels[cut:]))
-                if platform:
-                    # Punctuation after a link ends the sentence, not the address.
-                    url = match.group().rstrip(".,;:!?)»\"")
-                    found.append(BlockedLink(platform, url, match.start(), match.start() + len(url)))
-                    break
+            domain = listed_domain(match.group(), self._domains)
+            if domain:
+                # Punctuation after a link ends the sentence, not the address.
+                url = match.group().rstrip(".,;:!?)»\"")
+                found.append(BlockedLink(self._domains[domain], url, match.start(), match.start() + len(url)))
         return found
 
     def mentions(self, text: str, links: list[BlockedLink] | None = None) -> list[Mention]:
@@ -167,11 +168,6 @@ class Registry:
             group = match.lastgroup or ""
             found.append(Mention(group.removeprefix("p_"), match.group(), match.start(), match.end()))
         return found
-
-    def disclaimers(self, mentions: list[Mention], language: str) -> list[str]:
-        """The footnotes these mentions require, one per owner, in ``language`` (Russian fallback)."""
-        owners = dict.fromkeys(self.platforms[mention.platform].owner for mention in mentions)
-        return [self.owners[owner]["disclaimer"].get(language) or self.owners[owner]["disclaimer"]["ru"] for owner in owners]
 
     def tag(self, text: str, language: str = "ru", mentions: list[Mention] | None = None) -> str:
         """``text`` with every mention marked and each required disclaimer appended once.
@@ -197,11 +193,12 @@ class Registry:
             cursor = end
         pieces.append(text[cursor:])
         tagged = "".join(pieces)
-        owners = dict.fromkeys(self.platforms[mention.platform].owner for mention in mentions)
-        for owner, disclaimer in zip(owners, self.disclaimers(mentions, language)):
-            # A footnote in any language already there counts: re-tagging in English adds no second one.
-            if not any(text in tagged for text in self.owners[owner]["disclaimer"].values()):
-                tagged = f"{tagged.rstrip()}\n\n{disclaimer}"
+        # One footnote per owner, in ``language`` (Russian when it has none). One in any language
+        # already there counts: re-tagging in English adds no second one.
+        for owner in dict.fromkeys(self.platforms[mention.platform].owner for mention in mentions):
+            disclaimer = self.owners[owner]["disclaimer"]
+            if not any(text in tagged for text in disclaimer.values()):
+                tagged = f"{tagged.rstrip()}\n\n{disclaimer.get(language) or disclaimer['ru']}"
         return tagged
 
 

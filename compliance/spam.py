@@ -17,13 +17,13 @@ from typing import Any, Mapping
 
 from flask_babel import gettext as _
 
+from compliance.hosts import listed_domain
 from compliance.verdict import Outcome
 
 _PLACEHOLDER = re.compile(r"\{\{\s*\w+\s*\}\}")
 # A web address with or without a scheme, starting a word (not inside a host or a path). Neither
 # part of an e-mail address is one: the name is followed by "@", the domain preceded by it.
 _LINK = re.compile(r"(?<![\w@.-])(?:https?://)?(?:[\w-]+\.)+[a-z]{2,}(?![\w.-]*@)(?:/\S*)?", re.IGNORECASE)
-_SCHEME = re.compile(r"^https?://", re.IGNORECASE)
 _NOT_LETTERS = re.compile(r"[\W\d_]+")
 _DOMAIN = re.compile(r"(?:[\w-]+\.)+[a-z]{2,}")
 
@@ -213,23 +213,13 @@ def _exclamations(prose: str, rules: SpamRules, compiled: _Compiled) -> Signal |
 
 
 def _shorteners(links: list[str], weight: float, compiled: _Compiled) -> Signal | None:
-    hosts = [host for host in (_shortener(link, compiled.shorteners) for link in links) if host]
+    hosts = [host for host in (listed_domain(link, compiled.shorteners) for link in links) if host]
     if not hosts:
         return None
     return Signal("shorteners", weight * len(hosts),
                   _("Shortened links (%(hosts)s) hide where they lead; use the full address.",
                     hosts=", ".join(dict.fromkeys(hosts))),
                   {"hosts": hosts})
-
-
-def _shortener(link: str, shorteners: frozenset[str]) -> str | None:
-    """The shortener ``link`` goes through, matching subdomains too (www.bit.ly is bit.ly)."""
-    labels = _SCHEME.sub("", link).split("/", 1)[0].lower().split(".")
-    for cut in range(len(labels) - 1):
-        host = ".".join(labels[cut:])
-        if host in shorteners:
-            return host
-    return None
 
 
 def _trigger_words(prose: str, weight: float, compiled: _Compiled) -> Signal | None:

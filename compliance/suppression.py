@@ -25,7 +25,7 @@ from accounts.models import Role, User
 from compliance import audit
 from compliance.models import Suppression, SuppressionError, SuppressionReason
 from compliance.numbers import InvalidNumberError, to_e164
-from dbtypes import utcnow
+from dbtypes import keyset_page, utcnow
 from extensions import db
 
 PAGE_SIZE = 50
@@ -189,8 +189,5 @@ def browse(
         statement = statement.where(or_(*conditions))
     if before_id is not None:
         statement = statement.where(Suppression.id < before_id)
-    rows = list(db.session.scalars(statement))
-    # One row more than a page tells whether an older page exists.
-    has_more = len(rows) > limit
-    rows = rows[:limit]
-    return SuppressionPage(rows, query, include_lifted, rows[-1].id if has_more else None)
+    rows, next_before = keyset_page(list(db.session.scalars(statement)), limit)
+    return SuppressionPage(rows, query, include_lifted, next_before)
