@@ -8,12 +8,16 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import re
 from typing import Iterable, Iterator
 
 from flask_babel import gettext as _
 
 # A cell starting with one of these is a formula to Excel and LibreOffice (CSV injection).
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# Two Cyrillic letters in UTF-8; as cp1251 these bytes read "Р" or "С" before a rare symbol, twice
+# in a row, which no Russian text does.
+_UTF8_CYRILLIC = re.compile(rb"[\xd0\xd1][\x80-\xbf][\xd0\xd1][\x80-\xbf]")
 
 
 class UnreadableFileError(ValueError):
@@ -29,6 +33,14 @@ def decode_text(data: bytes) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         pass
+    mixed = _UTF8_CYRILLIC.search(data)
+    if mixed:
+        # Not UTF-8 as a whole, yet UTF-8 Cyrillic in places: rows pasted from two files. Reading
+        # it as cp1251 would turn those rows into "РџСЂРёРІРµС‚" and import them that way.
+        line = data.count(b"\n", 0, mixed.start()) + 1
+        raise UnreadableFileError(
+            _("The file mixes two encodings (line %(line)d is UTF-8, other lines are not); save it again as CSV UTF-8 and upload it again.", line=line)
+        )
     try:
         return data.decode("cp1251")
     except UnicodeDecodeError:

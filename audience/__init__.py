@@ -1,0 +1,1 @@
+"""Contacts, consent, import, phones, places (offline gazetteer) and segments."""

@@ -1,0 +1,135 @@
+"""Audience tables: contacts with their consent proof, imports with their report, saved segments."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Enum, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from dbtypes import BigId, UTCDateTime, utcnow
+from extensions import db
+
+
+def _enum(cls: type[enum.Enum], length: int) -> Enum:
+    return Enum(cls, native_enum=False, length=length, values_callable=lambda items: [i.value for i in items])
+
+
+class Contact(db.Model):
+    """One person who opted in, keyed by their number in E.164.
+
+    Whether they may be messaged now is not stored here: the suppression list (compliance) is keyed
+    by number and always wins, so a re-import can never re-subscribe anybody.
+    """
+
+    __tablename__ = "contacts"
+    __table_args__ = (
+        Index("ix_contacts_country_region", "country", "region"),
+        Index("ix_contacts_country_city", "country", "city_key"),
+        Index("ix_contacts_latitude_longitude", "latitude", "longitude"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    phone: Mapped[str] = mapped_column(String(16), unique=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    # Case-folded name for search: SQLite's lower() only folds ASCII, and names are mostly Cyrillic.
+    name_key: Mapped[str | None] = mapped_column(String(200), index=True)
+    country: Mapped[str | None] = mapped_column(String(2))
+    region: Mapped[str | None] = mapped_column(String(120))
+    city: Mapped[str | None] = mapped_column(String(120))
+    # places.normalise_key(city): segments match 'г. Москва' and 'МОСКВА' alike.
+    city_key: Mapped[str | None] = mapped_column(String(120))
+    place_id: Mapped[int | None] = mapped_column(Integer, index=True)  # geonameid of the matched city
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    # One IANA zone when known; None means "any zone of the number's country" at send time.
+    timezone: Mapped[str | None] = mapped_column(String(64), index=True)
+    language: Mapped[str | None] = mapped_column(String(16))
+    # '|vip|moscow|': one portable LIKE '%|vip|%' on SQLite and PostgreSQL alike.
+    tags: Mapped[str] = mapped_column(String(1000), default="")
+    attributes: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    consent_source: Mapped[str] = mapped_column(String(300))
+    consent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    consent_import_id: Mapped[int | None] = mapped_column(ForeignKey("audience_imports.id"))
+    consent_row: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def tag_list(self) -> list[str]:
+        return [tag for tag in (self.tags or "").split("|") if tag]
+
+
+class ImportStatus(str, enum.Enum):
+    UPLOADED = "uploaded"  # file stored, mapping not confirmed yet
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class Import(db.Model):
+    """One uploaded file and what became of it; the summary and report are written with the data."""
+
+    __tablename__ = "audience_imports"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    status: Mapped[ImportStatus] = mapped_column(_enum(ImportStatus, 16), default=ImportStatus.UPLOADED)
+    file_name: Mapped[str] = mapped_column(String(255))
+    file_sha256: Mapped[str] = mapped_column(String(64))
+    file_size: Mapped[int] = mapped_column(Integer)
+    # mapping, default_region, consent_source, sheet: everything that decides how the file is read.
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    uploaded_by_label: Mapped[str] = mapped_column(String(254))
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)  # the sentence shown for a failed import
+    job_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class ImportFile(db.Model):
+    """The uploaded bytes, in the database so that a worker on any host can read them."""
+
+    __tablename__ = "audience_import_files"
+
+    import_id: Mapped[int] = mapped_column(ForeignKey("audience_imports.id", ondelete="CASCADE"), primary_key=True)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class IssueKind(str, enum.Enum):
+    REJECTED = "rejected"
+    WARNING = "warning"
+
+
+class ImportIssue(db.Model):
+    """A rejected row, or a warning about a kept one, for the downloadable error report."""
+
+    __tablename__ = "audience_import_issues"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    import_id: Mapped[int] = mapped_column(ForeignKey("audience_imports.id", ondelete="CASCADE"), index=True)
+    row: Mapped[int] = mapped_column(Integer)  # as the spreadsheet numbers it: the header is row 1
+    kind: Mapped[IssueKind] = mapped_column(_enum(IssueKind, 16))
+    reason: Mapped[str] = mapped_column(String(32))  # a code; the sentence is rendered in the reader's language
+    detail: Mapped[str] = mapped_column(String(300), default="")
+    raw: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+
+
+class Segment(db.Model):
+    """A saved audience definition; its contacts are computed by one query whenever asked."""
+
+    __tablename__ = "segments"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

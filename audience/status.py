@@ -1,0 +1,62 @@
+"""A contact's subscription status, derived from the suppression list at the moment it is asked.
+
+Nothing is copied onto the contact: the suppression list is keyed by number and is the only truth,
+so a re-import, an edit or a restored backup of contacts cannot re-subscribe anybody.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import ColumnElement, and_, case, exists
+
+from audience.models import Contact
+from compliance.models import Suppression, SuppressionReason
+
+
+class ContactStatus(str, enum.Enum):
+    SUBSCRIBED = "subscribed"
+    OPTED_OUT = "opted_out"
+    BLOCKED = "blocked"  # blocked or reported the business, or put on the list by the team
+
+
+STATUS_LABELS = {
+    ContactStatus.SUBSCRIBED: _l("Subscribed"),
+    ContactStatus.OPTED_OUT: _l("Opted out"),
+    ContactStatus.BLOCKED: _l("Blocked"),
+}
+
+# A block outranks an opt-out: START lifts an opt-out but never a block.
+_BLOCKING = (SuppressionReason.BLOCK, SuppressionReason.SPAM_REPORT, SuppressionReason.MANUAL)
+
+
+def _suppressed(reasons: tuple[SuppressionReason, ...]) -> ColumnElement[bool]:
+    return exists().where(
+        and_(Suppression.phone == Contact.phone, Suppression.lifted_at.is_(None), Suppression.reason.in_(reasons))
+    )
+
+
+def is_status(status: ContactStatus) -> ColumnElement[bool]:
+    """A condition on ``Contact`` true for contacts whose status is ``status`` now."""
+    if status is ContactStatus.BLOCKED:
+        return _suppressed(_BLOCKING)
+    if status is ContactStatus.OPTED_OUT:
+        return and_(_suppressed((SuppressionReason.OPT_OUT,)), ~_suppressed(_BLOCKING))
+    return ~_suppressed(tuple(SuppressionReason))
+
+
+def status_column() -> ColumnElement[str]:
+    """The status of each ``Contact`` row as a column, for listings and exports."""
+    return case(
+        (_suppressed(_BLOCKING), ContactStatus.BLOCKED.value),
+        (_suppressed((SuppressionReason.OPT_OUT,)), ContactStatus.OPTED_OUT.value),
+        else_=ContactStatus.SUBSCRIBED.value,
+    )
+
+
+def status_of(reasons: tuple[str, ...]) -> ContactStatus:
+    """The status for a number suppressed for ``reasons`` (as ``suppression.suppressed_reasons`` gives)."""
+    if any(SuppressionReason(reason) in _BLOCKING for reason in reasons):
+        return ContactStatus.BLOCKED
+    return ContactStatus.OPTED_OUT if reasons else ContactStatus.SUBSCRIBED

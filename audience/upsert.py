@@ -1,0 +1,85 @@
+"""Checked contacts into the database, set-wise: one select, one insert and one update per chunk.
+
+Existing contacts are updated, never duplicated, and only where the file says something new: an
+empty cell erases nothing, tags and attributes are added to, and the first consent proof stands.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable
+
+from sqlalchemy import insert, select, update
+
+from audience.models import Contact, ImportIssue
+from compliance.suppression import suppressed_reasons
+from dbtypes import utcnow
+from extensions import db
+
+_CHUNK = 2_000
+# Written from the file whenever it has a value for them.
+_PLAIN = ("name", "name_key", "country", "region", "city", "city_key", "place_id", "latitude", "longitude",
+          "timezone", "language")
+_PROOF = ("consent_source", "consent_at", "consent_import_id", "consent_row")
+_READ = (Contact.id, Contact.phone, Contact.tags, Contact.attributes, *(getattr(Contact, name) for name in _PLAIN))
+
+
+def upsert_contacts(contacts: list[dict[str, Any]], progress: Callable[[int], None]) -> tuple[int, int, int, int]:
+    """Insert or update ``contacts`` (dicts of column values keyed by phone); flush only.
+
+    Returns (created, updated, unchanged, suppressed), suppressed counting the numbers on the
+    suppression list, which stay suppressed whatever the file says.
+    """
+    created = updated = unchanged = suppressed = 0
+    now = utcnow()
+    for start in range(0, len(contacts), _CHUNK):
+        chunk = contacts[start:start + _CHUNK]
+        phones = [contact["phone"] for contact in chunk]
+        existing = {row.phone: row for row in db.session.execute(select(*_READ).where(Contact.phone.in_(phones)))}
+        suppressed += len(suppressed_reasons(phones))
+        new_rows, changed_rows = [], []
+        for contact in chunk:
+            old = existing.get(contact["phone"])
+            if old is None:
+                new_rows.append(_new_row(contact, now))
+                continue
+            changes = _changes(old, contact)
+            if changes is None:
+                unchanged += 1
+            else:
+                changed_rows.append(changes | {"updated_at": now})
+        if new_rows:
+            db.session.execute(insert(Contact), new_rows)
+        if changed_rows:
+            db.session.execute(update(Contact), changed_rows)
+        created += len(new_rows)
+        updated += len(changed_rows)
+        progress(start + len(chunk))
+    return created, updated, unchanged, suppressed
+
+
+def _tags_text(tags: Iterable[str]) -> str:
+    tags = list(tags)
+    return f"|{'|'.join(tags)}|" if tags else ""
+
+
+def _new_row(contact: dict[str, Any], now) -> dict[str, Any]:
+    row = {name: contact[name] for name in ("phone", *_PLAIN, *_PROOF)}
+    row.update(tags=_tags_text(contact["tags"]), attributes=contact["attributes"], created_at=now, updated_at=now)
+    return row
+
+
+def _changes(old, contact: dict[str, Any]) -> dict[str, Any] | None:
+    """The full new row of an existing contact (one shape for every update), or None if it is the same."""
+    row = {name: contact[name] if contact[name] not in (None, "") else getattr(old, name) for name in _PLAIN}
+    old_tags = [tag for tag in (old.tags or "").split("|") if tag]
+    row["tags"] = _tags_text(dict.fromkeys(old_tags + contact["tags"]))
+    row["attributes"] = {**(old.attributes or {}), **contact["attributes"]}
+    same = (all(row[name] == getattr(old, name) for name in _PLAIN)
+            and row["tags"] == (old.tags or "") and row["attributes"] == (old.attributes or {}))
+    return None if same else row | {"id": old.id}
+
+
+def write_issues(issues: list[dict[str, Any]]) -> None:
+    """Store the rejected rows and warnings of an import, for its report; flush only."""
+    for start in range(0, len(issues), 5_000):
+        db.session.execute(insert(ImportIssue), issues[start:start + 5_000])
