@@ -128,7 +128,7 @@ def load(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         raise ConfigError("REDIS_URL must start with redis://, rediss:// or unix://.")
 
     public_url = (env.get("PUBLIC_URL") or f"http://{env.get('VESTNIK_BIND') or '127.0.0.1:5000'}").rstrip("/")
-    upload_mb = _int(env, "MAX_UPLOAD_MB", 50)
+    upload_mb = _int(env, "MAX_UPLOAD_MB", 100)
     default_language = env.get("DEFAULT_LANGUAGE", "en")
     if default_language not in LANGUAGES:
         raise ConfigError(f"DEFAULT_LANGUAGE must be one of {', '.join(LANGUAGES)}.")
@@ -154,6 +154,8 @@ def load(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "REMEMBER_COOKIE_SECURE": public_url.startswith("https://"),
         "PERMANENT_SESSION_LIFETIME": _int(env, "SESSION_HOURS", 12) * 3600,
         "TRUST_PROXY_HOPS": _int(env, "TRUST_PROXY_HOPS", 0),
+        # The largest file accepted, by the web app and by `flask audience import` alike.
+        "MAX_UPLOAD_MB": upload_mb,
         "MAX_CONTENT_LENGTH": upload_mb * 1024 * 1024,
         "MAX_FORM_MEMORY_SIZE": 1024 * 1024,
         "WTF_CSRF_TIME_LIMIT": None,  # tied to the session instead, so long forms don't expire

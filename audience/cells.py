@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import datetime, timezone
 
@@ -14,12 +15,15 @@ _DATE_FORMATS = ("%d.%m.%Y", "%d.%m.%Y %H:%M", "%d.%m.%Y %H:%M:%S", "%Y-%m-%d", 
                  "%Y-%m-%d %H:%M:%S", "%d/%m/%Y", "%d.%m.%y")
 _LANGUAGES = {"ru": "ru", "rus": "ru", "русский": "ru", "russian": "ru", "рус": "ru",
               "en": "en", "eng": "en", "английский": "en", "english": "en", "англ": "en"}
+# Cells repeat (a handful of answers, dates and tags over a million rows): parse each once.
+_CACHE = 1 << 16
 _TAG_SPLIT = re.compile(r"[,;|]")
 _DECIMAL_COMMA = re.compile(r"^-?\d+,\d+$")
 _DOTTED_DATE = re.compile(r"^\d{1,2}\.\d{1,2}\.\d{4}$")
 _EXCEL_DATETIME = re.compile(r"^(\d{4}-\d{2}-\d{2}) 00:00:00$")
 
 
+@functools.lru_cache(maxsize=_CACHE)
 def consent(value: str) -> bool | None:
     """True for a yes-like answer, False for a no-like or empty one, None when it is neither."""
     text = value.strip().casefold().replace("ё", "е").rstrip(".!")
@@ -30,6 +34,7 @@ def consent(value: str) -> bool | None:
     return False if text in NO else None
 
 
+@functools.lru_cache(maxsize=_CACHE)
 def moment(value: str) -> datetime | None:
     """A date or date-and-time as CRMs export it, taken as UTC; None when it is not one."""
     text = value.strip().removesuffix("Z").removesuffix("+00:00")
@@ -43,12 +48,14 @@ def moment(value: str) -> datetime | None:
     return None
 
 
-def tags(value: str) -> list[str]:
+@functools.lru_cache(maxsize=_CACHE)
+def tags(value: str) -> tuple[str, ...]:
     """Tags from a cell such as "VIP, Москва; опт": lower-case, without "|", in order, unique."""
     found = (tag.strip().casefold().replace("|", "/")[:60] for tag in _TAG_SPLIT.split(value))
-    return list(dict.fromkeys(tag for tag in found if tag))
+    return tuple(dict.fromkeys(tag for tag in found if tag))
 
 
+@functools.lru_cache(maxsize=_CACHE)
 def language(value: str) -> str | None:
     """A language code from "ru", "RU", "Русский", "English", …; an unknown one as written (short)."""
     text = value.strip().casefold()
@@ -66,6 +73,7 @@ def coordinate(value: str, limit: float) -> float | None:
     return number if -limit <= number <= limit else None
 
 
+@functools.lru_cache(maxsize=_CACHE)
 def attribute(value: str) -> str:
     """An attribute cell, with dates and decimal commas written one way so segments can compare them."""
     text = value.strip()

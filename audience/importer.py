@@ -13,7 +13,7 @@ from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from flask_babel import gettext as _
 
@@ -77,68 +77,89 @@ def run_import(record: Import, content: bytes, *, progress: Progress | None = No
     frame = table.frame
     total = len(frame)
     summary = Summary(read=total)
-    report("phones", 0, total)
-    numbers = _normalise_phones(frame[mapping["phone"]].tolist(), options.get("default_region", "RU"), report)
-
     rows = _Rows(frame, mapping, table.headers, record, attestation)
-    merged: dict[str, dict[str, Any]] = {}
+    seen: set[str] = set()  # numbers of earlier chunks: a repeat there is a duplicate, not an update
     issues: list[dict[str, Any]] = []
-    geocoder = Geocoder()
-    for index, number in enumerate(numbers):
-        row_number = index + 2  # the header is row 1, as the spreadsheet shows it
-        if isinstance(number, str):
-            issues.append(rows.issue(index, IssueKind.REJECTED, number))
-            continue
-        contact, problem, warnings = rows.contact(index, number)
-        if problem:
-            issues.append(rows.issue(index, IssueKind.REJECTED, problem))
-            continue
-        issues.extend(rows.issue(index, IssueKind.WARNING, code, detail) for code, detail in warnings)
-        earlier = merged.get(number.e164)
-        if earlier is None:
-            merged[number.e164] = contact
-        else:
-            summary.duplicates += 1
-            _merge(earlier, contact)
-        if row_number % _CHUNK == 0:
-            report("rows", index, total)
-    for contact in merged.values():
-        for code, detail in geocoder.place(contact):
-            issues.append(rows.issue(contact["consent_row"] - 2, IssueKind.WARNING, code, detail))
-
+    with _PhoneReader(frame[mapping["phone"]].tolist(), options.get("default_region", "RU")) as numbers:
+        geocoder = Geocoder()
+        report("checking", 0, total)
+        # While worker processes parse the phones of later chunks, this one checks and saves.
+        for offset, chunk in numbers.chunks():
+            merged: dict[str, dict[str, Any]] = {}
+            for index, number in enumerate(chunk, offset):
+                contact = _checked(rows, index, number, issues)
+                if contact is None:
+                    continue
+                earlier = merged.get(contact["phone"])
+                if earlier is None:
+                    merged[contact["phone"]] = contact
+                else:
+                    _merge(earlier, contact)
+                if earlier is not None or contact["phone"] in seen:
+                    summary.duplicates += 1
+            for contact in merged.values():
+                issues.extend(rows.issue(contact["consent_row"] - 2, IssueKind.WARNING, code, detail)
+                              for code, detail in geocoder.place(contact))
+            outcome = upsert_contacts(list(merged.values()), seen)
+            for name in ("created", "updated", "unchanged", "suppressed"):
+                setattr(summary, name, getattr(summary, name) + outcome[name])
+            seen.update(merged)
+            report("checking", offset + len(chunk), total)
     for issue in issues:
         counter = summary.rejected_by_reason if issue["kind"] is IssueKind.REJECTED else summary.warnings_by_reason
         counter[issue["reason"]] += 1
     summary.rejected = sum(summary.rejected_by_reason.values())
-    outcome = upsert_contacts(list(merged.values()), lambda done: report("saving", done, len(merged)))
-    summary.created, summary.updated, summary.unchanged, summary.suppressed = outcome
+    report("report", 0, len(issues))
     write_issues(issues)
     return summary
 
 
-def _normalise_phones(raws: list[str], region: str, report: Progress) -> list[phones.Number | str]:
-    total = len(raws)
-    chunks = [raws[start:start + _CHUNK] for start in range(0, total, _CHUNK)]
-    workers = min(os.cpu_count() or 1, len(chunks))
-    results: list[phones.Number | str] = []
-    if total < PARALLEL_FROM or workers < 2:
-        for chunk in chunks:
-            results.extend(phones.normalise_many(chunk, region))
-            report("phones", len(results), total)
-        return results
-    # spawn, not fork: the parent holds a database connection that a forked child must not share.
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        for done in pool.map(phones.normalise_many, chunks, [region] * len(chunks)):
-            results.extend(done)
-            report("phones", len(results), total)
-    return results
+def _checked(rows: _Rows, index: int, number: phones.Number | str, issues: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The contact values of row ``index``, or None when the row is rejected (added to ``issues``)."""
+    problem, warnings, contact = (number, [], {}) if isinstance(number, str) else rows.values(index)
+    if problem:
+        issues.append(rows.issue(index, IssueKind.REJECTED, problem))
+        return None
+    if number.had_extension:
+        warnings.append(("extension_dropped", ""))
+    issues.extend(rows.issue(index, IssueKind.WARNING, code, detail) for code, detail in warnings)
+    contact.update(phone=number.e164, country=number.country, timezone=number.timezone, phone_region=number.region)
+    return contact
+
+
+class _PhoneReader:
+    """Phones parsed in worker processes (both cores) for big files, in this one for small ones."""
+
+    def __init__(self, raws: list[str], region: str):
+        self.raw_chunks = [raws[start:start + _CHUNK] for start in range(0, len(raws), _CHUNK)]
+        self.region = region
+        self.pool: ProcessPoolExecutor | None = None
+        self.futures = []
+
+    def __enter__(self) -> _PhoneReader:
+        workers = min(os.cpu_count() or 1, len(self.raw_chunks))
+        if sum(map(len, self.raw_chunks)) >= PARALLEL_FROM and workers > 1:
+            # spawn, not fork: this process holds a database connection no child may share.
+            self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
+            self.futures = [self.pool.submit(phones.normalise_many, chunk, self.region) for chunk in self.raw_chunks]
+        return self
+
+    def chunks(self) -> Iterator[tuple[int, list[phones.Number | str]]]:
+        """(index of the first row, its numbers) for each chunk, in file order."""
+        for position, chunk in enumerate(self.raw_chunks):
+            numbers = self.futures[position].result() if self.pool else phones.normalise_many(chunk, self.region)
+            yield position * _CHUNK, numbers
+
+    def __exit__(self, *exc_info) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
 
 
 def _merge(earlier: dict[str, Any], later: dict[str, Any]) -> None:
     """A later row of the same number fills in and overrides, but an empty cell erases nothing."""
     for key, value in later.items():
         if key == "tags":
-            earlier["tags"] = list(dict.fromkeys(earlier["tags"] + value))
+            earlier["tags"] = tuple(dict.fromkeys(earlier["tags"] + value))
         elif key == "attributes":
             earlier["attributes"].update(value)
         elif key in _FIRST_PROOF:
@@ -165,13 +186,13 @@ class _Rows:
         values = self.columns.get(name)
         return values[index].strip() if values is not None else ""
 
-    def contact(self, index: int, number: phones.Number) -> tuple[dict[str, Any], str | None, list[tuple[str, str]]]:
-        """The contact values of row ``index``, the rejection code if any, and the warnings."""
+    def values(self, index: int) -> tuple[str | None, list[tuple[str, str]], dict[str, Any]]:
+        """Row ``index`` apart from its phone: the rejection code if any, the warnings, the values."""
         warnings: list[tuple[str, str]] = []
         if "consent" in self.columns:
             answer = cells.consent(self.columns["consent"][index])
             if answer is not True:
-                return {}, ("no_opt_in" if answer is False else "consent_unclear"), []
+                return ("no_opt_in" if answer is False else "consent_unclear"), warnings, {}
         consent_at = self.record.uploaded_at
         consent_date = self.cell("consent_date", index)
         if consent_date:
@@ -180,8 +201,6 @@ class _Rows:
                 warnings.append(("bad_consent_date", consent_date[:60]))
             else:
                 consent_at = parsed
-        if number.had_extension:
-            warnings.append(("extension_dropped", ""))
         latitude = longitude = None
         lat_text, lon_text = self.cell("latitude", index), self.cell("longitude", index)
         if lat_text or lon_text:
@@ -195,18 +214,14 @@ class _Rows:
             value = cells.attribute(values[index])
             if value:
                 attributes[header[:100]] = value[:500]
-        return {
-            "phone": number.e164,
+        return None, warnings, {
             "name": name,
             "name_key": name.casefold() if name else None,
-            "country": number.country,
             "region": self.cell("region", index)[:120] or None,
             "city": " ".join(self.cell("city", index).split())[:120] or None,
             "country_hint": self.cell("country", index),
             "latitude": latitude,
             "longitude": longitude,
-            "timezone": number.timezone,
-            "phone_region": number.region,
             "language": cells.language(self.cell("language", index)),
             "tags": cells.tags(self.cell("tags", index)),
             "attributes": attributes,
@@ -214,7 +229,7 @@ class _Rows:
             "consent_at": consent_at,
             "consent_import_id": self.record.id,
             "consent_row": index + 2,
-        }, None, warnings
+        }
 
     def issue(self, index: int, kind: IssueKind, reason: str, detail: str = "") -> dict[str, Any]:
         raw = {header: str(values[index])[:_RAW_CELL] for header, values in self.raw_columns if values[index]}

@@ -6,9 +6,9 @@ empty cell erases nothing, tags and attributes are added to, and the first conse
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, select, update
 
 from audience.models import Contact, ImportIssue
 from compliance.suppression import suppressed_reasons
@@ -23,38 +23,68 @@ _PROOF = ("consent_source", "consent_at", "consent_import_id", "consent_row")
 _READ = (Contact.id, Contact.phone, Contact.tags, Contact.attributes, *(getattr(Contact, name) for name in _PLAIN))
 
 
-def upsert_contacts(contacts: list[dict[str, Any]], progress: Callable[[int], None]) -> tuple[int, int, int, int]:
-    """Insert or update ``contacts`` (dicts of column values keyed by phone); flush only.
+def upsert_contacts(contacts: list[dict[str, Any]], earlier: set[str]) -> dict[str, int]:
+    """Insert or update ``contacts`` (dicts of column values, one per number); flush only.
 
-    Returns (created, updated, unchanged, suppressed), suppressed counting the numbers on the
-    suppression list, which stay suppressed whatever the file says.
+    Returns how many were created, updated, unchanged and are suppressed (they stay suppressed
+    whatever the file says). Numbers in ``earlier`` were saved by this import already: they are
+    merged in but not counted again.
     """
-    created = updated = unchanged = suppressed = 0
+    counts = dict.fromkeys(("created", "updated", "unchanged", "suppressed"), 0)
     now = utcnow()
     for start in range(0, len(contacts), _CHUNK):
         chunk = contacts[start:start + _CHUNK]
         phones = [contact["phone"] for contact in chunk]
         existing = {row.phone: row for row in db.session.execute(select(*_READ).where(Contact.phone.in_(phones)))}
-        suppressed += len(suppressed_reasons(phones))
+        counts["suppressed"] += len(suppressed_reasons(phone for phone in phones if phone not in earlier))
         new_rows, changed_rows = [], []
         for contact in chunk:
             old = existing.get(contact["phone"])
             if old is None:
                 new_rows.append(_new_row(contact, now))
+                counts["created"] += 1
                 continue
             changes = _changes(old, contact)
-            if changes is None:
-                unchanged += 1
-            else:
+            if changes is not None:
                 changed_rows.append(changes | {"updated_at": now})
+            if contact["phone"] not in earlier:
+                counts["unchanged" if changes is None else "updated"] += 1
         if new_rows:
-            db.session.execute(insert(Contact), new_rows)
+            insert_rows(Contact.__table__, new_rows)
         if changed_rows:
             db.session.execute(update(Contact), changed_rows)
-        created += len(new_rows)
-        updated += len(changed_rows)
-        progress(start + len(chunk))
-    return created, updated, unchanged, suppressed
+    return counts
+
+
+def insert_rows(table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` (dicts with the same keys) through the driver, past the ORM and Core.
+
+    Values go through each column type's own bind processing, so they are stored exactly as the
+    ORM would store them; PostgreSQL gets them by COPY, SQLite by one executemany.
+    """
+    names = list(rows[0])
+    connection = db.session.connection()
+    dialect = connection.dialect
+    processors = [(position, processor) for position, name in enumerate(names)
+                  if (processor := table.c[name].type.bind_processor(dialect)) is not None]
+    values = []
+    for row in rows:
+        value = [row[name] for name in names]
+        for position, processor in processors:
+            value[position] = processor(value[position])
+        values.append(value)
+    column_list = ", ".join(dialect.identifier_preparer.quote(name) for name in names)
+    cursor = connection.connection.driver_connection.cursor()
+    try:
+        if dialect.name == "postgresql":
+            with cursor.copy(f"COPY {table.name} ({column_list}) FROM STDIN") as copy:
+                for value in values:
+                    copy.write_row(value)
+        else:
+            marks = ", ".join("?" for _ in names)
+            cursor.executemany(f"INSERT INTO {table.name} ({column_list}) VALUES ({marks})", values)
+    finally:
+        cursor.close()
 
 
 def _tags_text(tags: Iterable[str]) -> str:
@@ -72,7 +102,7 @@ def _changes(old, contact: dict[str, Any]) -> dict[str, Any] | None:
     """The full new row of an existing contact (one shape for every update), or None if it is the same."""
     row = {name: contact[name] if contact[name] not in (None, "") else getattr(old, name) for name in _PLAIN}
     old_tags = [tag for tag in (old.tags or "").split("|") if tag]
-    row["tags"] = _tags_text(dict.fromkeys(old_tags + contact["tags"]))
+    row["tags"] = _tags_text(dict.fromkeys([*old_tags, *contact["tags"]]))
     row["attributes"] = {**(old.attributes or {}), **contact["attributes"]}
     same = (all(row[name] == getattr(old, name) for name in _PLAIN)
             and row["tags"] == (old.tags or "") and row["attributes"] == (old.attributes or {}))
@@ -82,4 +112,4 @@ def _changes(old, contact: dict[str, Any]) -> dict[str, Any] | None:
 def write_issues(issues: list[dict[str, Any]]) -> None:
     """Store the rejected rows and warnings of an import, for its report; flush only."""
     for start in range(0, len(issues), 5_000):
-        db.session.execute(insert(ImportIssue), issues[start:start + 5_000])
+        insert_rows(ImportIssue.__table__, issues[start:start + 5_000])

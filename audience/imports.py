@@ -1,0 +1,139 @@
+"""The life of an import: upload, mapping preview, queueing, progress, outcome and error report.
+
+Services add and flush; the views, the CLI and the job commit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from accounts.events import actor_label, announce
+from audience import columns
+from audience.importer import Summary, file_sha256
+from audience.models import Import, ImportFile, ImportIssue, ImportStatus, IssueKind
+from audience.reading import read_table
+from dbtypes import utcnow
+from extensions import db
+from spreadsheets import UnreadableFileError, csv_lines
+
+PREVIEW_ROWS = 10
+
+REASONS = {
+    "phone_missing": _l("No phone number."),
+    "phone_excel_damaged": _l("Excel damaged this number (it shows it in scientific notation and lost digits); export the column as text."),
+    "phone_too_short": _l("The number is too short."),
+    "phone_too_long": _l("The number is too long."),
+    "phone_unknown_country": _l("The number has no known country code."),
+    "phone_invalid": _l("This is not a valid phone number."),
+    "no_opt_in": _l("No opt-in: the consent cell is empty or says no."),
+    "consent_unclear": _l("The consent cell is neither yes nor no."),
+    "unknown_city": _l("Unknown city; kept as written, without a time zone from it."),
+    "bad_coordinates": _l("The coordinates are not a latitude and a longitude; ignored."),
+    "bad_consent_date": _l("The consent date is not a past date; the upload time is used."),
+    "extension_dropped": _l("The extension was dropped; WhatsApp reaches the number itself."),
+}
+
+
+def reason_text(code: str) -> str:
+    return str(REASONS.get(code, code))
+
+
+@dataclass
+class Preview:
+    headers: list[str]
+    rows: list[list[str]]
+    detected: dict[str, str]
+    sheets: list[str]
+    sheet: str | None
+
+
+def create_import(file_name: str, content: bytes, *, actor: Any) -> Import:
+    """Store an uploaded file as a new import awaiting its mapping; refuse what is plainly unreadable."""
+    limit = current_app.config["MAX_UPLOAD_MB"]
+    if len(content) > limit * 1024 * 1024:
+        raise UnreadableFileError(_("The file is larger than %(limit)d MB; split it into smaller files.", limit=limit))
+    preview(content)  # a PDF, an empty file or a broken table is refused now, not in the job
+    record = Import(file_name=(file_name or "upload")[:255], file_sha256=file_sha256(content), file_size=len(content),
+                    uploaded_by_id=getattr(actor, "id", None), uploaded_by_label=actor_label(actor))
+    db.session.add(record)
+    db.session.flush()
+    db.session.add(ImportFile(import_id=record.id, content=content))
+    db.session.flush()
+    return record
+
+
+def file_content(record: Import) -> bytes | None:
+    stored = db.session.get(ImportFile, record.id)
+    return stored.content if stored else None
+
+
+def preview(content: bytes, sheet: str | None = None) -> Preview:
+    """The first rows of the file with the mapping guessed from its headers."""
+    table = read_table(content, sheet=sheet, max_rows=PREVIEW_ROWS)
+    rows = table.frame.astype(str).values.tolist()
+    return Preview(table.headers, rows, columns.detect(table.headers), table.sheets, table.sheet)
+
+
+def configure(record: Import, *, mapping: dict[str, str], default_region: str, consent_source: str = "",
+              sheet: str | None = None) -> None:
+    """Set how the file is read; raises MappingError / UnreadableFileError with a sentence."""
+    shown = preview(file_content(record) or b"", sheet)
+    resolved = columns.resolve(shown.headers, mapping)
+    if "consent" not in resolved and not consent_source.strip():
+        raise columns.MappingError(_(
+            "The file has no consent column; confirm that everyone in it opted in and say how "
+            "(for example “website form, checkbox text v3”), or map the column that holds consent."
+        ))
+    record.options = {"mapping": mapping, "default_region": default_region,
+                      "consent_source": consent_source.strip()[:300], "sheet": shown.sheet}
+    db.session.flush()
+
+
+def mark_running(record: Import, job_id: str | None) -> None:
+    record.status, record.started_at, record.job_id = ImportStatus.RUNNING, utcnow(), job_id
+    record.error = None
+    db.session.flush()
+
+
+def mark_succeeded(record: Import, summary: Summary, *, actor: Any) -> None:
+    """Record the outcome with the data it describes; the stored file is no longer needed."""
+    record.status, record.finished_at, record.summary = ImportStatus.SUCCEEDED, utcnow(), summary.as_dict()
+    stored = db.session.get(ImportFile, record.id)
+    if stored is not None:
+        db.session.delete(stored)
+    announce("audience.imported", actor=actor, target=record, file=record.file_name, sha256=record.file_sha256,
+             **{key: value for key, value in summary.as_dict().items() if isinstance(value, int)})
+    db.session.flush()
+
+
+def mark_failed(import_id: int, sentence: str) -> None:
+    """Record why an import failed; called after the import's own transaction was rolled back."""
+    record = db.session.get(Import, import_id)
+    if record is not None and record.status is not ImportStatus.SUCCEEDED:
+        record.status, record.finished_at, record.error = ImportStatus.FAILED, utcnow(), sentence
+        db.session.flush()
+
+
+def issues(record: Import, limit: int | None = None) -> list[ImportIssue]:
+    query = select(ImportIssue).where(ImportIssue.import_id == record.id).order_by(ImportIssue.row, ImportIssue.id)
+    return list(db.session.scalars(query.limit(limit) if limit else query))
+
+
+def report_lines(record: Import) -> Iterator[str]:
+    """The error report as CSV lines: row, kind, reason, detail, then the row's cells as uploaded."""
+    found = issues(record)
+    headers = list(dict.fromkeys(key for issue in found for key in issue.raw))
+    kinds = {IssueKind.REJECTED: _("rejected"), IssueKind.WARNING: _("warning")}
+    rows = ([issue.row, kinds[issue.kind], reason_text(issue.reason), issue.detail,
+             *(issue.raw.get(header, "") for header in headers)] for issue in found)
+    yield from csv_lines([_("Row"), _("Outcome"), _("Reason"), _("Detail"), *headers], rows, trusted=[0])
+
+
+def recent_imports(limit: int = 50) -> list[Import]:
+    return list(db.session.scalars(select(Import).order_by(Import.id.desc()).limit(limit)))
