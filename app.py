@@ -15,6 +15,9 @@ from accounts import auth as accounts_auth
 from accounts.api import bp as accounts_api
 from accounts.cli import group as users_cli
 from accounts.views import bp as accounts_views
+from audience.api import bp as audience_api
+from audience.cli import group as audience_cli
+from audience.views import bp as audience_views
 from compliance import audit
 from compliance.api import bp as compliance_api
 from compliance.cli import group as compliance_cli
@@ -70,9 +73,13 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     metrics.init_app(app)
 
-    for blueprint in (web_views, health_views, accounts_views, accounts_api, compliance_views, compliance_api):
+    for blueprint in (
+        web_views, health_views, accounts_views, accounts_api,
+        compliance_views, compliance_api, audience_views, audience_api,
+    ):
         app.register_blueprint(blueprint)
     app.context_processor(template_globals)
     app.cli.add_command(users_cli)
     app.cli.add_command(compliance_cli)
+    app.cli.add_command(audience_cli)
     return app

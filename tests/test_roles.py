@@ -13,7 +13,7 @@ from extensions import db
 from tests.helpers import post_form, signed_in_client
 
 ADMIN_PAGES = ["/users", "/audit", "/compliance/settings"]
-SIGNED_IN_PAGES = ["/", "/tokens", "/profile", "/suppressions", "/lint", *ADMIN_PAGES]
+SIGNED_IN_PAGES = ["/", "/tokens", "/profile", "/suppressions", "/lint", "/audience/segments", "/audience/segments/new", *ADMIN_PAGES]
 FORBIDDEN = "Your role does not allow this. Ask an administrator if you need access."
 # Endpoints anyone may reach; every other one must be guarded by role_required.
 PUBLIC_ENDPOINTS = {

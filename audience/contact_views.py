@@ -1,0 +1,49 @@
+"""Contact pages: the searchable list and one contact for everyone signed in; the CSV download for
+marketers and admins (it holds every number and name, so reviewers, who only judge campaigns, do
+not get it)."""
+
+from __future__ import annotations
+
+from flask import Response, abort, current_app, render_template, request, stream_with_context
+
+from accounts.models import Role
+from accounts.roles import role_required
+from audience import contacts
+from audience.status import STATUS_LABELS, ContactStatus
+from audience.views import bp
+from compliance.suppression import REASON_LABELS
+from dbtypes import parse_id, utcnow
+
+EXPORT_ROLES = (Role.MARKETER,)  # and admins, who hold every role
+
+
+@bp.get("/contacts")
+@role_required()
+def contact_list():
+    page = contacts.page_from_query(request.args, current_app.config["DEFAULT_REGION"])
+    return render_template("audience/contact_list.html", page=page, status_labels=STATUS_LABELS,
+                           statuses=list(ContactStatus), export_roles=EXPORT_ROLES)
+
+
+@bp.get("/contacts/<contact_id>")
+@role_required()
+def contact_detail(contact_id: str):
+    contact = contacts.get_contact(parse_id(contact_id))
+    if contact is None:
+        abort(404)
+    return render_template("audience/contact_detail.html", detail=contacts.contact_detail(contact),
+                           status_labels=STATUS_LABELS, reason_labels=REASON_LABELS)
+
+
+def csv_download() -> Response:
+    """Every contact as a streamed CSV download, for the page and the API."""
+    # Excel opens a UTF-8 CSV correctly only with a byte-order mark.
+    lines = stream_with_context(("\ufeff" if index == 0 else "") + line for index, line in enumerate(contacts.export_lines()))
+    name = f"contacts-{utcnow():%Y-%m-%d}.csv"
+    return Response(lines, mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@bp.get("/contacts.csv")
+@role_required(*EXPORT_ROLES)
+def export_contacts():
+    return csv_download()

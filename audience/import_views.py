@@ -1,0 +1,118 @@
+"""Import pages: upload, mapping preview, progress, and the report with its CSV download."""
+
+from __future__ import annotations
+
+from flask import Response, abort, current_app, jsonify, redirect, render_template, request, stream_with_context, url_for
+from flask_login import current_user
+
+from accounts.models import Role
+from accounts.roles import role_required
+from audience import imports
+from audience.columns import FIELD_LABELS, FIELDS, MappingError
+from audience.import_forms import MappingForm, UploadForm
+from audience.import_jobs import enqueue_import, progress, refresh_status
+from audience.models import Import, ImportStatus
+from audience.views import bp
+from dbtypes import parse_id
+from extensions import db
+from spreadsheets import UnreadableFileError
+
+ISSUES_SHOWN = 100
+
+
+def _import_or_404(import_id: str) -> Import:
+    record = db.session.get(Import, parse_id(import_id) or 0)
+    if record is None:
+        abort(404)
+    return record
+
+
+@bp.get("/imports")
+@role_required(Role.MARKETER)
+def import_list():
+    return render_template("audience/imports.html", form=UploadForm(formdata=None), imports=imports.recent_imports())
+
+
+@bp.post("/imports")
+@role_required(Role.MARKETER)
+def upload():
+    form = UploadForm()
+    if form.validate_on_submit():
+        upload_file = form.file.data
+        try:
+            record = imports.create_import(upload_file.filename or "upload", upload_file.read(),
+                                           actor=current_user._get_current_object())
+        except (UnreadableFileError, MappingError) as error:
+            db.session.rollback()
+            form.file.errors.append(str(error))
+        else:
+            db.session.commit()
+            return redirect(url_for("audience.import_mapping", import_id=record.id))
+    return render_template("audience/imports.html", form=form, imports=imports.recent_imports()), 400
+
+
+@bp.route("/imports/<import_id>/mapping", methods=["GET", "POST"])
+@role_required(Role.MARKETER)
+def import_mapping(import_id: str):
+    record = _import_or_404(import_id)
+    if record.status is not ImportStatus.UPLOADED:
+        return redirect(url_for("audience.import_detail", import_id=record.id))
+    content = imports.file_content(record) or b""
+    form = MappingForm()
+    sheet = form.sheet.data if request.method == "POST" else request.args.get("sheet")
+    try:
+        shown = imports.preview(content, sheet or None)
+    except UnreadableFileError as error:
+        # Only a sheet chosen by hand can fail here: the upload itself was read once already.
+        shown, form.sheet.errors = imports.preview(content), [str(error)]
+    form.set_headers(shown.headers)
+    form.sheet.choices = [(name, name) for name in shown.sheets]
+    if request.method == "GET" or form.sheet.data != shown.sheet:
+        for name in FIELDS:
+            getattr(form, f"map_{name}").data = shown.detected.get(name, "")
+        form.default_region.data = current_app.config["DEFAULT_REGION"]
+        form.sheet.data = shown.sheet
+        status = 200
+    elif form.validate():
+        try:
+            imports.configure(record, mapping=form.mapping(), default_region=form.default_region.data,
+                              consent_source=form.consent_source.data if form.attest.data else "", sheet=shown.sheet)
+            enqueue_import(record)
+        except (MappingError, UnreadableFileError) as error:
+            db.session.rollback()
+            form.map_phone.errors = [*form.map_phone.errors, str(error)]
+        else:
+            db.session.commit()
+            return redirect(url_for("audience.import_detail", import_id=record.id))
+        status = 400
+    else:
+        status = 400
+    return render_template("audience/import_mapping.html", record=record, form=form, preview=shown,
+                           fields=FIELDS, labels=FIELD_LABELS), status
+
+
+@bp.get("/imports/<import_id>")
+@role_required(Role.MARKETER)
+def import_detail(import_id: str):
+    record = _import_or_404(import_id)
+    refresh_status(record)
+    shown = imports.issues(record, limit=ISSUES_SHOWN) if record.status is ImportStatus.SUCCEEDED else []
+    return render_template("audience/import_detail.html", record=record, issues=shown, state=progress(record),
+                           reason_text=imports.reason_text, issues_shown=ISSUES_SHOWN)
+
+
+@bp.get("/imports/<import_id>/progress")
+@role_required(Role.MARKETER)
+def import_progress(import_id: str):
+    return jsonify(progress(_import_or_404(import_id)))
+
+
+@bp.get("/imports/<import_id>/report.csv")
+@role_required(Role.MARKETER)
+def import_report(import_id: str):
+    record = _import_or_404(import_id)
+    # Excel opens a UTF-8 CSV correctly only with a byte-order mark.
+    lines = stream_with_context(("\ufeff" if index == 0 else "") + line
+                                for index, line in enumerate(imports.report_lines(record)))
+    return Response(lines, mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="import-{record.id}-report.csv"'})
