@@ -4,7 +4,7 @@ not get it)."""
 
 from __future__ import annotations
 
-from flask import Response, abort, current_app, render_template, request, stream_with_context
+from flask import Response, abort, current_app, render_template, request
 
 from accounts.models import Role
 from accounts.roles import role_required
@@ -12,6 +12,7 @@ from audience import contacts
 from audience.status import STATUS_LABELS, ContactStatus
 from audience.views import bp
 from compliance.suppression import REASON_LABELS
+import spreadsheets
 from dbtypes import parse_id, utcnow
 
 EXPORT_ROLES = (Role.MARKETER,)  # and admins, who hold every role
@@ -37,10 +38,7 @@ def contact_detail(contact_id: str):
 
 def csv_download() -> Response:
     """Every contact as a streamed CSV download, for the page and the API."""
-    # Excel opens a UTF-8 CSV correctly only with a byte-order mark.
-    lines = stream_with_context(("\ufeff" if index == 0 else "") + line for index, line in enumerate(contacts.export_lines()))
-    name = f"contacts-{utcnow():%Y-%m-%d}.csv"
-    return Response(lines, mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return spreadsheets.csv_download(contacts.export_lines(), f"contacts-{utcnow():%Y-%m-%d}.csv")
 
 
 @bp.get("/contacts.csv")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Response, abort, current_app, jsonify, redirect, render_template, request, stream_with_context, url_for
+from flask import abort, current_app, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from accounts.models import Role
@@ -15,6 +15,7 @@ from audience.models import Import, ImportStatus
 from audience.views import bp
 from dbtypes import parse_id
 from extensions import db
+import spreadsheets
 from spreadsheets import UnreadableFileError
 
 ISSUES_SHOWN = 100
@@ -30,7 +31,7 @@ def _import_or_404(import_id: str) -> Import:
 @bp.get("/imports")
 @role_required(Role.MARKETER)
 def import_list():
-    return render_template("audience/imports.html", form=UploadForm(formdata=None), imports=imports.recent_imports())
+    return _list_page(UploadForm(formdata=None))
 
 
 @bp.post("/imports")
@@ -48,7 +49,12 @@ def upload():
         else:
             db.session.commit()
             return redirect(url_for("audience.import_mapping", import_id=record.id))
-    return render_template("audience/imports.html", form=form, imports=imports.recent_imports()), 400
+    return _list_page(form), 400
+
+
+def _list_page(form: UploadForm) -> str:
+    return render_template("audience/imports.html", form=form, imports=imports.recent_imports(),
+                           status_labels=imports.STATUS_LABELS)
 
 
 @bp.route("/imports/<import_id>/mapping", methods=["GET", "POST"])
@@ -67,7 +73,7 @@ def import_mapping(import_id: str):
         shown, form.sheet.errors = imports.preview(content), [str(error)]
     form.set_headers(shown.headers)
     form.sheet.choices = [(name, name) for name in shown.sheets]
-    if request.method == "GET" or form.sheet.data != shown.sheet:
+    if request.method == "GET" or "show_sheet" in request.form:
         for name in FIELDS:
             getattr(form, f"map_{name}").data = shown.detected.get(name, "")
         form.default_region.data = current_app.config["DEFAULT_REGION"]
@@ -98,7 +104,8 @@ def import_detail(import_id: str):
     refresh_status(record)
     shown = imports.issues(record, limit=ISSUES_SHOWN) if record.status is ImportStatus.SUCCEEDED else []
     return render_template("audience/import_detail.html", record=record, issues=shown, state=progress(record),
-                           reason_text=imports.reason_text, issues_shown=ISSUES_SHOWN)
+                           reason_text=imports.reason_text, issues_shown=ISSUES_SHOWN,
+                           status_labels=imports.STATUS_LABELS)
 
 
 @bp.get("/imports/<import_id>/progress")
@@ -111,8 +118,4 @@ def import_progress(import_id: str):
 @role_required(Role.MARKETER)
 def import_report(import_id: str):
     record = _import_or_404(import_id)
-    # Excel opens a UTF-8 CSV correctly only with a byte-order mark.
-    lines = stream_with_context(("\ufeff" if index == 0 else "") + line
-                                for index, line in enumerate(imports.report_lines(record)))
-    return Response(lines, mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="import-{record.id}-report.csv"'})
+    return spreadsheets.csv_download(imports.report_lines(record), f"import-{record.id}-report.csv")

@@ -39,6 +39,14 @@ REASONS = {
     "extension_dropped": _l("The extension was dropped; WhatsApp reaches the number itself."),
 }
 
+STATUS_LABELS = {
+    ImportStatus.UPLOADED: _l("Awaiting the column check"),
+    ImportStatus.QUEUED: _l("Queued"),
+    ImportStatus.RUNNING: _l("Importing"),
+    ImportStatus.SUCCEEDED: _l("Imported"),
+    ImportStatus.FAILED: _l("Failed"),
+}
+
 
 def reason_text(code: str) -> str:
     return str(REASONS.get(code, code))

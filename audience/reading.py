@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 
@@ -57,10 +58,15 @@ def _read_csv(content: bytes, max_rows: int | None) -> Table:
     text = decode_text(content)
     delimiter = _delimiter(text[:_SNIFF_BYTES])
     try:
-        frame = pd.read_csv(
-            io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False, na_filter=False,
-            nrows=max_rows, skip_blank_lines=True, engine="c",
-        )
+        # index_col=False: rows ending in a delimiter the header lacks ("+7903…;Иван;") would
+        # otherwise make pandas take the first column as the index and shift every cell one
+        # column left. Cells past the last header have no name and are dropped, like "Unnamed".
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", pd.errors.ParserWarning)
+            frame = pd.read_csv(
+                io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False, na_filter=False,
+                nrows=max_rows, skip_blank_lines=True, engine="c", index_col=False,
+            )
     except pd.errors.EmptyDataError:
         raise UnreadableFileError(_("The file is empty.")) from None
     except pd.errors.ParserError as error:

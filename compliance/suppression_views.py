@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Response, abort, current_app, flash, redirect, render_template, request, stream_with_context, url_for
+from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -16,6 +16,7 @@ from compliance.suppression_files import export_lines, import_csv
 from compliance.views import bp
 from dbtypes import parse_id
 from extensions import db
+import spreadsheets
 from spreadsheets import UnreadableFileError
 
 
@@ -81,10 +82,7 @@ def import_suppressions():
 
 def csv_download(history: bool) -> Response:
     """The list (or its whole history) as a streamed CSV download, for the page and the API."""
-    # Excel opens a UTF-8 CSV correctly only with a byte-order mark.
-    lines = stream_with_context(("\ufeff" if index == 0 else "") + line for index, line in enumerate(export_lines(history)))
-    name = "suppressions-history.csv" if history else "suppressions.csv"
-    return Response(lines, mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return spreadsheets.csv_download(export_lines(history), "suppressions-history.csv" if history else "suppressions.csv")
 
 
 @bp.get("/suppressions.csv")
