@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
+from collections import Counter, deque
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from typing import Any, Callable, Iterator
 
 from flask_babel import gettext as _
 
-from audience import cells, columns, phones
-from audience.geocoding import Geocoder
+from audience import columns
 from audience.models import Import, IssueKind
 from audience.reading import read_table
+from audience.rows import CheckedChunk, RowRules, check_chunk, warm_up, without_cyclic_gc
 from audience.upsert import upsert_contacts, write_issues
 
 Progress = Callable[[str, int, int], None]  # stage, done, total
@@ -28,7 +28,6 @@ Progress = Callable[[str, int, int], None]  # stage, done, total
 # Below this many rows starting worker processes costs more than it saves.
 PARALLEL_FROM = 20_000
 _CHUNK = 10_000
-_RAW_CELL = 200  # characters of each cell kept for the error report
 
 
 class ImportRefusedError(ValueError):
@@ -64,7 +63,11 @@ def run_import(record: Import, content: bytes, *, progress: Progress | None = No
     Raises ImportRefusedError (or UnreadableFileError / MappingError, both ValueErrors with a
     sentence) when the file as a whole cannot be imported; nothing is written then.
     """
-    report = progress or (lambda stage, done, total: None)
+    with _ChunkChecker(content) as checker, without_cyclic_gc():
+        return _run(record, content, checker, progress or (lambda stage, done, total: None))
+
+
+def _run(record: Import, content: bytes, checker: _ChunkChecker, report: Progress) -> Summary:
     options = record.options or {}
     table = read_table(content, sheet=options.get("sheet"))
     mapping = columns.resolve(table.headers, options.get("mapping"))
@@ -77,34 +80,23 @@ def run_import(record: Import, content: bytes, *, progress: Progress | None = No
     frame = table.frame
     total = len(frame)
     summary = Summary(read=total)
-    rows = _Rows(frame, mapping, table.headers, record, attestation)
+    rules = RowRules(
+        mapping=mapping, attribute_headers=tuple(columns.attribute_headers(table.headers, mapping)),
+        default_region=options.get("default_region", "RU"), import_id=record.id, uploaded_at=record.uploaded_at,
+        default_source=attestation[:300] or _("Import of %(file)s", file=record.file_name)[:300],
+    )
     seen: set[str] = set()  # numbers of earlier chunks: a repeat there is a duplicate, not an update
     issues: list[dict[str, Any]] = []
-    with _PhoneReader(frame[mapping["phone"]].tolist(), options.get("default_region", "RU")) as numbers:
-        geocoder = Geocoder()
-        report("checking", 0, total)
-        # While worker processes parse the phones of later chunks, this one checks and saves.
-        for offset, chunk in numbers.chunks():
-            merged: dict[str, dict[str, Any]] = {}
-            for index, number in enumerate(chunk, offset):
-                contact = _checked(rows, index, number, issues)
-                if contact is None:
-                    continue
-                earlier = merged.get(contact["phone"])
-                if earlier is None:
-                    merged[contact["phone"]] = contact
-                else:
-                    _merge(earlier, contact)
-                if earlier is not None or contact["phone"] in seen:
-                    summary.duplicates += 1
-            for contact in merged.values():
-                issues.extend(rows.issue(contact["consent_row"] - 2, IssueKind.WARNING, code, detail)
-                              for code, detail in geocoder.place(contact))
-            outcome = upsert_contacts(list(merged.values()), seen)
-            for name in ("created", "updated", "unchanged", "suppressed"):
-                setattr(summary, name, getattr(summary, name) + outcome[name])
-            seen.update(merged)
-            report("checking", offset + len(chunk), total)
+    report("checking", 0, total)
+    # While worker processes check later chunks, this one saves the earlier ones.
+    for offset, checked in checker.chunks(frame, rules):
+        issues.extend(checked.issues)
+        summary.duplicates += checked.duplicates + sum(contact["phone"] in seen for contact in checked.contacts)
+        outcome = upsert_contacts(checked.contacts, seen)
+        for name in ("created", "updated", "unchanged", "suppressed"):
+            setattr(summary, name, getattr(summary, name) + outcome[name])
+        seen.update(contact["phone"] for contact in checked.contacts)
+        report("checking", min(offset + _CHUNK, total), total)
     for issue in issues:
         counter = summary.rejected_by_reason if issue["kind"] is IssueKind.REJECTED else summary.warnings_by_reason
         counter[issue["reason"]] += 1
@@ -114,124 +106,51 @@ def run_import(record: Import, content: bytes, *, progress: Progress | None = No
     return summary
 
 
-def _checked(rows: _Rows, index: int, number: phones.Number | str, issues: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The contact values of row ``index``, or None when the row is rejected (added to ``issues``)."""
-    problem, warnings, contact = (number, [], {}) if isinstance(number, str) else rows.values(index)
-    if problem:
-        issues.append(rows.issue(index, IssueKind.REJECTED, problem))
-        return None
-    if number.had_extension:
-        warnings.append(("extension_dropped", ""))
-    issues.extend(rows.issue(index, IssueKind.WARNING, code, detail) for code, detail in warnings)
-    contact.update(phone=number.e164, country=number.country, timezone=number.timezone, phone_region=number.region)
-    return contact
+class _ChunkChecker:
+    """Chunks of the file checked in worker processes (both cores) for big files, here for small ones.
 
+    The workers start before the file is read when its line count says it is big, so that their
+    start-up (imports, the gazetteer) overlaps the reading.
+    """
 
-class _PhoneReader:
-    """Phones parsed in worker processes (both cores) for big files, in this one for small ones."""
-
-    def __init__(self, raws: list[str], region: str):
-        self.raw_chunks = [raws[start:start + _CHUNK] for start in range(0, len(raws), _CHUNK)]
-        self.region = region
+    def __init__(self, content: bytes):
+        self.workers = os.cpu_count() or 1
         self.pool: ProcessPoolExecutor | None = None
-        self.futures = []
+        if not content.startswith(b"PK") and content.count(b"\n") >= PARALLEL_FROM:
+            self._start_pool()
 
-    def __enter__(self) -> _PhoneReader:
-        workers = min(os.cpu_count() or 1, len(self.raw_chunks))
-        if sum(map(len, self.raw_chunks)) >= PARALLEL_FROM and workers > 1:
+    def _start_pool(self) -> None:
+        if self.workers > 1:
             # spawn, not fork: this process holds a database connection no child may share.
-            self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
-            self.futures = [self.pool.submit(phones.normalise_many, chunk, self.region) for chunk in self.raw_chunks]
+            self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=get_context("spawn"),
+                                            initializer=warm_up)
+
+    def __enter__(self) -> _ChunkChecker:
         return self
 
-    def chunks(self) -> Iterator[tuple[int, list[phones.Number | str]]]:
-        """(index of the first row, its numbers) for each chunk, in file order."""
-        for position, chunk in enumerate(self.raw_chunks):
-            numbers = self.futures[position].result() if self.pool else phones.normalise_many(chunk, self.region)
-            yield position * _CHUNK, numbers
+    def chunks(self, frame, rules: RowRules) -> Iterator[tuple[int, CheckedChunk]]:
+        """(index of the first row, its checked rows) for each chunk, in file order."""
+        offsets = range(0, len(frame), _CHUNK)
+
+        def cells(offset: int) -> dict[str, list[str]]:
+            part = frame.iloc[offset:offset + _CHUNK]
+            return {header: part[header].tolist() for header in part.columns}
+
+        if self.pool is None and len(frame) >= PARALLEL_FROM:
+            self._start_pool()
+        if self.pool is None:
+            for offset in offsets:
+                yield offset, check_chunk(rules, offset, cells(offset))
+            return
+        # A few chunks ahead keep the workers busy without holding the whole file twice in memory.
+        ahead: deque[tuple[int, Future]] = deque()
+        for offset in offsets:
+            ahead.append((offset, self.pool.submit(check_chunk, rules, offset, cells(offset))))
+            if len(ahead) > 2 * self.workers:
+                yield ahead[0][0], ahead.popleft()[1].result()
+        while ahead:
+            yield ahead[0][0], ahead.popleft()[1].result()
 
     def __exit__(self, *exc_info) -> None:
         if self.pool is not None:
             self.pool.shutdown(cancel_futures=True)
-
-
-def _merge(earlier: dict[str, Any], later: dict[str, Any]) -> None:
-    """A later row of the same number fills in and overrides, but an empty cell erases nothing."""
-    for key, value in later.items():
-        if key == "tags":
-            earlier["tags"] = tuple(dict.fromkeys(earlier["tags"] + value))
-        elif key == "attributes":
-            earlier["attributes"].update(value)
-        elif key in _FIRST_PROOF:
-            continue  # the first row's consent evidence stands
-        elif value not in (None, ""):
-            earlier[key] = value
-
-
-_FIRST_PROOF = {"consent_source", "consent_at", "consent_row", "consent_import_id"}
-
-
-class _Rows:
-    """The cells of one file, turned row by row into contact values and report entries."""
-
-    def __init__(self, frame, mapping: dict[str, str], headers: list[str], record: Import, attestation: str):
-        self.columns = {name: frame[header].tolist() for name, header in mapping.items()}
-        self.attributes = [(header, frame[header].tolist()) for header in columns.attribute_headers(headers, mapping)]
-        self.raw_columns = [(header, frame[header].tolist()) for header in headers]
-        self.record = record
-        self.attestation = attestation[:300]
-        self.default_source = attestation[:300] or _("Import of %(file)s", file=record.file_name)[:300]
-
-    def cell(self, name: str, index: int) -> str:
-        values = self.columns.get(name)
-        return values[index].strip() if values is not None else ""
-
-    def values(self, index: int) -> tuple[str | None, list[tuple[str, str]], dict[str, Any]]:
-        """Row ``index`` apart from its phone: the rejection code if any, the warnings, the values."""
-        warnings: list[tuple[str, str]] = []
-        if "consent" in self.columns:
-            answer = cells.consent(self.columns["consent"][index])
-            if answer is not True:
-                return ("no_opt_in" if answer is False else "consent_unclear"), warnings, {}
-        consent_at = self.record.uploaded_at
-        consent_date = self.cell("consent_date", index)
-        if consent_date:
-            parsed = cells.moment(consent_date)
-            if parsed is None or parsed > self.record.uploaded_at:
-                warnings.append(("bad_consent_date", consent_date[:60]))
-            else:
-                consent_at = parsed
-        latitude = longitude = None
-        lat_text, lon_text = self.cell("latitude", index), self.cell("longitude", index)
-        if lat_text or lon_text:
-            latitude, longitude = cells.coordinate(lat_text, 90), cells.coordinate(lon_text, 180)
-            if latitude is None or longitude is None:
-                warnings.append(("bad_coordinates", f"{lat_text[:30]} {lon_text[:30]}"))
-                latitude = longitude = None
-        name = " ".join(self.cell("name", index).split())[:200] or None
-        attributes = {}
-        for header, values in self.attributes:
-            value = cells.attribute(values[index])
-            if value:
-                attributes[header[:100]] = value[:500]
-        return None, warnings, {
-            "name": name,
-            "name_key": name.casefold() if name else None,
-            "region": self.cell("region", index)[:120] or None,
-            "city": " ".join(self.cell("city", index).split())[:120] or None,
-            "country_hint": self.cell("country", index),
-            "latitude": latitude,
-            "longitude": longitude,
-            "language": cells.language(self.cell("language", index)),
-            "tags": cells.tags(self.cell("tags", index)),
-            "attributes": attributes,
-            "consent_source": self.cell("source", index)[:300] or self.default_source,
-            "consent_at": consent_at,
-            "consent_import_id": self.record.id,
-            "consent_row": index + 2,
-        }
-
-    def issue(self, index: int, kind: IssueKind, reason: str, detail: str = "") -> dict[str, Any]:
-        raw = {header: str(values[index])[:_RAW_CELL] for header, values in self.raw_columns if values[index]}
-        return {"import_id": self.record.id, "row": index + 2, "kind": kind, "reason": reason,
-                "detail": detail[:300], "raw": raw}

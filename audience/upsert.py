@@ -20,6 +20,7 @@ _CHUNK = 2_000
 _PLAIN = ("name", "name_key", "country", "region", "city", "city_key", "place_id", "latitude", "longitude",
           "timezone", "language")
 _PROOF = ("consent_source", "consent_at", "consent_import_id", "consent_row")
+_TAGS_LENGTH = Contact.__table__.c.tags.type.length
 _READ = (Contact.id, Contact.phone, Contact.tags, Contact.attributes, *(getattr(Contact, name) for name in _PLAIN))
 
 
@@ -65,14 +66,20 @@ def insert_rows(table: Table, rows: list[dict[str, Any]]) -> None:
     names = list(rows[0])
     connection = db.session.connection()
     dialect = connection.dialect
-    processors = [(position, processor) for position, name in enumerate(names)
-                  if (processor := table.c[name].type.bind_processor(dialect)) is not None]
-    values = []
-    for row in rows:
-        value = [row[name] for name in names]
-        for position, processor in processors:
-            value[position] = processor(value[position])
-        values.append(value)
+    # The dialect's own type (not the generic one): PostgreSQL's JSON wraps dicts for the driver.
+    types = [table.c[name].type.dialect_impl(dialect) for name in names]
+    processors = [(position, processor) for position, kind in enumerate(types)
+                  if (processor := kind.bind_processor(dialect)) is not None]
+    values = [[row[name] for name in names] for row in rows]
+    for position, processor in processors:
+        # Many rows share one value object (the import's time, its id): process each object once.
+        done: dict[int, Any] = {}
+        for value in values:
+            raw = value[position]
+            key = id(raw)
+            if key not in done:
+                done[key] = processor(raw)
+            value[position] = done[key]
     column_list = ", ".join(dialect.identifier_preparer.quote(name) for name in names)
     cursor = connection.connection.driver_connection.cursor()
     try:
@@ -88,8 +95,13 @@ def insert_rows(table: Table, rows: list[dict[str, Any]]) -> None:
 
 
 def _tags_text(tags: Iterable[str]) -> str:
-    tags = list(tags)
-    return f"|{'|'.join(tags)}|" if tags else ""
+    text = ""
+    for tag in tags:
+        # Tags past the column's length are dropped: PostgreSQL would refuse the whole import.
+        if len(text or "|") + len(tag) + 1 > _TAGS_LENGTH:
+            break
+        text = f"{text or '|'}{tag}|"
+    return text
 
 
 def _new_row(contact: dict[str, Any], now) -> dict[str, Any]:
