@@ -47,7 +47,8 @@ def read_table(content: bytes, *, sheet: str | None = None, max_rows: int | None
         table = _read_csv(content, max_rows)
     table.headers = [str(header).strip() for header in table.frame.columns]
     table.frame.columns = table.headers
-    if not any(table.headers):
+    # pandas names an empty header cell "Unnamed: N", so an empty first row has only such names.
+    if not any(header and not header.startswith("Unnamed: ") for header in table.headers):
         raise UnreadableFileError(_("The first row is empty; it must hold the column names (Телефон, Имя, …)."))
     if table.frame.empty:
         raise UnreadableFileError(_("The file has a header row but no contacts under it."))
@@ -56,6 +57,8 @@ def read_table(content: bytes, *, sheet: str | None = None, max_rows: int | None
 
 def _read_csv(content: bytes, max_rows: int | None) -> Table:
     text = decode_text(content)
+    if "\x00" in text:  # decode_text looks at the start only; PostgreSQL refuses a NUL in any text
+        raise UnreadableFileError(_("This is not a CSV file; save the table as CSV (comma- or semicolon-separated) and upload it again."))
     delimiter = _delimiter(text[:_SNIFF_BYTES])
     try:
         # index_col=False: rows ending in a delimiter the header lacks ("+7903…;Иван;") would

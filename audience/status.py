@@ -24,7 +24,7 @@ class ContactStatus(str, enum.Enum):
 STATUS_LABELS = {
     ContactStatus.SUBSCRIBED: _l("Subscribed"),
     ContactStatus.OPTED_OUT: _l("Opted out"),
-    ContactStatus.BLOCKED: _l("Blocked"),
+    ContactStatus.BLOCKED: _l("Blocked (never message)"),
 }
 
 # A block outranks an opt-out: START lifts an opt-out but never a block.

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any, Iterable, Sequence
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
 
 import openpyxl
 from sqlalchemy import select
 
-from audience import imports
+from audience import import_jobs, importer, imports
 from audience.importer import Summary, run_import
 from audience.models import Contact, Import, ImportIssue
 from extensions import db
@@ -86,11 +89,11 @@ def tab_csv(rows: Iterable[Sequence[Any]] = PEOPLE, header: Sequence[str] = HEAD
 CSV_KINDS = {"utf-8": utf8_csv, "utf-8 with BOM": utf8_bom_csv, "cp1251 with ;": cp1251_csv, "tab-separated": tab_csv}
 
 
-def excel_artefacts_csv() -> bytes:
-    """One row per PHONE_CELLS entry (row 2 onwards), all with consent, as Excel's "CSV UTF-8" with
-    semicolons (cp1251 has no zero-width space to write)."""
+def excel_artefacts_csv(more_rows: Iterable[Sequence[Any]] = ()) -> bytes:
+    """One row per PHONE_CELLS entry (row 2 onwards), all with consent, then ``more_rows``, as Excel's
+    "CSV UTF-8" with semicolons (cp1251 has no zero-width space to write)."""
     rows = [(cell, f"Клиент {row}", "", "да") for row, (cell, _outcome) in enumerate(PHONE_CELLS, 2)]
-    return csv_bytes(rows, delimiter=";", encoding="utf-8-sig")
+    return csv_bytes([*rows, *more_rows], delimiter=";", encoding="utf-8-sig")
 
 
 def large_csv(count: int, *, first: int = 1, duplicate_every: int = 0) -> bytes:
@@ -176,6 +179,12 @@ def mixed_encodings() -> bytes:
     ))
 
 
+def nul_far_into_the_file() -> bytes:
+    """A CSV that looks like text for its first kilobytes and holds a NUL byte further on."""
+    rows = [(phone(index), "Клиент", "Москва", "да") for index in range(1, 301)]
+    return utf8_csv([*rows, ("+79039999999", "Иван\x00Петров", "Москва", "да")])
+
+
 # --- importing ------------------------------------------------------------------------------------
 
 def start_import(content: bytes, file_name: str = "клиенты.csv", *, actor: Any = None, mapping: dict[str, str] | None = None,
@@ -201,6 +210,12 @@ def contacts_by_phone() -> dict[str, Contact]:
     return {contact.phone: contact for contact in db.session.scalars(select(Contact))}
 
 
+def contact_of(number: str) -> Contact | None:
+    """The contact of ``number`` as committed (without loading every contact of a big import)."""
+    db.session.expire_all()
+    return db.session.scalar(select(Contact).where(Contact.phone == number))
+
+
 def contacts_table() -> list[tuple]:
     """Every column of every contact row as committed, ordered by id: to prove nothing changed."""
     db.session.expire_all()
@@ -213,3 +228,38 @@ def issues_of(record: Import) -> list[tuple[int, str, str]]:
     found = db.session.scalars(select(ImportIssue).where(ImportIssue.import_id == record.id)
                                .order_by(ImportIssue.row, ImportIssue.id))
     return [(issue.row, issue.kind.value, issue.reason) for issue in found]
+
+
+# --- faults injected into the import; the two jobs run in the real worker, which imports them by name
+
+def upsert_faulting_after_the_first_chunk(fault: Callable[[], None]):
+    """``importer.upsert_contacts`` that saves the first chunk, then calls ``fault`` on the next one
+    (which raises, or never returns)."""
+    saved = importer.upsert_contacts
+
+    def upsert(contacts, earlier):
+        if earlier:  # numbers of an earlier chunk: this is the second one
+            fault()
+        return saved(contacts, earlier)
+
+    return upsert
+
+
+def import_file_crashing_after_the_first_chunk(import_id: int):
+    """The real import job, whose database write fails after the first chunk was written."""
+    def crash():
+        raise RuntimeError("the database connection was lost")
+
+    importer.upsert_contacts = upsert_faulting_after_the_first_chunk(crash)  # the work horse is a fork: gone with it
+    return import_jobs.import_file(import_id)
+
+
+def import_file_hanging_after_the_first_chunk(import_id: int, marker: str):
+    """The real import job, stopping after the first chunk was written: writes its pid to ``marker``
+    and waits to be killed, as a worker killed half-way through an import."""
+    def hang():
+        Path(marker).write_text(str(os.getpid()))
+        time.sleep(120)
+
+    importer.upsert_contacts = upsert_faulting_after_the_first_chunk(hang)
+    return import_jobs.import_file(import_id)

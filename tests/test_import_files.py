@@ -122,6 +122,7 @@ BAD_FILES = {
     "zip that is no workbook": (b"PK\x03\x04" + b"\x14" * 200, "This is not an Excel workbook (.xlsx) or a CSV file; save the table as .xlsx or CSV and upload it again."),
     "mixed encodings": (files.mixed_encodings(), "The file mixes two encodings (line 3 is UTF-8, other lines are not); save it again as CSV UTF-8 and upload it again."),
     "neither UTF-8 nor cp1251": (b"\xd2\xe5\xeb\xe5\xf4\xee\xed\x98\r\n1\r\n", "The file's text is neither UTF-8 nor Windows-1251; save it as CSV UTF-8 and upload it again."),
+    "NUL byte past the first 4 KB": (files.nul_far_into_the_file(), "This is not a CSV file; save the table as CSV (comma- or semicolon-separated) and upload it again."),
     "formula": (files.xlsx_with_formula(), 'Cell D3 holds a formula (=C3&" "&B3); copy the sheet and paste it as values, then upload it again.'),
     "empty first row": (b";;\r\n+79031234501;;\r\n", "The first row is empty; it must hold the column names (Телефон, Имя, …)."),
 }
