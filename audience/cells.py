@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from datetime import datetime, timezone
 
 YES = frozenset({"да", "д", "yes", "y", "1", "true", "+", "согласен", "согласна", "согласие", "есть",
@@ -86,3 +87,9 @@ def attribute(value: str) -> str:
     if _DECIMAL_COMMA.match(text):
         return text.replace(",", ".")
     return text
+
+def name_key(name: str | None) -> str | None:
+    """The form of a name that search compares: case-folded, with single spaces."""
+    if not name or not name.strip():
+        return None
+    return unicodedata.normalize("NFC", " ".join(name.split())).casefold()

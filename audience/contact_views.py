@@ -16,6 +16,7 @@ import spreadsheets
 from dbtypes import parse_id, utcnow
 
 EXPORT_ROLES = (Role.MARKETER,)  # and admins, who hold every role
+IMPORT_ROLES = (Role.MARKETER,)  # who may open an import's page, from a contact's consent proof
 
 
 @bp.get("/contacts")
@@ -33,7 +34,7 @@ def contact_detail(contact_id: str):
     if contact is None:
         abort(404)
     return render_template("audience/contact_detail.html", detail=contacts.contact_detail(contact),
-                           status_labels=STATUS_LABELS, reason_labels=REASON_LABELS)
+                           status_labels=STATUS_LABELS, reason_labels=REASON_LABELS, import_roles=IMPORT_ROLES)
 
 
 def csv_download() -> Response:

@@ -14,7 +14,6 @@ affordable; until then people search a name by its beginning, as they type it.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterator, Mapping
@@ -23,8 +22,9 @@ import phonenumbers
 from flask import current_app
 from sqlalchemy import JSON, ColumnElement, and_, cast, func, select, text, true
 
+from audience import cells
 from audience.models import Contact, Import
-from audience.status import ContactStatus, is_status, status_column, status_of
+from audience.status import ContactStatus, is_status, status_of
 from compliance import suppression
 from compliance.models import Suppression
 from compliance.numbers import InvalidNumberError, to_e164
@@ -89,12 +89,6 @@ class ContactDetail:
     suppressions: list[Suppression]  # the number's whole history, newest first
 
 
-def name_key(name: str | None) -> str | None:
-    """The form of a name that search compares: case-folded, with single spaces."""
-    if not name or not name.strip():
-        return None
-    return unicodedata.normalize("NFC", " ".join(name.split())).casefold()
-
 
 def filters_from_query(args: Mapping[str, str]) -> ContactFilters:
     """The filters asked for by query-string arguments (``q``, ``country``, ``status``, ``tag``); nonsense is ignored."""
@@ -128,7 +122,7 @@ def browse(
     """
     query = (query or "").strip()[:64]
     region = region or current_app.config["DEFAULT_REGION"]
-    statement = select(Contact, status_column()).order_by(Contact.id.desc()).limit(limit + 1)
+    statement = select(Contact).order_by(Contact.id.desc()).limit(limit + 1)
     if query:
         statement = statement.where(_phone_condition(query, region) if _NUMBER_LIKE.fullmatch(query) else _name_condition(query))
     if country:
@@ -140,9 +134,15 @@ def browse(
         statement = statement.where(Contact.tags.contains(f"|{tag}|", autoescape=True))
     if before_id is not None:
         statement = statement.where(Contact.id < before_id)
-    rows = [ContactRow(contact, ContactStatus(value)) for contact, value in db.session.execute(statement)]
-    page, next_before = keyset_page(rows, limit)
-    return ContactPage(page, ContactFilters(query, country, status, tag), next_before)
+    page, next_before = keyset_page(list(db.session.scalars(statement)), limit)
+    return ContactPage(_with_statuses(page), ContactFilters(query, country, status, tag), next_before)
+
+
+def _with_statuses(page: list[Contact]) -> list[ContactRow]:
+    # Asked for the page's numbers afterwards rather than as a column of the page's query: as a
+    # column, PostgreSQL reads the whole suppression list into a hash for every page it serves.
+    reasons = suppression.suppressed_reasons(contact.phone for contact in page)
+    return [ContactRow(contact, status_of(reasons.get(contact.phone, ()))) for contact in page]
 
 
 def _phone_condition(query: str, region: str) -> ColumnElement[bool]:
@@ -170,7 +170,7 @@ def _typed_prefix(query: str, region: str) -> str:
 
 
 def _name_condition(query: str) -> ColumnElement[bool]:
-    return _starts_with(Contact.name_key, name_key(query) or "")
+    return _starts_with(Contact.name_key, cells.name_key(query) or "")
 
 
 def _starts_with(column, prefix: str) -> ColumnElement[bool]:
@@ -239,13 +239,15 @@ def export_lines() -> Iterator[str]:
 def _export_rows(keys: list[str]) -> Iterator[list[object]]:
     columns = (Contact.id, Contact.phone, Contact.name, Contact.country, Contact.region, Contact.city, Contact.latitude,
                Contact.longitude, Contact.timezone, Contact.language, Contact.consent_source, Contact.consent_at,
-               status_column(), Contact.attributes)
+               Contact.attributes)
     last_id = 0
     while True:
         batch = db.session.execute(select(*columns).where(Contact.id > last_id).order_by(Contact.id).limit(EXPORT_BATCH)).all()
+        reasons = suppression.suppressed_reasons(row.phone for row in batch)
         for row in batch:
             attributes = row[-1] if isinstance(row[-1], dict) else {}
-            yield [*(_cell(value) for value in row[1:-1]), *(attributes.get(key) for key in keys)]
+            status = status_of(reasons.get(row.phone, ())).value
+            yield [*(_cell(value) for value in row[1:-1]), status, *(attributes.get(key) for key in keys)]
         if len(batch) < EXPORT_BATCH:
             return
         last_id = batch[-1][0]

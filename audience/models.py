@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Enum, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, Enum, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, cast, func, literal_column
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dbtypes import BigId, UTCDateTime, utcnow
@@ -25,9 +25,12 @@ class Contact(db.Model):
     """
 
     __tablename__ = "contacts"
+    # Segment counts read these indexes and never the table (see audience.segments): a country on
+    # its own (the narrowest index counts 86% of a million in ~30 ms), a region with or without its
+    # country, a radius's box, and the city match below.
     __table_args__ = (
-        Index("ix_contacts_country_region", "country", "region"),
-        Index("ix_contacts_country_city", "country", "city_key"),
+        Index("ix_contacts_country", "country"),
+        Index("ix_contacts_region_country", "region", "country"),
         Index("ix_contacts_latitude_longitude", "latitude", "longitude"),
     )
 
@@ -41,7 +44,7 @@ class Contact(db.Model):
     city: Mapped[str | None] = mapped_column(String(120))
     # places.normalise_key(city): segments match 'г. Москва' and 'МОСКВА' alike.
     city_key: Mapped[str | None] = mapped_column(String(120))
-    place_id: Mapped[int | None] = mapped_column(Integer, index=True)  # geonameid of the matched city
+    place_id: Mapped[int | None] = mapped_column(Integer)  # geonameid of the matched city
     latitude: Mapped[float | None] = mapped_column(Float)
     longitude: Mapped[float | None] = mapped_column(Float)
     # One IANA zone when known; None means "any zone of the number's country" at send time.
@@ -60,6 +63,16 @@ class Contact(db.Model):
     @property
     def tag_list(self) -> list[str]:
         return [tag for tag in (self.tags or "").split("|") if tag]
+
+
+# What a city segment compares, one value per contact: "#<geonameid>" for a contact the importer
+# placed in a gazetteer city, else the key of the city as written. One value rather than
+# "place_id IN … OR city_key IN …", so that one index answers a city on its own or with countries;
+# PostgreSQL reads an expression index without visiting the table only if it holds the columns too.
+# SQLAlchemy cannot reflect an expression index on SQLite (it warns and skips it), so a later batch
+# migration that rebuilds the contacts table on SQLite must create this index again.
+CITY_MATCH = func.coalesce(literal_column("'#'", String) + cast(Contact.place_id, String), Contact.city_key)
+Index("ix_contacts_city_match", CITY_MATCH, Contact.country, postgresql_include=["place_id", "city_key"])
 
 
 class ImportStatus(str, enum.Enum):

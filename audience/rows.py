@@ -166,7 +166,7 @@ class _Rows:
                 attributes[header[:100]] = value[:500]
         return None, warnings, {
             "name": name,
-            "name_key": name.casefold() if name else None,
+            "name_key": cells.name_key(name),
             "region": self.cell("region", index)[:120] or None,
             "city": " ".join(self.cell("city", index).split())[:120] or None,
             "country_hint": self.cell("country", index),

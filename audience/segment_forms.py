@@ -34,7 +34,7 @@ class AttributeRowForm(Form):
 
 
 class SegmentForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[DataRequired(message=_l("Give the segment a name.")), Length(max=MAX_NAME)])
+    name = StringField(_l("Segment name"), validators=[DataRequired(message=_l("Give the segment a name.")), Length(max=MAX_NAME)])
     description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=MAX_DESCRIPTION)])
     countries = StringField(_l("Countries"), validators=[Length(max=LONG_LIST)],
                             description=_l("Names or codes, separated by commas: Россия, KZ."))

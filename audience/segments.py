@@ -2,9 +2,11 @@
 
 A definition (see ``segment_definition``) is ANDed across its parts and ORed within a part.
 ``segment_filter`` compiles it into one WHERE condition on ``Contact`` that runs on SQLite and
-PostgreSQL alike and lets each database use the contact indexes: (country, region),
-(country, city_key), place_id, (latitude, longitude) and timezone. The functions that change
-segments add and flush; the caller commits, and each change's audit entry commits with it.
+PostgreSQL alike. Each geographic part is one condition on one indexed value — country, (region,
+country), the city match (``CITY_MATCH``, country), (latitude, longitude), timezone — so that a
+count reads an index and never the table (``bench/segment_bench.py`` measures them over a million
+contacts). The functions that change segments add and flush; the caller commits, and each
+change's audit entry commits with it.
 """
 
 from __future__ import annotations
@@ -14,13 +16,13 @@ import math
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import ColumnElement, Select, and_, case, cast, false, func, literal, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, case, false, func, literal, or_, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
-from sqlalchemy.types import Boolean, Float, Integer, String
+from sqlalchemy.types import Float, Integer, String
 
-from audience.models import Contact, Segment
+from audience.models import CITY_MATCH, Contact, Segment
 from audience.places import gazetteer, normalise_key
 from audience.segment_definition import (  # noqa: F401  (re-exported: this module is the service's face)
     _CONTROL, AttributeCondition, Definition, Near, SegmentDefinitionError, SegmentError, parse_definition,
@@ -39,52 +41,58 @@ class DuplicateSegmentError(SegmentError):
     """Another segment already has this name."""
 
 
-# --- the shape guard: cast an attribute only when it looks like a number or a date ----------------
+# --- reading an attribute as a number or a date ---------------------------------------------------
 
-class _Looks(FunctionElement):
-    """True when a text has a shape (a number, a date): a regular expression on PostgreSQL, GLOB
-    patterns on SQLite (which has no REGEXP by default).
+class _Shaped(FunctionElement):
+    """An attribute's text read as a number or an ISO date where it has that shape, else NULL.
 
-    Comparisons cast an attribute only where its shape is right, so "много" or "скоро" simply does
-    not match instead of failing the whole query on PostgreSQL. The shape is a class, not a
-    parameter, because it is written into the SQL text (and so into the statement cache key).
+    Comparisons read an attribute only where its shape is right, so "много" or "скоро" simply does
+    not match instead of failing the whole query on PostgreSQL. PostgreSQL tests the shape with a
+    regular expression; SQLite (which has no REGEXP by default) with GLOB patterns, on the text
+    computed once in a one-row subquery: written into every pattern, the JSON would be parsed for
+    each one (a number comparison over a million contacts took 2.8 s that way, 1.3 s this way).
+    Each shape is a (regex, GLOB test, value) with ``{t}`` for the text; shapes are classes, not
+    parameters, because they are written into the SQL text (and so into the statement cache key).
     """
 
-    type = Boolean()
     inherit_cache = True
-    regex = ""
-    globs: tuple[str, ...] = ()
+    shapes: tuple[tuple[str, str, str], ...] = ()
 
 
-class _LooksLikeNumber(_Looks):
+class _AsNumber(_Shaped):
+    type = Float()
     inherit_cache = True
-    regex = r"^[-+]?([0-9]{1,15}([.,][0-9]*)?|[.,][0-9]{1,15})$"
     # Digits, at most one separator, a sign only in front, at least one digit, at most 16 characters.
-    globs = ("{t} NOT GLOB '*[^0-9.,+-]*'", "{t} GLOB '*[0-9]*'", "{t} NOT GLOB '?*[+-]*'",
-             "{t} NOT GLOB '*[.,]*[.,]*'", "length({t}) <= 16")
+    shapes = ((r"^[-+]?([0-9]{1,15}([.,][0-9]*)?|[.,][0-9]{1,15})$",
+               "{t} NOT GLOB '*[^0-9.,+-]*' AND {t} GLOB '*[0-9]*' AND {t} NOT GLOB '?*[+-]*' "
+               "AND {t} NOT GLOB '*[.,]*[.,]*' AND length({t}) <= 16",
+               "CAST(replace({t}, ',', '.') AS FLOAT)"),)
 
 
-class _LooksLikeIsoDate(_Looks):
+class _AsIsoDate(_Shaped):
+    """Dates compare as ISO text, so nothing is cast to a date and no impossible date can fail."""
+
+    type = String()
     inherit_cache = True
-    regex = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"
-    globs = ("{t} GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]*'",)
+    shapes = ((r"^[0-9]{4}-[0-9]{2}-[0-9]{2}", "{t} GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]*'",
+               "substr({t}, 1, 10)"),
+              (r"^[0-9]{2}\.[0-9]{2}\.[0-9]{4}$", "{t} GLOB '[0-9][0-9].[0-9][0-9].[0-9][0-9][0-9][0-9]'",
+               "substr({t}, 7, 4) || '-' || substr({t}, 4, 2) || '-' || substr({t}, 1, 2)"))
 
 
-class _LooksLikeRuDate(_Looks):
-    inherit_cache = True
-    regex = r"^[0-9]{2}\.[0-9]{2}\.[0-9]{4}$"
-    globs = ("{t} GLOB '[0-9][0-9].[0-9][0-9].[0-9][0-9][0-9][0-9]'",)
-
-
-@compiles(_Looks, "postgresql")
-def _looks_postgresql(element: _Looks, compiler, **kw) -> str:
-    return f"(({compiler.process(element.clauses, **kw)}) ~ '{element.regex}')"
-
-
-@compiles(_Looks)
-def _looks_sqlite(element: _Looks, compiler, **kw) -> str:
+@compiles(_Shaped, "postgresql")
+def _shaped_postgresql(element: _Shaped, compiler, **kw) -> str:
     text = f"({compiler.process(element.clauses, **kw)})"
-    return "(" + " AND ".join(test.format(t=text) for test in element.globs) + ")"
+    whens = " ".join(f"WHEN {text} ~ '{regex}' THEN {value.format(t=text)}" for regex, _glob, value in element.shapes)
+    return f"(CASE {whens} END)"
+
+
+@compiles(_Shaped)
+def _shaped_sqlite(element: _Shaped, compiler, **kw) -> str:
+    text = "attribute_text"
+    whens = " ".join(f"WHEN {glob.format(t=text)} THEN {value.format(t=text)}" for _regex, glob, value in element.shapes)
+    # LIMIT keeps SQLite from flattening the subquery, which would write the text out again.
+    return f"(SELECT CASE {whens} END FROM (SELECT {compiler.process(element.clauses, **kw)} AS {text} LIMIT 1))"
 
 
 class _Position(FunctionElement):
@@ -109,16 +117,37 @@ def _position_postgresql(element: _Position, compiler, **kw) -> str:
 
 # --- compiling a definition ------------------------------------------------------------------------
 
-def _attribute_text(name: str) -> ColumnElement[str]:
-    """The attribute's value as text, NULL when the contact has none.
+class _AttributeText(FunctionElement):
+    """An attribute's value as text, NULL when the contact has none; the arguments are the value
+    under the name as written and under the name with its non-ASCII characters escaped.
 
-    The JSON column is written with non-ASCII characters escaped ("\\u0423…"). PostgreSQL reads
-    the escapes in keys, but SQLite's JSON paths compare the raw key text, so a Cyrillic name is
-    looked up under both spellings (the escaped one finds nothing on PostgreSQL).
+    The JSON column is written escaped ("\\u0423…"). PostgreSQL reads the escapes in keys, so it
+    looks the name up as written, once: each lookup parses the document again, and a count reads
+    every contact. SQLite's JSON paths compare the raw key text, so it looks the escaped name up
+    first, then the name as written (for JSON that something else wrote unescaped).
     """
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(_AttributeText)
+def _attribute_text_sqlite(element: _AttributeText, compiler, **kw) -> str:
+    plain, escaped = element.clauses
+    return f"coalesce({compiler.process(escaped, **kw)}, {compiler.process(plain, **kw)})"
+
+
+@compiles(_AttributeText, "postgresql")
+def _attribute_text_postgresql(element: _AttributeText, compiler, **kw) -> str:
+    plain, _escaped = element.clauses
+    return compiler.process(plain, **kw)
+
+
+def _attribute_text(name: str) -> ColumnElement[str]:
+    """The attribute's value as text, NULL when the contact has none."""
     escaped = json.dumps(name)[1:-1]
     value = Contact.attributes[name].as_string()
-    return value if escaped == name else func.coalesce(value, Contact.attributes[escaped].as_string(), type_=String)
+    return value if escaped == name else _AttributeText(value, Contact.attributes[escaped].as_string())
 
 
 def _attribute(condition: AttributeCondition) -> ColumnElement[bool]:
@@ -132,13 +161,10 @@ def _attribute(condition: AttributeCondition) -> ColumnElement[bool]:
     if op == "contains":
         return _Position(text, literal(value, String)) > 0
     if op in ("gt", "gte", "lt", "lte"):
-        number = case((_LooksLikeNumber(text), cast(func.replace(text, ",", ".", type_=String), Float)), else_=None)
+        number = _AsNumber(text)
         bound = literal(float(value), Float)
         return {"gt": number > bound, "gte": number >= bound, "lt": number < bound, "lte": number <= bound}[op]
-    # Dates compare as ISO text, so nothing is cast to a date and no impossible date can fail.
-    piece = lambda start, length: func.substr(text, start, length, type_=String)  # noqa: E731
-    iso = case((_LooksLikeIsoDate(text), piece(1, 10)),
-               (_LooksLikeRuDate(text), piece(7, 4) + "-" + piece(4, 2) + "-" + piece(1, 2)), else_=None)
+    iso = _AsIsoDate(text)
     return {"before": iso < value, "after": iso > value, "on": iso == value}[op]
 
 
@@ -168,20 +194,19 @@ def _near(near: Near) -> ColumnElement[bool]:
     return and_(*conditions)
 
 
-def _in_countries(countries: tuple[str, ...], condition: ColumnElement[bool]) -> ColumnElement[bool]:
-    # The countries are ANDed anyway; repeating them inside lets the (country, …) indexes serve
-    # each branch of an OR.
-    return and_(Contact.country.in_(countries), condition) if countries else condition
+def _cities(names: tuple[str, ...]) -> ColumnElement[bool]:
+    """In one of the named cities: placed by the importer in a gazetteer city of that name, or, for a
+    contact the importer could not place, with that city written in the file.
 
-
-def _cities(definition: Definition) -> ColumnElement[bool]:
-    keys = sorted({normalise_key(name) for name in definition.cities} - {""})
-    ids = sorted({place.geonameid for name in definition.cities for country in (definition.countries or (None,))
-                  for place in gazetteer().cities_named(name, country)})
-    branches = [_in_countries(definition.countries, Contact.city_key.in_(keys))] if keys else []
-    if ids:
-        branches.append(Contact.place_id.in_(ids))
-    return or_(*branches) if branches else false()
+    Places of every country are listed, as the importer may have placed a city with the file's
+    country column rather than the number's; the countries of the definition are a condition of
+    their own. "Город, Область" is looked up as the importer looks it up, by its parts.
+    """
+    places = gazetteer()
+    ids = {place.geonameid for name in names for place in places.cities_named(name)}
+    ids.update(place.geonameid for place in map(places.city, names) if place is not None)
+    values = sorted({normalise_key(name) for name in names} - {""}) + [f"#{geonameid}" for geonameid in sorted(ids)]
+    return CITY_MATCH.in_(values) if values else false()
 
 
 def segment_filter(definition: Definition) -> ColumnElement[bool]:
@@ -191,9 +216,9 @@ def segment_filter(definition: Definition) -> ColumnElement[bool]:
     if d.countries:
         conditions.append(Contact.country.in_(d.countries))
     if d.regions:
-        conditions.append(_in_countries(d.countries, Contact.region.in_(d.regions)))
+        conditions.append(Contact.region.in_(d.regions))
     if d.cities:
-        conditions.append(_cities(d))
+        conditions.append(_cities(d.cities))
     if d.near:
         conditions.append(_near(d.near))
     if d.timezones:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ColumnElement, and_, case, exists
+from sqlalchemy import ColumnElement, and_, exists
 
 from audience.models import Contact
 from compliance.models import Suppression, SuppressionReason
@@ -44,15 +44,6 @@ def is_status(status: ContactStatus) -> ColumnElement[bool]:
     if status is ContactStatus.OPTED_OUT:
         return and_(_suppressed((SuppressionReason.OPT_OUT,)), ~_suppressed(_BLOCKING))
     return ~_suppressed(tuple(SuppressionReason))
-
-
-def status_column() -> ColumnElement[str]:
-    """The status of each ``Contact`` row as a column, for listings and exports."""
-    return case(
-        (_suppressed(_BLOCKING), ContactStatus.BLOCKED.value),
-        (_suppressed((SuppressionReason.OPT_OUT,)), ContactStatus.OPTED_OUT.value),
-        else_=ContactStatus.SUBSCRIBED.value,
-    )
 
 
 def status_of(reasons: tuple[str, ...]) -> ContactStatus:

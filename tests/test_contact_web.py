@@ -80,7 +80,7 @@ def test_the_list_shows_each_contact_with_its_status(browser_as):
     response = browser_as("reviewer").get("/audience/contacts")
     assert response.status_code == 200
     assert cells(response) == [
-        ["+442079460958", "<b>John</b>", "GB", "—", "", "Blocked", "2024-03-01"],
+        ["+442079460958", "<b>John</b>", "GB", "—", "", "Blocked (never message)", "2024-03-01"],
         ["+79031112233", "Иван Петров", "Москва, Москва, RU", "Europe/Moscow", "vip, moscow", "Subscribed", "2024-03-01"],
     ]
     assert "<b>John</b>" not in page_of(response)  # escaped
@@ -140,10 +140,10 @@ def test_the_detail_page_shows_everything_with_the_proof_and_history(browser_as)
     response = browser_as("reviewer").get(f"/audience/contacts/{contact.id}")
     assert response.status_code == 200
     page = page_of(response)
-    assert "<h1>+79031112233 · Анна Смирнова</h1>" in page and '<strong class="status-blocked">Blocked</strong>' in page
+    assert "<h1>+79031112233 · Анна Смирнова</h1>" in page and '<strong class="status-blocked">Blocked (never message)</strong>' in page
     for label, value in [("Region", "Московская область"), ("City", "Химки"), ("Coordinates", "55.89, 37.44"),
                          ("Time zone", "Europe/Moscow"), ("Language", "ru"), ("Tags", "vip"), ("Source", "import"),
-                         ("Consented at (UTC)", "2024-03-01 09:30:00"), ("Import", f"#{upload.id}"),
+                         ("Consented at (UTC)", "2024-03-01 09:30:00"), ("Import number", f"#{upload.id}"),
                          ("File", "клиенты-март.csv"), ("File SHA-256", f"<code>{'ab' * 32}</code>"),
                          ("Row in the file", "17"), ("Uploaded by", "anna@example.com"),
                          ("Uploaded at (UTC)", "2024-03-02 08:00:00")]:
@@ -153,6 +153,9 @@ def test_the_detail_page_shows_everything_with_the_proof_and_history(browser_as)
     assert page.index("Suppressed manually") < page.index("Opted out") and "Asked in the shop" in page
     assert "system · opt-in" in page
     assert 'href="/suppressions/+79031112233"' in page
+    # Marketers, who may open imports, reach the file's import from the proof.
+    marketers = page_of(browser_as("marketer").get(f"/audience/contacts/{contact.id}"))
+    assert f'<tr><th>Import number</th><td><a href="/audience/imports/{upload.id}">#{upload.id}</a></td></tr>' in marketers
 
 
 def test_the_detail_of_a_contact_never_suppressed_without_a_file(browser_as):

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from audience import contacts
+from audience import cells, contacts
 from audience.contacts import EXPORT_HEADER
 from audience.models import Contact, Import, ImportStatus
 from audience.status import ContactStatus
@@ -26,7 +26,7 @@ CONSENTED = datetime(2024, 3, 1, 9, 30, tzinfo=timezone.utc)
 
 def add_contact(phone: str, name: str | None = None, **fields) -> Contact:
     """Insert a contact as the importer would, and commit."""
-    contact = Contact(phone=phone, name=name, name_key=contacts.name_key(name), consent_source=fields.pop("consent_source", "website form"),
+    contact = Contact(phone=phone, name=name, name_key=cells.name_key(name), consent_source=fields.pop("consent_source", "website form"),
                       consent_at=fields.pop("consent_at", CONSENTED), tags=fields.pop("tags", ""),
                       attributes=fields.pop("attributes", {}), **fields)
     db.session.add(contact)

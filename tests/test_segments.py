@@ -7,7 +7,7 @@ import math
 from itertools import count as counter
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, insert, select, text
 
 from audience import segments
 from audience.models import Contact, Segment
@@ -89,6 +89,61 @@ def test_cities_match_the_written_name_or_the_gazetteer_place(app):
     assert phones({"cities": ["Мухосранск"]}) == {"+79030000004"}  # unknown to the gazetteer, still matched
     assert phones({"countries": ["KZ"], "cities": ["Москва"]}) == set()
     assert phones({"countries": ["RU"], "cities": ["Moscow"]}) == {"+79030000002"}  # the key "moscow" is not "москва"
+
+
+def test_a_city_is_where_the_importer_placed_the_contact(app):
+    moscow, almaty = gazetteer().city("Москва", "RU"), gazetteer().city("Алматы", "KZ")
+    # "Город, Область" is placed by its parts; the key of the whole text is no city's key.
+    add_contact("+79030000001", country="RU", city="Москва, Московская обл.", place_id=moscow.geonameid)
+    # A Russian number placed in Almaty by the file's country column.
+    add_contact("+79030000002", country="RU", city="Алматы", place_id=almaty.geonameid)
+    # A Kazakh number in Moscow: no Kazakh city is called so, so the importer left it unplaced.
+    add_contact("+77010000003", country="KZ", city="Москва")
+    assert phones({"cities": ["Москва"]}) == {"+79030000001", "+77010000003"}
+    assert phones({"cities": ["Москва, Московская обл."]}) == {"+79030000001"}
+    assert phones({"countries": ["RU"], "cities": ["Алматы"]}) == {"+79030000002"}
+    assert phones({"countries": ["KZ"], "cities": ["Москва"]}) == {"+77010000003"}
+
+
+GEOGRAPHIC = [
+    {"countries": ["RU", "KZ"]}, {"regions": ["Татарстан"]}, {"countries": ["RU"], "regions": ["Татарстан", "Москва"]},
+    {"cities": ["Москва", "Мухосранск"]}, {"countries": ["RU"], "cities": ["Казань"]},
+    {"near": {"city": "Казань", "km": 50}}, {"timezones": ["Europe/Moscow"]},
+]
+
+
+@pytest.mark.parametrize("definition", GEOGRAPHIC, ids=lambda definition: "+".join(definition))
+def test_a_geographic_count_reads_an_index_and_never_the_table(app, definition):
+    # The speed of a count over a million contacts (bench/segment_bench.py) rests on this: each
+    # place part is answered by an index alone. Scans that read the table are priced out so that
+    # PostgreSQL shows whether it could, whatever the size of the test table; its index-only scans
+    # need a vacuumed table, as autovacuum leaves a real one.
+    places = [("RU", "Москва", "Москва", "Europe/Moscow"), ("RU", "Казань", "Республика Татарстан", "Europe/Moscow"),
+              ("RU", "Екатеринбург", "Свердловская область", "Asia/Yekaterinburg"), ("KZ", "Алматы", None, "Asia/Almaty"),
+              ("DE", "Berlin", None, "Europe/Berlin")]
+    rows = []
+    for number in range(500):  # enough rows for the planner to tell one index from another
+        country, city, region, zone = places[number % len(places)]
+        place = gazetteer().city(city, country)
+        rows.append({"phone": f"+7999{number:07d}", "country": country, "region": region, "city": city,
+                     "city_key": normalise_key(city), "place_id": place.geonameid if number % 2 else None,
+                     "latitude": place.latitude + number / 10_000, "longitude": place.longitude, "timezone": zone,
+                     "tags": "", "attributes": {}, "consent_source": "test", "consent_at": utcnow()})
+    db.session.execute(insert(Contact), rows)
+    db.session.commit()
+    query = select(func.count()).select_from(Contact).where(segments.segment_filter(segments.parse_definition(definition)))
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text("VACUUM ANALYZE contacts"))
+        for setting in ("enable_seqscan", "enable_bitmapscan"):
+            db.session.execute(text(f"SET LOCAL {setting} = off"))
+        plan = "\n".join(db.session.scalars(text(f"EXPLAIN {query.compile(db.engine, compile_kwargs={'literal_binds': True})}")))
+        assert "Index Only Scan" in plan and "Seq Scan" not in plan and "Index Scan" not in plan.replace("Index Only Scan", ""), plan
+    else:
+        plan = "\n".join(row[-1] for row in db.session.execute(text(f"EXPLAIN QUERY PLAN {query.compile(db.engine, compile_kwargs={'literal_binds': True})}")))
+        # An expression index is never called COVERING, yet a count reads no column of the table.
+        assert "SCAN contacts" not in plan and ("COVERING INDEX" in plan or "ix_contacts_city_match" in plan), plan
+    db.session.rollback()
 
 
 def test_a_radius_keeps_40_km_and_drops_60_km(app):
