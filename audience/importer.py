@@ -21,7 +21,7 @@ from audience import columns
 from audience.models import Import, IssueKind
 from audience.reading import read_table
 from audience.rows import CheckedChunk, RowRules, check_chunk, warm_up, without_cyclic_gc
-from audience.upsert import large_page_cache, upsert_contacts, write_issues
+from audience.upsert import bulk_settings, upsert_contacts, write_issues
 
 Progress = Callable[[str, int, int], None]  # stage, done, total
 
@@ -63,7 +63,7 @@ def run_import(record: Import, content: bytes, *, progress: Progress | None = No
     Raises ImportRefusedError (or UnreadableFileError / MappingError, both ValueErrors with a
     sentence) when the file as a whole cannot be imported; nothing is written then.
     """
-    with _ChunkChecker(content) as checker, without_cyclic_gc(), large_page_cache():
+    with _ChunkChecker(content) as checker, without_cyclic_gc(), bulk_settings():
         return _run(record, content, checker, progress or (lambda stage, done, total: None))
 
 
