@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, jsonify, request
+from flask import current_app, jsonify, request
 
 from accounts.roles import role_required
 from audience import contacts
@@ -12,6 +12,7 @@ from audience.models import Contact
 from audience.status import ContactStatus
 from compliance.api import suppression_json
 from dbtypes import parse_id
+from extensions import db
 
 
 def _iso(moment) -> str | None:
@@ -52,9 +53,7 @@ def contact_list():
 @bp.get("/contacts/<contact_id>")
 @role_required()
 def contact_detail(contact_id: str):
-    contact = contacts.get_contact(parse_id(contact_id))
-    if contact is None:
-        abort(404)
+    contact = db.get_or_404(Contact, parse_id(contact_id) or 0)
     detail = contacts.contact_detail(contact)
     consent = detail.consent
     return jsonify({

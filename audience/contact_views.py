@@ -4,16 +4,18 @@ not get it)."""
 
 from __future__ import annotations
 
-from flask import Response, abort, current_app, render_template, request
+from flask import Response, current_app, render_template, request
 
 from accounts.models import Role
 from accounts.roles import role_required
 from audience import contacts
+from audience.models import Contact
 from audience.status import STATUS_LABELS, ContactStatus
 from audience.views import bp
 from compliance.suppression import REASON_LABELS
 import spreadsheets
 from dbtypes import parse_id, utcnow
+from extensions import db
 
 EXPORT_ROLES = (Role.MARKETER,)  # and admins, who hold every role
 IMPORT_ROLES = (Role.MARKETER,)  # who may open an import's page, from a contact's consent proof
@@ -30,9 +32,7 @@ def contact_list():
 @bp.get("/contacts/<contact_id>")
 @role_required()
 def contact_detail(contact_id: str):
-    contact = contacts.get_contact(parse_id(contact_id))
-    if contact is None:
-        abort(404)
+    contact = db.get_or_404(Contact, parse_id(contact_id) or 0)
     return render_template("audience/contact_detail.html", detail=contacts.contact_detail(contact),
                            status_labels=STATUS_LABELS, reason_labels=REASON_LABELS, import_roles=IMPORT_ROLES)
 

@@ -196,11 +196,6 @@ def _sorts_by_code_point() -> bool:
     return _CODE_POINT_ORDER[key]
 
 
-def get_contact(contact_id: int | None) -> Contact | None:
-    """The contact with this id, or None (also for no id at all)."""
-    return db.session.get(Contact, contact_id) if contact_id is not None else None
-
-
 def contact_detail(contact: Contact) -> ContactDetail:
     """Everything known about ``contact``: status now, consent proof and the number's suppression history."""
     history = suppression.history(contact.phone)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, jsonify, redirect, render_template, request, url_for
+from flask import current_app, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from accounts.models import Role
@@ -22,10 +22,7 @@ ISSUES_SHOWN = 100
 
 
 def _import_or_404(import_id: str) -> Import:
-    record = db.session.get(Import, parse_id(import_id) or 0)
-    if record is None:
-        abort(404)
-    return record
+    return db.get_or_404(Import, parse_id(import_id) or 0)
 
 
 @bp.get("/imports")

@@ -188,6 +188,20 @@ def make_user(app):
 
 
 @pytest.fixture
+def token_of(make_user):
+    """A new user of the given role and their API token's plaintext."""
+    from accounts import tokens
+    from extensions import db
+
+    def make(role: str = "marketer") -> str:
+        _row, plaintext = tokens.create_token(make_user(role), "script")
+        db.session.commit()
+        return plaintext
+
+    return make
+
+
+@pytest.fixture
 def admin(make_user):
     """An administrator, boss@example.com."""
     return make_user("admin", email="boss@example.com")

@@ -7,7 +7,6 @@ import io
 
 import pytest
 
-from accounts import tokens
 from compliance import suppression
 from compliance.models import SuppressionReason
 from extensions import db
@@ -17,18 +16,6 @@ FORBIDDEN = "Your role does not allow this. Ask an administrator if you need acc
 LINT_KEYS = {"text", "language", "tagged", "mentions", "links", "spam", "verdicts", "outcome"}
 DISCLAIMER_EN = ("*Meta Platforms Inc. is recognised as an extremist organisation; "
                  "its activities are banned in the Russian Federation.")
-
-
-@pytest.fixture
-def token_of(make_user):
-    """A new user of the given role and their API token's plaintext."""
-
-    def make(role: str = "marketer") -> str:
-        _row, plaintext = tokens.create_token(make_user(role), "script")
-        db.session.commit()
-        return plaintext
-
-    return make
 
 
 @pytest.fixture

@@ -10,12 +10,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from accounts import tokens
 from audience.contacts import EXPORT_HEADER
 from compliance import suppression
 from compliance.models import SuppressionReason
 from dbtypes import utcnow
-from extensions import db
 from tests.helpers import signed_in_client
 from tests.records import suppress
 from tests.test_contacts import add_contact, add_import, read_csv
@@ -28,18 +26,6 @@ NOTHING_HERE = "There is nothing at this address."
 def browser_as(app, make_user):
     """A browser signed in with a new account of the given role."""
     return lambda role: signed_in_client(app, make_user(role).email)
-
-
-@pytest.fixture
-def token_of(make_user):
-    """A new user of the given role and their API token's plaintext."""
-
-    def make(role: str) -> str:
-        _row, plaintext = tokens.create_token(make_user(role), "script")
-        db.session.commit()
-        return plaintext
-
-    return make
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import re
 import pytest
 from sqlalchemy import select
 
-from accounts import tokens
 from audience import segments
 from audience.models import Segment
 from compliance.models import SuppressionReason
@@ -205,15 +204,11 @@ def test_unknown_segments_are_404(browser_as):
 # --- the API ------------------------------------------------------------------------------------------
 
 @pytest.fixture
-def call(client, make_user):
+def call(client, token_of):
     """``call(method, path, role, json=…)``: one API request with a new token of ``role``."""
 
     def request(method: str, path: str, role: str | None = "marketer", **kwargs):
-        headers = {}
-        if role:
-            _row, plaintext = tokens.create_token(make_user(role), "script")
-            db.session.commit()
-            headers["Authorization"] = f"Bearer {plaintext}"
+        headers = {"Authorization": f"Bearer {token_of(role)}"} if role else {}
         return client.open(f"/api/v1{path}", method=method, headers=headers, **kwargs)
 
     return request
