@@ -18,6 +18,7 @@ from accounts.views import bp as accounts_views
 from audience.api import bp as audience_api
 from audience.cli import group as audience_cli
 from audience.views import bp as audience_views
+from campaigns.views import bp as campaigns_views
 from compliance import audit
 from compliance.api import bp as compliance_api
 from compliance.cli import group as compliance_cli
@@ -75,7 +76,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
 
     for blueprint in (
         web_views, health_views, accounts_views, accounts_api,
-        compliance_views, compliance_api, audience_views, audience_api,
+        compliance_views, compliance_api, audience_views, audience_api, campaigns_views,
     ):
         app.register_blueprint(blueprint)
     app.context_processor(template_globals)

@@ -1,0 +1,1 @@
+"""Templates, senders, campaigns, the four-eyes review, scheduling and launch."""

@@ -1,0 +1,192 @@
+"""Campaign tables: senders, WhatsApp templates (versioned), campaigns, their reviews, and the
+message rows a launch materialises — one per (campaign, contact)."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from dbtypes import BigId, UTCDateTime, utcnow
+from extensions import db
+
+
+def _enum(cls: type[enum.Enum], length: int = 16) -> Enum:
+    return Enum(cls, native_enum=False, length=length, values_callable=lambda items: [i.value for i in items])
+
+
+class Sender(db.Model):
+    """A WhatsApp business phone number that campaigns are sent from.
+
+    ``tier`` is its messaging tier (compliance.sending.TIER_LIMITS) and ``messages_per_second`` its
+    throughput; a campaign's rate limit may not exceed it. The channel that sends through it (the
+    WhatsApp Cloud API or the local sandbox) comes with a later issue.
+    """
+
+    __tablename__ = "senders"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    phone: Mapped[str] = mapped_column(String(16), unique=True)  # E.164
+    tier: Mapped[str] = mapped_column(String(32), default="TIER_250")
+    messages_per_second: Mapped[int] = mapped_column(Integer, default=80)
+    channel: Mapped[str] = mapped_column(String(32), default="sandbox")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TemplateCategory(str, enum.Enum):
+    MARKETING = "marketing"
+    UTILITY = "utility"
+    AUTHENTICATION = "authentication"
+
+
+class TemplateStatus(str, enum.Enum):
+    """The provider's verdict on a template, mirrored here."""
+
+    DRAFT = "draft"
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    PAUSED = "paused"
+    DISABLED = "disabled"
+
+
+class Template(db.Model):
+    """One version of a WhatsApp message template.
+
+    A template is known by (name, language); editing an approved one adds a new version rather than
+    changing what the provider approved, so a campaign always points at the exact text it was
+    reviewed with. ``is_current`` marks the newest version of each (name, language).
+    """
+
+    __tablename__ = "templates"
+    __table_args__ = (
+        UniqueConstraint("name", "language", "version"),
+        Index("ix_templates_current", "is_current", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(512))  # lowercase letters, digits, underscores
+    language: Mapped[str] = mapped_column(String(16))  # ru, en, en_US, …
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    is_current: Mapped[bool] = mapped_column(default=True)
+    category: Mapped[TemplateCategory] = mapped_column(_enum(TemplateCategory))
+    header: Mapped[str] = mapped_column(String(60), default="")  # text header, ≤ 1 variable
+    body: Mapped[str] = mapped_column(Text)
+    footer: Mapped[str] = mapped_column(String(60), default="")
+    # [{"type": "quick_reply"|"url"|"phone", "text": …, "url"|"phone": …}]
+    buttons: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    examples: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)  # variable → example value
+    status: Mapped[TemplateStatus] = mapped_column(_enum(TemplateStatus), default=TemplateStatus.DRAFT)
+    rejection_reason: Mapped[str | None] = mapped_column(Text)
+    tags: Mapped[str] = mapped_column(String(500), default="")  # '|promo|autumn|', as contacts' tags
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class CampaignStatus(str, enum.Enum):
+    DRAFT = "draft"
+    IN_REVIEW = "in_review"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    SCHEDULED = "scheduled"
+    SENDING = "sending"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+class Campaign(db.Model):
+    """A broadcast: template version + segment + variables + schedule, and where it stands.
+
+    ``content_hash`` covers everything that decides what is sent to whom; an approval holds only
+    for the hash it was given (``approved_hash``), so any later edit voids it.
+    """
+
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    sender_id: Mapped[int] = mapped_column(ForeignKey("senders.id"))
+    template_id: Mapped[int] = mapped_column(ForeignKey("templates.id"))
+    segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id"))
+    # variable → {"source": "field"|"attribute"|"constant", "value": …, "fallback": …}
+    variables: Mapped[dict[str, dict[str, str]]] = mapped_column(JSON, default=dict)
+    send_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # None: as soon as approved and launched
+    # {"start": "HH:MM", "end": "HH:MM"} in the recipient's local time; None: the compliance default.
+    send_window: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    messages_per_second: Mapped[int] = mapped_column(Integer, default=20)
+    status: Mapped[CampaignStatus] = mapped_column(_enum(CampaignStatus), default=CampaignStatus.DRAFT, index=True)
+    content_hash: Mapped[str] = mapped_column(String(64), default="")
+    approved_hash: Mapped[str | None] = mapped_column(String(64))
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    preflight: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # the report stored at submission
+    estimate: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # cost estimate, minor units
+    exclusions: Mapped[dict[str, int] | None] = mapped_column(JSON)  # at launch, by reason
+    recipients: Mapped[int | None] = mapped_column(Integer)  # message rows materialised at launch
+    launched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ReviewDecision(str, enum.Enum):
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class CampaignReview(db.Model):
+    """One reviewer's decision on one content hash of a campaign."""
+
+    __tablename__ = "campaign_reviews"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
+    reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decision: Mapped[ReviewDecision] = mapped_column(_enum(ReviewDecision))
+    reason_code: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    content_hash: Mapped[str] = mapped_column(String(64))
+    # What the reviewer saw: the campaign's hashed content, to show what changed next time.
+    snapshot: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class MessageStatus(str, enum.Enum):
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class Message(db.Model):
+    """One recipient of one campaign; unique per (campaign, contact), so nobody gets it twice."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "contact_id"),
+        Index("ix_messages_campaign_status", "campaign_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
+    phone: Mapped[str] = mapped_column(String(16))
+    variables: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)  # rendered values by variable
+    # Sent with the message to the provider, so that a retried send cannot deliver twice.
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    status: Mapped[MessageStatus] = mapped_column(_enum(MessageStatus), default=MessageStatus.QUEUED)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,10 @@
+"""Campaign pages: the blueprint. Templates, campaigns and reviews add their routes from their own
+modules, imported at the end."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+from campaigns import models  # noqa: F401  (the tables, for migrations and create_all)
+
+bp = Blueprint("campaigns", __name__, template_folder="templates")
