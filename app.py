@@ -18,6 +18,8 @@ from accounts.views import bp as accounts_views
 from audience.api import bp as audience_api
 from audience.cli import group as audience_cli
 from audience.views import bp as audience_views
+from campaigns.api import bp as campaigns_api
+from campaigns.cli import group as campaigns_cli
 from campaigns.views import bp as campaigns_views
 from compliance import audit
 from compliance.api import bp as compliance_api
@@ -76,11 +78,12 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
 
     for blueprint in (
         web_views, health_views, accounts_views, accounts_api,
-        compliance_views, compliance_api, audience_views, audience_api, campaigns_views,
+        compliance_views, compliance_api, audience_views, audience_api, campaigns_views, campaigns_api,
     ):
         app.register_blueprint(blueprint)
     app.context_processor(template_globals)
     app.cli.add_command(users_cli)
     app.cli.add_command(compliance_cli)
     app.cli.add_command(audience_cli)
+    app.cli.add_command(campaigns_cli)
     return app

@@ -1,0 +1,13 @@
+"""JSON API of campaigns under /api/v1: templates, campaigns, reviews, launches."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+from extensions import csrf
+
+bp = Blueprint("campaigns_api", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)
+
+# Imported for their routes; they import ``bp`` from here, so they must come after it.
+from campaigns import campaign_api, template_api  # noqa: E402,F401

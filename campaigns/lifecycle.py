@@ -1,0 +1,102 @@
+"""The one owner of a campaign's status: every transition goes through ``transition``.
+
+A transition is a compare-and-set in the database (``UPDATE … WHERE id = :id AND status = :from``),
+so two schedulers, a retried job or two reviewers clicking at once can never both move a campaign
+out of the same state: exactly one wins, the other gets ``TransitionError``. Each transition is
+written to the audit log with its actor and reason, in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import update
+
+from campaigns.models import Campaign, CampaignStatus
+from compliance import audit
+from dbtypes import utcnow
+from extensions import db
+
+S = CampaignStatus
+
+# (from, to) → the action's name, as the audit log records it.
+TRANSITIONS: dict[tuple[CampaignStatus, CampaignStatus], str] = {
+    (S.DRAFT, S.IN_REVIEW): "submit",
+    (S.IN_REVIEW, S.APPROVED): "approve",
+    (S.IN_REVIEW, S.REJECTED): "reject",
+    (S.REJECTED, S.DRAFT): "revise",
+    # An edit voids a pending review or an approval: the campaign is a draft again.
+    (S.IN_REVIEW, S.DRAFT): "edit",
+    (S.APPROVED, S.DRAFT): "edit",
+    (S.SCHEDULED, S.DRAFT): "edit",
+    (S.APPROVED, S.SCHEDULED): "schedule",
+    (S.SCHEDULED, S.SENDING): "launch",
+    (S.SENDING, S.PAUSED): "pause",
+    (S.PAUSED, S.SENDING): "resume",
+    (S.SENDING, S.COMPLETED): "complete",
+    (S.PAUSED, S.COMPLETED): "complete",
+    (S.DRAFT, S.CANCELLED): "cancel",
+    (S.IN_REVIEW, S.CANCELLED): "cancel",
+    (S.APPROVED, S.CANCELLED): "cancel",
+    (S.REJECTED, S.CANCELLED): "cancel",
+    (S.SCHEDULED, S.CANCELLED): "cancel",
+    (S.SENDING, S.CANCELLED): "cancel",
+    (S.PAUSED, S.CANCELLED): "cancel",
+    (S.SENDING, S.FAILED): "fail",
+    (S.SCHEDULED, S.FAILED): "fail",
+}
+
+STATUS_LABELS = {
+    S.DRAFT: _l("Draft"),
+    S.IN_REVIEW: _l("In review"),
+    S.APPROVED: _l("Approved"),
+    S.REJECTED: _l("Rejected"),
+    S.SCHEDULED: _l("Scheduled"),
+    S.SENDING: _l("Sending"),
+    S.PAUSED: _l("Paused"),
+    S.COMPLETED: _l("Completed"),
+    S.CANCELLED: _l("Cancelled"),
+    S.FAILED: _l("Failed"),
+}
+
+# Statuses in which the campaign's content may still be edited (an edit returns it to draft).
+EDITABLE = frozenset({S.DRAFT, S.IN_REVIEW, S.APPROVED, S.REJECTED, S.SCHEDULED})
+
+
+class TransitionError(ValueError):
+    """The campaign cannot move as asked; the message is a sentence for the person who asked."""
+
+
+def can(campaign: Campaign, to: CampaignStatus) -> bool:
+    return (campaign.status, to) in TRANSITIONS
+
+
+def transition(campaign: Campaign, to: CampaignStatus, *, actor: Any = None, reason: str = "",
+               details: dict[str, Any] | None = None, **values: Any) -> None:
+    """Move ``campaign`` to ``to`` if its status in the database is still what this object says.
+
+    ``values`` are further columns set by the same statement (``approved_hash=…``), so the move and
+    what it means are one atomic write. Flushes only; raises TransitionError with a sentence.
+    """
+    source = campaign.status
+    action = TRANSITIONS.get((source, to))
+    if action is None:
+        raise TransitionError(_("A campaign that is “%(source)s” cannot become “%(target)s”.",
+                                source=STATUS_LABELS[source], target=STATUS_LABELS[to]))
+    db.session.flush()
+    now = utcnow()
+    changed = db.session.execute(
+        update(Campaign)
+        .where(Campaign.id == campaign.id, Campaign.status == source)
+        .values(status=to, updated_at=now, **values)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if changed != 1:
+        db.session.refresh(campaign)
+        raise TransitionError(_("Someone else changed this campaign a moment ago (it is now “%(now)s”); reload it and try again.",
+                                now=STATUS_LABELS[campaign.status]))
+    db.session.refresh(campaign)
+    audit.record(f"campaign.{action}", actor=actor, target=campaign,
+                 details={"from": source.value, "to": to.value, **({"reason": reason} if reason else {}), **(details or {})})
