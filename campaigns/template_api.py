@@ -1,5 +1,155 @@
-"""(routes follow)"""
+"""JSON API of message templates under /api/v1: list, create, read, update, submit, the provider's
+status (admins), and the preview.
+
+Errors are ``{"error": sentence, "errors": [sentences]}``: 400 for a template that breaks the
+rules or an action not allowed in its state, 404 for an unknown template, 409 for a name already
+taken in that language. Marketers and admins write; every signed-in role reads and previews.
+"""
 
 from __future__ import annotations
 
-from campaigns.api import bp  # noqa: F401
+from typing import Any
+
+from flask import jsonify, request
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from accounts.models import Role
+from accounts.roles import role_required
+from campaigns import message_templates as templates
+from campaigns.api import bp
+from campaigns.models import Template
+from extensions import db
+
+MAX_PAGE = 200
+
+
+def _problem(errors: list[str], status: int = 400):
+    db.session.rollback()
+    return jsonify(error=errors[0], errors=errors), status
+
+
+def _error(error: templates.TemplateError):
+    return _problem(error.errors, 409 if isinstance(error, templates.DuplicateTemplateError) else 400)
+
+
+def _not_found():
+    return _problem([_("There is no template with this id.")], 404)
+
+
+def _body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    return body if isinstance(body, dict) else {}
+
+
+def _actor():
+    return current_user._get_current_object()
+
+
+def _number(name: str, default: int) -> int:
+    text = request.args.get(name, "")
+    # Bounded, so that no number reaches the database as one too large for it.
+    return min(int(text), 10**9) if text.isascii() and text.isdigit() and len(text) <= 12 else default
+
+
+@bp.get("/templates")
+@role_required()
+def templates_list():
+    """Current versions; ``search``, ``status``, ``category``, ``language``, ``tag``, ``archived=1``,
+    ``sort`` (name, updated, last_used), ``offset`` and ``limit`` (at most 200)."""
+    args = request.args
+    page = templates.list_templates(
+        search=args.get("search", ""), status=args.get("status"), category=args.get("category"),
+        language=args.get("language"), tag=args.get("tag"), archived=args.get("archived") in ("1", "true", "yes"),
+        sort=args.get("sort", "updated"), offset=_number("offset", 0),
+        limit=max(1, min(MAX_PAGE, _number("limit", templates.PAGE_SIZE))),
+    )
+    return jsonify(templates=[templates.template_data(t) for t in page.templates], total=page.total,
+                   offset=page.offset, next_offset=page.next_offset)
+
+
+@bp.post("/templates")
+@role_required(Role.MARKETER)
+def create_template():
+    try:
+        template = templates.create_template(_body(), actor=_actor())
+        data = templates.template_data(template, with_versions=True)
+    except templates.TemplateError as error:
+        return _error(error)
+    db.session.commit()
+    return jsonify(data), 201
+
+
+@bp.get("/templates/<int:template_id>")
+@role_required()
+def template_detail(template_id: int):
+    template = db.session.get(Template, template_id)
+    if template is None:
+        return _not_found()
+    return jsonify(templates.template_data(template, with_versions=True))
+
+
+@bp.put("/templates/<int:template_id>")
+@role_required(Role.MARKETER)
+def update_template(template_id: int):
+    """Change what the body gives; ``archived`` (true/false) archives or restores. The answer is the
+    version that holds the change: a new one when the template was approved, paused or disabled."""
+    template = db.session.get(Template, template_id)
+    if template is None:
+        return _not_found()
+    body = _body()
+    try:
+        changes = {key: value for key, value in body.items() if key != "archived"}
+        if changes:
+            template = templates.update_template(template, changes, actor=_actor())
+        if isinstance(body.get("archived"), bool):
+            template = templates.set_archived(template, body["archived"], actor=_actor())
+        data = templates.template_data(template, with_versions=True)
+    except templates.TemplateError as error:
+        return _error(error)
+    db.session.commit()
+    return jsonify(data)
+
+
+@bp.post("/templates/<int:template_id>/submit")
+@role_required(Role.MARKETER)
+def submit_template(template_id: int):
+    """Submit to the provider; the answer shows the status it reached (the sandbox decides at once)."""
+    template = db.session.get(Template, template_id)
+    if template is None:
+        return _not_found()
+    try:
+        templates.submit(template, actor=_actor())
+        data = templates.template_data(template, with_versions=True)
+    except templates.TemplateError as error:
+        return _error(error)
+    db.session.commit()
+    return jsonify(data)
+
+
+@bp.post("/templates/<int:template_id>/status")
+@role_required(Role.ADMIN)
+def set_template_status(template_id: int):
+    """``{"status": "approved"|"rejected"|…, "reason": "…"}``: mirror the provider's status."""
+    template = db.session.get(Template, template_id)
+    if template is None:
+        return _not_found()
+    body = _body()
+    status, reason = body.get("status"), body.get("reason")
+    try:
+        templates.set_status(template, status if isinstance(status, str) else "",
+                             reason if isinstance(reason, str) else "", actor=_actor())
+        data = templates.template_data(template, with_versions=True)
+    except templates.TemplateError as error:
+        return _error(error)
+    db.session.commit()
+    return jsonify(data)
+
+
+@bp.post("/templates/preview")
+@role_required()
+def preview_template():
+    """A template (as for create) and optional ``values`` in; the message as the recipient sees it,
+    with the compliance lint, and the rule violations so far out."""
+    body = _body()
+    return jsonify(templates.preview(body, body.get("values")))

@@ -1,5 +1,125 @@
-"""(commands follow)"""
+"""`flask campaigns template …`: create, list, show, submit and set the provider's status from the shell."""
 
 from __future__ import annotations
 
-from campaigns.cli import group  # noqa: F401
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from campaigns import message_templates as templates
+from campaigns.cli import group
+from campaigns.models import Template, TemplateCategory, TemplateStatus
+from extensions import db
+
+
+@group.group("template")
+def template_group() -> None:
+    """WhatsApp message templates: create, list, show, submit, set-status."""
+
+
+def _fail(error: templates.TemplateError) -> None:
+    db.session.rollback()
+    raise click.ClickException("\n".join(error.errors))
+
+
+def _template(name: str, language: str | None) -> Template:
+    found = templates.find_template(name, language)
+    if found is None:
+        raise click.ClickException(
+            f"There is no template “{name}”{f' in {language}' if language else ''} (a name in several languages "
+            "needs --language); `flask campaigns template list` shows them.")
+    return found
+
+
+def _spec(path: str) -> dict[str, Any]:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError) as error:
+        raise click.ClickException(f"Cannot read {path}: {getattr(error, 'strerror', None) or error}.") from None
+    except ValueError as error:
+        raise click.ClickException(f"{path} is not valid JSON ({error.msg} at line {error.lineno}, column {error.colno}).") from None
+    if not isinstance(data, dict):
+        raise click.ClickException(f"{path} must hold one JSON object: name, language, category, header, body, footer, "
+                                   "buttons, examples, tags.")
+    return data
+
+
+def _line(template: Template) -> str:
+    return (f"{template.id}\t{template.name}\t{template.language}\tv{template.version}\t{template.category.value}\t"
+            f"{template.status.value}\t{template.updated_at:%Y-%m-%d %H:%M}\t{','.join(templates.tags_of(template))}")
+
+
+language_option = click.option("--language", default=None, help="The template's language, when its name exists in several.")
+
+
+@template_group.command("create")
+@click.option("--file", "path", required=True, type=click.Path(dir_okay=False), help="The template as a JSON object.")
+def create_command(path: str) -> None:
+    """Save a new template (a draft) from a JSON spec."""
+    try:
+        template = templates.create_template(_spec(path))
+    except templates.TemplateError as error:
+        _fail(error)
+    db.session.commit()
+    click.echo(f"Created template “{template.name}” ({template.language}, id {template.id}) as a draft.")
+
+
+@template_group.command("list")
+@click.option("--search", default="", help="Words in the name or the body.")
+@click.option("--status", type=click.Choice([s.value for s in TemplateStatus]), default=None)
+@click.option("--category", type=click.Choice([c.value for c in TemplateCategory]), default=None)
+@click.option("--language", default=None)
+@click.option("--tag", default=None)
+@click.option("--archived", is_flag=True, help="List the archived templates instead.")
+@click.option("--sort", type=click.Choice(templates.SORTS), default="name", show_default=True)
+def list_command(search: str, status: str | None, category: str | None, language: str | None, tag: str | None,
+                 archived: bool, sort: str) -> None:
+    """List the current templates: id, name, language, version, category, status, last change (UTC), tags."""
+    offset: int | None = 0
+    while offset is not None:
+        page = templates.list_templates(search=search, status=status, category=category, language=language, tag=tag,
+                                        archived=archived, sort=sort, offset=offset)
+        for template in page.templates:
+            click.echo(_line(template))
+        offset = page.next_offset
+
+
+@template_group.command("show")
+@click.argument("name")
+@language_option
+def show_command(name: str, language: str | None) -> None:
+    """Print the template NAME (or id) as JSON, with its versions."""
+    click.echo(json.dumps(templates.template_data(_template(name, language), with_versions=True), ensure_ascii=False, indent=2))
+
+
+@template_group.command("submit")
+@click.argument("name")
+@language_option
+def submit_command(name: str, language: str | None) -> None:
+    """Submit the template NAME (or id) to the provider for approval."""
+    template = _template(name, language)
+    try:
+        templates.submit(template)
+    except templates.TemplateError as error:
+        _fail(error)
+    db.session.commit()
+    outcome = f": {template.rejection_reason}" if template.rejection_reason else "."
+    click.echo(f"Submitted “{template.name}” ({template.language}); it is now {template.status.value}{outcome}")
+
+
+@template_group.command("set-status")
+@click.argument("name")
+@click.argument("status", type=click.Choice([s.value for s in templates.ADMIN_STATUSES]))
+@click.option("--reason", default="", help="Why (required to reject, pause or disable).")
+@language_option
+def set_status_command(name: str, status: str, reason: str, language: str | None) -> None:
+    """Record the provider's STATUS for the template NAME (or id)."""
+    template = _template(name, language)
+    try:
+        templates.set_status(template, status, reason)
+    except templates.TemplateError as error:
+        _fail(error)
+    db.session.commit()
+    click.echo(f"Template “{template.name}” ({template.language}, version {template.version}) is now {status}.")

@@ -1,5 +1,216 @@
-"""(routes follow)"""
+"""Template pages on the campaigns blueprint: the list (search, filters, sort, tags, archive), the
+editor with its live preview, and the template page with its versions.
+
+Marketers and admins write templates; every signed-in role reads them; only admins set the
+provider's status. The editor works without JavaScript (its "Preview" button posts the form);
+with it, ``static/template_preview.js`` posts the form to ``template_preview`` as the user types
+and redraws the WhatsApp-like bubble, the lint verdicts and the rule violations from the JSON.
+"""
 
 from __future__ import annotations
 
-from campaigns.views import bp  # noqa: F401
+import json
+from typing import Any
+
+from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from accounts.models import Role
+from accounts.roles import role_required
+from campaigns import message_templates as templates
+from campaigns.models import Template, TemplateCategory, TemplateStatus
+from campaigns.template_forms import (
+    EXAMPLE_PREFIX, SORT_LABELS, ActionForm, StatusForm, TemplateForm, form_data, new_form_data,
+    posted_examples, template_form_data,
+)
+from campaigns.views import bp
+from compliance.verdict import OUTCOME_LABELS
+from dbtypes import parse_id
+from extensions import db
+
+
+def _can_edit() -> bool:
+    return current_user.has_role(Role.MARKETER)
+
+
+def _template_or_404(template_id: int) -> Template:
+    return db.session.get(Template, template_id) or abort(404)
+
+
+def _labels() -> dict[str, Any]:
+    outcome_labels = {outcome.value: str(label) for outcome, label in OUTCOME_LABELS.items()}
+    return {"status_labels": templates.STATUS_LABELS, "category_labels": templates.CATEGORY_LABELS,
+            "outcome_labels": outcome_labels, "outcome_labels_json": json.dumps(outcome_labels, ensure_ascii=False)}
+
+
+@bp.get("/templates")
+@role_required()
+def template_list():
+    args = request.args
+    archived = args.get("archived") == "1"
+    sort = args.get("sort") if args.get("sort") in SORT_LABELS else "updated"
+    filters = {"search": args.get("search", "")[:templates.MAX_SEARCH], "status": args.get("status", ""),
+               "category": args.get("category", ""), "language": args.get("language", ""), "tag": args.get("tag", "")}
+    offset = parse_id(args.get("offset")) or 0
+    page = templates.list_templates(**filters, archived=archived, sort=sort, offset=offset)
+
+    def page_url(**changes) -> str:
+        query = {**filters, "sort": sort if sort != "updated" else "", "archived": "1" if archived else "", **changes}
+        return url_for("campaigns.template_list", **{key: value for key, value in query.items() if value})
+
+    return render_template(
+        "campaigns/template_list.html", page=page, filters=filters, sort=sort, archived=archived, page_url=page_url,
+        sort_labels=SORT_LABELS, statuses=list(TemplateStatus), categories=list(TemplateCategory),
+        languages=templates.languages_in_use(), tags=templates.tags_in_use(), can_edit=_can_edit(),
+        tags_of=templates.tags_of, page_size=templates.PAGE_SIZE, **_labels(),
+    )
+
+
+def _editor(form: TemplateForm, template: Template | None, examples: dict[str, str], errors=(), status: int = 200):
+    data = form_data(form, examples)
+    shown = templates.preview(data)
+    # One example field per variable of the text as it stands, keeping what was typed.
+    example_fields = [(name, examples.get(name, "")) for name in shown["preview"]["variables"]]
+    action = url_for("campaigns.save_template", template_id=template.id) if template else url_for("campaigns.create_template")
+    return render_template(
+        "campaigns/template_form.html", form=form, template=template, errors=list(errors), action=action,
+        preview=shown["preview"], violations=shown["violations"], example_fields=example_fields,
+        example_prefix=EXAMPLE_PREFIX, **_labels(),
+    ), status
+
+
+@bp.get("/templates/new")
+@role_required(Role.MARKETER)
+def new_template():
+    language = current_user.language if current_user.language in ("ru", "en") else "ru"
+    return _editor(TemplateForm(formdata=None, data=new_form_data(language)), None, {})
+
+
+@bp.post("/templates/new")
+@role_required(Role.MARKETER)
+def create_template():
+    return _submit_editor(None)
+
+
+@bp.get("/templates/<int:template_id>/edit")
+@role_required(Role.MARKETER)
+def edit_template(template_id: int):
+    template = _template_or_404(template_id)
+    return _editor(TemplateForm(formdata=None, data=template_form_data(template)), template, dict(template.examples or {}))
+
+
+@bp.post("/templates/<int:template_id>/edit")
+@role_required(Role.MARKETER)
+def save_template(template_id: int):
+    return _submit_editor(_template_or_404(template_id))
+
+
+def _submit_editor(template: Template | None):
+    """Preview (the no-JavaScript button) or save the editor's form."""
+    form = TemplateForm()
+    examples = posted_examples(request.form)
+    if request.form.get("action") == "preview":
+        return _editor(form, template, examples)
+    if not form.validate_on_submit():
+        return _editor(form, template, examples, status=400)
+    data = form_data(form, examples)
+    actor = current_user._get_current_object()
+    try:
+        if template is None:
+            saved = templates.create_template(data, actor=actor)
+        else:
+            saved = templates.update_template(template, data, actor=actor)
+    except templates.TemplateError as error:
+        db.session.rollback()
+        return _editor(form, template, examples, error.errors, 400)
+    db.session.commit()
+    if template is not None and saved.id != template.id:
+        flash(_("The provider had already reviewed “%(name)s”, so your changes are saved as version %(version)d, a draft to submit.",
+                name=saved.name, version=saved.version), "info")
+    else:
+        flash(_("The template “%(name)s” is saved.", name=saved.name), "info")
+    return redirect(url_for("campaigns.template_detail", template_id=saved.id))
+
+
+@bp.get("/templates/<int:template_id>")
+@role_required()
+def template_detail(template_id: int):
+    template = _template_or_404(template_id)
+    shown = templates.preview(templates.template_data(template))
+    status_form = StatusForm(formdata=None, data={"status": template.status.value})
+    return render_template(
+        "campaigns/template_detail.html", template=template, versions=templates.versions(template),
+        preview=shown["preview"], violations=shown["violations"], tags=templates.tags_of(template),
+        can_edit=_can_edit(), is_admin=current_user.has_role(Role.ADMIN), action_form=ActionForm(),
+        status_form=status_form, can_submit=template.is_current and template.status in templates.SUBMITTABLE,
+        can_change=template.is_current and template.status is not TemplateStatus.PENDING, **_labels(),
+    )
+
+
+@bp.post("/templates/<int:template_id>/submit")
+@role_required(Role.MARKETER)
+def submit_template(template_id: int):
+    template = _template_or_404(template_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        templates.submit(template, actor=current_user._get_current_object())
+    except templates.TemplateError as error:
+        db.session.rollback()
+        for sentence in error.errors:
+            flash(sentence, "error")
+        return redirect(url_for("campaigns.template_detail", template_id=template_id))
+    db.session.commit()
+    if template.status is TemplateStatus.REJECTED:
+        flash(_("The provider rejected the template: %(reason)s", reason=template.rejection_reason or ""), "error")
+    elif template.status is TemplateStatus.APPROVED:
+        flash(_("The provider approved the template; campaigns can use it now."), "info")
+    else:
+        flash(_("The template is submitted; the provider's decision will show here."), "info")
+    return redirect(url_for("campaigns.template_detail", template_id=template_id))
+
+
+@bp.post("/templates/<int:template_id>/archive")
+@role_required(Role.MARKETER)
+def archive_template(template_id: int):
+    template = _template_or_404(template_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    archived = request.form.get("archived") != "0"
+    current = templates.set_archived(template, archived, actor=current_user._get_current_object())
+    db.session.commit()
+    flash(_("The template is archived; it is hidden from the list until you restore it.") if archived
+          else _("The template is back in the list."), "info")
+    return redirect(url_for("campaigns.template_detail", template_id=current.id))
+
+
+@bp.post("/templates/<int:template_id>/status")
+@role_required(Role.ADMIN)
+def set_template_status(template_id: int):
+    template = _template_or_404(template_id)
+    form = StatusForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        templates.set_status(template, form.status.data, form.reason.data or "", actor=current_user._get_current_object())
+    except templates.TemplateError as error:
+        db.session.rollback()
+        for sentence in error.errors:
+            flash(sentence, "error")
+        return redirect(url_for("campaigns.template_detail", template_id=template_id))
+    db.session.commit()
+    flash(_("The provider status is now “%(status)s”.", status=templates.STATUS_LABELS[template.status]), "info")
+    return redirect(url_for("campaigns.template_detail", template_id=template_id))
+
+
+@bp.post("/templates/preview")
+@role_required()
+def template_preview():
+    """The editor's live preview: the form as posted in; the bubble, the lint and the violations out."""
+    form = TemplateForm()
+    if not form.validate_on_submit():
+        errors = [error for field_errors in form.errors.values() for error in field_errors if isinstance(error, str)]
+        errors = errors or [_("The form has expired; reload the page.")]
+        return jsonify(error=errors[0], errors=errors), 400
+    return jsonify(templates.preview(form_data(form, posted_examples(request.form))))

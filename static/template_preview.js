@@ -1,0 +1,134 @@
+// Template editor: the live preview. As the user types, the form is posted to the preview endpoint
+// and the WhatsApp-like bubble, the compliance verdicts and the rule violations are redrawn from
+// its JSON. No inline script is allowed (see web/security.py); everything shown is set with
+// textContent, never parsed as HTML. Without JavaScript the "Preview" button does the same.
+(function () {
+  "use strict";
+
+  var DELAY_MS = 350;
+
+  function element(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) { node.className = className; }
+    if (text !== undefined) { node.textContent = text; }
+    return node;
+  }
+
+  function showText(node, text) {
+    node.textContent = text || "";
+    node.hidden = !text;
+  }
+
+  function showBody(node, pieces) {
+    node.replaceChildren();
+    pieces.forEach(function (piece) {
+      node.appendChild(piece.mark ? element("mark", piece.mark, piece.text) : document.createTextNode(piece.text));
+    });
+  }
+
+  function showList(node, items, build) {
+    node.replaceChildren();
+    items.forEach(function (item) { node.appendChild(build(item)); });
+  }
+
+  function showErrors(box, sentences) {
+    showList(box, sentences, function (sentence) { return element("p", "error", sentence); });
+  }
+
+  // One example field per variable of the text as it stands, in the variables' order; typed values
+  // are kept, and a row already in place is not moved (moving it would take the cursor away).
+  function syncExamples(fieldset, names) {
+    var prefix = fieldset.dataset.prefix;
+    var existing = {};
+    fieldset.querySelectorAll(".example-field").forEach(function (row) {
+      if (names.indexOf(row.dataset.variable) === -1) { row.remove(); } else { existing[row.dataset.variable] = row; }
+    });
+    names.forEach(function (name, index) {
+      var row = existing[name];
+      if (!row) {
+        row = element("div", "field example-field");
+        row.dataset.variable = name;
+        var label = element("label", "", fieldset.dataset.label.replace("{{NAME}}", "{{" + name + "}}"));
+        label.htmlFor = prefix + name;
+        var input = element("input");
+        input.type = "text";
+        input.id = prefix + name;
+        input.name = prefix + name;
+        input.maxLength = 300;
+        row.appendChild(label);
+        row.appendChild(input);
+      }
+      var here = fieldset.querySelectorAll(".example-field")[index];
+      if (here !== row) { fieldset.insertBefore(row, here || null); }
+    });
+  }
+
+  function setUp(form) {
+    var ids = ["tpl-header", "tpl-body", "tpl-footer", "tpl-buttons", "tpl-length", "tpl-verdicts", "tpl-spam", "tpl-violations"];
+    var parts = {};
+    ids.forEach(function (id) { parts[id] = document.getElementById(id); });
+    var errors = document.getElementById("template-errors");
+    var examples = document.getElementById("template-examples");
+    var outcomeLabels = JSON.parse(form.dataset.outcomeLabels || "{}");
+    var timer = null;
+    var latest = 0;
+
+    function draw(body) {
+      var preview = body.preview;
+      showText(parts["tpl-header"], preview.header);
+      showBody(parts["tpl-body"], preview.pieces);
+      showText(parts["tpl-footer"], preview.footer);
+      showList(parts["tpl-buttons"], preview.buttons, function (button) {
+        return element("li", "wa-button wa-" + (button.type || ""), button.text || "");
+      });
+      parts["tpl-length"].textContent = String(preview.length);
+      showList(parts["tpl-verdicts"], preview.verdicts, function (verdict) {
+        var item = element("li", "outcome-" + verdict.outcome);
+        item.appendChild(element("strong", "", outcomeLabels[verdict.outcome] || verdict.outcome));
+        item.appendChild(document.createTextNode(" " + verdict.reason));
+        return item;
+      });
+      showList(parts["tpl-spam"], preview.spam.signals, function (signal) {
+        return element("li", "", "+" + (Math.round(signal.weight * 10) / 10) + " — " + signal.explanation);
+      });
+      var violations = parts["tpl-violations"];
+      if (body.violations.length) {
+        showList(violations, body.violations, function (sentence) { return element("li", "error", sentence); });
+      } else {
+        showList(violations, [violations.dataset.none], function (sentence) { return element("li", "ok", sentence); });
+      }
+      if (examples) { syncExamples(examples, preview.variables); }
+    }
+
+    function refresh() {
+      var asked = ++latest;
+      fetch(form.dataset.previewUrl, {
+        method: "POST",
+        body: new FormData(form),  // includes the CSRF token of the form
+        credentials: "same-origin",
+        headers: { "Accept": "application/json" }
+      }).then(function (response) {
+        return response.json().then(function (body) { return { ok: response.ok, body: body }; });
+      }).then(function (result) {
+        if (asked !== latest) { return; }  // an older answer arriving late must not win
+        if (result.ok) {
+          showErrors(errors, []);
+          draw(result.body);
+        } else {
+          showErrors(errors, result.body.errors || [result.body.error || ""]);
+        }
+      }).catch(function () { /* offline or signed out: the Preview button still works */ });
+    }
+
+    function schedule() {
+      clearTimeout(timer);
+      timer = setTimeout(refresh, DELAY_MS);
+    }
+
+    form.addEventListener("input", schedule);
+    form.addEventListener("change", schedule);
+  }
+
+  var form = document.getElementById("template-form");
+  if (form && form.dataset.previewUrl) { setUp(form); }
+})();
