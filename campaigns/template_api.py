@@ -8,7 +8,7 @@ taken in that language. Marketers and admins write; every signed-in role reads a
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from flask import jsonify, request
 from flask_babel import gettext as _
@@ -89,61 +89,52 @@ def template_detail(template_id: int):
     return jsonify(templates.template_data(template, with_versions=True))
 
 
+def _changed(template_id: int, change: Callable[[Template], Template]):
+    """Apply ``change`` to the template and answer with the version that holds it, or the sentences."""
+    template = db.session.get(Template, template_id)
+    if template is None:
+        return _not_found()
+    try:
+        data = templates.template_data(change(template), with_versions=True)
+    except templates.TemplateError as error:
+        return _error(error)
+    db.session.commit()
+    return jsonify(data)
+
+
 @bp.put("/templates/<int:template_id>")
 @role_required(Role.MARKETER)
 def update_template(template_id: int):
     """Change what the body gives; ``archived`` (true/false) archives or restores. The answer is the
     version that holds the change: a new one when the template was approved, paused or disabled."""
-    template = db.session.get(Template, template_id)
-    if template is None:
-        return _not_found()
     body = _body()
-    try:
+
+    def change(template: Template) -> Template:
         changes = {key: value for key, value in body.items() if key != "archived"}
         if changes:
             template = templates.update_template(template, changes, actor=_actor())
         if isinstance(body.get("archived"), bool):
             template = templates.set_archived(template, body["archived"], actor=_actor())
-        data = templates.template_data(template, with_versions=True)
-    except templates.TemplateError as error:
-        return _error(error)
-    db.session.commit()
-    return jsonify(data)
+        return template
+
+    return _changed(template_id, change)
 
 
 @bp.post("/templates/<int:template_id>/submit")
 @role_required(Role.MARKETER)
 def submit_template(template_id: int):
     """Submit to the provider; the answer shows the status it reached (the sandbox decides at once)."""
-    template = db.session.get(Template, template_id)
-    if template is None:
-        return _not_found()
-    try:
-        templates.submit(template, actor=_actor())
-        data = templates.template_data(template, with_versions=True)
-    except templates.TemplateError as error:
-        return _error(error)
-    db.session.commit()
-    return jsonify(data)
+    return _changed(template_id, lambda template: templates.submit(template, actor=_actor()))
 
 
 @bp.post("/templates/<int:template_id>/status")
 @role_required(Role.ADMIN)
 def set_template_status(template_id: int):
     """``{"status": "approved"|"rejected"|…, "reason": "…"}``: mirror the provider's status."""
-    template = db.session.get(Template, template_id)
-    if template is None:
-        return _not_found()
     body = _body()
     status, reason = body.get("status"), body.get("reason")
-    try:
-        templates.set_status(template, status if isinstance(status, str) else "",
-                             reason if isinstance(reason, str) else "", actor=_actor())
-        data = templates.template_data(template, with_versions=True)
-    except templates.TemplateError as error:
-        return _error(error)
-    db.session.commit()
-    return jsonify(data)
+    return _changed(template_id, lambda template: templates.set_status(
+        template, status if isinstance(status, str) else "", reason if isinstance(reason, str) else "", actor=_actor()))
 
 
 @bp.post("/templates/preview")

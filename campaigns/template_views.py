@@ -10,7 +10,7 @@ and redraws the WhatsApp-like bubble, the lint verdicts and the rule violations 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Callable
 
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -36,6 +36,27 @@ def _can_edit() -> bool:
 
 def _template_or_404(template_id: int) -> Template:
     return db.session.get(Template, template_id) or abort(404)
+
+
+def _posted_template(template_id: int) -> Template:
+    """The template an action button was pressed for; 400 when the form's CSRF token is wrong."""
+    template = _template_or_404(template_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    return template
+
+
+def _saved(change: Callable[[], object]) -> bool:
+    """Run ``change`` and commit it; on refusal roll back, flash its sentences and say so."""
+    try:
+        change()
+    except templates.TemplateError as error:
+        db.session.rollback()
+        for sentence in error.errors:
+            flash(sentence, "error")
+        return False
+    db.session.commit()
+    return True
 
 
 def _labels() -> dict[str, Any]:
@@ -151,17 +172,9 @@ def template_detail(template_id: int):
 @bp.post("/templates/<int:template_id>/submit")
 @role_required(Role.MARKETER)
 def submit_template(template_id: int):
-    template = _template_or_404(template_id)
-    if not ActionForm().validate_on_submit():
-        abort(400)
-    try:
-        templates.submit(template, actor=current_user._get_current_object())
-    except templates.TemplateError as error:
-        db.session.rollback()
-        for sentence in error.errors:
-            flash(sentence, "error")
+    template = _posted_template(template_id)
+    if not _saved(lambda: templates.submit(template, actor=current_user._get_current_object())):
         return redirect(url_for("campaigns.template_detail", template_id=template_id))
-    db.session.commit()
     if template.status is TemplateStatus.REJECTED:
         flash(_("The provider rejected the template: %(reason)s", reason=template.rejection_reason or ""), "error")
     elif template.status is TemplateStatus.APPROVED:
@@ -174,9 +187,7 @@ def submit_template(template_id: int):
 @bp.post("/templates/<int:template_id>/archive")
 @role_required(Role.MARKETER)
 def archive_template(template_id: int):
-    template = _template_or_404(template_id)
-    if not ActionForm().validate_on_submit():
-        abort(400)
+    template = _posted_template(template_id)
     archived = request.form.get("archived") != "0"
     current = templates.set_archived(template, archived, actor=current_user._get_current_object())
     db.session.commit()
@@ -192,14 +203,9 @@ def set_template_status(template_id: int):
     form = StatusForm()
     if not form.validate_on_submit():
         abort(400)
-    try:
-        templates.set_status(template, form.status.data, form.reason.data or "", actor=current_user._get_current_object())
-    except templates.TemplateError as error:
-        db.session.rollback()
-        for sentence in error.errors:
-            flash(sentence, "error")
+    if not _saved(lambda: templates.set_status(template, form.status.data, form.reason.data or "",
+                                               actor=current_user._get_current_object())):
         return redirect(url_for("campaigns.template_detail", template_id=template_id))
-    db.session.commit()
     flash(_("The provider status is now “%(status)s”.", status=templates.STATUS_LABELS[template.status]), "info")
     return redirect(url_for("campaigns.template_detail", template_id=template_id))
 

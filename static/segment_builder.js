@@ -6,27 +6,6 @@
 
   var DELAY_MS = 400;
 
-  function postForm(form) {
-    return fetch(form.dataset.previewUrl, {
-      method: "POST",
-      body: new FormData(form),  // includes the CSRF token of the form
-      credentials: "same-origin",
-      headers: { "Accept": "application/json" }
-    }).then(function (response) {
-      return response.json().then(function (body) { return { ok: response.ok, body: body }; });
-    });
-  }
-
-  function showErrors(box, sentences) {
-    box.replaceChildren();
-    sentences.forEach(function (sentence) {
-      var line = document.createElement("p");
-      line.className = "error";
-      line.textContent = sentence;
-      box.appendChild(line);
-    });
-  }
-
   function showSample(body, contacts) {
     body.replaceChildren();
     contacts.forEach(function (contact) {
@@ -44,32 +23,13 @@
     var count = document.getElementById("segment-count");
     var sample = document.getElementById("segment-sample");
     var errors = document.getElementById("segment-errors");
-    var timer = null;
-    var latest = 0;
-
-    function refresh() {
-      var asked = ++latest;
-      postForm(form).then(function (result) {
-        if (asked !== latest) { return; }  // an older answer arriving late must not win
-        if (result.ok) {
-          showErrors(errors, []);
-          count.textContent = result.body.count.toLocaleString();
-          showSample(sample, result.body.sample);
-        } else {
-          showErrors(errors, result.body.errors || [result.body.message || ""]);
-          count.textContent = "—";
-          showSample(sample, []);
-        }
-      }).catch(function () { /* offline or signed out: the Preview button still works */ });
-    }
-
-    function schedule() {
-      clearTimeout(timer);
-      timer = setTimeout(refresh, DELAY_MS);
-    }
-
-    form.addEventListener("input", schedule);
-    form.addEventListener("change", schedule);
+    window.Vestnik.livePreview(form, errors, DELAY_MS, function (body) {
+      count.textContent = body.count.toLocaleString();
+      showSample(sample, body.sample);
+    }, function () {
+      count.textContent = "—";
+      showSample(sample, []);
+    });
   }
 
   function loadCount(link) {

@@ -31,10 +31,6 @@
     items.forEach(function (item) { node.appendChild(build(item)); });
   }
 
-  function showErrors(box, sentences) {
-    showList(box, sentences, function (sentence) { return element("p", "error", sentence); });
-  }
-
   // One example field per variable of the text as it stands, in the variables' order; typed values
   // are kept, and a row already in place is not moved (moving it would take the cursor away).
   function syncExamples(fieldset, names) {
@@ -70,9 +66,6 @@
     var errors = document.getElementById("template-errors");
     var examples = document.getElementById("template-examples");
     var outcomeLabels = JSON.parse(form.dataset.outcomeLabels || "{}");
-    var timer = null;
-    var latest = 0;
-
     function draw(body) {
       var preview = body.preview;
       showText(parts["tpl-header"], preview.header);
@@ -100,33 +93,7 @@
       if (examples) { syncExamples(examples, preview.variables); }
     }
 
-    function refresh() {
-      var asked = ++latest;
-      fetch(form.dataset.previewUrl, {
-        method: "POST",
-        body: new FormData(form),  // includes the CSRF token of the form
-        credentials: "same-origin",
-        headers: { "Accept": "application/json" }
-      }).then(function (response) {
-        return response.json().then(function (body) { return { ok: response.ok, body: body }; });
-      }).then(function (result) {
-        if (asked !== latest) { return; }  // an older answer arriving late must not win
-        if (result.ok) {
-          showErrors(errors, []);
-          draw(result.body);
-        } else {
-          showErrors(errors, result.body.errors || [result.body.error || ""]);
-        }
-      }).catch(function () { /* offline or signed out: the Preview button still works */ });
-    }
-
-    function schedule() {
-      clearTimeout(timer);
-      timer = setTimeout(refresh, DELAY_MS);
-    }
-
-    form.addEventListener("input", schedule);
-    form.addEventListener("change", schedule);
+    window.Vestnik.livePreview(form, errors, DELAY_MS, draw);
   }
 
   var form = document.getElementById("template-form");

@@ -202,6 +202,17 @@ def token_of(make_user):
 
 
 @pytest.fixture
+def call_as(client, token_of):
+    """``call_as(method, path, role, json=…)``: one API request with a new token of ``role``."""
+
+    def request(method: str, path: str, role: str | None = "marketer", **kwargs):
+        headers = {"Authorization": f"Bearer {token_of(role)}"} if role else {}
+        return client.open(f"/api/v1{path}", method=method, headers=headers, **kwargs)
+
+    return request
+
+
+@pytest.fixture
 def admin(make_user):
     """An administrator, boss@example.com."""
     return make_user("admin", email="boss@example.com")

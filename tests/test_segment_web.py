@@ -203,60 +203,49 @@ def test_unknown_segments_are_404(browser_as):
 
 # --- the API ------------------------------------------------------------------------------------------
 
-@pytest.fixture
-def call(client, token_of):
-    """``call(method, path, role, json=…)``: one API request with a new token of ``role``."""
-
-    def request(method: str, path: str, role: str | None = "marketer", **kwargs):
-        headers = {"Authorization": f"Bearer {token_of(role)}"} if role else {}
-        return client.open(f"/api/v1{path}", method=method, headers=headers, **kwargs)
-
-    return request
-
-
-def test_the_api_creates_reads_counts_and_updates(call, people):
-    created = call("POST", "/segments", json={"name": "VIP", "description": "Best", "definition": {"tags": ["VIP"]}})
+def test_the_api_creates_reads_counts_and_updates(call_as, people):
+    created = call_as("POST", "/segments", json={"name": "VIP", "description": "Best", "definition": {"tags": ["VIP"]}})
     assert created.status_code == 201
     body = created.json
     assert {key: body[key] for key in ("name", "description", "definition", "count")} == {
         "name": "VIP", "description": "Best", "definition": {"tags": ["vip"]}, "count": 2}
     path = f"/segments/{body['id']}"
-    assert call("GET", path, "reviewer").json["count"] == 2
-    assert call("GET", f"{path}/count", "reviewer").json == {"count": 2}
-    assert [s["name"] for s in call("GET", "/segments", "reviewer").json["segments"]] == ["VIP"]
+    assert call_as("GET", path, "reviewer").json["count"] == 2
+    assert call_as("GET", f"{path}/count", "reviewer").json == {"count": 2}
+    assert [s["name"] for s in call_as("GET", "/segments", "reviewer").json["segments"]] == ["VIP"]
 
-    updated = call("PUT", path, json={"definition": {"tags": ["vip"], "countries": ["RU"]}})
+    updated = call_as("PUT", path, json={"definition": {"tags": ["vip"], "countries": ["RU"]}})
     assert updated.status_code == 200 and updated.json["count"] == 1 and updated.json["description"] == "Best"
     assert len(events("segment.created")) == 1 and len(events("segment.updated")) == 1
 
 
-def test_the_api_preview(call, people):
-    response = call("POST", "/segments/preview", "reviewer", json={"definition": {"countries": ["RU"], "status": ["opted_out"]}})
+def test_the_api_preview(call_as, people):
+    response = call_as("POST", "/segments/preview", "reviewer", json={"definition": {"countries": ["RU"], "status": ["opted_out"]}})
     assert response.status_code == 200
     assert response.json["count"] == 1 and [c["phone"] for c in response.json["sample"]] == ["+79030000002"]
 
 
-def test_api_errors_are_sentences_with_the_right_status(call, people):
-    call("POST", "/segments", json={"name": "VIP", "definition": {}})
-    bad = call("POST", "/segments", json={"name": "Other", "definition": {"timezones": ["Mars"]}})
+def test_api_errors_are_sentences_with_the_right_status(call_as, people):
+    call_as("POST", "/segments", json={"name": "VIP", "definition": {}})
+    bad = call_as("POST", "/segments", json={"name": "Other", "definition": {"timezones": ["Mars"]}})
     assert (bad.status_code, bad.json) == (400, {"error": BAD_ZONE, "errors": [BAD_ZONE]})
-    duplicate = call("POST", "/segments", json={"name": "VIP", "definition": {}})
+    duplicate = call_as("POST", "/segments", json={"name": "VIP", "definition": {}})
     assert duplicate.status_code == 409 and duplicate.json["error"] == "A segment named “VIP” already exists; choose another name."
-    assert call("POST", "/segments", json={"definition": {}}).json["errors"] == ["Give the segment a name."]
-    assert call("POST", "/segments", data="not json", content_type="text/plain").status_code == 400
-    assert call("POST", "/segments/preview", json={"definition": "RU"}).status_code == 400
-    missing = call("GET", "/segments/999")
+    assert call_as("POST", "/segments", json={"definition": {}}).json["errors"] == ["Give the segment a name."]
+    assert call_as("POST", "/segments", data="not json", content_type="text/plain").status_code == 400
+    assert call_as("POST", "/segments/preview", json={"definition": "RU"}).status_code == 400
+    missing = call_as("GET", "/segments/999")
     assert (missing.status_code, missing.json) == (404, {"error": "There is no segment with this id.",
                                                          "errors": ["There is no segment with this id."]})
-    assert call("PUT", "/segments/999", json={"name": "x"}).status_code == 404
-    assert call("GET", "/segments/999/count").status_code == 404
-    forbidden = call("POST", "/segments", "reviewer", json={"name": "Mine", "definition": {}})
+    assert call_as("PUT", "/segments/999", json={"name": "x"}).status_code == 404
+    assert call_as("GET", "/segments/999/count").status_code == 404
+    forbidden = call_as("POST", "/segments", "reviewer", json={"name": "Mine", "definition": {}})
     assert forbidden.status_code == 403
-    assert call("GET", "/segments", None).status_code == 401
+    assert call_as("GET", "/segments", None).status_code == 401
     [segment] = saved()
-    other = call("POST", "/segments", json={"name": "Other", "definition": {}}).json
-    assert call("PUT", f"/segments/{other['id']}", json={"name": "VIP"}).status_code == 409
-    assert call("PUT", f"/segments/{segment.id}", "reviewer", json={"name": "x"}).status_code == 403
+    other = call_as("POST", "/segments", json={"name": "Other", "definition": {}}).json
+    assert call_as("PUT", f"/segments/{other['id']}", json={"name": "VIP"}).status_code == 409
+    assert call_as("PUT", f"/segments/{segment.id}", "reviewer", json={"name": "x"}).status_code == 403
     assert [s.name for s in saved()] == ["VIP", "Other"]
 
 

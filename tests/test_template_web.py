@@ -8,37 +8,16 @@ import json
 import re
 
 import pytest
-from sqlalchemy import select
 
 from campaigns import message_templates as templates
 from campaigns.models import Template, TemplateStatus
 from extensions import db
 from tests.helpers import csrf_token, post_form, signed_in_client
 from tests.records import audit_events
+from tests.test_message_templates import STOP, make, rows, spec
 
 S = TemplateStatus
-STOP = {"type": "quick_reply", "text": "Stop promotions"}
 OPT_OUT_MISSING = "Buttons: a marketing template must offer an opt-out quick reply, such as “Stop promotions” or «Отписаться»."
-
-
-def spec(**changes) -> dict:
-    data = {"name": "autumn_sale", "language": "en", "category": "marketing", "header": "Autumn sale",
-            "body": "Hi {{1}}, the autumn sale starts on {{2}}. See you!", "footer": "Shop Example",
-            "buttons": [{"type": "url", "text": "Open the shop", "url": "https://shop.example.com"}, STOP],
-            "examples": {"1": "Anna", "2": "Monday"}, "tags": "promo"}
-    data.update(changes)
-    return data
-
-
-def make(**changes) -> Template:
-    template = templates.create_template(spec(**changes))
-    db.session.commit()
-    return template
-
-
-def rows() -> list[Template]:
-    db.session.expire_all()
-    return list(db.session.scalars(select(Template).order_by(Template.id)))
 
 
 @pytest.fixture
@@ -279,86 +258,75 @@ def test_the_pages_in_russian(browser_as):
 
 # --- the API ------------------------------------------------------------------------------------------
 
-@pytest.fixture
-def call(client, token_of):
-    """``call(method, path, role, json=…)``: one API request with a new token of ``role``."""
-
-    def request(method: str, path: str, role: str | None = "marketer", **kwargs):
-        headers = {"Authorization": f"Bearer {token_of(role)}"} if role else {}
-        return client.open(f"/api/v1{path}", method=method, headers=headers, **kwargs)
-
-    return request
-
-
-def test_the_api_creates_reads_lists_updates_and_submits(call):
-    created = call("POST", "/templates", json=spec())
+def test_the_api_creates_reads_lists_updates_and_submits(call_as):
+    created = call_as("POST", "/templates", json=spec(tags="promo"))
     assert created.status_code == 201
     body = created.json
     assert {key: body[key] for key in ("name", "language", "version", "status", "variables", "tags")} == {
         "name": "autumn_sale", "language": "en", "version": 1, "status": "draft", "variables": ["1", "2"], "tags": ["promo"]}
     path = f"/templates/{body['id']}"
-    assert call("GET", path, "reviewer").json["versions"] == [
+    assert call_as("GET", path, "reviewer").json["versions"] == [
         {"id": body["id"], "version": 1, "status": "draft", "is_current": True, "updated_at": body["updated_at"]}]
-    listed = call("GET", "/templates?search=autumn&status=draft&sort=name", "reviewer").json
+    listed = call_as("GET", "/templates?search=autumn&status=draft&sort=name", "reviewer").json
     assert [t["name"] for t in listed["templates"]] == ["autumn_sale"] and listed["total"] == 1 and listed["next_offset"] is None
-    assert call("GET", "/templates?tag=nothing", "reviewer").json["total"] == 0
-    junk = call("GET", "/templates?offset=99999999999999999999999&limit=-1", "reviewer")
+    assert call_as("GET", "/templates?tag=nothing", "reviewer").json["total"] == 0
+    junk = call_as("GET", "/templates?offset=99999999999999999999999&limit=-1", "reviewer")
     assert junk.status_code == 200 and (junk.json["offset"], junk.json["total"]) == (0, 1)
-    assert call("GET", "/templates?offset=999999999999", "reviewer").json["templates"] == []
+    assert call_as("GET", "/templates?offset=999999999999", "reviewer").json["templates"] == []
 
-    submitted = call("POST", f"{path}/submit")
+    submitted = call_as("POST", f"{path}/submit")
     assert submitted.status_code == 200 and submitted.json["status"] == "approved"
-    updated = call("PUT", path, json={"footer": "Example Ltd", "tags": ["promo", "autumn"]})
+    updated = call_as("PUT", path, json={"footer": "Example Ltd", "tags": ["promo", "autumn"]})
     assert updated.status_code == 200
     assert (updated.json["version"], updated.json["status"], updated.json["footer"]) == (2, "draft", "Example Ltd")
     assert updated.json["id"] != body["id"] and [v["version"] for v in updated.json["versions"]] == [2, 1]
-    archived = call("PUT", f"/templates/{updated.json['id']}", json={"archived": True})
+    archived = call_as("PUT", f"/templates/{updated.json['id']}", json={"archived": True})
     assert archived.json["archived"] is True
-    assert call("GET", "/templates", "reviewer").json["total"] == 0
-    assert call("GET", "/templates?archived=1", "reviewer").json["total"] == 1
+    assert call_as("GET", "/templates", "reviewer").json["total"] == 0
+    assert call_as("GET", "/templates?archived=1", "reviewer").json["total"] == 1
 
 
-def test_the_api_status_is_for_admins(call):
-    template_id = call("POST", "/templates", json=spec()).json["id"]
-    assert call("POST", f"/templates/{template_id}/status", "marketer", json={"status": "approved"}).status_code == 403
-    refused = call("POST", f"/templates/{template_id}/status", "admin", json={"status": "paused"})
+def test_the_api_status_is_for_admins(call_as):
+    template_id = call_as("POST", "/templates", json=spec()).json["id"]
+    assert call_as("POST", f"/templates/{template_id}/status", "marketer", json={"status": "approved"}).status_code == 403
+    refused = call_as("POST", f"/templates/{template_id}/status", "admin", json={"status": "paused"})
     assert refused.status_code == 400 and refused.json == {
         "error": "Reason: say why, so that the template's author knows what to change.",
         "errors": ["Reason: say why, so that the template's author knows what to change."]}
-    done = call("POST", f"/templates/{template_id}/status", "admin", json={"status": "rejected", "reason": "Spam."})
+    done = call_as("POST", f"/templates/{template_id}/status", "admin", json={"status": "rejected", "reason": "Spam."})
     assert done.status_code == 200 and (done.json["status"], done.json["rejection_reason"]) == ("rejected", "Spam.")
-    assert call("POST", f"/templates/{template_id}/status", "admin", json={"status": 3}).json["errors"] == [
+    assert call_as("POST", f"/templates/{template_id}/status", "admin", json={"status": 3}).json["errors"] == [
         "Status: choose pending, approved, rejected, paused or disabled."]
 
 
-def test_the_api_preview(call):
-    response = call("POST", "/templates/preview", "reviewer", json={**spec(body="Hi {{1}}, buy now!! FREE!! Only today!"),
+def test_the_api_preview(call_as):
+    response = call_as("POST", "/templates/preview", "reviewer", json={**spec(body="Hi {{1}}, buy now!! FREE!! Only today!"),
                                                                     "values": {"1": "Борис"}})
     assert response.status_code == 200
     shown = response.json["preview"]
     assert shown["body"] == "Hi Борис, buy now!! FREE!! Only today!" and shown["values"] == {"1": "Борис"}
     assert shown["spam"]["score"] >= 3 and shown["outcome"] == "warn"
     assert response.json["violations"] == []
-    junk = call("POST", "/templates/preview", "reviewer", json={"body": 5, "buttons": "x", "examples": [1], "values": "y"})
+    junk = call_as("POST", "/templates/preview", "reviewer", json={"body": 5, "buttons": "x", "examples": [1], "values": "y"})
     assert junk.status_code == 200 and "Body: write the message text." in junk.json["violations"]
-    assert call("POST", "/templates/preview", "reviewer", data="not json").status_code == 200
+    assert call_as("POST", "/templates/preview", "reviewer", data="not json").status_code == 200
 
 
-def test_api_errors_are_sentences_with_the_right_status(call):
-    bad = call("POST", "/templates", json=spec(buttons=[], name="x y"))
+def test_api_errors_are_sentences_with_the_right_status(call_as):
+    bad = call_as("POST", "/templates", json=spec(buttons=[], name="x y"))
     assert bad.status_code == 400 and bad.json["errors"] == [
         "Name: use only lowercase Latin letters, digits and underscores, such as autumn_sale_2025.", OPT_OUT_MISSING]
     assert bad.json["error"] == bad.json["errors"][0]
-    call("POST", "/templates", json=spec())
-    duplicate = call("POST", "/templates", json=spec())
+    call_as("POST", "/templates", json=spec())
+    duplicate = call_as("POST", "/templates", json=spec())
     assert duplicate.status_code == 409 and duplicate.json["errors"] == [
         "Name: a template named “autumn_sale” in en already exists; edit it or choose another name."]
     for method, path in (("GET", "/templates/999"), ("PUT", "/templates/999"), ("POST", "/templates/999/submit")):
-        missing = call(method, path, json={})
+        missing = call_as(method, path, json={})
         assert missing.status_code == 404 and missing.json["error"] == "There is no template with this id."
-    assert call("POST", "/templates", "reviewer", json=spec(name="other")).status_code == 403
-    assert call("GET", "/templates", None).status_code == 401
-    assert call("POST", "/templates", data="junk").json["errors"][0] == "Name: give the template a name."
+    assert call_as("POST", "/templates", "reviewer", json=spec(name="other")).status_code == 403
+    assert call_as("GET", "/templates", None).status_code == 401
+    assert call_as("POST", "/templates", data="junk").json["errors"][0] == "Name: give the template a name."
 
 
 # --- the CLI ------------------------------------------------------------------------------------------
