@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from flask import Flask, current_app
@@ -68,6 +68,7 @@ class RedisQueues:
         timeout: timedelta = timedelta(minutes=10),
         retries: int = 0,
         failure_ttl: timedelta = timedelta(days=7),
+        at: datetime | None = None,
         **kwargs: Any,
     ) -> Job:
         """Enqueue ``func(*args, **kwargs)`` with explicit timeout, retry and failure TTL.
@@ -75,6 +76,8 @@ class RedisQueues:
         Every job goes through here (via one small helper per job), so no job is enqueued with
         RQ's defaults by accident. With a ``job_id`` the job is unique while it is queued,
         scheduled or running: enqueueing it again returns the pending job instead of a second one.
+        With ``at`` (timezone-aware) the job waits in RQ's scheduled registry until then; a worker's
+        scheduler enqueues it at that time, or as soon as a worker starts if the time has passed.
         """
         options = dict(
             args=args,
@@ -87,8 +90,12 @@ class RedisQueues:
             result_ttl=int(timedelta(days=1).total_seconds()),
         )
         queue = self.queue(queue_name)
+
+        def put() -> Job:
+            return queue.enqueue(func, **options) if at is None else queue.enqueue_at(at, func, **options)
+
         try:
-            return queue.enqueue(func, **options)
+            return put()
         except DuplicateJobError:
             existing = Job.fetch(job_id, connection=self.connection)
             if existing.get_status() not in DONE_STATUSES:
@@ -96,7 +103,7 @@ class RedisQueues:
         # A finished or failed run only keeps its result; it must not block the next run.
         existing.delete()
         try:
-            return queue.enqueue(func, **options)
+            return put()
         except DuplicateJobError:  # another process re-enqueued it between our delete and enqueue
             return Job.fetch(job_id, connection=self.connection)
 

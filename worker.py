@@ -25,6 +25,7 @@ import config
 from accounts.events import set_actor_label
 from accounts.jobs import enqueue_expire_invitations
 from app import create_app
+from campaigns.jobs import enqueue_restore_launches
 from extensions import QUEUE_NAMES, db, redis_queues
 
 log = logging.getLogger("vestnik.worker")
@@ -85,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
         queues = [redis_queues.queue(name) for name in (options.queue or QUEUE_NAMES)]
         if not options.burst:
             enqueue_expire_invitations()
+            # Redis may have lost scheduled launches (a flush, an enqueue that failed after commit).
+            enqueue_restore_launches()
     worker = AppWorker(queues, connection=connection, app=app)
     worker.work(burst=options.burst, with_scheduler=True, logging_level=app.config["LOG_LEVEL"])
     return 0

@@ -1,5 +1,245 @@
-"""(commands follow)"""
+"""`flask campaigns …`: senders, campaigns from a JSON spec, the review, cancel, show, list, the rate card."""
 
 from __future__ import annotations
 
-from campaigns.cli import group  # noqa: F401
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from accounts.models import User
+from accounts.users import find_by_email
+from campaigns import campaigns, launch, pricing, review
+from campaigns.campaign_api import campaign_json
+from campaigns.cli import group
+from campaigns.lifecycle import STATUS_LABELS, TransitionError
+from campaigns.models import Campaign, CampaignStatus
+from compliance.sending import TIER_LIMITS
+from extensions import db
+
+
+def _fail(errors: list[str]) -> None:
+    db.session.rollback()
+    raise click.ClickException("\n".join(errors))
+
+
+def _campaign(campaign_id: int) -> Campaign:
+    found = db.session.get(Campaign, campaign_id)
+    if found is None:
+        raise click.ClickException(f"There is no campaign {campaign_id}; `flask campaigns list` shows them.")
+    return found
+
+
+def _user(email: str | None) -> User | None:
+    if email is None:
+        return None
+    user = find_by_email(email)
+    if user is None or not user.active:
+        raise click.ClickException(f"There is no active user {email}.")
+    return user
+
+
+def _read_json(path: str) -> Any:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8-sig"))
+    except OSError as error:
+        raise click.ClickException(f"Cannot read {path}: {error.strerror or error}.") from None
+    except ValueError as error:
+        raise click.ClickException(f"{path} is not valid JSON ({error}).") from None
+
+
+def _run(action) -> Any:
+    """Run a service call, turning its sentences into a CLI error (and rolling back)."""
+    try:
+        return action()
+    except (campaigns.CampaignError, review.ReviewError, pricing.RateCardError) as error:
+        _fail(error.errors)
+    except (TransitionError, launch.LaunchError) as error:
+        _fail([str(error)])
+
+
+# --- senders ----------------------------------------------------------------------------------------------
+
+@group.group("sender")
+def sender_group() -> None:
+    """WhatsApp sender numbers."""
+
+
+@sender_group.command("create")
+@click.argument("name")
+@click.argument("phone")
+@click.option("--tier", type=click.Choice(list(TIER_LIMITS)), default="TIER_250", show_default=True,
+              help="WhatsApp messaging tier (new unique recipients per 24 h).")
+@click.option("--mps", "messages_per_second", type=int, default=80, show_default=True, help="Throughput, messages per second.")
+def sender_create_command(name: str, phone: str, tier: str, messages_per_second: int) -> None:
+    """Add the sender NAME with the number PHONE."""
+    sender = _run(lambda: campaigns.create_sender(name, phone, tier=tier, messages_per_second=messages_per_second))
+    db.session.commit()
+    click.echo(f"Created sender “{sender.name}” (id {sender.id}, {sender.phone}, {sender.tier}, {sender.messages_per_second} msg/s).")
+
+
+@sender_group.command("list")
+def sender_list_command() -> None:
+    """List the senders: id, name, phone, tier, throughput."""
+    for sender in campaigns.list_senders():
+        click.echo(f"{sender.id}\t{sender.name}\t{sender.phone}\t{sender.tier}\t{sender.messages_per_second}")
+
+
+# --- campaigns ---------------------------------------------------------------------------------------------
+
+@group.command("create")
+@click.option("--file", "path", required=True, type=click.Path(dir_okay=False), help="The campaign spec as JSON.")
+@click.option("--as", "email", help="The author (an existing user's email).")
+def create_command(path: str, email: str | None) -> None:
+    """Create a draft campaign from a JSON spec."""
+    author = _user(email)
+    campaign = _run(lambda: campaigns.create_campaign(_read_json(path), author))
+    db.session.commit()
+    click.echo(f"Created campaign “{campaign.name}” (id {campaign.id}), a draft.")
+
+
+@group.command("update")
+@click.argument("campaign_id", type=int)
+@click.option("--file", "path", required=True, type=click.Path(dir_okay=False), help="The fields to change, as JSON.")
+@click.option("--as", "email", help="The editor (an existing user's email).")
+def update_command(campaign_id: int, path: str, email: str | None) -> None:
+    """Change a campaign; a content change voids its review or approval."""
+    campaign = _campaign(campaign_id)
+    editor = _user(email)
+    _run(lambda: campaigns.update_campaign(campaign, _read_json(path), editor))
+    db.session.commit()
+    click.echo(f"Campaign {campaign.id} saved; it is “{STATUS_LABELS[campaign.status]}”.")
+
+
+@group.command("submit")
+@click.argument("campaign_id", type=int)
+@click.option("--as", "email", help="Who submits (an existing user's email).")
+def submit_command(campaign_id: int, email: str | None) -> None:
+    """Run the preflight and submit the draft for review."""
+    campaign = _campaign(campaign_id)
+    actor = _user(email)
+    report = _run(lambda: review.submit(campaign, actor))
+    db.session.commit()
+    estimate = report["estimate"]
+    click.echo(f"Campaign {campaign.id} is in review: {report['audience']['eligible']} recipients, "
+               f"estimated {estimate['total']} {estimate['currency']}.")
+    for warning in report["warnings"]:
+        click.echo(f"Warning: {warning}")
+
+
+@group.command("approve")
+@click.argument("campaign_id", type=int)
+@click.option("--as", "email", required=True, help="The reviewer (an existing user's email).")
+@click.option("--note", default="", help="A note for the author.")
+def approve_command(campaign_id: int, email: str, note: str) -> None:
+    """Approve a campaign in review; it is scheduled to launch at its send time."""
+    campaign = _campaign(campaign_id)
+    reviewer = _user(email)
+    _run(lambda: review.approve(campaign, reviewer, note=note))
+    db.session.commit()
+    when = campaign.send_at.isoformat() if campaign.send_at else "now"
+    click.echo(f"Campaign {campaign.id} approved and scheduled for {when}.")
+
+
+@group.command("reject")
+@click.argument("campaign_id", type=int)
+@click.option("--as", "email", required=True, help="The reviewer (an existing user's email).")
+@click.option("--reason", default="", help="Why, in words the author understands.")
+@click.option("--code", type=click.Choice(list(review.REJECTION_REASONS)), help="A common reason.")
+def reject_command(campaign_id: int, email: str, reason: str, code: str | None) -> None:
+    """Reject a campaign in review, with a reason the author sees."""
+    campaign = _campaign(campaign_id)
+    reviewer = _user(email)
+    _run(lambda: review.reject(campaign, reviewer, code, reason))
+    db.session.commit()
+    click.echo(f"Campaign {campaign.id} rejected.")
+
+
+@group.command("revise")
+@click.argument("campaign_id", type=int)
+def revise_command(campaign_id: int) -> None:
+    """Take a rejected campaign back to draft."""
+    campaign = _campaign(campaign_id)
+    _run(lambda: review.revise(campaign))
+    db.session.commit()
+    click.echo(f"Campaign {campaign.id} is a draft again.")
+
+
+@group.command("cancel")
+@click.argument("campaign_id", type=int)
+@click.option("--reason", default="", help="Why it is cancelled.")
+def cancel_command(campaign_id: int, reason: str) -> None:
+    """Cancel a campaign (and its scheduled launch)."""
+    campaign = _campaign(campaign_id)
+    _run(lambda: campaigns.cancel_campaign(campaign, reason=reason))
+    db.session.commit()
+    click.echo(f"Campaign {campaign.id} cancelled.")
+
+
+@group.command("show")
+@click.argument("campaign_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print everything as JSON.")
+def show_command(campaign_id: int, as_json: bool) -> None:
+    """Show a campaign: status, schedule, preflight and estimate."""
+    data = campaign_json(_campaign(campaign_id), full=True)
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"{data['id']}\t{data['name']}\t{data['status']}")
+    click.echo(f"send at: {data['send_at'] or 'when approved'}; window: {data['send_window'] or 'default'}; "
+               f"{data['messages_per_second']} msg/s")
+    if data["preflight"]:
+        audience = data["preflight"]["audience"]
+        click.echo(f"recipients: {audience['eligible']} of {audience['total']}; excluded: "
+                   + ", ".join(f"{reason} {count}" for reason, count in audience["excluded"].items() if count))
+    if data["estimate"]:
+        click.echo(f"estimate: {data['estimate']['total']} {data['estimate']['currency']}")
+    for item in data["reviews"]:
+        click.echo(f"review: {item['decision']} by user {item['reviewer_id']} {item['reason']}".rstrip())
+
+
+@group.command("list")
+@click.option("--status", type=click.Choice([status.value for status in CampaignStatus]), help="Only this status.")
+def list_command(status: str | None) -> None:
+    """List campaigns, newest first: id, status, send time, name."""
+    for campaign in campaigns.list_campaigns(CampaignStatus(status) if status else None):
+        when = campaign.send_at.isoformat() if campaign.send_at else "-"
+        click.echo(f"{campaign.id}\t{campaign.status.value}\t{when}\t{campaign.name}")
+
+
+# --- the rate card ----------------------------------------------------------------------------------------------
+
+@group.group("rate-card")
+def rate_card_group() -> None:
+    """The price per delivered message by country and category."""
+
+
+@rate_card_group.command("show")
+def rate_card_show_command() -> None:
+    """Print the card in force as CSV (and its free allowance)."""
+    card = pricing.current_rate_card()
+    click.echo(card.to_csv(), nl=False)
+    click.echo(f"# free per month: {card.free_per_month}; {'edited by an admin' if card.customised else 'as shipped'}")
+
+
+@rate_card_group.command("load")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--free", "free_per_month", type=int, default=0, show_default=True, help="Messages free per month.")
+def rate_card_load_command(path: str, free_per_month: int) -> None:
+    """Replace the card with the CSV file PATH (country,currency,marketing,utility,authentication)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except OSError as error:
+        raise click.ClickException(f"Cannot read {path}: {error.strerror or error}.") from None
+    card = _run(lambda: pricing.save_rate_card(pricing.RateCard.from_csv(text, free_per_month)))
+    db.session.commit()
+    click.echo(f"Rate card saved: {len(card.prices)} rows in {card.currency}.")
+
+
+@rate_card_group.command("reset")
+def rate_card_reset_command() -> None:
+    """Go back to the shipped card."""
+    pricing.reset_rate_card()
+    db.session.commit()
+    click.echo("The shipped rate card is in force again.")

@@ -13,7 +13,7 @@ from extensions import db
 from tests.helpers import post_form, signed_in_client
 
 ADMIN_PAGES = ["/users", "/audit", "/compliance/settings"]
-SIGNED_IN_PAGES = ["/", "/tokens", "/profile", "/suppressions", "/lint", "/audience/segments", "/audience/segments/new", *ADMIN_PAGES]
+SIGNED_IN_PAGES = ["/", "/tokens", "/profile", "/suppressions", "/lint", "/audience/segments", "/audience/segments/new", "/templates", "/templates/new", *ADMIN_PAGES]
 FORBIDDEN = "Your role does not allow this. Ask an administrator if you need access."
 # Endpoints anyone may reach; every other one must be guarded by role_required.
 PUBLIC_ENDPOINTS = {
@@ -23,7 +23,13 @@ ADMIN_ENDPOINTS = {
     "accounts.user_list", "accounts.set_role", "accounts.deactivate", "accounts.reactivate", "accounts_api.users",
     "compliance.audit_log", "compliance_api.audit_log", "compliance.settings", "compliance.save_settings",
     "compliance.reset_settings", "compliance.lift_suppression", "compliance_api.lift_suppression",
+    "campaigns.set_template_status", "campaigns_api.set_template_status",
 }
+# Campaign and review pages (campaigns/campaign_views.py, campaign_api.py).
+ADMIN_PAGES += ["/campaigns/rate-card"]
+SIGNED_IN_PAGES += ["/campaigns", "/campaigns/new", "/reviews", "/campaigns/rate-card"]
+ADMIN_ENDPOINTS |= {"campaigns.rate_card", "campaigns.save_rate_card", "campaigns.reset_rate_card",
+                    "campaigns_api.create_sender", "campaigns_api.save_rate_card", "campaigns_api.reset_rate_card"}
 GUARD_CODE = role_required()(lambda: None).__code__
 
 

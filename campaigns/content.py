@@ -1,0 +1,47 @@
+"""The content hash of a campaign: everything that decides what is sent to whom, hashed.
+
+An approval binds to this hash. It is computed from the segment and template as they are now, so an
+edit of either after the approval is caught at launch as well as an edit of the campaign itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import timezone
+from typing import Any, Mapping
+
+from audience.models import Segment
+from campaigns.models import Campaign, Sender, Template
+from extensions import db
+
+
+def content_snapshot(campaign: Campaign) -> dict[str, Any]:
+    """Everything that decides what is sent to whom, as JSON-ready data (what the hash covers)."""
+    template = db.session.get(Template, campaign.template_id) if campaign.template_id else None
+    segment = db.session.get(Segment, campaign.segment_id) if campaign.segment_id else None
+    sender = db.session.get(Sender, campaign.sender_id) if campaign.sender_id else None
+    return {
+        "template": None if template is None else {
+            "id": template.id, "name": template.name, "language": template.language, "version": template.version,
+            "category": template.category.value, "header": template.header or "", "body": template.body,
+            "footer": template.footer or "", "buttons": template.buttons or [],
+        },
+        "variables": campaign.variables or {},
+        "segment": None if segment is None else {"id": segment.id, "definition": segment.definition},
+        "sender": None if sender is None else {"id": sender.id, "phone": sender.phone},
+        "send_at": campaign.send_at.astimezone(timezone.utc).isoformat() if campaign.send_at else None,
+        "send_window": campaign.send_window or None,
+        "messages_per_second": campaign.messages_per_second,
+    }
+
+
+def hash_snapshot(snapshot: Mapping[str, Any]) -> str:
+    """sha256 of the snapshot's canonical JSON (sorted keys, no spaces, UTF-8)."""
+    canonical = json.dumps(snapshot, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def content_hash(campaign: Campaign) -> str:
+    """The hash of what the campaign would send to whom now (the segment and template as they are now)."""
+    return hash_snapshot(content_snapshot(campaign))

@@ -1,0 +1,265 @@
+"""The compliance preflight of a campaign: would it be allowed out, to whom, and what would it cost.
+
+The recipients' facts are gathered for the whole segment in a handful of set-based statements (the
+contacts, their open suppressions, their recent messages, the sender's recent recipients), never one
+query per contact, and judged by ``compliance.verdicts.evaluate`` — the same rules the dispatcher
+applies at send time — at the moment the campaign is meant to go out. The report adds what the
+rules over one recipient cannot see: is the template approved, what the content linter says about
+the rendered text, the messaging tier's headroom and the cost estimate. Any ``blocking`` sentence
+prevents submission.
+
+The template is rendered with ``campaigns.rendering`` (the examples, else the constants and
+fallbacks) and linted as ``rendering.content_verdicts`` lints it for the template editor.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections import Counter
+from datetime import datetime, time, timedelta
+from functools import cache
+from typing import Any
+
+import phonenumbers
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from phonenumbers import timezone as number_zones
+from sqlalchemy import and_, case, distinct, func, select
+
+from audience.models import Contact, Segment
+from audience.segments import SegmentError, parse_definition, sample, segment_filter
+from audience.status import ContactStatus, status_of
+from campaigns import pricing, rendering
+from campaigns.campaigns import template_variables, variable_values
+from campaigns.models import Campaign, Message, MessageStatus, Sender, Template, TemplateCategory, TemplateStatus
+from compliance.models import Suppression
+from compliance.policy import current_policy
+from compliance.sending import SendingRules, SendWindow, tier_headroom, tier_limit
+from compliance.verdict import Outcome
+from compliance.verdicts import RecipientFacts, SendContext, evaluate
+from dbtypes import utcnow
+from extensions import db
+
+_E164 = re.compile(r"\+[1-9]\d{6,14}")
+# Messages that did not go out take no part in caps, tiers or the free allowance.
+_NOT_SENT = (MessageStatus.FAILED, MessageStatus.SKIPPED)
+# Messages that count against a recipient's frequency cap: those that went out (as the launch counts them).
+_SENT = (MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.READ)
+_CHARGED = (MessageStatus.DELIVERED, MessageStatus.READ)
+
+EXCLUSION_LABELS = {
+    "no_consent": _l("No consent"),
+    "opted_out": _l("Opted out"),
+    "blocked": _l("Blocked"),
+    "frequency_cap": _l("Frequency cap reached"),
+    "invalid_number": _l("Invalid number"),
+    "time_zone": _l("Time zone unknown or no common window"),
+}
+DEFERRAL_LABELS = {
+    "send_window": _l("Outside the send window: waits for it"),
+    "tier": _l("Over the messaging tier: waits for headroom"),
+}
+
+
+@dataclasses.dataclass
+class Audience:
+    """The segment's recipients as the rules see them, and those excluded before any rule."""
+
+    facts: list[RecipientFacts]
+    invalid: int
+    contacted_last_24h: int  # unique recipients of the sender in the last 24 hours
+    used_this_month: int  # charged messages of the category this calendar month
+
+
+@cache
+def country_zones(country: str | None) -> tuple[str, ...]:
+    """Every time zone of ``country``'s mobile numbers (what a contact without a city may be in)."""
+    if not country:
+        return ()
+    example = phonenumbers.example_number_for_type(country, phonenumbers.PhoneNumberType.MOBILE)
+    if example is None:
+        return ()
+    return tuple(zone for zone in number_zones.time_zones_for_number(example) if zone != "Etc/Unknown")
+
+
+def sending_rules_for(campaign: Campaign) -> SendingRules:
+    """The policy's sending rules narrowed to the campaign's own window, if it has one.
+
+    A country's legal window (the US's, say) is intersected with the campaign's, never widened.
+    """
+    rules = current_policy().sending
+    if not campaign.send_window:
+        return rules
+    own = SendWindow(time.fromisoformat(campaign.send_window["start"]), time.fromisoformat(campaign.send_window["end"]))
+    countries = {}
+    for country, legal in rules.country_windows.items():
+        start, end = max(own.start, legal.start), min(own.end, legal.end)
+        countries[country] = SendWindow(start, end) if start < end else legal
+    return dataclasses.replace(rules, window=own, country_windows=countries)
+
+
+def gather(definition: dict[str, Any], sender: Sender, category: str, now: datetime,
+           rules: SendingRules | None = None) -> Audience:
+    """The facts of every contact of the segment, in a few set-based statements."""
+    rules = rules or current_policy().sending
+    where = segment_filter(parse_definition(definition))
+    day_ago, week_ago = now - timedelta(days=1), now - timedelta(days=7)
+    contacts = db.session.execute(
+        select(Contact.phone, Contact.country, Contact.timezone, Contact.consent_source, Contact.consent_at).where(where)).all()
+    suppressed: dict[str, list[str]] = {}
+    for phone, reason in db.session.execute(
+            select(Suppression.phone, Suppression.reason).join(Contact, Contact.phone == Suppression.phone)
+            .where(where, Suppression.lifted_at.is_(None))):
+        suppressed.setdefault(phone, []).append(reason.value)
+    capped = and_(Template.category.in_([TemplateCategory(c) for c in rules.capped_categories]), Message.status.in_(_SENT))
+    history = {
+        phone: (int(today or 0), int(week or 0), bool(contacted))
+        for phone, today, week, contacted in db.session.execute(
+            select(Message.phone,
+                   func.sum(case((and_(capped, Message.created_at >= day_ago), 1), else_=0)),
+                   func.sum(case((capped, 1), else_=0)),
+                   func.max(case((and_(Campaign.sender_id == sender.id, Message.created_at >= day_ago), 1), else_=0)))
+            .join(Campaign, Campaign.id == Message.campaign_id).join(Template, Template.id == Campaign.template_id)
+            .where(Message.created_at >= week_ago, Message.status.not_in(_NOT_SENT),
+                   Message.phone.in_(select(Contact.phone).where(where)))
+            .group_by(Message.phone))
+    }
+    contacted = db.session.scalar(
+        select(func.count(distinct(Message.phone))).join(Campaign, Campaign.id == Message.campaign_id)
+        .where(Campaign.sender_id == sender.id, Message.created_at >= day_ago, Message.status.not_in(_NOT_SENT))) or 0
+    month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    used = db.session.scalar(
+        select(func.count()).select_from(Message).join(Campaign, Campaign.id == Message.campaign_id)
+        .join(Template, Template.id == Campaign.template_id)
+        .where(Template.category == TemplateCategory(category), Message.created_at >= month_start, Message.status.in_(_CHARGED))) or 0
+    facts, invalid = [], 0
+    for phone, country, zone, consent_source, consent_at in contacts:
+        if not _E164.fullmatch(phone or ""):
+            invalid += 1
+            continue
+        today, week, recent = history.get(phone, (0, 0, False))
+        facts.append(RecipientFacts(
+            phone=phone, country=country or "", time_zones=(zone,) if zone else country_zones(country),
+            has_consent=bool((consent_source or "").strip()) and consent_at is not None and consent_at <= now, suppressed=tuple(sorted(suppressed.get(phone, ()))),
+            sent_today=today, sent_this_week=week, contacted_last_24h=recent))
+    return Audience(facts, invalid, contacted, used)
+
+
+def example_values(campaign: Campaign, template: Template) -> dict[str, str]:
+    """A value for each variable to render the template with: its example, else the constant or fallback."""
+    mapped = variable_values(campaign.variables or {}, None)
+    examples = template.examples or {}
+    return {name: examples.get(name) or mapped.get(name) or "{{%s}}" % name for name in template_variables(template)}
+
+
+def _language(template: Template) -> str:
+    return (template.language or "ru").split("_")[0].lower()
+
+
+def run(campaign: Campaign, now: datetime | None = None) -> dict[str, Any]:
+    """The full preflight report of ``campaign`` as JSON-ready data (see the module docstring)."""
+    now = now or utcnow()
+    moment = max(campaign.send_at or now, now)
+    template = db.session.get(Template, campaign.template_id)
+    sender = db.session.get(Sender, campaign.sender_id)
+    segment = db.session.get(Segment, campaign.segment_id)
+    category = template.category.value
+    blocking: list[str] = []
+    warnings: list[str] = []
+    policy = current_policy()
+
+    approved = template.status is TemplateStatus.APPROVED
+    if not approved:
+        blocking.append(_("The template “%(name)s” (%(language)s, version %(version)s) is not approved by WhatsApp (it is “%(status)s”); only approved templates can be sent.",
+                          name=template.name, language=template.language, version=template.version, status=template.status.value))
+    missing = [name for name in template_variables(template) if name not in (campaign.variables or {})]
+    if missing:
+        blocking.append(_("Variables: map every template variable to a source; missing: %(names)s.",
+                          names=", ".join("{{%s}}" % name for name in missing)))
+    rendered = rendering.render(template, example_values(campaign, template))
+    report, verdicts = rendering.content_verdicts(rendered, _language(template), policy)
+    lint = {**report.as_dict(), "verdicts": [verdict.as_dict() for verdict in verdicts]}
+    for verdict in verdicts:
+        if verdict.outcome is Outcome.BLOCK:
+            blocking.append(str(verdict.reason))
+        elif verdict.outcome is Outcome.WARN:
+            warnings.append(str(verdict.reason))
+
+    rules = sending_rules_for(campaign)
+    try:
+        audience = gather(segment.definition, sender, category, now, rules)
+    except SegmentError as error:
+        blocking.extend(error.errors)
+        audience = Audience([], 0, 0, 0)
+    headroom = tier_headroom(sender.tier, audience.contacted_last_24h)
+    context = SendContext(now=moment, category=category, rules=rules, tier_headroom=headroom)
+    excluded: Counter[str] = Counter()
+    deferred: Counter[str] = Counter()
+    reached: Counter[str] = Counter()  # by country, for the estimate
+    new_recipients = 0
+    # Decisions are shared instances, so this tallies a handful of (decision, …) keys, not every recipient.
+    tally = Counter((decision, facts.country, facts.suppressed, facts.contacted_last_24h)
+                    for facts, decision in zip(audience.facts, evaluate(audience.facts, context)))
+    for (decision, country, suppressions, contacted), count in tally.items():
+        if decision.outcome is Outcome.BLOCK:
+            rule = next(v.rule for v in decision.verdicts if v.outcome is Outcome.BLOCK)
+            if rule == "suppressed":
+                rule = "blocked" if status_of(suppressions) is ContactStatus.BLOCKED else "opted_out"
+            excluded[{"consent": "no_consent", "send_window": "time_zone"}.get(rule, rule)] += count
+            continue
+        if decision.outcome is Outcome.DEFER:
+            deferred[next(v.rule for v in decision.verdicts if v.outcome is Outcome.DEFER)] += count
+        reached[country] += count
+        new_recipients += 0 if contacted else count
+    if audience.invalid:
+        excluded["invalid_number"] += audience.invalid
+    eligible = sum(reached.values())
+    if eligible == 0 and not blocking:
+        blocking.append(_("Nobody in the segment can receive this campaign; see why each recipient is excluded."))
+    limit = tier_limit(sender.tier)
+    fits = headroom is None or new_recipients <= headroom
+    if not fits:
+        warnings.append(_("The messaging tier allows %(headroom)s more new recipients in the next 24 hours; the other %(rest)s wait until it frees up.",
+                          headroom=headroom, rest=new_recipients - headroom))
+    estimate = pricing.estimate(reached, category, pricing.current_rate_card(), audience.used_this_month)
+    return {
+        "checked_at": now.isoformat(),
+        "judged_at": moment.isoformat(),
+        "template": {"id": template.id, "name": template.name, "language": template.language, "version": template.version,
+                     "category": category, "status": template.status.value, "approved": approved},
+        "lint": lint,
+        "audience": {
+            "total": len(audience.facts) + audience.invalid,
+            "eligible": eligible,
+            "deferred": sum(deferred.values()),
+            "deferred_by": {rule: deferred[rule] for rule in DEFERRAL_LABELS if deferred[rule]},
+            "excluded": {reason: excluded[reason] for reason in EXCLUSION_LABELS},
+        },
+        "tier": {"tier": sender.tier, "limit": limit, "contacted_last_24h": audience.contacted_last_24h,
+                 "headroom": headroom, "new_recipients": new_recipients, "fits": fits},
+        "estimate": estimate,
+        "blocking": blocking,
+        "warnings": warnings,
+        "outcome": "block" if blocking else ("warn" if warnings else "pass"),
+    }
+
+
+def sample_messages(campaign: Campaign, limit: int = 5) -> list[dict[str, Any]]:
+    """The message as each of up to ``limit`` real recipients of the segment would see it, with the disclaimer."""
+    template = db.session.get(Template, campaign.template_id)
+    segment = db.session.get(Segment, campaign.segment_id)
+    policy = current_policy()
+    try:
+        contacts = sample(segment.definition, limit)
+    except SegmentError:
+        return []
+    messages = []
+    for contact in contacts:
+        rendered = rendering.render(template, variable_values(campaign.variables or {}, contact))
+        messages.append({
+            "contact_id": contact.id, "phone": contact.phone, "name": contact.name, "header": rendered.header,
+            "body": rendering.sent_body(rendered.body, _language(template), policy), "footer": rendered.footer,
+            "buttons": [button.get("text", "") for button in rendered.buttons],
+        })
+    return messages
