@@ -267,16 +267,23 @@ def bench(runs: int) -> None:
         print(line(label, ms, None, f"{len(page.rows)} rows"), flush=True)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def arguments(description: str, reuse_help: str, extra: Callable[[argparse.ArgumentParser], None] = lambda parser: None):
+    """The options of the benchmarks over a million contacts (this one and launch_bench)."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--contacts", type=int, default=1_000_000)
-    parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL"))
     parser.add_argument("--keep", action="store_true", help="Leave the contacts in the database for a later --reuse.")
-    parser.add_argument("--reuse", action="store_true", help="Time the contacts an earlier --keep run left.")
+    parser.add_argument("--reuse", action="store_true", help=reuse_help)
+    extra(parser)
     args = parser.parse_args()
     if (args.keep or args.reuse) and not args.database_url:
         parser.error("--keep and --reuse need --database-url: the default SQLite file is temporary")
+    return args
+
+
+def main() -> None:
+    args = arguments(__doc__, "Time the contacts an earlier --keep run left.",
+                     lambda parser: parser.add_argument("--runs", type=int, default=7))
 
     from app import create_app
     from extensions import db
