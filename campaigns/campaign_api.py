@@ -173,6 +173,14 @@ def revise_campaign(campaign_id: int):
     return _not_found() if campaign is None else _step(campaign, lambda: review.revise(campaign, _actor()))
 
 
+@bp.post("/campaigns/<int:campaign_id>/schedule")
+@role_required(Role.MARKETER)
+def schedule_campaign(campaign_id: int):
+    """Schedule an approved campaign to launch at its send time (approving does it already)."""
+    campaign = _campaign(campaign_id)
+    return _not_found() if campaign is None else _step(campaign, lambda: launch.schedule_launch(campaign, actor=_actor()))
+
+
 @bp.post("/campaigns/<int:campaign_id>/cancel")
 @role_required(Role.MARKETER)
 def cancel_campaign(campaign_id: int):

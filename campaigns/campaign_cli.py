@@ -166,6 +166,16 @@ def revise_command(campaign_id: int) -> None:
     click.echo(f"Campaign {campaign.id} is a draft again.")
 
 
+@group.command("schedule")
+@click.argument("campaign_id", type=int)
+def schedule_command(campaign_id: int) -> None:
+    """Schedule an approved campaign to launch at its send time (approving does it already)."""
+    campaign = _campaign(campaign_id)
+    _run(lambda: launch.schedule_launch(campaign))
+    db.session.commit()
+    click.echo(f"Campaign {campaign.id} is scheduled to launch {'at ' + campaign.send_at.isoformat() if campaign.send_at else 'now'}.")
+
+
 @group.command("cancel")
 @click.argument("campaign_id", type=int)
 @click.option("--reason", default="", help="Why it is cancelled.")

@@ -26,7 +26,7 @@ from typing import Any, Callable
 from flask_babel import gettext as _
 from rq.job import Job, JobStatus
 from rq.exceptions import NoSuchJobError
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, update
 
 from audience.models import Segment
 from audience.segment_definition import SegmentError, parse_definition
@@ -199,6 +199,8 @@ def launch(campaign_id: int) -> LaunchOutcome:
         return LaunchOutcome(False, "lost_race", status.value if status else "")
     result = materialise(campaign, now, current_policy().sending)
     campaign.recipients, campaign.exclusions = result.recipients, result.exclusions
+    # The template list sorts by last use.
+    db.session.execute(update(Template).where(Template.id == campaign.template_id).values(last_used_at=now))
     db.session.flush()
     return LaunchOutcome(True, status=S.SENDING.value, recipients=result.recipients, exclusions=result.exclusions)
 

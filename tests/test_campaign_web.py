@@ -7,8 +7,10 @@ import json
 import pytest
 
 from accounts import tokens
+from campaigns import review
+from campaigns.launch import launch_job_id
 from campaigns.models import Campaign, CampaignStatus
-from extensions import db
+from extensions import db, redis_queues
 from tests.campaign_world import add_contact, add_template, make_world
 from tests.records import audit_events
 
@@ -293,3 +295,31 @@ def test_the_admin_edits_the_rate_card(app, world, admin_browser):
     assert "as shipped" not in admin_browser.get("/campaigns/rate-card").get_data(as_text=True)
     assert post_form(admin_browser, "/campaigns/rate-card/reset", {}, page="/campaigns/rate-card").status_code == 302
     assert "as shipped" in admin_browser.get("/campaigns/rate-card").get_data(as_text=True)
+
+
+def approved_not_scheduled(world) -> Campaign:
+    """A campaign approved without scheduling its launch (as when scheduling failed at approval)."""
+    campaign = world.campaign()
+    review.submit(campaign, world.marketer)
+    review.approve(campaign, world.reviewer, schedule=False)
+    db.session.commit()
+    assert campaign.status is CampaignStatus.APPROVED
+    return campaign
+
+
+def test_the_cli_and_the_api_schedule_an_approved_campaign(app, client, world):
+    by_cli = approved_not_scheduled(world)
+    result = run(app, "schedule", str(by_cli.id))
+    assert result.exit_code == 0, result.output
+    assert f"Campaign {by_cli.id} is scheduled to launch at " in result.output
+    db.session.refresh(by_cli)
+    assert by_cli.status is CampaignStatus.SCHEDULED
+    assert redis_queues.connection.exists(f"rq:job:{launch_job_id(by_cli.id)}")
+    result = run(app, "schedule", str(by_cli.id))
+    assert result.exit_code == 1 and "Only an approved campaign can be scheduled" in result.output
+
+    by_api = approved_not_scheduled(world)
+    response = client.post(f"/api/v1/campaigns/{by_api.id}/schedule", headers=token(world.marketer))
+    assert response.status_code == 200 and response.json["status"] == "scheduled"
+    again = client.post(f"/api/v1/campaigns/{by_api.id}/schedule", headers=token(world.marketer))
+    assert again.status_code == 409 and "Only an approved campaign" in again.json["error"]

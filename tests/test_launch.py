@@ -19,7 +19,7 @@ from campaigns import jobs, launch
 from campaigns.content import content_hash
 from campaigns.launch import LaunchError, cancel_launch, launch_job_id, launch_summary, schedule_launch
 from campaigns.lifecycle import TransitionError
-from campaigns.models import Campaign, CampaignStatus, Message, TemplateStatus
+from campaigns.models import Campaign, CampaignStatus, Message, Template, TemplateStatus
 from dbtypes import utcnow
 from extensions import db, redis_queues
 from tests.processes import wait_for
@@ -202,6 +202,7 @@ def test_the_launch_materialises_once_and_a_retried_job_does_nothing(app, audien
 
     caplog.set_level("INFO", logger="campaigns.jobs")
     first = jobs.launch_campaign(campaign.id)
+    assert db.session.get(Template, campaign.template_id).last_used_at is not None  # sorts the template list
     assert first == {"launched": True, "skipped": "", "status": "sending", "recipients": 4,
                      "exclusions": {"invalid_number": 0, "blocked": 0, "opted_out": 1, "no_consent": 0, "frequency_cap": 0}}
     campaign = fresh(campaign)
