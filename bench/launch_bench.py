@@ -19,13 +19,12 @@ campaigns and messages of the earlier run and launches again without filling).
 from __future__ import annotations
 
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from segment_bench import arguments, fill  # noqa: E402  (the same audience and options as the segment figures)
+from segment_bench import arguments, over_contacts  # noqa: E402  (the same audience and options as the segment figures)
 
 VARIABLES = {
     "1": {"source": "field", "value": "name", "fallback": "клиент"},
@@ -111,30 +110,7 @@ def bench() -> None:
 
 def main() -> None:
     args = arguments(__doc__, "Launch to the contacts an earlier --keep run left.")
-
-    from app import create_app
-    from extensions import db
-
-    with tempfile.TemporaryDirectory() as folder:
-        database_url = args.database_url or f"sqlite:///{Path(folder) / 'bench.db'}"
-        if database_url.startswith("postgresql://"):  # the driver the app uses
-            database_url = "postgresql+psycopg://" + database_url[len("postgresql://"):]
-        app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "LOG_LEVEL": "WARNING"})
-        with app.app_context():
-            backend = db.engine.dialect.name
-            if args.reuse:
-                forget_campaigns()
-            else:
-                started = time.perf_counter()
-                fill(args.contacts)
-                print(f"{backend}: filled {args.contacts:,} contacts in {time.perf_counter() - started:.0f} s", flush=True)
-            try:
-                bench()
-            finally:
-                db.session.remove()
-                if not args.keep:
-                    db.drop_all()
-                db.engine.dispose()
+    over_contacts(args, bench, on_reuse=forget_campaigns)
 
 
 if __name__ == "__main__":

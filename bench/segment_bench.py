@@ -281,27 +281,38 @@ def arguments(description: str, reuse_help: str, extra: Callable[[argparse.Argum
     return args
 
 
-def main() -> None:
-    args = arguments(__doc__, "Time the contacts an earlier --keep run left.",
-                     lambda parser: parser.add_argument("--runs", type=int, default=7))
-
+def over_contacts(args, measure: Callable[[], None], on_reuse: Callable[[], None] = lambda: None) -> None:
+    """Fill the contacts (or reuse an earlier --keep run's), run ``measure``, then drop the tables
+    unless --keep."""
     from app import create_app
     from extensions import db
 
     with tempfile.TemporaryDirectory() as folder:
         database_url = args.database_url or f"sqlite:///{Path(folder) / 'bench.db'}"
+        if database_url.startswith("postgresql://"):  # the driver the app uses
+            database_url = "postgresql+psycopg://" + database_url[len("postgresql://"):]
         app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "LOG_LEVEL": "WARNING"})
         with app.app_context():
             backend = db.engine.dialect.name
-            if not args.reuse:
+            if args.reuse:
+                on_reuse()
+            else:
                 started = time.perf_counter()
                 fill(args.contacts)
                 print(f"{backend}: filled {args.contacts:,} contacts in {time.perf_counter() - started:.0f} s", flush=True)
-            bench(args.runs)
-            db.session.remove()
-            if not args.keep:
-                db.drop_all()
-            db.engine.dispose()
+            try:
+                measure()
+            finally:
+                db.session.remove()
+                if not args.keep:
+                    db.drop_all()
+                db.engine.dispose()
+
+
+def main() -> None:
+    args = arguments(__doc__, "Time the contacts an earlier --keep run left.",
+                     lambda parser: parser.add_argument("--runs", type=int, default=7))
+    over_contacts(args, lambda: bench(args.runs))
 
 
 if __name__ == "__main__":
