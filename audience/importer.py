@@ -21,7 +21,7 @@ from audience import columns
 from audience.models import Import, IssueKind
 from audience.reading import read_table
 from audience.rows import CheckedChunk, RowRules, check_chunk, warm_up, without_cyclic_gc
-from audience.upsert import bulk_settings, upsert_contacts, write_issues
+from audience.upsert import Seen, bulk_settings, upsert_contacts, write_issues
 
 Progress = Callable[[str, int, int], None]  # stage, done, total
 
@@ -85,7 +85,7 @@ def _run(record: Import, content: bytes, checker: _ChunkChecker, report: Progres
         default_region=options.get("default_region", "RU"), import_id=record.id, uploaded_at=record.uploaded_at,
         default_source=attestation[:300] or _("Import of %(file)s", file=record.file_name)[:300],
     )
-    seen: set[str] = set()  # numbers of earlier chunks: a repeat there is a duplicate, not an update
+    seen: Seen = {}  # numbers of earlier chunks: a repeat there is a duplicate, not another contact
     issues: list[dict[str, Any]] = []
     report("checking", 0, total)
     # While worker processes check later chunks, this one saves the earlier ones.
@@ -95,7 +95,6 @@ def _run(record: Import, content: bytes, checker: _ChunkChecker, report: Progres
         outcome = upsert_contacts(checked.contacts, seen)
         for name in ("created", "updated", "unchanged", "suppressed"):
             setattr(summary, name, getattr(summary, name) + outcome[name])
-        seen.update(contact["phone"] for contact in checked.contacts)
         report("checking", min(offset + _CHUNK, total), total)
     for issue in issues:
         counter = summary.rejected_by_reason if issue["kind"] is IssueKind.REJECTED else summary.warnings_by_reason

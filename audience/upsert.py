@@ -7,6 +7,10 @@ empty cell erases nothing, tags and attributes are added to, and the first conse
 from __future__ import annotations
 
 import contextlib
+import functools
+import json
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Iterable, Iterator
 
 from sqlalchemy import Table, select, update
@@ -22,15 +26,31 @@ _PLAIN = ("name", "name_key", "country", "region", "city", "city_key", "place_id
           "timezone", "language")
 _PROOF = ("consent_source", "consent_at", "consent_import_id", "consent_row")
 _TAGS_LENGTH = Contact.__table__.c.tags.type.length
-_READ = (Contact.id, Contact.phone, Contact.tags, Contact.attributes, *(getattr(Contact, name) for name in _PLAIN))
+_READ = (Contact.id, Contact.phone, Contact.tags, Contact.attributes, Contact.updated_at,
+         *(getattr(Contact, name) for name in _PLAIN))
 
 
-def upsert_contacts(contacts: list[dict[str, Any]], earlier: set[str]) -> dict[str, int]:
+@dataclass
+class Origin:
+    """A number that existed before this import, as it was: to count it once, by how it ends."""
+
+    state: int  # _state() of the contact before the import
+    updated_at: datetime
+    counted: str = ""  # "updated" or "unchanged": how the summary counts it so far
+
+
+# Number → its Origin, or None for a number this import created.
+Seen = dict[str, "Origin | None"]
+
+
+def upsert_contacts(contacts: list[dict[str, Any]], seen: Seen) -> dict[str, int]:
     """Insert or update ``contacts`` (dicts of column values, one per number); flush only.
 
     Returns how many were created, updated, unchanged and are suppressed (they stay suppressed
-    whatever the file says). Numbers in ``earlier`` were saved by this import already: they are
-    merged in but not counted again.
+    whatever the file says). ``seen`` holds the numbers this import saved already and is kept up
+    to date: a number in several chunks is counted once, by how it ends. If a later chunk brings it
+    back to what it was before the import (the same file imported again), it is unchanged, and
+    keeps its ``updated_at``; so the counts of one chunk may be negative.
     """
     counts = dict.fromkeys(("created", "updated", "unchanged", "suppressed"), 0)
     now = utcnow()
@@ -38,24 +58,42 @@ def upsert_contacts(contacts: list[dict[str, Any]], earlier: set[str]) -> dict[s
         chunk = contacts[start:start + _CHUNK]
         phones = [contact["phone"] for contact in chunk]
         existing = {row.phone: row for row in db.session.execute(select(*_READ).where(Contact.phone.in_(phones)))}
-        counts["suppressed"] += len(suppressed_reasons(phone for phone in phones if phone not in earlier))
+        counts["suppressed"] += len(suppressed_reasons(phone for phone in phones if phone not in seen))
         new_rows, changed_rows = [], []
         for contact in chunk:
-            old = existing.get(contact["phone"])
+            phone = contact["phone"]
+            old = existing.get(phone)
             if old is None:
                 new_rows.append(_new_row(contact, now))
                 counts["created"] += 1
+                seen[phone] = None
                 continue
             changes = _changes(old, contact)
+            if phone in seen and seen[phone] is None:  # created by this import: a repeat, merged in
+                if changes is not None:
+                    changed_rows.append(changes | {"updated_at": now})
+                continue
+            origin = seen.get(phone) or seen.setdefault(phone, Origin(_state(old), old.updated_at))
+            outcome = "unchanged" if _state(changes or old) == origin.state else "updated"
+            if outcome != origin.counted:
+                if origin.counted:
+                    counts[origin.counted] -= 1
+                counts[outcome] += 1
+                origin.counted = outcome
             if changes is not None:
-                changed_rows.append(changes | {"updated_at": now})
-            if contact["phone"] not in earlier:
-                counts["unchanged" if changes is None else "updated"] += 1
+                changed_rows.append(changes | {"updated_at": now if outcome == "updated" else origin.updated_at})
         if new_rows:
             insert_rows(Contact.__table__, new_rows)
         if changed_rows:
             db.session.execute(update(Contact), changed_rows)
     return counts
+
+
+def _state(values: Any) -> int:
+    """A fingerprint of what an import can change on a contact (a row read back, or a new row)."""
+    get = values.get if isinstance(values, dict) else functools.partial(getattr, values)
+    return hash((tuple(get(name) for name in _PLAIN), get("tags") or "",
+                 json.dumps(get("attributes") or {}, sort_keys=True, ensure_ascii=False)))
 
 
 def insert_rows(table: Table, rows: list[dict[str, Any]]) -> None:

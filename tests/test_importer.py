@@ -367,6 +367,32 @@ def test_reimporting_the_same_file_changes_nothing(app):
     assert summary.duplicates == 1
 
 
+def test_reimporting_a_file_whose_number_repeats_across_chunks_with_other_values_changes_nothing(app):
+    # Row 2 and the repeats at rows 5002 and 10002 share a number under three names: the first
+    # import ends with the last name, and the second must not count it as updated on the way.
+    content = files.large_csv(CHUNK + 500, duplicate_every=5000)
+    first, summary = import_content(content)
+    table = contacts_table()
+
+    again, repeated = import_content(content)
+
+    assert contacts_table() == table  # updated_at included
+    assert (repeated.created, repeated.updated, repeated.unchanged) == (0, 0, summary.created)
+    assert repeated.duplicates == summary.duplicates == 2
+
+
+def test_a_number_unchanged_in_one_chunk_and_changed_in_a_later_one_is_counted_updated(app):
+    import_content(files.cp1251_csv([(phone(1), "Клиент 0", "Москва", "да")]))
+    before = contact_of(phone(1)).updated_at
+    # The file's first row says the same; its repeat in the second chunk brings a new name.
+    content = files.large_csv(CHUNK + 500, duplicate_every=CHUNK + 1)
+
+    _record, summary = import_content(content)
+
+    assert (summary.updated, summary.unchanged, summary.duplicates) == (1, 0, 1)
+    assert contact_of(phone(1)).name == f"Клиент {CHUNK + 1}" and contact_of(phone(1)).updated_at > before
+
+
 # --- the suppression list -------------------------------------------------------------------------
 
 def test_suppressed_numbers_stay_suppressed_and_are_counted(app):
