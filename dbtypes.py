@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime, timezone
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import BigInteger, DateTime, Integer
+from sqlalchemy import BigInteger, DateTime, Enum, Integer
 from sqlalchemy.types import TypeDecorator
 
 # 64-bit ids on PostgreSQL; SQLite only auto-increments a column declared exactly INTEGER.
 T = TypeVar("T")
 
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def value_enum(cls: type[enum.Enum], length: int = 16, **options: Any) -> Enum:
+    """A column of ``cls`` stored as its members' values in a plain string column (no native enum
+    type, so adding a member needs no ALTER TYPE on PostgreSQL)."""
+    return Enum(cls, native_enum=False, length=length, values_callable=lambda members: [m.value for m in members], **options)
 
 
 def utcnow() -> datetime:

@@ -6,15 +6,12 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Enum, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, cast, func, literal_column
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, cast, func, literal_column
 from sqlalchemy.orm import Mapped, mapped_column
 
-from dbtypes import BigId, UTCDateTime, utcnow
+from dbtypes import BigId, UTCDateTime, utcnow, value_enum
 from extensions import db
 
-
-def _enum(cls: type[enum.Enum], length: int) -> Enum:
-    return Enum(cls, native_enum=False, length=length, values_callable=lambda items: [i.value for i in items])
 
 
 class Contact(db.Model):
@@ -89,7 +86,7 @@ class Import(db.Model):
     __tablename__ = "audience_imports"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    status: Mapped[ImportStatus] = mapped_column(_enum(ImportStatus, 16), default=ImportStatus.UPLOADED)
+    status: Mapped[ImportStatus] = mapped_column(value_enum(ImportStatus), default=ImportStatus.UPLOADED)
     file_name: Mapped[str] = mapped_column(String(255))
     file_sha256: Mapped[str] = mapped_column(String(64))
     file_size: Mapped[int] = mapped_column(Integer)
@@ -127,7 +124,7 @@ class ImportIssue(db.Model):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     import_id: Mapped[int] = mapped_column(ForeignKey("audience_imports.id", ondelete="CASCADE"), index=True)
     row: Mapped[int] = mapped_column(Integer)  # as the spreadsheet numbers it: the header is row 1
-    kind: Mapped[IssueKind] = mapped_column(_enum(IssueKind, 16))
+    kind: Mapped[IssueKind] = mapped_column(value_enum(IssueKind))
     reason: Mapped[str] = mapped_column(String(32))  # a code; the sentence is rendered in the reader's language
     detail: Mapped[str] = mapped_column(String(300), default="")
     raw: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)

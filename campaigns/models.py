@@ -7,15 +7,12 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from dbtypes import BigId, UTCDateTime, utcnow
+from dbtypes import BigId, UTCDateTime, utcnow, value_enum
 from extensions import db
 
-
-def _enum(cls: type[enum.Enum], length: int = 16) -> Enum:
-    return Enum(cls, native_enum=False, length=length, values_callable=lambda items: [i.value for i in items])
 
 
 class Sender(db.Model):
@@ -73,14 +70,14 @@ class Template(db.Model):
     language: Mapped[str] = mapped_column(String(16))  # ru, en, en_US, …
     version: Mapped[int] = mapped_column(Integer, default=1)
     is_current: Mapped[bool] = mapped_column(default=True)
-    category: Mapped[TemplateCategory] = mapped_column(_enum(TemplateCategory))
+    category: Mapped[TemplateCategory] = mapped_column(value_enum(TemplateCategory))
     header: Mapped[str] = mapped_column(String(60), default="")  # text header, ≤ 1 variable
     body: Mapped[str] = mapped_column(Text)
     footer: Mapped[str] = mapped_column(String(60), default="")
     # [{"type": "quick_reply"|"url"|"phone", "text": …, "url"|"phone": …}]
     buttons: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     examples: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)  # variable → example value
-    status: Mapped[TemplateStatus] = mapped_column(_enum(TemplateStatus), default=TemplateStatus.DRAFT)
+    status: Mapped[TemplateStatus] = mapped_column(value_enum(TemplateStatus), default=TemplateStatus.DRAFT)
     rejection_reason: Mapped[str | None] = mapped_column(Text)
     tags: Mapped[str] = mapped_column(String(500), default="")  # '|promo|autumn|', as contacts' tags
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -124,7 +121,7 @@ class Campaign(db.Model):
     # {"start": "HH:MM", "end": "HH:MM"} in the recipient's local time; None: the compliance default.
     send_window: Mapped[dict[str, str] | None] = mapped_column(JSON)
     messages_per_second: Mapped[int] = mapped_column(Integer, default=20)
-    status: Mapped[CampaignStatus] = mapped_column(_enum(CampaignStatus), default=CampaignStatus.DRAFT, index=True)
+    status: Mapped[CampaignStatus] = mapped_column(value_enum(CampaignStatus), default=CampaignStatus.DRAFT, index=True)
     content_hash: Mapped[str] = mapped_column(String(64), default="")
     approved_hash: Mapped[str | None] = mapped_column(String(64))
     approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -153,7 +150,7 @@ class CampaignReview(db.Model):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
     reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    decision: Mapped[ReviewDecision] = mapped_column(_enum(ReviewDecision))
+    decision: Mapped[ReviewDecision] = mapped_column(value_enum(ReviewDecision))
     reason_code: Mapped[str | None] = mapped_column(String(64))
     reason: Mapped[str] = mapped_column(Text, default="")
     content_hash: Mapped[str] = mapped_column(String(64))
@@ -188,5 +185,5 @@ class Message(db.Model):
     variables: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)  # rendered values by variable
     # Sent with the message to the provider, so that a retried send cannot deliver twice.
     idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
-    status: Mapped[MessageStatus] = mapped_column(_enum(MessageStatus), default=MessageStatus.QUEUED)
+    status: Mapped[MessageStatus] = mapped_column(value_enum(MessageStatus), default=MessageStatus.QUEUED)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -6,10 +6,10 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text, event, inspect, text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, event, inspect, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from dbtypes import BigId, UTCDateTime, utcnow
+from dbtypes import BigId, UTCDateTime, utcnow, value_enum
 from extensions import db
 
 
@@ -42,9 +42,7 @@ class Suppression(db.Model):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     # E.164, not a contact id: deleting and re-importing a contact must not lift its suppression.
     phone: Mapped[str] = mapped_column(String(16), index=True)
-    reason: Mapped[SuppressionReason] = mapped_column(
-        Enum(SuppressionReason, native_enum=False, length=16, values_callable=lambda items: [i.value for i in items])
-    )
+    reason: Mapped[SuppressionReason] = mapped_column(value_enum(SuppressionReason))
     source: Mapped[str] = mapped_column(String(32))
     note: Mapped[str] = mapped_column(Text, default="")
     evidence: Mapped[str] = mapped_column(String(255), default="")  # inbound message id, file hash…
