@@ -7,7 +7,9 @@ from datetime import datetime, timezone
 from typing import Any, TypeVar
 
 from sqlalchemy import BigInteger, DateTime, Enum, Integer
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 # 64-bit ids on PostgreSQL; SQLite only auto-increments a column declared exactly INTEGER.
 T = TypeVar("T")
@@ -19,6 +21,18 @@ def value_enum(cls: type[enum.Enum], length: int = 16, **options: Any) -> Enum:
     """A column of ``cls`` stored as its members' values in a plain string column (no native enum
     type, so adding a member needs no ALTER TYPE on PostgreSQL)."""
     return Enum(cls, native_enum=False, length=length, values_callable=lambda members: [m.value for m in members], **options)
+
+
+def dialect_function(name: str, type_: TypeEngine, *, sqlite: str, postgresql: str) -> type[FunctionElement]:
+    """A SQL function that SQLite and PostgreSQL spell differently but call with the same arguments."""
+    function = type(name, (FunctionElement,), {"type": type_, "inherit_cache": True})
+    compiles(function)(_spelled(sqlite))
+    compiles(function, "postgresql")(_spelled(postgresql))
+    return function
+
+
+def _spelled(spelling: str):
+    return lambda element, compiler, **kw: f"{spelling}({compiler.process(element.clauses, **kw)})"
 
 
 def utcnow() -> datetime:

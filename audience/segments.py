@@ -29,7 +29,7 @@ from audience.segment_definition import (  # noqa: F401  (re-exported: this modu
 )
 from audience.status import ContactStatus, is_status
 from compliance import audit
-from dbtypes import parse_id, utcnow
+from dbtypes import dialect_function, parse_id, utcnow
 from extensions import db
 
 KM_PER_DEGREE = 111.195  # 6371 km (the mean Earth radius) × π / 180
@@ -95,24 +95,9 @@ def _shaped_sqlite(element: _Shaped, compiler, **kw) -> str:
     return f"(SELECT CASE {whens} END FROM (SELECT {compiler.process(element.clauses, **kw)} AS {text} LIMIT 1))"
 
 
-class _Position(FunctionElement):
-    """Where a text occurs in another, from 1, or 0: instr() on SQLite, strpos() on PostgreSQL.
-
-    Both are case-sensitive, unlike LIKE, which ignores ASCII case on SQLite only.
-    """
-
-    type = Integer()
-    inherit_cache = True
-
-
-@compiles(_Position)
-def _position_sqlite(element: _Position, compiler, **kw) -> str:
-    return f"instr({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(_Position, "postgresql")
-def _position_postgresql(element: _Position, compiler, **kw) -> str:
-    return f"strpos({compiler.process(element.clauses, **kw)})"
+# Where a text occurs in another, from 1, or 0. Both are case-sensitive, unlike LIKE, which ignores
+# ASCII case on SQLite only.
+_Position = dialect_function("_Position", Integer(), sqlite="instr", postgresql="strpos")
 
 
 # --- compiling a definition ------------------------------------------------------------------------

@@ -44,7 +44,7 @@ from audience.status import _BLOCKING
 from campaigns.models import Campaign, Message, MessageStatus, Template
 from compliance.models import Suppression
 from compliance.sending import SendingRules
-from dbtypes import UTCDateTime
+from dbtypes import UTCDateTime, dialect_function
 from extensions import db
 
 # The reasons a contact of the segment gets no message row, in the order they are checked.
@@ -79,22 +79,8 @@ class Materialised:
 
 # --- SQL pieces the two dialects spell differently ----------------------------------------------
 
-class _JsonObject(FunctionElement):
-    """A JSON object from alternating keys and values: json_object on SQLite, json_build_object on
-    PostgreSQL."""
-
-    type = JSON()
-    inherit_cache = True
-
-
-@compiles(_JsonObject)
-def _json_object_sqlite(element: _JsonObject, compiler, **kw) -> str:
-    return f"json_object({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(_JsonObject, "postgresql")
-def _json_object_postgresql(element: _JsonObject, compiler, **kw) -> str:
-    return f"json_build_object({compiler.process(element.clauses, **kw)})"
+# A JSON object from alternating keys and values.
+_JsonObject = dialect_function("_JsonObject", JSON(), sqlite="json_object", postgresql="json_build_object")
 
 
 class _InvalidNumber(FunctionElement):
