@@ -73,8 +73,13 @@ def upsert_contacts(contacts: list[dict[str, Any]], seen: Seen) -> dict[str, int
                 if changes is not None:
                     changed_rows.append(changes | {"updated_at": now})
                 continue
-            origin = seen.get(phone) or seen.setdefault(phone, Origin(_state(old), old.updated_at))
-            outcome = "unchanged" if _state(changes or old) == origin.state else "updated"
+            origin = seen.get(phone)
+            if origin is None:  # the first time this import meets a number that existed before
+                origin = seen[phone] = Origin(_state(old), old.updated_at)
+                ends_as_before = changes is None
+            else:
+                ends_as_before = _state(changes or old) == origin.state
+            outcome = "unchanged" if ends_as_before else "updated"
             if outcome != origin.counted:
                 if origin.counted:
                     counts[origin.counted] -= 1
