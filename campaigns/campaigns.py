@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from audience.models import Contact, Segment
 from audience.segments import find_segment
 from campaigns import launch, lifecycle, rendering
-from campaigns.content import content_hash, content_snapshot, hash_snapshot  # noqa: F401  (re-exported)
+from campaigns.content import content_hash
 from campaigns.models import Campaign, CampaignStatus, Sender, Template
 from compliance import audit
 from compliance.numbers import InvalidNumberError, to_e164

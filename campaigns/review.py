@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from accounts.models import Role, User
 from campaigns import launch, lifecycle, preflight
-from campaigns.content import content_snapshot, hash_snapshot
+from campaigns.content import content_hash, content_snapshot, hash_snapshot
 from campaigns.models import Campaign, CampaignReview, CampaignStatus, ReviewDecision
 from dbtypes import utcnow
 from extensions import db
@@ -71,7 +71,7 @@ def submit(campaign: Campaign, actor: Any = None, *, now: datetime | None = None
     report = preflight.run(campaign, now)
     if report["blocking"]:
         raise ReviewError(report["blocking"], report)
-    current = hash_snapshot(content_snapshot(campaign))
+    current = content_hash(campaign)
     lifecycle.transition(campaign, S.IN_REVIEW, actor=actor, details={"content_hash": current, "outcome": report["outcome"]},
                          preflight=report, estimate=report["estimate"], content_hash=current)
     return report
