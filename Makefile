@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # The embedded Redis runs only when no external one is configured.
 PROCESSES := $(if $(REDIS_URL),web worker,redis web worker)
 
-.PHONY: run test install translations clean
+.PHONY: run test lint install translations clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,8 +21,16 @@ run: $(STAMP)
 	$(BIN)/flask --app app users bootstrap
 	PATH="$(BIN):$$PATH" $(BIN)/honcho --procfile Procfile start $(PROCESSES)
 
+# In parallel, one xdist worker per core (each with its own Redis server and PostgreSQL database);
+# PYTEST_ARGS="-n 0" runs in one process, e.g. to debug.
+TEST_WORKERS ?= auto
 test: $(STAMP)
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+
+# The style (ruff) and the layering contracts of .importlinter; both part of .ci/run.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports --config .importlinter
 
 # Re-extract the UI strings after changing them, then translate in translations/ru/LC_MESSAGES/messages.po.
 translations: $(STAMP)

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import redis as redis_client
 from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import make_url
 
 from embedded_redis import server_args
 from tests.helpers import PASSWORD, IsolatedClient, signed_in_client
@@ -110,6 +111,47 @@ def postgres_url() -> str | None:
     return url
 
 
+def worker_database_url(url: str, worker: str | None) -> str:
+    """The PostgreSQL database of one pytest-xdist worker: ``<database>_<worker>`` beside the given one.
+
+    Parallel workers must not share a database (each truncates the tables between its tests). The given
+    database only serves as the place to connect from; without xdist it is used itself.
+    """
+    if not worker or worker == "master":
+        return url
+    base = make_url(url)
+    return base.set(database=f"{base.database}_{worker}").render_as_string(hide_password=False)
+
+
+def recreate_postgres_database(url: str, maintenance_url: str) -> None:
+    """Drop and create the database of ``url``, connecting through ``maintenance_url``."""
+    engine = create_engine(maintenance_url, isolation_level="AUTOCOMMIT")
+    name = make_url(url).database
+    with engine.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_database(worker_id):
+    """This worker's PostgreSQL database URL (created for it, dropped at the end), or None."""
+    url = postgres_url()
+    if not url:
+        yield None
+        return
+    own = worker_database_url(url, worker_id)
+    if own == url:
+        yield url
+        return
+    recreate_postgres_database(own, url)
+    yield own
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{make_url(own).database}" WITH (FORCE)'))
+    engine.dispose()
+
+
 def reset_postgres_schema(url: str) -> None:
     engine = create_engine(url)
     with engine.begin() as connection:
@@ -120,12 +162,12 @@ def reset_postgres_schema(url: str) -> None:
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def migrated_database(request, redis_url, tmp_path_factory):
-    """A database at the newest migration: a SQLite template file, or the PostgreSQL test database."""
+    """A database at the newest migration: a SQLite template file, or this worker's PostgreSQL database."""
     if request.param == "sqlite":
         template = tmp_path_factory.mktemp("sqlite") / "template.db"
         migrate_to_head(f"sqlite:///{template}", redis_url)
         return "sqlite", template
-    url = postgres_url()
+    url = request.getfixturevalue("postgres_database")
     if not url:
         pytest.skip("TEST_DATABASE_URL is not set, so the PostgreSQL variant of this test is skipped")
     reset_postgres_schema(url)
