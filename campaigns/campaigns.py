@@ -329,8 +329,7 @@ def update_campaign(campaign: Campaign, spec: Mapping[str, Any], actor: Any = No
     if campaign.status is S.REJECTED:
         lifecycle.transition(campaign, S.DRAFT, actor=actor, reason="edited after rejection")
     elif new_hash != before_hash and campaign.status in (S.IN_REVIEW, S.APPROVED, S.SCHEDULED):
-        lifecycle.transition(campaign, S.DRAFT, actor=actor, reason="content edited",
-                             approved_hash=None, approved_by_id=None, approved_at=None)
+        launch.return_to_draft(campaign, actor=actor, reason="content edited")
     return campaign
 
 
