@@ -101,7 +101,7 @@ def new_campaign():
 def edit_campaign(campaign_id: int):
     campaign = _campaign_or_404(campaign_id)
     form = CampaignForm(formdata=None, data=form_data(campaign))
-    form.fill_choices()
+    form.fill_choices(campaign)
     _rows_for(form, campaign.template_id, campaign.variables or {})
     return _wizard(form, campaign)
 
@@ -120,7 +120,7 @@ def save_campaign(campaign_id: int):
 
 def _submit_wizard(campaign: Campaign | None):
     form = CampaignForm()
-    form.fill_choices()
+    form.fill_choices(campaign)
     if request.form.get("action") == "variables":  # another template chosen: show its variables
         _rows_for(form, form.template.data, posted_variables(form))
         return _wizard(form, campaign)

@@ -350,3 +350,25 @@ def test_the_list_says_when_each_campaign_goes_or_went_out(app, world):
         "Due": "Launching now",
         "Dropped": "Not sent",
     }
+
+
+def test_the_wizard_offers_only_templates_that_can_be_used(app, world):
+    from campaigns.models import TemplateStatus
+    from tests.helpers import post_form, signed_in_client
+
+    add_template("awaiting", status=TemplateStatus.PENDING)
+    refused = add_template("refused", status=TemplateStatus.REJECTED)
+    browser = signed_in_client(app, world.marketer.email)
+
+    def offered(path: str) -> list[str]:
+        select_box = re.search(r'<select[^>]*name="template".*?</select>', browser.get(path).get_data(as_text=True), re.S)
+        return re.findall(r"<option[^>]*>([^<]*)</option>", select_box.group(0))
+
+    assert offered("/campaigns/new") == ["autumn_sale · ru · v1 · Approved", "awaiting · ru · v1 · Pending"]
+    response = post_form(browser, "/campaigns/new", wizard_data(world, template=str(refused.id)))
+    assert response.status_code == 400
+    assert "Template: “refused” (ru) is “Rejected” at WhatsApp" in response.get_data(as_text=True)
+    campaign = world.campaign()
+    world.template.status = TemplateStatus.PAUSED  # the campaign's own template lost its approval since
+    db.session.commit()
+    assert offered(f"/campaigns/{campaign.id}/edit") == ["autumn_sale · ru · v1 · Paused", "awaiting · ru · v1 · Pending"]
