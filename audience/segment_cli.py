@@ -92,11 +92,13 @@ def create_command(name: str, definition_text: str, description: str) -> None:
 
 @segment_group.command("update")
 @click.argument("name")
-@click.option("--definition", "definition_text", default=None, help="The new definition as JSON, or @file with the JSON.")
+@click.option("--definition", "definition_text", default=None,
+              help="The new definition as JSON, or @file with the JSON.")
 @click.option("--rename", default=None, help="A new name.")
 @click.option("--description", default=None, help="A new description.")
 @click.option("--yes", is_flag=True, help="Return the campaigns it affects to draft without asking.")
-def update_command(name: str, definition_text: str | None, rename: str | None, description: str | None, yes: bool) -> None:
+def update_command(name: str, definition_text: str | None, rename: str | None, description: str | None,
+                   yes: bool) -> None:
     """Change the segment NAME (or id). A new definition returns the campaigns in review, approved or
     scheduled on it to draft; they are listed and you are asked first (unless --yes)."""
     segment = _segment(name)

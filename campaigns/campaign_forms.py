@@ -55,9 +55,9 @@ class CampaignForm(FlaskForm):
     def fill_choices(self, campaign: Campaign | None = None) -> None:
         """The senders, usable templates (and the campaign's own) and segments to choose from."""
         self.sender.choices = [SelectChoice(sender.id, f"{sender.name} ({sender.phone})") for sender in campaigns.list_senders()]
-        templates = campaigns.usable_templates(keep=campaign.template_id if campaign else None)
-        self.template.choices = [SelectChoice(t.id, f"{t.name} · {t.language} · v{t.version} · {STATUS_LABELS[t.status]}")
-                                 for t in templates]
+        usable = campaigns.usable_templates(keep=campaign.template_id if campaign else None)
+        self.template.choices = [
+            SelectChoice(t.id, f"{t.name} · {t.language} · v{t.version} · {STATUS_LABELS[t.status]}") for t in usable]
         self.segment.choices = [SelectChoice(segment.id, segment.name) for segment in list_segments()]
 
     def set_variable_rows(self, names: list[str], mapping: dict[str, dict[str, str]]) -> None:

@@ -97,7 +97,8 @@ def cancel_launch(campaign: Campaign, actor: Any = None, reason: str = "") -> No
         _after_commit(lambda: remove_launch_job(campaign_id))
 
 
-def return_to_draft(campaign: Campaign, actor: Any = None, reason: str = "", details: dict[str, Any] | None = None) -> None:
+def return_to_draft(campaign: Campaign, actor: Any = None, reason: str = "",
+                    details: dict[str, Any] | None = None) -> None:
     """Void the campaign's pending review or approval: back to draft, through the lifecycle, and a
     scheduled campaign's launch job removed once the caller commits. Raises ``TransitionError``
     when the campaign is not in review, approved or scheduled (any more).

@@ -43,7 +43,8 @@ def _voided_campaigns(segment: Segment) -> list[Campaign]:
 
 def campaign_uses(segment: Segment) -> list[SegmentUse]:
     """The campaigns whose review or approval a new definition of ``segment`` voids."""
-    return [SegmentUse("campaign", campaign.id, campaign.name, campaign.status.value, str(STATUS_LABELS[campaign.status]),
+    return [SegmentUse("campaign", campaign.id, campaign.name, campaign.status.value,
+                       str(STATUS_LABELS[campaign.status]),
                        url_for("campaigns.campaign", campaign_id=campaign.id) if has_request_context() else "")
             for campaign in _voided_campaigns(segment)]
 

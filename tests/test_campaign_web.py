@@ -361,7 +361,8 @@ def test_the_wizard_offers_only_templates_that_can_be_used(app, world):
     browser = signed_in_client(app, world.marketer.email)
 
     def offered(path: str) -> list[str]:
-        select_box = re.search(r'<select[^>]*name="template".*?</select>', browser.get(path).get_data(as_text=True), re.S)
+        page = browser.get(path).get_data(as_text=True)
+        select_box = re.search(r'<select[^>]*name="template".*?</select>', page, re.S)
         return re.findall(r"<option[^>]*>([^<]*)</option>", select_box.group(0))
 
     assert offered("/campaigns/new") == ["autumn_sale · ru · v1 · Approved", "awaiting · ru · v1 · Pending"]
@@ -371,4 +372,5 @@ def test_the_wizard_offers_only_templates_that_can_be_used(app, world):
     campaign = world.campaign()
     world.template.status = TemplateStatus.PAUSED  # the campaign's own template lost its approval since
     db.session.commit()
-    assert offered(f"/campaigns/{campaign.id}/edit") == ["autumn_sale · ru · v1 · Paused", "awaiting · ru · v1 · Pending"]
+    assert offered(f"/campaigns/{campaign.id}/edit") == ["autumn_sale · ru · v1 · Paused",
+                                                         "awaiting · ru · v1 · Pending"]

@@ -280,7 +280,8 @@ def test_a_pending_template_can_be_used_in_a_draft(world):
     assert world.campaign(template=pending.id).template_id == pending.id
 
 
-@pytest.mark.parametrize("status", [TemplateStatus.REJECTED, TemplateStatus.PAUSED, TemplateStatus.DISABLED, TemplateStatus.DRAFT])
+@pytest.mark.parametrize("status", [TemplateStatus.REJECTED, TemplateStatus.PAUSED, TemplateStatus.DISABLED,
+                                    TemplateStatus.DRAFT])
 def test_a_template_that_cannot_be_sent_is_refused_with_a_sentence(world, status):
     unusable = add_template("not_usable", status=status)
     label = {TemplateStatus.REJECTED: "Rejected", TemplateStatus.PAUSED: "Paused", TemplateStatus.DISABLED: "Disabled",

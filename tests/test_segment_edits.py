@@ -65,6 +65,10 @@ def job_exists(campaign_id: int) -> bool:
     return True
 
 
+def ids_of(made, *chosen: CampaignStatus) -> list[int]:
+    return [made[status].id for status in chosen]
+
+
 def voided_keys(made) -> list[str]:
     return [f"campaign:{made[status].id}:{status.value}" for status in (S.IN_REVIEW, S.APPROVED, S.SCHEDULED)]
 
@@ -78,10 +82,10 @@ def test_a_new_definition_names_the_campaigns_it_voids_and_saves_nothing(world, 
     made = campaigns_on_segment
     assert [(use.name, use.status) for use in refused.value.uses] == [
         ("Campaign in_review", "in_review"), ("Campaign approved", "approved"), ("Campaign scheduled", "scheduled")]
-    assert refused.value.errors == ["Saving this change returns these campaigns to draft, because their review or "
-                                    "approval covered the segment as it was: “Campaign in_review” (In review), "
-                                    "“Campaign approved” (Approved), “Campaign scheduled” (Scheduled). "
-                                    "Confirm the change to save it."]
+    assert refused.value.errors == [("Saving this change returns these campaigns to draft, because their review or "
+                                     "approval covered the segment as it was: “Campaign in_review” (In review), "
+                                     "“Campaign approved” (Approved), “Campaign scheduled” (Scheduled). "
+                                     "Confirm the change to save it.")]
     assert db.session.get(type(world.segment), world.segment.id).definition == {"tags": ["promo"]}
     assert statuses(made) == unchanged(made) and audit_events("segment.updated") == []
     assert segments.uses_if_redefined(world.segment, {"tags": ["promo"]}) == []  # the same definition
@@ -102,7 +106,7 @@ def test_a_confirmed_edit_returns_them_to_draft_audited_and_drops_the_launch_job
         campaign = db.session.get(Campaign, made[status].id)
         assert campaign.approved_hash is None and campaign.content_hash == content_hash(campaign)
     edits = audit_events("campaign.edit")
-    assert sorted(int(event.object_id) for event in edits) == sorted(made[s].id for s in (S.IN_REVIEW, S.APPROVED, S.SCHEDULED))
+    assert sorted(int(event.object_id) for event in edits) == ids_of(made, S.IN_REVIEW, S.APPROVED, S.SCHEDULED)
     assert {(event.details["reason"], event.details["segment_id"], event.actor_label) for event in edits} == {
         ("segment edited", world.segment.id, world.marketer.email)}
     assert audit_events("segment.updated")[0].details["voided"] == voided_keys(made)
@@ -166,7 +170,8 @@ def test_the_page_asks_before_saving_and_then_returns_them_to_draft(app, make_us
     assert asked.status_code == 409 and button in page
     shown = re.findall(r'<a href="/campaigns/(\d+)">([^<]+)</a> — ([^<\n]+)', page)
     assert shown[2] == (str(made[S.SCHEDULED].id), "Campaign scheduled", status_label)
-    assert [int(campaign_id) for campaign_id, _name, _label in shown] == [made[s].id for s in (S.IN_REVIEW, S.APPROVED, S.SCHEDULED)]
+    shown_ids = [int(campaign_id) for campaign_id, _name, _label in shown]
+    assert shown_ids == ids_of(made, S.IN_REVIEW, S.APPROVED, S.SCHEDULED)
     assert re.findall(r'name="confirm" value="([^"]+)"', page) == voided_keys(made)
     assert statuses(made) == unchanged(made)
     assert db.session.get(type(world.segment), world.segment.id).definition == {"tags": ["promo"]}
@@ -190,7 +195,7 @@ def test_the_api_answers_409_with_the_campaigns_until_they_are_confirmed(call_as
     assert statuses(made) == unchanged(made)
     saved = call_as("PUT", path, json={"definition": NEW, "confirm": voided_keys(made)})
     assert saved.status_code == 200 and saved.json["definition"] == {"countries": ["RU"], "tags": ["promo"]}
-    assert [use["id"] for use in saved.json["returned_to_draft"]] == [made[s].id for s in (S.IN_REVIEW, S.APPROVED, S.SCHEDULED)]
+    assert [use["id"] for use in saved.json["returned_to_draft"]] == ids_of(made, S.IN_REVIEW, S.APPROVED, S.SCHEDULED)
     assert statuses(made)[S.APPROVED] is S.DRAFT
 
 

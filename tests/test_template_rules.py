@@ -172,7 +172,8 @@ def test_the_longest_label_and_every_kind_of_button_together_are_fine():
     assert errors_of(buttons=buttons) == []
 
 
-OPT_OUT_MISSING = "Buttons: a marketing template must offer an opt-out quick reply in its language, such as “Stop promotions”."
+OPT_OUT_MISSING = ("Buttons: a marketing template must offer an opt-out quick reply in its language, "
+                   "such as “Stop promotions”.")
 
 
 @pytest.mark.parametrize("label", ["Stop promotions", "STOP", "Отписаться", "отписаться от рассылки", "Unsubscribe", "Стоп"])

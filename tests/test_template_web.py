@@ -20,7 +20,8 @@ from tests.records import audit_events
 from tests.test_message_templates import STOP, make, rows, spec
 
 S = TemplateStatus
-OPT_OUT_MISSING = "Buttons: a marketing template must offer an opt-out quick reply in its language, such as “Stop promotions”."
+OPT_OUT_MISSING = ("Buttons: a marketing template must offer an opt-out quick reply in its language, "
+                   "such as “Stop promotions”.")
 
 
 @pytest.fixture
