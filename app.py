@@ -18,6 +18,7 @@ from accounts.views import bp as accounts_views
 from audience.api import bp as audience_api
 from audience.cli import group as audience_cli
 from audience.views import bp as audience_views
+from campaigns import segment_edits
 from campaigns.api import bp as campaigns_api
 from campaigns.cli import group as campaigns_cli
 from campaigns.views import bp as campaigns_views
@@ -72,6 +73,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     redis_queues.init_app(app)
     accounts_auth.init_app(app)
     audit.init_app(app)
+    segment_edits.init_app(app)
     security.init_app(app)
     errors.init_app(app)
     metrics.init_app(app)

@@ -1,7 +1,9 @@
 """JSON API of segments under /api/v1: list, create, read with the live count, update, count, preview.
 
 Errors are ``{"error": sentence, "errors": [sentences]}``: 400 for a wrong definition, 404 for an
-unknown segment, 409 for a name already taken.
+unknown segment, 409 for a name already taken, and 409 with ``affected`` (the campaigns whose review
+or approval a new definition voids, each with its ``key``) until the update names them all in
+``confirm``; the saved segment then lists them under ``returned_to_draft``.
 """
 
 from __future__ import annotations
@@ -96,14 +98,20 @@ def update_segment(segment_id: int):
     if segment is None:
         return _not_found()
     body = _body()
+    confirmed = body.get("confirm") if isinstance(body.get("confirm"), list) else []
     try:
+        voided = segments.uses_if_redefined(segment, body.get("definition"))
         segments.update_segment(segment, name=_text(body, "name"), definition=body.get("definition"),
-                                description=_text(body, "description"), actor=current_user._get_current_object())
+                                description=_text(body, "description"), actor=current_user._get_current_object(),
+                                confirmed=[key for key in confirmed if isinstance(key, str)])
         data = segment_json(segment, counted=True)
+    except segments.SegmentInUseError as error:
+        db.session.rollback()
+        return jsonify(error=error.errors[0], errors=error.errors, affected=[use.as_json() for use in error.uses]), 409
     except segments.SegmentError as error:
         return _error(error)
     db.session.commit()
-    return jsonify(data)
+    return jsonify({**data, "returned_to_draft": [use.as_json() for use in voided]})
 
 
 @bp.get("/segments/<int:segment_id>/count")

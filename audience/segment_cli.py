@@ -1,4 +1,4 @@
-"""`flask audience segment …`: count, list, show and create segments from the shell."""
+"""`flask audience segment …`: count, list, show, create and update segments from the shell."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from extensions import db
 
 @group.group("segment")
 def segment_group() -> None:
-    """Saved segments: count, list, show, create."""
+    """Saved segments: count, list, show, create, update."""
 
 
 def _fail(error: segments.SegmentError) -> None:
@@ -88,3 +88,33 @@ def create_command(name: str, definition_text: str, description: str) -> None:
         _fail(error)
     db.session.commit()
     click.echo(f"Created segment “{segment.name}” (id {segment.id}); it matches {matched} contacts now.")
+
+
+@segment_group.command("update")
+@click.argument("name")
+@click.option("--definition", "definition_text", default=None,
+              help="The new definition as JSON, or @file with the JSON.")
+@click.option("--rename", default=None, help="A new name.")
+@click.option("--description", default=None, help="A new description.")
+@click.option("--yes", is_flag=True, help="Return the campaigns it affects to draft without asking.")
+def update_command(name: str, definition_text: str | None, rename: str | None, description: str | None,
+                   yes: bool) -> None:
+    """Change the segment NAME (or id). A new definition returns the campaigns in review, approved or
+    scheduled on it to draft; they are listed and you are asked first (unless --yes)."""
+    segment = _segment(name)
+    definition = _definition(definition_text) if definition_text is not None else None
+    affected = segments.uses_if_redefined(segment, definition)
+    if affected:
+        click.echo("Saving this definition returns these campaigns to draft (each needs a new review):")
+        for use in affected:
+            click.echo(f"  {use.id}\t{use.name}\t{use.status}")
+        if not yes:
+            click.confirm("Save the change?", abort=True)
+    try:
+        segments.update_segment(segment, name=rename, definition=definition, description=description,
+                                confirmed=[use.key for use in affected])
+        matched = segments.count(segment.definition)
+    except segments.SegmentError as error:
+        _fail(error)
+    db.session.commit()
+    click.echo(f"Updated segment “{segment.name}” (id {segment.id}); it matches {matched} contacts now.")

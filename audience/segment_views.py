@@ -50,10 +50,11 @@ def _segment_or_404(segment_id: int) -> Segment:
     return db.session.get(Segment, segment_id) or abort(404)
 
 
-def _builder(form: SegmentForm, segment: Segment | None, preview=None, errors=(), status: int = 200):
+def _builder(form: SegmentForm, segment: Segment | None, preview=None, errors=(), status: int = 200, uses=()):
     return render_template(
         "audience/segment_form.html", form=form, segment=segment, preview=preview, errors=list(errors),
         can_edit=_can_edit(), action=url_for("audience.save_segment", segment_id=segment.id) if segment else url_for("audience.create_segment"),
+        uses=list(uses),
     ), status
 
 
@@ -101,17 +102,28 @@ def _submit(segment: Segment | None):
     if not form.validate_on_submit():
         return _builder(form, segment, None, [], 400)
     actor = current_user._get_current_object()
+    voided = []
     try:
         if segment is None:
             saved = segments.create_segment(form.name.data, definition, form.description.data or "", actor=actor)
         else:
+            voided = segments.uses_if_redefined(segment, definition)
             saved = segments.update_segment(segment, name=form.name.data, definition=definition,
-                                            description=form.description.data or "", actor=actor)
+                                            description=form.description.data or "", actor=actor,
+                                            confirmed=request.form.getlist("confirm"))
+    except segments.SegmentInUseError as error:
+        # The confirmation step: the form as posted, the campaigns it affects, and a button to go on.
+        db.session.rollback()
+        preview, errors = _preview_or_errors(definition)
+        return _builder(form, segment, preview, errors, 409, uses=error.uses)
     except segments.SegmentError as error:
         db.session.rollback()
         return _builder(form, segment, None, error.errors, 400)
     db.session.commit()
     flash(_("The segment “%(name)s” is saved.", name=saved.name), "info")
+    if voided:
+        flash(_("These campaigns are drafts again and need a new review: %(names)s.",
+                names=", ".join(f"“{use.name}”" for use in voided)), "info")
     return redirect(url_for("audience.segment", segment_id=saved.id))
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from typing import Any, Collection
 
 from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, Select, and_, case, false, func, literal, or_, select, true
@@ -27,6 +27,7 @@ from audience.places import gazetteer, normalise_key
 from audience.segment_definition import (  # noqa: F401  (re-exported: this module is the service's face)
     _CONTROL, AttributeCondition, Definition, Near, SegmentDefinitionError, SegmentError, parse_definition,
 )
+from audience.segment_uses import SegmentUse, announce_redefined, uses_of
 from audience.status import ContactStatus, is_status
 from compliance import audit
 from dbtypes import dialect_function, parse_id, utcnow
@@ -39,6 +40,16 @@ MAX_DESCRIPTION = 2000
 
 class DuplicateSegmentError(SegmentError):
     """Another segment already has this name."""
+
+
+class SegmentInUseError(SegmentError):
+    """The edit would void the reviews or approvals in ``uses``, and nobody confirmed that yet."""
+
+    def __init__(self, uses: list[SegmentUse]) -> None:
+        names = ", ".join(f"“{use.name}” ({use.status_label})" for use in uses)
+        super().__init__([_("Saving this change returns these campaigns to draft, because their review or approval "
+                            "covered the segment as it was: %(names)s. Confirm the change to save it.", names=names)])
+        self.uses = uses
 
 
 # --- reading an attribute as a number or a date ---------------------------------------------------
@@ -299,8 +310,14 @@ def create_segment(name: str, definition: Any, description: str = "", actor: Any
 
 
 def update_segment(segment: Segment, *, name: str | None = None, definition: Any = None,
-                   description: str | None = None, actor: Any = None) -> Segment:
-    """Change what is given (None keeps it); an edit that changes nothing writes nothing."""
+                   description: str | None = None, actor: Any = None, confirmed: Collection[str] = ()) -> Segment:
+    """Change what is given (None keeps it); an edit that changes nothing writes nothing.
+
+    A new definition changes the audience of the campaigns using the segment, so it voids their
+    reviews and approvals (they return to draft, with the edit). Unless every one of them is named in
+    ``confirmed`` (by ``SegmentUse.key``, as ``uses_if_redefined`` lists them), nothing is saved and
+    ``SegmentInUseError`` lists them for the person to confirm.
+    """
     new_name, new_description, checked = _checked(
         segment.name if name is None else name, segment.description if description is None else description,
         segment.definition if definition is None else definition, segment)
@@ -308,9 +325,27 @@ def update_segment(segment: Segment, *, name: str | None = None, definition: Any
     changed = {field: {"from": getattr(segment, field), "to": value} for field, value in new.items() if getattr(segment, field) != value}
     if not changed:
         return segment
+    voided = uses_of(segment) if "definition" in changed else []
+    if not {use.key for use in voided} <= set(confirmed):
+        raise SegmentInUseError(voided)
     for field, change in changed.items():
         setattr(segment, field, change["to"])
     segment.updated_by_id, segment.updated_at = getattr(actor, "id", None), utcnow()
     _flush(new_name)
-    audit.record("segment.updated", actor=actor, target=segment, details={"name": new_name, "changed": changed})
+    details = {"name": new_name, "changed": changed, **({"voided": [use.key for use in voided]} if voided else {})}
+    audit.record("segment.updated", actor=actor, target=segment, details=details)
+    if "definition" in changed:
+        announce_redefined(segment, actor)
     return segment
+
+
+def uses_if_redefined(segment: Segment, definition: Any) -> list[SegmentUse]:
+    """What saving ``definition`` on ``segment`` would void (nothing when it is the same, or is not
+    a definition at all: saving it then fails for that reason instead)."""
+    if definition is None:
+        return []
+    try:
+        checked = parse_definition(definition)
+    except SegmentDefinitionError:
+        return []
+    return uses_of(segment) if checked.as_json() != segment.definition else []

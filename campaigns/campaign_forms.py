@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from sqlalchemy import select
 from wtforms import FieldList, Form, FormField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
@@ -17,9 +16,9 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from audience.segments import list_segments
 from campaigns import campaigns
 from campaigns.campaigns import CONTACT_FIELDS, MAX_NAME
-from campaigns.models import Campaign, Template
+from campaigns.message_templates import STATUS_LABELS
+from campaigns.models import Campaign
 from campaigns.review import MAX_REASON, REJECTION_REASONS
-from extensions import db
 
 SOURCE_LABELS = {"field": _l("Contact field"), "attribute": _l("Contact attribute"), "constant": _l("The same text for everyone")}
 DEFAULT_ZONE = "Europe/Moscow"
@@ -53,12 +52,12 @@ class CampaignForm(FlaskForm):
     messages_per_second = IntegerField(_l("Messages per second"), default=campaigns.DEFAULT_RATE,
                                        validators=[Optional(), NumberRange(min=1, max=1000)])
 
-    def fill_choices(self) -> None:
-        """The senders, current templates and segments to choose from."""
+    def fill_choices(self, campaign: Campaign | None = None) -> None:
+        """The senders, usable templates (and the campaign's own) and segments to choose from."""
         self.sender.choices = [SelectChoice(sender.id, f"{sender.name} ({sender.phone})") for sender in campaigns.list_senders()]
-        templates = db.session.scalars(select(Template).where(Template.is_current.is_(True), Template.archived_at.is_(None))
-                                       .order_by(Template.name, Template.language))
-        self.template.choices = [SelectChoice(t.id, f"{t.name} · {t.language} · v{t.version} · {t.status.value}") for t in templates]
+        usable = campaigns.usable_templates(keep=campaign.template_id if campaign else None)
+        self.template.choices = [
+            SelectChoice(t.id, f"{t.name} · {t.language} · v{t.version} · {STATUS_LABELS[t.status]}") for t in usable]
         self.segment.choices = [SelectChoice(segment.id, segment.name) for segment in list_segments()]
 
     def set_variable_rows(self, names: list[str], mapping: dict[str, dict[str, str]]) -> None:

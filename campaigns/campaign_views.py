@@ -41,8 +41,21 @@ def _actor():
     return current_user._get_current_object()
 
 
+def send_time(campaign: Campaign) -> str:
+    """When the campaign goes (or went) out, in UTC, as its status makes it true."""
+    def at(moment) -> str:
+        return moment.strftime("%Y-%m-%d %H:%M")
+    if campaign.launched_at is not None:
+        return _("Launched %(time)s", time=at(campaign.launched_at))
+    if campaign.status in (S.CANCELLED, S.FAILED):
+        return _("Not sent")
+    if campaign.status is S.SCHEDULED:
+        return at(campaign.send_at) if campaign.send_at else _("Launching now")
+    return at(campaign.send_at) if campaign.send_at else _("When approved")
+
+
 def _labels() -> dict[str, Any]:
-    return {"status_labels": {status.value: label for status, label in STATUS_LABELS.items()},
+    return {"status_labels": {status.value: label for status, label in STATUS_LABELS.items()}, "send_time": send_time,
             "exclusion_labels": preflight.EXCLUSION_LABELS, "deferral_labels": preflight.DEFERRAL_LABELS,
             "field_labels": review.FIELD_LABELS, "reason_labels": review.REJECTION_REASONS,
             "outcome_labels": {outcome.value: label for outcome, label in OUTCOME_LABELS.items()}}
@@ -88,7 +101,7 @@ def new_campaign():
 def edit_campaign(campaign_id: int):
     campaign = _campaign_or_404(campaign_id)
     form = CampaignForm(formdata=None, data=form_data(campaign))
-    form.fill_choices()
+    form.fill_choices(campaign)
     _rows_for(form, campaign.template_id, campaign.variables or {})
     return _wizard(form, campaign)
 
@@ -107,7 +120,7 @@ def save_campaign(campaign_id: int):
 
 def _submit_wizard(campaign: Campaign | None):
     form = CampaignForm()
-    form.fill_choices()
+    form.fill_choices(campaign)
     if request.form.get("action") == "variables":  # another template chosen: show its variables
         _rows_for(form, form.template.data, posted_variables(form))
         return _wizard(form, campaign)

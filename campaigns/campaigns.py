@@ -28,7 +28,8 @@ from audience.models import Contact, Segment
 from audience.segments import find_segment
 from campaigns import launch, lifecycle, rendering
 from campaigns.content import content_hash
-from campaigns.models import Campaign, CampaignStatus, Sender, Template
+from campaigns.message_templates import STATUS_LABELS as TEMPLATE_STATUS_LABELS
+from campaigns.models import Campaign, CampaignStatus, Sender, Template, TemplateStatus
 from compliance import audit
 from compliance.numbers import InvalidNumberError, to_e164
 from compliance.sending import TIER_LIMITS
@@ -45,6 +46,11 @@ SOURCES = ("field", "attribute", "constant")
 PAST_TOLERANCE = timedelta(minutes=1)
 SPEC_KEYS = ("name", "sender", "template", "segment", "variables", "send_at", "send_window", "messages_per_second")
 _HH_MM = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
+# A campaign is written with an approved template, or with a pending one: WhatsApp decides within
+# minutes to a day, and the marketer prepares the campaign meanwhile (the preflight refuses to submit
+# it until the template is approved). A rejected, paused or disabled template cannot be sent, and a
+# draft was never submitted to WhatsApp.
+USABLE_TEMPLATES = frozenset({TemplateStatus.APPROVED, TemplateStatus.PENDING})
 
 
 class CampaignError(ValueError):
@@ -121,6 +127,14 @@ def find_template(ref: Any) -> Template | None:
             Template.name == ref["name"].strip(), Template.language == ref["language"].strip(),
             Template.is_current.is_(True)).order_by(Template.version.desc()).limit(1))
     return None
+
+
+def usable_templates(keep: int | None = None) -> list[Template]:
+    """The current, unarchived templates a campaign may be written with (approved or pending), by
+    name and language, and the template ``keep`` (a campaign's own) whatever its status now."""
+    usable = Template.is_current.is_(True) & Template.archived_at.is_(None) & Template.status.in_(USABLE_TEMPLATES)
+    query = select(Template).where(usable | (Template.id == keep) if keep else usable)
+    return list(db.session.scalars(query.order_by(Template.name, Template.language, Template.id)))
 
 
 def _find_segment(ref: Any) -> Segment | None:
@@ -236,6 +250,12 @@ def _apply(campaign: Campaign, spec: Mapping[str, Any], *, creating: bool, now: 
         elif template.archived_at is not None:
             errors.append(_("Template: “%(name)s” is archived; choose another one.", name=template.name))
             template = None
+        elif template.status not in USABLE_TEMPLATES and template.id != campaign.template_id:
+            # A campaign keeps the template it has (the launch checks it again); it cannot take a new unusable one.
+            errors.append(_("Template: “%(name)s” (%(language)s) is “%(status)s” at WhatsApp; choose an approved "
+                            "template, or one WhatsApp is still reviewing.", name=template.name,
+                            language=template.language, status=TEMPLATE_STATUS_LABELS[template.status]))
+            template = None
         else:
             campaign.template_id = template.id
     if creating or "segment" in spec:
@@ -329,8 +349,7 @@ def update_campaign(campaign: Campaign, spec: Mapping[str, Any], actor: Any = No
     if campaign.status is S.REJECTED:
         lifecycle.transition(campaign, S.DRAFT, actor=actor, reason="edited after rejection")
     elif new_hash != before_hash and campaign.status in (S.IN_REVIEW, S.APPROVED, S.SCHEDULED):
-        lifecycle.transition(campaign, S.DRAFT, actor=actor, reason="content edited",
-                             approved_hash=None, approved_by_id=None, approved_at=None)
+        launch.return_to_draft(campaign, actor=actor, reason="content edited")
     return campaign
 
 

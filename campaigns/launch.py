@@ -97,6 +97,20 @@ def cancel_launch(campaign: Campaign, actor: Any = None, reason: str = "") -> No
         _after_commit(lambda: remove_launch_job(campaign_id))
 
 
+def return_to_draft(campaign: Campaign, actor: Any = None, reason: str = "",
+                    details: dict[str, Any] | None = None) -> None:
+    """Void the campaign's pending review or approval: back to draft, through the lifecycle, and a
+    scheduled campaign's launch job removed once the caller commits. Raises ``TransitionError``
+    when the campaign is not in review, approved or scheduled (any more).
+    """
+    was_scheduled = campaign.status is S.SCHEDULED
+    transition(campaign, S.DRAFT, actor=actor, reason=reason, details=details, content_hash=content_hash(campaign),
+               approved_hash=None, approved_by_id=None, approved_at=None)
+    if was_scheduled:
+        campaign_id = campaign.id
+        _after_commit(lambda: remove_launch_job(campaign_id))
+
+
 def enqueue_launch(campaign_id: int, at: datetime | None, *, replace: bool = False) -> Job:
     """Put the campaign's launch job in RQ's scheduler for ``at`` (now when None or past).
 

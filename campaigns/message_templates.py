@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from accounts.events import set_actor_label
 from campaigns import rendering
 from campaigns.models import Template, TemplateCategory, TemplateStatus
-from campaigns.template_rules import TemplateSpec, check, parse_tags
+from campaigns.template_rules import TemplateSpec, check, parse_tags, warnings
 from compliance import audit
 from compliance.policy import Policy, current_policy
 from compliance.verdict import Outcome
@@ -407,12 +407,13 @@ def preview_spec(data: Any) -> TemplateSpec:
 
 def preview(data: Any, values: Any = None, policy: Policy | None = None) -> dict[str, Any]:
     """What the editor shows for ``data`` (a template as the API or the form gives it): the message as
-    the recipient sees it with the compliance lint, and every rule the template breaks so far."""
+    the recipient sees it with the compliance lint, every rule the template breaks so far, and what
+    is allowed but probably a mistake (``warnings``)."""
     policy = current_policy() if policy is None else policy
     spec = preview_spec(data)
     values = {str(k): v for k, v in values.items() if isinstance(v, str)} if isinstance(values, dict) else {}
     return {"preview": rendering.preview(spec, values, spec.language or "ru", policy),
-            "violations": check(spec, policy.keywords)}
+            "violations": check(spec, policy.keywords), "warnings": warnings(spec, policy.keywords)}
 
 
 # --- submission to the provider -------------------------------------------------------------------

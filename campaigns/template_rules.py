@@ -58,15 +58,26 @@ LANGUAGES = frozenset({
     "te", "th", "tr", "uk", "ur", "uz", "vi", "zu",
 })
 
-# The opt-out quick reply the editor offers for a marketing template, by language (English when
-# the language has none of its own).
+# The opt-out quick reply the editor offers for a marketing template, by language. Russian and
+# English have a phrase of their own; the other languages written in Cyrillic get «СТОП», every other
+# language "STOP": the two keywords every policy must keep (``compliance.keywords.REQUIRED_OPT_OUT``),
+# understood by the reply handler whatever else an admin changes, and by people in most languages.
 OPT_OUT_SUGGESTIONS = {"ru": "Отписаться", "en": "Stop promotions"}
+CYRILLIC_LANGUAGES = frozenset({"ru", "uk", "be_BY", "bg", "kk", "ky_KG", "mk", "sr"})
+CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+LATIN = re.compile(r"[A-Za-z]")
 
 
 def suggested_opt_out(language: str) -> str:
     """The label of the opt-out quick reply suggested for a marketing template in ``language``."""
     base = (language or "").split("_")[0]
-    return OPT_OUT_SUGGESTIONS.get(language) or OPT_OUT_SUGGESTIONS.get(base) or OPT_OUT_SUGGESTIONS["en"]
+    found = OPT_OUT_SUGGESTIONS.get(language) or OPT_OUT_SUGGESTIONS.get(base)
+    return found or ("СТОП" if language in CYRILLIC_LANGUAGES else "STOP")
+
+
+def opt_out_suggestions() -> dict[str, str]:
+    """The suggested opt-out label of every language WhatsApp accepts (for the editor's script)."""
+    return {language: suggested_opt_out(language) for language in sorted(LANGUAGES)}
 
 
 @dataclass(frozen=True)
@@ -108,6 +119,33 @@ def is_opt_out_label(label: str, keywords: KeywordSets = DEFAULT_KEYWORDS) -> bo
     return any(words == entry or words.startswith(entry + " ") for entry in entries)
 
 
+def warnings(spec: TemplateSpec, keywords: KeywordSets = DEFAULT_KEYWORDS) -> list[str]:
+    """What is allowed but probably wrong, as sentences naming the field: an opt-out quick reply
+    written in another script than the template's language (a ``ru`` template with "Stop
+    promotions", an ``en`` one with «Отписаться»), which its recipients may not recognise.
+
+    Only the script can be told apart without guessing at words: Cyrillic in a template of a
+    language not written in it, or Latin only in one that is. "STOP" in a template in Arabic or
+    Japanese is the universal keyword, not a mistake.
+    """
+    language = spec.language if isinstance(spec.language, str) else ""
+    if not isinstance(spec.buttons, list) or language not in LANGUAGES:
+        return []
+    cyrillic_language = language in CYRILLIC_LANGUAGES
+    found = []
+    for number, button in enumerate(spec.buttons, start=1):
+        text = button.get("text") if isinstance(button, dict) else None
+        if not isinstance(text, str) or button.get("type") != "quick_reply" or not is_opt_out_label(text, keywords):
+            continue
+        cyrillic_label = bool(CYRILLIC.search(text))
+        if cyrillic_label != cyrillic_language and (cyrillic_label or LATIN.search(text)):
+            found.append(_("Button %(number)d: the opt-out reply “%(label)s” is not written in the template's "
+                           "language (%(language)s), so its recipients may not recognise it; write it as "
+                           "“%(suggestion)s”, for example.", number=number, label=text.strip()[:40],
+                           language=language, suggestion=suggested_opt_out(language)))
+    return found
+
+
 def check(spec: TemplateSpec, keywords: KeywordSets = DEFAULT_KEYWORDS) -> list[str]:
     """Every way ``spec`` breaks WhatsApp's template rules, as sentences; an empty list when none."""
     errors: list[str] = []
@@ -119,7 +157,7 @@ def check(spec: TemplateSpec, keywords: KeywordSets = DEFAULT_KEYWORDS) -> list[
     errors += _body(body)
     errors += _footer(footer)
     errors += _variable_style(header, body)
-    errors += _buttons(spec.buttons, category, keywords)
+    errors += _buttons(spec.buttons, category, keywords, spec.language)
     errors += _examples(variable_names(header, body), spec.examples)
     return errors
 
@@ -221,7 +259,7 @@ def _variable_style(header: str, body: str) -> list[str]:
     return []
 
 
-def _buttons(buttons: Any, category: TemplateCategory | None, keywords: KeywordSets) -> list[str]:
+def _buttons(buttons: Any, category: TemplateCategory | None, keywords: KeywordSets, language: Any) -> list[str]:
     if buttons is None:
         buttons = []
     if not isinstance(buttons, list) or not all(isinstance(button, dict) for button in buttons):
@@ -247,8 +285,8 @@ def _buttons(buttons: Any, category: TemplateCategory | None, keywords: KeywordS
         button.get("type") == "quick_reply" and isinstance(button.get("text"), str) and is_opt_out_label(button["text"], keywords)
         for button in buttons
     ):
-        errors.append(_("Buttons: a marketing template must offer an opt-out quick reply, such as “Stop promotions” "
-                        "or «Отписаться»."))
+        errors.append(_("Buttons: a marketing template must offer an opt-out quick reply in its language, such as "
+                        "“%(label)s”.", label=suggested_opt_out(language if isinstance(language, str) else "")))
     return errors
 
 

@@ -24,6 +24,7 @@ from campaigns.template_forms import (
     EXAMPLE_PREFIX, SORT_LABELS, ActionForm, StatusForm, TemplateForm, form_data, new_form_data,
     posted_examples, template_form_data,
 )
+from campaigns.template_rules import opt_out_suggestions
 from campaigns.views import bp
 from compliance.verdict import OUTCOME_LABELS
 from dbtypes import parse_id
@@ -96,8 +97,9 @@ def _editor(form: TemplateForm, template: Template | None, examples: dict[str, s
     action = url_for("campaigns.save_template", template_id=template.id) if template else url_for("campaigns.create_template")
     return render_template(
         "campaigns/template_form.html", form=form, template=template, errors=list(errors), action=action,
-        preview=shown["preview"], violations=shown["violations"], example_fields=example_fields,
-        example_prefix=EXAMPLE_PREFIX, **_labels(),
+        preview=shown["preview"], violations=shown["violations"], warnings=shown["warnings"],
+        example_fields=example_fields, example_prefix=EXAMPLE_PREFIX,
+        opt_out_suggestions=json.dumps(opt_out_suggestions(), ensure_ascii=False), **_labels(),
     ), status
 
 
@@ -162,7 +164,8 @@ def template_detail(template_id: int):
     status_form = StatusForm(formdata=None, data={"status": template.status.value})
     return render_template(
         "campaigns/template_detail.html", template=template, versions=templates.versions(template),
-        preview=shown["preview"], violations=shown["violations"], tags=templates.tags_of(template),
+        preview=shown["preview"], violations=shown["violations"], warnings=shown["warnings"],
+        tags=templates.tags_of(template),
         can_edit=_can_edit(), is_admin=current_user.has_role(Role.ADMIN), action_form=ActionForm(),
         status_form=status_form, can_submit=template.is_current and template.status in templates.SUBMITTABLE,
         can_change=template.is_current and template.status is not TemplateStatus.PENDING, **_labels(),

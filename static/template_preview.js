@@ -1,6 +1,6 @@
 // Template editor: the live preview. As the user types, the form is posted to the preview endpoint
-// and the WhatsApp-like bubble, the compliance verdicts and the rule violations are redrawn from
-// its JSON. No inline script is allowed (see web/security.py); everything shown is set with
+// and the WhatsApp-like bubble, the compliance verdicts, the rule violations and the warnings are
+// redrawn from its JSON. No inline script is allowed (see web/security.py); everything shown is set with
 // textContent, never parsed as HTML. Without JavaScript the "Preview" button does the same.
 (function () {
   "use strict";
@@ -59,10 +59,30 @@
     });
   }
 
+  // The opt-out quick reply follows the template's language: when the language changes, a label
+  // that is still one of the suggestions (not typed by the user) becomes the new language's one.
+  function followLanguage(form) {
+    var suggestions = JSON.parse(form.dataset.optOutSuggestions || "{}");
+    var language = form.elements.namedItem("language");
+    if (!language) { return; }
+    var offered = {};
+    Object.keys(suggestions).forEach(function (code) { offered[suggestions[code]] = true; });
+    language.addEventListener("change", function () {
+      var wanted = suggestions[language.value];
+      if (!wanted) { return; }
+      form.querySelectorAll(".button-row").forEach(function (row) {
+        var kind = row.querySelector("select[name$='-type']");
+        var text = row.querySelector("input[name$='-text']");
+        if (kind && text && kind.value === "quick_reply" && offered[text.value.trim()]) { text.value = wanted; }
+      });
+    });
+  }
+
   function setUp(form) {
     var ids = ["tpl-header", "tpl-body", "tpl-footer", "tpl-buttons", "tpl-length", "tpl-verdicts", "tpl-spam", "tpl-violations"];
     var parts = {};
     ids.forEach(function (id) { parts[id] = document.getElementById(id); });
+    var warnings = document.getElementById("tpl-warnings");
     var errors = document.getElementById("template-errors");
     var examples = document.getElementById("template-examples");
     var outcomeLabels = JSON.parse(form.dataset.outcomeLabels || "{}");
@@ -90,8 +110,12 @@
       } else {
         showList(violations, [violations.dataset.none], function (sentence) { return element("li", "ok", sentence); });
       }
+      showList(warnings, body.warnings || [], function (sentence) { return element("li", "warning", sentence); });
+      warnings.hidden = !(body.warnings || []).length;
       if (examples) { syncExamples(examples, preview.variables); }
     }
+
+    followLanguage(form);
 
     window.Vestnik.livePreview(form, errors, DELAY_MS, draw);
   }

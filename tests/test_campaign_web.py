@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -323,3 +324,53 @@ def test_the_cli_and_the_api_schedule_an_approved_campaign(app, client, world):
     assert response.status_code == 200 and response.json["status"] == "scheduled"
     again = client.post(f"/api/v1/campaigns/{by_api.id}/schedule", headers=token(world.marketer))
     assert again.status_code == 409 and "Only an approved campaign" in again.json["error"]
+
+
+def test_the_list_says_when_each_campaign_goes_or_went_out(app, world):
+    from campaigns import campaigns, launch
+    from tests.campaign_world import tomorrow_at
+    from tests.helpers import signed_in_client
+
+    world.campaign(name="Later")  # a draft for tomorrow 09:00 UTC
+    world.campaign(name="Whenever", send_at=None)
+    launched, due, dropped = (world.campaign(name=name, send_at=None) for name in ("Launched", "Due", "Dropped"))
+    for campaign in (launched, due):
+        review.submit(campaign, world.marketer)
+        review.approve(campaign, world.reviewer)
+    campaigns.cancel_campaign(dropped, world.marketer)
+    db.session.commit()
+    assert launch.launch(launched.id).launched
+    db.session.commit()
+    page = signed_in_client(app, world.marketer.email).get("/campaigns").get_data(as_text=True)
+    rows = dict(re.findall(r'<td><a href="/campaigns/\d+">([^<]+)</a></td>\s*<td>[^<]*</td>\s*<td>([^<]*)</td>', page))
+    assert rows == {
+        "Later": tomorrow_at(9).strftime("%Y-%m-%d %H:%M"),
+        "Whenever": "When approved",
+        "Launched": f"Launched {db.session.get(Campaign, launched.id).launched_at:%Y-%m-%d %H:%M}",
+        "Due": "Launching now",
+        "Dropped": "Not sent",
+    }
+
+
+def test_the_wizard_offers_only_templates_that_can_be_used(app, world):
+    from campaigns.models import TemplateStatus
+    from tests.helpers import post_form, signed_in_client
+
+    add_template("awaiting", status=TemplateStatus.PENDING)
+    refused = add_template("refused", status=TemplateStatus.REJECTED)
+    browser = signed_in_client(app, world.marketer.email)
+
+    def offered(path: str) -> list[str]:
+        page = browser.get(path).get_data(as_text=True)
+        select_box = re.search(r'<select[^>]*name="template".*?</select>', page, re.S)
+        return re.findall(r"<option[^>]*>([^<]*)</option>", select_box.group(0))
+
+    assert offered("/campaigns/new") == ["autumn_sale · ru · v1 · Approved", "awaiting · ru · v1 · Pending"]
+    response = post_form(browser, "/campaigns/new", wizard_data(world, template=str(refused.id)))
+    assert response.status_code == 400
+    assert "Template: “refused” (ru) is “Rejected” at WhatsApp" in response.get_data(as_text=True)
+    campaign = world.campaign()
+    world.template.status = TemplateStatus.PAUSED  # the campaign's own template lost its approval since
+    db.session.commit()
+    assert offered(f"/campaigns/{campaign.id}/edit") == ["autumn_sale · ru · v1 · Paused",
+                                                         "awaiting · ru · v1 · Pending"]

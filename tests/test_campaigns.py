@@ -278,3 +278,31 @@ def test_variable_values_take_fields_attributes_constants_and_fallbacks(world):
 def test_a_pending_template_can_be_used_in_a_draft(world):
     pending = add_template("pending_one", status=TemplateStatus.PENDING)
     assert world.campaign(template=pending.id).template_id == pending.id
+
+
+@pytest.mark.parametrize("status", [TemplateStatus.REJECTED, TemplateStatus.PAUSED, TemplateStatus.DISABLED,
+                                    TemplateStatus.DRAFT])
+def test_a_template_that_cannot_be_sent_is_refused_with_a_sentence(world, status):
+    unusable = add_template("not_usable", status=status)
+    label = {TemplateStatus.REJECTED: "Rejected", TemplateStatus.PAUSED: "Paused", TemplateStatus.DISABLED: "Disabled",
+             TemplateStatus.DRAFT: "Draft"}[status]
+    sentence = (f"Template: “not_usable” (ru) is “{label}” at WhatsApp; choose an approved template, "
+                "or one WhatsApp is still reviewing.")
+    with pytest.raises(campaigns.CampaignError) as refused:
+        campaigns.create_campaign(world.spec(template=unusable.id), world.marketer)
+    assert refused.value.errors == [sentence]
+    db.session.rollback()
+    campaign = world.campaign()
+    with pytest.raises(campaigns.CampaignError) as refused:
+        campaigns.update_campaign(campaign, {"template": {"name": "not_usable", "language": "ru"}}, world.marketer)
+    assert refused.value.errors == [sentence]
+
+
+def test_a_campaign_keeps_its_template_when_the_template_loses_its_approval(world):
+    campaign = world.campaign()
+    world.template.status = TemplateStatus.PAUSED
+    db.session.commit()
+    campaigns.update_campaign(campaign, {"template": world.template.id, "name": "Renamed"}, world.marketer)
+    assert campaign.name == "Renamed"  # the launch refuses it later, with its own sentence
+    assert world.template not in campaigns.usable_templates()
+    assert world.template in campaigns.usable_templates(keep=campaign.template_id)

@@ -9,7 +9,7 @@ import pytest
 
 from campaigns import rendering
 from campaigns.template_rules import (
-    LANGUAGES, TemplateSpec, check, is_opt_out_label, parse_tags, suggested_opt_out, variable_names,
+    LANGUAGES, TemplateSpec, check, is_opt_out_label, parse_tags, suggested_opt_out, variable_names, warnings,
 )
 from compliance.keywords import KeywordSets
 from compliance.policy import Policy
@@ -172,7 +172,8 @@ def test_the_longest_label_and_every_kind_of_button_together_are_fine():
     assert errors_of(buttons=buttons) == []
 
 
-OPT_OUT_MISSING = "Buttons: a marketing template must offer an opt-out quick reply, such as “Stop promotions” or «Отписаться»."
+OPT_OUT_MISSING = ("Buttons: a marketing template must offer an opt-out quick reply in its language, "
+                   "such as “Stop promotions”.")
 
 
 @pytest.mark.parametrize("label", ["Stop promotions", "STOP", "Отписаться", "отписаться от рассылки", "Unsubscribe", "Стоп"])
@@ -197,8 +198,38 @@ def test_what_counts_as_opt_out_follows_the_policy_keywords():
 def test_the_suggested_opt_out_label_follows_the_language():
     assert suggested_opt_out("ru") == "Отписаться"
     assert suggested_opt_out("en_US") == "Stop promotions"
-    assert suggested_opt_out("de") == "Stop promotions"
-    assert is_opt_out_label(suggested_opt_out("ru")) and is_opt_out_label(suggested_opt_out("en"))
+    assert (suggested_opt_out("uk"), suggested_opt_out("kk")) == ("СТОП", "СТОП")  # Cyrillic: the required keyword
+    assert (suggested_opt_out("de"), suggested_opt_out("ar"), suggested_opt_out("ja")) == ("STOP", "STOP", "STOP")
+    for language in LANGUAGES:  # every suggestion opts out, and is in its template's script
+        spec = replace(GOOD, language=language, buttons=[{"type": QR, "text": suggested_opt_out(language)}])
+        assert is_opt_out_label(suggested_opt_out(language)) and check(spec) == [] and warnings(spec) == [], language
+
+
+def test_the_missing_opt_out_sentence_suggests_one_in_the_templates_language():
+    assert check(replace(GOOD, language="ru", buttons=[])) == [
+        "Buttons: a marketing template must offer an opt-out quick reply in its language, such as “Отписаться”."]
+
+
+@pytest.mark.parametrize(("language", "label", "suggestion"), [
+    ("ru", "Stop promotions", "Отписаться"), ("ru", "STOP", "Отписаться"), ("en", "Отписаться", "Stop promotions"),
+    ("en_US", "Стоп", "Stop promotions"), ("kk", "Unsubscribe", "СТОП"), ("ar", "Отписаться", "STOP"),
+])
+def test_an_opt_out_reply_in_another_script_than_the_template_is_warned_about(language, label, suggestion):
+    spec = replace(GOOD, language=language, buttons=[{"type": "url", "text": "Open", "url": "https://a.example.com"},
+                                                     {"type": QR, "text": label}])
+    assert warnings(spec) == [f"Button 2: the opt-out reply “{label}” is not written in the template's language "
+                              f"({language}), so its recipients may not recognise it; write it as “{suggestion}”, "
+                              "for example."]
+    assert check(spec) == []  # a warning, not a violation: the template can be saved
+
+
+@pytest.mark.parametrize(("language", "buttons"), [
+    ("ru", [{"type": QR, "text": "Отписаться от рассылки"}]), ("en", [STOP]), ("de", [{"type": QR, "text": "STOP"}]),
+    ("ja", [{"type": QR, "text": "STOP"}]), ("ru", [{"type": QR, "text": "Learn more"}, {"type": QR, "text": "Стоп"}]),
+    ("xx", [STOP]), ("ru", "not a list"), ("ru", [{"type": QR, "text": 5}, "junk"]),
+])
+def test_no_warning_where_nothing_is_off(language, buttons):
+    assert warnings(replace(GOOD, language=language, buttons=buttons)) == []
 
 
 def test_every_violation_is_reported_at_once():

@@ -6,6 +6,9 @@ from __future__ import annotations
 import html
 import json
 import re
+import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -17,7 +20,8 @@ from tests.records import audit_events
 from tests.test_message_templates import STOP, make, rows, spec
 
 S = TemplateStatus
-OPT_OUT_MISSING = "Buttons: a marketing template must offer an opt-out quick reply, such as “Stop promotions” or «Отписаться»."
+OPT_OUT_MISSING = ("Buttons: a marketing template must offer an opt-out quick reply in its language, "
+                   "such as “Stop promotions”.")
 
 
 @pytest.fixture
@@ -372,3 +376,82 @@ def test_the_cli_refuses_bad_input_with_a_sentence(app, tmp_path):
     make()
     assert "is required to" not in cli(app, "set-status", "autumn_sale", "rejected").output
     assert "Reason: say why" in cli(app, "set-status", "autumn_sale", "rejected").output
+
+
+RU_WITH_EN_OPT_OUT = ("Button 1: the opt-out reply “Stop promotions” is not written in the template's language (ru), "
+                      "so its recipients may not recognise it; write it as “Отписаться”, for example.")
+
+
+def warnings_shown(response) -> list[str]:
+    return [html.unescape(text).strip() for text in re.findall(r'<li class="warning">([^<]*)</li>', page_of(response))]
+
+
+def test_an_opt_out_reply_in_another_language_is_warned_about_in_the_editor_and_on_the_page(browser_as):
+    browser = browser_as("marketer")
+    editor_page = page_of(browser.get("/templates/new"))
+    suggestions = json.loads(html.unescape(re.search(r'data-opt-out-suggestions="([^"]*)"', editor_page).group(1)))
+    assert (suggestions["ru"], suggestions["en_GB"], suggestions["uk"], suggestions["de"]) == (
+        "Отписаться", "Stop promotions", "СТОП", "STOP")
+    fields = {**GOOD_FORM, "language": "ru"}  # the language changed, the suggested English label kept
+    live = browser.post("/templates/preview", data={**fields, "csrf_token": csrf_token(editor_page)})
+    assert live.json["warnings"] == [RU_WITH_EN_OPT_OUT] and live.json["violations"] == []
+    preview = post_form(browser, "/templates/new", {**fields, "action": "preview"})
+    assert warnings_shown(preview) == [RU_WITH_EN_OPT_OUT] and violations(preview) == []
+    saved = post_form(browser, "/templates/new", {**fields, "action": "save"})
+    assert saved.status_code == 302  # a warning does not stop the save
+    assert warnings_shown(browser.get(saved.headers["Location"])) == [RU_WITH_EN_OPT_OUT]
+    fine = post_form(browser, "/templates/new", {**fields, "buttons-0-text": "Отписаться", "action": "preview"})
+    assert warnings_shown(fine) == [] and 'id="tpl-warnings" hidden' in page_of(fine)
+
+
+# The editor's script, run by node against a small stand-in for the page (no browser on this machine).
+FOLLOW_LANGUAGE = r"""
+const fs = require("fs");
+const [suggestions, buttons, script] = process.argv.slice(1);
+function el(props) {
+  const listeners = {};
+  return Object.assign({
+    dataset: {}, value: "", hidden: false, replaceChildren() {}, appendChild() {},
+    querySelectorAll() { return []; }, querySelector() { return null; },
+    addEventListener(type, fn) { (listeners[type] = listeners[type] || []).push(fn); },
+    fire(type) { (listeners[type] || []).forEach((fn) => fn({ target: this })); },
+  }, props);
+}
+const rows = JSON.parse(buttons).map(([kind, label]) => {
+  const type = el({ value: kind }), text = el({ value: label });
+  return el({ querySelector: (selector) => (selector.includes("-type") ? type : text), text });
+});
+const language = el({ value: "en" });
+const form = el({
+  dataset: { previewUrl: "/templates/preview", optOutSuggestions: suggestions },
+  elements: { namedItem: (name) => (name === "language" ? language : null) },
+  querySelectorAll: (selector) => (selector === ".button-row" ? rows : []),
+});
+global.document = { getElementById: (id) => (id === "template-form" ? form : el({})), createElement: () => el({}) };
+global.window = { Vestnik: { livePreview() {} } };
+eval(fs.readFileSync(script, "utf8"));
+const seen = [];
+for (const code of ["ru", "de", "uk", "en_US"]) {
+  language.value = code;
+  language.fire("change");
+  seen.push(rows.map((row) => row.text.value));
+}
+console.log(JSON.stringify(seen));
+"""
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_the_editor_script_changes_a_suggested_opt_out_label_with_the_language(app):
+    from campaigns.template_rules import opt_out_suggestions
+
+    rows = [["quick_reply", "Stop promotions"], ["quick_reply", "Not for me"], ["url", "Stop promotions"], ["", ""]]
+    script = Path(app.root_path) / "static" / "template_preview.js"
+    result = subprocess.run(["node", "-e", FOLLOW_LANGUAGE, "--", json.dumps(opt_out_suggestions()), json.dumps(rows),
+                             str(script)], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [
+        ["Отписаться", "Not for me", "Stop promotions", ""],  # a typed label and a link's label are left alone
+        ["STOP", "Not for me", "Stop promotions", ""],
+        ["СТОП", "Not for me", "Stop promotions", ""],
+        ["Stop promotions", "Not for me", "Stop promotions", ""],
+    ]
