@@ -128,15 +128,19 @@ def _attribute_text_postgresql(element: _AttributeText, compiler, **kw) -> str:
     return compiler.process(plain, **kw)
 
 
-def _attribute_text(name: str) -> ColumnElement[str]:
-    """The attribute's value as text, NULL when the contact has none."""
+def attribute_text(name: str) -> ColumnElement[str]:
+    """The contact attribute ``name`` as text, NULL when the contact has none.
+
+    Segments filter on it and a campaign's variables are filled from it, so both read attributes
+    written escaped or not alike.
+    """
     escaped = json.dumps(name)[1:-1]
     value = Contact.attributes[name].as_string()
     return value if escaped == name else _AttributeText(value, Contact.attributes[escaped].as_string())
 
 
 def _attribute(condition: AttributeCondition) -> ColumnElement[bool]:
-    raw = _attribute_text(condition.name)
+    raw = attribute_text(condition.name)
     text = func.trim(raw, type_=String)
     op, value = condition.op, condition.value
     if op == "equals":

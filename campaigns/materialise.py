@@ -39,10 +39,9 @@ from sqlalchemy.types import JSON, Boolean
 
 from audience.models import Contact, Segment
 from audience.segment_definition import parse_definition
-from audience.segments import _attribute_text, segment_filter
-from audience.status import _BLOCKING
+from audience.segments import attribute_text, segment_filter
 from campaigns.models import Campaign, Message, MessageStatus, Template
-from compliance.models import Suppression
+from compliance.models import BLOCKING_REASONS, Suppression
 from compliance.sending import SendingRules
 from dbtypes import UTCDateTime, dialect_function
 from extensions import db
@@ -130,7 +129,7 @@ def _rendered(spec: dict[str, Any]) -> ColumnElement[str]:
     source, value, fallback = spec["source"], spec.get("value") or "", spec.get("fallback") or ""
     if source == "constant":  # as the campaign's preview renders it (campaigns.variable_values)
         return _text(str(value).strip() or str(fallback))
-    raw = cast(FIELDS[value] if source == "field" else _attribute_text(str(value)), String)
+    raw = cast(FIELDS[value] if source == "field" else attribute_text(str(value)), String)
     # An empty or blank value is as good as none: the recipient would see a gap in the text.
     return func.coalesce(func.nullif(func.trim(raw), ""), _text(str(fallback)))
 
@@ -153,7 +152,7 @@ class _Sources:
         self.where = segment_filter(parse_definition(segment.definition))
         suppressions = (
             select(Suppression.phone,
-                   func.max(case((Suppression.reason.in_(_BLOCKING), 1), else_=0)).label("blocking"))
+                   func.max(case((Suppression.reason.in_(BLOCKING_REASONS), 1), else_=0)).label("blocking"))
             .where(Suppression.lifted_at.is_(None))
             .group_by(Suppression.phone)
             .subquery("open_suppressions")
