@@ -16,7 +16,7 @@ import math
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import ColumnElement, Select, and_, case, false, func, literal, or_, select, true
+from sqlalchemy import ColumnElement, and_, case, false, func, literal, or_, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
@@ -218,11 +218,6 @@ def segment_filter(definition: Definition) -> ColumnElement[bool]:
     if d.statuses and set(d.statuses) != set(ContactStatus):
         conditions.append(or_(*(is_status(status) for status in d.statuses)))
     return and_(*conditions) if conditions else true()
-
-
-def contacts_query(definition: Definition | dict[str, Any]) -> Select[tuple[int]]:
-    """``SELECT contacts.id`` of the segment's contacts: one statement, for counting or materialising."""
-    return select(Contact.id).where(segment_filter(parse_definition(definition)))
 
 
 def count(definition: Definition | dict[str, Any]) -> int:

@@ -364,13 +364,3 @@ def variable_values(variables: Mapping[str, Mapping[str, str]], contact: Contact
             value = (contact.attributes or {}).get(key)
         values[name] = str(value).strip() if value not in (None, "") and str(value).strip() else fallback
     return values
-
-
-def spec_of(campaign: Campaign) -> dict[str, Any]:
-    """The campaign as a spec (what ``create_campaign`` reads back)."""
-    return {
-        "name": campaign.name, "sender": campaign.sender_id, "template": campaign.template_id,
-        "segment": campaign.segment_id, "variables": campaign.variables or {},
-        "send_at": campaign.send_at.isoformat() if campaign.send_at else None,
-        "send_window": campaign.send_window, "messages_per_second": campaign.messages_per_second,
-    }

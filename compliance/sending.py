@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields
 from datetime import time
 from typing import Any, Mapping
 
-from flask_babel import format_decimal, gettext as _
+from flask_babel import gettext as _
 
 CATEGORIES = ("marketing", "utility", "authentication")
 _HH_MM = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
@@ -196,11 +196,3 @@ def tier_headroom(tier: str, contacted_last_24h: int) -> int | None:
     """How many new unique recipients the sender may still message now (``None`` = unlimited)."""
     limit = tier_limit(tier)
     return None if limit is None else max(limit - contacted_last_24h, 0)
-
-
-def describe_tier(tier: str) -> str:
-    """The tier as a sentence for people: how many new recipients it allows in any 24 hours."""
-    limit = tier_limit(tier)
-    if limit is None:
-        return _("No limit on new recipients.")
-    return _("Up to %(limit)s new recipients in any 24 hours.", limit=format_decimal(limit))
