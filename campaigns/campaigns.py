@@ -29,6 +29,7 @@ from audience.segments import find_segment
 from campaigns import launch, lifecycle, rendering
 from campaigns.content import content_hash
 from campaigns.models import Campaign, CampaignStatus, Sender, Template
+from campaigns.variables import CONTACT_FIELDS, SOURCES
 from compliance import audit
 from compliance.numbers import InvalidNumberError, to_e164
 from compliance.sending import TIER_LIMITS
@@ -38,9 +39,6 @@ from extensions import db
 S = CampaignStatus
 MAX_NAME = 200
 DEFAULT_RATE = 20
-# Contact columns a variable may be filled from.
-CONTACT_FIELDS = ("name", "phone", "country", "region", "city", "timezone", "language")
-SOURCES = ("field", "attribute", "constant")
 # send_at a little in the past is a form submitted a few seconds after "now" was typed, not a mistake.
 PAST_TOLERANCE = timedelta(minutes=1)
 SPEC_KEYS = ("name", "sender", "template", "segment", "variables", "send_at", "send_window", "messages_per_second")

@@ -41,6 +41,7 @@ from audience.models import Contact, Segment
 from audience.segment_definition import parse_definition
 from audience.segments import attribute_text, segment_filter
 from campaigns.models import Campaign, Message, MessageStatus, Template
+from campaigns.variables import CONTACT_FIELDS, SOURCES
 from compliance.models import BLOCKING_REASONS, Suppression
 from compliance.sending import SendingRules
 from dbtypes import UTCDateTime, dialect_function
@@ -50,16 +51,6 @@ from extensions import db
 # The keys are the preflight's (campaigns.preflight.EXCLUSION_LABELS), so the campaign page can set
 # what the launch excluded beside what the preflight foresaw.
 EXCLUSION_REASONS = ("invalid_number", "blocked", "opted_out", "no_consent", "frequency_cap")
-# Contact columns a variable may be filled from ("source": "field").
-FIELDS: dict[str, Any] = {
-    "name": Contact.name,
-    "phone": Contact.phone,
-    "country": Contact.country,
-    "region": Contact.region,
-    "city": Contact.city,
-    "language": Contact.language,
-    "timezone": Contact.timezone,
-}
 # Messages that count against a recipient's frequency cap: those that went out.
 _SENT = (MessageStatus.SENT.value, MessageStatus.DELIVERED.value, MessageStatus.READ.value)
 
@@ -116,10 +107,10 @@ def check_variables(variables: dict[str, dict[str, Any]]) -> None:
     """Raise ``MaterialiseError`` with a sentence if a variable cannot be filled in."""
     for name, spec in sorted(variables.items()):
         source, value = spec.get("source"), spec.get("value")
-        if source == "field" and value not in FIELDS:
+        if source == "field" and value not in CONTACT_FIELDS:
             raise MaterialiseError(_("The variable {{%(name)s}} is filled from a contact field that does not exist: “%(field)s”.",
                                      name=name, field=value))
-        if source not in ("field", "attribute", "constant") or (source == "attribute" and not value):
+        if source not in SOURCES or (source == "attribute" and not value):
             raise MaterialiseError(_("The variable {{%(name)s}} says neither which contact field or attribute fills it nor its fixed value.",
                                      name=name))
 
@@ -129,7 +120,7 @@ def _rendered(spec: dict[str, Any]) -> ColumnElement[str]:
     source, value, fallback = spec["source"], spec.get("value") or "", spec.get("fallback") or ""
     if source == "constant":  # as the campaign's preview renders it (campaigns.variable_values)
         return _text(str(value).strip() or str(fallback))
-    raw = cast(FIELDS[value] if source == "field" else attribute_text(str(value)), String)
+    raw = cast(getattr(Contact, value) if source == "field" else attribute_text(str(value)), String)
     # An empty or blank value is as good as none: the recipient would see a gap in the text.
     return func.coalesce(func.nullif(func.trim(raw), ""), _text(str(fallback)))
 
