@@ -40,7 +40,7 @@ from sqlalchemy.types import JSON, Boolean
 from audience.models import Contact, Segment
 from audience.segment_definition import parse_definition
 from audience.segments import attribute_text, segment_filter
-from campaigns.models import Campaign, Message, MessageStatus, Template
+from campaigns.models import SENT_STATUSES, Campaign, Message, MessageStatus, Template
 from campaigns.variables import CONTACT_FIELDS, SOURCES
 from compliance.models import BLOCKING_REASONS, Suppression
 from compliance.sending import SendingRules
@@ -51,8 +51,6 @@ from extensions import db
 # The keys are the preflight's (campaigns.preflight.EXCLUSION_LABELS), so the campaign page can set
 # what the launch excluded beside what the preflight foresaw.
 EXCLUSION_REASONS = ("invalid_number", "blocked", "opted_out", "no_consent", "frequency_cap")
-# Messages that count against a recipient's frequency cap: those that went out.
-_SENT = (MessageStatus.SENT.value, MessageStatus.DELIVERED.value, MessageStatus.READ.value)
 
 
 class MaterialiseError(ValueError):
@@ -169,7 +167,7 @@ class _Sources:
                    func.count().label("week"))
             .join(Campaign, Campaign.id == Message.campaign_id)
             .join(Template, Template.id == Campaign.template_id)
-            .where(Message.status.in_(_SENT), Message.created_at >= week_ago,
+            .where(Message.status.in_(SENT_STATUSES), Message.created_at >= week_ago,
                    Template.category.in_(rules.capped_categories))
             .group_by(Message.phone)
             .subquery("recently_sent")

@@ -32,7 +32,9 @@ from audience.segments import SegmentError, parse_definition, sample, segment_fi
 from audience.status import ContactStatus, status_of
 from campaigns import pricing, rendering
 from campaigns.campaigns import template_variables, variable_values
-from campaigns.models import Campaign, Message, MessageStatus, Sender, Template, TemplateCategory, TemplateStatus
+from campaigns.models import (
+    SENT_STATUSES, Campaign, Message, MessageStatus, Sender, Template, TemplateCategory, TemplateStatus,
+)
 from compliance.models import Suppression
 from compliance.policy import current_policy
 from compliance.sending import SendingRules, SendWindow, tier_headroom, tier_limit
@@ -44,8 +46,6 @@ from extensions import db
 _E164 = re.compile(r"\+[1-9]\d{6,14}")
 # Messages that did not go out take no part in caps, tiers or the free allowance.
 _NOT_SENT = (MessageStatus.FAILED, MessageStatus.SKIPPED)
-# Messages that count against a recipient's frequency cap: those that went out (as the launch counts them).
-_SENT = (MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.READ)
 _CHARGED = (MessageStatus.DELIVERED, MessageStatus.READ)
 
 EXCLUSION_LABELS = {
@@ -112,7 +112,8 @@ def gather(definition: dict[str, Any], sender: Sender, category: str, now: datet
             select(Suppression.phone, Suppression.reason).join(Contact, Contact.phone == Suppression.phone)
             .where(where, Suppression.lifted_at.is_(None))):
         suppressed.setdefault(phone, []).append(reason.value)
-    capped = and_(Template.category.in_([TemplateCategory(c) for c in rules.capped_categories]), Message.status.in_(_SENT))
+    capped = and_(Template.category.in_([TemplateCategory(c) for c in rules.capped_categories]),
+                  Message.status.in_(SENT_STATUSES))
     history = {
         phone: (int(today or 0), int(week or 0), bool(contacted))
         for phone, today, week, contacted in db.session.execute(
