@@ -33,9 +33,7 @@ from flask_babel import gettext as _
 from sqlalchemy import BigInteger, ColumnElement, String, and_, case, cast, func, literal, null, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.functions import FunctionElement
-from sqlalchemy.types import JSON, Boolean
+from sqlalchemy.types import JSON
 
 from audience.models import Contact, Segment
 from audience.segment_definition import parse_definition
@@ -43,6 +41,7 @@ from audience.segments import attribute_text, segment_filter
 from campaigns.models import SENT_STATUSES, Campaign, Message, MessageStatus, Template
 from campaigns.variables import CONTACT_FIELDS, SOURCES
 from compliance.models import BLOCKING_REASONS, Suppression
+from compliance.numbers import not_e164
 from compliance.sending import SendingRules
 from dbtypes import UTCDateTime, dialect_function
 from extensions import db
@@ -69,29 +68,6 @@ class Materialised:
 
 # A JSON object from alternating keys and values.
 _JsonObject = dialect_function("_JsonObject", JSON(), sqlite="json_object", postgresql="json_build_object")
-
-
-class _InvalidNumber(FunctionElement):
-    """True when a stored phone is not E.164 (``+``, a non-zero digit, 7 to 15 digits in all).
-
-    The importer stores only numbers it could read, so this catches rows written some other way
-    (the API, a restored backup, a hand edit), which no provider would accept.
-    """
-
-    type = Boolean()
-    inherit_cache = True
-
-
-@compiles(_InvalidNumber)
-def _invalid_number_sqlite(element: _InvalidNumber, compiler, **kw) -> str:
-    phone = compiler.process(element.clauses, **kw)
-    return (f"(coalesce({phone}, '') NOT GLOB '+[1-9]*' OR length({phone}) NOT BETWEEN 8 AND 16 "
-            f"OR substr({phone}, 2) GLOB '*[^0-9]*')")
-
-
-@compiles(_InvalidNumber, "postgresql")
-def _invalid_number_postgresql(element: _InvalidNumber, compiler, **kw) -> str:
-    return f"(coalesce({compiler.process(element.clauses, **kw)}, '') !~ '^\\+[1-9][0-9]{{6,14}}$')"
 
 
 def _text(value: str) -> ColumnElement[str]:
@@ -149,7 +125,7 @@ class _Sources:
         self.from_ = Contact.__table__.outerjoin(suppressions, suppressions.c.phone == Contact.phone)
         self.suppressed = suppressions.c.phone.is_not(None)
         self.blocked = suppressions.c.blocking == 1
-        self.invalid = _InvalidNumber(Contact.phone)
+        self.invalid = not_e164(Contact.phone)
         # The consent proof is a source and a moment; one recorded after the launch proves nothing yet.
         self.no_consent = or_(Contact.consent_at.is_(None), Contact.consent_at > literal(now, UTCDateTime),
                               func.trim(func.coalesce(Contact.consent_source, "")) == "")

@@ -15,7 +15,6 @@ fallbacks) and linted as ``rendering.content_verdicts`` lints it for the templat
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections import Counter
 from datetime import datetime, time, timedelta
 from functools import cache
@@ -36,6 +35,7 @@ from campaigns.models import (
     SENT_STATUSES, Campaign, Message, MessageStatus, Sender, Template, TemplateCategory, TemplateStatus,
 )
 from compliance.models import Suppression
+from compliance.numbers import is_e164
 from compliance.policy import current_policy
 from compliance.sending import SendingRules, SendWindow, tier_headroom, tier_limit
 from compliance.verdict import Outcome
@@ -43,7 +43,6 @@ from compliance.verdicts import RecipientFacts, SendContext, evaluate
 from dbtypes import utcnow
 from extensions import db
 
-_E164 = re.compile(r"\+[1-9]\d{6,14}")
 # Messages that did not go out take no part in caps, tiers or the free allowance.
 _NOT_SENT = (MessageStatus.FAILED, MessageStatus.SKIPPED)
 _CHARGED = (MessageStatus.DELIVERED, MessageStatus.READ)
@@ -136,7 +135,7 @@ def gather(definition: dict[str, Any], sender: Sender, category: str, now: datet
         .where(Template.category == TemplateCategory(category), Message.created_at >= month_start, Message.status.in_(_CHARGED))) or 0
     facts, invalid = [], 0
     for phone, country, zone, consent_source, consent_at in contacts:
-        if not _E164.fullmatch(phone or ""):
+        if not is_e164(phone):
             invalid += 1
             continue
         today, week, recent = history.get(phone, (0, 0, False))

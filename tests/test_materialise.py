@@ -115,6 +115,7 @@ def audience(app):
     people["future_consent"] = add_contact(consent_at=utcnow() + timedelta(days=2))
     people["bad_number"] = add_contact("79031234567")  # no "+": not E.164
     people["letters"] = add_contact("+7903ABC4567")
+    people["arabic_digits"] = add_contact("+7٩٠٣١٢٣٤٥٦٧")  # digits to Python's \d, not to E.164
     people["opted_out_bad_number"] = add_contact("+0123")
     people["daily_cap"] = add_contact()
     people["weekly_cap"] = add_contact()
@@ -149,7 +150,7 @@ def test_one_row_per_eligible_contact_and_the_rest_counted_by_reason(audience):
     rows = rows_of(campaign)
     assert set(rows) == {audience[name].id for name in ELIGIBLE}
     assert result.recipients == len(ELIGIBLE)
-    assert result.exclusions == {"invalid_number": 3, "blocked": 4, "opted_out": 1, "no_consent": 2, "frequency_cap": 2}
+    assert result.exclusions == {"invalid_number": 4, "blocked": 4, "opted_out": 1, "no_consent": 2, "frequency_cap": 2}
     assert list(result.exclusions) == list(EXCLUSION_REASONS)
     # Everyone in the segment is either a row or one exclusion; the Kazakh number is not in the segment.
     in_segment = len(audience) - 1
