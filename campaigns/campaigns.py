@@ -16,8 +16,7 @@ Functions add and flush; the caller commits.
 
 from __future__ import annotations
 
-import re
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping
 
 from flask_babel import gettext as _
@@ -32,7 +31,7 @@ from campaigns.models import Campaign, CampaignStatus, Sender, Template
 from campaigns.variables import CONTACT_FIELDS, SOURCES
 from compliance import audit
 from compliance.numbers import InvalidNumberError, to_e164
-from compliance.sending import TIER_LIMITS
+from compliance.sending import TIER_LIMITS, parse_time
 from dbtypes import utcnow
 from extensions import db
 
@@ -42,7 +41,6 @@ DEFAULT_RATE = 20
 # send_at a little in the past is a form submitted a few seconds after "now" was typed, not a mistake.
 PAST_TOLERANCE = timedelta(minutes=1)
 SPEC_KEYS = ("name", "sender", "template", "segment", "variables", "send_at", "send_window", "messages_per_second")
-_HH_MM = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
 
 
 class CampaignError(ValueError):
@@ -193,12 +191,12 @@ def _check_window(value: Any, errors: list[str]) -> dict[str, str] | None:
     if not isinstance(value, Mapping) or set(value) != {"start", "end"}:
         errors.append(_("Send window: give a start and an end time, such as 10:00 and 20:00, or leave it empty for the default."))
         return None
-    start, end = value["start"], value["end"]
-    if not all(isinstance(v, str) and _HH_MM.fullmatch(v.strip()) for v in (start, end)):
+    start, end = (value[part].strip() if isinstance(value[part], str) else None for part in ("start", "end"))
+    start_time, end_time = parse_time(start), parse_time(end)
+    if start_time is None or end_time is None:
         errors.append(_("Send window: write the times as HH:MM, for example 09:00."))
         return None
-    start, end = start.strip(), end.strip()
-    if not time.fromisoformat(start) < time.fromisoformat(end):
+    if not start_time < end_time:
         errors.append(_("Send window: it must start before it ends."))
         return None
     return {"start": start, "end": end}

@@ -118,7 +118,8 @@ class SendingRules:
         }
 
 
-def _parse_time(value: Any) -> time | None:
+def parse_time(value: Any) -> time | None:
+    """A time of day written HH:MM (``09:00``, ``21:30``), else None."""
     match = _HH_MM.fullmatch(value) if isinstance(value, str) else None
     return time(int(match[1]), int(match[2])) if match else None
 
@@ -137,7 +138,7 @@ def _parse_window(value: Any, country: str | None = None) -> SendWindow:
         order = _("The send window for %(country)s must start before it ends.", country=country)
     if not isinstance(value, Mapping) or set(value) != {"start", "end"}:
         raise ValueError(shape)
-    start, end = _parse_time(value["start"]), _parse_time(value["end"])
+    start, end = parse_time(value["start"]), parse_time(value["end"])
     if start is None or end is None:
         raise ValueError(format_)
     if not start < end:
