@@ -222,11 +222,6 @@ class Gazetteer:
             return None
         return self._region_by_admin1.get(city["admin1code"])
 
-    def region_of(self, place: Place) -> str | None:
-        """The canonical region name of a gazetteer city (the subject sharing its GeoNames admin1 code)."""
-        region = self._region_of_city(str(place.geonameid))
-        return region.name if region else None
-
     def _place(self, geonameid: str) -> Place:
         city = self._cities[geonameid]
         region = self._region_of_city(geonameid)
@@ -285,11 +280,6 @@ class Gazetteer:
 
                 self._zones = TimezoneFinder()
             return self._zones.timezone_at_land(lng=longitude, lat=latitude)
-
-    def named_point(self, text: str, country: str | None = None) -> tuple[float, float] | None:
-        """The (latitude, longitude) of a named city, e.g. the centre of "within 50 km of Казань"."""
-        place = self.city(text, country)
-        return (place.latitude, place.longitude) if place else None
 
 
 _instance: Gazetteer | None = None

@@ -16,7 +16,7 @@ import math
 from typing import Any, Collection
 
 from flask_babel import gettext as _
-from sqlalchemy import ColumnElement, Select, and_, case, false, func, literal, or_, select, true
+from sqlalchemy import ColumnElement, and_, case, false, func, literal, or_, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
@@ -139,15 +139,19 @@ def _attribute_text_postgresql(element: _AttributeText, compiler, **kw) -> str:
     return compiler.process(plain, **kw)
 
 
-def _attribute_text(name: str) -> ColumnElement[str]:
-    """The attribute's value as text, NULL when the contact has none."""
+def attribute_text(name: str) -> ColumnElement[str]:
+    """The contact attribute ``name`` as text, NULL when the contact has none.
+
+    Segments filter on it and a campaign's variables are filled from it, so both read attributes
+    written escaped or not alike.
+    """
     escaped = json.dumps(name)[1:-1]
     value = Contact.attributes[name].as_string()
     return value if escaped == name else _AttributeText(value, Contact.attributes[escaped].as_string())
 
 
 def _attribute(condition: AttributeCondition) -> ColumnElement[bool]:
-    raw = _attribute_text(condition.name)
+    raw = attribute_text(condition.name)
     text = func.trim(raw, type_=String)
     op, value = condition.op, condition.value
     if op == "equals":
@@ -225,11 +229,6 @@ def segment_filter(definition: Definition) -> ColumnElement[bool]:
     if d.statuses and set(d.statuses) != set(ContactStatus):
         conditions.append(or_(*(is_status(status) for status in d.statuses)))
     return and_(*conditions) if conditions else true()
-
-
-def contacts_query(definition: Definition | dict[str, Any]) -> Select[tuple[int]]:
-    """``SELECT contacts.id`` of the segment's contacts: one statement, for counting or materialising."""
-    return select(Contact.id).where(segment_filter(parse_definition(definition)))
 
 
 def count(definition: Definition | dict[str, Any]) -> int:

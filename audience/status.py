@@ -12,7 +12,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, and_, exists
 
 from audience.models import Contact
-from compliance.models import Suppression, SuppressionReason
+from compliance.models import BLOCKING_REASONS, Suppression, SuppressionReason
 
 
 class ContactStatus(str, enum.Enum):
@@ -27,10 +27,6 @@ STATUS_LABELS = {
     ContactStatus.BLOCKED: _l("Blocked (never message)"),
 }
 
-# A block outranks an opt-out: START lifts an opt-out but never a block.
-_BLOCKING = (SuppressionReason.BLOCK, SuppressionReason.SPAM_REPORT, SuppressionReason.MANUAL)
-
-
 def _suppressed(reasons: tuple[SuppressionReason, ...]) -> ColumnElement[bool]:
     return exists().where(
         and_(Suppression.phone == Contact.phone, Suppression.lifted_at.is_(None), Suppression.reason.in_(reasons))
@@ -40,14 +36,14 @@ def _suppressed(reasons: tuple[SuppressionReason, ...]) -> ColumnElement[bool]:
 def is_status(status: ContactStatus) -> ColumnElement[bool]:
     """A condition on ``Contact`` true for contacts whose status is ``status`` now."""
     if status is ContactStatus.BLOCKED:
-        return _suppressed(_BLOCKING)
+        return _suppressed(BLOCKING_REASONS)
     if status is ContactStatus.OPTED_OUT:
-        return and_(_suppressed((SuppressionReason.OPT_OUT,)), ~_suppressed(_BLOCKING))
+        return and_(_suppressed((SuppressionReason.OPT_OUT,)), ~_suppressed(BLOCKING_REASONS))
     return ~_suppressed(tuple(SuppressionReason))
 
 
 def status_of(reasons: tuple[str, ...]) -> ContactStatus:
     """The status for a number suppressed for ``reasons`` (as ``suppression.suppressed_reasons`` gives)."""
-    if any(SuppressionReason(reason) in _BLOCKING for reason in reasons):
+    if any(SuppressionReason(reason) in BLOCKING_REASONS for reason in reasons):
         return ContactStatus.BLOCKED
     return ContactStatus.OPTED_OUT if reasons else ContactStatus.SUBSCRIBED

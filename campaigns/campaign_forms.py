@@ -15,10 +15,11 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from audience.segments import list_segments
 from campaigns import campaigns
-from campaigns.campaigns import CONTACT_FIELDS, MAX_NAME
+from campaigns.campaigns import MAX_NAME
 from campaigns.message_templates import STATUS_LABELS
 from campaigns.models import Campaign
 from campaigns.review import MAX_REASON, REJECTION_REASONS
+from campaigns.variables import CONTACT_FIELDS
 
 SOURCE_LABELS = {"field": _l("Contact field"), "attribute": _l("Contact attribute"), "constant": _l("The same text for everyone")}
 DEFAULT_ZONE = "Europe/Moscow"

@@ -23,7 +23,7 @@ from campaigns.campaign_forms import (
     ApproveForm, CampaignForm, RateCardForm, RejectForm, form_data, posted_variables, spec_from_form,
 )
 from campaigns.lifecycle import EDITABLE, STATUS_LABELS, TransitionError, can
-from campaigns.models import Campaign, CampaignStatus, Message, Sender, Template
+from campaigns.models import Campaign, CampaignStatus, Sender, Template
 from campaigns.views import bp
 from compliance.audit import AuditEvent
 from compliance.verdict import OUTCOME_LABELS
@@ -146,8 +146,6 @@ def _submit_wizard(campaign: Campaign | None):
 
 def _context(campaign: Campaign) -> dict[str, Any]:
     """What the campaign page and the review page both show."""
-    messages = dict(db.session.execute(select(Message.status, func.count()).where(Message.campaign_id == campaign.id)
-                                       .group_by(Message.status)).all())
     trail = db.session.scalars(select(AuditEvent).where(AuditEvent.object_type == "campaign",
                                                         AuditEvent.object_id == str(campaign.id)).order_by(AuditEvent.id))
     return {
@@ -155,7 +153,7 @@ def _context(campaign: Campaign) -> dict[str, Any]:
         "template": db.session.get(Template, campaign.template_id), "segment": db.session.get(Segment, campaign.segment_id),
         "report": campaign.preflight, "estimate": campaign.estimate, "reviews": review.reviews_of(campaign),
         "changes": review.changes_since_last_review(campaign), "trail": list(trail),
-        "messages": {status.value: count for status, count in messages.items()}, "form": EmptyForm(),
+        "messages": launch.launch_summary(campaign)["by_status"], "form": EmptyForm(),
         "reason_label": review.reason_label, **_labels(),
     }
 

@@ -16,8 +16,7 @@ Functions add and flush; the caller commits.
 
 from __future__ import annotations
 
-import re
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping
 
 from flask_babel import gettext as _
@@ -30,22 +29,19 @@ from campaigns import launch, lifecycle, rendering
 from campaigns.content import content_hash
 from campaigns.message_templates import STATUS_LABELS as TEMPLATE_STATUS_LABELS
 from campaigns.models import Campaign, CampaignStatus, Sender, Template, TemplateStatus
+from campaigns.variables import CONTACT_FIELDS, SOURCES
 from compliance import audit
 from compliance.numbers import InvalidNumberError, to_e164
-from compliance.sending import TIER_LIMITS
+from compliance.sending import TIER_LIMITS, parse_time
 from dbtypes import utcnow
 from extensions import db
 
 S = CampaignStatus
 MAX_NAME = 200
 DEFAULT_RATE = 20
-# Contact columns a variable may be filled from.
-CONTACT_FIELDS = ("name", "phone", "country", "region", "city", "timezone", "language")
-SOURCES = ("field", "attribute", "constant")
 # send_at a little in the past is a form submitted a few seconds after "now" was typed, not a mistake.
 PAST_TOLERANCE = timedelta(minutes=1)
 SPEC_KEYS = ("name", "sender", "template", "segment", "variables", "send_at", "send_window", "messages_per_second")
-_HH_MM = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
 # A campaign is written with an approved template, or with a pending one: WhatsApp decides within
 # minutes to a day, and the marketer prepares the campaign meanwhile (the preflight refuses to submit
 # it until the template is approved). A rejected, paused or disabled template cannot be sent, and a
@@ -209,12 +205,12 @@ def _check_window(value: Any, errors: list[str]) -> dict[str, str] | None:
     if not isinstance(value, Mapping) or set(value) != {"start", "end"}:
         errors.append(_("Send window: give a start and an end time, such as 10:00 and 20:00, or leave it empty for the default."))
         return None
-    start, end = value["start"], value["end"]
-    if not all(isinstance(v, str) and _HH_MM.fullmatch(v.strip()) for v in (start, end)):
+    start, end = (value[part].strip() if isinstance(value[part], str) else None for part in ("start", "end"))
+    start_time, end_time = parse_time(start), parse_time(end)
+    if start_time is None or end_time is None:
         errors.append(_("Send window: write the times as HH:MM, for example 09:00."))
         return None
-    start, end = start.strip(), end.strip()
-    if not time.fromisoformat(start) < time.fromisoformat(end):
+    if not start_time < end_time:
         errors.append(_("Send window: it must start before it ends."))
         return None
     return {"start": start, "end": end}
@@ -383,13 +379,3 @@ def variable_values(variables: Mapping[str, Mapping[str, str]], contact: Contact
             value = (contact.attributes or {}).get(key)
         values[name] = str(value).strip() if value not in (None, "") and str(value).strip() else fallback
     return values
-
-
-def spec_of(campaign: Campaign) -> dict[str, Any]:
-    """The campaign as a spec (what ``create_campaign`` reads back)."""
-    return {
-        "name": campaign.name, "sender": campaign.sender_id, "template": campaign.template_id,
-        "segment": campaign.segment_id, "variables": campaign.variables or {},
-        "send_at": campaign.send_at.isoformat() if campaign.send_at else None,
-        "send_window": campaign.send_window, "messages_per_second": campaign.messages_per_second,
-    }

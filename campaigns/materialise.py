@@ -33,16 +33,15 @@ from flask_babel import gettext as _
 from sqlalchemy import BigInteger, ColumnElement, String, and_, case, cast, func, literal, null, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.functions import FunctionElement
-from sqlalchemy.types import JSON, Boolean
+from sqlalchemy.types import JSON
 
 from audience.models import Contact, Segment
 from audience.segment_definition import parse_definition
-from audience.segments import _attribute_text, segment_filter
-from audience.status import _BLOCKING
-from campaigns.models import Campaign, Message, MessageStatus, Template
-from compliance.models import Suppression
+from audience.segments import attribute_text, segment_filter
+from campaigns.models import SENT_STATUSES, Campaign, Message, MessageStatus, Template
+from campaigns.variables import CONTACT_FIELDS, SOURCES
+from compliance.models import BLOCKING_REASONS, Suppression
+from compliance.numbers import not_e164
 from compliance.sending import SendingRules
 from dbtypes import UTCDateTime, dialect_function
 from extensions import db
@@ -51,18 +50,6 @@ from extensions import db
 # The keys are the preflight's (campaigns.preflight.EXCLUSION_LABELS), so the campaign page can set
 # what the launch excluded beside what the preflight foresaw.
 EXCLUSION_REASONS = ("invalid_number", "blocked", "opted_out", "no_consent", "frequency_cap")
-# Contact columns a variable may be filled from ("source": "field").
-FIELDS: dict[str, Any] = {
-    "name": Contact.name,
-    "phone": Contact.phone,
-    "country": Contact.country,
-    "region": Contact.region,
-    "city": Contact.city,
-    "language": Contact.language,
-    "timezone": Contact.timezone,
-}
-# Messages that count against a recipient's frequency cap: those that went out.
-_SENT = (MessageStatus.SENT.value, MessageStatus.DELIVERED.value, MessageStatus.READ.value)
 
 
 class MaterialiseError(ValueError):
@@ -83,29 +70,6 @@ class Materialised:
 _JsonObject = dialect_function("_JsonObject", JSON(), sqlite="json_object", postgresql="json_build_object")
 
 
-class _InvalidNumber(FunctionElement):
-    """True when a stored phone is not E.164 (``+``, a non-zero digit, 7 to 15 digits in all).
-
-    The importer stores only numbers it could read, so this catches rows written some other way
-    (the API, a restored backup, a hand edit), which no provider would accept.
-    """
-
-    type = Boolean()
-    inherit_cache = True
-
-
-@compiles(_InvalidNumber)
-def _invalid_number_sqlite(element: _InvalidNumber, compiler, **kw) -> str:
-    phone = compiler.process(element.clauses, **kw)
-    return (f"(coalesce({phone}, '') NOT GLOB '+[1-9]*' OR length({phone}) NOT BETWEEN 8 AND 16 "
-            f"OR substr({phone}, 2) GLOB '*[^0-9]*')")
-
-
-@compiles(_InvalidNumber, "postgresql")
-def _invalid_number_postgresql(element: _InvalidNumber, compiler, **kw) -> str:
-    return f"(coalesce({compiler.process(element.clauses, **kw)}, '') !~ '^\\+[1-9][0-9]{{6,14}}$')"
-
-
 def _text(value: str) -> ColumnElement[str]:
     # Cast so that PostgreSQL knows the type of a bound string inside json_build_object(… "any").
     return cast(literal(value, String), String)
@@ -117,10 +81,10 @@ def check_variables(variables: dict[str, dict[str, Any]]) -> None:
     """Raise ``MaterialiseError`` with a sentence if a variable cannot be filled in."""
     for name, spec in sorted(variables.items()):
         source, value = spec.get("source"), spec.get("value")
-        if source == "field" and value not in FIELDS:
+        if source == "field" and value not in CONTACT_FIELDS:
             raise MaterialiseError(_("The variable {{%(name)s}} is filled from a contact field that does not exist: “%(field)s”.",
                                      name=name, field=value))
-        if source not in ("field", "attribute", "constant") or (source == "attribute" and not value):
+        if source not in SOURCES or (source == "attribute" and not value):
             raise MaterialiseError(_("The variable {{%(name)s}} says neither which contact field or attribute fills it nor its fixed value.",
                                      name=name))
 
@@ -130,7 +94,7 @@ def _rendered(spec: dict[str, Any]) -> ColumnElement[str]:
     source, value, fallback = spec["source"], spec.get("value") or "", spec.get("fallback") or ""
     if source == "constant":  # as the campaign's preview renders it (campaigns.variable_values)
         return _text(str(value).strip() or str(fallback))
-    raw = cast(FIELDS[value] if source == "field" else _attribute_text(str(value)), String)
+    raw = cast(getattr(Contact, value) if source == "field" else attribute_text(str(value)), String)
     # An empty or blank value is as good as none: the recipient would see a gap in the text.
     return func.coalesce(func.nullif(func.trim(raw), ""), _text(str(fallback)))
 
@@ -153,7 +117,7 @@ class _Sources:
         self.where = segment_filter(parse_definition(segment.definition))
         suppressions = (
             select(Suppression.phone,
-                   func.max(case((Suppression.reason.in_(_BLOCKING), 1), else_=0)).label("blocking"))
+                   func.max(case((Suppression.reason.in_(BLOCKING_REASONS), 1), else_=0)).label("blocking"))
             .where(Suppression.lifted_at.is_(None))
             .group_by(Suppression.phone)
             .subquery("open_suppressions")
@@ -161,7 +125,7 @@ class _Sources:
         self.from_ = Contact.__table__.outerjoin(suppressions, suppressions.c.phone == Contact.phone)
         self.suppressed = suppressions.c.phone.is_not(None)
         self.blocked = suppressions.c.blocking == 1
-        self.invalid = _InvalidNumber(Contact.phone)
+        self.invalid = not_e164(Contact.phone)
         # The consent proof is a source and a moment; one recorded after the launch proves nothing yet.
         self.no_consent = or_(Contact.consent_at.is_(None), Contact.consent_at > literal(now, UTCDateTime),
                               func.trim(func.coalesce(Contact.consent_source, "")) == "")
@@ -179,7 +143,7 @@ class _Sources:
                    func.count().label("week"))
             .join(Campaign, Campaign.id == Message.campaign_id)
             .join(Template, Template.id == Campaign.template_id)
-            .where(Message.status.in_(_SENT), Message.created_at >= week_ago,
+            .where(Message.status.in_(SENT_STATUSES), Message.created_at >= week_ago,
                    Template.category.in_(rules.capped_categories))
             .group_by(Message.phone)
             .subquery("recently_sent")

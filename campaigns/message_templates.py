@@ -78,11 +78,6 @@ class Page:
 
 # --- reading --------------------------------------------------------------------------------------
 
-def get_template(template_id: int) -> Template | None:
-    """The template version with this id."""
-    return db.session.get(Template, template_id)
-
-
 def find_template(name_or_id: str, language: str | None = None) -> Template | None:
     """The current version of the template of this name (in ``language``, if given), else the version with this id.
 

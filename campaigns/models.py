@@ -169,6 +169,10 @@ class MessageStatus(str, enum.Enum):
     SKIPPED = "skipped"
 
 
+# Messages that went out: they count against a recipient's frequency cap, at launch and in the preflight alike.
+SENT_STATUSES = (MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.READ)
+
+
 class Message(db.Model):
     """One recipient of one campaign; unique per (campaign, contact), so nobody gets it twice."""
 

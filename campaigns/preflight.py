@@ -15,7 +15,6 @@ fallbacks) and linted as ``rendering.content_verdicts`` lints it for the templat
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections import Counter
 from datetime import datetime, time, timedelta
 from functools import cache
@@ -32,8 +31,11 @@ from audience.segments import SegmentError, parse_definition, sample, segment_fi
 from audience.status import ContactStatus, status_of
 from campaigns import pricing, rendering
 from campaigns.campaigns import template_variables, variable_values
-from campaigns.models import Campaign, Message, MessageStatus, Sender, Template, TemplateCategory, TemplateStatus
+from campaigns.models import (
+    SENT_STATUSES, Campaign, Message, MessageStatus, Sender, Template, TemplateCategory, TemplateStatus,
+)
 from compliance.models import Suppression
+from compliance.numbers import is_e164
 from compliance.policy import current_policy
 from compliance.sending import SendingRules, SendWindow, tier_headroom, tier_limit
 from compliance.verdict import Outcome
@@ -41,11 +43,8 @@ from compliance.verdicts import RecipientFacts, SendContext, evaluate
 from dbtypes import utcnow
 from extensions import db
 
-_E164 = re.compile(r"\+[1-9]\d{6,14}")
 # Messages that did not go out take no part in caps, tiers or the free allowance.
 _NOT_SENT = (MessageStatus.FAILED, MessageStatus.SKIPPED)
-# Messages that count against a recipient's frequency cap: those that went out (as the launch counts them).
-_SENT = (MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.READ)
 _CHARGED = (MessageStatus.DELIVERED, MessageStatus.READ)
 
 EXCLUSION_LABELS = {
@@ -112,7 +111,8 @@ def gather(definition: dict[str, Any], sender: Sender, category: str, now: datet
             select(Suppression.phone, Suppression.reason).join(Contact, Contact.phone == Suppression.phone)
             .where(where, Suppression.lifted_at.is_(None))):
         suppressed.setdefault(phone, []).append(reason.value)
-    capped = and_(Template.category.in_([TemplateCategory(c) for c in rules.capped_categories]), Message.status.in_(_SENT))
+    capped = and_(Template.category.in_([TemplateCategory(c) for c in rules.capped_categories]),
+                  Message.status.in_(SENT_STATUSES))
     history = {
         phone: (int(today or 0), int(week or 0), bool(contacted))
         for phone, today, week, contacted in db.session.execute(
@@ -135,7 +135,7 @@ def gather(definition: dict[str, Any], sender: Sender, category: str, now: datet
         .where(Template.category == TemplateCategory(category), Message.created_at >= month_start, Message.status.in_(_CHARGED))) or 0
     facts, invalid = [], 0
     for phone, country, zone, consent_source, consent_at in contacts:
-        if not _E164.fullmatch(phone or ""):
+        if not is_e164(phone):
             invalid += 1
             continue
         today, week, recent = history.get(phone, (0, 0, False))

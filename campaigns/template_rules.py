@@ -21,6 +21,7 @@ from flask_babel import gettext as _
 
 from campaigns.models import TemplateCategory
 from compliance.keywords import DEFAULT_KEYWORDS, Intent, KeywordSets, normalise
+from compliance.numbers import is_e164
 
 MAX_NAME = 512
 MAX_HEADER = 60
@@ -41,7 +42,6 @@ NAME = re.compile(r"^[a-z0-9_]+$")
 PLACEHOLDER = re.compile(r"\{\{([^{}]*)\}\}")
 POSITIONAL = re.compile(r"^[1-9][0-9]{0,2}$")
 NAMED = re.compile(r"^[a-z][a-z0-9_]{0,59}$")
-E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
 
 BUTTON_TYPES = ("quick_reply", "url", "phone")
@@ -310,7 +310,7 @@ def _button(number: int, button: dict[str, Any]) -> list[str]:
             errors.append(_("Button %(number)d: the link cannot contain variables.", number=number))
     if kind == "phone":
         phone = button.get("phone")
-        if not isinstance(phone, str) or not E164.match(phone):
+        if not is_e164(phone):
             errors.append(_("Button %(number)d: give the phone number in international format, such as +74951234567.",
                             number=number))
     return errors

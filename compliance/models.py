@@ -20,6 +20,11 @@ class SuppressionReason(str, enum.Enum):
     MANUAL = "manual"  # someone on the team decided, with a note
 
 
+# The reasons that make a number "blocked" rather than "opted out": START lifts an opt-out but never
+# one of these, so a block outranks an opt-out wherever a status or an exclusion is named.
+BLOCKING_REASONS = (SuppressionReason.BLOCK, SuppressionReason.SPAM_REPORT, SuppressionReason.MANUAL)
+
+
 class SuppressionError(Exception):
     """A suppression change that the rules do not allow; the message is a sentence for the user."""
 

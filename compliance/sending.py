@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields
 from datetime import time
 from typing import Any, Mapping
 
-from flask_babel import format_decimal, gettext as _
+from flask_babel import gettext as _
 
 CATEGORIES = ("marketing", "utility", "authentication")
 _HH_MM = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
@@ -118,7 +118,8 @@ class SendingRules:
         }
 
 
-def _parse_time(value: Any) -> time | None:
+def parse_time(value: Any) -> time | None:
+    """A time of day written HH:MM (``09:00``, ``21:30``), else None."""
     match = _HH_MM.fullmatch(value) if isinstance(value, str) else None
     return time(int(match[1]), int(match[2])) if match else None
 
@@ -137,7 +138,7 @@ def _parse_window(value: Any, country: str | None = None) -> SendWindow:
         order = _("The send window for %(country)s must start before it ends.", country=country)
     if not isinstance(value, Mapping) or set(value) != {"start", "end"}:
         raise ValueError(shape)
-    start, end = _parse_time(value["start"]), _parse_time(value["end"])
+    start, end = parse_time(value["start"]), parse_time(value["end"])
     if start is None or end is None:
         raise ValueError(format_)
     if not start < end:
@@ -196,11 +197,3 @@ def tier_headroom(tier: str, contacted_last_24h: int) -> int | None:
     """How many new unique recipients the sender may still message now (``None`` = unlimited)."""
     limit = tier_limit(tier)
     return None if limit is None else max(limit - contacted_last_24h, 0)
-
-
-def describe_tier(tier: str) -> str:
-    """The tier as a sentence for people: how many new recipients it allows in any 24 hours."""
-    limit = tier_limit(tier)
-    if limit is None:
-        return _("No limit on new recipients.")
-    return _("Up to %(limit)s new recipients in any 24 hours.", limit=format_decimal(limit))

@@ -15,10 +15,6 @@ class Outcome(str, enum.Enum):
     DEFER = "defer"  # not now; ``details["until"]`` says when
     BLOCK = "block"
 
-    @property
-    def severity(self) -> int:
-        return _SEVERITY[self]
-
 
 _SEVERITY = {Outcome.PASS: 0, Outcome.WARN: 1, Outcome.DEFER: 2, Outcome.BLOCK: 3}
 OUTCOME_LABELS = {Outcome.PASS: _l("Pass"), Outcome.WARN: _l("Warning"), Outcome.DEFER: _l("Later"), Outcome.BLOCK: _l("Blocked")}

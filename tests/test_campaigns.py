@@ -99,6 +99,20 @@ def test_every_mistake_is_a_sentence_naming_its_field(world):
     assert db.session.scalar(select(func.count()).select_from(Campaign)) == 0
 
 
+@pytest.mark.parametrize(("window", "kept"), [
+    ({"start": " 10:00", "end": "20:30 "}, {"start": "10:00", "end": "20:30"}),
+    ({"start": "9:00", "end": "20:00"}, "Send window: write the times as HH:MM, for example 09:00."),
+    ({"start": "10:00", "end": "24:00"}, "Send window: write the times as HH:MM, for example 09:00."),
+    ({"start": 10, "end": "20:00"}, "Send window: write the times as HH:MM, for example 09:00."),
+    ({"start": "20:00", "end": "20:00"}, "Send window: it must start before it ends."),
+])
+def test_a_send_window_is_two_times_written_hh_mm(world, window, kept):
+    if isinstance(kept, dict):
+        assert world.campaign(send_window=window).send_window == kept
+    else:
+        assert errors_of(world.spec(send_window=window)) == [kept]
+
+
 def test_every_template_variable_must_be_mapped(world):
     errors = errors_of(world.spec(variables={"1": {"source": "attribute", "value": "first_name"}}))
     assert errors == ["Variables: map every template variable to a source; missing: {{2}}."]

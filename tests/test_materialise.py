@@ -10,11 +10,13 @@ import pytest
 from sqlalchemy import event, select
 
 from audience.models import Contact, Segment
+from campaigns.campaigns import variable_values
 from campaigns.content import content_hash
 from campaigns.materialise import EXCLUSION_REASONS, MaterialiseError, materialise
 from campaigns.models import (
     Campaign, CampaignStatus, Message, MessageStatus, Sender, Template, TemplateCategory, TemplateStatus,
 )
+from campaigns.variables import CONTACT_FIELDS
 from compliance import suppression
 from compliance.models import SuppressionReason
 from compliance.sending import SendingRules
@@ -113,6 +115,7 @@ def audience(app):
     people["future_consent"] = add_contact(consent_at=utcnow() + timedelta(days=2))
     people["bad_number"] = add_contact("79031234567")  # no "+": not E.164
     people["letters"] = add_contact("+7903ABC4567")
+    people["arabic_digits"] = add_contact("+7٩٠٣١٢٣٤٥٦٧")  # digits to Python's \d, not to E.164
     people["opted_out_bad_number"] = add_contact("+0123")
     people["daily_cap"] = add_contact()
     people["weekly_cap"] = add_contact()
@@ -147,7 +150,7 @@ def test_one_row_per_eligible_contact_and_the_rest_counted_by_reason(audience):
     rows = rows_of(campaign)
     assert set(rows) == {audience[name].id for name in ELIGIBLE}
     assert result.recipients == len(ELIGIBLE)
-    assert result.exclusions == {"invalid_number": 3, "blocked": 4, "opted_out": 1, "no_consent": 2, "frequency_cap": 2}
+    assert result.exclusions == {"invalid_number": 4, "blocked": 4, "opted_out": 1, "no_consent": 2, "frequency_cap": 2}
     assert list(result.exclusions) == list(EXCLUSION_REASONS)
     # Everyone in the segment is either a row or one exclusion; the Kazakh number is not in the segment.
     in_segment = len(audience) - 1
@@ -194,6 +197,17 @@ def test_variables_are_rendered_in_sql_from_fields_attributes_and_constants_with
                                         "6": blank.phone, "7": "кавычки \" и \\ слэш"}
     assert rows[bare.id].variables == {"1": "клиент", "2": "basic", "3": "ОСЕНЬ-25", "4": "", "5": "0",
                                        "6": bare.phone, "7": "кавычки \" и \\ слэш"}
+
+
+def test_every_contact_field_fills_a_variable_in_sql_as_the_preview_fills_it(app):
+    contact = add_contact(name="Анна", region="Татарстан", city="Казань", timezone="Europe/Moscow", language="ru")
+    variables = {str(number): {"source": "field", "value": field, "fallback": "—"}
+                 for number, field in enumerate(CONTACT_FIELDS, 1)}
+    campaign = add_campaign(variables=variables)
+    run(campaign)
+    filled = rows_of(campaign)[contact.id].variables
+    assert filled == variable_values(variables, contact)
+    assert "—" not in filled.values()
 
 
 def test_a_campaign_without_variables_gets_empty_objects(app):

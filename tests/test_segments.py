@@ -34,9 +34,9 @@ def add_contact(phone: str | None = None, *, city: str | None = None, tags: tupl
 
 
 def phones(definition) -> set[str]:
-    """The numbers the definition matches, checked against its count and its one-statement query."""
+    """The numbers the definition matches (by the filter the launch uses), checked against its count."""
     checked = segments.parse_definition(definition)
-    found = set(db.session.scalars(select(Contact.phone).where(Contact.id.in_(segments.contacts_query(checked)))))
+    found = set(db.session.scalars(select(Contact.phone).where(segments.segment_filter(checked))))
     assert segments.count(checked) == len(found)
     return found
 

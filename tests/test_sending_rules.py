@@ -7,7 +7,7 @@ from datetime import time
 
 import pytest
 
-from compliance.sending import TIER_LIMITS, SendingRules, SendWindow, describe_tier, tier_headroom, tier_limit
+from compliance.sending import TIER_LIMITS, SendingRules, SendWindow, tier_headroom, tier_limit
 
 
 def test_defaults_are_nine_to_nine_with_the_us_tcpa_window():
@@ -112,9 +112,3 @@ def test_tier_headroom_is_what_is_left_of_the_limit_and_never_negative():
     assert tier_headroom("TIER_250", 240) == 10
     assert tier_headroom("TIER_250", 300) == 0
     assert tier_headroom("TIER_UNLIMITED", 10**9) is None
-
-
-def test_tiers_are_described_for_people():
-    assert describe_tier("TIER_10K").startswith("Up to 10")
-    assert "new recipients in any 24 hours" in describe_tier("TIER_10K")
-    assert describe_tier("TIER_UNLIMITED") == "No limit on new recipients."

@@ -156,6 +156,8 @@ QR = "quick_reply"
     ([STOP, {"type": "url", "text": "Shop", "url": "https://example.com/{{1}}"}], "Button 2: the link cannot contain variables."),
     ([STOP, {"type": "phone", "text": "Call", "phone": "84951234567"}],
      "Button 2: give the phone number in international format, such as +74951234567."),
+    ([STOP, {"type": "phone", "text": "Call", "phone": "+74951234567\n"}],
+     "Button 2: give the phone number in international format, such as +74951234567."),
     ([STOP] + [{"type": "url", "text": f"Link {n}", "url": "https://example.com"} for n in range(3)],
      "Buttons: a template may have at most 2 link buttons."),
     ([STOP] + [{"type": "phone", "text": f"Call {n}", "phone": "+74951234567"} for n in range(2)],
