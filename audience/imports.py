@@ -16,7 +16,7 @@ from sqlalchemy import select
 from accounts.events import actor_label, announce
 from audience import columns
 from audience.importer import Summary, file_sha256
-from audience.models import Import, ImportFile, ImportIssue, ImportStatus, IssueKind
+from audience.models import Import, ImportFile, ImportIssue, ImportMerge, ImportStatus, IssueKind
 from audience.reading import read_table
 from dbtypes import utcnow
 from extensions import db
@@ -130,6 +130,12 @@ def mark_failed(import_id: int, sentence: str) -> None:
 
 def issues(record: Import, limit: int | None = None) -> list[ImportIssue]:
     query = select(ImportIssue).where(ImportIssue.import_id == record.id).order_by(ImportIssue.row, ImportIssue.id)
+    return list(db.session.scalars(query.limit(limit) if limit else query))
+
+
+def merges(record: Import, limit: int | None = None) -> list[ImportMerge]:
+    """The rows merged into a later row of the same number, in row order."""
+    query = select(ImportMerge).where(ImportMerge.import_id == record.id).order_by(ImportMerge.row)
     return list(db.session.scalars(query.limit(limit) if limit else query))
 
 
