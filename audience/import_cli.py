@@ -77,6 +77,7 @@ def import_command(path: Path, default_region: str | None, consent_source: str, 
     if len(rejections) > 50:
         click.echo(f"  … and {len(rejections) - 50} more; the full report: the import's page in the UI.")
     for merge in merged[:50]:
-        click.echo(f"  row {merge['row']} merged into row {merge['into_row']} (the same number, …{merge['number_end']})")
+        click.echo(f"  row {merge['row']} merged into row {merge['into_row']} "
+                   f"(the same number, …{merge['number_end']})")
     if len(merged) > 50:
         click.echo(f"  … and {len(merged) - 50} more merged rows; the full report: the import's page in the UI.")

@@ -151,6 +151,7 @@ def report_headers(record: Import, found: list[ImportIssue]) -> list[str]:
 
 
 def merged_sentence(merge: ImportMerge) -> str:
+    """What became of a merged row, in the reader's language."""
     return _("Same number (…%(end)s) as row %(row)d; merged into that row, whose values and consent proof stand.",
              end=merge.number_end, row=merge.into_row)
 

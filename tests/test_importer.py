@@ -336,6 +336,20 @@ def test_merged_rows_are_listed_right_however_the_chunks_fall(app, monkeypatch):
     assert (repeated.unchanged, repeated.duplicates) == (5, 5)
 
 
+def test_a_later_chunk_repeating_an_existing_and_a_new_number_updates_both_keeping_the_earlier_proof(app, monkeypatch):
+    existing, new = "+79031234501", "+79031234502"
+    earlier, _summary = import_content(files.cp1251_csv([(existing, "Старое имя", "", "да")]))
+    monkeypatch.setattr(importer, "_CHUNK", 2)  # rows 2-3, then rows 4-5
+    rows = [(existing, "A1", "", "да"), (new, "B1", "", "да"), (existing, "A2", "", "да"), (new, "B2", "", "да")]
+    record, summary = import_content(files.cp1251_csv(rows))
+
+    found = contacts_by_phone()
+    assert (found[existing].name, found[existing].consent_import_id, found[existing].consent_row) == ("A2", earlier.id, 2)
+    assert (found[new].name, found[new].consent_import_id, found[new].consent_row) == ("B2", record.id, 5)
+    assert files.merges_of(record) == [(2, 4, "4501"), (3, 5, "4502")]
+    assert (summary.created, summary.updated, summary.duplicates) == (1, 1, 2)
+
+
 @pytest.mark.slow
 def test_a_big_file_is_parsed_by_worker_processes_with_the_same_outcome(app, monkeypatch):
     if (os.cpu_count() or 1) < 2:
