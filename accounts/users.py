@@ -120,7 +120,7 @@ def find_invitation(token: str) -> User | None:
 
 
 def accept_invitation(token: str, password: str) -> User:
-    """Set the invited user's password; the token stops working."""
+    """Set the invited user's password and record the sign-in that follows; the token stops working."""
     user = find_invitation(token)
     if user is None:
         raise AccountError(_l("This invitation link is no longer valid. Ask an administrator for a new one."))
@@ -130,7 +130,7 @@ def accept_invitation(token: str, password: str) -> User:
     user.password_hash = passwords.hash_password(password)
     user.invitation_hash = None
     user.invitation_expires_at = None
-    db.session.flush()
+    _signed_in(user)
     announce("user.invitation_accepted", actor=user, target=user)
     return user
 
@@ -162,10 +162,15 @@ def authenticate(email: str, password: str, address: str) -> User:
     throttle.forget_failures(email)
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
-    user.last_login_at = utcnow()
-    db.session.flush()
+    _signed_in(user)
     announce("user.login", actor=user, target=user, address=address)
     return user
+
+
+def _signed_in(user: User) -> None:
+    # Every way in (a password, an accepted invitation) counts for "Last sign-in".
+    user.last_login_at = utcnow()
+    db.session.flush()
 
 
 def _active_admin_count() -> int:

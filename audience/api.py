@@ -10,4 +10,4 @@ bp = Blueprint("audience_api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
 
 # Imported for their routes; they import ``bp`` from here, so they must come after it.
-from audience import contact_api, segment_api  # noqa: E402,F401
+from audience import contact_api, import_api, segment_api  # noqa: E402,F401

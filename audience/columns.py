@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+from flask import current_app
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -25,6 +27,8 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "language": ("язык", "language", "lang", "locale"),
 }
 FIELDS = tuple(SYNONYMS)
+# The first columns of every error report (imports.report_lines), before the file's own.
+REPORT_COLUMNS = (_l("Row"), _l("Outcome"), _l("Reason"), _l("Detail"))
 FIELD_LABELS = {
     "phone": _l("Phone"), "name": _l("Name"), "city": _l("City"), "region": _l("Region"),
     "country": _l("Country"), "latitude": _l("Latitude"), "longitude": _l("Longitude"),
@@ -82,5 +86,18 @@ def resolve(headers: list[str], overrides: dict[str, str] | None = None) -> dict
 
 def attribute_headers(headers: list[str], mapping: dict[str, str]) -> list[str]:
     """The columns no field uses: each becomes a contact attribute under its header."""
-    mapped = set(mapping.values())
+    mapped = {*mapping.values(), *report_columns(headers)}
     return [header for header in headers if header and header not in mapped and not header.startswith("Unnamed: ")]
+
+
+def report_columns(headers: list[str]) -> list[str]:
+    """The error report's own columns, when ``headers`` are a report's (in any language of the UI).
+
+    A marketer fixes the rows of a report and imports it again: its notes are not attributes.
+    """
+    for language in current_app.config["LANGUAGES"]:
+        with force_locale(language):
+            names = [str(name) for name in REPORT_COLUMNS]
+        if headers[:len(names)] == names:
+            return names
+    return []

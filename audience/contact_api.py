@@ -62,6 +62,7 @@ def contact_detail(contact_id: str):
             "source": consent.source, "consented_at": _iso(consent.consented_at), "import_id": consent.import_id,
             "row": consent.row, "file_name": consent.file_name, "file_sha256": consent.file_sha256,
             "uploaded_by": consent.uploaded_by, "uploaded_at": _iso(consent.uploaded_at),
+            "merged_rows": consent.merged_rows,
         },
         "suppressions": [suppression_json(entry) for entry in detail.suppressions],
     })

@@ -23,7 +23,7 @@ from flask import current_app
 from sqlalchemy import JSON, ColumnElement, and_, cast, func, select, text, true
 
 from audience import cells
-from audience.models import Contact, Import
+from audience.models import Contact, Import, ImportMerge
 from audience.status import ContactStatus, is_status, status_of
 from compliance import suppression
 from compliance.models import Suppression
@@ -79,6 +79,7 @@ class ConsentProof:
     file_sha256: str | None
     uploaded_by: str | None
     uploaded_at: datetime | None
+    merged_rows: list[int]  # earlier rows of the same number in that file, merged into ``row``
 
 
 @dataclass(frozen=True)
@@ -206,6 +207,10 @@ def contact_detail(contact: Contact) -> ContactDetail:
         row=contact.consent_row, file_name=upload.file_name if upload else None,
         file_sha256=upload.file_sha256 if upload else None, uploaded_by=upload.uploaded_by_label if upload else None,
         uploaded_at=upload.uploaded_at if upload else None,
+        merged_rows=list(db.session.scalars(
+            select(ImportMerge.row).where(ImportMerge.import_id == contact.consent_import_id,
+                                          ImportMerge.into_row == contact.consent_row).order_by(ImportMerge.row)
+        )) if upload else [],
     )
     return ContactDetail(contact, status, consent, history)
 

@@ -62,10 +62,12 @@ def import_command(path: Path, default_region: str | None, consent_source: str, 
     found = imports.issues(record)
     rejections = [{"row": issue.row, "reason": imports.reason_text(issue.reason), "code": issue.reason}
                   for issue in found if issue.kind.value == "rejected"]
+    merged = imports.merged_rows_json(record)
     if as_json:
         keys = ("read", "created", "updated", "unchanged", "duplicates", "rejected", "suppressed")
         data = {key: getattr(summary, key) for key in keys}
-        click.echo(json.dumps(data | {"import_id": record.id, "rejections": rejections}, ensure_ascii=False))
+        click.echo(json.dumps(data | {"import_id": record.id, "rejections": rejections, "merged_rows": merged},
+                              ensure_ascii=False))
         return
     click.echo(f"Import {record.id}: read {summary.read} rows; {summary.created} created, {summary.updated} updated, "
                f"{summary.unchanged} unchanged, {summary.duplicates} duplicates merged, {summary.rejected} rejected, "
@@ -74,3 +76,8 @@ def import_command(path: Path, default_region: str | None, consent_source: str, 
         click.echo(f"  row {rejection['row']}: {rejection['reason']}")
     if len(rejections) > 50:
         click.echo(f"  … and {len(rejections) - 50} more; the full report: the import's page in the UI.")
+    for merge in merged[:50]:
+        click.echo(f"  row {merge['row']} merged into row {merge['into_row']} "
+                   f"(the same number, …{merge['number_end']})")
+    if len(merged) > 50:
+        click.echo(f"  … and {len(merged) - 50} more merged rows; the full report: the import's page in the UI.")

@@ -99,10 +99,13 @@ def import_mapping(import_id: str):
 def import_detail(import_id: str):
     record = _import_or_404(import_id)
     refresh_status(record)
-    shown = imports.issues(record, limit=ISSUES_SHOWN) if record.status is ImportStatus.SUCCEEDED else []
+    done = record.status is ImportStatus.SUCCEEDED
+    shown = imports.issues(record, limit=ISSUES_SHOWN) if done else []
     return render_template("audience/import_detail.html", record=record, issues=shown, state=progress(record),
-                           reason_text=imports.reason_text, issues_shown=ISSUES_SHOWN,
-                           status_labels=imports.STATUS_LABELS)
+                           headers=imports.report_headers(record, shown),
+                           merges=imports.merges(record, limit=ISSUES_SHOWN) if done else [],
+                           reason_text=imports.reason_text,
+                           issues_shown=ISSUES_SHOWN, status_labels=imports.STATUS_LABELS)
 
 
 @bp.get("/imports/<import_id>/progress")
@@ -115,4 +118,5 @@ def import_progress(import_id: str):
 @role_required(Role.MARKETER)
 def import_report(import_id: str):
     record = _import_or_404(import_id)
-    return spreadsheets.csv_download(imports.report_lines(record), f"import-{record.id}-report.csv")
+    return spreadsheets.csv_download(imports.report_lines(record), f"import-{record.id}-report.csv",
+                                     encoding=imports.report_dialect(record)["encoding"])

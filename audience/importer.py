@@ -21,7 +21,7 @@ from audience import columns
 from audience.models import Import, IssueKind
 from audience.reading import read_table
 from audience.rows import CheckedChunk, RowRules, check_chunk, warm_up, without_cyclic_gc
-from audience.upsert import Seen, bulk_settings, upsert_contacts, write_issues
+from audience.upsert import Repeat, Seen, bulk_settings, upsert_contacts, write_report
 
 Progress = Callable[[str, int, int], None]  # stage, done, total
 
@@ -87,12 +87,14 @@ def _run(record: Import, content: bytes, checker: _ChunkChecker, report: Progres
     )
     seen: Seen = {}  # numbers of earlier chunks: a repeat there is a duplicate, not another contact
     issues: list[dict[str, Any]] = []
+    merged = MergedRows()
     report("checking", 0, total)
     # While worker processes check later chunks, this one saves the earlier ones.
     for offset, checked in checker.chunks(frame, rules):
         issues.extend(checked.issues)
-        summary.duplicates += checked.duplicates + sum(contact["phone"] in seen for contact in checked.contacts)
-        outcome = upsert_contacts(checked.contacts, seen)
+        repeats: list[Repeat] = []
+        outcome = upsert_contacts(checked.contacts, seen, repeats)
+        merged.add(checked.repeated, repeats)
         for name in ("created", "updated", "unchanged", "suppressed"):
             setattr(summary, name, getattr(summary, name) + outcome[name])
         report("checking", min(offset + _CHUNK, total), total)
@@ -100,9 +102,30 @@ def _run(record: Import, content: bytes, checker: _ChunkChecker, report: Progres
         counter = summary.rejected_by_reason if issue["kind"] is IssueKind.REJECTED else summary.warnings_by_reason
         counter[issue["reason"]] += 1
     summary.rejected = sum(summary.rejected_by_reason.values())
-    report("report", 0, len(issues))
-    write_issues(issues)
+    merges = merged.entries(record.id)
+    summary.duplicates = len(merges)
+    report("report", 0, len(issues) + len(merges))
+    write_report(issues, merges)
     return summary
+
+
+class MergedRows:
+    """The rows of each repeated number across all chunks, in file order: all merged into the last."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, list[int]] = {}
+
+    def add(self, repeated: dict[str, list[int]], repeats: list[Repeat]) -> None:
+        """One chunk's numbers: those on several of its rows, and those an earlier chunk had already."""
+        for phone, earlier_row, row in repeats:
+            self.rows.setdefault(phone, [earlier_row]).extend(repeated.get(phone, [row]))
+        for phone, rows in repeated.items():
+            self.rows.setdefault(phone, rows)  # first met in this chunk (else added just above)
+
+    def entries(self, import_id: int) -> list[dict[str, Any]]:
+        """Rows for audience_import_merges: each merged row with the row it was merged into."""
+        return [{"import_id": import_id, "row": row, "into_row": rows[-1], "number_end": phone[-4:]}
+                for phone, rows in self.rows.items() for row in rows[:-1]]
 
 
 class _ChunkChecker:

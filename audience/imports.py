@@ -16,7 +16,7 @@ from sqlalchemy import select
 from accounts.events import actor_label, announce
 from audience import columns
 from audience.importer import Summary, file_sha256
-from audience.models import Import, ImportFile, ImportIssue, ImportStatus, IssueKind
+from audience.models import Import, ImportFile, ImportIssue, ImportMerge, ImportStatus, IssueKind
 from audience.reading import read_table
 from dbtypes import utcnow
 from extensions import db
@@ -59,6 +59,7 @@ class Preview:
     detected: dict[str, str]
     sheets: list[str]
     sheet: str | None
+    dialect: dict[str, str] | None  # a CSV's encoding and delimiter
 
 
 def create_import(file_name: str, content: bytes, *, actor: Any) -> Import:
@@ -85,7 +86,8 @@ def preview(content: bytes, sheet: str | None = None) -> Preview:
     """The first rows of the file with the mapping guessed from its headers."""
     table = read_table(content, sheet=sheet, max_rows=PREVIEW_ROWS)
     rows = table.frame.astype(str).values.tolist()
-    return Preview(table.headers, rows, columns.detect(table.headers), table.sheets, table.sheet)
+    dialect = {"encoding": table.encoding, "delimiter": table.delimiter} if table.kind == "csv" else None
+    return Preview(table.headers, rows, columns.detect(table.headers), table.sheets, table.sheet, dialect)
 
 
 def configure(record: Import, *, mapping: dict[str, str], default_region: str, consent_source: str = "",
@@ -98,8 +100,10 @@ def configure(record: Import, *, mapping: dict[str, str], default_region: str, c
             "The file has no consent column; confirm that everyone in it opted in and say how "
             "(for example “website form, checkbox text v3”), or map the column that holds consent."
         ))
+    # The headers and the dialect are kept for the error report, written after the file is deleted.
     record.options = {"mapping": mapping, "default_region": default_region,
-                      "consent_source": consent_source.strip()[:300], "sheet": shown.sheet}
+                      "consent_source": consent_source.strip()[:300], "sheet": shown.sheet,
+                      "headers": shown.headers, "dialect": shown.dialect}
     db.session.flush()
 
 
@@ -133,14 +137,53 @@ def issues(record: Import, limit: int | None = None) -> list[ImportIssue]:
     return list(db.session.scalars(query.limit(limit) if limit else query))
 
 
+def merges(record: Import, limit: int | None = None) -> list[ImportMerge]:
+    """The rows merged into a later row of the same number, in row order."""
+    query = select(ImportMerge).where(ImportMerge.import_id == record.id).order_by(ImportMerge.row)
+    return list(db.session.scalars(query.limit(limit) if limit else query))
+
+
+def report_headers(record: Import, found: list[ImportIssue]) -> list[str]:
+    """The file's own column headers, in its order: each gets a column of its own in the report."""
+    headers = (record.options or {}).get("headers")
+    # Imports from before the headers were kept: the columns that hold a value in some entry.
+    return list(headers) if headers else list(dict.fromkeys(key for issue in found for key in issue.raw))
+
+
+def merged_sentence(merge: ImportMerge) -> str:
+    """What became of a merged row, in the reader's language."""
+    return _("Same number (…%(end)s) as row %(row)d; merged into that row, whose values and consent proof stand.",
+             end=merge.number_end, row=merge.into_row)
+
+
+def merged_rows_json(record: Import) -> list[dict[str, Any]]:
+    """The rows merged into a later row of the same number, as plain data for the API and the CLI."""
+    return [{"row": merge.row, "into_row": merge.into_row, "number_end": merge.number_end} for merge in merges(record)]
+
+
 def report_lines(record: Import) -> Iterator[str]:
-    """The error report as CSV lines: row, kind, reason, detail, then the row's cells as uploaded."""
+    """The report as CSV lines in the upload's delimiter: row, outcome, reason, detail, then each of the
+    file's columns under its own header, as uploaded (an empty cell stays empty, so nothing shifts).
+
+    Merged rows are listed with no cells: imported again they would bring back values a later row
+    replaced.
+    """
     found = issues(record)
-    headers = list(dict.fromkeys(key for issue in found for key in issue.raw))
+    headers = report_headers(record, found)
     kinds = {IssueKind.REJECTED: _("rejected"), IssueKind.WARNING: _("warning")}
-    rows = ([issue.row, kinds[issue.kind], reason_text(issue.reason), issue.detail,
-             *(issue.raw.get(header, "") for header in headers)] for issue in found)
-    yield from csv_lines([_("Row"), _("Outcome"), _("Reason"), _("Detail"), *headers], rows, trusted=[0])
+    lines = [(issue.row, 0, [kinds[issue.kind], reason_text(issue.reason), issue.detail,
+                             *(issue.raw.get(header, "") for header in headers)]) for issue in found]
+    lines += [(merge.row, 1, [_("merged"), merged_sentence(merge), "", *[""] * len(headers)])
+              for merge in merges(record)]
+    lines.sort(key=lambda line: line[:2])
+    yield from csv_lines([*map(str, columns.REPORT_COLUMNS), *headers],
+                         ([row, *cells] for row, _order, cells in lines), trusted=[0],
+                         delimiter=report_dialect(record)["delimiter"])
+
+
+def report_dialect(record: Import) -> dict[str, str]:
+    """The encoding and delimiter the upload came in (UTF-8 and commas for a workbook)."""
+    return (record.options or {}).get("dialect") or {"encoding": "utf-8", "delimiter": ","}
 
 
 def recent_imports(limit: int = 50) -> list[Import]:

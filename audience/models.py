@@ -130,6 +130,21 @@ class ImportIssue(db.Model):
     raw: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
 
 
+class ImportMerge(db.Model):
+    """A row of an import whose number a later row repeats: merged into that row, for the report.
+
+    The contact's consent proof names ``into_row``, the last row of the number, whose values stand.
+    """
+
+    __tablename__ = "audience_import_merges"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    import_id: Mapped[int] = mapped_column(ForeignKey("audience_imports.id", ondelete="CASCADE"), index=True)
+    row: Mapped[int] = mapped_column(Integer)  # as the spreadsheet numbers it: the header is row 1
+    into_row: Mapped[int] = mapped_column(Integer)
+    number_end: Mapped[str] = mapped_column(String(4))  # the last digits, enough to find the rows again
+
+
 class Segment(db.Model):
     """A saved audience definition; its contacts are computed by one query whenever asked."""
 

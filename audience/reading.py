@@ -15,7 +15,7 @@ import openpyxl
 import pandas as pd
 from flask_babel import gettext as _
 
-from spreadsheets import UnreadableFileError, decode_text
+from spreadsheets import UnreadableFileError, decode_with_encoding
 
 _ZIP = b"PK\x03\x04"
 _OLE = b"\xd0\xcf\x11\xe0"  # the container of .xls and password-protected .xlsx
@@ -30,6 +30,9 @@ class Table:
     kind: str  # "csv" or "xlsx"
     sheets: list[str] = field(default_factory=list)
     sheet: str | None = None
+    # A CSV's encoding ("utf-8" or "cp1251") and delimiter, so the error report can come back in them.
+    encoding: str | None = None
+    delimiter: str | None = None
 
 
 def read_table(content: bytes, *, sheet: str | None = None, max_rows: int | None = None) -> Table:
@@ -56,8 +59,8 @@ def read_table(content: bytes, *, sheet: str | None = None, max_rows: int | None
 
 
 def _read_csv(content: bytes, max_rows: int | None) -> Table:
-    text = decode_text(content)
-    if "\x00" in text:  # decode_text looks at the start only; PostgreSQL refuses a NUL in any text
+    text, encoding = decode_with_encoding(content)
+    if "\x00" in text:  # decode_with_encoding looks at the start only; PostgreSQL refuses a NUL in any text
         raise UnreadableFileError(_("This is not a CSV file; save the table as CSV (comma- or semicolon-separated) and upload it again."))
     delimiter = _delimiter(text[:_SNIFF_BYTES])
     try:
@@ -77,7 +80,7 @@ def _read_csv(content: bytes, max_rows: int | None) -> Table:
             _("The file is not a well-formed table (%(problem)s); check the quotes and the number of columns on that line.",
               problem=str(error).strip())
         ) from None
-    return Table(frame=frame, headers=[], kind="csv")
+    return Table(frame=frame, headers=[], kind="csv", encoding=encoding, delimiter=delimiter)
 
 
 def _delimiter(sample: str) -> str:

@@ -19,8 +19,9 @@ from audience.geocoding import Geocoder
 from audience.models import IssueKind
 
 _RAW_CELL = 200  # characters of each cell kept for the error report
-# The first row's consent evidence stands when a number repeats.
-_FIRST_PROOF = frozenset({"consent_source", "consent_at", "consent_row", "consent_import_id"})
+# When a number repeats, the later row's consent evidence replaces the earlier one's as a whole,
+# so that the proof names the row whose values stand (the report lists the rows merged into it).
+_PROOF = frozenset({"consent_source", "consent_at", "consent_row"})
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,9 @@ class RowRules:
 class CheckedChunk:
     contacts: list[dict[str, Any]]  # one per number, rows of the same number merged
     issues: list[dict[str, Any]]  # rows for audience_import_issues
-    duplicates: int  # rows merged into an earlier row of this chunk
+    # Number → its rows in this chunk, in file order, for each number on more than one row: all but
+    # the last were merged into the last, which the contact's consent proof names.
+    repeated: dict[str, list[int]]
 
 
 def check_chunk(rules: RowRules, offset: int, chunk: dict[str, list[str]]) -> CheckedChunk:
@@ -47,7 +50,7 @@ def check_chunk(rules: RowRules, offset: int, chunk: dict[str, list[str]]) -> Ch
     rows = _Rows(rules, offset, chunk)
     numbers = phones.normalise_many(chunk[rules.mapping["phone"]], rules.default_region)
     merged: dict[str, dict[str, Any]] = {}
-    duplicates = 0
+    repeated: dict[str, list[int]] = {}
     for index, number in enumerate(numbers):
         contact = rows.checked(index, number)
         if contact is None:
@@ -56,13 +59,13 @@ def check_chunk(rules: RowRules, offset: int, chunk: dict[str, list[str]]) -> Ch
         if earlier is None:
             merged[contact["phone"]] = contact
         else:
+            repeated.setdefault(contact["phone"], [earlier["consent_row"]]).append(contact["consent_row"])
             _merge(earlier, contact)
-            duplicates += 1
     geocoder = _geocoder()
     for contact in merged.values():
         rows.issues.extend(rows.issue(contact["consent_row"] - 2 - offset, IssueKind.WARNING, code, detail)
                            for code, detail in geocoder.place(contact))
-    return CheckedChunk(list(merged.values()), rows.issues, duplicates)
+    return CheckedChunk(list(merged.values()), rows.issues, repeated)
 
 
 def warm_up() -> None:
@@ -96,15 +99,14 @@ def _geocoder() -> Geocoder:
 
 
 def _merge(earlier: dict[str, Any], later: dict[str, Any]) -> None:
-    """A later row of the same number fills in and overrides, but an empty cell erases nothing."""
+    """A later row of the same number fills in and overrides, but an empty cell erases nothing;
+    its consent proof replaces the earlier row's whole."""
     for key, value in later.items():
         if key == "tags":
             earlier["tags"] = tuple(dict.fromkeys(earlier["tags"] + value))
         elif key == "attributes":
             earlier["attributes"].update(value)
-        elif key in _FIRST_PROOF:
-            continue
-        elif value not in (None, ""):
+        elif key in _PROOF or value not in (None, ""):
             earlier[key] = value
 
 

@@ -1,7 +1,9 @@
 """Checked contacts into the database, set-wise: one select, one insert and one update per chunk.
 
 Existing contacts are updated, never duplicated, and only where the file says something new: an
-empty cell erases nothing, tags and attributes are added to, and the first consent proof stands.
+empty cell erases nothing, tags and attributes are added to, and the consent proof of an earlier
+import stands. A number this import created and meets again in a later chunk takes that chunk's
+proof, as a repeat inside one chunk does (``rows._merge``): the proof names the number's last row.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any, Iterable, Iterator
 
 from sqlalchemy import Table, select, update
 
-from audience.models import Contact, ImportIssue
+from audience.models import Contact, ImportIssue, ImportMerge
 from compliance.suppression import suppressed_reasons
 from dbtypes import utcnow
 from extensions import db
@@ -26,7 +28,7 @@ _PLAIN = ("name", "name_key", "country", "region", "city", "city_key", "place_id
           "timezone", "language")
 _PROOF = ("consent_source", "consent_at", "consent_import_id", "consent_row")
 _TAGS_LENGTH = Contact.__table__.c.tags.type.length
-_READ = (Contact.id, Contact.phone, Contact.tags, Contact.attributes, Contact.updated_at,
+_READ = (Contact.id, Contact.phone, Contact.tags, Contact.attributes, Contact.updated_at, Contact.consent_row,
          *(getattr(Contact, name) for name in _PLAIN))
 
 
@@ -36,21 +38,25 @@ class Origin:
 
     state: int  # _state() of the contact before the import
     updated_at: datetime
+    row: int  # the row of this import that stands for it so far (its proof is the earlier import's)
     counted: str = ""  # "updated" or "unchanged": how the summary counts it so far
 
 
 # Number → its Origin, or None for a number this import created.
 Seen = dict[str, "Origin | None"]
+# (number, the row of this import that stood for it, the row of this chunk that stands now)
+Repeat = tuple[str, int, int]
 
 
-def upsert_contacts(contacts: list[dict[str, Any]], seen: Seen) -> dict[str, int]:
+def upsert_contacts(contacts: list[dict[str, Any]], seen: Seen, repeats: list[Repeat]) -> dict[str, int]:
     """Insert or update ``contacts`` (dicts of column values, one per number); flush only.
 
     Returns how many were created, updated, unchanged and are suppressed (they stay suppressed
     whatever the file says). ``seen`` holds the numbers this import saved already and is kept up
     to date: a number in several chunks is counted once, by how it ends. If a later chunk brings it
     back to what it was before the import (the same file imported again), it is unchanged, and
-    keeps its ``updated_at``; so the counts of one chunk may be negative.
+    keeps its ``updated_at``; so the counts of one chunk may be negative. Each number of an earlier
+    chunk met again is appended to ``repeats``, for the report's list of merged rows.
     """
     counts = dict.fromkeys(("created", "updated", "unchanged", "suppressed"), 0)
     now = utcnow()
@@ -70,14 +76,17 @@ def upsert_contacts(contacts: list[dict[str, Any]], seen: Seen) -> dict[str, int
                 continue
             changes = _changes(old, contact)
             if phone in seen and seen[phone] is None:  # created by this import: a repeat, merged in
-                if changes is not None:
-                    changed_rows.append(changes | {"updated_at": now})
+                repeats.append((phone, old.consent_row, contact["consent_row"]))
+                proof = {name: contact[name] for name in _PROOF}
+                changed_rows.append((changes or {"id": old.id}) | proof | {"updated_at": now})
                 continue
             origin = seen.get(phone)
             if origin is None:  # the first time this import meets a number that existed before
-                origin = seen[phone] = Origin(_state(old), old.updated_at)
+                origin = seen[phone] = Origin(_state(old), old.updated_at, contact["consent_row"])
                 ends_as_before = changes is None
             else:
+                repeats.append((phone, origin.row, contact["consent_row"]))
+                origin.row = contact["consent_row"]
                 ends_as_before = _state(changes or old) == origin.state
             outcome = "unchanged" if ends_as_before else "updated"
             if outcome != origin.counted:
@@ -189,7 +198,8 @@ def bulk_settings() -> Iterator[None]:
         connection.exec_driver_sql(f"PRAGMA cache_size = {int(previous)}")
 
 
-def write_issues(issues: list[dict[str, Any]]) -> None:
-    """Store the rejected rows and warnings of an import, for its report; flush only."""
-    for start in range(0, len(issues), 5_000):
-        insert_rows(ImportIssue.__table__, issues[start:start + 5_000])
+def write_report(issues: list[dict[str, Any]], merges: list[dict[str, Any]]) -> None:
+    """Store the rejected rows, the warnings and the merged rows of an import, for its report; flush only."""
+    for table, rows in ((ImportIssue.__table__, issues), (ImportMerge.__table__, merges)):
+        for start in range(0, len(rows), 5_000):
+            insert_rows(table, rows[start:start + 5_000])

@@ -230,6 +230,11 @@ def issues_of(record: Import) -> list[tuple[int, str, str]]:
     return [(issue.row, issue.kind.value, issue.reason) for issue in found]
 
 
+def merges_of(record: Import) -> list[tuple[int, int, str]]:
+    """(row, the row it was merged into, the number's last digits) of every merged row of ``record``."""
+    return [(merge.row, merge.into_row, merge.number_end) for merge in imports.merges(record)]
+
+
 # --- faults injected into the import; the two jobs run in the real worker, which imports them by name
 
 def upsert_faulting_after_the_first_chunk(fault: Callable[[], None]):
@@ -237,10 +242,10 @@ def upsert_faulting_after_the_first_chunk(fault: Callable[[], None]):
     (which raises, or never returns)."""
     saved = importer.upsert_contacts
 
-    def upsert(contacts, earlier):
+    def upsert(contacts, earlier, *args):
         if earlier:  # numbers of an earlier chunk: this is the second one
             fault()
-        return saved(contacts, earlier)
+        return saved(contacts, earlier, *args)
 
     return upsert
 

@@ -14,6 +14,7 @@ from audience.contacts import EXPORT_HEADER
 from compliance import suppression
 from compliance.models import SuppressionReason
 from dbtypes import utcnow
+from tests import audience_files as files
 from tests.helpers import signed_in_client
 from tests.records import suppress
 from tests.test_contacts import add_contact, add_import, read_csv
@@ -144,6 +145,22 @@ def test_the_detail_page_shows_everything_with_the_proof_and_history(browser_as)
     assert f'<tr><th>Import number</th><td><a href="/audience/imports/{upload.id}">#{upload.id}</a></td></tr>' in marketers
 
 
+def test_the_proof_of_a_merged_number_names_its_last_row_and_the_rows_merged_into_it(browser_as, call, token_of):
+    rows = [("+79031234501", "Иван", "", "да"), ("+79031234502", "Мария", "", "да"),
+            ("8 903 123-45-01", "Иван Петров", "", "да")]
+    record, _summary = files.import_content(files.cp1251_csv(rows))
+    ivan = files.contact_of("+79031234501")
+
+    page = page_of(browser_as("reviewer").get(f"/audience/contacts/{ivan.id}"))
+    assert "<h1>+79031234501 · Иван Петров</h1>" in page
+    assert "<tr><th>Row in the file</th><td>4</td></tr>" in page
+    assert "<tr><th>Earlier rows of the number, merged into it</th><td>2</td></tr>" in page
+    consent = call(f"/contacts/{ivan.id}", token_of("reviewer")).json["consent"]
+    assert (consent["import_id"], consent["row"], consent["merged_rows"]) == (record.id, 4, [2])
+    maria = files.contact_of("+79031234502")
+    assert "merged into it" not in page_of(browser_as("reviewer").get(f"/audience/contacts/{maria.id}"))
+
+
 def test_the_detail_of_a_contact_never_suppressed_without_a_file(browser_as):
     contact = add_contact("+79031112233", None)
     page = page_of(browser_as("reviewer").get(f"/audience/contacts/{contact.id}"))
@@ -233,7 +250,7 @@ def test_the_api_gives_one_contact_with_its_proof_and_history(call, token_of):
     assert body["consent"] == {
         "source": "import", "consented_at": "2024-03-01T09:30:00+00:00", "import_id": upload.id, "row": 17,
         "file_name": "клиенты-март.csv", "file_sha256": "ab" * 32, "uploaded_by": "anna@example.com",
-        "uploaded_at": datetime(2024, 3, 2, 8, 0, tzinfo=timezone.utc).isoformat()}
+        "uploaded_at": datetime(2024, 3, 2, 8, 0, tzinfo=timezone.utc).isoformat(), "merged_rows": []}
     [entry] = body["suppressions"]
     assert (entry["phone"], entry["reason"], entry["lifted_at"]) == ("+79031112233", "opt_out", None)
 

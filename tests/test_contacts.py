@@ -199,7 +199,8 @@ def test_the_detail_has_the_consent_proof_and_the_suppression_history(people):
     assert detail.status is ContactStatus.BLOCKED
     assert detail.consent == contacts.ConsentProof(
         source="import", consented_at=CONSENTED, import_id=upload.id, row=17, file_name="клиенты-март.csv",
-        file_sha256="ab" * 32, uploaded_by="anna@example.com", uploaded_at=datetime(2024, 3, 2, 8, 0, tzinfo=timezone.utc))
+        file_sha256="ab" * 32, uploaded_by="anna@example.com", uploaded_at=datetime(2024, 3, 2, 8, 0, tzinfo=timezone.utc),
+        merged_rows=[])
     assert [(entry.reason, entry.is_open) for entry in detail.suppressions] == [
         (SuppressionReason.MANUAL, True), (SuppressionReason.OPT_OUT, False)]
 

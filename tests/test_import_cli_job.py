@@ -29,7 +29,7 @@ INTERNAL_ERROR = ("The import stopped because of an internal error; nothing was 
                   "administrator.")
 WORKER_STOPPED = "The import did not finish (its worker stopped); nothing was imported. Start it again."
 SUMMARY_KEYS = {"read", "created", "updated", "unchanged", "duplicates", "rejected", "suppressed", "import_id",
-                "rejections"}
+                "rejections", "merged_rows"}
 
 
 def count(model) -> int:
@@ -95,7 +95,22 @@ def test_without_json_the_command_says_what_it_did_in_sentences(app, tmp_path):
     assert lines[0] == (f"Import {stored_import_id()}: read 4 rows; 1 created, 0 updated, 0 unchanged, 1 duplicates merged, "
                         "2 rejected, 0 on the suppression list (they stay suppressed).")
     assert lines[1:] == [f"  row 4: {imports.reason_text('phone_excel_damaged')}",
-                         "  row 5: No opt-in: the consent cell is empty or says no."]
+                         "  row 5: No opt-in: the consent cell is empty or says no.",
+                         "  row 2 merged into row 3 (the same number, …4501)"]
+
+
+def test_json_lists_the_rows_merged_into_a_later_row_of_the_same_number(app, tmp_path):
+    rows = [("+79031234501", "Иван", "", "да"), ("+79031234502", "Мария", "", "да"), ("8 903 123-45-01", "", "", "да"),
+            ("+79031234502", "Мария И.", "", "да"), ("89031234501", "Иван Петров", "", "да")]
+    result = flask_import(app, tmp_path, files.cp1251_csv(rows), "--json")
+
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["duplicates"] == 3
+    assert summary["merged_rows"] == [{"row": 2, "into_row": 6, "number_end": "4501"},
+                                      {"row": 3, "into_row": 5, "number_end": "4502"},
+                                      {"row": 4, "into_row": 6, "number_end": "4501"}]
+    assert contacts_by_phone()["+79031234501"].consent_row == 6
 
 
 def test_map_takes_fields_from_the_columns_named(app, tmp_path):
@@ -333,7 +348,9 @@ def test_upload_mapping_worker_and_report_end_to_end(app, marketer, start_worker
     assert imports.reason_text("phone_excel_damaged") in unescape(detail)
     assert sorted(contacts_by_phone()) == ["+79031234501", "+79031234503"]
     report = marketer.get(f"/audience/imports/{import_id}/report.csv", buffered=True)
-    lines = list(csv.reader(io.StringIO(report.get_data(as_text=True).removeprefix("\ufeff"))))
+    # The upload was cp1251 with semicolons; so is its report.
+    lines = list(csv.reader(io.StringIO(report.get_data().decode("cp1251")), delimiter=";"))
+    assert lines[0] == ["Row", "Outcome", "Reason", "Detail", *files.HEADER_RU]
     assert [line[:3] for line in lines[1:]] == [
         ["3", "rejected", imports.reason_text("phone_excel_damaged")],
         ["4", "warning", imports.reason_text("unknown_city")],

@@ -165,7 +165,7 @@ def test_the_report_keeps_each_rejected_row_with_its_cells_and_neutralises_formu
     assert [(issue.row, issue.reason) for issue in stored] == [(3, "phone_excel_damaged"), (4, "no_opt_in")]
     assert stored[0].raw == {"Телефон": "7.90312E+10", "Имя": "=HYPERLINK(\"http://evil.example\",\"click\")",
                              "Город": "Казань", "Согласие": "да"}
-    report = list(csv.reader(io.StringIO("".join(imports.report_lines(record)))))
+    report = list(csv.reader(io.StringIO("".join(imports.report_lines(record))), delimiter=";"))  # as uploaded
     assert report == [
         ["Row", "Outcome", "Reason", "Detail", "Телефон", "Имя", "Город", "Согласие"],
         ["3", "rejected", imports.reason_text("phone_excel_damaged"), "", "7.90312E+10",
@@ -275,9 +275,29 @@ def test_duplicates_in_the_file_are_merged_and_counted(app):
     # A later row fills in and overrides; an empty cell erases nothing; tags and attributes add up.
     assert (ivan.name, ivan.city, ivan.tags) == ("Иван Петров", "Москва", "|vip|опт|")
     assert ivan.attributes == {"Тариф": "silver", "Карта": "1234"}
-    # The first row's consent evidence stands.
-    assert ivan.consent_row == 2
+    # The consent proof names the number's last row, whose values stand; the report names the rows merged into it.
+    assert (ivan.consent_import_id, ivan.consent_row) == (record.id, 5)
+    assert files.merges_of(record) == [(2, 5, "4501"), (4, 5, "4501")]
     assert contact_count() == 2
+
+
+def test_the_consent_proof_of_a_merged_number_is_its_last_row_whole(app):
+    header = ("Телефон", "Имя", "Согласие", "Дата согласия", "Источник")
+    rows = [("+79031234501", "Иван", "да", "01.02.2023", "форма на сайте"),
+            ("+79031234502", "Мария", "да", "", ""),
+            ("+79031234501", "Иван Петров", "да", "15.03.2024", "акция в магазине"),
+            ("+79031234502", "Мария Иванова", "да", "", "звонок")]
+    record, summary = import_content(files.cp1251_csv(rows, header))
+
+    found = contacts_by_phone()
+    ivan, maria = found["+79031234501"], found["+79031234502"]
+    assert (ivan.name, ivan.consent_row, ivan.consent_source, ivan.consent_at) == (
+        "Иван Петров", 4, "акция в магазине", datetime(2024, 3, 15, tzinfo=timezone.utc))
+    # Row 5 gives no date: its proof is dated by the upload, not by a date row 3 never gave either.
+    assert (maria.name, maria.consent_row, maria.consent_source, maria.consent_at) == (
+        "Мария Иванова", 5, "звонок", record.uploaded_at)
+    assert files.merges_of(record) == [(2, 4, "4501"), (3, 5, "4502")]
+    assert summary.duplicates == 2
 
 
 def test_a_number_repeated_in_later_chunks_is_a_duplicate_not_an_update(app):
@@ -286,7 +306,48 @@ def test_a_number_repeated_in_later_chunks_is_a_duplicate_not_an_update(app):
     assert counts(summary) == dict(read=rows, created=rows - 2, updated=0, unchanged=0, duplicates=2, rejected=0,
                                    suppressed=0)
     assert contact_count() == rows - 2
-    assert contact_of(phone(1)).consent_row == 2
+    # Rows 2 and 5002 (chunk one) and 10002 (chunk two): the proof and the list of merges agree across chunks.
+    assert (contact_of(phone(1)).consent_row, contact_of(phone(1)).name) == (10_002, "Клиент 10000")
+    assert files.merges_of(record) == [(2, 10_002, "0001"), (5002, 10_002, "0001")]
+
+
+def test_merged_rows_are_listed_right_however_the_chunks_fall(app, monkeypatch):
+    # Chunks of 3 rows: rows 2-4, 5-7, 8-10, 11-12. Number A is on rows 2, 3 (one chunk) and 9 (a later
+    # one); B on rows 4 and 5 (adjacent chunks); C on rows 6, 11 and 12; D once; E on row 7 only
+    # with a rejected repeat on row 10, which merges nothing.
+    monkeypatch.setattr(importer, "_CHUNK", 3)
+    a, b, c, d, e = (f"+7903123450{digit}" for digit in range(1, 6))
+    rows = [(a, "A1", "да"), (a, "A2", "да"), (b, "B1", "да"), (b, "B2", "да"), (c, "C1", "да"), (e, "E1", "да"),
+            (d, "D1", "да"), (a, "A3", "да"), (e, "E2", "нет"), (c, "C2", "да"), (c, "C3", "да")]
+    record, summary = import_content(files.cp1251_csv(rows, ("Телефон", "Имя", "Согласие")))
+
+    assert files.merges_of(record) == [(2, 9, "4501"), (3, 9, "4501"), (4, 5, "4502"), (6, 12, "4503"),
+                                       (11, 12, "4503")]
+    found = contacts_by_phone()
+    assert [(found[number].name, found[number].consent_row) for number in (a, b, c, d, e)] == [
+        ("A3", 9), ("B2", 5), ("C3", 12), ("D1", 8), ("E1", 7)]
+    assert (summary.created, summary.duplicates, summary.rejected) == (5, 5, 1)
+
+    # Imported again the contacts exist: the first import's proof stands, and the merges are listed the same.
+    again, repeated = import_content(files.cp1251_csv(rows, ("Телефон", "Имя", "Согласие")))
+    assert files.merges_of(again) == files.merges_of(record)
+    assert {number: contact.consent_import_id for number, contact in contacts_by_phone().items()} == dict.fromkeys(
+        (a, b, c, d, e), record.id)
+    assert (repeated.unchanged, repeated.duplicates) == (5, 5)
+
+
+def test_a_later_chunk_repeating_an_existing_and_a_new_number_updates_both_keeping_the_earlier_proof(app, monkeypatch):
+    existing, new = "+79031234501", "+79031234502"
+    earlier, _summary = import_content(files.cp1251_csv([(existing, "Старое имя", "", "да")]))
+    monkeypatch.setattr(importer, "_CHUNK", 2)  # rows 2-3, then rows 4-5
+    rows = [(existing, "A1", "", "да"), (new, "B1", "", "да"), (existing, "A2", "", "да"), (new, "B2", "", "да")]
+    record, summary = import_content(files.cp1251_csv(rows))
+
+    found = contacts_by_phone()
+    assert (found[existing].name, found[existing].consent_import_id, found[existing].consent_row) == ("A2", earlier.id, 2)
+    assert (found[new].name, found[new].consent_import_id, found[new].consent_row) == ("B2", record.id, 5)
+    assert files.merges_of(record) == [(2, 4, "4501"), (3, 5, "4502")]
+    assert (summary.created, summary.updated, summary.duplicates) == (1, 1, 2)
 
 
 @pytest.mark.slow
@@ -311,6 +372,8 @@ def test_a_big_file_is_parsed_by_worker_processes_with_the_same_outcome(app, mon
     assert contact_count() == rows - 4
     last = contact_of(phone(rows))
     assert (last.name, last.city, last.consent_row) == (f"Клиент {rows - 1}", "Москва", rows + 1)
+    assert files.merges_of(record) == [(row, 16_002, "0001") for row in (2, 4002, 8002, 12_002)]
+    assert contact_of(phone(1)).consent_row == 16_002
 
 
 def test_tags_beyond_what_a_contact_holds_are_dropped_not_failing_the_import(app):

@@ -216,3 +216,29 @@ def test_an_invitation_that_cannot_be_made_says_why(admin_browser, email, senten
     assert response.status_code == 200 and sentence in page
     assert "/invitation/" not in page
     assert db.session.scalar(select(func.count()).select_from(User)) == 1
+
+
+def last_sign_in_cell(browser, email: str) -> str:
+    """The "Last sign-in" cell of ``email``'s row on /users, as the administrator sees it."""
+    page = browser.get("/users").get_data(as_text=True)
+    row = re.search(rf"<tr>\s*<td>{re.escape(email)}</td>(.*?)</tr>", page, re.S)
+    assert row, f"no row for {email} on /users"
+    return re.findall(r"<td>(.*?)</td>", row.group(1), re.S)[3].strip()
+
+
+def test_last_sign_in_is_set_when_an_invitation_is_accepted_and_again_at_the_next_sign_in(admin_browser, client):
+    path = invitation_path(invite(admin_browser).get_data(as_text=True))
+    assert last_sign_in_cell(admin_browser, INVITEE) == "—"
+
+    assert choose_password(client, path, GOOD_PASSWORD).status_code == 302
+    accepted_at = reloaded(users.find_by_email(INVITEE)).last_login_at
+    assert accepted_at is not None and utcnow() - accepted_at < timedelta(minutes=1)
+    assert last_sign_in_cell(admin_browser, INVITEE) not in ("", "—")
+
+    invitee = users.find_by_email(INVITEE)
+    invitee.last_login_at = None  # so that only the next sign-in can fill it
+    db.session.commit()
+    assert last_sign_in_cell(admin_browser, INVITEE) == "—"
+    assert sign_in(isolated_client(client.application), INVITEE, GOOD_PASSWORD).status_code == 302
+    assert reloaded(invitee).last_login_at is not None
+    assert last_sign_in_cell(admin_browser, INVITEE) not in ("", "—")
