@@ -22,6 +22,7 @@ from flask_babel import lazy_gettext as _l
 
 from audience.places import country_code, gazetteer
 from audience.status import ContactStatus
+from domain_errors import DomainError
 
 PART_LABELS = {
     "countries": _l("Countries"), "regions": _l("Regions"), "cities": _l("Cities"), "near": _l("Near"),
@@ -40,12 +41,8 @@ _RU_DATE = re.compile(r"^\d{1,2}\.\d{1,2}\.\d{4}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # never in a name; PostgreSQL refuses NUL in any text
 
 
-class SegmentError(Exception):
+class SegmentError(DomainError):
     """A segment cannot be saved or counted; ``errors`` are sentences for the person who asked."""
-
-    def __init__(self, errors: list[str]) -> None:
-        super().__init__(" ".join(errors))
-        self.errors = errors
 
 
 class SegmentDefinitionError(SegmentError):

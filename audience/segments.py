@@ -40,6 +40,8 @@ MAX_DESCRIPTION = 2000
 class DuplicateSegmentError(SegmentError):
     """Another segment already has this name."""
 
+    status = 409
+
 
 # --- reading an attribute as a number or a date ---------------------------------------------------
 

@@ -33,6 +33,7 @@ from compliance import audit
 from compliance.numbers import InvalidNumberError, to_e164
 from compliance.sending import TIER_LIMITS
 from dbtypes import utcnow
+from domain_errors import DomainError
 from extensions import db
 
 S = CampaignStatus
@@ -47,12 +48,8 @@ SPEC_KEYS = ("name", "sender", "template", "segment", "variables", "send_at", "s
 _HH_MM = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
 
 
-class CampaignError(ValueError):
+class CampaignError(DomainError):
     """A campaign or sender cannot be saved; ``errors`` are sentences for the person who asked."""
-
-    def __init__(self, errors: list[str]) -> None:
-        super().__init__(" ".join(errors))
-        self.errors = errors
 
 
 # --- senders -----------------------------------------------------------------------------------------
@@ -305,7 +302,7 @@ def update_campaign(campaign: Campaign, spec: Mapping[str, Any], actor: Any = No
         raise CampaignError([_("The campaign must be given as a set of named fields.")])
     if campaign.status not in lifecycle.EDITABLE:
         raise CampaignError([_("A campaign that is “%(status)s” can no longer be edited.",
-                               status=lifecycle.STATUS_LABELS[campaign.status])])
+                               status=lifecycle.STATUS_LABELS[campaign.status])], status=409)
     before_hash, before_name = campaign.content_hash, campaign.name
     errors = _apply(campaign, spec, creating=False, now=now or utcnow())
     if errors:
@@ -323,7 +320,7 @@ def update_campaign(campaign: Campaign, spec: Mapping[str, Any], actor: Any = No
     still = db.session.execute(update(Campaign).where(Campaign.id == campaign.id, Campaign.status == campaign.status)
                                .values(updated_at=campaign.updated_at).execution_options(synchronize_session=False)).rowcount
     if still != 1:
-        raise CampaignError([_("Someone else changed this campaign a moment ago; reload it and try again.")])
+        raise CampaignError([_("Someone else changed this campaign a moment ago; reload it and try again.")], status=409)
     audit.record("campaign.updated", actor=actor, target=campaign,
                  details={"content_changed": new_hash != before_hash, "content_hash": new_hash})
     if campaign.status is S.REJECTED:

@@ -45,6 +45,7 @@ from campaigns.models import Campaign, Message, MessageStatus, Template
 from compliance.models import Suppression
 from compliance.sending import SendingRules
 from dbtypes import UTCDateTime, dialect_function
+from domain_errors import DomainError
 from extensions import db
 
 # The reasons a contact of the segment gets no message row, in the order they are checked.
@@ -65,8 +66,10 @@ FIELDS: dict[str, Any] = {
 _SENT = (MessageStatus.SENT.value, MessageStatus.DELIVERED.value, MessageStatus.READ.value)
 
 
-class MaterialiseError(ValueError):
+class MaterialiseError(DomainError):
     """The campaign cannot be materialised as it stands; the message is a sentence."""
+
+    status = 409
 
 
 @dataclass(frozen=True)

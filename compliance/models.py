@@ -10,6 +10,7 @@ from sqlalchemy import JSON, ForeignKey, Index, String, Text, event, inspect, te
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dbtypes import BigId, UTCDateTime, utcnow, value_enum
+from domain_errors import DomainError
 from extensions import db
 
 
@@ -20,7 +21,7 @@ class SuppressionReason(str, enum.Enum):
     MANUAL = "manual"  # someone on the team decided, with a note
 
 
-class SuppressionError(Exception):
+class SuppressionError(DomainError):
     """A suppression change that the rules do not allow; the message is a sentence for the user."""
 
 

@@ -7,10 +7,12 @@ import re
 import phonenumbers
 from flask_babel import gettext as _
 
+from domain_errors import DomainError
+
 _DIGITS = re.compile(r"\D+")
 
 
-class InvalidNumberError(ValueError):
+class InvalidNumberError(DomainError):
     """The text is not a phone number; the message says why in a sentence."""
 
 
