@@ -36,13 +36,18 @@ CSRF_MESSAGE = _l("This form has expired or was sent from another site. Reload t
 
 def _render(code: int, message) -> tuple:
     if is_api_request():
-        return problem(code, API_MESSAGES.get(code, message)), code
+        return problem(code, message), code
     return render_template("errors/error.html", code=code, message=message), code
+
+
+def _message(code: int):
+    messages = {**MESSAGES, **API_MESSAGES} if is_api_request() else MESSAGES
+    return messages.get(code, messages[400] if code < 500 else messages[500])
 
 
 def _http_error(error: HTTPException):
     code = error.code or 500
-    body, code = _render(code, MESSAGES.get(code, MESSAGES[400] if code < 500 else MESSAGES[500]))
+    body, code = _render(code, _message(code))
     if is_api_request():
         # Allow (405), Retry-After (429) and the like belong to the answer; only the body is ours.
         body.headers.extend((name, value) for name, value in error.get_headers() if name.lower() != "content-type")
