@@ -43,7 +43,8 @@ def import_command(path: Path, default_region: str | None, consent_source: str, 
     if region not in phonenumbers.SUPPORTED_REGIONS:
         raise click.BadParameter(f"{default_region!r} is not a country code such as RU.", param_hint="--default-region")
     record = imports.create_import(path.name, path.read_bytes(), actor=None)
-    imports.configure(record, mapping=_mapping(pairs), default_region=region, consent_source=consent_source, sheet=sheet)
+    imports.configure(record, mapping=_mapping(pairs), default_region=region, consent_source=consent_source,
+                      sheet=sheet)
     imports.mark_running(record, None)
     # On standard error, so that --json output stays one clean line on standard output.
     with click.progressbar(length=1, label="Reading", file=sys.stderr) as bar:

@@ -46,8 +46,8 @@ def segments_list():
 @role_required(Role.MARKETER)
 def create_segment():
     body = json_body()
-    segment = segments.create_segment(_text(body, "name") or "", body.get("definition"), _text(body, "description") or "",
-                                      actor=current_user._get_current_object())
+    segment = segments.create_segment(_text(body, "name") or "", body.get("definition"),
+                                      _text(body, "description") or "", actor=current_user._get_current_object())
     data = segment_json(segment, counted=True)
     db.session.commit()
     return jsonify(data), 201

@@ -70,10 +70,12 @@ def segment_json(segment: Segment, counted: bool = False) -> dict[str, Any]:
 
 def sample_contact_json(contact: Contact) -> dict[str, Any]:
     """One contact of a sample, as the builder and the API show it."""
-    return {"id": contact.id, "phone": contact.phone, "name": contact.name, "city": contact.city, "timezone": contact.timezone}
+    return {"id": contact.id, "phone": contact.phone, "name": contact.name, "city": contact.city,
+            "timezone": contact.timezone}
 
 
 def preview_json(definition: Any) -> dict[str, Any]:
     """The live count and the newest matching contacts; raises ``SegmentDefinitionError``."""
     checked = segments.parse_definition(definition)
-    return {"count": segments.count(checked), "sample": [sample_contact_json(c) for c in segments.sample(checked, SAMPLE_SIZE)]}
+    sample = segments.sample(checked, SAMPLE_SIZE)
+    return {"count": segments.count(checked), "sample": [sample_contact_json(contact) for contact in sample]}

@@ -320,7 +320,8 @@ def update_campaign(campaign: Campaign, spec: Mapping[str, Any], actor: Any = No
     still = db.session.execute(update(Campaign).where(Campaign.id == campaign.id, Campaign.status == campaign.status)
                                .values(updated_at=campaign.updated_at).execution_options(synchronize_session=False)).rowcount
     if still != 1:
-        raise CampaignError([_("Someone else changed this campaign a moment ago; reload it and try again.")], status=409)
+        raise CampaignError([_("Someone else changed this campaign a moment ago; reload it and try again.")],
+                            status=409)
     audit.record("campaign.updated", actor=actor, target=campaign,
                  details={"content_changed": new_hash != before_hash, "content_hash": new_hash})
     if campaign.status is S.REJECTED:

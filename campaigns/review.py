@@ -118,7 +118,8 @@ def approve(campaign: Campaign, reviewer: User, *, note: str = "", schedule: boo
     snapshot = content_snapshot(campaign)
     current = hash_snapshot(snapshot)
     if current != campaign.content_hash:
-        raise ReviewError([_("What this campaign sends changed after it was submitted (its segment or template was edited); reject it so that the author submits it again.")], status=409)
+        raise ReviewError([_("What this campaign sends changed after it was submitted (its segment or template was edited); reject it so that the author submits it again.")],
+                          status=409)
     now = utcnow()
     lifecycle.transition(campaign, S.APPROVED, actor=reviewer, details={"content_hash": current},
                          approved_hash=current, approved_by_id=reviewer.id, approved_at=now)

@@ -1,4 +1,4 @@
-"""Campaigns, senders and templates as JSON: one shape for the API and the CLI."""
+"""Campaigns, senders and templates as JSON: one shape for the API, the CLI and the pages."""
 
 from __future__ import annotations
 
@@ -34,9 +34,9 @@ def campaign_json(campaign: Campaign, full: bool = False) -> dict[str, Any]:
         data["preflight"] = campaign.preflight
         data["estimate"] = campaign.estimate
         data["reviews"] = [
-            {"id": item.id, "decision": item.decision.value, "reviewer_id": item.reviewer_id, "reason_code": item.reason_code,
-             "reason": item.reason, "reason_label": review.reason_label(item), "content_hash": item.content_hash,
-             "created_at": item.created_at.isoformat()}
+            {"id": item.id, "decision": item.decision.value, "reviewer_id": item.reviewer_id,
+             "reason_code": item.reason_code, "reason": item.reason, "reason_label": review.reason_label(item),
+             "content_hash": item.content_hash, "created_at": item.created_at.isoformat()}
             for item in review.reviews_of(campaign)
         ]
         data["changes_since_last_review"] = review.changes_since_last_review(campaign)

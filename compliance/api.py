@@ -58,8 +58,9 @@ def add_suppression():
         phone = to_e164(str(body.get("phone") or ""), current_app.config["DEFAULT_REGION"])
     except InvalidNumberError as error:
         raise error.about("phone") from None
-    entry, created = suppression.suppress(phone, _reason(body.get("reason")), source="api", actor=current_user._get_current_object(),
-                                          note=str(body.get("note") or ""), evidence=str(body.get("evidence") or ""))
+    entry, created = suppression.suppress(phone, _reason(body.get("reason")), source="api",
+                                          actor=current_user._get_current_object(), note=str(body.get("note") or ""),
+                                          evidence=str(body.get("evidence") or ""))
     db.session.commit()
     return jsonify(suppression_json(entry)), 201 if created else 200
 
@@ -106,7 +107,8 @@ def suppression_status(phone: str):
 @role_required(Role.ADMIN)
 def lift_suppression(phone: str):
     phone = _phone_from_path(phone)
-    lifted = suppression.lift(phone, reason_text=str(json_body().get("reason") or ""), actor=current_user._get_current_object())
+    lifted = suppression.lift(phone, reason_text=str(json_body().get("reason") or ""),
+                              actor=current_user._get_current_object())
     db.session.commit()
     return jsonify(phone=phone, lifted=[suppression_json(entry) for entry in lifted])
 

@@ -74,7 +74,8 @@ def assert_problem(response, status: int, kind: str | None = None, *, detail: st
     assert isinstance(body["title"], str) and body["title"]
     assert isinstance(body["detail"], str) and body["detail"]
     if kind == "validation":
-        assert body["errors"] and all(set(error) == {"field", "message"} and error["message"] for error in body["errors"])
+        assert body["errors"]
+        assert all(set(error) == {"field", "message"} and error["message"] for error in body["errors"])
         assert body["detail"] == " ".join(error["message"] for error in body["errors"])
     else:
         assert "errors" not in body or status == 422

@@ -90,7 +90,8 @@ def test_the_api_explains_bad_specs_and_blocked_submissions(client, world):
     author = token(world.marketer)
     response = client.post("/api/v1/campaigns", json=world.spec(messages_per_second=500, segment="nope"), headers=author)
     assert len(assert_problem(response, 400)["errors"]) == 2
-    assert_problem(client.get("/api/v1/campaigns/999", headers=author), 404, detail="There is no campaign with this id.")
+    missing = client.get("/api/v1/campaigns/999", headers=author)
+    assert_problem(missing, 404, detail="There is no campaign with this id.")
     campaign_id = client.post("/api/v1/campaigns", json=world.spec(segment=world.segment.id), headers=author).json["id"]
     from audience import segments
 

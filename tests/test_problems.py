@@ -8,10 +8,11 @@ from werkzeug.exceptions import TooManyRequests
 
 from accounts import tokens
 from audience.models import Segment
-from campaigns.models import Campaign
+from campaigns import campaigns, lifecycle
+from campaigns.models import Campaign, CampaignStatus
 from compliance.models import Suppression
 from domain_errors import DomainError
-from extensions import db
+from extensions import csrf, db
 from tests.campaign_world import make_world
 from tests.conftest import build_app
 from tests.helpers import assert_problem, isolated_client
@@ -107,6 +108,25 @@ def test_a_step_the_status_does_not_allow_is_a_409_conflict(client, make_user):
     campaign_id = client.post("/api/v1/campaigns", json=world.spec(), headers=author).json["id"]
     assert_problem(client.post(f"/api/v1/campaigns/{campaign_id}/schedule", headers=author), 409,
                    detail="Only an approved campaign can be scheduled")
+
+
+def test_a_lost_compare_and_set_is_a_409_conflict_and_changes_nothing(database_url, redis_url, make_user):
+    world = make_world(make_user)
+    campaign_id = campaigns.create_campaign(world.spec(), world.marketer).id
+    db.session.commit()
+    racing = build_app(database_url, redis_url)
+
+    def submit_after_someone_else_cancelled(campaign_id: int):
+        campaign = db.session.get(Campaign, campaign_id)  # this request read a draft …
+        db.session.execute(Campaign.__table__.update().values(status="cancelled"))  # … someone cancelled it since
+        lifecycle.transition(campaign, CampaignStatus.IN_REVIEW)
+
+    racing.add_url_rule("/api/v1/race/<int:campaign_id>", methods=["POST"],
+                        view_func=csrf.exempt(submit_after_someone_else_cancelled))
+    response = racing.test_client().post(f"/api/v1/race/{campaign_id}")
+    assert_problem(response, 409, detail="Someone else changed this campaign a moment ago")
+    db.session.expire_all()
+    assert db.session.get(Campaign, campaign_id).status is CampaignStatus.DRAFT  # the request was rolled back
 
 
 def test_an_upload_too_large_is_a_413_problem(database_url, redis_url, token_of):

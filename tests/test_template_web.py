@@ -295,7 +295,8 @@ def test_the_api_status_is_for_admins(call_as):
     done = call_as("POST", f"/templates/{template_id}/status", "admin", json={"status": "rejected", "reason": "Spam."})
     assert done.status_code == 200 and (done.json["status"], done.json["rejection_reason"]) == ("rejected", "Spam.")
     wrong = call_as("POST", f"/templates/{template_id}/status", "admin", json={"status": 3})
-    assert assert_problem(wrong, 400, field="status")["detail"] == "Status: choose pending, approved, rejected, paused or disabled."
+    assert assert_problem(wrong, 400, field="status")["detail"] == (
+        "Status: choose pending, approved, rejected, paused or disabled.")
 
 
 def test_the_api_preview(call_as):
@@ -318,12 +319,14 @@ def test_api_errors_are_sentences_with_the_right_status(call_as):
         "Name: use only lowercase Latin letters, digits and underscores, such as autumn_sale_2025.", OPT_OUT_MISSING]
     call_as("POST", "/templates", json=spec())
     duplicate = call_as("POST", "/templates", json=spec())
-    assert_problem(duplicate, 409, detail="Name: a template named “autumn_sale” in en already exists; edit it or choose another name.")
+    assert_problem(duplicate, 409,
+                   detail="Name: a template named “autumn_sale” in en already exists; edit it or choose another name.")
     for method, path in (("GET", "/templates/999"), ("PUT", "/templates/999"), ("POST", "/templates/999/submit")):
         assert_problem(call_as(method, path, json={}), 404, detail="There is no template with this id.")
     assert_problem(call_as("POST", "/templates", "reviewer", json=spec(name="other")), 403)
     assert_problem(call_as("GET", "/templates", None), 401)
-    assert_problem(call_as("POST", "/templates", data="junk"), 400, "invalid-json", detail="The body is not valid JSON.")
+    junk = call_as("POST", "/templates", data="junk")
+    assert_problem(junk, 400, "invalid-json", detail="The body is not valid JSON.")
     assert problem_messages(call_as("POST", "/templates", json={}))[0] == "Name: give the template a name."
 
 

@@ -40,8 +40,8 @@ STATUS_KINDS = {
 }
 
 
-def problem(status: int, detail: Any, *, kind: str | None = None, errors: Iterable[tuple[str | None, Any]] | None = None,
-            **members: Any) -> Response:
+def problem(status: int, detail: Any, *, kind: str | None = None,
+            errors: Iterable[tuple[str | None, Any]] | None = None, **members: Any) -> Response:
     """A problem details response; a status without a kind of ours is ``about:blank`` with the HTTP phrase."""
     kind = kind or STATUS_KINDS.get(status)
     body: dict[str, Any] = {
