@@ -51,3 +51,16 @@ class DomainError(Exception):
     def problem_members(self) -> dict[str, Any]:
         """Further members of the problem details document (an extension such as a preflight report)."""
         return {}
+
+
+class FieldErrors(list):
+    """A list of sentences that keeps each with the input being checked when it was added.
+
+    Checks that ``append`` sentences to a list need not know field names: the caller sets ``field``
+    before each part it checks, and passes the result as ``DomainError(errors=…)``.
+    """
+
+    field: str | None = None
+
+    def append(self, sentence: Any) -> None:
+        super().append((self.field, sentence))

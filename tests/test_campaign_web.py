@@ -89,7 +89,7 @@ def test_the_api_rejects_with_a_reason_and_the_author_edits(client, world):
 def test_the_api_explains_bad_specs_and_blocked_submissions(client, world):
     author = token(world.marketer)
     response = client.post("/api/v1/campaigns", json=world.spec(messages_per_second=500, segment="nope"), headers=author)
-    assert len(assert_problem(response, 400)["errors"]) == 2
+    assert [error["field"] for error in assert_problem(response, 400)["errors"]] == ["segment", "messages_per_second"]
     missing = client.get("/api/v1/campaigns/999", headers=author)
     assert_problem(missing, 404, detail="There is no campaign with this id.")
     campaign_id = client.post("/api/v1/campaigns", json=world.spec(segment=world.segment.id), headers=author).json["id"]
@@ -112,6 +112,8 @@ def test_rate_card_and_senders_over_the_api(client, world, make_user):
     assert response.status_code == 200 and response.json["customised"] is True
     assert_problem(client.put("/api/v1/rate-card", json={"currency": "RUB"}, headers=admin), 400)
     assert client.delete("/api/v1/rate-card", headers=admin).json["currency"] == "USD"
+    refused = client.post("/api/v1/senders", json={"name": "", "phone": "12", "tier": "TIER_2K"}, headers=admin)
+    assert [error["field"] for error in assert_problem(refused, 400)["errors"]] == ["name", "phone"]
     response = client.post("/api/v1/senders", json={"name": "Second", "phone": "+74950000001", "tier": "TIER_2K"}, headers=admin)
     assert response.status_code == 201 and response.json["tier"] == "TIER_2K"
     assert [s["name"] for s in client.get("/api/v1/senders", headers=marketer).json["senders"]] == ["Main", "Second"]

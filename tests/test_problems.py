@@ -11,7 +11,7 @@ from audience.models import Segment
 from campaigns import campaigns, lifecycle
 from campaigns.models import Campaign, CampaignStatus
 from compliance.models import Suppression
-from domain_errors import DomainError
+from domain_errors import DomainError, FieldErrors
 from extensions import csrf, db
 from tests.campaign_world import make_world
 from tests.conftest import build_app
@@ -247,3 +247,8 @@ def test_a_domain_error_carries_sentences_and_fields():
     mixed = DomainError("About the body.", errors=[("name", "Too long."), (None, "Unknown key.")], status=409)
     assert mixed.field_errors == [(None, "About the body."), ("name", "Too long."), (None, "Unknown key.")]
     assert mixed.about("phone").field_errors[0] == ("phone", "About the body.") and mixed.status == 409
+    collected = FieldErrors()
+    collected.append("About nothing in particular.")
+    collected.field = "send_at"
+    collected.append("In the past.")
+    assert DomainError(errors=collected).field_errors == [(None, "About nothing in particular."), ("send_at", "In the past.")]
