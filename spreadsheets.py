@@ -14,6 +14,8 @@ from typing import Iterable, Iterator
 from flask import Response, stream_with_context
 from flask_babel import gettext as _
 
+from domain_errors import DomainError
+
 # A cell starting with one of these is a formula to Excel and LibreOffice (CSV injection).
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # Two Cyrillic letters in UTF-8; as cp1251 these bytes read "Р" or "С" before a rare symbol, twice
@@ -21,7 +23,7 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _UTF8_CYRILLIC = re.compile(rb"[\xd0\xd1][\x80-\xbf][\xd0\xd1][\x80-\xbf]")
 
 
-class UnreadableFileError(ValueError):
+class UnreadableFileError(DomainError):
     """The upload is not a text table we can read; the message says so in a sentence."""
 
 

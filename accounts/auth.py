@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, redirect, request, url_for
-from flask_babel import lazy_gettext as _l
+from flask import Flask, abort, redirect, request, url_for
 
 from accounts import tokens, users
 from extensions import db, login_manager
@@ -38,10 +37,7 @@ def _load_from_bearer(req):
 
 def _unauthorized():
     if is_api_request():
-        response = jsonify(error="unauthorized", message=str(_l("Send a valid API token as “Authorization: Bearer …”.")))
-        response.status_code = 401
-        response.headers["WWW-Authenticate"] = 'Bearer realm="vestnik"'
-        return response
+        abort(401)  # web.errors answers with the problem that asks for a Bearer token
     return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
 
 

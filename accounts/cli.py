@@ -8,26 +8,21 @@ import sys
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
 from sqlalchemy import select
 
 from accounts import users
 from accounts.events import set_actor_label
 from accounts.models import Role, User
+from cli_errors import CommandGroup
 from extensions import db
 
 
 
-@click.group("users", cls=AppGroup, help="Manage user accounts.")
+@click.group("users", cls=CommandGroup, help="Manage user accounts.")
 def group() -> None:
     set_actor_label(f"cli:{getpass.getuser()}")
 
 ROLE_CHOICE = click.Choice([role.value for role in Role])
-
-
-def _fail(error: Exception) -> None:
-    db.session.rollback()
-    raise click.ClickException(str(error))
 
 
 def _existing(email: str) -> User:
@@ -46,10 +41,7 @@ def _existing(email: str) -> User:
 def create(email: str, role: str, name: str, language: str | None, password_stdin: bool) -> None:
     """Create an account; a generated password is printed once."""
     password = sys.stdin.readline().rstrip("\n") if password_stdin else secrets.token_urlsafe(12)
-    try:
-        user = users.create_user(email, Role(role), password=password, actor=None, name=name, language=language)
-    except users.AccountError as error:
-        _fail(error)
+    user = users.create_user(email, Role(role), password=password, actor=None, name=name, language=language)
     db.session.commit()
     click.echo(f"Created {user.role.value} {user.email}.")
     if not password_stdin:
@@ -86,10 +78,7 @@ def list_users() -> None:
 @click.argument("role", type=ROLE_CHOICE)
 def set_role(email: str, role: str) -> None:
     """Change an account's role."""
-    try:
-        users.change_role(_existing(email), Role(role), actor=None)
-    except users.AccountError as error:
-        _fail(error)
+    users.change_role(_existing(email), Role(role), actor=None)
     db.session.commit()
     click.echo(f"{email} is now {role}.")
 
@@ -98,9 +87,6 @@ def set_role(email: str, role: str) -> None:
 @click.argument("email")
 def deactivate(email: str) -> None:
     """Stop an account from signing in and revoke its tokens."""
-    try:
-        users.deactivate(_existing(email), actor=None)
-    except users.AccountError as error:
-        _fail(error)
+    users.deactivate(_existing(email), actor=None)
     db.session.commit()
     click.echo(f"{email} has been deactivated.")

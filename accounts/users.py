@@ -19,10 +19,11 @@ from accounts import passwords, throttle
 from accounts.events import announce
 from accounts.models import Role, User, new_session_nonce
 from dbtypes import utcnow
+from domain_errors import DomainError
 from extensions import db
 
 
-class AccountError(Exception):
+class AccountError(DomainError):
     """A request about an account that cannot be carried out; the message is a sentence."""
 
 

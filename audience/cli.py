@@ -5,12 +5,12 @@ from __future__ import annotations
 import getpass
 
 import click
-from flask.cli import AppGroup
 
 from accounts.events import set_actor_label
+from cli_errors import CommandGroup
 
 
-@click.group("audience", cls=AppGroup, help="Contacts: import, export and segments.")
+@click.group("audience", cls=CommandGroup, help="Contacts: import, export and segments.")
 def group() -> None:
     set_actor_label(f"cli:{getpass.getuser()}")
 

@@ -10,6 +10,8 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from domain_errors import DomainError
+
 # Field → the header names CRMs and people use for it, compared after ``header_key``.
 SYNONYMS: dict[str, tuple[str, ...]] = {
     "phone": ("телефон", "phone", "номер", "номер телефона", "mobile", "мобильный", "мобильный телефон",
@@ -38,7 +40,7 @@ FIELD_LABELS = {
 _PUNCTUATION = re.compile(r"[\s_\-.,:;/()\"'*#№]+")
 
 
-class MappingError(ValueError):
+class MappingError(DomainError):
     """The mapping cannot work for this file; the message is a sentence for the person importing."""
 
 

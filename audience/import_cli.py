@@ -13,7 +13,6 @@ from flask import current_app
 from audience import imports
 from audience.cli import group
 from audience.columns import FIELDS
-from audience.import_jobs import REFUSALS
 from audience.importer import run_import
 from extensions import db
 
@@ -43,21 +42,18 @@ def import_command(path: Path, default_region: str | None, consent_source: str, 
     region = (default_region or current_app.config["DEFAULT_REGION"]).upper()
     if region not in phonenumbers.SUPPORTED_REGIONS:
         raise click.BadParameter(f"{default_region!r} is not a country code such as RU.", param_hint="--default-region")
-    try:
-        record = imports.create_import(path.name, path.read_bytes(), actor=None)
-        imports.configure(record, mapping=_mapping(pairs), default_region=region, consent_source=consent_source, sheet=sheet)
-        imports.mark_running(record, None)
-        # On standard error, so that --json output stays one clean line on standard output.
-        with click.progressbar(length=1, label="Reading", file=sys.stderr) as bar:
-            def show(stage: str, done: int, total: int) -> None:
-                bar.label, bar.length = _STAGES.get(stage, stage), max(total, 1)
-                bar.update(done - bar.pos)
+    record = imports.create_import(path.name, path.read_bytes(), actor=None)
+    imports.configure(record, mapping=_mapping(pairs), default_region=region, consent_source=consent_source,
+                      sheet=sheet)
+    imports.mark_running(record, None)
+    # On standard error, so that --json output stays one clean line on standard output.
+    with click.progressbar(length=1, label="Reading", file=sys.stderr) as bar:
+        def show(stage: str, done: int, total: int) -> None:
+            bar.label, bar.length = _STAGES.get(stage, stage), max(total, 1)
+            bar.update(done - bar.pos)
 
-            summary = run_import(record, imports.file_content(record), progress=show)
-        imports.mark_succeeded(record, summary, actor=None)
-    except REFUSALS as error:
-        db.session.rollback()
-        raise click.ClickException(str(error)) from None
+        summary = run_import(record, imports.file_content(record), progress=show)
+    imports.mark_succeeded(record, summary, actor=None)
     db.session.commit()
     found = imports.issues(record)
     rejections = [{"row": issue.row, "reason": imports.reason_text(issue.reason), "code": issue.reason}

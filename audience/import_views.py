@@ -8,12 +8,13 @@ from flask_login import current_user
 from accounts.models import Role
 from accounts.roles import role_required
 from audience import imports
-from audience.columns import FIELD_LABELS, FIELDS, MappingError
+from audience.columns import FIELD_LABELS, FIELDS
 from audience.import_forms import MappingForm, UploadForm
 from audience.import_jobs import enqueue_import, progress, refresh_status
 from audience.models import Import, ImportStatus
 from audience.views import bp
 from dbtypes import parse_id
+from domain_errors import DomainError
 from extensions import db
 import spreadsheets
 from spreadsheets import UnreadableFileError
@@ -40,7 +41,7 @@ def upload():
         try:
             record = imports.create_import(upload_file.filename or "upload", upload_file.read(),
                                            actor=current_user._get_current_object())
-        except (UnreadableFileError, MappingError) as error:
+        except DomainError as error:
             db.session.rollback()
             form.file.errors.append(str(error))
         else:
@@ -81,7 +82,7 @@ def import_mapping(import_id: str):
             imports.configure(record, mapping=form.mapping(), default_region=form.default_region.data,
                               consent_source=form.consent_source.data if form.attest.data else "", sheet=shown.sheet)
             enqueue_import(record)
-        except (MappingError, UnreadableFileError) as error:
+        except DomainError as error:
             db.session.rollback()
             form.map_phone.errors = [*form.map_phone.errors, str(error)]
         else:

@@ -22,6 +22,7 @@ from audience.models import Import, IssueKind
 from audience.reading import read_table
 from audience.rows import CheckedChunk, RowRules, check_chunk, warm_up, without_cyclic_gc
 from audience.upsert import Repeat, Seen, bulk_settings, upsert_contacts, write_report
+from domain_errors import DomainError
 
 Progress = Callable[[str, int, int], None]  # stage, done, total
 
@@ -30,7 +31,7 @@ PARALLEL_FROM = 20_000
 _CHUNK = 10_000
 
 
-class ImportRefusedError(ValueError):
+class ImportRefusedError(DomainError):
     """The whole file cannot be imported; the message is a sentence for the person importing."""
 
 

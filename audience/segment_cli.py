@@ -11,17 +11,13 @@ import click
 from audience import segments
 from audience.cli import group
 from audience.models import Segment
+from audience.serialisers import segment_json
 from extensions import db
 
 
 @group.group("segment")
 def segment_group() -> None:
     """Saved segments: count, list, show, create, update."""
-
-
-def _fail(error: segments.SegmentError) -> None:
-    db.session.rollback()
-    raise click.ClickException("\n".join(error.errors))
 
 
 def _segment(name: str) -> Segment:
@@ -32,10 +28,7 @@ def _segment(name: str) -> Segment:
 
 
 def _count(segment: Segment) -> int:
-    try:
-        return segments.count(segment.definition)
-    except segments.SegmentError as error:
-        _fail(error)
+    return segments.count(segment.definition)
 
 
 def _definition(text: str) -> Any:
@@ -69,10 +62,7 @@ def list_command() -> None:
 @click.argument("name")
 def show_command(name: str) -> None:
     """Print the segment NAME (or id) as JSON: its definition and its live count."""
-    segment = _segment(name)
-    data = {"id": segment.id, "name": segment.name, "description": segment.description,
-            "definition": segment.definition, "count": _count(segment)}
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+    click.echo(json.dumps(segment_json(_segment(name), counted=True), ensure_ascii=False, indent=2))
 
 
 @segment_group.command("create")
@@ -81,11 +71,8 @@ def show_command(name: str) -> None:
 @click.option("--description", default="", help="What the segment is for.")
 def create_command(name: str, definition_text: str, description: str) -> None:
     """Save a new segment NAME."""
-    try:
-        segment = segments.create_segment(name, _definition(definition_text), description)
-        matched = segments.count(segment.definition)
-    except segments.SegmentError as error:
-        _fail(error)
+    segment = segments.create_segment(name, _definition(definition_text), description)
+    matched = segments.count(segment.definition)
     db.session.commit()
     click.echo(f"Created segment “{segment.name}” (id {segment.id}); it matches {matched} contacts now.")
 
@@ -110,11 +97,8 @@ def update_command(name: str, definition_text: str | None, rename: str | None, d
             click.echo(f"  {use.id}\t{use.name}\t{use.status}")
         if not yes:
             click.confirm("Save the change?", abort=True)
-    try:
-        segments.update_segment(segment, name=rename, definition=definition, description=description,
-                                confirmed=[use.key for use in affected])
-        matched = segments.count(segment.definition)
-    except segments.SegmentError as error:
-        _fail(error)
+    segments.update_segment(segment, name=rename, definition=definition, description=description,
+                            confirmed=[use.key for use in affected])
+    matched = segments.count(segment.definition)
     db.session.commit()
     click.echo(f"Updated segment “{segment.name}” (id {segment.id}); it matches {matched} contacts now.")

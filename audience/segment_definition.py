@@ -22,6 +22,7 @@ from flask_babel import lazy_gettext as _l
 
 from audience.places import country_code, gazetteer
 from audience.status import ContactStatus
+from domain_errors import DomainError, FieldErrors
 
 PART_LABELS = {
     "countries": _l("Countries"), "regions": _l("Regions"), "cities": _l("Cities"), "near": _l("Near"),
@@ -40,12 +41,8 @@ _RU_DATE = re.compile(r"^\d{1,2}\.\d{1,2}\.\d{4}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # never in a name; PostgreSQL refuses NUL in any text
 
 
-class SegmentError(Exception):
+class SegmentError(DomainError):
     """A segment cannot be saved or counted; ``errors`` are sentences for the person who asked."""
-
-    def __init__(self, errors: list[str]) -> None:
-        super().__init__(" ".join(errors))
-        self.errors = errors
 
 
 class SegmentDefinitionError(SegmentError):
@@ -107,23 +104,33 @@ def parse_definition(data: Any) -> Definition:
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise SegmentDefinitionError([_("The definition must be a JSON object with parts such as countries or cities.")])
-    errors: list[str] = []
+        raise SegmentDefinitionError(_("The definition must be a JSON object with parts such as countries or cities."),
+                                     field="definition")
+    errors = FieldErrors()
+    errors.field = "definition"
     for part in data:
         if part not in PART_LABELS:
             errors.append(_("“%(part)s” is not a part of a segment definition; the parts are %(parts)s.",
                             part=str(part)[:40], parts=", ".join(PART_LABELS)))
+    errors.field = "definition.countries"
     countries = [code for code in map(lambda text: _country(text, "countries", errors), _texts(data, "countries", errors)) if code]
     country_hint = countries[0] if len(countries) == 1 else None
+    errors.field = "definition.regions"
     regions = [_region(text, country_hint) for text in _texts(data, "regions", errors)]
+    errors.field = "definition.cities"
     cities = _texts(data, "cities", errors)
+    errors.field = "definition.near"
     near = _near(data.get("near"), country_hint, errors)
+    errors.field = "definition.timezones"
     timezones = [zone for zone in map(lambda text: _zone(text, errors), _texts(data, "timezones", errors)) if zone]
+    errors.field = "definition.tags"
     tags = [tag for tag in map(lambda text: _tag(text, errors), _texts(data, "tags", errors)) if tag]
+    errors.field = "definition.attributes"
     attributes = _attributes(data.get("attributes"), errors)
+    errors.field = "definition.status"
     statuses = [status for status in map(lambda text: _status(text, errors), _texts(data, "status", errors)) if status]
     if errors:
-        raise SegmentDefinitionError(errors)
+        raise SegmentDefinitionError(errors=errors)
     return Definition(*(tuple(dict.fromkeys(items)) for items in (countries, regions, cities)), near,
                       *(tuple(dict.fromkeys(items)) for items in (timezones, tags)), tuple(attributes),
                       tuple(dict.fromkeys(statuses)))

@@ -16,23 +16,11 @@ from flask_login import current_user
 from accounts.models import Role
 from accounts.roles import role_required
 from audience import segments
-from audience.models import Contact, Segment
+from audience.models import Segment
 from audience.segment_forms import SegmentForm, definition_from_form, form_data
+from audience.serialisers import preview_json
 from audience.views import bp
 from extensions import db
-
-SAMPLE_SIZE = 10
-
-
-def contact_json(contact: Contact) -> dict[str, Any]:
-    """One contact of a sample, as the builder and the API show it."""
-    return {"id": contact.id, "phone": contact.phone, "name": contact.name, "city": contact.city, "timezone": contact.timezone}
-
-
-def preview_json(definition: Any) -> dict[str, Any]:
-    """The live count and the newest matching contacts; raises ``SegmentDefinitionError``."""
-    checked = segments.parse_definition(definition)
-    return {"count": segments.count(checked), "sample": [contact_json(c) for c in segments.sample(checked, SAMPLE_SIZE)]}
 
 
 def _preview_or_errors(definition: Any) -> tuple[dict[str, Any] | None, list[str]]:

@@ -31,6 +31,7 @@ from audience.segment_uses import SegmentUse, announce_redefined, uses_of
 from audience.status import ContactStatus, is_status
 from compliance import audit
 from dbtypes import dialect_function, parse_id, utcnow
+from domain_errors import FieldErrors
 from extensions import db
 
 KM_PER_DEGREE = 111.195  # 6371 km (the mean Earth radius) × π / 180
@@ -41,6 +42,8 @@ MAX_DESCRIPTION = 2000
 class DuplicateSegmentError(SegmentError):
     """Another segment already has this name."""
 
+    status = 409
+
 
 class SegmentInUseError(SegmentError):
     """The edit would void the reviews or approvals in ``uses``, and nobody confirmed that yet."""
@@ -50,6 +53,12 @@ class SegmentInUseError(SegmentError):
         super().__init__([_("Saving this change returns these campaigns to draft, because their review or approval "
                             "covered the segment as it was: %(names)s. Confirm the change to save it.", names=names)])
         self.uses = uses
+
+    status = 409
+
+    def problem_members(self) -> dict[str, Any]:
+        """The campaigns to confirm, each with the ``key`` that ``confirm`` names."""
+        return {"affected": [use.as_json() for use in self.uses]}
 
 
 # --- reading an attribute as a number or a date ---------------------------------------------------
@@ -261,22 +270,23 @@ def find_segment(name_or_id: str | int) -> Segment | None:
 
 def _checked(name: str, description: str, definition: Any, segment: Segment | None) -> tuple[str, str, Definition]:
     """The name, description and definition, or every sentence saying what is wrong with them."""
-    errors: list[str] = []
+    errors = FieldErrors()
     try:
         checked = parse_definition(definition)
     except SegmentDefinitionError as error:
-        errors.extend(error.errors)
+        errors.extend(error.field_errors)
     name, description = (name or "").strip(), (description or "").strip()
     if not name:
-        errors.insert(0, _("Give the segment a name."))
+        errors.insert(0, ("name", _("Give the segment a name.")))
     elif _CONTROL.search(name) or _CONTROL.search(description.replace("\n", "").replace("\r", "").replace("\t", "")):
-        errors.insert(0, _("The name and the description cannot contain control characters."))
+        errors.insert(0, ("name", _("The name and the description cannot contain control characters.")))
     elif len(name) > MAX_NAME:
-        errors.insert(0, _("The name is longer than %(limit)d characters.", limit=MAX_NAME))
+        errors.insert(0, ("name", _("The name is longer than %(limit)d characters.", limit=MAX_NAME)))
+    errors.field = "description"
     if len(description) > MAX_DESCRIPTION:
         errors.append(_("The description is longer than %(limit)d characters.", limit=MAX_DESCRIPTION))
     if errors:
-        raise SegmentDefinitionError(errors)
+        raise SegmentDefinitionError(errors=errors)
     other = db.session.scalar(select(Segment.id).where(Segment.name == name))
     if other is not None and (segment is None or other != segment.id):
         raise _duplicate(name)

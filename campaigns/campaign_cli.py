@@ -11,17 +11,12 @@ import click
 from accounts.models import User
 from accounts.users import find_by_email
 from campaigns import campaigns, launch, pricing, review
-from campaigns.campaign_api import campaign_json
 from campaigns.cli import group
-from campaigns.lifecycle import STATUS_LABELS, TransitionError
+from campaigns.lifecycle import STATUS_LABELS
 from campaigns.models import Campaign, CampaignStatus
+from campaigns.serialisers import campaign_json
 from compliance.sending import TIER_LIMITS
 from extensions import db
-
-
-def _fail(errors: list[str]) -> None:
-    db.session.rollback()
-    raise click.ClickException("\n".join(errors))
 
 
 def _campaign(campaign_id: int) -> Campaign:
@@ -49,16 +44,6 @@ def _read_json(path: str) -> Any:
         raise click.ClickException(f"{path} is not valid JSON ({error}).") from None
 
 
-def _run(action) -> Any:
-    """Run a service call, turning its sentences into a CLI error (and rolling back)."""
-    try:
-        return action()
-    except (campaigns.CampaignError, review.ReviewError, pricing.RateCardError) as error:
-        _fail(error.errors)
-    except (TransitionError, launch.LaunchError) as error:
-        _fail([str(error)])
-
-
 # --- senders ----------------------------------------------------------------------------------------------
 
 @group.group("sender")
@@ -74,7 +59,7 @@ def sender_group() -> None:
 @click.option("--mps", "messages_per_second", type=int, default=80, show_default=True, help="Throughput, messages per second.")
 def sender_create_command(name: str, phone: str, tier: str, messages_per_second: int) -> None:
     """Add the sender NAME with the number PHONE."""
-    sender = _run(lambda: campaigns.create_sender(name, phone, tier=tier, messages_per_second=messages_per_second))
+    sender = campaigns.create_sender(name, phone, tier=tier, messages_per_second=messages_per_second)
     db.session.commit()
     click.echo(f"Created sender “{sender.name}” (id {sender.id}, {sender.phone}, {sender.tier}, {sender.messages_per_second} msg/s).")
 
@@ -94,7 +79,7 @@ def sender_list_command() -> None:
 def create_command(path: str, email: str | None) -> None:
     """Create a draft campaign from a JSON spec."""
     author = _user(email)
-    campaign = _run(lambda: campaigns.create_campaign(_read_json(path), author))
+    campaign = campaigns.create_campaign(_read_json(path), author)
     db.session.commit()
     click.echo(f"Created campaign “{campaign.name}” (id {campaign.id}), a draft.")
 
@@ -107,7 +92,7 @@ def update_command(campaign_id: int, path: str, email: str | None) -> None:
     """Change a campaign; a content change voids its review or approval."""
     campaign = _campaign(campaign_id)
     editor = _user(email)
-    _run(lambda: campaigns.update_campaign(campaign, _read_json(path), editor))
+    campaigns.update_campaign(campaign, _read_json(path), editor)
     db.session.commit()
     click.echo(f"Campaign {campaign.id} saved; it is “{STATUS_LABELS[campaign.status]}”.")
 
@@ -119,7 +104,7 @@ def submit_command(campaign_id: int, email: str | None) -> None:
     """Run the preflight and submit the draft for review."""
     campaign = _campaign(campaign_id)
     actor = _user(email)
-    report = _run(lambda: review.submit(campaign, actor))
+    report = review.submit(campaign, actor)
     db.session.commit()
     estimate = report["estimate"]
     click.echo(f"Campaign {campaign.id} is in review: {report['audience']['eligible']} recipients, "
@@ -136,7 +121,7 @@ def approve_command(campaign_id: int, email: str, note: str) -> None:
     """Approve a campaign in review; it is scheduled to launch at its send time."""
     campaign = _campaign(campaign_id)
     reviewer = _user(email)
-    _run(lambda: review.approve(campaign, reviewer, note=note))
+    review.approve(campaign, reviewer, note=note)
     db.session.commit()
     when = campaign.send_at.isoformat() if campaign.send_at else "now"
     click.echo(f"Campaign {campaign.id} approved and scheduled for {when}.")
@@ -151,7 +136,7 @@ def reject_command(campaign_id: int, email: str, reason: str, code: str | None) 
     """Reject a campaign in review, with a reason the author sees."""
     campaign = _campaign(campaign_id)
     reviewer = _user(email)
-    _run(lambda: review.reject(campaign, reviewer, code, reason))
+    review.reject(campaign, reviewer, code, reason)
     db.session.commit()
     click.echo(f"Campaign {campaign.id} rejected.")
 
@@ -161,7 +146,7 @@ def reject_command(campaign_id: int, email: str, reason: str, code: str | None) 
 def revise_command(campaign_id: int) -> None:
     """Take a rejected campaign back to draft."""
     campaign = _campaign(campaign_id)
-    _run(lambda: review.revise(campaign))
+    review.revise(campaign)
     db.session.commit()
     click.echo(f"Campaign {campaign.id} is a draft again.")
 
@@ -171,7 +156,7 @@ def revise_command(campaign_id: int) -> None:
 def schedule_command(campaign_id: int) -> None:
     """Schedule an approved campaign to launch at its send time (approving does it already)."""
     campaign = _campaign(campaign_id)
-    _run(lambda: launch.schedule_launch(campaign))
+    launch.schedule_launch(campaign)
     db.session.commit()
     click.echo(f"Campaign {campaign.id} is scheduled to launch {'at ' + campaign.send_at.isoformat() if campaign.send_at else 'now'}.")
 
@@ -182,7 +167,7 @@ def schedule_command(campaign_id: int) -> None:
 def cancel_command(campaign_id: int, reason: str) -> None:
     """Cancel a campaign (and its scheduled launch)."""
     campaign = _campaign(campaign_id)
-    _run(lambda: campaigns.cancel_campaign(campaign, reason=reason))
+    campaigns.cancel_campaign(campaign, reason=reason)
     db.session.commit()
     click.echo(f"Campaign {campaign.id} cancelled.")
 
@@ -242,7 +227,7 @@ def rate_card_load_command(path: str, free_per_month: int) -> None:
         text = Path(path).read_text(encoding="utf-8-sig")
     except OSError as error:
         raise click.ClickException(f"Cannot read {path}: {error.strerror or error}.") from None
-    card = _run(lambda: pricing.save_rate_card(pricing.RateCard.from_csv(text, free_per_month)))
+    card = pricing.save_rate_card(pricing.RateCard.from_csv(text, free_per_month))
     db.session.commit()
     click.echo(f"Rate card saved: {len(card.prices)} rows in {card.currency}.")
 

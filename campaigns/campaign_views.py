@@ -27,6 +27,7 @@ from campaigns.models import Campaign, CampaignStatus, Sender, Template
 from campaigns.views import bp
 from compliance.audit import AuditEvent
 from compliance.verdict import OUTCOME_LABELS
+from domain_errors import DomainError
 from extensions import db
 
 S = CampaignStatus
@@ -131,12 +132,9 @@ def _submit_wizard(campaign: Campaign | None):
             campaign = campaigns.create_campaign(spec_from_form(form), _actor())
         else:
             campaigns.update_campaign(campaign, spec_from_form(form), _actor())
-    except campaigns.CampaignError as error:
+    except DomainError as error:
         db.session.rollback()
-        return _wizard(form, campaign, error.errors, 400)
-    except TransitionError as error:
-        db.session.rollback()
-        return _wizard(form, campaign, [str(error)], 409)
+        return _wizard(form, campaign, error.errors, error.status)
     db.session.commit()
     flash(_("The campaign “%(name)s” is saved.", name=campaign.name), "info")
     return redirect(url_for("campaigns.campaign", campaign_id=campaign.id))
@@ -175,13 +173,10 @@ def _step(campaign: Campaign, action, success: str, target: str = "campaigns.cam
     """Run one lifecycle step from a button; flash its outcome and go back to the page."""
     try:
         action()
-    except (review.ReviewError, campaigns.CampaignError) as error:
+    except DomainError as error:
         db.session.rollback()
         for sentence in error.errors:
             flash(sentence, "error")
-    except (TransitionError, launch.LaunchError) as error:
-        db.session.rollback()
-        flash(str(error), "error")
     else:
         db.session.commit()
         flash(success, "info")

@@ -34,6 +34,7 @@ from compliance import audit
 from compliance.numbers import InvalidNumberError, to_e164
 from compliance.sending import TIER_LIMITS, parse_time
 from dbtypes import utcnow
+from domain_errors import DomainError, FieldErrors
 from extensions import db
 
 S = CampaignStatus
@@ -49,12 +50,8 @@ SPEC_KEYS = ("name", "sender", "template", "segment", "variables", "send_at", "s
 USABLE_TEMPLATES = frozenset({TemplateStatus.APPROVED, TemplateStatus.PENDING})
 
 
-class CampaignError(ValueError):
+class CampaignError(DomainError):
     """A campaign or sender cannot be saved; ``errors`` are sentences for the person who asked."""
-
-    def __init__(self, errors: list[str]) -> None:
-        super().__init__(" ".join(errors))
-        self.errors = errors
 
 
 # --- senders -----------------------------------------------------------------------------------------
@@ -78,22 +75,27 @@ def find_sender(name_or_id: str | int) -> Sender | None:
 def create_sender(name: str, phone: str, *, tier: str = "TIER_250", messages_per_second: int = 80,
                   actor: Any = None) -> Sender:
     """Add a WhatsApp sender number; ``CampaignError`` says what is wrong."""
-    errors: list[str] = []
+    errors = FieldErrors()
     name = (name or "").strip()
+    errors.field = "name"
     if not name or len(name) > 120:
         errors.append(_("Give the sender a name of at most 120 characters."))
+    errors.field = "phone"
     try:
         phone = to_e164(phone or "", "RU")
     except InvalidNumberError:
         errors.append(_("The sender's phone is not a valid number; write it with the country code, such as +7 495 123-45-67."))
+    errors.field = "tier"
     if tier not in TIER_LIMITS:
         errors.append(_("The messaging tier must be one of %(tiers)s.", tiers=", ".join(TIER_LIMITS)))
+    errors.field = "messages_per_second"
     if not _positive_int(messages_per_second) or messages_per_second > 1000:
         errors.append(_("The sender's throughput must be a whole number of messages per second from 1 to 1,000."))
+    errors.field = None
     if not errors and db.session.scalar(select(Sender.id).where((Sender.name == name) | (Sender.phone == phone))):
         errors.append(_("A sender with this name or phone already exists."))
     if errors:
-        raise CampaignError(errors)
+        raise CampaignError(errors=errors)
     sender = Sender(name=name, phone=phone, tier=tier, messages_per_second=messages_per_second)
     db.session.add(sender)
     try:
@@ -216,13 +218,15 @@ def _check_window(value: Any, errors: list[str]) -> dict[str, str] | None:
     return {"start": start, "end": end}
 
 
-def _apply(campaign: Campaign, spec: Mapping[str, Any], *, creating: bool, now: datetime) -> list[str]:
-    """Check the given parts of ``spec`` and set them on ``campaign``; the sentences of what is wrong."""
-    errors: list[str] = []
+def _apply(campaign: Campaign, spec: Mapping[str, Any], *, creating: bool,
+           now: datetime) -> list[tuple[str | None, str]]:
+    """Check the given parts of ``spec`` and set them on ``campaign``; what is wrong, by field."""
+    errors = FieldErrors()
     unknown = sorted(set(spec) - set(SPEC_KEYS))
     if unknown:
         errors.append(_("Unknown campaign field: %(names)s.", names=", ".join(map(str, unknown))))
     if creating or "name" in spec:
+        errors.field = "name"
         name = spec.get("name")
         name = name.strip() if isinstance(name, str) else ""
         if not name:
@@ -233,6 +237,7 @@ def _apply(campaign: Campaign, spec: Mapping[str, Any], *, creating: bool, now: 
             campaign.name = name
     sender = db.session.get(Sender, campaign.sender_id) if campaign.sender_id else None
     if creating or "sender" in spec:
+        errors.field = "sender"
         sender = find_sender(spec.get("sender")) if spec.get("sender") not in (None, "") else None
         if sender is None:
             errors.append(_("Sender: choose one of the senders (by name or id)."))
@@ -240,6 +245,7 @@ def _apply(campaign: Campaign, spec: Mapping[str, Any], *, creating: bool, now: 
             campaign.sender_id = sender.id
     template = db.session.get(Template, campaign.template_id) if campaign.template_id else None
     if creating or "template" in spec:
+        errors.field = "template"
         template = find_template(spec.get("template"))
         if template is None:
             errors.append(_("Template: there is no such template; give its id, or its name and language."))
@@ -255,14 +261,17 @@ def _apply(campaign: Campaign, spec: Mapping[str, Any], *, creating: bool, now: 
         else:
             campaign.template_id = template.id
     if creating or "segment" in spec:
+        errors.field = "segment"
         segment = _find_segment(spec.get("segment"))
         if segment is None:
             errors.append(_("Segment: there is no such segment; give its name or id."))
         else:
             campaign.segment_id = segment.id
     if creating or "variables" in spec or "template" in spec:
+        errors.field = "variables"
         campaign.variables = _check_variables(spec.get("variables", None if creating else campaign.variables), template, errors)
     if creating or "send_at" in spec:
+        errors.field = "send_at"
         raw = spec.get("send_at")
         if raw in (None, ""):
             campaign.send_at = None
@@ -277,8 +286,10 @@ def _apply(campaign: Campaign, spec: Mapping[str, Any], *, creating: bool, now: 
                 else:
                     campaign.send_at = moment
     if creating or "send_window" in spec:
+        errors.field = "send_window"
         campaign.send_window = _check_window(spec.get("send_window"), errors)
     if creating or "messages_per_second" in spec or "sender" in spec:
+        errors.field = "messages_per_second"
         rate = spec.get("messages_per_second")
         if rate is None:
             rate = campaign.messages_per_second if not creating else min(DEFAULT_RATE, sender.messages_per_second if sender else DEFAULT_RATE)
@@ -301,7 +312,7 @@ def create_campaign(spec: Mapping[str, Any], actor: Any = None, *, now: datetime
     campaign = Campaign(status=S.DRAFT, variables={})
     errors = _apply(campaign, spec, creating=True, now=now or utcnow())
     if errors:
-        raise CampaignError(errors)
+        raise CampaignError(errors=errors)
     actor_id = getattr(actor, "id", None)
     campaign.created_by_id = campaign.updated_by_id = actor_id
     campaign.content_hash = content_hash(campaign)
@@ -321,12 +332,12 @@ def update_campaign(campaign: Campaign, spec: Mapping[str, Any], actor: Any = No
         raise CampaignError([_("The campaign must be given as a set of named fields.")])
     if campaign.status not in lifecycle.EDITABLE:
         raise CampaignError([_("A campaign that is “%(status)s” can no longer be edited.",
-                               status=lifecycle.STATUS_LABELS[campaign.status])])
+                               status=lifecycle.STATUS_LABELS[campaign.status])], status=409)
     before_hash, before_name = campaign.content_hash, campaign.name
     errors = _apply(campaign, spec, creating=False, now=now or utcnow())
     if errors:
         db.session.expire(campaign)  # drop the half-applied edit from this session
-        raise CampaignError(errors)
+        raise CampaignError(errors=errors)
     new_hash = content_hash(campaign)
     if new_hash == before_hash and campaign.name == before_name:
         return campaign
@@ -339,7 +350,8 @@ def update_campaign(campaign: Campaign, spec: Mapping[str, Any], actor: Any = No
     still = db.session.execute(update(Campaign).where(Campaign.id == campaign.id, Campaign.status == campaign.status)
                                .values(updated_at=campaign.updated_at).execution_options(synchronize_session=False)).rowcount
     if still != 1:
-        raise CampaignError([_("Someone else changed this campaign a moment ago; reload it and try again.")])
+        raise CampaignError([_("Someone else changed this campaign a moment ago; reload it and try again.")],
+                            status=409)
     audit.record("campaign.updated", actor=actor, target=campaign,
                  details={"content_changed": new_hash != before_hash, "content_hash": new_hash})
     if campaign.status is S.REJECTED:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import getpass
 
 import click
-from flask.cli import AppGroup
 
 from accounts.events import set_actor_label
+from cli_errors import CommandGroup
 
 
-@click.group("campaigns", cls=AppGroup, help="Templates, campaigns, review and launch.")
+@click.group("campaigns", cls=CommandGroup, help="Templates, campaigns, review and launch.")
 def group() -> None:
     set_actor_label(f"cli:{getpass.getuser()}")
 

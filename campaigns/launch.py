@@ -36,6 +36,7 @@ from campaigns.materialise import EXCLUSION_REASONS, MaterialiseError, check_var
 from campaigns.models import Campaign, CampaignStatus, Message, Template, TemplateStatus
 from compliance.policy import current_policy
 from dbtypes import utcnow
+from domain_errors import DomainError
 from extensions import db, redis_queues
 
 S = CampaignStatus
@@ -46,8 +47,10 @@ LAUNCH_RETRIES = 2
 _PENDING = {JobStatus.SCHEDULED, JobStatus.QUEUED, JobStatus.DEFERRED}
 
 
-class LaunchError(ValueError):
+class LaunchError(DomainError):
     """The campaign cannot be scheduled or launched as it stands; the message is a sentence."""
+
+    status = 409
 
 
 def launch_job_id(campaign_id: int) -> str:

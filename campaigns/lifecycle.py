@@ -17,6 +17,7 @@ from sqlalchemy import update
 from campaigns.models import Campaign, CampaignStatus
 from compliance import audit
 from dbtypes import utcnow
+from domain_errors import DomainError
 from extensions import db
 
 S = CampaignStatus
@@ -65,8 +66,11 @@ STATUS_LABELS = {
 EDITABLE = frozenset({S.DRAFT, S.IN_REVIEW, S.APPROVED, S.REJECTED, S.SCHEDULED})
 
 
-class TransitionError(ValueError):
-    """The campaign cannot move as asked; the message is a sentence for the person who asked."""
+class TransitionError(DomainError):
+    """The campaign cannot move as asked (a step its status does not allow, or a compare-and-set lost
+    to someone who moved it first); the message is a sentence for the person who asked."""
+
+    status = 409
 
 
 def can(campaign: Campaign, to: CampaignStatus) -> bool:

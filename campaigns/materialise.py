@@ -44,6 +44,7 @@ from compliance.models import BLOCKING_REASONS, Suppression
 from compliance.numbers import not_e164
 from compliance.sending import SendingRules
 from dbtypes import UTCDateTime, dialect_function
+from domain_errors import DomainError
 from extensions import db
 
 # The reasons a contact of the segment gets no message row, in the order they are checked.
@@ -52,8 +53,10 @@ from extensions import db
 EXCLUSION_REASONS = ("invalid_number", "blocked", "opted_out", "no_consent", "frequency_cap")
 
 
-class MaterialiseError(ValueError):
+class MaterialiseError(DomainError):
     """The campaign cannot be materialised as it stands; the message is a sentence."""
+
+    status = 409
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from compliance import audit
 from compliance.policy import Policy, current_policy
 from compliance.verdict import Outcome
 from dbtypes import parse_id, utcnow
+from domain_errors import DomainError
 from extensions import db
 
 S = TemplateStatus
@@ -54,16 +55,14 @@ CATEGORY_LABELS = {
 }
 
 
-class TemplateError(ValueError):
+class TemplateError(DomainError):
     """The template cannot be saved or changed as asked; ``errors`` are sentences for its author."""
-
-    def __init__(self, errors: list[str]):
-        super().__init__(errors[0] if errors else "")
-        self.errors = errors
 
 
 class DuplicateTemplateError(TemplateError):
     """A template with this name and language already exists."""
+
+    status = 409
 
 
 @dataclass(frozen=True)
@@ -102,26 +101,6 @@ def versions(template: Template) -> list[Template]:
 def tags_of(template: Template) -> list[str]:
     """The template's tags, as a list."""
     return [tag for tag in (template.tags or "").split("|") if tag]
-
-
-def template_data(template: Template, with_versions: bool = False) -> dict[str, Any]:
-    """One template version as JSON-ready data (with the list of all its versions when asked)."""
-    data = {
-        "id": template.id, "name": template.name, "language": template.language, "version": template.version,
-        "is_current": template.is_current, "category": template.category.value, "header": template.header,
-        "body": template.body, "footer": template.footer, "buttons": template.buttons, "examples": template.examples,
-        "variables": rendering.variables(template), "status": template.status.value,
-        "rejection_reason": template.rejection_reason, "tags": tags_of(template),
-        "archived": template.archived_at is not None,
-        "archived_at": template.archived_at.isoformat() if template.archived_at else None,
-        "created_at": template.created_at.isoformat(), "updated_at": template.updated_at.isoformat(),
-        "last_used_at": template.last_used_at.isoformat() if template.last_used_at else None,
-        "created_by_id": template.created_by_id, "updated_by_id": template.updated_by_id,
-    }
-    if with_versions:
-        data["versions"] = [{"id": v.id, "version": v.version, "status": v.status.value, "is_current": v.is_current,
-                             "updated_at": v.updated_at.isoformat()} for v in versions(template)]
-    return data
 
 
 def _search(query: Select, text: str) -> Select:
@@ -250,7 +229,8 @@ def _flush(name: str, language: str, new_version: bool = False) -> None:
         db.session.flush()
     except IntegrityError:
         if new_version:
-            raise TemplateError([_("Someone else changed the template at the same time; reload it and try again.")]) from None
+            raise TemplateError([_("Someone else changed the template at the same time; reload it and try again.")],
+                                status=409) from None
         raise _duplicate(name, language) from None
 
 
@@ -365,11 +345,11 @@ def set_status(template: Template, status: str, reason: str = "", actor: Any = N
         new = None
     reason = (reason or "").strip()
     if new not in ADMIN_STATUSES:
-        raise TemplateError([_("Status: choose pending, approved, rejected, paused or disabled.")])
+        raise TemplateError([_("Status: choose pending, approved, rejected, paused or disabled.")], field="status")
     if new in NEEDS_REASON and not reason:
-        raise TemplateError([_("Reason: say why, so that the template's author knows what to change.")])
+        raise TemplateError([_("Reason: say why, so that the template's author knows what to change.")], field="reason")
     if len(reason) > 2000:
-        raise TemplateError([_("Reason: keep the reason under 2,000 characters.")])
+        raise TemplateError([_("Reason: keep the reason under 2,000 characters.")], field="reason")
     previous = template.status
     template.status = new
     template.rejection_reason = (reason or None) if new in NEEDS_REASON else None
@@ -436,10 +416,10 @@ def submit(template: Template, actor: Any = None, policy: Policy | None = None, 
     """Send the template to the provider for approval: it becomes pending, and when the channel
     decides at once (the local sandbox does) the decision is recorded too."""
     if not template.is_current:
-        raise TemplateError([_("This is an old version of the template; submit the current one.")])
+        raise TemplateError([_("This is an old version of the template; submit the current one.")], status=409)
     if template.status not in SUBMITTABLE:
         raise TemplateError([_("Only a draft or a rejected template can be submitted; this one is “%(status)s”.",
-                               status=STATUS_LABELS[template.status])])
+                               status=STATUS_LABELS[template.status])], status=409)
     policy = current_policy() if policy is None else policy
     errors = check(_spec({}, template), policy.keywords)
     if errors:
@@ -449,7 +429,7 @@ def submit(template: Template, actor: Any = None, policy: Policy | None = None, 
                                .values(status=S.PENDING, rejection_reason=None, updated_at=utcnow())
                                .execution_options(synchronize_session=False))
     if moved.rowcount != 1:
-        raise TemplateError([_("The template was submitted by someone else at the same time.")])
+        raise TemplateError([_("The template was submitted by someone else at the same time.")], status=409)
     db.session.refresh(template)
     audit.record("template.submitted", actor=actor, target=template,
                  details={"name": template.name, "language": template.language, "version": template.version, "channel": channel})

@@ -28,6 +28,7 @@ from compliance import audit
 from compliance.models import ComplianceSetting
 from compliance.sending import CATEGORIES
 from dbtypes import utcnow
+from domain_errors import DomainError
 from extensions import db
 
 RATE_CARD_PATH = Path(__file__).parent / "data" / "rate_card.csv"
@@ -37,12 +38,8 @@ CURRENCIES = ("USD", "EUR", "RUB", "INR", "BRL", "GBP", "KZT")
 MAX_PRICE = Decimal("100")
 
 
-class RateCardError(ValueError):
+class RateCardError(DomainError):
     """The card cannot be used; ``errors`` are sentences naming the row or field."""
-
-    def __init__(self, errors: list[str]) -> None:
-        super().__init__(" ".join(errors))
-        self.errors = errors
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from campaigns import launch, lifecycle, preflight
 from campaigns.content import content_hash, content_snapshot, hash_snapshot
 from campaigns.models import Campaign, CampaignReview, CampaignStatus, ReviewDecision
 from dbtypes import utcnow
+from domain_errors import DomainError
 from extensions import db
 
 S = CampaignStatus
@@ -51,13 +52,18 @@ FIELD_LABELS = {
 }
 
 
-class ReviewError(ValueError):
-    """The review step cannot be taken; ``errors`` are sentences, ``report`` the preflight if one ran."""
+class ReviewError(DomainError):
+    """The review step cannot be taken; ``errors`` are sentences, ``report`` the preflight if one ran.
 
-    def __init__(self, errors: list[str], report: dict[str, Any] | None = None) -> None:
-        super().__init__(" ".join(errors))
-        self.errors = errors
+    A preflight that blocks a submission is 422: the request was understood, the rules refuse it.
+    """
+
+    def __init__(self, errors: list[str], report: dict[str, Any] | None = None, *, status: int | None = None) -> None:
+        super().__init__(errors, status=status or (422 if report is not None else None))
         self.report = report
+
+    def problem_members(self) -> dict[str, Any]:
+        return {} if self.report is None else {"report": self.report}
 
 
 def submit(campaign: Campaign, actor: Any = None, *, now: datetime | None = None) -> dict[str, Any]:
@@ -106,13 +112,14 @@ def approve(campaign: Campaign, reviewer: User, *, note: str = "", schedule: boo
     """
     problem = may_review(campaign, reviewer)
     if problem:
-        raise ReviewError([problem])
+        raise ReviewError([problem], status=403)
     if campaign.status is not S.IN_REVIEW:
         lifecycle.transition(campaign, S.APPROVED, actor=reviewer)  # raises the lifecycle's sentence
     snapshot = content_snapshot(campaign)
     current = hash_snapshot(snapshot)
     if current != campaign.content_hash:
-        raise ReviewError([_("What this campaign sends changed after it was submitted (its segment or template was edited); reject it so that the author submits it again.")])
+        raise ReviewError([_("What this campaign sends changed after it was submitted (its segment or template was edited); reject it so that the author submits it again.")],
+                          status=409)
     now = utcnow()
     lifecycle.transition(campaign, S.APPROVED, actor=reviewer, details={"content_hash": current},
                          approved_hash=current, approved_by_id=reviewer.id, approved_at=now)
@@ -128,7 +135,7 @@ def approve(campaign: Campaign, reviewer: User, *, note: str = "", schedule: boo
 def reject(campaign: Campaign, reviewer: User, reason_code: str | None, reason: str = "") -> CampaignReview:
     """Reject the campaign with a reason the author sees: a common reason, free text, or both."""
     if reviewer is None or not reviewer.has_role(Role.REVIEWER):
-        raise ReviewError([_("Only a compliance reviewer or an administrator can review campaigns.")])
+        raise ReviewError([_("Only a compliance reviewer or an administrator can review campaigns.")], status=403)
     code = (reason_code or "").strip() or None
     text = (reason or "").strip()
     if code is not None and code not in REJECTION_REASONS:

@@ -1,45 +1,37 @@
 """JSON API of message templates under /api/v1: list, create, read, update, submit, the provider's
 status (admins), and the preview.
 
-Errors are ``{"error": sentence, "errors": [sentences]}``: 400 for a template that breaks the
-rules or an action not allowed in its state, 404 for an unknown template, 409 for a name already
-taken in that language. Marketers and admins write; every signed-in role reads and previews.
+Errors are problem details (``web/problems.py``): 400 for a template that breaks the rules, 404 for
+an unknown template, 409 for a name already taken in that language or an action its state does not
+allow. Marketers and admins write; every signed-in role reads and previews.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Callable
 
 from flask import jsonify, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from accounts.json_body import json_body
 from accounts.models import Role
 from accounts.roles import role_required
 from campaigns import message_templates as templates
 from campaigns.api import bp
 from campaigns.models import Template
+from campaigns.serialisers import template_json
+from domain_errors import DomainError
 from extensions import db
 
 MAX_PAGE = 200
 
 
-def _problem(errors: list[str], status: int = 400):
-    db.session.rollback()
-    return jsonify(error=errors[0], errors=errors), status
-
-
-def _error(error: templates.TemplateError):
-    return _problem(error.errors, 409 if isinstance(error, templates.DuplicateTemplateError) else 400)
-
-
-def _not_found():
-    return _problem([_("There is no template with this id.")], 404)
-
-
-def _body() -> dict[str, Any]:
-    body = request.get_json(silent=True)
-    return body if isinstance(body, dict) else {}
+def _template(template_id: int) -> Template:
+    template = db.session.get(Template, template_id)
+    if template is None:
+        raise DomainError(_("There is no template with this id."), status=404)
+    return template
 
 
 def _actor():
@@ -64,18 +56,15 @@ def templates_list():
         sort=args.get("sort", "updated"), offset=_number("offset", 0),
         limit=max(1, min(MAX_PAGE, _number("limit", templates.PAGE_SIZE))),
     )
-    return jsonify(templates=[templates.template_data(t) for t in page.templates], total=page.total,
+    return jsonify(templates=[template_json(t) for t in page.templates], total=page.total,
                    offset=page.offset, next_offset=page.next_offset)
 
 
 @bp.post("/templates")
 @role_required(Role.MARKETER)
 def create_template():
-    try:
-        template = templates.create_template(_body(), actor=_actor())
-        data = templates.template_data(template, with_versions=True)
-    except templates.TemplateError as error:
-        return _error(error)
+    template = templates.create_template(json_body(), actor=_actor())
+    data = template_json(template, with_versions=True)
     db.session.commit()
     return jsonify(data), 201
 
@@ -83,21 +72,12 @@ def create_template():
 @bp.get("/templates/<int:template_id>")
 @role_required()
 def template_detail(template_id: int):
-    template = db.session.get(Template, template_id)
-    if template is None:
-        return _not_found()
-    return jsonify(templates.template_data(template, with_versions=True))
+    return jsonify(template_json(_template(template_id), with_versions=True))
 
 
 def _changed(template_id: int, change: Callable[[Template], Template]):
     """Apply ``change`` to the template and answer with the version that holds it, or the sentences."""
-    template = db.session.get(Template, template_id)
-    if template is None:
-        return _not_found()
-    try:
-        data = templates.template_data(change(template), with_versions=True)
-    except templates.TemplateError as error:
-        return _error(error)
+    data = template_json(change(_template(template_id)), with_versions=True)
     db.session.commit()
     return jsonify(data)
 
@@ -107,7 +87,7 @@ def _changed(template_id: int, change: Callable[[Template], Template]):
 def update_template(template_id: int):
     """Change what the body gives; ``archived`` (true/false) archives or restores. The answer is the
     version that holds the change: a new one when the template was approved, paused or disabled."""
-    body = _body()
+    body = json_body()
 
     def change(template: Template) -> Template:
         changes = {key: value for key, value in body.items() if key != "archived"}
@@ -131,7 +111,7 @@ def submit_template(template_id: int):
 @role_required(Role.ADMIN)
 def set_template_status(template_id: int):
     """``{"status": "approved"|"rejected"|…, "reason": "…"}``: mirror the provider's status."""
-    body = _body()
+    body = json_body()
     status, reason = body.get("status"), body.get("reason")
     return _changed(template_id, lambda template: templates.set_status(
         template, status if isinstance(status, str) else "", reason if isinstance(reason, str) else "", actor=_actor()))
@@ -142,5 +122,5 @@ def set_template_status(template_id: int):
 def preview_template():
     """A template (as for create) and optional ``values`` in; the message as the recipient sees it,
     with the compliance lint, and the rule violations so far out."""
-    body = _body()
+    body = json_body()
     return jsonify(templates.preview(body, body.get("values")))

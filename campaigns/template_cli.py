@@ -11,17 +11,13 @@ import click
 from campaigns import message_templates as templates
 from campaigns.cli import group
 from campaigns.models import Template, TemplateCategory, TemplateStatus
+from campaigns.serialisers import template_json
 from extensions import db
 
 
 @group.group("template")
 def template_group() -> None:
     """WhatsApp message templates: create, list, show, submit, set-status."""
-
-
-def _fail(error: templates.TemplateError) -> None:
-    db.session.rollback()
-    raise click.ClickException("\n".join(error.errors))
 
 
 def _template(name: str, language: str | None) -> Template:
@@ -58,10 +54,7 @@ language_option = click.option("--language", default=None, help="The template's 
 @click.option("--file", "path", required=True, type=click.Path(dir_okay=False), help="The template as a JSON object.")
 def create_command(path: str) -> None:
     """Save a new template (a draft) from a JSON spec."""
-    try:
-        template = templates.create_template(_spec(path))
-    except templates.TemplateError as error:
-        _fail(error)
+    template = templates.create_template(_spec(path))
     db.session.commit()
     click.echo(f"Created template “{template.name}” ({template.language}, id {template.id}) as a draft.")
 
@@ -91,7 +84,7 @@ def list_command(search: str, status: str | None, category: str | None, language
 @language_option
 def show_command(name: str, language: str | None) -> None:
     """Print the template NAME (or id) as JSON, with its versions."""
-    click.echo(json.dumps(templates.template_data(_template(name, language), with_versions=True), ensure_ascii=False, indent=2))
+    click.echo(json.dumps(template_json(_template(name, language), with_versions=True), ensure_ascii=False, indent=2))
 
 
 @template_group.command("submit")
@@ -100,10 +93,7 @@ def show_command(name: str, language: str | None) -> None:
 def submit_command(name: str, language: str | None) -> None:
     """Submit the template NAME (or id) to the provider for approval."""
     template = _template(name, language)
-    try:
-        templates.submit(template)
-    except templates.TemplateError as error:
-        _fail(error)
+    templates.submit(template)
     db.session.commit()
     outcome = f": {template.rejection_reason}" if template.rejection_reason else "."
     click.echo(f"Submitted “{template.name}” ({template.language}); it is now {template.status.value}{outcome}")
@@ -117,9 +107,6 @@ def submit_command(name: str, language: str | None) -> None:
 def set_status_command(name: str, status: str, reason: str, language: str | None) -> None:
     """Record the provider's STATUS for the template NAME (or id)."""
     template = _template(name, language)
-    try:
-        templates.set_status(template, status, reason)
-    except templates.TemplateError as error:
-        _fail(error)
+    templates.set_status(template, status, reason)
     db.session.commit()
     click.echo(f"Template “{template.name}” ({template.language}, version {template.version}) is now {status}.")

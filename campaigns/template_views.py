@@ -20,6 +20,7 @@ from accounts.models import Role
 from accounts.roles import role_required
 from campaigns import message_templates as templates
 from campaigns.models import Template, TemplateCategory, TemplateStatus
+from campaigns.serialisers import template_json
 from campaigns.template_forms import (
     EXAMPLE_PREFIX, SORT_LABELS, ActionForm, StatusForm, TemplateForm, form_data, new_form_data,
     posted_examples, template_form_data,
@@ -160,7 +161,7 @@ def _submit_editor(template: Template | None):
 @role_required()
 def template_detail(template_id: int):
     template = _template_or_404(template_id)
-    shown = templates.preview(templates.template_data(template))
+    shown = templates.preview(template_json(template))
     status_form = StatusForm(formdata=None, data={"status": template.status.value})
     return render_template(
         "campaigns/template_detail.html", template=template, versions=templates.versions(template),

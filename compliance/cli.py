@@ -9,37 +9,28 @@ from typing import Any, Callable, TextIO
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
 
 from accounts.events import set_actor_label
+from cli_errors import CommandGroup
 from compliance import suppression
 from compliance.keywords import classify_reply
 from compliance.lint import MAX_TEXT
-from compliance.models import SuppressionError, SuppressionReason
-from compliance.numbers import InvalidNumberError, to_e164
+from compliance.models import SuppressionReason
+from compliance.numbers import to_e164
 from compliance.policy import current_policy
 from compliance.suppression_files import export_lines, import_csv
 from extensions import db
-from spreadsheets import UnreadableFileError
 
 REASON_CHOICE = click.Choice([reason.value for reason in SuppressionReason])
 
 
-@click.group("compliance", cls=AppGroup, help="Suppression list, reply intents and content checks.")
+@click.group("compliance", cls=CommandGroup, help="Suppression list, reply intents and content checks.")
 def group() -> None:
     set_actor_label(f"cli:{getpass.getuser()}")
 
 
 def _phone(raw: str) -> str:
-    try:
-        return to_e164(raw, current_app.config["DEFAULT_REGION"])
-    except InvalidNumberError as error:
-        raise click.ClickException(str(error)) from None
-
-
-def _fail(error: Exception) -> None:
-    db.session.rollback()
-    raise click.ClickException(str(error))
+    return to_e164(raw, current_app.config["DEFAULT_REGION"])
 
 
 @group.command("suppress")
@@ -49,10 +40,7 @@ def _fail(error: Exception) -> None:
 def suppress_command(phone: str, reason: str, note: str) -> None:
     """Stop all messages to PHONE."""
     phone = _phone(phone)
-    try:
-        entry, created = suppression.suppress(phone, SuppressionReason(reason), source="cli", note=note)
-    except SuppressionError as error:
-        _fail(error)
+    entry, created = suppression.suppress(phone, SuppressionReason(reason), source="cli", note=note)
     db.session.commit()
     click.echo(f"Suppressed {phone} ({reason})." if created else f"{phone} was already suppressed ({reason}) since {entry.created_at:%Y-%m-%d %H:%M} UTC.")
 
@@ -63,10 +51,7 @@ def suppress_command(phone: str, reason: str, note: str) -> None:
 def unsuppress_command(phone: str, reason_text: str) -> None:
     """Lift every suppression of PHONE."""
     phone = _phone(phone)
-    try:
-        lifted = suppression.lift(phone, reason_text=reason_text, actor=None)
-    except SuppressionError as error:
-        _fail(error)
+    lifted = suppression.lift(phone, reason_text=reason_text, actor=None)
     db.session.commit()
     click.echo(f"Lifted {', '.join(entry.reason.value for entry in lifted)} for {phone}.")
 
@@ -77,11 +62,8 @@ def unsuppress_command(phone: str, reason_text: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 def import_command(source, reason: str, as_json: bool) -> None:
     """Suppress every number in a CSV file (a phone column, optional reason and note)."""
-    try:
-        result = import_csv(source.read(), filename=getattr(source, "name", "-"), actor=None,
-                            default_reason=SuppressionReason(reason), default_region=current_app.config["DEFAULT_REGION"])
-    except UnreadableFileError as error:
-        _fail(error)
+    result = import_csv(source.read(), filename=getattr(source, "name", "-"), actor=None,
+                        default_reason=SuppressionReason(reason), default_region=current_app.config["DEFAULT_REGION"])
     db.session.commit()
     if as_json:
         click.echo(json.dumps(result.as_dict(), ensure_ascii=False))

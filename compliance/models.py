@@ -10,6 +10,7 @@ from sqlalchemy import JSON, ForeignKey, Index, String, Text, event, inspect, te
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dbtypes import BigId, UTCDateTime, utcnow, value_enum
+from domain_errors import DomainError
 from extensions import db
 
 
@@ -25,7 +26,7 @@ class SuppressionReason(str, enum.Enum):
 BLOCKING_REASONS = (SuppressionReason.BLOCK, SuppressionReason.SPAM_REPORT, SuppressionReason.MANUAL)
 
 
-class SuppressionError(Exception):
+class SuppressionError(DomainError):
     """A suppression change that the rules do not allow; the message is a sentence for the user."""
 
 

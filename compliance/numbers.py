@@ -11,6 +11,8 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import Boolean
 
+from domain_errors import DomainError
+
 # An E.164 number is "+" and 7 to 15 digits, the first not 0. ``is_e164`` and ``not_e164`` (its SQL
 # twin) are both built from these, and tests/test_numbers.py runs them over the same numbers.
 E164_MIN_DIGITS = 7
@@ -21,7 +23,7 @@ _E164 = re.compile(E164_PATTERN)
 _DIGITS = re.compile(r"\D+")
 
 
-class InvalidNumberError(ValueError):
+class InvalidNumberError(DomainError):
     """The text is not a phone number; the message says why in a sentence."""
 
 

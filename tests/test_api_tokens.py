@@ -13,7 +13,7 @@ from accounts import tokens, users
 from accounts.models import ApiToken, User
 from dbtypes import utcnow
 from extensions import db
-from tests.helpers import isolated_client, post_form, sign_in, signed_in_client
+from tests.helpers import assert_problem, isolated_client, post_form, sign_in, signed_in_client
 
 TOKEN = re.compile(r"vst_[A-Za-z0-9_-]{43}")
 
@@ -56,8 +56,7 @@ def the_row(plaintext: str) -> ApiToken:
 
 
 def assert_unauthorized(response) -> None:
-    assert response.status_code == 401
-    assert response.is_json and response.json["error"] == "unauthorized"
+    assert_problem(response, 401, detail="Send a valid API token as “Authorization: Bearer …”.")
     assert response.headers["WWW-Authenticate"] == 'Bearer realm="vestnik"'
 
 
@@ -86,7 +85,7 @@ def test_a_token_opens_the_api_as_its_owner(client, owner, token):
     "authorization",
     [None, "Bearer", "Bearer vst_made-up", "Bearer not-even-our-format", "Basic {token}", "Token {token}", "{token}"],
 )
-def test_requests_without_a_valid_bearer_token_are_401_json(client, token, authorization):
+def test_requests_without_a_valid_bearer_token_are_401_problems(client, token, authorization):
     headers = {"Authorization": authorization.format(token=token)} if authorization else {}
     assert_unauthorized(isolated_client(client.application).get("/api/v1/me", headers=headers))
 
@@ -150,10 +149,7 @@ def test_an_inactive_owners_unrevoked_token_is_refused(client, owner, token):
 
 @pytest.mark.parametrize("path", ["/users", "/audit"])
 def test_a_marketers_token_is_forbidden_admin_endpoints(client, token, path):
-    response = api(client, path, token)
-    assert response.status_code == 403
-    assert response.is_json and response.json["error"] == 403
-    assert "Your role does not allow this." in response.json["message"]
+    assert_problem(api(client, path, token), 403, detail="Your role does not allow this.")
 
 
 def test_an_admins_token_reads_users_and_the_audit_log(client, make_user):
@@ -180,13 +176,14 @@ def test_use_is_recorded_in_last_used_at_at_most_once_a_minute(client, owner, to
         assert the_row(token).last_used_at == recorded  # written at most once a minute
 
 
-def test_api_errors_are_json(client, token):
-    for path, status in (("/nope", 404), ("/me/extra", 404)):
-        response = api(client, path, token)
-        assert response.status_code == status and response.is_json
-        assert response.json == {"error": status, "message": "There is nothing at this address."}
+def test_unknown_paths_and_methods_are_problems(client, token):
+    for path in ("/nope", "/me/extra"):
+        body = assert_problem(api(client, path, token), 404)
+        assert body == {"type": "/problems/not-found", "title": "Not found", "status": 404,
+                        "detail": "There is nothing at this address."}
     response = client.post("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
-    assert response.status_code == 405 and response.is_json
+    assert_problem(response, 405, detail="This action is not available here.")
+    assert set(response.headers["Allow"].replace(" ", "").split(",")) == {"GET", "HEAD", "OPTIONS"}
 
 
 def test_a_token_needs_a_name(client, token):

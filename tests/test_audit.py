@@ -14,7 +14,7 @@ from accounts.models import ApiToken, Role
 from compliance import audit
 from compliance.audit import AuditEvent, AuditLogError
 from extensions import db
-from tests.helpers import PASSWORD, isolated_client, post_form, sign_in
+from tests.helpers import PASSWORD, assert_problem, isolated_client, post_form, sign_in
 from tests.records import audit_events as events
 
 ADDRESS = "203.0.113.7"
@@ -239,6 +239,6 @@ def test_the_audit_api_pages_with_next_before(make_user, client):
 
 def test_marketers_cannot_read_the_audit_log(client, make_user):
     marketer = make_user("marketer")
-    assert client.get("/api/v1/audit", headers=bearer(marketer)).status_code == 403
+    assert_problem(client.get("/api/v1/audit", headers=bearer(marketer)), 403)
     sign_in(client, marketer.email)
     assert client.get("/audit").status_code == 403

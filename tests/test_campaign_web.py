@@ -13,6 +13,7 @@ from campaigns.launch import launch_job_id
 from campaigns.models import Campaign, CampaignStatus
 from extensions import db, redis_queues
 from tests.campaign_world import add_contact, add_template, make_world
+from tests.helpers import assert_problem
 from tests.records import audit_events
 
 S = CampaignStatus
@@ -49,7 +50,7 @@ def test_the_api_walks_a_campaign_from_spec_to_scheduled(client, world):
     assert [item["id"] for item in queue["campaigns"]] == [campaign_id] and "other" in queue["reasons"]
 
     response = client.post(f"/api/v1/campaigns/{campaign_id}/approve", json={"note": "ok"}, headers=author)
-    assert response.status_code == 403  # a marketer holds no reviewer role
+    assert_problem(response, 403)  # a marketer holds no reviewer role
     response = client.post(f"/api/v1/campaigns/{campaign_id}/approve", json={"note": "ok"}, headers=reviewer)
     assert response.status_code == 200 and response.json["status"] == "scheduled"
     assert response.json["approved_hash"] == response.json["content_hash"]
@@ -59,7 +60,7 @@ def test_the_api_walks_a_campaign_from_spec_to_scheduled(client, world):
     response = client.post(f"/api/v1/campaigns/{campaign_id}/cancel", json={"reason": "changed plans"}, headers=author)
     assert response.status_code == 200 and response.json["status"] == "cancelled"
     response = client.post(f"/api/v1/campaigns/{campaign_id}/cancel", headers=author)
-    assert response.status_code == 409 and "cannot become" in response.json["error"]
+    assert_problem(response, 409, detail="cannot become")
 
 
 def test_the_api_refuses_a_self_approval_with_403(client, world, make_user):
@@ -68,7 +69,7 @@ def test_the_api_refuses_a_self_approval_with_403(client, world, make_user):
     campaign_id = client.post("/api/v1/campaigns", json=world.spec(), headers=headers).json["id"]
     client.post(f"/api/v1/campaigns/{campaign_id}/submit", headers=headers)
     response = client.post(f"/api/v1/campaigns/{campaign_id}/approve", headers=headers)
-    assert response.status_code == 403 and "four-eyes" in response.json["error"]
+    assert_problem(response, 403, detail="four-eyes")
 
 
 def test_the_api_rejects_with_a_reason_and_the_author_edits(client, world):
@@ -76,7 +77,7 @@ def test_the_api_rejects_with_a_reason_and_the_author_edits(client, world):
     campaign_id = client.post("/api/v1/campaigns", json=world.spec(), headers=author).json["id"]
     client.post(f"/api/v1/campaigns/{campaign_id}/submit", headers=author)
     response = client.post(f"/api/v1/campaigns/{campaign_id}/reject", json={"reason_code": "other"}, headers=reviewer)
-    assert response.status_code == 400 and "Other" in response.json["error"]
+    assert_problem(response, 400, detail="Other")
     response = client.post(f"/api/v1/campaigns/{campaign_id}/reject",
                            json={"reason_code": "timing", "reason": "Not on a Sunday"}, headers=reviewer)
     assert response.status_code == 200 and response.json["status"] == "rejected"
@@ -89,26 +90,31 @@ def test_the_api_rejects_with_a_reason_and_the_author_edits(client, world):
 def test_the_api_explains_bad_specs_and_blocked_submissions(client, world):
     author = token(world.marketer)
     response = client.post("/api/v1/campaigns", json=world.spec(messages_per_second=500, segment="nope"), headers=author)
-    assert response.status_code == 400 and len(response.json["errors"]) == 2
-    assert client.get("/api/v1/campaigns/999", headers=author).status_code == 404
+    assert [error["field"] for error in assert_problem(response, 400)["errors"]] == ["segment", "messages_per_second"]
+    missing = client.get("/api/v1/campaigns/999", headers=author)
+    assert_problem(missing, 404, detail="There is no campaign with this id.")
     campaign_id = client.post("/api/v1/campaigns", json=world.spec(segment=world.segment.id), headers=author).json["id"]
     from audience import segments
 
     segments.update_segment(world.segment, definition={"tags": ["nobody"]})
     db.session.commit()
     response = client.post(f"/api/v1/campaigns/{campaign_id}/submit", headers=author)
-    assert response.status_code == 422 and response.json["report"]["audience"]["eligible"] == 0
+    blocked = assert_problem(response, 422)
+    assert blocked["report"]["audience"]["eligible"] == 0
+    assert [error["message"] for error in blocked["errors"]] == blocked["report"]["blocking"]
 
 
 def test_rate_card_and_senders_over_the_api(client, world, make_user):
     admin, marketer = token(make_user("admin")), token(world.marketer)
     assert client.get("/api/v1/rate-card", headers=marketer).json["currency"] == "USD"
     card = {"currency": "RUB", "prices": {"other": {"marketing": "7", "utility": "1", "authentication": "1"}}}
-    assert client.put("/api/v1/rate-card", json=card, headers=marketer).status_code == 403
+    assert_problem(client.put("/api/v1/rate-card", json=card, headers=marketer), 403)
     response = client.put("/api/v1/rate-card", json=card, headers=admin)
     assert response.status_code == 200 and response.json["customised"] is True
-    assert client.put("/api/v1/rate-card", json={"currency": "RUB"}, headers=admin).status_code == 400
+    assert_problem(client.put("/api/v1/rate-card", json={"currency": "RUB"}, headers=admin), 400)
     assert client.delete("/api/v1/rate-card", headers=admin).json["currency"] == "USD"
+    refused = client.post("/api/v1/senders", json={"name": "", "phone": "12", "tier": "TIER_2K"}, headers=admin)
+    assert [error["field"] for error in assert_problem(refused, 400)["errors"]] == ["name", "phone"]
     response = client.post("/api/v1/senders", json={"name": "Second", "phone": "+74950000001", "tier": "TIER_2K"}, headers=admin)
     assert response.status_code == 201 and response.json["tier"] == "TIER_2K"
     assert [s["name"] for s in client.get("/api/v1/senders", headers=marketer).json["senders"]] == ["Main", "Second"]
@@ -170,7 +176,7 @@ def test_the_cli_updates_a_campaign(app, world, tmp_path):
 def test_the_api_revises_a_rejected_campaign(client, world):
     author, reviewer = token(world.marketer), token(world.reviewer)
     campaign_id = client.post("/api/v1/campaigns", json=world.spec(), headers=author).json["id"]
-    assert client.post(f"/api/v1/campaigns/{campaign_id}/revise", headers=author).status_code == 409
+    assert_problem(client.post(f"/api/v1/campaigns/{campaign_id}/revise", headers=author), 409)
     client.post(f"/api/v1/campaigns/{campaign_id}/submit", headers=author)
     client.post(f"/api/v1/campaigns/{campaign_id}/reject", json={"reason": "No"}, headers=reviewer)
     response = client.post(f"/api/v1/campaigns/{campaign_id}/revise", headers=author)
@@ -323,7 +329,7 @@ def test_the_cli_and_the_api_schedule_an_approved_campaign(app, client, world):
     response = client.post(f"/api/v1/campaigns/{by_api.id}/schedule", headers=token(world.marketer))
     assert response.status_code == 200 and response.json["status"] == "scheduled"
     again = client.post(f"/api/v1/campaigns/{by_api.id}/schedule", headers=token(world.marketer))
-    assert again.status_code == 409 and "Only an approved campaign" in again.json["error"]
+    assert_problem(again, 409, detail="Only an approved campaign")
 
 
 def test_the_list_says_when_each_campaign_goes_or_went_out(app, world):

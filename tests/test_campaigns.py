@@ -249,17 +249,18 @@ def test_a_stale_object_loses_the_compare_and_set(world):
     campaign = world.campaign()
     assert campaign.status is S.DRAFT  # loaded: this object believes it is a draft
     db.session.execute(Campaign.__table__.update().values(status="cancelled"))
-    with pytest.raises(TransitionError, match="Someone else changed this campaign"):
+    with pytest.raises(TransitionError, match="Someone else changed this campaign") as lost:
         lifecycle.transition(campaign, S.IN_REVIEW)
-    assert campaign.status is S.CANCELLED
+    assert campaign.status is S.CANCELLED and lost.value.status == 409
 
 
 def test_an_edit_made_on_a_stale_status_is_refused(world):
     campaign = world.campaign()
     assert campaign.status is S.DRAFT
     db.session.execute(Campaign.__table__.update().values(status="in_review"))
-    with pytest.raises(CampaignError, match="Someone else changed this campaign"):
+    with pytest.raises(CampaignError, match="Someone else changed this campaign") as lost:
         campaigns.update_campaign(campaign, {"messages_per_second": 5})
+    assert lost.value.status == 409
 
 
 def test_cancel_through_the_service(world):

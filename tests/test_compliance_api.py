@@ -10,6 +10,7 @@ import pytest
 from compliance import suppression
 from compliance.models import SuppressionReason
 from extensions import db
+from tests.helpers import assert_problem
 from tests.records import audit_events as events, suppression_rows as rows, suppress
 
 FORBIDDEN = "Your role does not allow this. Ask an administrator if you need access."
@@ -35,9 +36,8 @@ def call(client):
 
 
 
-def problem(response, status: int, message: str) -> None:
-    assert response.status_code == status
-    assert response.json == {"error": status, "message": message}
+def problem(response, status: int, message: str, field: str | None = None) -> None:
+    assert assert_problem(response, status, field=field)["detail"] == message
 
 
 @pytest.mark.parametrize(("method", "path"), [
@@ -51,7 +51,7 @@ def problem(response, status: int, message: str) -> None:
 def test_requests_without_a_valid_token_are_401(call, method, path, token):
     suppress("+79031112233")
     response = call(method, path, token, json={"phone": "+79031112244", "reason": "block", "text": "x"})
-    assert response.status_code == 401 and response.json["error"] == "unauthorized"
+    assert_problem(response, 401)
     assert response.headers["WWW-Authenticate"] == 'Bearer realm="vestnik"'
     assert [row.phone for row in rows()] == ["+79031112233"] and rows()[0].is_open
 
@@ -89,21 +89,31 @@ def test_a_manual_suppression_needs_a_note(call, token_of):
     assert response.status_code == 201 and (response.json["reason"], response.json["note"]) == ("manual", "Asked in the shop")
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    ({"phone": "hello", "reason": "opt_out"}, "“hello” is not a phone number."),
-    ({"phone": "8 903 12", "reason": "opt_out"}, "“8 903 12” has the wrong number of digits for a phone number."),
-    ({"reason": "opt_out"}, "Enter a phone number."),
-    ({"phone": "+79031234567", "reason": "unsubscribed"}, "“reason” must be one of opt_out, block, spam_report or manual."),
-    ({"phone": "+79031234567", "reason": ["opt_out"]}, "“reason” must be one of opt_out, block, spam_report or manual."),
+BAD_REASON = "“reason” must be one of opt_out, block, spam_report or manual."
+
+
+@pytest.mark.parametrize(("body", "field", "message"), [
+    ({"phone": "hello", "reason": "opt_out"}, "phone", "“hello” is not a phone number."),
+    ({"phone": "8 903 12", "reason": "opt_out"}, "phone", "“8 903 12” has the wrong number of digits for a phone number."),
+    ({"reason": "opt_out"}, "phone", "Enter a phone number."),
+    ({"phone": "+79031234567", "reason": "unsubscribed"}, "reason", BAD_REASON),
+    ({"phone": "+79031234567", "reason": ["opt_out"]}, "reason", BAD_REASON),
 ])
-def test_a_bad_request_to_add_is_400_with_a_message(call, token_of, body, message):
-    problem(call("POST", "/suppressions", token_of(), json=body), 400, message)
+def test_a_bad_request_to_add_is_400_naming_the_field(call, token_of, body, field, message):
+    problem(call("POST", "/suppressions", token_of(), json=body), 400, message, field)
     assert rows() == [] and events("suppression.added") == []
 
 
-def test_a_body_that_is_not_json_is_400(call, token_of):
-    response = call("POST", "/suppressions", token_of(), data="phone=+79031234567", content_type="text/plain")
-    problem(response, 400, "Enter a phone number.")
+@pytest.mark.parametrize(("data", "message"), [
+    ("phone=+79031234567", "The body is not valid JSON."),
+    ('{"phone": "+79031234567",', "The body is not valid JSON."),
+    ('["+79031234567"]', "The body must be a JSON object."),
+    ("null", "The body must be a JSON object."),
+])
+def test_a_body_that_is_not_a_json_object_is_400_without_field_errors(call, token_of, data, message):
+    response = call("POST", "/suppressions", token_of(), data=data, content_type="text/plain")
+    assert assert_problem(response, 400, "invalid-json", detail=message)["title"] == "The body is not valid JSON"
+    assert "errors" not in response.json and rows() == []
 
 
 # --- listing and one number -----------------------------------------------------------------------
@@ -243,7 +253,7 @@ def test_lint_scores_spam(call, token_of):
     ({"text": "Hello", "language": "de"}, "“language” must be ru or en."),
 ])
 def test_lint_refuses_a_bad_request(call, token_of, body, message):
-    problem(call("POST", "/lint", token_of(), json=body), 400, message)
+    problem(call("POST", "/lint", token_of(), json=body), 400, message, "language" if "language" in body else "text")
 
 
 def test_csv_import_and_export_through_the_api(call, token_of):
@@ -266,7 +276,7 @@ def test_csv_import_and_export_through_the_api(call, token_of):
 ])
 def test_a_bad_csv_gets_a_sentence_and_changes_nothing(call, token_of, data, sentence):
     response = call("POST", "/suppressions/import", token_of(), data=data, content_type="text/csv")
-    assert response.status_code == 400 and sentence in response.json["message"]
+    assert_problem(response, 400, detail=sentence)
     assert rows() == []
 
 

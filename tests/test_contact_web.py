@@ -15,7 +15,7 @@ from compliance import suppression
 from compliance.models import SuppressionReason
 from dbtypes import utcnow
 from tests import audience_files as files
-from tests.helpers import signed_in_client
+from tests.helpers import assert_problem, signed_in_client
 from tests.records import suppress
 from tests.test_contacts import add_contact, add_import, read_csv
 
@@ -258,7 +258,7 @@ def test_the_api_gives_one_contact_with_its_proof_and_history(call, token_of):
 @pytest.mark.parametrize("contact_id", ["999", "abc", "99999999999999999999999"])
 def test_the_api_answers_404_for_a_missing_contact(call, token_of, contact_id):
     response = call(f"/contacts/{contact_id}", token_of("admin"))
-    assert response.status_code == 404 and response.json == {"error": 404, "message": NOTHING_HERE}
+    assert assert_problem(response, 404)["detail"] == NOTHING_HERE
 
 
 def test_the_api_csv_is_for_marketers_and_admins(call, token_of):
@@ -268,9 +268,10 @@ def test_the_api_csv_is_for_marketers_and_admins(call, token_of):
         assert response.status_code == 200
         assert [record["phone"] for record in read_csv(page_of(response))[1]] == ["+79031112233"]
     response = call("/contacts.csv", token_of("reviewer"))
-    assert response.status_code == 403 and response.json == {"error": 403, "message": FORBIDDEN}
+    assert assert_problem(response, 403)["detail"] == FORBIDDEN
 
 
 @pytest.mark.parametrize("path", ["/contacts", "/contacts/1", "/contacts.csv"])
 def test_the_api_needs_a_token(call, path):
-    assert call(path).status_code == 401 and call(path, "vst_made-up").status_code == 401
+    assert_problem(call(path), 401)
+    assert_problem(call(path, "vst_made-up"), 401)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import build_app
-from tests.helpers import PASSWORD, sign_in
+from tests.helpers import PASSWORD, assert_problem, sign_in
 
 
 def test_factory_applies_overrides_on_top_of_the_environment(app, database_url):
@@ -74,10 +74,8 @@ def test_unknown_page_is_a_plain_404_page(client):
     assert "There is nothing at this address." in response.get_data(as_text=True)
 
 
-def test_unknown_api_path_is_json(client):
-    response = client.get("/api/v1/no-such-thing")
-    assert response.status_code == 404
-    assert response.json["error"] == 404
+def test_unknown_api_path_is_a_problem(client):
+    assert_problem(client.get("/api/v1/no-such-thing"), 404, detail="There is nothing at this address.")
 
 
 def test_a_crash_shows_a_sentence_and_leaks_nothing(database_url, redis_url, caplog):
@@ -95,7 +93,8 @@ def test_a_crash_shows_a_sentence_and_leaks_nothing(database_url, redis_url, cap
     assert "Something went wrong on our side" in text
     assert "secret-internal-detail" not in text and "Traceback" not in text
     api = client.get("/api/v1/explode")
-    assert api.status_code == 500 and "secret-internal-detail" not in api.get_data(as_text=True)
+    assert_problem(api, 500, detail="Something went wrong on our side")
+    assert "secret-internal-detail" not in api.get_data(as_text=True) and "Traceback" not in api.get_data(as_text=True)
     assert "secret-internal-detail" in caplog.text  # but operators can find it in the log
 
 

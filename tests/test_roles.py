@@ -10,7 +10,7 @@ import pytest
 from accounts.models import Role
 from accounts.roles import role_required
 from extensions import db
-from tests.helpers import post_form, signed_in_client
+from tests.helpers import assert_problem, post_form, signed_in_client
 
 ADMIN_PAGES = ["/users", "/audit", "/compliance/settings"]
 SIGNED_IN_PAGES = ["/", "/tokens", "/profile", "/suppressions", "/lint", "/audience/segments", "/audience/segments/new", "/templates", "/templates/new", *ADMIN_PAGES]
@@ -117,7 +117,7 @@ def test_role_required_admits_the_named_roles_and_admins(app, client, browser_as
         return {"for": "reviewers"}
 
     assert client.get("/reviewers-only").headers["Location"] == "/login?next=/reviewers-only"
-    assert client.get("/api/v1/reviewers-only").status_code == 401
+    assert_problem(client.get("/api/v1/reviewers-only"), 401)
     assert browser_as("marketer").get("/reviewers-only").status_code == 403
     for role in ("reviewer", "admin"):
         response = browser_as(role).get("/reviewers-only")

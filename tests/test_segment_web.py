@@ -13,7 +13,7 @@ from audience import segments
 from audience.models import Segment
 from compliance.models import SuppressionReason
 from extensions import db
-from tests.helpers import csrf_token, post_form, signed_in_client
+from tests.helpers import assert_problem, csrf_token, post_form, signed_in_client
 from tests.records import audit_events as events, suppress
 from tests.test_segments import add_contact
 
@@ -228,24 +228,23 @@ def test_the_api_preview(call_as, people):
 def test_api_errors_are_sentences_with_the_right_status(call_as, people):
     call_as("POST", "/segments", json={"name": "VIP", "definition": {}})
     bad = call_as("POST", "/segments", json={"name": "Other", "definition": {"timezones": ["Mars"]}})
-    assert (bad.status_code, bad.json) == (400, {"error": BAD_ZONE, "errors": [BAD_ZONE]})
+    assert assert_problem(bad, 400)["errors"] == [{"field": "definition.timezones", "message": BAD_ZONE}]
     duplicate = call_as("POST", "/segments", json={"name": "VIP", "definition": {}})
-    assert duplicate.status_code == 409 and duplicate.json["error"] == "A segment named “VIP” already exists; choose another name."
-    assert call_as("POST", "/segments", json={"definition": {}}).json["errors"] == ["Give the segment a name."]
-    assert call_as("POST", "/segments", data="not json", content_type="text/plain").status_code == 400
-    assert call_as("POST", "/segments/preview", json={"definition": "RU"}).status_code == 400
-    missing = call_as("GET", "/segments/999")
-    assert (missing.status_code, missing.json) == (404, {"error": "There is no segment with this id.",
-                                                         "errors": ["There is no segment with this id."]})
-    assert call_as("PUT", "/segments/999", json={"name": "x"}).status_code == 404
-    assert call_as("GET", "/segments/999/count").status_code == 404
-    forbidden = call_as("POST", "/segments", "reviewer", json={"name": "Mine", "definition": {}})
-    assert forbidden.status_code == 403
-    assert call_as("GET", "/segments", None).status_code == 401
+    assert_problem(duplicate, 409, detail="A segment named “VIP” already exists; choose another name.")
+    nameless = call_as("POST", "/segments", json={"definition": {"colour": "red"}})
+    assert [(error["field"], error["message"][:24]) for error in assert_problem(nameless, 400)["errors"]] == [
+        ("name", "Give the segment a name."), ("definition", "“colour” is not a part o")]
+    assert_problem(call_as("POST", "/segments", data="not json", content_type="text/plain"), 400, "invalid-json")
+    assert_problem(call_as("POST", "/segments/preview", json={"definition": "RU"}), 400)
+    assert_problem(call_as("GET", "/segments/999"), 404, detail="There is no segment with this id.")
+    assert_problem(call_as("PUT", "/segments/999", json={"name": "x"}), 404)
+    assert_problem(call_as("GET", "/segments/999/count"), 404)
+    assert_problem(call_as("POST", "/segments", "reviewer", json={"name": "Mine", "definition": {}}), 403)
+    assert_problem(call_as("GET", "/segments", None), 401)
     [segment] = saved()
     other = call_as("POST", "/segments", json={"name": "Other", "definition": {}}).json
-    assert call_as("PUT", f"/segments/{other['id']}", json={"name": "VIP"}).status_code == 409
-    assert call_as("PUT", f"/segments/{segment.id}", "reviewer", json={"name": "x"}).status_code == 403
+    assert_problem(call_as("PUT", f"/segments/{other['id']}", json={"name": "VIP"}), 409)
+    assert_problem(call_as("PUT", f"/segments/{segment.id}", "reviewer", json={"name": "x"}), 403)
     assert [s.name for s in saved()] == ["VIP", "Other"]
 
 

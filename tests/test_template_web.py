@@ -15,7 +15,7 @@ import pytest
 from campaigns import message_templates as templates
 from campaigns.models import Template, TemplateStatus
 from extensions import db
-from tests.helpers import csrf_token, post_form, signed_in_client
+from tests.helpers import assert_problem, csrf_token, post_form, problem_messages, signed_in_client
 from tests.records import audit_events
 from tests.test_message_templates import STOP, make, rows, spec
 
@@ -292,15 +292,15 @@ def test_the_api_creates_reads_lists_updates_and_submits(call_as):
 
 def test_the_api_status_is_for_admins(call_as):
     template_id = call_as("POST", "/templates", json=spec()).json["id"]
-    assert call_as("POST", f"/templates/{template_id}/status", "marketer", json={"status": "approved"}).status_code == 403
+    assert_problem(call_as("POST", f"/templates/{template_id}/status", "marketer", json={"status": "approved"}), 403)
     refused = call_as("POST", f"/templates/{template_id}/status", "admin", json={"status": "paused"})
-    assert refused.status_code == 400 and refused.json == {
-        "error": "Reason: say why, so that the template's author knows what to change.",
-        "errors": ["Reason: say why, so that the template's author knows what to change."]}
+    assert assert_problem(refused, 400, field="reason")["errors"] == [
+        {"field": "reason", "message": "Reason: say why, so that the template's author knows what to change."}]
     done = call_as("POST", f"/templates/{template_id}/status", "admin", json={"status": "rejected", "reason": "Spam."})
     assert done.status_code == 200 and (done.json["status"], done.json["rejection_reason"]) == ("rejected", "Spam.")
-    assert call_as("POST", f"/templates/{template_id}/status", "admin", json={"status": 3}).json["errors"] == [
-        "Status: choose pending, approved, rejected, paused or disabled."]
+    wrong = call_as("POST", f"/templates/{template_id}/status", "admin", json={"status": 3})
+    assert assert_problem(wrong, 400, field="status")["detail"] == (
+        "Status: choose pending, approved, rejected, paused or disabled.")
 
 
 def test_the_api_preview(call_as):
@@ -313,24 +313,25 @@ def test_the_api_preview(call_as):
     assert response.json["violations"] == []
     junk = call_as("POST", "/templates/preview", "reviewer", json={"body": 5, "buttons": "x", "examples": [1], "values": "y"})
     assert junk.status_code == 200 and "Body: write the message text." in junk.json["violations"]
-    assert call_as("POST", "/templates/preview", "reviewer", data="not json").status_code == 200
+    assert_problem(call_as("POST", "/templates/preview", "reviewer", data="not json"), 400, "invalid-json")
 
 
 def test_api_errors_are_sentences_with_the_right_status(call_as):
     bad = call_as("POST", "/templates", json=spec(buttons=[], name="x y"))
-    assert bad.status_code == 400 and bad.json["errors"] == [
+    assert_problem(bad, 400)
+    assert problem_messages(bad) == [
         "Name: use only lowercase Latin letters, digits and underscores, such as autumn_sale_2025.", OPT_OUT_MISSING]
-    assert bad.json["error"] == bad.json["errors"][0]
     call_as("POST", "/templates", json=spec())
     duplicate = call_as("POST", "/templates", json=spec())
-    assert duplicate.status_code == 409 and duplicate.json["errors"] == [
-        "Name: a template named “autumn_sale” in en already exists; edit it or choose another name."]
+    assert_problem(duplicate, 409,
+                   detail="Name: a template named “autumn_sale” in en already exists; edit it or choose another name.")
     for method, path in (("GET", "/templates/999"), ("PUT", "/templates/999"), ("POST", "/templates/999/submit")):
-        missing = call_as(method, path, json={})
-        assert missing.status_code == 404 and missing.json["error"] == "There is no template with this id."
-    assert call_as("POST", "/templates", "reviewer", json=spec(name="other")).status_code == 403
-    assert call_as("GET", "/templates", None).status_code == 401
-    assert call_as("POST", "/templates", data="junk").json["errors"][0] == "Name: give the template a name."
+        assert_problem(call_as(method, path, json={}), 404, detail="There is no template with this id.")
+    assert_problem(call_as("POST", "/templates", "reviewer", json=spec(name="other")), 403)
+    assert_problem(call_as("GET", "/templates", None), 401)
+    junk = call_as("POST", "/templates", data="junk")
+    assert_problem(junk, 400, "invalid-json", detail="The body is not valid JSON.")
+    assert problem_messages(call_as("POST", "/templates", json={}))[0] == "Name: give the template a name."
 
 
 # --- the CLI ------------------------------------------------------------------------------------------

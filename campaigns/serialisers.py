@@ -1,0 +1,63 @@
+"""Campaigns, senders and templates as JSON: one shape for the API, the CLI and the pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from campaigns import message_templates as templates
+from campaigns import rendering, review
+from campaigns.models import Campaign, Sender, Template
+
+
+def sender_json(sender: Sender) -> dict[str, Any]:
+    """One sender as JSON."""
+    return {"id": sender.id, "name": sender.name, "phone": sender.phone, "tier": sender.tier,
+            "messages_per_second": sender.messages_per_second, "channel": sender.channel}
+
+
+def campaign_json(campaign: Campaign, full: bool = False) -> dict[str, Any]:
+    """One campaign as JSON; ``full`` adds the preflight report, the estimate and the reviews."""
+    data = {
+        "id": campaign.id, "name": campaign.name, "status": campaign.status.value,
+        "sender_id": campaign.sender_id, "template_id": campaign.template_id, "segment_id": campaign.segment_id,
+        "variables": campaign.variables, "send_at": campaign.send_at.isoformat() if campaign.send_at else None,
+        "send_window": campaign.send_window, "messages_per_second": campaign.messages_per_second,
+        "content_hash": campaign.content_hash, "approved_hash": campaign.approved_hash,
+        "approved_by_id": campaign.approved_by_id,
+        "approved_at": campaign.approved_at.isoformat() if campaign.approved_at else None,
+        "created_by_id": campaign.created_by_id, "updated_by_id": campaign.updated_by_id,
+        "created_at": campaign.created_at.isoformat(), "updated_at": campaign.updated_at.isoformat(),
+        "recipients": campaign.recipients, "exclusions": campaign.exclusions,
+        "launched_at": campaign.launched_at.isoformat() if campaign.launched_at else None,
+    }
+    if full:
+        data["preflight"] = campaign.preflight
+        data["estimate"] = campaign.estimate
+        data["reviews"] = [
+            {"id": item.id, "decision": item.decision.value, "reviewer_id": item.reviewer_id,
+             "reason_code": item.reason_code, "reason": item.reason, "reason_label": review.reason_label(item),
+             "content_hash": item.content_hash, "created_at": item.created_at.isoformat()}
+            for item in review.reviews_of(campaign)
+        ]
+        data["changes_since_last_review"] = review.changes_since_last_review(campaign)
+    return data
+
+
+def template_json(template: Template, with_versions: bool = False) -> dict[str, Any]:
+    """One template version as JSON-ready data (with the list of all its versions when asked)."""
+    data = {
+        "id": template.id, "name": template.name, "language": template.language, "version": template.version,
+        "is_current": template.is_current, "category": template.category.value, "header": template.header,
+        "body": template.body, "footer": template.footer, "buttons": template.buttons, "examples": template.examples,
+        "variables": rendering.variables(template), "status": template.status.value,
+        "rejection_reason": template.rejection_reason, "tags": templates.tags_of(template),
+        "archived": template.archived_at is not None,
+        "archived_at": template.archived_at.isoformat() if template.archived_at else None,
+        "created_at": template.created_at.isoformat(), "updated_at": template.updated_at.isoformat(),
+        "last_used_at": template.last_used_at.isoformat() if template.last_used_at else None,
+        "created_by_id": template.created_by_id, "updated_by_id": template.updated_by_id,
+    }
+    if with_versions:
+        data["versions"] = [{"id": v.id, "version": v.version, "status": v.status.value, "is_current": v.is_current,
+                             "updated_at": v.updated_at.isoformat()} for v in templates.versions(template)]
+    return data
