@@ -18,7 +18,7 @@ from campaigns.launch import launch_job_id
 from campaigns.models import Campaign, CampaignStatus
 from extensions import db, redis_queues
 from tests.campaign_world import add_contact, make_world
-from tests.helpers import post_form, signed_in_client
+from tests.helpers import assert_problem, post_form, signed_in_client
 from tests.records import audit_events
 
 S = CampaignStatus
@@ -188,7 +188,7 @@ def test_the_api_answers_409_with_the_campaigns_until_they_are_confirmed(call_as
     made = campaigns_on_segment
     path = f"/segments/{world.segment.id}"
     refused = call_as("PUT", path, json={"definition": NEW})
-    assert refused.status_code == 409 and refused.json["error"].startswith("Saving this change returns these campaigns")
+    assert_problem(refused, 409, "conflict", detail="Saving this change returns these campaigns")
     assert [use["key"] for use in refused.json["affected"]] == voided_keys(made)
     assert refused.json["affected"][0] == {"kind": "campaign", "id": made[S.IN_REVIEW].id, "name": "Campaign in_review",
                                            "status": "in_review", "key": voided_keys(made)[0]}
