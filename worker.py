@@ -1,9 +1,11 @@
-"""The RQ worker: drains every queue (most urgent first) and runs RQ's scheduler.
+"""The RQ worker: drains every queue (most urgent first), runs RQ's scheduler and takes its turn at cron.
 
     python worker.py [--burst] [--queue NAME]...
 
 The app is built once, before any fork. Each job runs in the forked work horse inside a fresh app
 context (so a fresh database session), after the horse has dropped any connection it inherited.
+Unless in burst mode, the worker also starts a cron process (``cron.py``): of all the workers, the
+one holding the cron lease enqueues the periodic jobs of ``periodic.py``.
 SIGTERM or Ctrl-C is a warm shutdown: the current job finishes, then the worker exits; a second
 signal kills the job.
 """
@@ -23,10 +25,10 @@ from rq.job import Job
 
 import config
 from accounts.events import set_actor_label
-from accounts.jobs import enqueue_expire_invitations
 from app import create_app
-from campaigns.jobs import enqueue_restore_launches
+from cron import CronProcess
 from extensions import QUEUE_NAMES, db, redis_queues
+from periodic import PERIODIC_JOBS
 
 log = logging.getLogger("vestnik.worker")
 REDIS_WAIT_SECONDS = 30
@@ -84,12 +86,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Redis at {app.config['REDIS_URL']} is not answering; start it or set REDIS_URL.", file=sys.stderr)
             return 2
         queues = [redis_queues.queue(name) for name in (options.queue or QUEUE_NAMES)]
-        if not options.burst:
-            enqueue_expire_invitations()
-            # Redis may have lost scheduled launches (a flush, an enqueue that failed after commit).
-            enqueue_restore_launches()
-    worker = AppWorker(queues, connection=connection, app=app)
-    worker.work(burst=options.burst, with_scheduler=True, logging_level=app.config["LOG_LEVEL"])
+    cron = None if options.burst else CronProcess(app, connection, PERIODIC_JOBS, app.config["CRON_LEASE_SECONDS"])
+    if cron:
+        cron.start()
+    try:
+        worker = AppWorker(queues, connection=connection, app=app)
+        worker.work(burst=options.burst, with_scheduler=True, logging_level=app.config["LOG_LEVEL"])
+    finally:
+        if cron:
+            cron.stop()
     return 0
 
 
