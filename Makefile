@@ -19,7 +19,7 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/flask --app app db upgrade
 	$(BIN)/flask --app app users bootstrap
-	PATH="$(BIN):$$PATH" $(BIN)/honcho --procfile Procfile start $(PROCESSES)
+	PATH="$(BIN):$$PATH" $(BIN)/python run.py --procfile Procfile start $(PROCESSES)
 
 test: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)

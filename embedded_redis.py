@@ -23,8 +23,9 @@ import redis
 
 import config
 
-# honcho SIGKILLs whatever is still running 5 s after the first process stopped; stop before that.
-STOP_GRACE_SECONDS = 4
+# The worker may take config.WORKER_DRAIN_SECONDS to finish its job, then records the result and signs
+# off; wait that long and a little more. `make run` (run.py) SIGKILLs what is left only after this.
+STOP_GRACE_SECONDS = config.WORKER_DRAIN_SECONDS + 5
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
