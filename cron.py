@@ -21,7 +21,7 @@ import os
 import signal
 import time
 import uuid
-from typing import Iterable
+from collections.abc import Iterable
 
 from flask import Flask
 from redis import Redis
@@ -45,9 +45,15 @@ class HelperCronJob(CronJob):
         super().__init__(queue_name="", func=periodic.enqueue, interval=int(periodic.every.total_seconds()))
         self.app = app
 
-    def enqueue(self, connection: Redis) -> Job:
-        with self.app.app_context():
-            job = self.func()
+    def enqueue(self, connection: Redis) -> Job | None:
+        try:
+            with self.app.app_context():
+                job = self.func()
+        except RedisError:
+            raise  # the scheduler waits for Redis and tries again
+        except Exception:  # one broken helper must not stop the other periodic jobs
+            log.exception("event=periodic_job_enqueue_failed func=%s", self.func_name)
+            return None
         self.queue_name = job.origin
         # The same monitoring records as RQ's own cron jobs keep (`rq cron` and its dashboard read them).
         with connection.pipeline() as pipeline:
@@ -114,7 +120,7 @@ def run_cron(app: Flask, connection: Redis, periodic_jobs: Iterable[Periodic], l
                 release_lock(connection, CRON_LEASE_KEY, scheduler.name)
             if scheduler.stop_requested:
                 return
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, StopRequested):  # a signal while between two terms of the lease
             return
         except RedisError as error:  # Redis restarting, say: wait and try again
             log.warning("event=cron_redis_error error=%r", str(error))

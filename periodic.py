@@ -7,9 +7,9 @@ queue, timeout, retries and fixed job id: a run still queued or running is not e
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Callable
 
 from rq.job import Job
 

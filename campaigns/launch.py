@@ -12,8 +12,8 @@ materialises the recipients (``campaigns.materialise``) in the same transaction:
 message rows commit together, so a crash leaves a scheduled campaign with no rows, and the retry
 launches it. The job commits; these functions add and flush.
 
-Redis holds only the schedule; the database says what is scheduled. A worker enqueues
-``restore_launches`` when it starts, which gives every scheduled campaign whose job Redis lost (a
+Redis holds only the schedule; the database says what is scheduled. The periodic
+``restore_launches`` (``periodic.py``) gives every scheduled campaign whose job Redis lost (a
 flushed Redis, a failed enqueue after commit) its job back.
 """
 

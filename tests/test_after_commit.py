@@ -73,10 +73,9 @@ def test_a_rolled_back_savepoint_forgets_its_own_actions_only(app, ran):
 def test_a_savepoint_that_raises_inside_with_forgets_its_actions(app, ran):
     write("outer")
     ran.later("outer")
-    with pytest.raises(ValueError):
-        with db.session.begin_nested():
-            ran.later("inner")
-            raise ValueError("lost a race")
+    with pytest.raises(ValueError), db.session.begin_nested():
+        ran.later("inner")
+        raise ValueError("lost a race")
     db.session.commit()
     assert ran == ["outer"]
 

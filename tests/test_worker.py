@@ -16,9 +16,9 @@ from rq.job import JobStatus
 from rq.results import Result
 from sqlalchemy import select
 
+import cron
 from accounts import users
 from accounts.jobs import enqueue_expire_invitations
-import cron
 from accounts.models import Role, User
 from compliance.audit import AuditEvent, record
 from dbtypes import utcnow
