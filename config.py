@@ -24,9 +24,6 @@ import phonenumbers
 PROJECT_ROOT = Path(__file__).resolve().parent
 DEFAULT_INSTANCE_PATH = PROJECT_ROOT / "instance"
 LANGUAGES = ("en", "ru")
-# On Ctrl-C or SIGTERM the worker finishes the job it is running; `make run` waits this long for it
-# before it kills what is left (run.py), and the embedded Redis outlives the worker (embedded_redis.py).
-WORKER_DRAIN_SECONDS = 30
 # A unix socket path must fit in sockaddr_un (108 bytes on Linux).
 MAX_UNIX_SOCKET_PATH = 100
 
@@ -176,6 +173,9 @@ def load(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "INVITATION_DAYS": _int(env, "INVITATION_DAYS", 7),
         "METRICS_TOKEN": env.get("METRICS_TOKEN") or None,
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO").upper(),
+        # On SIGTERM or Ctrl-C the worker gives its running job this long to finish, then kills it (worker.py);
+        # `make run` waits for that (run.py) and the embedded Redis outlives it (embedded_redis.py).
+        "WORKER_DRAIN_SECONDS": max(_int(env, "WORKER_DRAIN_SECONDS", 30), 1),
         # The cron lease (cron.py): a dead cron scheduler's successor takes over within 4/3 of it.
         "CRON_LEASE_SECONDS": max(_int(env, "CRON_LEASE_SECONDS", 30), 1),
     }

@@ -22,6 +22,7 @@ import signal
 import time
 import uuid
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from flask import Flask
 from redis import Redis
@@ -32,7 +33,8 @@ from rq.exceptions import StopRequested
 from rq.job import Job
 from rq.scripts import acquire_or_refresh_lock, release_lock
 
-from periodic import Periodic
+if TYPE_CHECKING:  # the registrations are periodic.py's; this module needs none of the packages
+    from periodic import Periodic
 
 log = logging.getLogger("vestnik.cron")
 CRON_LEASE_KEY = "vestnik:cron:lease"

@@ -6,8 +6,9 @@ The app is built once, before any fork. Each job runs in the forked work horse i
 context (so a fresh database session), after the horse has dropped any connection it inherited.
 Unless in burst mode, the worker also starts a cron process (``cron.py``): of all the workers, the
 one holding the cron lease enqueues the periodic jobs of ``periodic.py``.
-SIGTERM or Ctrl-C is a warm shutdown: the current job finishes, then the worker exits; a second
-signal kills the job.
+SIGTERM or Ctrl-C is a warm shutdown: the current job gets WORKER_DRAIN_SECONDS (30 by default) to
+finish, then it is killed and recorded as failed; then the worker exits. A second signal kills the
+job at once.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import threading
 import time
 
 from flask import Flask
@@ -40,6 +42,23 @@ class AppWorker(Worker):
     def __init__(self, *args, app: Flask, **kwargs):
         super().__init__(*args, **kwargs)
         self.app = app
+        self.drain_timer: threading.Timer | None = None
+
+    def request_stop(self, signum, frame):
+        # Warm shutdown: RQ waits for the running job however long it takes; we give it the drain time,
+        # then kill it, so the worker still records the job as failed (RQ's retry applies) and exits
+        # before `make run` or a supervisor kills it outright (which would leave the job's process behind).
+        super().request_stop(signum, frame)  # raises StopRequested when no job is running
+        if self.drain_timer is None:
+            self.drain_timer = threading.Timer(self.app.config["WORKER_DRAIN_SECONDS"], self.end_drain)
+            self.drain_timer.daemon = True
+            self.drain_timer.start()
+
+    def end_drain(self) -> None:
+        if self.horse_pid:
+            log.warning("event=drain_time_over horse_pid=%s seconds=%s", self.horse_pid,
+                        self.app.config["WORKER_DRAIN_SECONDS"])
+            self.kill_horse()
 
     def main_work_horse(self, job: Job, queue: Queue):
         # A connection copied across fork() would be shared with the parent; drop the copies.

@@ -185,6 +185,24 @@ def test_sigterm_lets_the_running_job_finish_then_the_worker_exits(app, start_wo
 
 
 @pytest.mark.slow
+def test_a_job_still_running_when_the_drain_time_is_over_is_killed_and_recorded_failed(app, start_worker):
+    worker = start_worker(WORKER_DRAIN_SECONDS="1")
+    stuck = redis_queues.enqueue("default", worker_jobs.write_when_released, "test:never-released", "too-late")
+    wait_for(lambda: status_of(stuck) == JobStatus.STARTED, "the job to start")
+    worker.observe_children()
+
+    worker.popen.send_signal(signal.SIGTERM)
+    code = worker.wait()  # long before the job would give up waiting by itself (60 s)
+
+    assert code == 0, worker.output()
+    assert "event=drain_time_over" in worker.output()
+    assert status_of(stuck) == JobStatus.FAILED
+    assert markers_in_database() == []
+    left = survivors(worker.seen)
+    assert not left, f"the worker left {left} running"
+
+
+@pytest.mark.slow
 def test_every_job_gets_a_fresh_app_context_and_sees_committed_data(app, start_worker):
     record(worker_jobs.MARKER_ACTION, details={"marker": "from-the-web"})
     db.session.commit()
