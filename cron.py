@@ -101,7 +101,14 @@ def run_cron(app: Flask, connection: Redis, periodic_jobs: Iterable[Periodic], l
              worker_pid: int) -> None:
     """Wait for the lease, run the cron scheduler while holding it; return on SIGTERM/SIGINT or when
     the worker has gone."""
-    periodic_jobs = list(periodic_jobs)
+    try:
+        _take_turns(app, connection, list(periodic_jobs), lease_seconds, worker_pid)
+    except (KeyboardInterrupt, StopRequested):  # a signal between two steps: stop quietly all the same
+        pass
+
+
+def _take_turns(app: Flask, connection: Redis, periodic_jobs: list[Periodic], lease_seconds: int,
+                worker_pid: int) -> None:
     while os.getppid() == worker_pid:
         # Outside the scheduler (which installs its own handlers), a signal ends the wait at once.
         signal.signal(signal.SIGTERM, signal.default_int_handler)
@@ -122,14 +129,9 @@ def run_cron(app: Flask, connection: Redis, periodic_jobs: Iterable[Periodic], l
                 release_lock(connection, CRON_LEASE_KEY, scheduler.name)
             if scheduler.stop_requested:
                 return
-        except (KeyboardInterrupt, StopRequested):  # a signal while between two terms of the lease
-            return
         except RedisError as error:  # Redis restarting, say: wait and try again
             log.warning("event=cron_redis_error error=%r", str(error))
-            try:
-                time.sleep(lease_seconds / 3)
-            except KeyboardInterrupt:
-                return
+            time.sleep(lease_seconds / 3)
 
 
 class CronProcess:
