@@ -19,7 +19,7 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/flask --app app db upgrade
 	$(BIN)/flask --app app users bootstrap
-	PATH="$(BIN):$$PATH" $(BIN)/honcho --procfile Procfile start $(PROCESSES)
+	PATH="$(BIN):$$PATH" $(BIN)/python run.py --procfile Procfile start $(PROCESSES)
 
 # In parallel, one xdist worker per core (each with its own Redis server and PostgreSQL database);
 # PYTEST_ARGS="-n 0" runs in one process, e.g. to debug.

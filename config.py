@@ -167,4 +167,9 @@ def load(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "INVITATION_DAYS": _int(env, "INVITATION_DAYS", 7),
         "METRICS_TOKEN": env.get("METRICS_TOKEN") or None,
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO").upper(),
+        # On SIGTERM or Ctrl-C the worker gives its running job this long to finish, then kills it (worker.py);
+        # `make run` waits for that (run.py) and the embedded Redis outlives it (embedded_redis.py).
+        "WORKER_DRAIN_SECONDS": max(_int(env, "WORKER_DRAIN_SECONDS", 30), 1),
+        # The cron lease (cron.py): a dead cron scheduler's successor takes over within 4/3 of it.
+        "CRON_LEASE_SECONDS": max(_int(env, "CRON_LEASE_SECONDS", 30), 1),
     }

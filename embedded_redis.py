@@ -23,8 +23,9 @@ import redis
 
 import config
 
-# honcho SIGKILLs whatever is still running 5 s after the first process stopped; stop before that.
-STOP_GRACE_SECONDS = 4
+# The worker may take WORKER_DRAIN_SECONDS to finish its job, then records the result and signs off;
+# wait that long and this much more. `make run` (run.py) SIGKILLs what is left only after that.
+SIGN_OFF_SECONDS = 5
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
@@ -101,7 +102,7 @@ def main() -> None:
     except KeyboardInterrupt:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-    wait_for_clients_to_leave(socket_path, STOP_GRACE_SECONDS)
+    wait_for_clients_to_leave(socket_path, settings["WORKER_DRAIN_SECONDS"] + SIGN_OFF_SECONDS)
     server.terminate()  # Redis saves the append-only file and removes its socket
     sys.exit(server.wait())
 

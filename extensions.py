@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
@@ -15,7 +16,8 @@ from redis import Redis
 from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError
 from rq.job import Job, JobStatus
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, event
+from sqlalchemy.orm import Session, SessionTransaction
 
 # Deterministic constraint names, so Alembic migrations can alter them on every database.
 NAMING_CONVENTION = {
@@ -31,6 +33,7 @@ migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
+log = logging.getLogger(__name__)
 
 # Queues by purpose, in the order a worker drains them: sending first, imports and chores last.
 QUEUE_NAMES = ("dispatch", "webhooks", "imports", "default")
@@ -109,3 +112,64 @@ class RedisQueues:
 
 
 redis_queues = RedisQueues()
+
+
+# --- after commit -------------------------------------------------------------------------------------
+# session.info keys: the pending actions as [transaction, action] pairs in the order they were
+# registered, and whether the transaction now ending was committed (SQLAlchemy's after_commit fires
+# for a released savepoint too, after_transaction_end for every transaction, outcome unsaid).
+_PENDING = "vestnik.after_commit.pending"
+_COMMITTED = "vestnik.after_commit.committed"
+
+
+def after_commit(action: Callable[[], object]) -> None:
+    """Run ``action`` once the current database transaction commits; forget it if it rolls back.
+
+    Edges (views, API, CLI) start their jobs through this, so a worker that picks a job up at once
+    always finds what the edge committed, and a rolled-back request leaves no job behind. Savepoints
+    are honoured: an action registered inside ``db.session.begin_nested()`` waits for the outer
+    commit if the savepoint is released, and is forgotten if the savepoint rolls back, while actions
+    registered outside it are kept. Actions run in the order they were registered; if one raises,
+    the others still run and the first error is raised from the commit (which has happened).
+    """
+    session = db.session()
+    if not event.contains(session, "after_transaction_end", _settle_pending):
+        event.listen(session, "after_commit", _note_commit)
+        event.listen(session, "after_transaction_end", _settle_pending)
+    # None stands for the outermost transaction when none has begun yet.
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    session.info.setdefault(_PENDING, []).append([transaction, action])
+
+
+def _note_commit(session: Session) -> None:
+    session.info[_COMMITTED] = True
+
+
+def _settle_pending(session: Session, transaction: SessionTransaction) -> None:
+    committed = session.info.pop(_COMMITTED, False)
+    pending = session.info.get(_PENDING)
+    if not pending:
+        return
+    if transaction.parent is not None:  # a savepoint: its actions join the enclosing transaction, or go
+        if committed:
+            for entry in pending:
+                if entry[0] is transaction:
+                    entry[0] = transaction.parent
+        else:
+            session.info[_PENDING] = [entry for entry in pending if entry[0] is not transaction]
+        return
+    session.info[_PENDING] = []
+    if committed:
+        _run_all([action for _transaction, action in pending])
+
+
+def _run_all(actions: list[Callable[[], object]]) -> None:
+    first_error: Exception | None = None
+    for action in actions:
+        try:
+            action()
+        except Exception as error:  # the commit stands; the sweeps heal a lost job, the log says which
+            log.exception("event=after_commit_action_failed action=%r", action)
+            first_error = first_error or error
+    if first_error is not None:
+        raise first_error

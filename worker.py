@@ -1,11 +1,14 @@
-"""The RQ worker: drains every queue (most urgent first) and runs RQ's scheduler.
+"""The RQ worker: drains every queue (most urgent first), runs RQ's scheduler and takes its turn at cron.
 
     python worker.py [--burst] [--queue NAME]...
 
 The app is built once, before any fork. Each job runs in the forked work horse inside a fresh app
 context (so a fresh database session), after the horse has dropped any connection it inherited.
-SIGTERM or Ctrl-C is a warm shutdown: the current job finishes, then the worker exits; a second
-signal kills the job.
+Unless in burst mode, the worker also starts a cron process (``cron.py``): of all the workers, the
+one holding the cron lease enqueues the periodic jobs of ``periodic.py``.
+SIGTERM or Ctrl-C is a warm shutdown: the current job gets WORKER_DRAIN_SECONDS (30 by default) to
+finish, then it is killed and recorded as failed; then the worker exits. A second signal kills the
+job at once.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import threading
 import time
 
 from flask import Flask
@@ -23,10 +27,10 @@ from rq.job import Job
 
 import config
 from accounts.events import set_actor_label
-from accounts.jobs import enqueue_expire_invitations
 from app import create_app
-from campaigns.jobs import enqueue_restore_launches
+from cron import CronProcess
 from extensions import QUEUE_NAMES, db, redis_queues
+from periodic import PERIODIC_JOBS
 
 log = logging.getLogger("vestnik.worker")
 REDIS_WAIT_SECONDS = 30
@@ -38,6 +42,23 @@ class AppWorker(Worker):
     def __init__(self, *args, app: Flask, **kwargs):
         super().__init__(*args, **kwargs)
         self.app = app
+        self.drain_timer: threading.Timer | None = None
+
+    def request_stop(self, signum, frame):
+        # Warm shutdown: RQ waits for the running job however long it takes; we give it the drain time,
+        # then kill it, so the worker still records the job as failed (RQ's retry applies) and exits
+        # before `make run` or a supervisor kills it outright (which would leave the job's process behind).
+        super().request_stop(signum, frame)  # raises StopRequested when no job is running
+        if self.drain_timer is None:
+            self.drain_timer = threading.Timer(self.app.config["WORKER_DRAIN_SECONDS"], self.end_drain)
+            self.drain_timer.daemon = True
+            self.drain_timer.start()
+
+    def end_drain(self) -> None:
+        if self.horse_pid:
+            log.warning("event=drain_time_over horse_pid=%s seconds=%s", self.horse_pid,
+                        self.app.config["WORKER_DRAIN_SECONDS"])
+            self.kill_horse()
 
     def main_work_horse(self, job: Job, queue: Queue):
         # A connection copied across fork() would be shared with the parent; drop the copies.
@@ -84,12 +105,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Redis at {app.config['REDIS_URL']} is not answering; start it or set REDIS_URL.", file=sys.stderr)
             return 2
         queues = [redis_queues.queue(name) for name in (options.queue or QUEUE_NAMES)]
-        if not options.burst:
-            enqueue_expire_invitations()
-            # Redis may have lost scheduled launches (a flush, an enqueue that failed after commit).
-            enqueue_restore_launches()
-    worker = AppWorker(queues, connection=connection, app=app)
-    worker.work(burst=options.burst, with_scheduler=True, logging_level=app.config["LOG_LEVEL"])
+    cron = None if options.burst else CronProcess(app, connection, PERIODIC_JOBS, app.config["CRON_LEASE_SECONDS"])
+    if cron:
+        cron.start()
+    try:
+        worker = AppWorker(queues, connection=connection, app=app)
+        worker.work(burst=options.burst, with_scheduler=True, logging_level=app.config["LOG_LEVEL"])
+    finally:
+        if cron:
+            cron.stop()
     return 0
 
 

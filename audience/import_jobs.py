@@ -1,7 +1,8 @@
 """The import as an RQ job: one transaction for the data, progress in the job's meta for the page.
 
 A killed worker leaves an import "running" with nothing written (its transaction never committed);
-``refresh_status`` notices the dead job and marks the import failed, and running it again is safe.
+the periodic ``fail_stalled_imports`` job notices the dead job and marks the import failed, and running
+it again is safe. The pages only read: a GET never writes behind the caller's back.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from flask_babel import gettext as _
 from rq import get_current_job
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
+from sqlalchemy import select
 
 from accounts.events import set_actor_label
 from accounts.models import User
@@ -22,13 +24,14 @@ from audience import imports
 from audience.columns import MappingError
 from audience.importer import ImportRefusedError, run_import
 from audience.models import Import, ImportStatus
-from extensions import db, redis_queues
+from extensions import after_commit, db, redis_queues
 from spreadsheets import UnreadableFileError
 
 log = logging.getLogger(__name__)
 # Sentences for the person importing: a bad file says what is wrong; a crash says nothing was kept.
 REFUSALS = (UnreadableFileError, MappingError, ImportRefusedError)
 _PROGRESS_EVERY = 0.5  # seconds between progress writes to Redis
+_DEAD = (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED)  # ended without finishing the import
 
 
 def job_id_for(import_id: int) -> str:
@@ -81,19 +84,22 @@ def _progress_writer(job: Job | None):
     return write
 
 
-def enqueue_import(record: Import) -> Job:
-    """Queue ``record``'s import; while it is queued or running, a second call returns the same job."""
+def enqueue_import(record: Import) -> None:
+    """Mark ``record`` queued and queue its import once the caller commits (a rollback queues nothing).
+
+    The worker may pick the job up the moment it is in Redis, so it must find the import's settings
+    committed. While the job is queued or running, a second call leaves the same job.
+    """
     record.status = ImportStatus.QUEUED
     db.session.flush()
-    return redis_queues.enqueue(
-        "imports", import_file, record.id, job_id=job_id_for(record.id),
-        timeout=timedelta(hours=1), retries=1,
-    )
+    import_id = record.id
+    after_commit(lambda: redis_queues.enqueue(
+        "imports", import_file, import_id, job_id=job_id_for(import_id), timeout=timedelta(hours=1), retries=1,
+    ))
 
 
 def progress(record: Import) -> dict[str, Any]:
-    """Where the import is, for the progress bar: status, stage, rows done of total."""
-    refresh_status(record)
+    """Where the import is, for the progress bar: status, stage, rows done of total. Reads only."""
     state: dict[str, Any] = {"status": record.status.value, "stage": None, "done": 0, "total": 0}
     if record.status in (ImportStatus.QUEUED, ImportStatus.RUNNING):
         job = _job(record)
@@ -102,15 +108,37 @@ def progress(record: Import) -> dict[str, Any]:
     return state
 
 
-def refresh_status(record: Import) -> None:
-    """Mark an import failed whose job died (worker killed, job lost with Redis); commits if so."""
-    if record.status not in (ImportStatus.QUEUED, ImportStatus.RUNNING):
-        return
-    job = _job(record)
-    if job is not None and job.get_status(refresh=True) not in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
-        return
-    imports.mark_failed(record.id, _("The import did not finish (its worker stopped); nothing was imported. Start it again."))
+def fail_stalled_imports() -> int:
+    """The periodic job: mark failed every import whose job died (worker killed, job lost with Redis)."""
+    job = get_current_job()
+    failed = mark_stalled_imports_failed()
     db.session.commit()
+    log.info("event=stalled_imports_failed count=%d job_id=%s", failed, job.id if job else None)
+    return failed
+
+
+def enqueue_fail_stalled_imports() -> Job:
+    """Queue the stalled-import check; while one is queued or running, a second call returns it."""
+    return redis_queues.enqueue("default", fail_stalled_imports, job_id="fail_stalled_imports",
+                                timeout=timedelta(minutes=5))
+
+
+def mark_stalled_imports_failed() -> int:
+    """Mark failed each queued or running import whose job is gone or ended without finishing; flushes
+    only, returns how many.
+
+    An import is committed as queued a moment before its job reaches Redis (after the commit); should
+    this check fall in that moment, the job still runs and its outcome replaces the "failed".
+    """
+    pending = db.session.scalars(select(Import).where(Import.status.in_((ImportStatus.QUEUED, ImportStatus.RUNNING))))
+    sentence = _("The import did not finish (its worker stopped); nothing was imported. Start it again.")
+    failed = 0
+    for record in pending.all():
+        job = _job(record)
+        if job is None or job.get_status(refresh=True) in _DEAD:
+            imports.mark_failed(record.id, sentence)
+            failed += 1
+    return failed
 
 
 def _job(record: Import) -> Job | None:

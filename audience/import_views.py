@@ -10,7 +10,7 @@ from accounts.roles import role_required
 from audience import imports
 from audience.columns import FIELD_LABELS, FIELDS
 from audience.import_forms import MappingForm, UploadForm
-from audience.import_jobs import enqueue_import, progress, refresh_status
+from audience.import_jobs import enqueue_import, progress
 from audience.models import Import, ImportStatus
 from audience.views import bp
 from dbtypes import parse_id
@@ -99,7 +99,6 @@ def import_mapping(import_id: str):
 @role_required(Role.MARKETER)
 def import_detail(import_id: str):
     record = _import_or_404(import_id)
-    refresh_status(record)
     done = record.status is ImportStatus.SUCCEEDED
     shown = imports.issues(record, limit=ISSUES_SHOWN) if done else []
     return render_template("audience/import_detail.html", record=record, issues=shown, state=progress(record),

@@ -52,6 +52,6 @@ def restore_launches() -> int:
 
 
 def enqueue_restore_launches() -> Job:
-    """Queue the launch-job check a worker runs when it starts; one at a time."""
+    """Queue the periodic launch-job check (``periodic.py``); one at a time."""
     return redis_queues.enqueue(launch.LAUNCH_QUEUE, restore_launches, job_id="restore_launches",
                                 timeout=timedelta(minutes=5), retries=2)

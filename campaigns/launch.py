@@ -12,8 +12,8 @@ materialises the recipients (``campaigns.materialise``) in the same transaction:
 message rows commit together, so a crash leaves a scheduled campaign with no rows, and the retry
 launches it. The job commits; these functions add and flush.
 
-Redis holds only the schedule; the database says what is scheduled. A worker enqueues
-``restore_launches`` when it starts, which gives every scheduled campaign whose job Redis lost (a
+Redis holds only the schedule; the database says what is scheduled. The periodic
+``restore_launches`` (``periodic.py``) gives every scheduled campaign whose job Redis lost (a
 flushed Redis, a failed enqueue after commit) its job back.
 """
 
@@ -21,12 +21,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any
 
 from flask_babel import gettext as _
 from rq.job import Job, JobStatus
 from rq.exceptions import NoSuchJobError
-from sqlalchemy import event, func, select, update
+from sqlalchemy import func, select, update
 
 from audience.models import Segment
 from audience.segment_definition import SegmentError, parse_definition
@@ -37,7 +37,7 @@ from campaigns.models import Campaign, CampaignStatus, Message, Template, Templa
 from compliance.policy import current_policy
 from dbtypes import utcnow
 from domain_errors import DomainError
-from extensions import db, redis_queues
+from extensions import after_commit, db, redis_queues
 
 S = CampaignStatus
 # The launch starts the send path, so it shares the most urgent queue rather than waiting behind chores.
@@ -85,7 +85,7 @@ def schedule_launch(campaign: Campaign, actor: Any = None) -> None:
     transition(campaign, S.SCHEDULED, actor=actor,
                details={"send_at": send_at.isoformat() if send_at else None})
     campaign_id = campaign.id
-    _after_commit(lambda: enqueue_launch(campaign_id, send_at, replace=True))
+    after_commit(lambda: enqueue_launch(campaign_id, send_at, replace=True))
 
 
 def cancel_launch(campaign: Campaign, actor: Any = None, reason: str = "") -> None:
@@ -97,7 +97,7 @@ def cancel_launch(campaign: Campaign, actor: Any = None, reason: str = "") -> No
     transition(campaign, S.CANCELLED, actor=actor, reason=reason)
     if was_scheduled:
         campaign_id = campaign.id
-        _after_commit(lambda: remove_launch_job(campaign_id))
+        after_commit(lambda: remove_launch_job(campaign_id))
 
 
 def return_to_draft(campaign: Campaign, actor: Any = None, reason: str = "",
@@ -111,7 +111,7 @@ def return_to_draft(campaign: Campaign, actor: Any = None, reason: str = "",
                approved_hash=None, approved_by_id=None, approved_at=None)
     if was_scheduled:
         campaign_id = campaign.id
-        _after_commit(lambda: remove_launch_job(campaign_id))
+        after_commit(lambda: remove_launch_job(campaign_id))
 
 
 def enqueue_launch(campaign_id: int, at: datetime | None, *, replace: bool = False) -> Job:
@@ -154,29 +154,6 @@ def restore_launch_jobs() -> int:
     return len(rows)
 
 
-def _after_commit(action: Callable[[], object]) -> None:
-    """Run ``action`` once the current transaction commits; forget it if it rolls back."""
-    session = db.session()
-    pending = session.info.setdefault(_AFTER_COMMIT, [])
-    if not event.contains(session, "after_commit", _run_pending):
-        event.listen(session, "after_commit", _run_pending)
-        event.listen(session, "after_rollback", _forget_pending)
-    pending.append(action)
-
-
-_AFTER_COMMIT = "vestnik.campaigns.after_commit"
-
-
-def _run_pending(session) -> None:
-    actions, session.info[_AFTER_COMMIT] = session.info.get(_AFTER_COMMIT, []), []
-    for action in actions:
-        action()
-
-
-def _forget_pending(session) -> None:
-    session.info[_AFTER_COMMIT] = []
-
-
 # --- the launch --------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -210,10 +187,11 @@ def launch(campaign_id: int) -> LaunchOutcome:
             return LaunchOutcome(False, "failed", S.FAILED.value)
         transition(campaign, S.SENDING, launched_at=now)
     except TransitionError:
-        # Another launcher (or a cancel) won the compare-and-set; nothing of ours was written.
-        db.session.rollback()
-        status = db.session.scalar(select(Campaign.status).where(Campaign.id == campaign_id))
-        return LaunchOutcome(False, "lost_race", status.value if status else "")
+        # Another launcher (or a cancel) won the compare-and-set. Its UPDATE matched no row, so there is
+        # nothing to undo, and rolling back here would throw away the caller's own work and its
+        # after-commit actions. (No savepoint either: on SQLite's driver a savepoint opened before any
+        # write commits when released, which would split the launch from its message rows.)
+        return LaunchOutcome(False, "lost_race", campaign.status.value)
     result = materialise(campaign, now, current_policy().sending)
     campaign.recipients, campaign.exclusions = result.recipients, result.exclusions
     # The template list sorts by last use.

@@ -12,7 +12,8 @@ from html import unescape
 
 import pytest
 from rq.job import Job, JobStatus
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session
 
 from audience import import_jobs, importer, imports
 from audience.import_jobs import enqueue_import, import_file, job_id_for
@@ -186,23 +187,88 @@ def test_sheet_chooses_the_sheet_of_a_workbook(app, tmp_path):
 
 # --- the job, in-process where no worker is needed ------------------------------------------------
 
-def test_enqueueing_an_import_twice_gives_one_job(app):
+def test_enqueueing_an_import_twice_gives_one_job_once_committed(app):
     record = start_import(files.cp1251_csv())
-    first, second = enqueue_import(record), enqueue_import(record)
+    enqueue_import(record)
+    enqueue_import(record)
+    assert redis_queues.queue("imports").job_ids == [], "nothing may reach Redis before the commit"
     db.session.commit()
-    assert first.id == second.id == job_id_for(record.id)
     assert redis_queues.queue("imports").job_ids == [job_id_for(record.id)]
     assert import_jobs.progress(record) == {"status": "queued", "stage": None, "done": 0, "total": 0}
 
 
-def test_an_import_whose_job_was_lost_is_marked_failed(app):
+def test_a_rolled_back_import_queues_no_job(app):
     record = start_import(files.cp1251_csv())
-    job = enqueue_import(record)
+    enqueue_import(record)
+    db.session.rollback()
     db.session.commit()
-    job.delete()  # Redis lost it (restarted without persistence, say)
-    assert import_jobs.progress(record)["status"] == "failed"
+    assert redis_queues.queue("imports").job_ids == []
+
+
+def test_an_import_whose_job_was_lost_is_marked_failed_by_the_periodic_check(app):
+    record = start_import(files.cp1251_csv())
+    enqueue_import(record)
+    waiting = start_import(files.cp1251_csv())
+    enqueue_import(waiting)
+    db.session.commit()
+    job_of(record).delete()  # Redis lost it (restarted without persistence, say)
+
+    assert import_jobs.fail_stalled_imports() == 1
     stored = stored_import(record.id)
     assert (stored.status, stored.error) == (ImportStatus.FAILED, WORKER_STOPPED)
+    assert stored_import(waiting.id).status is ImportStatus.QUEUED  # its job is still queued
+    assert import_jobs.fail_stalled_imports() == 0
+
+
+def test_reading_the_progress_of_a_dead_import_writes_nothing(app, marketer):
+    record = start_import(files.cp1251_csv())
+    enqueue_import(record)
+    db.session.commit()
+    job_of(record).delete()
+    writes = []
+
+    def count_writes(_connection, _cursor, statement, *_args):
+        if statement.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE")):
+            writes.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count_writes)
+    try:
+        assert marketer.get(f"/audience/imports/{record.id}/progress").get_json()["status"] == "queued"
+        assert marketer.get(f"/audience/imports/{record.id}").status_code == 200
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count_writes)
+    assert writes == []
+    assert stored_import(record.id).status is ImportStatus.QUEUED  # until the periodic check says otherwise
+
+
+def test_a_worker_that_takes_the_import_job_at_once_finds_the_import_committed(app, marketer):
+    """The job becomes visible in Redis only after the mapping page committed the import's settings:
+    whatever a worker reads the moment the job appears is the queued import with its mapping."""
+    import_id = uploaded_import_id(upload(marketer, "клиенты.csv", files.cp1251_csv()))
+    seen_by_a_fast_worker = []
+
+    def what_a_worker_would_read_now() -> None:
+        if Job.exists(job_id_for(import_id), connection=redis_queues.connection) and not seen_by_a_fast_worker:
+            with db.engine.connect() as worker_connection:  # another connection, as the worker's
+                row = worker_connection.execute(
+                    select(Import.status, Import.options).where(Import.id == import_id)).one()
+            seen_by_a_fast_worker.append((ImportStatus(row.status), row.options))
+
+    def before_commit(_session) -> None:
+        what_a_worker_would_read_now()
+
+    event.listen(Session, "before_commit", before_commit)
+    try:
+        assert confirm(marketer, import_id, default_region="KZ").status_code == 302
+    finally:
+        event.remove(Session, "before_commit", before_commit)
+    what_a_worker_would_read_now()
+
+    [(status, options)] = seen_by_a_fast_worker
+    assert status is ImportStatus.QUEUED
+    assert options["default_region"] == "KZ" and options["mapping"]
+    assert import_file(import_id)["created"] == 3  # and the job, run now, imports with those settings
+    assert stored_import(import_id).status is ImportStatus.SUCCEEDED
 
 
 def test_a_job_run_again_after_success_changes_nothing(app):
@@ -318,7 +384,7 @@ def test_a_worker_killed_half_way_leaves_nothing_and_the_import_is_marked_failed
     os.kill(horse, signal.SIGKILL)
     wait_for(lambda: job_of(record).get_status(refresh=True) is JobStatus.FAILED, "the worker to notice")
 
-    assert import_jobs.progress(stored_import(record.id))["status"] == "failed"
+    assert import_jobs.fail_stalled_imports() == 1
     stored = stored_import(record.id)
     assert (stored.status, stored.error) == (ImportStatus.FAILED, WORKER_STOPPED)
     assert count(Contact) == count(ImportIssue) == 0

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 import pytest
 from rq.job import Job, JobStatus
 from rq.registry import ScheduledJobRegistry
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from audience.models import Segment
 from campaigns import jobs, launch
@@ -315,6 +315,26 @@ def test_two_launchers_racing_materialise_once(app, audience, monkeypatch):
     assert message_count(campaign) == 4
     assert fresh(campaign).recipients == 4
     assert len(audit_events("campaign.launch")) == 1
+
+
+def test_a_lost_race_leaves_the_callers_own_work_and_its_after_commit_action_alone(app, audience):
+    """A caller that schedules one campaign and then loses the launch race of another keeps both its
+    schedule and the launch job that goes to Redis when it commits."""
+    raced, mine = add_campaign(), add_campaign()
+    schedule_launch(raced)
+    db.session.commit()
+    assert raced.status is S.SCHEDULED  # loaded as scheduled: what this launcher believes
+    with db.engine.begin() as other_launcher:  # another worker wins in the meantime
+        other_launcher.execute(update(Campaign).where(Campaign.id == raced.id).values(status=S.SENDING))
+
+    schedule_launch(mine)  # the caller's own pending work, with its after-commit enqueue
+    outcome = launch.launch(raced.id)
+    db.session.commit()
+
+    assert (outcome.launched, outcome.skipped, outcome.status) == (False, "lost_race", "sending")
+    assert fresh(mine).status is S.SCHEDULED
+    assert launch_job_id(mine.id) in scheduled_jobs()
+    assert message_count(raced) == 0
 
 
 def test_launch_summary_counts_queued_rows_and_exclusions(app, audience):

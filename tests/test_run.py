@@ -17,11 +17,13 @@ import socket
 import sqlite3
 import subprocess
 import tempfile
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
+import psutil
 import pytest
 import redis
 from rq import Queue
@@ -30,10 +32,12 @@ from rq.job import Job, JobStatus
 import config
 from tests import worker_jobs
 from tests.helpers import csrf_token
-from tests.processes import WAIT_SECONDS, descendants, kill_all, session_members, survivors, wait_for
+from tests.processes import WAIT_SECONDS, descendants, is_alive, kill_all, session_members, survivors, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 START_SECONDS = 60
+HONCHO_KILL_WAIT = 5  # seconds honcho waits after the first process stopped, unless run.py says otherwise
+RELEASE_KEY = "test:release-the-job"
 # Variables that would configure the child instead of its defaults, or tie it to an outer make.
 NOT_INHERITED = ("REDIS_URL", "DATABASE_URL", "SECRET_KEY", "VESTNIK_ENV", "MAKEFLAGS", "MFLAGS", "MAKELEVEL")
 
@@ -98,14 +102,32 @@ class MakeRun:
         wait_for(login_page_answers, "GET /login to answer 200", timeout=START_SECONDS, interval=0.2)
         self.observe()
 
-    def interrupt(self) -> None:
-        """Ctrl-C: SIGINT to the whole foreground process group, then wait for make to exit."""
+    def processes_running(self, program: str) -> list:
+        """The processes seen so far whose command line names ``program``."""
+        found = []
+        for process in self.seen:
+            try:
+                if any(program in part for part in process.cmdline()):
+                    found.append(process)
+            except psutil.NoSuchProcess:
+                continue
+        return found
+
+    def ctrl_c(self) -> None:
+        """Ctrl-C: SIGINT to the whole foreground process group."""
         self.observe()
         os.killpg(self.popen.pid, signal.SIGINT)
+
+    def wait_stopped(self) -> None:
         try:
             self.popen.wait(timeout=WAIT_SECONDS)
         except subprocess.TimeoutExpired:
             pytest.fail(f"make run did not stop within {WAIT_SECONDS} s of Ctrl-C:\n{self.output()}")
+
+    def interrupt(self) -> None:
+        """Ctrl-C, then wait for make to exit."""
+        self.ctrl_c()
+        self.wait_stopped()
 
     def clean_up(self) -> None:
         self.observe()
@@ -166,13 +188,33 @@ def test_make_run_serves_signs_in_and_stops_on_ctrl_c_without_leftovers(instance
     # Started side by side, Redis may answer a moment after the web app does.
     assert wait_for(first.health, "/healthz to answer 200") == {"status": "ok", "database": "ok", "redis": "ok"}
 
-    # A job running at Ctrl-C is finished and recorded before Redis goes away.
+    # A job running at Ctrl-C is finished and recorded before Redis goes away, even one that needs
+    # longer than honcho's own 5 s: this one runs until the test releases it.
     connection = redis.Redis(unix_socket_path=str(redis_socket))
-    job = Queue("default", connection=connection).enqueue(worker_jobs.slow_write, 2, "finished-during-ctrl-c")
+    job = Queue("default", connection=connection).enqueue(worker_jobs.write_when_released, RELEASE_KEY,
+                                                          "finished-during-ctrl-c")
     wait_for(lambda: job.get_status(refresh=True) == JobStatus.STARTED, "the job to start")
+    first.observe()
+    web = first.processes_running("gunicorn")
+    assert web, first.output()
+    first.ctrl_c()
+    wait_for(lambda: not any(is_alive(process) for process in web), "the web app to stop (honcho's kill wait starts)")
+    held_until = time.monotonic() + HONCHO_KILL_WAIT + 2
+
+    def still_draining_past_honchos_default() -> bool:
+        assert first.popen.poll() is None, f"make run stopped while the job was running:\n{first.output()}"
+        try:
+            assert job.get_status(refresh=True) == JobStatus.STARTED, first.output()
+        except redis.ConnectionError:
+            pytest.fail(f"Redis was stopped while the job was running:\n{first.output()}")
+        return time.monotonic() > held_until
+
+    wait_for(still_draining_past_honchos_default, "honcho's default kill wait to pass", interval=0.2)
+    connection.rpush(RELEASE_KEY, "go")
     connection.close()  # Redis waits for its clients to leave before it stops
-    first.interrupt()
+    first.wait_stopped()
     assert_stopped_cleanly(first, redis_socket)
+    assert "SIGKILL" not in first.output(), first.output()
     assert audited_markers(instance) == ["finished-during-ctrl-c"]
 
     second = make_run()

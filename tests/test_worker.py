@@ -9,11 +9,14 @@ import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import psutil
 import pytest
+from rq.cron import CronScheduler
 from rq.job import JobStatus
 from rq.results import Result
 from sqlalchemy import select
 
+import cron
 from accounts import users
 from accounts.jobs import enqueue_expire_invitations
 from accounts.models import Role, User
@@ -21,7 +24,7 @@ from compliance.audit import AuditEvent, record
 from dbtypes import utcnow
 from extensions import db, redis_queues
 from tests import worker_jobs
-from tests.processes import WAIT_SECONDS, descendants, kill_all, survivors, wait_for
+from tests.processes import WAIT_SECONDS, descendants, is_alive, kill_all, survivors, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -65,12 +68,11 @@ def start_worker(database_url, redis_url, tmp_path):
     }
     started: list[WorkerProcess] = []
 
-    def start(*arguments: str) -> WorkerProcess:
+    def start(*arguments: str, **settings: str) -> WorkerProcess:
         log = tmp_path / f"worker-{len(started)}.log"
         with log.open("wb") as handle:
-            popen = subprocess.Popen(
-                [sys.executable, "worker.py", *arguments], cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT
-            )
+            popen = subprocess.Popen([sys.executable, "worker.py", *arguments], cwd=ROOT, env={**env, **settings},
+                                     stdout=handle, stderr=subprocess.STDOUT)
         worker = WorkerProcess(popen, log)
         started.append(worker)
         return worker
@@ -183,6 +185,24 @@ def test_sigterm_lets_the_running_job_finish_then_the_worker_exits(app, start_wo
 
 
 @pytest.mark.slow
+def test_a_job_still_running_when_the_drain_time_is_over_is_killed_and_recorded_failed(app, start_worker):
+    worker = start_worker(WORKER_DRAIN_SECONDS="1")
+    stuck = redis_queues.enqueue("default", worker_jobs.write_when_released, "test:never-released", "too-late")
+    wait_for(lambda: status_of(stuck) == JobStatus.STARTED, "the job to start")
+    worker.observe_children()
+
+    worker.popen.send_signal(signal.SIGTERM)
+    code = worker.wait()  # long before the job would give up waiting by itself (60 s)
+
+    assert code == 0, worker.output()
+    assert "event=drain_time_over" in worker.output()
+    assert status_of(stuck) == JobStatus.FAILED
+    assert markers_in_database() == []
+    left = survivors(worker.seen)
+    assert not left, f"the worker left {left} running"
+
+
+@pytest.mark.slow
 def test_every_job_gets_a_fresh_app_context_and_sees_committed_data(app, start_worker):
     record(worker_jobs.MARKER_ACTION, details={"marker": "from-the-web"})
     db.session.commit()
@@ -218,3 +238,74 @@ def test_the_worker_scheduler_runs_jobs_enqueued_for_later(app, start_worker):
     assert event.details == {"marker": "scheduled"}
     # RQ schedules to the whole second, so "in one second" may come up to a second early.
     assert event.occurred_at >= (asked_at + timedelta(seconds=1)).replace(microsecond=0)
+
+
+# --- periodic jobs: one cron scheduler among all workers ------------------------------------------------
+
+# Seconds: a short cron lease, so that a takeover happens within the test, yet long enough that a busy
+# machine does not starve the holder past it (it renews every third of the lease).
+LEASE = "3"
+
+
+def live_cron_schedulers() -> dict[str, psutil.Process]:
+    """The cron schedulers registered in Redis whose process is alive, by name."""
+    found = {}
+    for scheduler in CronScheduler.all(redis_queues.connection, cleanup=False):
+        try:
+            process = psutil.Process(scheduler.pid)
+        except psutil.NoSuchProcess:
+            continue
+        if is_alive(process):
+            found[scheduler.name] = process
+    return found
+
+
+def overdue_invitation(admin, email: str) -> int:
+    overdue, _token = users.invite_user(email, Role.MARKETER, actor=admin)
+    overdue.invitation_expires_at = utcnow() - timedelta(hours=1)
+    db.session.commit()
+    return overdue.id
+
+
+def voided(user_id: int) -> bool:
+    db.session.rollback()
+    return db.session.get(User, user_id).invitation_hash is None
+
+
+@pytest.mark.slow
+def test_two_workers_run_one_cron_scheduler_and_the_other_takes_over_when_its_worker_dies(app, admin, start_worker):
+    first_invitation = overdue_invitation(admin, "first@example.com")
+    workers = [start_worker(CRON_LEASE_SECONDS=LEASE), start_worker(CRON_LEASE_SECONDS=LEASE)]
+
+    leader = wait_for(cron.holder, "a worker's cron process to take the lease")
+    wait_for(lambda: voided(first_invitation), "the periodic expire_invitations job to run")
+    # Over several renewals of the lease, exactly one scheduler runs: the holder's; the other waits.
+    started_at = CronScheduler.fetch(leader, redis_queues.connection).last_heartbeat
+
+    def renewed_a_few_times() -> bool:
+        assert list(live_cron_schedulers()) == [leader]
+        assert cron.holder() == leader
+        return CronScheduler.fetch(leader, redis_queues.connection).last_heartbeat > started_at + timedelta(
+            seconds=2 * float(LEASE))
+
+    wait_for(renewed_a_few_times, "the lease to be renewed a few times")
+    leader_process = live_cron_schedulers()[leader]
+    [dying] = [worker for worker in workers if worker.pid == leader_process.ppid()]
+    [survivor] = [worker for worker in workers if worker is not dying]
+
+    # The leader's host is lost: its worker and everything below it die at once, the lease is not given back.
+    second_invitation = overdue_invitation(admin, "second@example.com")
+    for process in [*dying.observe_children(), psutil.Process(dying.pid)]:
+        process.kill()
+    dying.wait()
+    successor = wait_for(lambda: cron.holder() not in (None, leader) and cron.holder(),
+                         "the other worker to take the lease over")
+    assert list(live_cron_schedulers()) == [successor]
+    assert live_cron_schedulers()[successor].ppid() == survivor.pid
+    wait_for(lambda: voided(second_invitation), "the new scheduler to run expire_invitations")
+
+    survivor.observe_children()
+    survivor.popen.send_signal(signal.SIGTERM)
+    finished_cleanly(survivor)
+    assert cron.holder() is None, "a scheduler that stops gives its lease back"
+    assert live_cron_schedulers() == {}

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from accounts.events import actor_label
 from compliance.audit import AuditEvent, record
-from extensions import db
+from extensions import db, redis_queues
 
 MARKER_ACTION = "test.marker"
 
@@ -22,6 +22,15 @@ def fail_loudly(message: str) -> None:
 def slow_write(seconds: float, marker: str) -> str:
     """Sleep, then commit an audit event carrying ``marker``; returns the marker."""
     time.sleep(seconds)
+    record(MARKER_ACTION, details={"marker": marker})
+    db.session.commit()
+    return marker
+
+
+def write_when_released(key: str, marker: str, seconds: int = 60) -> str:
+    """Block until the test pushes to the Redis list ``key`` (or give up), then commit ``marker``."""
+    if redis_queues.connection.blpop([key], timeout=seconds) is None:
+        raise TimeoutError(f"nobody released {key} within {seconds} s")
     record(MARKER_ACTION, details={"marker": marker})
     db.session.commit()
     return marker
