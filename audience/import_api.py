@@ -6,7 +6,7 @@ from flask import jsonify
 
 from accounts.models import Role
 from accounts.roles import role_required
-from audience import imports
+from audience import import_records
 from audience.api import bp
 from audience.models import Import
 from dbtypes import parse_id
@@ -26,7 +26,7 @@ def import_detail(import_id: str):
         "error": record.error,
         "summary": record.summary,
         "issues": [{"row": issue.row, "kind": issue.kind.value, "code": issue.reason,
-                    "reason": imports.reason_text(issue.reason), "detail": issue.detail, "cells": issue.raw}
-                   for issue in imports.issues(record)],
-        "merged_rows": imports.merged_rows_json(record),
+                    "reason": import_records.reason_text(issue.reason), "detail": issue.detail, "cells": issue.raw}
+                   for issue in import_records.issues(record)],
+        "merged_rows": import_records.merged_rows_json(record),
     })

@@ -10,10 +10,10 @@ import click
 import phonenumbers
 from flask import current_app
 
-from audience import imports
+from audience import import_records
 from audience.cli import group
 from audience.columns import FIELDS
-from audience.importer import run_import
+from audience.import_pipeline import run_import
 from extensions import db
 
 _STAGES = {"checking": "Checking and saving rows", "report": "Writing the report"}
@@ -42,23 +42,23 @@ def import_command(path: Path, default_region: str | None, consent_source: str, 
     region = (default_region or current_app.config["DEFAULT_REGION"]).upper()
     if region not in phonenumbers.SUPPORTED_REGIONS:
         raise click.BadParameter(f"{default_region!r} is not a country code such as RU.", param_hint="--default-region")
-    record = imports.create_import(path.name, path.read_bytes(), actor=None)
-    imports.configure(record, mapping=_mapping(pairs), default_region=region, consent_source=consent_source,
+    record = import_records.create_import(path.name, path.read_bytes(), actor=None)
+    import_records.configure(record, mapping=_mapping(pairs), default_region=region, consent_source=consent_source,
                       sheet=sheet)
-    imports.mark_running(record, None)
+    import_records.mark_running(record, None)
     # On standard error, so that --json output stays one clean line on standard output.
     with click.progressbar(length=1, label="Reading", file=sys.stderr) as bar:
         def show(stage: str, done: int, total: int) -> None:
             bar.label, bar.length = _STAGES.get(stage, stage), max(total, 1)
             bar.update(done - bar.pos)
 
-        summary = run_import(record, imports.file_content(record), progress=show)
-    imports.mark_succeeded(record, summary, actor=None)
+        summary = run_import(record, import_records.file_content(record), progress=show)
+    import_records.mark_succeeded(record, summary, actor=None)
     db.session.commit()
-    found = imports.issues(record)
-    rejections = [{"row": issue.row, "reason": imports.reason_text(issue.reason), "code": issue.reason}
+    found = import_records.issues(record)
+    rejections = [{"row": issue.row, "reason": import_records.reason_text(issue.reason), "code": issue.reason}
                   for issue in found if issue.kind.value == "rejected"]
-    merged = imports.merged_rows_json(record)
+    merged = import_records.merged_rows_json(record)
     if as_json:
         keys = ("read", "created", "updated", "unchanged", "duplicates", "rejected", "suppressed")
         data = {key: getattr(summary, key) for key in keys}

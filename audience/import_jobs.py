@@ -20,9 +20,9 @@ from sqlalchemy import select
 
 from accounts.events import set_actor_label
 from accounts.models import User
-from audience import imports
+from audience import import_records
 from audience.columns import MappingError
-from audience.importer import ImportRefusedError, run_import
+from audience.import_pipeline import ImportRefusedError, run_import
 from audience.models import Import, ImportStatus
 from extensions import after_commit, db, redis_queues
 from spreadsheets import UnreadableFileError
@@ -44,25 +44,25 @@ def import_file(import_id: int) -> dict[str, Any] | None:
     record = db.session.get(Import, import_id)
     if record is None or record.status is ImportStatus.SUCCEEDED:
         return record.summary if record else None  # a retried job after success changes nothing
-    content = imports.file_content(record)
+    content = import_records.file_content(record)
     uploader = db.session.get(User, record.uploaded_by_id) if record.uploaded_by_id else None
     set_actor_label(record.uploaded_by_label)
-    imports.mark_running(record, job.id if job else None)
+    import_records.mark_running(record, job.id if job else None)
     db.session.commit()
     log.info("event=import_started import_id=%d rows_file=%s job_id=%s", import_id, record.file_name, job and job.id)
     try:
         summary = run_import(record, content or b"", progress=_progress_writer(job))
-        imports.mark_succeeded(record, summary, actor=uploader)
+        import_records.mark_succeeded(record, summary, actor=uploader)
         db.session.commit()
     except REFUSALS as error:
         db.session.rollback()
-        imports.mark_failed(import_id, str(error))
+        import_records.mark_failed(import_id, str(error))
         db.session.commit()
         log.info("event=import_refused import_id=%d job_id=%s reason=%r", import_id, job and job.id, str(error))
         return None
     except BaseException:
         db.session.rollback()
-        imports.mark_failed(import_id, _("The import stopped because of an internal error; nothing was imported. Try again, or tell your administrator."))
+        import_records.mark_failed(import_id, _("The import stopped because of an internal error; nothing was imported. Try again, or tell your administrator."))
         db.session.commit()
         raise
     log.info("event=import_finished import_id=%d job_id=%s created=%d updated=%d rejected=%d",
@@ -136,7 +136,7 @@ def mark_stalled_imports_failed() -> int:
     for record in pending.all():
         job = _job(record)
         if job is None or job.get_status(refresh=True) in _DEAD:
-            imports.mark_failed(record.id, sentence)
+            import_records.mark_failed(record.id, sentence)
             failed += 1
     return failed
 

@@ -7,7 +7,7 @@ from flask_login import current_user
 
 from accounts.models import Role
 from accounts.roles import role_required
-from audience import imports
+from audience import import_records
 from audience.columns import FIELD_LABELS, FIELDS
 from audience.import_forms import MappingForm, UploadForm
 from audience.import_jobs import enqueue_import, progress
@@ -39,7 +39,7 @@ def upload():
     if form.validate_on_submit():
         upload_file = form.file.data
         try:
-            record = imports.create_import(upload_file.filename or "upload", upload_file.read(),
+            record = import_records.create_import(upload_file.filename or "upload", upload_file.read(),
                                            actor=current_user._get_current_object())
         except DomainError as error:
             db.session.rollback()
@@ -51,8 +51,8 @@ def upload():
 
 
 def _list_page(form: UploadForm) -> str:
-    return render_template("audience/imports.html", form=form, imports=imports.recent_imports(),
-                           status_labels=imports.STATUS_LABELS)
+    return render_template("audience/imports.html", form=form, imports=import_records.recent_imports(),
+                           status_labels=import_records.STATUS_LABELS)
 
 
 @bp.route("/imports/<import_id>/mapping", methods=["GET", "POST"])
@@ -61,14 +61,14 @@ def import_mapping(import_id: str):
     record = _import_or_404(import_id)
     if record.status is not ImportStatus.UPLOADED:
         return redirect(url_for("audience.import_detail", import_id=record.id))
-    content = imports.file_content(record) or b""
+    content = import_records.file_content(record) or b""
     form = MappingForm()
     sheet = form.sheet.data if request.method == "POST" else request.args.get("sheet")
     try:
-        shown = imports.preview(content, sheet or None)
+        shown = import_records.preview(content, sheet or None)
     except UnreadableFileError as error:
         # Only a sheet chosen by hand can fail here: the upload itself was read once already.
-        shown, form.sheet.errors = imports.preview(content), [str(error)]
+        shown, form.sheet.errors = import_records.preview(content), [str(error)]
     form.set_headers(shown.headers)
     form.sheet.choices = [(name, name) for name in shown.sheets]
     if request.method == "GET" or "show_sheet" in request.form:
@@ -79,7 +79,7 @@ def import_mapping(import_id: str):
         status = 200
     elif form.validate():
         try:
-            imports.configure(record, mapping=form.mapping(), default_region=form.default_region.data,
+            import_records.configure(record, mapping=form.mapping(), default_region=form.default_region.data,
                               consent_source=form.consent_source.data if form.attest.data else "", sheet=shown.sheet)
             enqueue_import(record)
         except DomainError as error:
@@ -100,12 +100,12 @@ def import_mapping(import_id: str):
 def import_detail(import_id: str):
     record = _import_or_404(import_id)
     done = record.status is ImportStatus.SUCCEEDED
-    shown = imports.issues(record, limit=ISSUES_SHOWN) if done else []
+    shown = import_records.issues(record, limit=ISSUES_SHOWN) if done else []
     return render_template("audience/import_detail.html", record=record, issues=shown, state=progress(record),
-                           headers=imports.report_headers(record, shown),
-                           merges=imports.merges(record, limit=ISSUES_SHOWN) if done else [],
-                           reason_text=imports.reason_text,
-                           issues_shown=ISSUES_SHOWN, status_labels=imports.STATUS_LABELS)
+                           headers=import_records.report_headers(record, shown),
+                           merges=import_records.merges(record, limit=ISSUES_SHOWN) if done else [],
+                           reason_text=import_records.reason_text,
+                           issues_shown=ISSUES_SHOWN, status_labels=import_records.STATUS_LABELS)
 
 
 @bp.get("/imports/<import_id>/progress")
@@ -118,5 +118,5 @@ def import_progress(import_id: str):
 @role_required(Role.MARKETER)
 def import_report(import_id: str):
     record = _import_or_404(import_id)
-    return spreadsheets.csv_download(imports.report_lines(record), f"import-{record.id}-report.csv",
-                                     encoding=imports.report_dialect(record)["encoding"])
+    return spreadsheets.csv_download(import_records.report_lines(record), f"import-{record.id}-report.csv",
+                                     encoding=import_records.report_dialect(record)["encoding"])

@@ -19,7 +19,7 @@ from typing import Callable
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from compliance.lint import lint  # noqa: E402
-from compliance.verdicts import RecipientFacts, SendContext, evaluate, preflight  # noqa: E402
+from compliance.send_verdicts import RecipientFacts, SendContext, evaluate, preflight  # noqa: E402
 
 GOAL = 50_000  # messages per second on one core
 LINT_GOAL = 2_000  # texts per second on one core

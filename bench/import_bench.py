@@ -81,7 +81,7 @@ def floor_seconds(content: bytes) -> float:
 
 def import_seconds(content: bytes, database_url: str) -> tuple[float, dict]:
     from app import create_app
-    from audience.importer import file_sha256, run_import
+    from audience.import_pipeline import file_sha256, run_import
     from audience.models import Import
     from extensions import db
 

@@ -15,7 +15,7 @@ from flask_login import current_user
 from accounts.json_body import json_body
 from accounts.models import Role
 from accounts.roles import role_required
-from campaigns import campaigns, launch, pricing, review
+from campaigns import campaign_specs, launch, pricing, review
 from campaigns.api import bp
 from campaigns.models import Campaign, CampaignStatus
 from campaigns.serialisers import campaign_json, sender_json
@@ -49,14 +49,14 @@ def campaigns_list():
     status = request.args.get("status")
     if status and status not in {item.value for item in CampaignStatus}:
         raise DomainError(_("Unknown campaign status: %(status)s.", status=status), field="status")
-    found = campaigns.list_campaigns(CampaignStatus(status) if status else None)
+    found = campaign_specs.list_campaigns(CampaignStatus(status) if status else None)
     return jsonify(campaigns=[campaign_json(campaign) for campaign in found])
 
 
 @bp.post("/campaigns")
 @role_required(Role.MARKETER)
 def create_campaign():
-    campaign = campaigns.create_campaign(json_body(), _actor())
+    campaign = campaign_specs.create_campaign(json_body(), _actor())
     db.session.commit()
     return jsonify(campaign_json(campaign, full=True)), 201
 
@@ -72,7 +72,7 @@ def campaign_detail(campaign_id: int):
 def update_campaign(campaign_id: int):
     campaign = _campaign(campaign_id)
     body = json_body()
-    return _step(campaign, lambda: campaigns.update_campaign(campaign, body, _actor()))
+    return _step(campaign, lambda: campaign_specs.update_campaign(campaign, body, _actor()))
 
 
 @bp.post("/campaigns/<int:campaign_id>/submit")
@@ -120,7 +120,7 @@ def schedule_campaign(campaign_id: int):
 def cancel_campaign(campaign_id: int):
     campaign = _campaign(campaign_id)
     reason = json_body().get("reason")
-    return _step(campaign, lambda: campaigns.cancel_campaign(campaign, _actor(), reason if isinstance(reason, str) else ""))
+    return _step(campaign, lambda: campaign_specs.cancel_campaign(campaign, _actor(), reason if isinstance(reason, str) else ""))
 
 
 @bp.get("/reviews")
@@ -135,7 +135,7 @@ def review_queue():
 @bp.get("/senders")
 @role_required()
 def senders_list():
-    return jsonify(senders=[sender_json(sender) for sender in campaigns.list_senders()])
+    return jsonify(senders=[sender_json(sender) for sender in campaign_specs.list_senders()])
 
 
 @bp.post("/senders")
@@ -143,7 +143,7 @@ def senders_list():
 def create_sender():
     body = json_body()
     rate = body.get("messages_per_second", 80)
-    sender = campaigns.create_sender(body.get("name") if isinstance(body.get("name"), str) else "",
+    sender = campaign_specs.create_sender(body.get("name") if isinstance(body.get("name"), str) else "",
                                      body.get("phone") if isinstance(body.get("phone"), str) else "",
                                      tier=body.get("tier", "TIER_250"), messages_per_second=rate, actor=_actor())
     db.session.commit()

@@ -10,7 +10,7 @@ import click
 
 from accounts.models import User
 from accounts.users import find_by_email
-from campaigns import campaigns, launch, pricing, review
+from campaigns import campaign_specs, launch, pricing, review
 from campaigns.cli import group
 from campaigns.lifecycle import STATUS_LABELS
 from campaigns.models import Campaign, CampaignStatus
@@ -59,7 +59,7 @@ def sender_group() -> None:
 @click.option("--mps", "messages_per_second", type=int, default=80, show_default=True, help="Throughput, messages per second.")
 def sender_create_command(name: str, phone: str, tier: str, messages_per_second: int) -> None:
     """Add the sender NAME with the number PHONE."""
-    sender = campaigns.create_sender(name, phone, tier=tier, messages_per_second=messages_per_second)
+    sender = campaign_specs.create_sender(name, phone, tier=tier, messages_per_second=messages_per_second)
     db.session.commit()
     click.echo(f"Created sender “{sender.name}” (id {sender.id}, {sender.phone}, {sender.tier}, {sender.messages_per_second} msg/s).")
 
@@ -67,7 +67,7 @@ def sender_create_command(name: str, phone: str, tier: str, messages_per_second:
 @sender_group.command("list")
 def sender_list_command() -> None:
     """List the senders: id, name, phone, tier, throughput."""
-    for sender in campaigns.list_senders():
+    for sender in campaign_specs.list_senders():
         click.echo(f"{sender.id}\t{sender.name}\t{sender.phone}\t{sender.tier}\t{sender.messages_per_second}")
 
 
@@ -79,7 +79,7 @@ def sender_list_command() -> None:
 def create_command(path: str, email: str | None) -> None:
     """Create a draft campaign from a JSON spec."""
     author = _user(email)
-    campaign = campaigns.create_campaign(_read_json(path), author)
+    campaign = campaign_specs.create_campaign(_read_json(path), author)
     db.session.commit()
     click.echo(f"Created campaign “{campaign.name}” (id {campaign.id}), a draft.")
 
@@ -92,7 +92,7 @@ def update_command(campaign_id: int, path: str, email: str | None) -> None:
     """Change a campaign; a content change voids its review or approval."""
     campaign = _campaign(campaign_id)
     editor = _user(email)
-    campaigns.update_campaign(campaign, _read_json(path), editor)
+    campaign_specs.update_campaign(campaign, _read_json(path), editor)
     db.session.commit()
     click.echo(f"Campaign {campaign.id} saved; it is “{STATUS_LABELS[campaign.status]}”.")
 
@@ -167,7 +167,7 @@ def schedule_command(campaign_id: int) -> None:
 def cancel_command(campaign_id: int, reason: str) -> None:
     """Cancel a campaign (and its scheduled launch)."""
     campaign = _campaign(campaign_id)
-    campaigns.cancel_campaign(campaign, reason=reason)
+    campaign_specs.cancel_campaign(campaign, reason=reason)
     db.session.commit()
     click.echo(f"Campaign {campaign.id} cancelled.")
 
@@ -198,7 +198,7 @@ def show_command(campaign_id: int, as_json: bool) -> None:
 @click.option("--status", type=click.Choice([status.value for status in CampaignStatus]), help="Only this status.")
 def list_command(status: str | None) -> None:
     """List campaigns, newest first: id, status, send time, name."""
-    for campaign in campaigns.list_campaigns(CampaignStatus(status) if status else None):
+    for campaign in campaign_specs.list_campaigns(CampaignStatus(status) if status else None):
         when = campaign.send_at.isoformat() if campaign.send_at else "-"
         click.echo(f"{campaign.id}\t{campaign.status.value}\t{when}\t{campaign.name}")
 

@@ -14,8 +14,8 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from audience.segments import list_segments
-from campaigns import campaigns
-from campaigns.campaigns import MAX_NAME
+from campaigns import campaign_specs
+from campaigns.campaign_specs import MAX_NAME
 from campaigns.message_templates import STATUS_LABELS
 from campaigns.models import Campaign
 from campaigns.review import MAX_REASON, REJECTION_REASONS
@@ -50,13 +50,13 @@ class CampaignForm(FlaskForm):
     window_start = StringField(_l("Send window from"), validators=[Optional(), Length(max=5)], render_kw={"placeholder": "09:00"},
                                description=_l("In each recipient's local time; empty: the compliance default."))
     window_end = StringField(_l("until"), validators=[Optional(), Length(max=5)], render_kw={"placeholder": "21:00"})
-    messages_per_second = IntegerField(_l("Messages per second"), default=campaigns.DEFAULT_RATE,
+    messages_per_second = IntegerField(_l("Messages per second"), default=campaign_specs.DEFAULT_RATE,
                                        validators=[Optional(), NumberRange(min=1, max=1000)])
 
     def fill_choices(self, campaign: Campaign | None = None) -> None:
         """The senders, usable templates (and the campaign's own) and segments to choose from."""
-        self.sender.choices = [SelectChoice(sender.id, f"{sender.name} ({sender.phone})") for sender in campaigns.list_senders()]
-        usable = campaigns.usable_templates(keep=campaign.template_id if campaign else None)
+        self.sender.choices = [SelectChoice(sender.id, f"{sender.name} ({sender.phone})") for sender in campaign_specs.list_senders()]
+        usable = campaign_specs.usable_templates(keep=campaign.template_id if campaign else None)
         self.template.choices = [
             SelectChoice(t.id, f"{t.name} · {t.language} · v{t.version} · {STATUS_LABELS[t.status]}") for t in usable]
         self.segment.choices = [SelectChoice(segment.id, segment.name) for segment in list_segments()]
@@ -77,14 +77,14 @@ def posted_variables(form: CampaignForm) -> dict[str, dict[str, str]]:
 
 
 def spec_from_form(form: CampaignForm) -> dict[str, Any]:
-    """The campaign spec the wizard describes; ``campaigns.create_campaign`` checks it."""
+    """The campaign spec the wizard describes; ``campaign_specs.create_campaign`` checks it."""
     window = None
     if (form.window_start.data or "").strip() or (form.window_end.data or "").strip():
         window = {"start": (form.window_start.data or "").strip(), "end": (form.window_end.data or "").strip()}
     return {
         "name": form.name.data or "", "sender": form.sender.data, "template": form.template.data,
         "segment": form.segment.data, "variables": posted_variables(form), "send_at": _send_at(form),
-        "send_window": window, "messages_per_second": form.messages_per_second.data or campaigns.DEFAULT_RATE,
+        "send_window": window, "messages_per_second": form.messages_per_second.data or campaign_specs.DEFAULT_RATE,
     }
 
 

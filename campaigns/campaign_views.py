@@ -18,7 +18,7 @@ from accounts.forms import EmptyForm
 from accounts.models import Role
 from accounts.roles import role_required
 from audience.models import Segment
-from campaigns import campaigns, launch, pricing, preflight, review
+from campaigns import campaign_specs, launch, pricing, preflight, review
 from campaigns.campaign_forms import (
     ApproveForm, CampaignForm, RateCardForm, RejectForm, form_data, posted_variables, spec_from_form,
 )
@@ -30,7 +30,6 @@ from compliance.verdict import OUTCOME_LABELS
 from domain_errors import DomainError
 from extensions import db
 
-S = CampaignStatus
 SAMPLE_SIZE = 5
 
 
@@ -48,9 +47,9 @@ def send_time(campaign: Campaign) -> str:
         return moment.strftime("%Y-%m-%d %H:%M")
     if campaign.launched_at is not None:
         return _("Launched %(time)s", time=at(campaign.launched_at))
-    if campaign.status in (S.CANCELLED, S.FAILED):
+    if campaign.status in (CampaignStatus.CANCELLED, CampaignStatus.FAILED):
         return _("Not sent")
-    if campaign.status is S.SCHEDULED:
+    if campaign.status is CampaignStatus.SCHEDULED:
         return at(campaign.send_at) if campaign.send_at else _("Launching now")
     return at(campaign.send_at) if campaign.send_at else _("When approved")
 
@@ -68,9 +67,9 @@ def _labels() -> dict[str, Any]:
 @role_required()
 def campaign_list():
     status = request.args.get("status", "")
-    chosen = S(status) if status in {item.value for item in S} else None
+    chosen = CampaignStatus(status) if status in {item.value for item in CampaignStatus} else None
     counts = dict(db.session.execute(select(Campaign.status, func.count()).group_by(Campaign.status)).all())
-    return render_template("campaigns/campaign_list.html", campaigns=campaigns.list_campaigns(chosen), chosen=chosen,
+    return render_template("campaigns/campaign_list.html", campaigns=campaign_specs.list_campaigns(chosen), chosen=chosen,
                            counts={status.value: count for status, count in counts.items()},
                            can_edit=current_user.has_role(Role.MARKETER), **_labels())
 
@@ -83,7 +82,7 @@ def _wizard(form: CampaignForm, campaign: Campaign | None, errors=(), status: in
 
 def _rows_for(form: CampaignForm, template_id: int | None, mapping: dict[str, dict[str, str]]) -> None:
     template = db.session.get(Template, template_id) if template_id else None
-    form.set_variable_rows(campaigns.template_variables(template) if template else [], mapping)
+    form.set_variable_rows(campaign_specs.template_variables(template) if template else [], mapping)
 
 
 @bp.get("/campaigns/new")
@@ -129,9 +128,9 @@ def _submit_wizard(campaign: Campaign | None):
         return _wizard(form, campaign, status=400)
     try:
         if campaign is None:
-            campaign = campaigns.create_campaign(spec_from_form(form), _actor())
+            campaign = campaign_specs.create_campaign(spec_from_form(form), _actor())
         else:
-            campaigns.update_campaign(campaign, spec_from_form(form), _actor())
+            campaign_specs.update_campaign(campaign, spec_from_form(form), _actor())
     except DomainError as error:
         db.session.rollback()
         return _wizard(form, campaign, error.errors, error.status)
@@ -163,10 +162,10 @@ def campaign(campaign_id: int):
     is_marketer = current_user.has_role(Role.MARKETER)
     return render_template("campaigns/campaign_detail.html", **_context(found),
                            can_edit=is_marketer and found.status in EDITABLE,
-                           can_submit=is_marketer and can(found, S.IN_REVIEW),
-                           can_revise=is_marketer and found.status is S.REJECTED,
-                           can_cancel=is_marketer and can(found, S.CANCELLED),
-                           can_review=found.status is S.IN_REVIEW and current_user.has_role(Role.REVIEWER))
+                           can_submit=is_marketer and can(found, CampaignStatus.IN_REVIEW),
+                           can_revise=is_marketer and found.status is CampaignStatus.REJECTED,
+                           can_cancel=is_marketer and can(found, CampaignStatus.CANCELLED),
+                           can_review=found.status is CampaignStatus.IN_REVIEW and current_user.has_role(Role.REVIEWER))
 
 
 def _step(campaign: Campaign, action, success: str, target: str = "campaigns.campaign"):
@@ -207,7 +206,7 @@ def cancel_campaign(campaign_id: int):
     found = _campaign_or_404(campaign_id)
     if not EmptyForm().validate_on_submit():
         abort(400)
-    return _step(found, lambda: campaigns.cancel_campaign(found, _actor()), _("The campaign is cancelled."))
+    return _step(found, lambda: campaign_specs.cancel_campaign(found, _actor()), _("The campaign is cancelled."))
 
 
 # --- the review --------------------------------------------------------------------------------------------------------

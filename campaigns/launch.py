@@ -39,7 +39,6 @@ from dbtypes import utcnow
 from domain_errors import DomainError
 from extensions import after_commit, db, redis_queues
 
-S = CampaignStatus
 # The launch starts the send path, so it shares the most urgent queue rather than waiting behind chores.
 LAUNCH_QUEUE = "dispatch"
 LAUNCH_TIMEOUT = timedelta(minutes=30)
@@ -69,7 +68,7 @@ def schedule_launch(campaign: Campaign, actor: Any = None) -> None:
     can never run before the campaign is "scheduled" in the database, and nothing is enqueued if
     the caller rolls back.
     """
-    if campaign.status is not S.APPROVED:
+    if campaign.status is not CampaignStatus.APPROVED:
         raise LaunchError(_("Only an approved campaign can be scheduled; this one is “%(status)s”.",
                             status=STATUS_LABELS[campaign.status]))
     if not campaign.approved_hash or campaign.approved_hash != content_hash(campaign):
@@ -82,7 +81,7 @@ def schedule_launch(campaign: Campaign, actor: Any = None) -> None:
     except MaterialiseError as error:
         raise LaunchError(str(error)) from None
     send_at = campaign.send_at
-    transition(campaign, S.SCHEDULED, actor=actor,
+    transition(campaign, CampaignStatus.SCHEDULED, actor=actor,
                details={"send_at": send_at.isoformat() if send_at else None})
     campaign_id = campaign.id
     after_commit(lambda: enqueue_launch(campaign_id, send_at, replace=True))
@@ -93,8 +92,8 @@ def cancel_launch(campaign: Campaign, actor: Any = None, reason: str = "") -> No
     caller commits); after it, it is the lifecycle's cancel only (stopping the sending of rows is
     dispatch's part). Raises ``TransitionError`` when the campaign cannot be cancelled.
     """
-    was_scheduled = campaign.status is S.SCHEDULED
-    transition(campaign, S.CANCELLED, actor=actor, reason=reason)
+    was_scheduled = campaign.status is CampaignStatus.SCHEDULED
+    transition(campaign, CampaignStatus.CANCELLED, actor=actor, reason=reason)
     if was_scheduled:
         campaign_id = campaign.id
         after_commit(lambda: remove_launch_job(campaign_id))
@@ -106,8 +105,8 @@ def return_to_draft(campaign: Campaign, actor: Any = None, reason: str = "",
     scheduled campaign's launch job removed once the caller commits. Raises ``TransitionError``
     when the campaign is not in review, approved or scheduled (any more).
     """
-    was_scheduled = campaign.status is S.SCHEDULED
-    transition(campaign, S.DRAFT, actor=actor, reason=reason, details=details, content_hash=content_hash(campaign),
+    was_scheduled = campaign.status is CampaignStatus.SCHEDULED
+    transition(campaign, CampaignStatus.DRAFT, actor=actor, reason=reason, details=details, content_hash=content_hash(campaign),
                approved_hash=None, approved_by_id=None, approved_at=None)
     if was_scheduled:
         campaign_id = campaign.id
@@ -148,7 +147,7 @@ def remove_launch_job(campaign_id: int) -> bool:
 def restore_launch_jobs() -> int:
     """Give every scheduled campaign its launch job (keeping those that exist); returns how many
     campaigns are scheduled."""
-    rows = db.session.execute(select(Campaign.id, Campaign.send_at).where(Campaign.status == S.SCHEDULED)).all()
+    rows = db.session.execute(select(Campaign.id, Campaign.send_at).where(Campaign.status == CampaignStatus.SCHEDULED)).all()
     for campaign_id, send_at in rows:
         enqueue_launch(campaign_id, send_at)
     return len(rows)
@@ -177,15 +176,15 @@ def launch(campaign_id: int) -> LaunchOutcome:
     campaign = db.session.get(Campaign, campaign_id)
     if campaign is None:
         return LaunchOutcome(False, "missing")
-    if campaign.status is not S.SCHEDULED:
+    if campaign.status is not CampaignStatus.SCHEDULED:
         return LaunchOutcome(False, "not_scheduled", campaign.status.value)
     problem = _launch_problem(campaign)
     now = utcnow()
     try:
         if problem:
-            transition(campaign, S.FAILED, reason=problem)
-            return LaunchOutcome(False, "failed", S.FAILED.value)
-        transition(campaign, S.SENDING, launched_at=now)
+            transition(campaign, CampaignStatus.FAILED, reason=problem)
+            return LaunchOutcome(False, "failed", CampaignStatus.FAILED.value)
+        transition(campaign, CampaignStatus.SENDING, launched_at=now)
     except TransitionError:
         # Another launcher (or a cancel) won the compare-and-set. Its UPDATE matched no row, so there is
         # nothing to undo, and rolling back here would throw away the caller's own work and its
@@ -197,7 +196,7 @@ def launch(campaign_id: int) -> LaunchOutcome:
     # The template list sorts by last use.
     db.session.execute(update(Template).where(Template.id == campaign.template_id).values(last_used_at=now))
     db.session.flush()
-    return LaunchOutcome(True, status=S.SENDING.value, recipients=result.recipients, exclusions=result.exclusions)
+    return LaunchOutcome(True, status=CampaignStatus.SENDING.value, recipients=result.recipients, exclusions=result.exclusions)
 
 
 def _launch_problem(campaign: Campaign) -> str:

@@ -20,50 +20,49 @@ from dbtypes import utcnow
 from domain_errors import DomainError
 from extensions import db
 
-S = CampaignStatus
 
 # (from, to) → the action's name, as the audit log records it.
 TRANSITIONS: dict[tuple[CampaignStatus, CampaignStatus], str] = {
-    (S.DRAFT, S.IN_REVIEW): "submit",
-    (S.IN_REVIEW, S.APPROVED): "approve",
-    (S.IN_REVIEW, S.REJECTED): "reject",
-    (S.REJECTED, S.DRAFT): "revise",
+    (CampaignStatus.DRAFT, CampaignStatus.IN_REVIEW): "submit",
+    (CampaignStatus.IN_REVIEW, CampaignStatus.APPROVED): "approve",
+    (CampaignStatus.IN_REVIEW, CampaignStatus.REJECTED): "reject",
+    (CampaignStatus.REJECTED, CampaignStatus.DRAFT): "revise",
     # An edit voids a pending review or an approval: the campaign is a draft again.
-    (S.IN_REVIEW, S.DRAFT): "edit",
-    (S.APPROVED, S.DRAFT): "edit",
-    (S.SCHEDULED, S.DRAFT): "edit",
-    (S.APPROVED, S.SCHEDULED): "schedule",
-    (S.SCHEDULED, S.SENDING): "launch",
-    (S.SENDING, S.PAUSED): "pause",
-    (S.PAUSED, S.SENDING): "resume",
-    (S.SENDING, S.COMPLETED): "complete",
-    (S.PAUSED, S.COMPLETED): "complete",
-    (S.DRAFT, S.CANCELLED): "cancel",
-    (S.IN_REVIEW, S.CANCELLED): "cancel",
-    (S.APPROVED, S.CANCELLED): "cancel",
-    (S.REJECTED, S.CANCELLED): "cancel",
-    (S.SCHEDULED, S.CANCELLED): "cancel",
-    (S.SENDING, S.CANCELLED): "cancel",
-    (S.PAUSED, S.CANCELLED): "cancel",
-    (S.SENDING, S.FAILED): "fail",
-    (S.SCHEDULED, S.FAILED): "fail",
+    (CampaignStatus.IN_REVIEW, CampaignStatus.DRAFT): "edit",
+    (CampaignStatus.APPROVED, CampaignStatus.DRAFT): "edit",
+    (CampaignStatus.SCHEDULED, CampaignStatus.DRAFT): "edit",
+    (CampaignStatus.APPROVED, CampaignStatus.SCHEDULED): "schedule",
+    (CampaignStatus.SCHEDULED, CampaignStatus.SENDING): "launch",
+    (CampaignStatus.SENDING, CampaignStatus.PAUSED): "pause",
+    (CampaignStatus.PAUSED, CampaignStatus.SENDING): "resume",
+    (CampaignStatus.SENDING, CampaignStatus.COMPLETED): "complete",
+    (CampaignStatus.PAUSED, CampaignStatus.COMPLETED): "complete",
+    (CampaignStatus.DRAFT, CampaignStatus.CANCELLED): "cancel",
+    (CampaignStatus.IN_REVIEW, CampaignStatus.CANCELLED): "cancel",
+    (CampaignStatus.APPROVED, CampaignStatus.CANCELLED): "cancel",
+    (CampaignStatus.REJECTED, CampaignStatus.CANCELLED): "cancel",
+    (CampaignStatus.SCHEDULED, CampaignStatus.CANCELLED): "cancel",
+    (CampaignStatus.SENDING, CampaignStatus.CANCELLED): "cancel",
+    (CampaignStatus.PAUSED, CampaignStatus.CANCELLED): "cancel",
+    (CampaignStatus.SENDING, CampaignStatus.FAILED): "fail",
+    (CampaignStatus.SCHEDULED, CampaignStatus.FAILED): "fail",
 }
 
 STATUS_LABELS = {
-    S.DRAFT: _l("Draft"),
-    S.IN_REVIEW: _l("In review"),
-    S.APPROVED: _l("Approved"),
-    S.REJECTED: _l("Rejected"),
-    S.SCHEDULED: _l("Scheduled"),
-    S.SENDING: _l("Sending"),
-    S.PAUSED: _l("Paused"),
-    S.COMPLETED: _l("Completed"),
-    S.CANCELLED: _l("Cancelled"),
-    S.FAILED: _l("Failed"),
+    CampaignStatus.DRAFT: _l("Draft"),
+    CampaignStatus.IN_REVIEW: _l("In review"),
+    CampaignStatus.APPROVED: _l("Approved"),
+    CampaignStatus.REJECTED: _l("Rejected"),
+    CampaignStatus.SCHEDULED: _l("Scheduled"),
+    CampaignStatus.SENDING: _l("Sending"),
+    CampaignStatus.PAUSED: _l("Paused"),
+    CampaignStatus.COMPLETED: _l("Completed"),
+    CampaignStatus.CANCELLED: _l("Cancelled"),
+    CampaignStatus.FAILED: _l("Failed"),
 }
 
 # Statuses in which the campaign's content may still be edited (an edit returns it to draft).
-EDITABLE = frozenset({S.DRAFT, S.IN_REVIEW, S.APPROVED, S.REJECTED, S.SCHEDULED})
+EDITABLE = frozenset({CampaignStatus.DRAFT, CampaignStatus.IN_REVIEW, CampaignStatus.APPROVED, CampaignStatus.REJECTED, CampaignStatus.SCHEDULED})
 
 
 class TransitionError(DomainError):

@@ -12,7 +12,7 @@ segment's contacts by the reason they were left out. Both read the same joined s
 Each contact that is left out counts once, under the first reason that applies, in the order of
 ``EXCLUSION_REASONS``: a number that cannot be messaged at all, then the suppressions (a block
 outranks an opt-out, as ``audience.status`` ranks them), then consent, then the frequency cap —
-the order of ``compliance.verdicts`` (suppressed, consent, frequency_cap), with ``suppressed``
+the order of ``compliance.send_verdicts`` (suppressed, consent, frequency_cap), with ``suppressed``
 split into the two statuses a marketer sees, and the same keys, conditions and order as the
 preflight (``campaigns.preflight``), which judges the same contacts before the review. The send
 window is not judged here: dispatch defers or blocks each row by the recipient's local time when

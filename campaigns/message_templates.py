@@ -31,23 +31,22 @@ from dbtypes import parse_id, utcnow
 from domain_errors import DomainError
 from extensions import db
 
-S = TemplateStatus
 PAGE_SIZE = 50
 MAX_SEARCH = 200
 # Editing these statuses would change what the provider approved: it makes a new version instead.
-VERSIONED = frozenset({S.APPROVED, S.PAUSED, S.DISABLED})
-EDITABLE_IN_PLACE = frozenset({S.DRAFT, S.REJECTED})
-SUBMITTABLE = frozenset({S.DRAFT, S.REJECTED})
+VERSIONED = frozenset({TemplateStatus.APPROVED, TemplateStatus.PAUSED, TemplateStatus.DISABLED})
+EDITABLE_IN_PLACE = frozenset({TemplateStatus.DRAFT, TemplateStatus.REJECTED})
+SUBMITTABLE = frozenset({TemplateStatus.DRAFT, TemplateStatus.REJECTED})
 SORTS = ("name", "updated", "last_used")
 # What an admin may set, mirroring the provider. Rejection needs a reason; so do pause and disable,
 # which a marketer would otherwise find unexplained.
-ADMIN_STATUSES = (S.PENDING, S.APPROVED, S.REJECTED, S.PAUSED, S.DISABLED)
-NEEDS_REASON = frozenset({S.REJECTED, S.PAUSED, S.DISABLED})
+ADMIN_STATUSES = (TemplateStatus.PENDING, TemplateStatus.APPROVED, TemplateStatus.REJECTED, TemplateStatus.PAUSED, TemplateStatus.DISABLED)
+NEEDS_REASON = frozenset({TemplateStatus.REJECTED, TemplateStatus.PAUSED, TemplateStatus.DISABLED})
 
 # Labels for statuses and categories, shared by the pages, the API's sentences and the CLI.
 STATUS_LABELS = {
-    S.DRAFT: _l("Draft"), S.PENDING: _l("Pending"), S.APPROVED: _l("Approved"), S.REJECTED: _l("Rejected"),
-    S.PAUSED: _l("Paused"), S.DISABLED: _l("Disabled"),
+    TemplateStatus.DRAFT: _l("Draft"), TemplateStatus.PENDING: _l("Pending"), TemplateStatus.APPROVED: _l("Approved"), TemplateStatus.REJECTED: _l("Rejected"),
+    TemplateStatus.PAUSED: _l("Paused"), TemplateStatus.DISABLED: _l("Disabled"),
 }
 CATEGORY_LABELS = {
     TemplateCategory.MARKETING: _l("Marketing"), TemplateCategory.UTILITY: _l("Utility"),
@@ -132,7 +131,7 @@ def list_templates(*, search: str = "", status: str | None = None, category: str
     query = query.where(Template.archived_at.is_not(None) if archived else Template.archived_at.is_(None))
     query = _search(query, search or "")
     if status:
-        query = query.where(Template.status == status) if status in {s.value for s in S} else query.where(false())
+        query = query.where(Template.status == status) if status in {s.value for s in TemplateStatus} else query.where(false())
     if category:
         known = {c.value for c in TemplateCategory}
         query = query.where(Template.category == category) if category in known else query.where(false())
@@ -243,7 +242,7 @@ def create_template(data: dict[str, Any], actor: Any = None, policy: Policy | No
     actor_id = getattr(actor, "id", None)
     template = Template(name=spec.name, language=spec.language, version=1, is_current=True,
                         category=TemplateCategory(spec.category), header=spec.header, body=spec.body, footer=spec.footer,
-                        buttons=spec.buttons, examples=spec.examples, tags=tags or "", status=S.DRAFT,
+                        buttons=spec.buttons, examples=spec.examples, tags=tags or "", status=TemplateStatus.DRAFT,
                         created_by_id=actor_id, updated_by_id=actor_id)
     db.session.add(template)
     _flush(spec.name, spec.language)
@@ -263,7 +262,7 @@ def update_template(template: Template, data: dict[str, Any], actor: Any = None,
     errors = []
     if not template.is_current:
         errors.append(_("This is an old version of the template; edit the current one."))
-    elif template.status is S.PENDING:
+    elif template.status is TemplateStatus.PENDING:
         errors.append(_("The template is waiting for the provider's decision; it can be edited once it is approved or rejected."))
     renamed = any(key in data and data[key] is not None and data[key] != getattr(template, key) for key in ("name", "language"))
     if renamed and (template.version > 1 or template.status not in EDITABLE_IN_PLACE):
@@ -289,9 +288,9 @@ def update_template(template: Template, data: dict[str, Any], actor: Any = None,
         template.name, template.language = spec.name, spec.language
         for key, value in new_content.items():
             setattr(template, key, value)
-        if template.status is S.REJECTED:
+        if template.status is TemplateStatus.REJECTED:
             # The provider's reason was about the old text; the edit is a fresh draft to submit.
-            template.status, template.rejection_reason = S.DRAFT, None
+            template.status, template.rejection_reason = TemplateStatus.DRAFT, None
     template.updated_by_id, template.updated_at = actor_id, now
     _flush(template.name, template.language)
     audit.record("template.updated", actor=actor, target=template,
@@ -305,7 +304,7 @@ def _new_version(template: Template, content: dict[str, Any], actor: Any, now) -
     template.is_current = False
     db.session.flush()
     version = Template(name=template.name, language=template.language, version=template.version + 1, is_current=True,
-                       status=S.DRAFT, tags=template.tags, archived_at=template.archived_at, last_used_at=template.last_used_at,
+                       status=TemplateStatus.DRAFT, tags=template.tags, archived_at=template.archived_at, last_used_at=template.last_used_at,
                        created_by_id=actor_id, created_at=now, updated_by_id=actor_id, updated_at=now, **content)
     db.session.add(version)
     _flush(template.name, template.language, new_version=True)
@@ -340,7 +339,7 @@ def set_status(template: Template, status: str, reason: str = "", actor: Any = N
     Rejecting, pausing and disabling need a reason, which the template's author sees.
     """
     try:
-        new = S(status)
+        new = TemplateStatus(status)
     except ValueError:
         new = None
     reason = (reason or "").strip()
@@ -403,8 +402,8 @@ def sandbox_decision(template: Template, policy: Policy) -> tuple[TemplateStatus
     _report, verdicts = rendering.content_verdicts(rendered, template.language, policy)
     blocking = [str(verdict.reason) for verdict in verdicts if verdict.outcome is Outcome.BLOCK]
     if blocking:
-        return S.REJECTED, " ".join(blocking)
-    return S.APPROVED, ""
+        return TemplateStatus.REJECTED, " ".join(blocking)
+    return TemplateStatus.APPROVED, ""
 
 
 # How the provider answers a submission, by sender channel. For now every sender uses the sandbox.
@@ -426,7 +425,7 @@ def submit(template: Template, actor: Any = None, policy: Policy | None = None, 
         raise TemplateError(errors)
     # Compare-and-set: two submissions at once move the template only once.
     moved = db.session.execute(update(Template).where(Template.id == template.id, Template.status == template.status)
-                               .values(status=S.PENDING, rejection_reason=None, updated_at=utcnow())
+                               .values(status=TemplateStatus.PENDING, rejection_reason=None, updated_at=utcnow())
                                .execution_options(synchronize_session=False))
     if moved.rowcount != 1:
         raise TemplateError([_("The template was submitted by someone else at the same time.")], status=409)

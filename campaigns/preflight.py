@@ -2,7 +2,7 @@
 
 The recipients' facts are gathered for the whole segment in a handful of set-based statements (the
 contacts, their open suppressions, their recent messages, the sender's recent recipients), never one
-query per contact, and judged by ``compliance.verdicts.evaluate`` — the same rules the dispatcher
+query per contact, and judged by ``compliance.send_verdicts.evaluate`` — the same rules the dispatcher
 applies at send time — at the moment the campaign is meant to go out. The report adds what the
 rules over one recipient cannot see: is the template approved, what the content linter says about
 the rendered text, the messaging tier's headroom and the cost estimate. Any ``blocking`` sentence
@@ -30,7 +30,7 @@ from audience.models import Contact, Segment
 from audience.segments import SegmentError, parse_definition, sample, segment_filter
 from audience.status import ContactStatus, status_of
 from campaigns import pricing, rendering
-from campaigns.campaigns import template_variables, variable_values
+from campaigns.campaign_specs import template_variables, variable_values
 from campaigns.models import (
     SENT_STATUSES, Campaign, Message, MessageStatus, Sender, Template, TemplateCategory, TemplateStatus,
 )
@@ -39,7 +39,7 @@ from compliance.numbers import is_e164
 from compliance.policy import current_policy
 from compliance.sending import SendingRules, SendWindow, tier_headroom, tier_limit
 from compliance.verdict import Outcome
-from compliance.verdicts import RecipientFacts, SendContext, evaluate
+from compliance.send_verdicts import RecipientFacts, SendContext, evaluate
 from dbtypes import utcnow
 from extensions import db
 

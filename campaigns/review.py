@@ -26,7 +26,6 @@ from dbtypes import utcnow
 from domain_errors import DomainError
 from extensions import db
 
-S = CampaignStatus
 MAX_REASON = 2000
 
 # Common reasons a reviewer rejects a campaign, with the label the author sees.
@@ -72,20 +71,20 @@ def submit(campaign: Campaign, actor: Any = None, *, now: datetime | None = None
     Raises ``ReviewError`` with the blocking reasons (and the report) when the preflight blocks,
     or ``lifecycle.TransitionError`` when the campaign is not a draft.
     """
-    if not lifecycle.can(campaign, S.IN_REVIEW):
-        lifecycle.transition(campaign, S.IN_REVIEW, actor=actor)  # raises the lifecycle's sentence
+    if not lifecycle.can(campaign, CampaignStatus.IN_REVIEW):
+        lifecycle.transition(campaign, CampaignStatus.IN_REVIEW, actor=actor)  # raises the lifecycle's sentence
     report = preflight.run(campaign, now)
     if report["blocking"]:
         raise ReviewError(report["blocking"], report)
     current = content_hash(campaign)
-    lifecycle.transition(campaign, S.IN_REVIEW, actor=actor, details={"content_hash": current, "outcome": report["outcome"]},
+    lifecycle.transition(campaign, CampaignStatus.IN_REVIEW, actor=actor, details={"content_hash": current, "outcome": report["outcome"]},
                          preflight=report, estimate=report["estimate"], content_hash=current)
     return report
 
 
 def review_queue() -> list[Campaign]:
     """Campaigns waiting for a reviewer, the longest waiting first."""
-    return list(db.session.scalars(select(Campaign).where(Campaign.status == S.IN_REVIEW)
+    return list(db.session.scalars(select(Campaign).where(Campaign.status == CampaignStatus.IN_REVIEW)
                                    .order_by(Campaign.updated_at, Campaign.id)))
 
 
@@ -113,15 +112,15 @@ def approve(campaign: Campaign, reviewer: User, *, note: str = "", schedule: boo
     problem = may_review(campaign, reviewer)
     if problem:
         raise ReviewError([problem], status=403)
-    if campaign.status is not S.IN_REVIEW:
-        lifecycle.transition(campaign, S.APPROVED, actor=reviewer)  # raises the lifecycle's sentence
+    if campaign.status is not CampaignStatus.IN_REVIEW:
+        lifecycle.transition(campaign, CampaignStatus.APPROVED, actor=reviewer)  # raises the lifecycle's sentence
     snapshot = content_snapshot(campaign)
     current = hash_snapshot(snapshot)
     if current != campaign.content_hash:
         raise ReviewError([_("What this campaign sends changed after it was submitted (its segment or template was edited); reject it so that the author submits it again.")],
                           status=409)
     now = utcnow()
-    lifecycle.transition(campaign, S.APPROVED, actor=reviewer, details={"content_hash": current},
+    lifecycle.transition(campaign, CampaignStatus.APPROVED, actor=reviewer, details={"content_hash": current},
                          approved_hash=current, approved_by_id=reviewer.id, approved_at=now)
     review = CampaignReview(campaign_id=campaign.id, reviewer_id=reviewer.id, decision=ReviewDecision.APPROVED,
                             reason=(note or "").strip()[:MAX_REASON], content_hash=current, snapshot=snapshot, created_at=now)
@@ -147,7 +146,7 @@ def reject(campaign: Campaign, reviewer: User, reason_code: str | None, reason: 
     if len(text) > MAX_REASON:
         raise ReviewError([_("The reason is longer than %(limit)s characters.", limit=MAX_REASON)])
     snapshot = content_snapshot(campaign)
-    lifecycle.transition(campaign, S.REJECTED, actor=reviewer, reason=text or str(REJECTION_REASONS[code]),
+    lifecycle.transition(campaign, CampaignStatus.REJECTED, actor=reviewer, reason=text or str(REJECTION_REASONS[code]),
                          details={"reason_code": code})
     review = CampaignReview(campaign_id=campaign.id, reviewer_id=reviewer.id, decision=ReviewDecision.REJECTED,
                             reason_code=code, reason=text, content_hash=hash_snapshot(snapshot), snapshot=snapshot)
@@ -158,7 +157,7 @@ def reject(campaign: Campaign, reviewer: User, reason_code: str | None, reason: 
 
 def revise(campaign: Campaign, actor: Any = None) -> Campaign:
     """Take a rejected campaign back to draft, to edit and submit again."""
-    lifecycle.transition(campaign, S.DRAFT, actor=actor, reason="revise")
+    lifecycle.transition(campaign, CampaignStatus.DRAFT, actor=actor, reason="revise")
     return campaign
 
 

@@ -25,9 +25,8 @@ from campaigns.lifecycle import STATUS_LABELS, TransitionError
 from campaigns.models import Campaign, CampaignStatus
 from extensions import db
 
-S = CampaignStatus
 # The statuses whose review or approval covers the segment's definition as it is.
-VOIDED = (S.IN_REVIEW, S.APPROVED, S.SCHEDULED)
+VOIDED = (CampaignStatus.IN_REVIEW, CampaignStatus.APPROVED, CampaignStatus.SCHEDULED)
 
 
 def init_app(app: Flask) -> None:

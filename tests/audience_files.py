@@ -18,8 +18,8 @@ from typing import Any, Callable, Iterable, Sequence
 import openpyxl
 from sqlalchemy import select
 
-from audience import import_jobs, importer, imports
-from audience.importer import Summary, run_import
+from audience import import_jobs, import_pipeline, import_records
+from audience.import_pipeline import Summary, run_import
 from audience.models import Contact, Import, ImportIssue
 from extensions import db
 
@@ -190,8 +190,8 @@ def nul_far_into_the_file() -> bytes:
 def start_import(content: bytes, file_name: str = "клиенты.csv", *, actor: Any = None, mapping: dict[str, str] | None = None,
                  default_region: str = "RU", consent_source: str = "", sheet: str | None = None) -> Import:
     """An import uploaded and configured as the mapping page leaves it, flushed (not committed)."""
-    record = imports.create_import(file_name, content, actor=actor)
-    imports.configure(record, mapping=mapping or {}, default_region=default_region, consent_source=consent_source,
+    record = import_records.create_import(file_name, content, actor=actor)
+    import_records.configure(record, mapping=mapping or {}, default_region=default_region, consent_source=consent_source,
                       sheet=sheet)
     return record
 
@@ -232,15 +232,15 @@ def issues_of(record: Import) -> list[tuple[int, str, str]]:
 
 def merges_of(record: Import) -> list[tuple[int, int, str]]:
     """(row, the row it was merged into, the number's last digits) of every merged row of ``record``."""
-    return [(merge.row, merge.into_row, merge.number_end) for merge in imports.merges(record)]
+    return [(merge.row, merge.into_row, merge.number_end) for merge in import_records.merges(record)]
 
 
 # --- faults injected into the import; the two jobs run in the real worker, which imports them by name
 
 def upsert_faulting_after_the_first_chunk(fault: Callable[[], None]):
-    """``importer.upsert_contacts`` that saves the first chunk, then calls ``fault`` on the next one
+    """``import_pipeline.upsert_contacts`` that saves the first chunk, then calls ``fault`` on the next one
     (which raises, or never returns)."""
-    saved = importer.upsert_contacts
+    saved = import_pipeline.upsert_contacts
 
     def upsert(contacts, earlier, *args):
         if earlier:  # numbers of an earlier chunk: this is the second one
@@ -255,7 +255,7 @@ def import_file_crashing_after_the_first_chunk(import_id: int):
     def crash():
         raise RuntimeError("the database connection was lost")
 
-    importer.upsert_contacts = upsert_faulting_after_the_first_chunk(crash)  # the work horse is a fork: gone with it
+    import_pipeline.upsert_contacts = upsert_faulting_after_the_first_chunk(crash)  # the work horse is a fork: gone with it
     return import_jobs.import_file(import_id)
 
 
@@ -266,5 +266,5 @@ def import_file_hanging_after_the_first_chunk(import_id: int, marker: str):
         Path(marker).write_text(str(os.getpid()))
         time.sleep(120)
 
-    importer.upsert_contacts = upsert_faulting_after_the_first_chunk(hang)
+    import_pipeline.upsert_contacts = upsert_faulting_after_the_first_chunk(hang)
     return import_jobs.import_file(import_id)

@@ -10,7 +10,7 @@ from typing import Any
 from accounts.models import User
 from audience import segments
 from audience.models import Contact, Segment
-from campaigns import campaigns
+from campaigns import campaign_specs
 from campaigns.models import Campaign, Sender, Template, TemplateCategory, TemplateStatus
 from dbtypes import utcnow
 from extensions import db
@@ -44,7 +44,7 @@ class World:
 
     def campaign(self, **overrides: Any) -> Campaign:
         """A committed draft created by the marketer."""
-        made = campaigns.create_campaign(self.spec(**overrides), self.marketer)
+        made = campaign_specs.create_campaign(self.spec(**overrides), self.marketer)
         db.session.commit()
         return made
 
@@ -79,7 +79,7 @@ def add_contact(phone: str | None = None, *, tags: str = "|promo|", **fields: An
 
 def make_world(make_user) -> World:
     marketer, reviewer = make_user("marketer"), make_user("reviewer")
-    sender = campaigns.create_sender("Main", "+74951234567", tier="TIER_250", messages_per_second=50)
+    sender = campaign_specs.create_sender("Main", "+74951234567", tier="TIER_250", messages_per_second=50)
     segment = segments.create_segment("Promo", {"tags": ["promo"]})
     db.session.commit()
     return World(marketer, reviewer, sender, add_template(), segment)

@@ -16,7 +16,6 @@ from tests.campaign_world import add_contact, add_template, make_world
 from tests.helpers import assert_problem
 from tests.records import audit_events
 
-S = CampaignStatus
 
 
 @pytest.fixture
@@ -256,14 +255,14 @@ def test_submit_review_and_approve_through_the_pages(app, world, make_user):
     response = post_form(reviewer, f"/reviews/{campaign.id}/approve", {"note": "Good"}, page=f"/reviews/{campaign.id}")
     assert response.status_code == 302
     db.session.expire_all()
-    assert db.session.get(Campaign, campaign.id).status is S.SCHEDULED
+    assert db.session.get(Campaign, campaign.id).status is CampaignStatus.SCHEDULED
     assert "Scheduled (1)" in author.get("/campaigns").get_data(as_text=True)
 
 
 def campaigns_create(world, user):
-    from campaigns import campaigns, review
+    from campaigns import campaign_specs, review
 
-    made = campaigns.create_campaign(world.spec(name="Own"), user)
+    made = campaign_specs.create_campaign(world.spec(name="Own"), user)
     review.submit(made, user)
     db.session.commit()
     return made
@@ -333,7 +332,7 @@ def test_the_cli_and_the_api_schedule_an_approved_campaign(app, client, world):
 
 
 def test_the_list_says_when_each_campaign_goes_or_went_out(app, world):
-    from campaigns import campaigns, launch
+    from campaigns import campaign_specs, launch
     from tests.campaign_world import tomorrow_at
     from tests.helpers import signed_in_client
 
@@ -343,7 +342,7 @@ def test_the_list_says_when_each_campaign_goes_or_went_out(app, world):
     for campaign in (launched, due):
         review.submit(campaign, world.marketer)
         review.approve(campaign, world.reviewer)
-    campaigns.cancel_campaign(dropped, world.marketer)
+    campaign_specs.cancel_campaign(dropped, world.marketer)
     db.session.commit()
     assert launch.launch(launched.id).launched
     db.session.commit()

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import func, select
 
 from audience import segments
-from campaigns import campaigns, lifecycle
-from campaigns.campaigns import CampaignError
+from campaigns import campaign_specs, lifecycle
+from campaigns.campaign_specs import CampaignError
 from campaigns.lifecycle import TRANSITIONS, TransitionError
 from campaigns.models import Campaign, CampaignStatus, Sender, TemplateStatus
 from compliance.audit import AuditEvent
@@ -19,7 +19,6 @@ from extensions import db
 from tests.campaign_world import add_template, make_world, tomorrow_at
 from tests.records import audit_events
 
-S = CampaignStatus
 
 
 @pytest.fixture
@@ -29,7 +28,7 @@ def world(app, make_user):
 
 def errors_of(spec) -> list[str]:
     with pytest.raises(CampaignError) as caught:
-        campaigns.create_campaign(spec)
+        campaign_specs.create_campaign(spec)
     db.session.rollback()
     return caught.value.errors
 
@@ -42,22 +41,22 @@ def force_status(campaign: Campaign, status: CampaignStatus) -> None:
 # --- senders ------------------------------------------------------------------------------------------
 
 def test_create_sender_normalises_the_phone_and_audits(app):
-    sender = campaigns.create_sender("Shop", "8 (495) 765-43-21", tier="TIER_2K", messages_per_second=30)
+    sender = campaign_specs.create_sender("Shop", "8 (495) 765-43-21", tier="TIER_2K", messages_per_second=30)
     db.session.commit()
     assert (sender.phone, sender.tier, sender.messages_per_second) == ("+74957654321", "TIER_2K", 30)
-    assert campaigns.find_sender("Shop") is sender and campaigns.find_sender(str(sender.id)) is sender
-    assert campaigns.find_sender("+74957654321") is sender
+    assert campaign_specs.find_sender("Shop") is sender and campaign_specs.find_sender(str(sender.id)) is sender
+    assert campaign_specs.find_sender("+74957654321") is sender
     assert audit_events("sender.created")[0].details["name"] == "Shop"
 
 
 def test_create_sender_refuses_mistakes_with_sentences(app):
-    campaigns.create_sender("Shop", "+74957654321")
+    campaign_specs.create_sender("Shop", "+74957654321")
     db.session.commit()
     with pytest.raises(CampaignError) as caught:
-        campaigns.create_sender("", "12", tier="TIER_1", messages_per_second=0)
+        campaign_specs.create_sender("", "12", tier="TIER_1", messages_per_second=0)
     assert len(caught.value.errors) == 4
     with pytest.raises(CampaignError, match="already exists"):
-        campaigns.create_sender("Shop", "+74950000000")
+        campaign_specs.create_sender("Shop", "+74950000000")
     assert db.session.scalar(select(func.count()).select_from(Sender)) == 1
 
 
@@ -65,11 +64,11 @@ def test_create_sender_refuses_mistakes_with_sentences(app):
 
 def test_create_campaign_from_a_spec(world):
     campaign = world.campaign()
-    assert campaign.status is S.DRAFT
+    assert campaign.status is CampaignStatus.DRAFT
     assert (campaign.template_id, campaign.segment_id, campaign.sender_id) == (world.template.id, world.segment.id, world.sender.id)
     assert campaign.send_at == tomorrow_at(9)
     assert campaign.created_by_id == campaign.updated_by_id == world.marketer.id
-    assert len(campaign.content_hash) == 64 and campaign.content_hash == campaigns.content_hash(campaign)
+    assert len(campaign.content_hash) == 64 and campaign.content_hash == campaign_specs.content_hash(campaign)
     assert audit_events("campaign.created")[0].object_id == str(campaign.id)
 
 
@@ -142,75 +141,75 @@ def test_unknown_template_and_bad_send_at(world):
 def test_the_hash_covers_what_decides_what_is_sent_to_whom(world, change):
     campaign = world.campaign()
     before = campaign.content_hash
-    campaigns.update_campaign(campaign, change, world.marketer)
+    campaign_specs.update_campaign(campaign, change, world.marketer)
     assert campaign.content_hash != before
 
 
 def test_the_hash_follows_the_segment_template_and_sender(world):
     campaign = world.campaign()
-    before = campaigns.content_hash(campaign)
+    before = campaign_specs.content_hash(campaign)
     segments.update_segment(world.segment, definition={"tags": ["vip"]})
-    assert campaigns.content_hash(campaign) != before
-    middle = campaigns.content_hash(campaign)
-    other = campaigns.create_sender("Second", "+74957777777")
-    campaigns.update_campaign(campaign, {"sender": other.id})
+    assert campaign_specs.content_hash(campaign) != before
+    middle = campaign_specs.content_hash(campaign)
+    other = campaign_specs.create_sender("Second", "+74957777777")
+    campaign_specs.update_campaign(campaign, {"sender": other.id})
     assert campaign.content_hash not in (before, middle)
 
 
 def test_a_rename_is_not_content(world):
     campaign = world.campaign()
     before = campaign.content_hash
-    campaigns.update_campaign(campaign, {"name": "Winter sale"})
+    campaign_specs.update_campaign(campaign, {"name": "Winter sale"})
     assert campaign.content_hash == before and campaign.name == "Winter sale"
 
 
 # --- edits void reviews and approvals --------------------------------------------------------------------
 
-@pytest.mark.parametrize("status", [S.IN_REVIEW, S.APPROVED, S.SCHEDULED])
+@pytest.mark.parametrize("status", [CampaignStatus.IN_REVIEW, CampaignStatus.APPROVED, CampaignStatus.SCHEDULED])
 def test_a_content_edit_returns_the_campaign_to_draft_and_voids_the_approval(world, status):
     campaign = world.campaign()
     campaign.status, campaign.approved_hash, campaign.approved_by_id = status, campaign.content_hash, world.reviewer.id
     db.session.commit()
-    campaigns.update_campaign(campaign, {"messages_per_second": 5}, world.marketer)
+    campaign_specs.update_campaign(campaign, {"messages_per_second": 5}, world.marketer)
     db.session.commit()
-    assert campaign.status is S.DRAFT and campaign.approved_hash is None and campaign.approved_by_id is None
+    assert campaign.status is CampaignStatus.DRAFT and campaign.approved_hash is None and campaign.approved_by_id is None
     assert audit_events("campaign.edit")[0].details == {"from": status.value, "to": "draft", "reason": "content edited"}
 
 
 def test_a_rename_keeps_the_approval(world):
     campaign = world.campaign()
-    campaign.status, campaign.approved_hash = S.APPROVED, campaign.content_hash
+    campaign.status, campaign.approved_hash = CampaignStatus.APPROVED, campaign.content_hash
     db.session.commit()
-    campaigns.update_campaign(campaign, {"name": "Renamed"}, world.marketer)
-    assert campaign.status is S.APPROVED and campaign.approved_hash == campaign.content_hash
+    campaign_specs.update_campaign(campaign, {"name": "Renamed"}, world.marketer)
+    assert campaign.status is CampaignStatus.APPROVED and campaign.approved_hash == campaign.content_hash
 
 
 def test_any_edit_of_a_rejected_campaign_makes_it_a_draft(world):
     campaign = world.campaign()
-    force_status(campaign, S.REJECTED)
-    campaigns.update_campaign(campaign, {"name": "Fixed"}, world.marketer)
-    assert campaign.status is S.DRAFT and audit_events("campaign.revise")
+    force_status(campaign, CampaignStatus.REJECTED)
+    campaign_specs.update_campaign(campaign, {"name": "Fixed"}, world.marketer)
+    assert campaign.status is CampaignStatus.DRAFT and audit_events("campaign.revise")
 
 
 def test_the_last_editor_is_recorded(world, make_user):
     campaign = world.campaign()
     other = make_user("marketer")
-    campaigns.update_campaign(campaign, {"messages_per_second": 7}, other)
+    campaign_specs.update_campaign(campaign, {"messages_per_second": 7}, other)
     assert campaign.updated_by_id == other.id and campaign.created_by_id == world.marketer.id
 
 
-@pytest.mark.parametrize("status", [S.SENDING, S.PAUSED, S.COMPLETED, S.CANCELLED, S.FAILED])
+@pytest.mark.parametrize("status", [CampaignStatus.SENDING, CampaignStatus.PAUSED, CampaignStatus.COMPLETED, CampaignStatus.CANCELLED, CampaignStatus.FAILED])
 def test_a_launched_or_finished_campaign_cannot_be_edited(world, status):
     campaign = world.campaign()
     force_status(campaign, status)
     with pytest.raises(CampaignError, match="can no longer be edited"):
-        campaigns.update_campaign(campaign, {"messages_per_second": 5})
+        campaign_specs.update_campaign(campaign, {"messages_per_second": 5})
 
 
 def test_a_failed_edit_changes_nothing(world):
     campaign = world.campaign()
     with pytest.raises(CampaignError):
-        campaigns.update_campaign(campaign, {"messages_per_second": 500, "name": "X"})
+        campaign_specs.update_campaign(campaign, {"messages_per_second": 500, "name": "X"})
     db.session.rollback()
     assert campaign.messages_per_second == 20 and campaign.name == "Autumn sale"
 
@@ -230,7 +229,7 @@ def test_every_legal_transition_moves_and_is_audited(world, source, target):
     assert event.actor_id == world.reviewer.id
 
 
-ILLEGAL = [(a, b) for a in S for b in S if (a, b) not in TRANSITIONS]
+ILLEGAL = [(a, b) for a in CampaignStatus for b in CampaignStatus if (a, b) not in TRANSITIONS]
 
 
 @pytest.mark.parametrize(("source", "target"), ILLEGAL, ids=[f"{a.value}-{b.value}" for a, b in ILLEGAL])
@@ -247,35 +246,35 @@ def test_every_illegal_transition_is_refused_with_a_sentence(world, source, targ
 
 def test_a_stale_object_loses_the_compare_and_set(world):
     campaign = world.campaign()
-    assert campaign.status is S.DRAFT  # loaded: this object believes it is a draft
+    assert campaign.status is CampaignStatus.DRAFT  # loaded: this object believes it is a draft
     db.session.execute(Campaign.__table__.update().values(status="cancelled"))
     with pytest.raises(TransitionError, match="Someone else changed this campaign") as lost:
-        lifecycle.transition(campaign, S.IN_REVIEW)
-    assert campaign.status is S.CANCELLED and lost.value.status == 409
+        lifecycle.transition(campaign, CampaignStatus.IN_REVIEW)
+    assert campaign.status is CampaignStatus.CANCELLED and lost.value.status == 409
 
 
 def test_an_edit_made_on_a_stale_status_is_refused(world):
     campaign = world.campaign()
-    assert campaign.status is S.DRAFT
+    assert campaign.status is CampaignStatus.DRAFT
     db.session.execute(Campaign.__table__.update().values(status="in_review"))
     with pytest.raises(CampaignError, match="Someone else changed this campaign") as lost:
-        campaigns.update_campaign(campaign, {"messages_per_second": 5})
+        campaign_specs.update_campaign(campaign, {"messages_per_second": 5})
     assert lost.value.status == 409
 
 
 def test_cancel_through_the_service(world):
     campaign = world.campaign()
-    campaigns.cancel_campaign(campaign, world.marketer)
-    assert campaign.status is S.CANCELLED
+    campaign_specs.cancel_campaign(campaign, world.marketer)
+    assert campaign.status is CampaignStatus.CANCELLED
     with pytest.raises(TransitionError):
-        campaigns.cancel_campaign(campaign)
+        campaign_specs.cancel_campaign(campaign)
 
 
 def test_list_campaigns_by_status(world):
     first, second = world.campaign(), world.campaign(name="Second")
-    force_status(second, S.CANCELLED)
-    assert campaigns.list_campaigns() == [second, first]
-    assert campaigns.list_campaigns(S.DRAFT) == [first]
+    force_status(second, CampaignStatus.CANCELLED)
+    assert campaign_specs.list_campaigns() == [second, first]
+    assert campaign_specs.list_campaigns(CampaignStatus.DRAFT) == [first]
 
 
 def test_variable_values_take_fields_attributes_constants_and_fallbacks(world):
@@ -287,7 +286,7 @@ def test_variable_values_take_fields_attributes_constants_and_fallbacks(world):
                "c": {"source": "attribute", "value": "missing", "fallback": "basic"},
                "d": {"source": "field", "value": "city", "fallback": "вашем городе"},
                "e": {"source": "constant", "value": "20%", "fallback": ""}}
-    assert campaigns.variable_values(mapping, contact) == {"a": "Анна", "b": "gold", "c": "basic", "d": "вашем городе", "e": "20%"}
+    assert campaign_specs.variable_values(mapping, contact) == {"a": "Анна", "b": "gold", "c": "basic", "d": "вашем городе", "e": "20%"}
 
 
 def test_a_pending_template_can_be_used_in_a_draft(world):
@@ -303,13 +302,13 @@ def test_a_template_that_cannot_be_sent_is_refused_with_a_sentence(world, status
              TemplateStatus.DRAFT: "Draft"}[status]
     sentence = (f"Template: “not_usable” (ru) is “{label}” at WhatsApp; choose an approved template, "
                 "or one WhatsApp is still reviewing.")
-    with pytest.raises(campaigns.CampaignError) as refused:
-        campaigns.create_campaign(world.spec(template=unusable.id), world.marketer)
+    with pytest.raises(campaign_specs.CampaignError) as refused:
+        campaign_specs.create_campaign(world.spec(template=unusable.id), world.marketer)
     assert refused.value.errors == [sentence]
     db.session.rollback()
     campaign = world.campaign()
-    with pytest.raises(campaigns.CampaignError) as refused:
-        campaigns.update_campaign(campaign, {"template": {"name": "not_usable", "language": "ru"}}, world.marketer)
+    with pytest.raises(campaign_specs.CampaignError) as refused:
+        campaign_specs.update_campaign(campaign, {"template": {"name": "not_usable", "language": "ru"}}, world.marketer)
     assert refused.value.errors == [sentence]
 
 
@@ -317,7 +316,7 @@ def test_a_campaign_keeps_its_template_when_the_template_loses_its_approval(worl
     campaign = world.campaign()
     world.template.status = TemplateStatus.PAUSED
     db.session.commit()
-    campaigns.update_campaign(campaign, {"template": world.template.id, "name": "Renamed"}, world.marketer)
+    campaign_specs.update_campaign(campaign, {"template": world.template.id, "name": "Renamed"}, world.marketer)
     assert campaign.name == "Renamed"  # the launch refuses it later, with its own sentence
-    assert world.template not in campaigns.usable_templates()
-    assert world.template in campaigns.usable_templates(keep=campaign.template_id)
+    assert world.template not in campaign_specs.usable_templates()
+    assert world.template in campaign_specs.usable_templates(keep=campaign.template_id)

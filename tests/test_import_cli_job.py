@@ -15,7 +15,7 @@ from rq.job import Job, JobStatus
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
-from audience import import_jobs, importer, imports
+from audience import import_jobs, import_pipeline, import_records
 from audience.import_jobs import enqueue_import, import_file, job_id_for
 from audience.models import Contact, Import, ImportFile, ImportIssue, ImportStatus
 from extensions import db, redis_queues
@@ -77,7 +77,7 @@ def test_json_prints_the_summary_and_every_rejected_row(app, tmp_path):
     assert {key: summary[key] for key in ("read", "created", "updated", "duplicates", "rejected", "suppressed")} == {
         "read": len(files.PHONE_CELLS), "created": len(imported), "updated": 0, "duplicates": 0,
         "rejected": len(rejected), "suppressed": 1}
-    assert summary["rejections"] == [{"row": row, "reason": imports.reason_text(code), "code": code} for row, code in rejected]
+    assert summary["rejections"] == [{"row": row, "reason": import_records.reason_text(code), "code": code} for row, code in rejected]
     assert summary["rejections"][0]["reason"] == (
         "Excel damaged this number (it shows it in scientific notation and lost digits); export the column as text.")
     assert sorted(contacts_by_phone()) == sorted(imported)
@@ -95,7 +95,7 @@ def test_without_json_the_command_says_what_it_did_in_sentences(app, tmp_path):
     lines = result.stdout.splitlines()
     assert lines[0] == (f"Import {stored_import_id()}: read 4 rows; 1 created, 0 updated, 0 unchanged, 1 duplicates merged, "
                         "2 rejected, 0 on the suppression list (they stay suppressed).")
-    assert lines[1:] == [f"  row 4: {imports.reason_text('phone_excel_damaged')}",
+    assert lines[1:] == [f"  row 4: {import_records.reason_text('phone_excel_damaged')}",
                          "  row 5: No opt-in: the consent cell is empty or says no.",
                          "  row 2 merged into row 3 (the same number, …4501)"]
 
@@ -345,7 +345,7 @@ def test_a_file_the_job_cannot_read_fails_the_import_with_its_sentence(app, star
 
 @pytest.mark.slow
 def test_a_crash_half_way_fails_the_job_keeps_nothing_and_a_rerun_imports_everything(app, start_worker):
-    rows = importer._CHUNK + 10
+    rows = import_pipeline._CHUNK + 10
     record = start_import(files.large_csv(rows))
     record.status = ImportStatus.QUEUED
     redis_queues.enqueue("imports", files.import_file_crashing_after_the_first_chunk, record.id,
@@ -370,7 +370,7 @@ def test_a_crash_half_way_fails_the_job_keeps_nothing_and_a_rerun_imports_everyt
 
 @pytest.mark.slow
 def test_a_worker_killed_half_way_leaves_nothing_and_the_import_is_marked_failed(app, start_worker, tmp_path):
-    record = start_import(files.large_csv(importer._CHUNK + 10))
+    record = start_import(files.large_csv(import_pipeline._CHUNK + 10))
     record.status = ImportStatus.QUEUED
     marker = tmp_path / "horse.pid"
     redis_queues.enqueue("imports", files.import_file_hanging_after_the_first_chunk, record.id, str(marker),
@@ -411,15 +411,15 @@ def test_upload_mapping_worker_and_report_end_to_end(app, marketer, start_worker
 
     assert marketer.get(progress_url).get_json()["status"] == "succeeded"
     detail = marketer.get(f"/audience/imports/{import_id}").get_data(as_text=True)
-    assert imports.reason_text("phone_excel_damaged") in unescape(detail)
+    assert import_records.reason_text("phone_excel_damaged") in unescape(detail)
     assert sorted(contacts_by_phone()) == ["+79031234501", "+79031234503"]
     report = marketer.get(f"/audience/imports/{import_id}/report.csv", buffered=True)
     # The upload was cp1251 with semicolons; so is its report.
     lines = list(csv.reader(io.StringIO(report.get_data().decode("cp1251")), delimiter=";"))
     assert lines[0] == ["Row", "Outcome", "Reason", "Detail", *files.HEADER_RU]
     assert [line[:3] for line in lines[1:]] == [
-        ["3", "rejected", imports.reason_text("phone_excel_damaged")],
-        ["4", "warning", imports.reason_text("unknown_city")],
-        ["5", "rejected", imports.reason_text("no_opt_in")],
+        ["3", "rejected", import_records.reason_text("phone_excel_damaged")],
+        ["4", "warning", import_records.reason_text("unknown_city")],
+        ["5", "rejected", import_records.reason_text("no_opt_in")],
     ]
     assert "'=cmd|' /C calc'!A0" in lines[1]  # neutralised: a spreadsheet shows it, never runs it

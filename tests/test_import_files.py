@@ -8,7 +8,7 @@ import hashlib
 import pytest
 from sqlalchemy import func, select
 
-from audience import imports
+from audience import import_records
 from audience.columns import MappingError
 from audience.models import Import, ImportFile, ImportStatus
 from audience.reading import read_table
@@ -106,7 +106,7 @@ def test_a_workbook_with_a_formula_is_refused_naming_the_cell(reader):
 
 def test_the_preview_reads_only_the_first_rows(reader):
     content = files.large_csv(25)
-    assert len(read_table(content, max_rows=imports.PREVIEW_ROWS).frame) == 10
+    assert len(read_table(content, max_rows=import_records.PREVIEW_ROWS).frame) == 10
     assert len(read_table(content).frame) == 25
 
 
@@ -137,7 +137,7 @@ def imports_stored() -> int:
 def test_a_bad_file_is_refused_at_upload_with_a_sentence_and_nothing_stored(app, name):
     content, sentence = BAD_FILES[name]
     with pytest.raises(UnreadableFileError) as caught:
-        imports.create_import("клиенты.csv", content, actor=None)
+        import_records.create_import("клиенты.csv", content, actor=None)
     assert str(caught.value) == sentence
     assert imports_stored() == 0
 
@@ -145,7 +145,7 @@ def test_a_bad_file_is_refused_at_upload_with_a_sentence_and_nothing_stored(app,
 def test_a_quote_left_open_is_refused_saying_where(app):
     content = 'Телефон,Имя\r\n"+79031234501,Иван\r\n+79031234502,Мария\r\n'.encode()
     with pytest.raises(UnreadableFileError) as caught:
-        imports.create_import("клиенты.csv", content, actor=None)
+        import_records.create_import("клиенты.csv", content, actor=None)
     assert str(caught.value).startswith("The file is not a well-formed table (")
     assert "EOF inside string starting at row 1" in str(caught.value)
     assert imports_stored() == 0
@@ -156,17 +156,17 @@ def test_a_file_above_the_size_limit_is_refused_before_it_is_read(app, monkeypat
     content = files.large_csv(40_000)
     assert len(content) > 1024 * 1024
     with pytest.raises(UnreadableFileError) as caught:
-        imports.create_import("big.csv", content, actor=None)
+        import_records.create_import("big.csv", content, actor=None)
     assert str(caught.value) == "The file is larger than 1 MB; split it into smaller files."
     assert imports_stored() == 0
     # Just under the limit it is taken.
-    assert imports.create_import("big.csv", content[:1024 * 1024 - 10], actor=None).id
+    assert import_records.create_import("big.csv", content[:1024 * 1024 - 10], actor=None).id
 
 
 def test_an_upload_stores_the_file_its_hash_and_who_uploaded_it(app, make_user):
     anna = make_user("marketer", email="anna@example.com")
     content = files.cp1251_csv()
-    record = imports.create_import("клиенты-март.csv", content, actor=anna)
+    record = import_records.create_import("клиенты-март.csv", content, actor=anna)
     db.session.commit()
     db.session.expire_all()
     stored = db.session.get(Import, record.id)
@@ -178,10 +178,10 @@ def test_an_upload_stores_the_file_its_hash_and_who_uploaded_it(app, make_user):
 
 
 def test_the_preview_shows_the_first_rows_and_the_guessed_mapping(app):
-    record = imports.create_import("clients.csv", files.large_csv(25), actor=None)
-    shown = imports.preview(imports.file_content(record))
+    record = import_records.create_import("clients.csv", files.large_csv(25), actor=None)
+    shown = import_records.preview(import_records.file_content(record))
     assert shown.headers == list(files.HEADER_RU)
-    assert len(shown.rows) == imports.PREVIEW_ROWS
+    assert len(shown.rows) == import_records.PREVIEW_ROWS
     assert shown.rows[0] == [files.phone(1), "Клиент 0", "Москва", "да"]
     assert shown.detected == {"phone": "Телефон", "name": "Имя", "city": "Город", "consent": "Согласие"}
     assert (shown.sheets, shown.sheet) == ([], None)
@@ -189,9 +189,9 @@ def test_the_preview_shows_the_first_rows_and_the_guessed_mapping(app):
 
 def test_a_file_without_a_phone_column_is_refused_at_the_mapping_step(app):
     content = files.utf8_csv([("Иван", "Москва", "да")], header=("Имя", "Город", "Согласие"))
-    record = imports.create_import("clients.csv", content, actor=None)
+    record = import_records.create_import("clients.csv", content, actor=None)
     with pytest.raises(MappingError) as caught:
-        imports.configure(record, mapping={}, default_region="RU")
+        import_records.configure(record, mapping={}, default_region="RU")
     assert str(caught.value) == (
         "No column holds the phone numbers; name it Телефон or Phone, or choose it in the mapping. "
         "The columns are: Имя, Город, Согласие."

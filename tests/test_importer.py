@@ -13,10 +13,10 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import func, select
 
-from audience import imports, importer
+from audience import import_records, import_pipeline
 from audience.columns import MappingError
 from audience.contacts import contact_detail
-from audience.importer import ImportRefusedError, run_import
+from audience.import_pipeline import ImportRefusedError, run_import
 from audience.models import Contact, ImportIssue
 from audience.status import ContactStatus
 from compliance.models import SuppressionReason
@@ -26,7 +26,7 @@ from tests.audience_files import (contact_of, contacts_by_phone, contacts_table,
                                   start_import)
 from tests.records import suppress, suppression_rows
 
-CHUNK = importer._CHUNK
+CHUNK = import_pipeline._CHUNK
 
 
 def counts(summary) -> dict[str, int]:
@@ -139,7 +139,7 @@ def test_excel_artefacts_are_repaired_and_wrong_numbers_rejected_with_the_reason
     assert (summary.created, summary.rejected) == (len(expected_numbers), len(rejected))
     assert summary.rejected_by_reason == {outcome: 1 for _row, _kind, outcome in rejected}
     assert summary.warnings_by_reason == {"extension_dropped": 1}
-    assert imports.reason_text("phone_excel_damaged") == (
+    assert import_records.reason_text("phone_excel_damaged") == (
         "Excel damaged this number (it shows it in scientific notation and lost digits); export the column as text."
     )
 
@@ -161,14 +161,14 @@ def test_the_report_keeps_each_rejected_row_with_its_cells_and_neutralises_formu
             ("7.90312E+10", "=HYPERLINK(\"http://evil.example\",\"click\")", "Казань", "да"),
             ("+79031234503", "@SUM(A1)", "Омск", "нет")]
     record, summary = import_content(files.cp1251_csv(rows))
-    stored = imports.issues(record)
+    stored = import_records.issues(record)
     assert [(issue.row, issue.reason) for issue in stored] == [(3, "phone_excel_damaged"), (4, "no_opt_in")]
     assert stored[0].raw == {"Телефон": "7.90312E+10", "Имя": "=HYPERLINK(\"http://evil.example\",\"click\")",
                              "Город": "Казань", "Согласие": "да"}
-    report = list(csv.reader(io.StringIO("".join(imports.report_lines(record))), delimiter=";"))  # as uploaded
+    report = list(csv.reader(io.StringIO("".join(import_records.report_lines(record))), delimiter=";"))  # as uploaded
     assert report == [
         ["Row", "Outcome", "Reason", "Detail", "Телефон", "Имя", "Город", "Согласие"],
-        ["3", "rejected", imports.reason_text("phone_excel_damaged"), "", "7.90312E+10",
+        ["3", "rejected", import_records.reason_text("phone_excel_damaged"), "", "7.90312E+10",
          "'=HYPERLINK(\"http://evil.example\",\"click\")", "Казань", "да"],
         # Cells are shown as uploaded, but none can run as a formula: not even a "+7…".
         ["4", "rejected", "No opt-in: the consent cell is empty or says no.", "", "'+79031234503", "'@SUM(A1)", "Омск",
@@ -203,7 +203,7 @@ def test_a_file_without_a_consent_column_is_refused_unless_someone_attests_the_o
     assert "The file has no consent column; confirm that everyone in it opted in and say how" in str(caught.value)
     db.session.rollback()
     # … and so does the importer itself, whatever options the record was given.
-    record = imports.create_import("клиенты.csv", content, actor=None)
+    record = import_records.create_import("клиенты.csv", content, actor=None)
     record.options = {"mapping": {}, "default_region": "RU", "consent_source": "   "}
     with pytest.raises(ImportRefusedError) as refused:
         run_import(record, content)
@@ -242,7 +242,7 @@ def test_the_consent_proof_of_each_contact_names_source_time_uploader_file_and_r
     ivan, petr = contact_detail(found["+79031234501"]).consent, contact_detail(found["+79031234503"]).consent
     assert (ivan.source, ivan.consented_at, ivan.row) == ("касса №3", datetime(2024, 2, 15, 10, 30, tzinfo=timezone.utc), 2)
     assert (ivan.import_id, ivan.file_name, ivan.uploaded_by) == (record.id, "клиенты-март.csv", "anna@example.com")
-    assert ivan.file_sha256 == importer.file_sha256(content)
+    assert ivan.file_sha256 == import_pipeline.file_sha256(content)
     # Without a date or a source of its own, a row's proof is the upload: its time and file.
     assert (petr.source, petr.consented_at, petr.row) == ("Import of клиенты-март.csv", record.uploaded_at, 4)
     assert petr.uploaded_at == record.uploaded_at
@@ -315,7 +315,7 @@ def test_merged_rows_are_listed_right_however_the_chunks_fall(app, monkeypatch):
     # Chunks of 3 rows: rows 2-4, 5-7, 8-10, 11-12. Number A is on rows 2, 3 (one chunk) and 9 (a later
     # one); B on rows 4 and 5 (adjacent chunks); C on rows 6, 11 and 12; D once; E on row 7 only
     # with a rejected repeat on row 10, which merges nothing.
-    monkeypatch.setattr(importer, "_CHUNK", 3)
+    monkeypatch.setattr(import_pipeline, "_CHUNK", 3)
     a, b, c, d, e = (f"+7903123450{digit}" for digit in range(1, 6))
     rows = [(a, "A1", "да"), (a, "A2", "да"), (b, "B1", "да"), (b, "B2", "да"), (c, "C1", "да"), (e, "E1", "да"),
             (d, "D1", "да"), (a, "A3", "да"), (e, "E2", "нет"), (c, "C2", "да"), (c, "C3", "да")]
@@ -339,7 +339,7 @@ def test_merged_rows_are_listed_right_however_the_chunks_fall(app, monkeypatch):
 def test_a_later_chunk_repeating_an_existing_and_a_new_number_updates_both_keeping_the_earlier_proof(app, monkeypatch):
     existing, new = "+79031234501", "+79031234502"
     earlier, _summary = import_content(files.cp1251_csv([(existing, "Старое имя", "", "да")]))
-    monkeypatch.setattr(importer, "_CHUNK", 2)  # rows 2-3, then rows 4-5
+    monkeypatch.setattr(import_pipeline, "_CHUNK", 2)  # rows 2-3, then rows 4-5
     rows = [(existing, "A1", "", "да"), (new, "B1", "", "да"), (existing, "A2", "", "да"), (new, "B2", "", "да")]
     record, summary = import_content(files.cp1251_csv(rows))
 
@@ -361,8 +361,8 @@ def test_a_big_file_is_parsed_by_worker_processes_with_the_same_outcome(app, mon
             super().__init__(*args, **kwargs)
             started.append(kwargs["max_workers"])
 
-    monkeypatch.setattr(importer, "ProcessPoolExecutor", CountedPool)
-    rows = importer.PARALLEL_FROM
+    monkeypatch.setattr(import_pipeline, "ProcessPoolExecutor", CountedPool)
+    rows = import_pipeline.PARALLEL_FROM
     suppress(phone(7))
     record, summary = import_content(files.large_csv(rows, duplicate_every=4000))  # repeats in every chunk
 
@@ -522,7 +522,7 @@ def test_an_unknown_city_is_kept_as_written_with_a_warning(app):
     assert unknown.city_key == "шмуравль на дону"
     assert issues_of(record) == [(2, "warning", "unknown_city")]
     assert summary.warnings_by_reason == {"unknown_city": 1}
-    assert imports.issues(record)[0].detail == "Шмуравль-на-Дону"
+    assert import_records.issues(record)[0].detail == "Шмуравль-на-Дону"
 
 
 def test_coordinates_in_the_file_place_the_contact_and_bad_ones_are_ignored_with_a_warning(app):
@@ -567,14 +567,14 @@ def test_a_crash_after_the_first_chunk_leaves_no_contact_behind(app, monkeypatch
     content = files.large_csv(CHUNK + 10)
     record = start_import(content)
     db.session.commit()  # the upload is committed; the import runs in a transaction of its own
-    saved = importer.upsert_contacts
+    saved = import_pipeline.upsert_contacts
     written_before_the_crash = []
 
     def crash():
         written_before_the_crash.append(contact_count())
         raise RuntimeError("the worker lost its database connection")
 
-    monkeypatch.setattr(importer, "upsert_contacts", files.upsert_faulting_after_the_first_chunk(crash))
+    monkeypatch.setattr(import_pipeline, "upsert_contacts", files.upsert_faulting_after_the_first_chunk(crash))
     with pytest.raises(RuntimeError, match="lost its database connection"):
         run_import(record, content)
     db.session.rollback()
@@ -584,7 +584,7 @@ def test_a_crash_after_the_first_chunk_leaves_no_contact_behind(app, monkeypatch
     assert db.session.scalar(select(func.count()).select_from(ImportIssue)) == 0
 
     # Once the cause is gone, the same import runs through.
-    monkeypatch.setattr(importer, "upsert_contacts", saved)
+    monkeypatch.setattr(import_pipeline, "upsert_contacts", saved)
     summary = run_import(record, content)
     db.session.commit()
     assert (summary.created, contact_count()) == (CHUNK + 10, CHUNK + 10)

@@ -27,7 +27,6 @@ from tests.records import audit_events
 from tests.test_materialise import add_campaign, add_contact, add_template, suppress
 from tests.test_worker import finished_cleanly, start_worker  # noqa: F401  (a fixture)
 
-S = CampaignStatus
 
 
 def scheduled_jobs() -> dict[str, datetime]:
@@ -63,7 +62,7 @@ def test_an_approved_campaign_is_scheduled_at_send_at_under_one_job_id(app, make
     campaign = add_campaign(send_at=send_at)
 
     schedule_launch(campaign, marketer)
-    assert campaign.status is S.SCHEDULED
+    assert campaign.status is CampaignStatus.SCHEDULED
     assert scheduled_jobs() == {}, "nothing may reach Redis before the commit"
     db.session.commit()
 
@@ -90,12 +89,12 @@ def test_a_rolled_back_schedule_enqueues_nothing(app):
     campaign = add_campaign()
     schedule_launch(campaign)
     db.session.rollback()
-    assert fresh(campaign).status is S.APPROVED
+    assert fresh(campaign).status is CampaignStatus.APPROVED
     db.session.commit()  # a later commit of the same session must not enqueue the forgotten launch
     assert scheduled_jobs() == {}
 
 
-@pytest.mark.parametrize("status", [S.DRAFT, S.IN_REVIEW, S.REJECTED, S.SCHEDULED, S.SENDING, S.CANCELLED])
+@pytest.mark.parametrize("status", [CampaignStatus.DRAFT, CampaignStatus.IN_REVIEW, CampaignStatus.REJECTED, CampaignStatus.SCHEDULED, CampaignStatus.SENDING, CampaignStatus.CANCELLED])
 def test_only_an_approved_campaign_can_be_scheduled(app, status):
     campaign = add_campaign(status=status)
     with pytest.raises(LaunchError, match="Only an approved campaign can be scheduled"):
@@ -109,7 +108,7 @@ def test_a_campaign_edited_after_its_approval_is_not_scheduled(app, approved_has
     campaign = add_campaign(approved_hash=approved_hash)
     with pytest.raises(LaunchError, match="changed after it was approved"):
         schedule_launch(campaign)
-    assert fresh(campaign).status is S.APPROVED
+    assert fresh(campaign).status is CampaignStatus.APPROVED
 
 
 def test_a_campaign_whose_template_is_not_approved_is_not_scheduled(app):
@@ -122,7 +121,7 @@ def test_a_campaign_with_a_variable_that_cannot_be_filled_is_not_scheduled(app):
     campaign = add_campaign(variables={"1": {"source": "field", "value": "password"}})
     with pytest.raises(LaunchError, match="contact field that does not exist"):
         schedule_launch(campaign)
-    assert fresh(campaign).status is S.APPROVED
+    assert fresh(campaign).status is CampaignStatus.APPROVED
 
 
 def test_scheduling_again_moves_the_pending_job_to_the_new_time(app):
@@ -131,7 +130,7 @@ def test_scheduling_again_moves_the_pending_job_to_the_new_time(app):
     schedule_launch(campaign)
     db.session.commit()
     # An edit returns it to draft; it is reviewed again and scheduled for another time.
-    campaign.status, campaign.send_at = S.APPROVED, first_time + timedelta(hours=5)
+    campaign.status, campaign.send_at = CampaignStatus.APPROVED, first_time + timedelta(hours=5)
     campaign.approved_hash = content_hash(campaign)
     db.session.commit()
     schedule_launch(campaign)
@@ -163,7 +162,7 @@ def test_cancel_before_launch_removes_the_scheduled_job(app, audience, make_user
 
     cancel_launch(campaign, marketer, reason="wrong offer")
     db.session.commit()
-    assert fresh(campaign).status is S.CANCELLED
+    assert fresh(campaign).status is CampaignStatus.CANCELLED
     assert scheduled_jobs() == {}
     assert not Job.exists(launch_job_id(campaign.id), connection=redis_queues.connection)
     [event] = audit_events("campaign.cancel")
@@ -183,12 +182,12 @@ def test_cancel_after_launch_is_a_lifecycle_transition_only(app, audience):
 
     cancel_launch(campaign, reason="stop")
     db.session.commit()
-    assert fresh(campaign).status is S.CANCELLED
+    assert fresh(campaign).status is CampaignStatus.CANCELLED
     assert message_count(campaign) == 4  # the rows stay; dispatch will not send a cancelled campaign's rows
 
 
 def test_a_cancelled_campaign_cannot_be_cancelled_again(app):
-    campaign = add_campaign(status=S.CANCELLED)
+    campaign = add_campaign(status=CampaignStatus.CANCELLED)
     with pytest.raises(TransitionError):
         cancel_launch(campaign)
 
@@ -206,7 +205,7 @@ def test_the_launch_materialises_once_and_a_retried_job_does_nothing(app, audien
     assert first == {"launched": True, "skipped": "", "status": "sending", "recipients": 4,
                      "exclusions": {"invalid_number": 0, "blocked": 0, "opted_out": 1, "no_consent": 0, "frequency_cap": 0}}
     campaign = fresh(campaign)
-    assert campaign.status is S.SENDING and campaign.recipients == 4
+    assert campaign.status is CampaignStatus.SENDING and campaign.recipients == 4
     assert campaign.exclusions["opted_out"] == 1
     assert campaign.launched_at is not None
     keys = set(db.session.scalars(select(Message.idempotency_key).where(Message.campaign_id == campaign.id)))
@@ -233,7 +232,7 @@ def test_a_crash_during_materialisation_leaves_it_scheduled_without_rows_and_the
     monkeypatch.setattr(launch, "materialise", crash)
     with pytest.raises(RuntimeError):
         jobs.launch_campaign(campaign.id)
-    assert fresh(campaign).status is S.SCHEDULED
+    assert fresh(campaign).status is CampaignStatus.SCHEDULED
     assert fresh(campaign).launched_at is None
     assert message_count(campaign) == 0
 
@@ -252,27 +251,27 @@ def test_a_campaign_whose_segment_was_edited_while_scheduled_fails_at_launch_wit
 
     outcome = jobs.launch_campaign(campaign.id)
     assert outcome["skipped"] == "failed"
-    assert fresh(campaign).status is S.FAILED
+    assert fresh(campaign).status is CampaignStatus.FAILED
     assert message_count(campaign) == 0
     [event] = audit_events("campaign.fail")
     assert "changed after it was approved" in event.details["reason"]
 
 
 def test_a_scheduled_campaign_with_a_broken_variable_fails_at_launch_instead_of_retrying(app, audience):
-    campaign = add_campaign(status=S.SCHEDULED, variables={"1": {"source": "attribute", "value": ""}})
+    campaign = add_campaign(status=CampaignStatus.SCHEDULED, variables={"1": {"source": "attribute", "value": ""}})
     assert jobs.launch_campaign(campaign.id)["skipped"] == "failed"
-    assert fresh(campaign).status is S.FAILED
+    assert fresh(campaign).status is CampaignStatus.FAILED
     [event] = audit_events("campaign.fail")
     assert "neither which contact field or attribute" in event.details["reason"]
 
 
 def test_a_scheduled_campaign_whose_segment_no_longer_compiles_fails_at_launch(app, audience):
-    campaign = add_campaign(status=S.SCHEDULED)
+    campaign = add_campaign(status=CampaignStatus.SCHEDULED)
     segment = db.session.get(Segment, campaign.segment_id)
     segment.definition = {"countries": ["Атлантида"]}
     db.session.commit()
     assert jobs.launch_campaign(campaign.id)["skipped"] == "failed"
-    assert fresh(campaign).status is S.FAILED
+    assert fresh(campaign).status is CampaignStatus.FAILED
     assert message_count(campaign) == 0
     [event] = audit_events("campaign.fail")
     assert event.details["reason"]
@@ -323,16 +322,16 @@ def test_a_lost_race_leaves_the_callers_own_work_and_its_after_commit_action_alo
     raced, mine = add_campaign(), add_campaign()
     schedule_launch(raced)
     db.session.commit()
-    assert raced.status is S.SCHEDULED  # loaded as scheduled: what this launcher believes
+    assert raced.status is CampaignStatus.SCHEDULED  # loaded as scheduled: what this launcher believes
     with db.engine.begin() as other_launcher:  # another worker wins in the meantime
-        other_launcher.execute(update(Campaign).where(Campaign.id == raced.id).values(status=S.SENDING))
+        other_launcher.execute(update(Campaign).where(Campaign.id == raced.id).values(status=CampaignStatus.SENDING))
 
     schedule_launch(mine)  # the caller's own pending work, with its after-commit enqueue
     outcome = launch.launch(raced.id)
     db.session.commit()
 
     assert (outcome.launched, outcome.skipped, outcome.status) == (False, "lost_race", "sending")
-    assert fresh(mine).status is S.SCHEDULED
+    assert fresh(mine).status is CampaignStatus.SCHEDULED
     assert launch_job_id(mine.id) in scheduled_jobs()
     assert message_count(raced) == 0
 
@@ -361,11 +360,11 @@ def test_past_send_at_with_no_worker_running_it_launches_when_one_starts(app, au
     schedule_launch(campaign)
     db.session.commit()
     wait_for(lambda: utcnow() > campaign.send_at + timedelta(seconds=2), "send_at to pass with no worker", timeout=10)
-    assert fresh(campaign).status is S.SCHEDULED
+    assert fresh(campaign).status is CampaignStatus.SCHEDULED
     assert launch_job_id(campaign.id) in scheduled_jobs()
 
     worker = start_worker()
-    wait_for(lambda: fresh(campaign).status is S.SENDING, "the late worker's scheduler to launch the campaign")
+    wait_for(lambda: fresh(campaign).status is CampaignStatus.SENDING, "the late worker's scheduler to launch the campaign")
     job = Job.fetch(launch_job_id(campaign.id), connection=redis_queues.connection)
     wait_for(lambda: job.get_status(refresh=True) == JobStatus.FINISHED, "the launch job to finish")
     worker.observe_children()
@@ -384,7 +383,7 @@ def test_two_workers_running_duplicate_launch_jobs_launch_once(app, audience, st
     for the same launch, under different ids, on two real workers at once."""
     campaign = add_campaign()
     db.session.commit()
-    campaign.status = S.SCHEDULED
+    campaign.status = CampaignStatus.SCHEDULED
     db.session.commit()
     duplicates = [redis_queues.enqueue(launch.LAUNCH_QUEUE, jobs.launch_campaign, campaign.id, job_id=f"duplicate-{n}")
                   for n in range(2)]

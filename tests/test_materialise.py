@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import event, select
 
 from audience.models import Contact, Segment
-from campaigns.campaigns import variable_values
+from campaigns.campaign_specs import variable_values
 from campaigns.content import content_hash
 from campaigns.materialise import EXCLUSION_REASONS, MaterialiseError, materialise
 from campaigns.models import (
@@ -274,7 +274,7 @@ def test_materialising_is_two_statements_plus_a_count_however_many_contacts(app)
 
 
 def test_the_launch_excludes_whom_the_preflight_excluded_for_the_same_reasons(audience):
-    """The preflight (judged in Python by compliance.verdicts) and the launch (in SQL) agree."""
+    """The preflight (judged in Python by compliance.send_verdicts) and the launch (in SQL) agree."""
     from campaigns import preflight
 
     campaign = add_campaign()
@@ -286,7 +286,7 @@ def test_the_launch_excludes_whom_the_preflight_excluded_for_the_same_reasons(au
 
 
 def test_rows_carry_the_values_the_campaign_preview_renders_in_python(app):
-    from campaigns.campaigns import variable_values
+    from campaigns.campaign_specs import variable_values
 
     contacts = [add_contact(name="  Анна ", city="Казань", attributes={"Уровень": "gold"}),
                 add_contact(name="", attributes={"Уровень": "  "}), add_contact(name=None)]

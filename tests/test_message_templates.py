@@ -14,7 +14,6 @@ from dbtypes import utcnow
 from extensions import db
 from tests.records import audit_events
 
-S = TemplateStatus
 STOP = {"type": "quick_reply", "text": "Stop promotions"}
 
 
@@ -50,7 +49,7 @@ def test_create_saves_a_draft_version_one(app, make_user):
                                               buttons=[{**STOP, "junk": "dropped"}]), actor=author)
     db.session.commit()
     [saved] = rows()
-    assert (saved.name, saved.language, saved.version, saved.is_current, saved.status) == ("autumn_sale", "en", 1, True, S.DRAFT)
+    assert (saved.name, saved.language, saved.version, saved.is_current, saved.status) == ("autumn_sale", "en", 1, True, TemplateStatus.DRAFT)
     assert saved.category is TemplateCategory.MARKETING and saved.tags == "|promo|autumn|"
     assert saved.examples == {"1": "Anna", "2": "Monday"} and saved.buttons == [STOP]
     assert saved.created_by_id == saved.updated_by_id == author.id
@@ -104,7 +103,7 @@ def test_a_rejected_template_edited_in_place_becomes_a_draft_again(app):
     templates.update_template(template, {"footer": "Example Ltd"})
     db.session.commit()
     [saved] = rows()
-    assert (saved.version, saved.status, saved.rejection_reason, saved.footer) == (1, S.DRAFT, None, "Example Ltd")
+    assert (saved.version, saved.status, saved.rejection_reason, saved.footer) == (1, TemplateStatus.DRAFT, None, "Example Ltd")
 
 
 @pytest.mark.parametrize("status", ["approved", "paused", "disabled"])
@@ -120,7 +119,7 @@ def test_editing_what_the_provider_approved_makes_a_new_version(app, make_user, 
     assert new.id == current.id and old.id == template.id
     assert (old.version, old.is_current, old.status.value) == (1, False, status)
     assert old.body == "Hi {{1}}, the autumn sale starts on {{2}}. See you!"
-    assert (current.version, current.is_current, current.status) == (2, True, S.DRAFT)
+    assert (current.version, current.is_current, current.status) == (2, True, TemplateStatus.DRAFT)
     assert current.body == "Hello {{1}}, the sale starts on {{2}}. See you!" and current.tags == old.tags
     assert current.created_by_id == editor.id and current.header == old.header
     [event] = audit_events("template.versioned")
@@ -137,7 +136,7 @@ def test_tags_of_an_approved_template_change_without_a_version(app):
     templates.update_template(template, {"tags": "winter"})
     db.session.commit()
     [saved] = rows()
-    assert saved.tags == "|winter|" and saved.status is S.APPROVED and saved.version == 1
+    assert saved.tags == "|winter|" and saved.status is TemplateStatus.APPROVED and saved.version == 1
 
 
 def test_what_cannot_be_edited(app):
@@ -202,7 +201,7 @@ def test_set_status_needs_a_reason_to_reject_pause_or_disable(app, make_user):
         assert caught.value.errors == ["Status: choose pending, approved, rejected, paused or disabled."]
     templates.set_status(template, "rejected", "Looks like spam.", actor=admin)
     db.session.commit()
-    assert (rows()[0].status, rows()[0].rejection_reason) == (S.REJECTED, "Looks like spam.")
+    assert (rows()[0].status, rows()[0].rejection_reason) == (TemplateStatus.REJECTED, "Looks like spam.")
     [event] = audit_events("template.status_changed")
     assert event.actor_id == admin.id
     assert event.details == {"name": "autumn_sale", "language": "en", "version": 1, "from": "draft", "to": "rejected",
@@ -217,7 +216,7 @@ def test_submit_in_the_sandbox_approves_a_clean_template(app, make_user):
     templates.submit(template, actor=author)
     db.session.commit()
     [saved] = rows()
-    assert saved.status is S.APPROVED and saved.rejection_reason is None
+    assert saved.status is TemplateStatus.APPROVED and saved.rejection_reason is None
     [submitted] = audit_events("template.submitted")
     [decided] = audit_events("template.status_changed")
     assert submitted.actor_id == author.id
@@ -230,20 +229,20 @@ def test_submit_in_the_sandbox_rejects_what_the_lint_blocks(app):
     templates.submit(template)
     db.session.commit()
     [saved] = rows()
-    assert saved.status is S.REJECTED
+    assert saved.status is TemplateStatus.REJECTED
     assert "Links to Instagram are not allowed in Russia: instagram.com/shop." in saved.rejection_reason
     assert "The header mentions Instagram; only the body can carry the disclaimer, so move it there." in saved.rejection_reason
     # A mention in the body alone is tagged, not blocked.
     fixed = templates.update_template(saved, {"body": "Hi {{1}}, follow our Instagram for the sale on {{2}}. Bye!", "header": ""})
     templates.submit(fixed)
-    assert fixed.status is S.APPROVED
+    assert fixed.status is TemplateStatus.APPROVED
 
 
 def test_a_deciding_channel_can_be_swapped_and_a_silent_one_leaves_it_pending(app, monkeypatch):
     template = make()
     monkeypatch.setitem(templates.DECIDERS, "sandbox", lambda template, policy: None)
     templates.submit(template)
-    assert template.status is S.PENDING
+    assert template.status is TemplateStatus.PENDING
 
 
 def test_only_current_drafts_and_rejected_templates_are_submitted(app):

@@ -8,7 +8,7 @@ from werkzeug.exceptions import TooManyRequests
 
 from accounts import tokens
 from audience.models import Segment
-from campaigns import campaigns, lifecycle
+from campaigns import campaign_specs, lifecycle
 from campaigns.models import Campaign, CampaignStatus
 from compliance.models import Suppression
 from domain_errors import DomainError, FieldErrors
@@ -112,7 +112,7 @@ def test_a_step_the_status_does_not_allow_is_a_409_conflict(client, make_user):
 
 def test_a_lost_compare_and_set_is_a_409_conflict_and_changes_nothing(database_url, redis_url, make_user):
     world = make_world(make_user)
-    campaign_id = campaigns.create_campaign(world.spec(), world.marketer).id
+    campaign_id = campaign_specs.create_campaign(world.spec(), world.marketer).id
     db.session.commit()
     racing = build_app(database_url, redis_url)
 
@@ -215,9 +215,9 @@ def test_a_refusal_no_page_catches_is_shown_as_a_page_with_its_status(database_u
 def test_every_refusal_of_the_services_is_a_domain_error():
     from accounts.users import AccountError
     from audience.columns import MappingError
-    from audience.importer import ImportRefusedError
+    from audience.import_pipeline import ImportRefusedError
     from audience.segments import DuplicateSegmentError, SegmentError
-    from campaigns.campaigns import CampaignError
+    from campaigns.campaign_specs import CampaignError
     from campaigns.launch import LaunchError
     from campaigns.lifecycle import TransitionError
     from campaigns.materialise import MaterialiseError

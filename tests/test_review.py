@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from campaigns import campaigns, launch, preflight, review
+from campaigns import campaign_specs, launch, preflight, review
 from campaigns.lifecycle import TransitionError
 from campaigns.models import CampaignReview, CampaignStatus, Message, MessageStatus, ReviewDecision, TemplateStatus
 from compliance import sending
@@ -18,7 +18,6 @@ from extensions import db
 from tests.campaign_world import add_contact, add_template, make_world
 from tests.records import audit_events, suppress
 
-S = CampaignStatus
 
 
 @pytest.fixture
@@ -42,7 +41,7 @@ def audience(world):
     capped = add_contact("+79030000009")
     add_contact("+79030000010", tags="|other|")  # not in the segment
     earlier = world.campaign(name="Earlier", send_at=None)
-    earlier.status = S.COMPLETED
+    earlier.status = CampaignStatus.COMPLETED
     db.session.add(Message(campaign_id=earlier.id, contact_id=capped.id, phone=capped.phone, idempotency_key="k1",
                            status=MessageStatus.SENT, created_at=utcnow() - timedelta(hours=2)))
     db.session.commit()
@@ -112,7 +111,7 @@ def test_restricted_mentions_get_the_disclaimer_in_samples(audience):
 
 def test_submit_stores_the_report_and_estimate(audience):
     campaign = submitted(audience)
-    assert campaign.status is S.IN_REVIEW
+    assert campaign.status is CampaignStatus.IN_REVIEW
     assert campaign.preflight["audience"]["eligible"] == 3 and campaign.estimate["total_minor"] == 30
     assert audit_events("campaign.submit")[0].details["content_hash"] == campaign.content_hash
 
@@ -125,7 +124,7 @@ def test_a_blocking_verdict_refuses_the_submission_with_its_reasons(audience):
     db.session.rollback()
     assert "is not approved by WhatsApp" in caught.value.errors[0]
     assert caught.value.report["audience"]["eligible"] == 3
-    assert campaign.status is S.DRAFT and campaign.preflight is None
+    assert campaign.status is CampaignStatus.DRAFT and campaign.preflight is None
 
 
 def test_nobody_to_send_to_blocks(world):
@@ -144,17 +143,17 @@ def test_only_a_draft_can_be_submitted(audience):
 
 def test_the_author_cannot_approve_even_as_a_reviewer(audience, make_user):
     author = make_user("reviewer")
-    campaign = campaigns.create_campaign(audience.spec(), author)
+    campaign = campaign_specs.create_campaign(audience.spec(), author)
     review.submit(campaign, author)
     with pytest.raises(review.ReviewError, match="four-eyes"):
         review.approve(campaign, author)
-    assert campaign.status is S.IN_REVIEW
+    assert campaign.status is CampaignStatus.IN_REVIEW
 
 
 def test_the_last_editor_cannot_approve(audience, make_user):
     editor = make_user("admin")
     campaign = audience.campaign()
-    campaigns.update_campaign(campaign, {"messages_per_second": 9}, editor)
+    campaign_specs.update_campaign(campaign, {"messages_per_second": 9}, editor)
     review.submit(campaign, audience.marketer)
     with pytest.raises(review.ReviewError, match="four-eyes"):
         review.approve(campaign, editor)
@@ -172,7 +171,7 @@ def test_approval_binds_to_the_hash_and_schedules_the_launch(audience):
     campaign = submitted(audience)
     decision = review.approve(campaign, audience.reviewer, note="Fine")
     db.session.commit()
-    assert campaign.status is S.SCHEDULED
+    assert campaign.status is CampaignStatus.SCHEDULED
     assert campaign.approved_hash == campaign.content_hash and campaign.approved_by_id == audience.reviewer.id
     assert decision.decision is ReviewDecision.APPROVED and decision.content_hash == campaign.content_hash
     assert decision.snapshot["template"]["body"] == audience.template.body
@@ -187,22 +186,22 @@ def test_approval_binds_to_the_hash_and_schedules_the_launch(audience):
 def test_approve_without_scheduling(audience):
     campaign = submitted(audience)
     review.approve(campaign, audience.reviewer, schedule=False)
-    assert campaign.status is S.APPROVED
+    assert campaign.status is CampaignStatus.APPROVED
 
 
 def test_an_admin_may_approve(audience, make_user):
     campaign = submitted(audience)
     review.approve(campaign, make_user("admin"), schedule=False)
-    assert campaign.status is S.APPROVED
+    assert campaign.status is CampaignStatus.APPROVED
 
 
 def test_an_edit_after_approval_voids_it(audience):
     campaign = submitted(audience)
     review.approve(campaign, audience.reviewer)
     db.session.commit()
-    campaigns.update_campaign(campaign, {"send_window": {"start": "10:00", "end": "19:00"}}, audience.marketer)
+    campaign_specs.update_campaign(campaign, {"send_window": {"start": "10:00", "end": "19:00"}}, audience.marketer)
     db.session.commit()
-    assert campaign.status is S.DRAFT and campaign.approved_hash is None
+    assert campaign.status is CampaignStatus.DRAFT and campaign.approved_hash is None
     with pytest.raises(launch.LaunchError):
         launch.schedule_launch(campaign)
 
@@ -235,24 +234,24 @@ def test_a_rejection_needs_a_reason(audience, code, text, sentence):
     campaign = submitted(audience)
     with pytest.raises(review.ReviewError, match=sentence):
         review.reject(campaign, audience.reviewer, code, text)
-    assert campaign.status is S.IN_REVIEW
+    assert campaign.status is CampaignStatus.IN_REVIEW
 
 
 def test_a_rejection_goes_back_to_the_author_who_revises(audience):
     campaign = submitted(audience)
     decision = review.reject(campaign, audience.reviewer, "spam", "Too many exclamation marks")
     db.session.commit()
-    assert campaign.status is S.REJECTED
+    assert campaign.status is CampaignStatus.REJECTED
     assert review.reason_label(decision) == "Too pushy or spam-like — Too many exclamation marks"
     assert audit_events("campaign.reject")[0].details["reason_code"] == "spam"
     review.revise(campaign, audience.marketer)
-    assert campaign.status is S.DRAFT
+    assert campaign.status is CampaignStatus.DRAFT
 
 
 def test_a_written_reason_alone_is_enough(audience):
     campaign = submitted(audience)
     review.reject(campaign, audience.reviewer, None, "Wrong city")
-    assert campaign.status is S.REJECTED
+    assert campaign.status is CampaignStatus.REJECTED
 
 
 # --- the queue and what changed --------------------------------------------------------------------------------------
@@ -270,7 +269,7 @@ def test_what_changed_since_the_last_review(audience):
     review.reject(campaign, audience.reviewer, "timing", "Not on a Sunday")
     db.session.commit()
     assert review.changes_since_last_review(campaign) == []
-    campaigns.update_campaign(campaign, {"messages_per_second": 5, "send_window": {"start": "10:00", "end": "18:00"}},
+    campaign_specs.update_campaign(campaign, {"messages_per_second": 5, "send_window": {"start": "10:00", "end": "18:00"}},
                               audience.marketer)
     changes = review.changes_since_last_review(campaign)
     assert [change["field"] for change in changes] == ["send_window", "messages_per_second"]

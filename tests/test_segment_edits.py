@@ -21,7 +21,6 @@ from tests.campaign_world import add_contact, make_world
 from tests.helpers import assert_problem, post_form, signed_in_client
 from tests.records import audit_events
 
-S = CampaignStatus
 NEW = {"tags": ["promo"], "countries": ["RU"]}
 
 
@@ -37,13 +36,13 @@ def world(app, make_user):
 def campaigns_on_segment(world):
     """One campaign on the segment in each status that matters, by status."""
     made = {status: world.campaign(name=f"Campaign {status.value}") for status in
-            (S.DRAFT, S.IN_REVIEW, S.APPROVED, S.SCHEDULED, S.SENDING)}
-    for status in (S.IN_REVIEW, S.APPROVED, S.SCHEDULED, S.SENDING):
+            (CampaignStatus.DRAFT, CampaignStatus.IN_REVIEW, CampaignStatus.APPROVED, CampaignStatus.SCHEDULED, CampaignStatus.SENDING)}
+    for status in (CampaignStatus.IN_REVIEW, CampaignStatus.APPROVED, CampaignStatus.SCHEDULED, CampaignStatus.SENDING):
         review.submit(made[status], world.marketer)
-    for status in (S.APPROVED, S.SCHEDULED, S.SENDING):
-        review.approve(made[status], world.reviewer, schedule=status is not S.APPROVED)
+    for status in (CampaignStatus.APPROVED, CampaignStatus.SCHEDULED, CampaignStatus.SENDING):
+        review.approve(made[status], world.reviewer, schedule=status is not CampaignStatus.APPROVED)
     db.session.commit()
-    made[S.SENDING].status = S.SENDING  # launched: its rows are materialised (the launch has its own tests)
+    made[CampaignStatus.SENDING].status = CampaignStatus.SENDING  # launched: its rows are materialised (the launch has its own tests)
     db.session.commit()
     return made
 
@@ -70,7 +69,7 @@ def ids_of(made, *chosen: CampaignStatus) -> list[int]:
 
 
 def voided_keys(made) -> list[str]:
-    return [f"campaign:{made[status].id}:{status.value}" for status in (S.IN_REVIEW, S.APPROVED, S.SCHEDULED)]
+    return [f"campaign:{made[status].id}:{status.value}" for status in (CampaignStatus.IN_REVIEW, CampaignStatus.APPROVED, CampaignStatus.SCHEDULED)]
 
 
 # --- the service ---------------------------------------------------------------------------------------
@@ -94,19 +93,19 @@ def test_a_new_definition_names_the_campaigns_it_voids_and_saves_nothing(world, 
 
 def test_a_confirmed_edit_returns_them_to_draft_audited_and_drops_the_launch_job(world, campaigns_on_segment):
     made = campaigns_on_segment
-    scheduled = made[S.SCHEDULED]
+    scheduled = made[CampaignStatus.SCHEDULED]
     assert job_exists(scheduled.id)
     segments.update_segment(world.segment, definition=NEW, actor=world.marketer, confirmed=voided_keys(made))
     assert job_exists(scheduled.id)  # not before the commit: a rollback would leave the campaign scheduled
     db.session.commit()
     assert not job_exists(scheduled.id)
-    assert statuses(made) == {S.DRAFT: S.DRAFT, S.IN_REVIEW: S.DRAFT, S.APPROVED: S.DRAFT, S.SCHEDULED: S.DRAFT,
-                              S.SENDING: S.SENDING}
-    for status in (S.IN_REVIEW, S.APPROVED, S.SCHEDULED):
+    assert statuses(made) == {CampaignStatus.DRAFT: CampaignStatus.DRAFT, CampaignStatus.IN_REVIEW: CampaignStatus.DRAFT, CampaignStatus.APPROVED: CampaignStatus.DRAFT, CampaignStatus.SCHEDULED: CampaignStatus.DRAFT,
+                              CampaignStatus.SENDING: CampaignStatus.SENDING}
+    for status in (CampaignStatus.IN_REVIEW, CampaignStatus.APPROVED, CampaignStatus.SCHEDULED):
         campaign = db.session.get(Campaign, made[status].id)
         assert campaign.approved_hash is None and campaign.content_hash == content_hash(campaign)
     edits = audit_events("campaign.edit")
-    assert sorted(int(event.object_id) for event in edits) == ids_of(made, S.IN_REVIEW, S.APPROVED, S.SCHEDULED)
+    assert sorted(int(event.object_id) for event in edits) == ids_of(made, CampaignStatus.IN_REVIEW, CampaignStatus.APPROVED, CampaignStatus.SCHEDULED)
     assert {(event.details["reason"], event.details["segment_id"], event.actor_label) for event in edits} == {
         ("segment edited", world.segment.id, world.marketer.email)}
     assert audit_events("segment.updated")[0].details["voided"] == voided_keys(made)
@@ -117,18 +116,18 @@ def test_a_rollback_keeps_the_campaigns_and_the_launch_job(world, campaigns_on_s
     made = campaigns_on_segment
     segments.update_segment(world.segment, definition=NEW, confirmed=voided_keys(made))
     db.session.rollback()
-    assert statuses(made) == unchanged(made) and job_exists(made[S.SCHEDULED].id)
+    assert statuses(made) == unchanged(made) and job_exists(made[CampaignStatus.SCHEDULED].id)
 
 
 def test_a_confirmation_that_missed_a_change_is_asked_again(world, campaigns_on_segment):
     made = campaigns_on_segment
     seen = voided_keys(made)
-    review.approve(made[S.IN_REVIEW], world.reviewer, schedule=False)  # approved since the editor looked
+    review.approve(made[CampaignStatus.IN_REVIEW], world.reviewer, schedule=False)  # approved since the editor looked
     db.session.commit()
     with pytest.raises(segments.SegmentInUseError):
         segments.update_segment(world.segment, definition=NEW, confirmed=seen)
     db.session.rollback()
-    assert statuses(made)[S.IN_REVIEW] is S.APPROVED
+    assert statuses(made)[CampaignStatus.IN_REVIEW] is CampaignStatus.APPROVED
 
 
 def test_a_rename_or_a_campaign_nobody_approved_needs_no_confirmation(world, campaigns_on_segment):
@@ -169,18 +168,18 @@ def test_the_page_asks_before_saving_and_then_returns_them_to_draft(app, make_us
     page = page_of(asked)
     assert asked.status_code == 409 and button in page
     shown = re.findall(r'<a href="/campaigns/(\d+)">([^<]+)</a> — ([^<\n]+)', page)
-    assert shown[2] == (str(made[S.SCHEDULED].id), "Campaign scheduled", status_label)
+    assert shown[2] == (str(made[CampaignStatus.SCHEDULED].id), "Campaign scheduled", status_label)
     shown_ids = [int(campaign_id) for campaign_id, _name, _label in shown]
-    assert shown_ids == ids_of(made, S.IN_REVIEW, S.APPROVED, S.SCHEDULED)
+    assert shown_ids == ids_of(made, CampaignStatus.IN_REVIEW, CampaignStatus.APPROVED, CampaignStatus.SCHEDULED)
     assert re.findall(r'name="confirm" value="([^"]+)"', page) == voided_keys(made)
     assert statuses(made) == unchanged(made)
     assert db.session.get(type(world.segment), world.segment.id).definition == {"tags": ["promo"]}
 
     saved = post_form(browser, path, {**builder(countries="RU"), "action": "save", "confirm": voided_keys(made)})
     assert saved.status_code == 302
-    assert statuses(made)[S.SCHEDULED] is S.DRAFT and not job_exists(made[S.SCHEDULED].id)
+    assert statuses(made)[CampaignStatus.SCHEDULED] is CampaignStatus.DRAFT and not job_exists(made[CampaignStatus.SCHEDULED].id)
     assert "Campaign scheduled" in page_of(browser.get(path))  # the flash names them
-    detail = page_of(browser.get(f"/campaigns/{made[S.SCHEDULED].id}"))
+    detail = page_of(browser.get(f"/campaigns/{made[CampaignStatus.SCHEDULED].id}"))
     assert "Campaign scheduled" in detail and ("Draft" if language == "en" else "Черновик") in detail
 
 
@@ -190,13 +189,13 @@ def test_the_api_answers_409_with_the_campaigns_until_they_are_confirmed(call_as
     refused = call_as("PUT", path, json={"definition": NEW})
     assert_problem(refused, 409, "conflict", detail="Saving this change returns these campaigns")
     assert [use["key"] for use in refused.json["affected"]] == voided_keys(made)
-    assert refused.json["affected"][0] == {"kind": "campaign", "id": made[S.IN_REVIEW].id, "name": "Campaign in_review",
+    assert refused.json["affected"][0] == {"kind": "campaign", "id": made[CampaignStatus.IN_REVIEW].id, "name": "Campaign in_review",
                                            "status": "in_review", "key": voided_keys(made)[0]}
     assert statuses(made) == unchanged(made)
     saved = call_as("PUT", path, json={"definition": NEW, "confirm": voided_keys(made)})
     assert saved.status_code == 200 and saved.json["definition"] == {"countries": ["RU"], "tags": ["promo"]}
-    assert [use["id"] for use in saved.json["returned_to_draft"]] == ids_of(made, S.IN_REVIEW, S.APPROVED, S.SCHEDULED)
-    assert statuses(made)[S.APPROVED] is S.DRAFT
+    assert [use["id"] for use in saved.json["returned_to_draft"]] == ids_of(made, CampaignStatus.IN_REVIEW, CampaignStatus.APPROVED, CampaignStatus.SCHEDULED)
+    assert statuses(made)[CampaignStatus.APPROVED] is CampaignStatus.DRAFT
 
 
 def test_the_cli_lists_the_campaigns_and_asks(app, world, campaigns_on_segment):
@@ -209,6 +208,6 @@ def test_the_cli_lists_the_campaigns_and_asks(app, world, campaigns_on_segment):
     accepted = runner.invoke(args=command, input="y\n")
     assert accepted.exit_code == 0, accepted.output
     assert "Updated segment “Promo”" in accepted.output
-    assert statuses(made)[S.IN_REVIEW] is S.DRAFT and not job_exists(made[S.SCHEDULED].id)
+    assert statuses(made)[CampaignStatus.IN_REVIEW] is CampaignStatus.DRAFT and not job_exists(made[CampaignStatus.SCHEDULED].id)
     renamed = runner.invoke(args=["audience", "segment", "update", "Promo", "--rename", "Promo RU"])
     assert renamed.exit_code == 0 and "Updated segment “Promo RU”" in renamed.output

@@ -19,7 +19,6 @@ from tests.helpers import assert_problem, csrf_token, post_form, problem_message
 from tests.records import audit_events
 from tests.test_message_templates import STOP, make, rows, spec
 
-S = TemplateStatus
 OPT_OUT_MISSING = ("Buttons: a marketing template must offer an opt-out quick reply in its language, "
                    "such as “Stop promotions”.")
 
@@ -179,7 +178,7 @@ def test_editing_an_approved_template_makes_a_version_and_the_page_lists_them(br
     form = {**GOOD_FORM, "body": "Hello {{1}}, the sale starts on {{2}}. See you!", "action": "save"}
     response = post_form(browser, f"/templates/{template.id}/edit", form)
     old, new = rows()
-    assert response.headers["Location"] == f"/templates/{new.id}" and (new.version, new.status) == (2, S.DRAFT)
+    assert response.headers["Location"] == f"/templates/{new.id}" and (new.version, new.status) == (2, TemplateStatus.DRAFT)
     page = browser.get(response.headers["Location"])
     assert "The provider had already reviewed “autumn_sale”, so your changes are saved as version 2, a draft to submit." in flashes(page)
     assert f'href="/templates/{old.id}">v1</a>' in page_of(page) and f'href="/templates/{new.id}">v2</a>' in page_of(page)
@@ -199,7 +198,7 @@ def test_submitting_in_the_sandbox(browser_as):
     post_form(browser, f"/templates/{blocked.id}/submit", {}, page=f"/templates/{blocked.id}")
     page = browser.get(f"/templates/{blocked.id}")
     assert flashes(page) == ["The provider rejected the template: Links to Instagram are not allowed in Russia: instagram.com/shop."]
-    assert [t.status for t in rows()] == [S.APPROVED, S.REJECTED]
+    assert [t.status for t in rows()] == [TemplateStatus.APPROVED, TemplateStatus.REJECTED]
     again = post_form(browser, f"/templates/{clean.id}/submit", {}, page=f"/templates/{clean.id}")
     assert flashes(browser.get(again.headers["Location"])) == [
         "Only a draft or a rejected template can be submitted; this one is “Approved”."]
@@ -226,7 +225,7 @@ def test_only_admins_set_the_provider_status(browser_as):
     post_form(admin, path, {"status": "rejected", "reason": "Misleading offer."}, page=f"/templates/{template.id}")
     page = admin.get(f"/templates/{template.id}")
     assert "The provider status is now “Rejected”." in flashes(page) and "Misleading offer." in page_of(page)
-    assert (rows()[0].status, rows()[0].rejection_reason) == (S.REJECTED, "Misleading offer.")
+    assert (rows()[0].status, rows()[0].rejection_reason) == (TemplateStatus.REJECTED, "Misleading offer.")
 
 
 def test_reviewers_read_but_do_not_write(browser_as):
@@ -239,7 +238,7 @@ def test_reviewers_read_but_do_not_write(browser_as):
     for path in ("/templates/new", f"/templates/{template.id}/edit", f"/templates/{template.id}/submit",
                  f"/templates/{template.id}/archive"):
         assert post_form(reviewer, path, GOOD_FORM, page="/templates").status_code == 403
-    assert rows()[0].status is S.DRAFT
+    assert rows()[0].status is TemplateStatus.DRAFT
 
 
 def test_unknown_templates_are_404(browser_as):
@@ -357,7 +356,7 @@ def test_the_cli_creates_lists_shows_submits_and_sets_status(app, tmp_path):
     assert submitted.exit_code == 0 and submitted.output == "Submitted “autumn_sale” (en); it is now approved.\n"
     paused = cli(app, "set-status", str(template.id), "paused", "--reason", "Quality rating dropped.")
     assert paused.exit_code == 0 and paused.output == "Template “autumn_sale” (en, version 1) is now paused.\n"
-    assert (rows()[0].status, rows()[0].rejection_reason) == (S.PAUSED, "Quality rating dropped.")
+    assert (rows()[0].status, rows()[0].rejection_reason) == (TemplateStatus.PAUSED, "Quality rating dropped.")
     [event] = [e for e in audit_events("template.status_changed") if e.details["source"] == "admin"]
     assert event.actor_label.startswith("cli:")
 

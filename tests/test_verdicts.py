@@ -9,7 +9,7 @@ import pytest
 
 from compliance.sending import SendingRules, SendWindow
 from compliance.verdict import Outcome
-from compliance.verdicts import PASSED, RecipientFacts, SendContext, evaluate, preflight
+from compliance.send_verdicts import PASSED, RecipientFacts, SendContext, evaluate, preflight
 
 UTC = timezone.utc
 RU_ZONES = (

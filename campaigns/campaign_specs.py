@@ -37,7 +37,6 @@ from dbtypes import utcnow
 from domain_errors import DomainError, FieldErrors
 from extensions import db
 
-S = CampaignStatus
 MAX_NAME = 200
 DEFAULT_RATE = 20
 # send_at a little in the past is a form submitted a few seconds after "now" was typed, not a mistake.
@@ -309,7 +308,7 @@ def create_campaign(spec: Mapping[str, Any], actor: Any = None, *, now: datetime
     """A new draft from ``spec``; ``CampaignError`` lists every mistake, each naming its field."""
     if not isinstance(spec, Mapping):
         raise CampaignError([_("The campaign must be given as a set of named fields.")])
-    campaign = Campaign(status=S.DRAFT, variables={})
+    campaign = Campaign(status=CampaignStatus.DRAFT, variables={})
     errors = _apply(campaign, spec, creating=True, now=now or utcnow())
     if errors:
         raise CampaignError(errors=errors)
@@ -354,9 +353,9 @@ def update_campaign(campaign: Campaign, spec: Mapping[str, Any], actor: Any = No
                             status=409)
     audit.record("campaign.updated", actor=actor, target=campaign,
                  details={"content_changed": new_hash != before_hash, "content_hash": new_hash})
-    if campaign.status is S.REJECTED:
-        lifecycle.transition(campaign, S.DRAFT, actor=actor, reason="edited after rejection")
-    elif new_hash != before_hash and campaign.status in (S.IN_REVIEW, S.APPROVED, S.SCHEDULED):
+    if campaign.status is CampaignStatus.REJECTED:
+        lifecycle.transition(campaign, CampaignStatus.DRAFT, actor=actor, reason="edited after rejection")
+    elif new_hash != before_hash and campaign.status in (CampaignStatus.IN_REVIEW, CampaignStatus.APPROVED, CampaignStatus.SCHEDULED):
         launch.return_to_draft(campaign, actor=actor, reason="content edited")
     return campaign
 

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from accounts.events import actor_label, announce
 from audience import columns
-from audience.importer import Summary, file_sha256
+from audience.import_pipeline import Summary, file_sha256
 from audience.models import Import, ImportFile, ImportIssue, ImportMerge, ImportStatus, IssueKind
 from audience.reading import read_table
 from dbtypes import utcnow
