@@ -15,7 +15,7 @@ from flask_login import current_user
 
 from accounts.models import Role
 from accounts.roles import role_required
-from campaigns import campaigns, launch, pricing, review
+from campaigns import campaigns, launch, preflight, pricing, review
 from campaigns.api import bp
 from campaigns.lifecycle import TransitionError
 from campaigns.models import Campaign, CampaignStatus, Sender
@@ -62,7 +62,7 @@ def campaign_json(campaign: Campaign, full: bool = False) -> dict[str, Any]:
         "launched_at": campaign.launched_at.isoformat() if campaign.launched_at else None,
     }
     if full:
-        data["preflight"] = campaign.preflight
+        data["preflight"] = preflight.readable(campaign.preflight)
         data["estimate"] = campaign.estimate
         data["reviews"] = [
             {"id": item.id, "decision": item.decision.value, "reviewer_id": item.reviewer_id, "reason_code": item.reason_code,

@@ -18,7 +18,7 @@ from accounts.forms import EmptyForm
 from accounts.models import Role
 from accounts.roles import role_required
 from audience.models import Segment
-from campaigns import campaigns, launch, pricing, preflight, review
+from campaigns import campaigns, launch, preflight, pricing, review
 from campaigns.campaign_forms import (
     ApproveForm, CampaignForm, RateCardForm, RejectForm, form_data, posted_variables, spec_from_form,
 )
@@ -140,7 +140,7 @@ def _context(campaign: Campaign) -> dict[str, Any]:
     return {
         "campaign": campaign, "sender": db.session.get(Sender, campaign.sender_id),
         "template": db.session.get(Template, campaign.template_id), "segment": db.session.get(Segment, campaign.segment_id),
-        "report": campaign.preflight, "estimate": campaign.estimate, "reviews": review.reviews_of(campaign),
+        "report": preflight.readable(campaign.preflight), "estimate": campaign.estimate, "reviews": review.reviews_of(campaign),
         "changes": review.changes_since_last_review(campaign), "trail": list(trail),
         "messages": {status.value: count for status, count in messages.items()}, "form": EmptyForm(),
         "reason_label": review.reason_label, **_labels(),
