@@ -17,6 +17,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from audience.segments import list_segments
 from campaigns import campaigns
 from campaigns.campaigns import CONTACT_FIELDS, MAX_NAME
+from campaigns.message_templates import STATUS_LABELS as TEMPLATE_STATUS_LABELS
 from campaigns.models import Campaign, Template
 from campaigns.review import MAX_REASON, REJECTION_REASONS
 from extensions import db
@@ -58,7 +59,7 @@ class CampaignForm(FlaskForm):
         self.sender.choices = [SelectChoice(sender.id, f"{sender.name} ({sender.phone})") for sender in campaigns.list_senders()]
         templates = db.session.scalars(select(Template).where(Template.is_current.is_(True), Template.archived_at.is_(None))
                                        .order_by(Template.name, Template.language))
-        self.template.choices = [SelectChoice(t.id, f"{t.name} · {t.language} · v{t.version} · {t.status.value}") for t in templates]
+        self.template.choices = [SelectChoice(t.id, f"{t.name} · {t.language} · v{t.version} · {TEMPLATE_STATUS_LABELS[t.status]}") for t in templates]
         self.segment.choices = [SelectChoice(segment.id, segment.name) for segment in list_segments()]
 
     def set_variable_rows(self, names: list[str], mapping: dict[str, dict[str, str]]) -> None:
