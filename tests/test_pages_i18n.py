@@ -280,6 +280,19 @@ def test_the_stored_preflight_keeps_codes_and_is_worded_for_each_reader(app, mak
     assert "Spam score 0 is below the warning level of 3." in english and "Спам-оценка" not in english
 
 
+def test_the_api_words_the_stored_preflight_in_the_callers_language(app, make_user, client):
+    world = make_world(make_user)
+    add_contact(name="Анна")
+    campaign = world.campaign()
+    with force_locale("en"):  # submitted by someone reading English
+        review.submit(campaign, world.marketer)
+    _token, plaintext = create_token(make_user("reviewer", language="ru"), "скрипт")
+    db.session.commit()
+    answer = client.get(f"/api/v1/campaigns/{campaign.id}", headers={"Authorization": f"Bearer {plaintext}"}).get_json()
+    reasons = [verdict["reason"] for verdict in answer["preflight"]["lint"]["verdicts"]]
+    assert "Спам-оценка 0 ниже порога предупреждения 3." in reasons
+
+
 def test_a_report_stored_before_sentences_had_codes_is_still_shown(app, make_user):
     world = make_world(make_user)
     add_contact(name="Анна")
