@@ -31,6 +31,7 @@ from web import errors, metrics, security
 from web.health import bp as health_views
 from web.home import bp as web_views
 from web.i18n import select_locale, template_globals
+from web.labels import label, template_helpers
 
 LOG_FORMAT = "%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"
 
@@ -84,6 +85,8 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     ):
         app.register_blueprint(blueprint)
     app.context_processor(template_globals)
+    app.context_processor(template_helpers)
+    app.add_template_filter(label)
     app.cli.add_command(users_cli)
     app.cli.add_command(compliance_cli)
     app.cli.add_command(audience_cli)

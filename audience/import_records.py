@@ -48,6 +48,15 @@ STATUS_LABELS = {
 }
 
 
+ISSUE_KIND_LABELS = {IssueKind.REJECTED: _l("rejected"), IssueKind.WARNING: _l("warning")}
+# The actions of audience, as the audit log names them to a reader.
+ACTION_LABELS = {
+    "audience.imported": _l("Contacts imported"),
+    "segment.created": _l("Segment created"),
+    "segment.updated": _l("Segment changed"),
+}
+
+
 def reason_text(code: str) -> str:
     return str(REASONS.get(code, code))
 

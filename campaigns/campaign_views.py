@@ -18,7 +18,7 @@ from accounts.forms import EmptyForm
 from accounts.models import Role
 from accounts.roles import role_required
 from audience.models import Segment
-from campaigns import campaign_specs, launch, pricing, preflight, review
+from campaigns import campaign_specs, launch, preflight, pricing, review
 from campaigns.campaign_forms import (
     ApproveForm, CampaignForm, RateCardForm, RejectForm, form_data, posted_variables, spec_from_form,
 )
@@ -148,7 +148,7 @@ def _context(campaign: Campaign) -> dict[str, Any]:
     return {
         "campaign": campaign, "sender": db.session.get(Sender, campaign.sender_id),
         "template": db.session.get(Template, campaign.template_id), "segment": db.session.get(Segment, campaign.segment_id),
-        "report": campaign.preflight, "estimate": campaign.estimate, "reviews": review.reviews_of(campaign),
+        "report": preflight.readable(campaign.preflight), "estimate": campaign.estimate, "reviews": review.reviews_of(campaign),
         "changes": review.changes_since_last_review(campaign), "trail": list(trail),
         "messages": launch.launch_summary(campaign)["by_status"], "form": EmptyForm(),
         "reason_label": review.reason_label, **_labels(),

@@ -24,8 +24,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask_babel import gettext as _
-from rq.job import Job, JobStatus
+from flask_babel import lazy_gettext as _l
 from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
 from sqlalchemy import func, select, update
 
 from audience.models import Segment
@@ -33,7 +34,7 @@ from audience.segment_definition import SegmentError, parse_definition
 from campaigns.content import content_hash
 from campaigns.lifecycle import STATUS_LABELS, TransitionError, transition
 from campaigns.materialise import EXCLUSION_REASONS, MaterialiseError, check_variables, materialise
-from campaigns.models import Campaign, CampaignStatus, Message, Template, TemplateStatus
+from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus, Template, TemplateStatus
 from compliance.policy import current_policy
 from dbtypes import utcnow
 from domain_errors import DomainError
@@ -216,6 +217,17 @@ def _launch_problem(campaign: Campaign) -> str:
 
 
 # --- what the campaign page shows ---------------------------------------------------------------------
+
+MESSAGE_STATUS_LABELS = {
+    MessageStatus.QUEUED: _l("Queued"),
+    MessageStatus.SENDING: _l("Being sent"),
+    MessageStatus.SENT: _l("Sent"),
+    MessageStatus.DELIVERED: _l("Delivered"),
+    MessageStatus.READ: _l("Read"),
+    MessageStatus.FAILED: _l("Failed"),
+    MessageStatus.SKIPPED: _l("Skipped"),
+}
+
 
 def launch_summary(campaign: Campaign) -> dict[str, Any]:
     """The launch as the campaign page shows it: rows by status, queued rows, exclusions by reason.

@@ -31,13 +31,16 @@ from audience.segments import SegmentError, parse_definition, sample, segment_fi
 from audience.status import ContactStatus, status_of
 from campaigns import pricing, rendering
 from campaigns.campaign_specs import template_variables, variable_values
+from campaigns.message_templates import STATUS_LABELS as TEMPLATE_STATUS_LABELS
 from campaigns.models import (
     SENT_STATUSES, Campaign, Message, MessageStatus, Sender, Template, TemplateCategory, TemplateStatus,
 )
+from compliance import lint, sentences
 from compliance.models import Suppression
 from compliance.numbers import is_e164
 from compliance.policy import current_policy
 from compliance.sending import SendingRules, SendWindow, tier_headroom, tier_limit
+from compliance.sentences import Sentence
 from compliance.verdict import Outcome
 from compliance.send_verdicts import RecipientFacts, SendContext, evaluate
 from dbtypes import utcnow
@@ -59,6 +62,37 @@ DEFERRAL_LABELS = {
     "send_window": _l("Outside the send window: waits for it"),
     "tier": _l("Over the messaging tier: waits for headroom"),
 }
+
+# The preflight's own sentences by code (see compliance.sentences): the stored report keeps codes and
+# parameters, and ``readable`` words them in the language of whoever reads the report.
+SENTENCES = {
+    "template_not_approved": lambda p: _(
+        "The template “%(name)s” (%(language)s, version %(version)s) is not approved by WhatsApp (it is “%(status)s”); only approved templates can be sent.",
+        name=p["name"], language=p["language"], version=p["version"],
+        status=TEMPLATE_STATUS_LABELS.get(TemplateStatus(p["status"]), p["status"])),
+    "variables_missing": _l("Variables: map every template variable to a source; missing: %(names)s."),
+    "nobody_eligible": _l("Nobody in the segment can receive this campaign; see why each recipient is excluded."),
+    "tier_overflow": _l("The messaging tier allows %(headroom)s more new recipients in the next 24 hours; the other %(rest)s wait until it frees up."),
+}
+# Every table a stored report's sentences may come from.
+_TABLES = (SENTENCES, lint.SENTENCES, rendering.SENTENCES)
+
+
+def readable(report: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A stored report with each sentence worded in the reader's language (reports stored with their
+    sentences already worded, before they kept codes, are shown as they are)."""
+    if report is None:
+        return None
+
+    def say(kept: sentences.Stored) -> str:
+        return sentences.say(kept, *_TABLES)
+
+    lint_part = report.get("lint") or {}
+    return {**report,
+            "blocking": [say(kept) for kept in report.get("blocking", [])],
+            "warnings": [say(kept) for kept in report.get("warnings", [])],
+            "lint": {**lint_part, "verdicts": [{**verdict, "reason": say(verdict.get("reason", ""))}
+                                               for verdict in lint_part.get("verdicts", [])]}}
 
 
 @dataclasses.dataclass
@@ -171,20 +205,20 @@ def run(campaign: Campaign, now: datetime | None = None) -> dict[str, Any]:
 
     approved = template.status is TemplateStatus.APPROVED
     if not approved:
-        blocking.append(_("The template “%(name)s” (%(language)s, version %(version)s) is not approved by WhatsApp (it is “%(status)s”); only approved templates can be sent.",
-                          name=template.name, language=template.language, version=template.version, status=template.status.value))
+        blocking.append(Sentence(SENTENCES, "template_not_approved", name=template.name, language=template.language,
+                                 version=template.version, status=template.status.value))
     missing = [name for name in template_variables(template) if name not in (campaign.variables or {})]
     if missing:
-        blocking.append(_("Variables: map every template variable to a source; missing: %(names)s.",
-                          names=", ".join("{{%s}}" % name for name in missing)))
+        blocking.append(Sentence(SENTENCES, "variables_missing", names=", ".join("{{%s}}" % name for name in missing)))
     rendered = rendering.render(template, example_values(campaign, template))
     report, verdicts = rendering.content_verdicts(rendered, _language(template), policy)
-    lint = {**report.as_dict(), "verdicts": [verdict.as_dict() for verdict in verdicts]}
+    lint = {**report.as_dict(),
+            "verdicts": [{**verdict.as_dict(), "reason": sentences.stored(verdict.reason)} for verdict in verdicts]}
     for verdict in verdicts:
         if verdict.outcome is Outcome.BLOCK:
-            blocking.append(str(verdict.reason))
+            blocking.append(verdict.reason)
         elif verdict.outcome is Outcome.WARN:
-            warnings.append(str(verdict.reason))
+            warnings.append(verdict.reason)
 
     rules = sending_rules_for(campaign)
     try:
@@ -216,12 +250,11 @@ def run(campaign: Campaign, now: datetime | None = None) -> dict[str, Any]:
         excluded["invalid_number"] += audience.invalid
     eligible = sum(reached.values())
     if eligible == 0 and not blocking:
-        blocking.append(_("Nobody in the segment can receive this campaign; see why each recipient is excluded."))
+        blocking.append(Sentence(SENTENCES, "nobody_eligible"))
     limit = tier_limit(sender.tier)
     fits = headroom is None or new_recipients <= headroom
     if not fits:
-        warnings.append(_("The messaging tier allows %(headroom)s more new recipients in the next 24 hours; the other %(rest)s wait until it frees up.",
-                          headroom=headroom, rest=new_recipients - headroom))
+        warnings.append(Sentence(SENTENCES, "tier_overflow", headroom=headroom, rest=new_recipients - headroom))
     estimate = pricing.estimate(reached, category, pricing.current_rate_card(), audience.used_this_month)
     return {
         "checked_at": now.isoformat(),
@@ -239,8 +272,8 @@ def run(campaign: Campaign, now: datetime | None = None) -> dict[str, Any]:
         "tier": {"tier": sender.tier, "limit": limit, "contacted_last_24h": audience.contacted_last_24h,
                  "headroom": headroom, "new_recipients": new_recipients, "fits": fits},
         "estimate": estimate,
-        "blocking": blocking,
-        "warnings": warnings,
+        "blocking": [sentences.stored(sentence) for sentence in blocking],
+        "warnings": [sentences.stored(sentence) for sentence in warnings],
         "outcome": "block" if blocking else ("warn" if warnings else "pass"),
     }
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from campaigns.template_rules import NAMED, PLACEHOLDER, POSITIONAL, variable_names
 from compliance.lint import LintReport
 from compliance.policy import Policy, current_policy
+from compliance.sentences import Sentence
 from compliance.verdict import Outcome, Verdict, worst
 
 
@@ -99,6 +100,13 @@ def highlighted(text: str, policy: Policy) -> list[dict[str, str | None]]:
     return [{"text": piece, "mark": kind} for piece, kind in pieces if piece]
 
 
+# Sentences by code (see compliance.sentences), so that a stored preflight words them for its reader.
+SENTENCES = {
+    "restricted_in_header": _l("The header mentions %(platforms)s; only the body can carry the disclaimer, so move it there."),
+    "restricted_in_footer": _l("The footer mentions %(platforms)s; only the body can carry the disclaimer, so move it there."),
+}
+
+
 def _outside_body(policy: Policy, part: str, text: str) -> list[Verdict]:
     """Header and footer cannot carry a disclaimer, so a restricted mention or link there must go."""
     links = policy.registry.links(text)
@@ -107,9 +115,7 @@ def _outside_body(policy: Policy, part: str, text: str) -> list[Verdict]:
     if not platforms:
         return []
     names = ", ".join(policy.registry.platforms[platform].name for platform in platforms)
-    reason = (_("The header mentions %(platforms)s; only the body can carry the disclaimer, so move it there.", platforms=names)
-              if part == "header" else
-              _("The footer mentions %(platforms)s; only the body can carry the disclaimer, so move it there.", platforms=names))
+    reason = Sentence(SENTENCES, f"restricted_in_{part}", platforms=names)
     return [Verdict(f"restricted_in_{part}", Outcome.BLOCK, reason, {"platforms": platforms})]
 
 

@@ -66,7 +66,8 @@ class ReviewError(DomainError):
 
 
 def submit(campaign: Campaign, actor: Any = None, *, now: datetime | None = None) -> dict[str, Any]:
-    """Run the preflight, store its report and estimate, and move the draft into review.
+    """Run the preflight, store its report and estimate, and move the draft into review; returns the
+    report worded in the current language (the stored one keeps its sentences as codes).
 
     Raises ``ReviewError`` with the blocking reasons (and the report) when the preflight blocks,
     or ``lifecycle.TransitionError`` when the campaign is not a draft.
@@ -74,12 +75,13 @@ def submit(campaign: Campaign, actor: Any = None, *, now: datetime | None = None
     if not lifecycle.can(campaign, CampaignStatus.IN_REVIEW):
         lifecycle.transition(campaign, CampaignStatus.IN_REVIEW, actor=actor)  # raises the lifecycle's sentence
     report = preflight.run(campaign, now)
+    worded = preflight.readable(report)
     if report["blocking"]:
-        raise ReviewError(report["blocking"], report)
+        raise ReviewError(worded["blocking"], worded)
     current = content_hash(campaign)
     lifecycle.transition(campaign, CampaignStatus.IN_REVIEW, actor=actor, details={"content_hash": current, "outcome": report["outcome"]},
                          preflight=report, estimate=report["estimate"], content_hash=current)
-    return report
+    return worded
 
 
 def review_queue() -> list[Campaign]:
@@ -146,7 +148,8 @@ def reject(campaign: Campaign, reviewer: User, reason_code: str | None, reason: 
     if len(text) > MAX_REASON:
         raise ReviewError([_("The reason is longer than %(limit)s characters.", limit=MAX_REASON)])
     snapshot = content_snapshot(campaign)
-    lifecycle.transition(campaign, CampaignStatus.REJECTED, actor=reviewer, reason=text or str(REJECTION_REASONS[code]),
+    # The common reason is kept as its code (in details) and worded when shown, in the reader's language.
+    lifecycle.transition(campaign, CampaignStatus.REJECTED, actor=reviewer, reason=text,
                          details={"reason_code": code})
     review = CampaignReview(campaign_id=campaign.id, reviewer_id=reviewer.id, decision=ReviewDecision.REJECTED,
                             reason_code=code, reason=text, content_hash=hash_snapshot(snapshot), snapshot=snapshot)

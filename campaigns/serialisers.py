@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from campaigns import message_templates as templates
-from campaigns import rendering, review
+from campaigns import preflight, rendering, review
 from campaigns.models import Campaign, Sender, Template
 
 
@@ -31,7 +31,7 @@ def campaign_json(campaign: Campaign, full: bool = False) -> dict[str, Any]:
         "launched_at": campaign.launched_at.isoformat() if campaign.launched_at else None,
     }
     if full:
-        data["preflight"] = campaign.preflight
+        data["preflight"] = preflight.readable(campaign.preflight)
         data["estimate"] = campaign.estimate
         data["reviews"] = [
             {"id": item.id, "decision": item.decision.value, "reviewer_id": item.reviewer_id,

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, Mapping
 
 from flask import Flask, has_request_context, request
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import JSON, ForeignKey, Index, String, event, select
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -22,6 +23,15 @@ from extensions import db
 
 log = logging.getLogger(__name__)
 PAGE_SIZE = 50
+
+# The actions compliance records, as the audit log names them to a reader.
+ACTION_LABELS = {
+    "suppression.added": _l("Number suppressed"),
+    "suppression.lifted": _l("Suppression lifted"),
+    "suppression.imported": _l("Suppression list imported"),
+    "compliance.settings_changed": _l("Compliance settings changed"),
+    "compliance.settings_reset": _l("Compliance settings reset to the defaults"),
+}
 
 
 class AuditLogError(Exception):

@@ -34,7 +34,8 @@ class LiftForm(FlaskForm):
 
 class ImportForm(FlaskForm):
     file = FileField(_l("CSV file"), validators=[FileRequired()])
-    reason = SelectField(_l("Reason for rows without one"), choices=reason_choices, default="manual")
+    # Its own id: the suppression page shows this form beside SuppressForm, whose field is also "reason".
+    reason = SelectField(_l("Reason for rows without one"), choices=reason_choices, default="manual", id="import-reason")
 
 
 class LintForm(FlaskForm):

@@ -18,8 +18,10 @@ from babel import Locale
 from babel.numbers import format_decimal
 from flask_babel import format_number, get_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from compliance.restricted import BlockedLink, Mention, Registry
+from compliance.sentences import Sentence
 from compliance.spam import DEFAULT_SPAM_RULES, SpamRules, SpamScore, score
 from compliance.verdict import Outcome, Verdict, worst
 
@@ -27,6 +29,25 @@ BODY_LIMIT = 1024  # characters WhatsApp allows in a template body
 # Longest text anyone may ask to check: a body with header, footer and room to spare. Bounds the
 # work one request can cause.
 MAX_TEXT = 4096
+
+
+# The linter's sentences by code (see compliance.sentences): a stored report words them for its reader.
+SENTENCES = {
+    "link_may_be_restricted": _l("Links to %(platform)s may be restricted in Russia: %(url)s."),
+    "link_not_allowed": _l("Links to %(platform)s are not allowed in Russia: %(url)s."),
+    "mentions_tagged": _l("Mentions of %(platforms)s are marked with * and the disclaimer is added."),
+    "text_too_long": lambda p: _("The text is %(length)s characters; a template body allows %(limit)s.",
+                                 length=format_number(p["length"]), limit=format_number(p["limit"])),
+    "tagged_text_too_long": lambda p: _(
+        "With the disclaimer the text is %(length)s characters; a template body allows %(limit)s.",
+        length=format_number(p["length"]), limit=format_number(p["limit"])),
+    "spam_blocks": lambda p: _("Spam score %(score)s reaches the blocking level of %(level)s; reword the message.",
+                               score=_decimal(p["score"]), level=_decimal(p["level"])),
+    "spam_warns": lambda p: _("Spam score %(score)s reaches the warning level of %(level)s; check the wording.",
+                              score=_decimal(p["score"]), level=_decimal(p["level"])),
+    "spam_passes": lambda p: _("Spam score %(score)s is below the warning level of %(level)s.",
+                               score=_decimal(p["score"]), level=_decimal(p["level"])),
+}
 
 
 @functools.cache
@@ -90,11 +111,9 @@ def _link_verdict(registry: Registry, link: BlockedLink) -> Verdict:
     details = {"platform": link.platform, "url": link.url}
     if platform.link_policy == "warn":
         return Verdict("restricted_link", Outcome.WARN,
-                       _("Links to %(platform)s may be restricted in Russia: %(url)s.", platform=platform.name, url=link.url),
-                       details)
+                       Sentence(SENTENCES, "link_may_be_restricted", platform=platform.name, url=link.url), details)
     return Verdict("restricted_link", Outcome.BLOCK,
-                   _("Links to %(platform)s are not allowed in Russia: %(url)s.", platform=platform.name, url=link.url),
-                   details)
+                   Sentence(SENTENCES, "link_not_allowed", platform=platform.name, url=link.url), details)
 
 
 def _mention_verdict(registry: Registry, mentions: list[Mention]) -> Verdict:
@@ -102,31 +121,25 @@ def _mention_verdict(registry: Registry, mentions: list[Mention]) -> Verdict:
     platforms = list(dict.fromkeys(mention.platform for mention in mentions))
     names = ", ".join(registry.platforms[platform].name for platform in platforms)
     return Verdict("restricted_mention", Outcome.WARN,
-                   _("Mentions of %(platforms)s are marked with * and the disclaimer is added.", platforms=names),
+                   Sentence(SENTENCES, "mentions_tagged", platforms=names),
                    {"platforms": platforms})
 
 
 def _length_verdict(text: str, tagged: str, limit: int) -> Verdict:
     if len(text) > limit:
-        reason = _("The text is %(length)s characters; a template body allows %(limit)s.",
-                   length=format_number(len(text)), limit=format_number(limit))
+        reason = Sentence(SENTENCES, "text_too_long", length=len(text), limit=limit)
     else:
-        reason = _("With the disclaimer the text is %(length)s characters; a template body allows %(limit)s.",
-                   length=format_number(len(tagged)), limit=format_number(limit))
+        reason = Sentence(SENTENCES, "tagged_text_too_long", length=len(tagged), limit=limit)
     return Verdict("body_length", Outcome.BLOCK, reason, {"length": len(text), "tagged_length": len(tagged), "limit": limit})
 
 
 def _spam_verdict(spam: SpamScore, rules: SpamRules) -> Verdict:
-    total = _decimal(spam.total)
     if spam.outcome is Outcome.BLOCK:
-        reason = _("Spam score %(score)s reaches the blocking level of %(level)s; reword the message.",
-                   score=total, level=_decimal(rules.block_at))
+        reason = Sentence(SENTENCES, "spam_blocks", score=spam.total, level=rules.block_at)
     elif spam.outcome is Outcome.WARN:
-        reason = _("Spam score %(score)s reaches the warning level of %(level)s; check the wording.",
-                   score=total, level=_decimal(rules.warn_at))
+        reason = Sentence(SENTENCES, "spam_warns", score=spam.total, level=rules.warn_at)
     else:
-        reason = _("Spam score %(score)s is below the warning level of %(level)s.",
-                   score=total, level=_decimal(rules.warn_at))
+        reason = Sentence(SENTENCES, "spam_passes", score=spam.total, level=rules.warn_at)
     return Verdict("spam_score", spam.outcome, reason,
                    {"score": spam.total, "signals": [signal.name for signal in spam.signals]})
 

@@ -38,6 +38,15 @@ REASON_LABELS = {
     SuppressionReason.SPAM_REPORT: _l("Reported spam"),
     SuppressionReason.MANUAL: _l("Suppressed manually"),
 }
+# Where a suppression came from (the ``source`` the callers of ``suppress`` pass).
+SOURCE_LABELS = {
+    "ui": _l("Web interface"),
+    "cli": _l("Command line"),
+    "api": _l("API"),
+    "import": _l("File import"),
+    "keyword": _l("Opt-out reply"),
+    "webhook": _l("Provider report"),
+}
 
 
 def open_entries(phone: str) -> list[Suppression]:

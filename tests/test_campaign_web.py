@@ -226,7 +226,7 @@ def test_the_wizard_creates_a_campaign_and_explains_mistakes(app, world):
     campaign = db.session.scalar(db.select(Campaign))
     assert campaign.send_window == {"start": "10:00", "end": "20:00"} and campaign.send_at.isoformat() == "2099-01-15T09:00:00+00:00"
     page = browser.get(response.headers["Location"]).get_data(as_text=True)
-    assert "Autumn sale" in page and "Submit for review" in page and "campaign.created" in page
+    assert "Autumn sale" in page and "Submit for review" in page and "Campaign created" in page
 
 
 def test_submit_review_and_approve_through_the_pages(app, world, make_user):

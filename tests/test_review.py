@@ -82,7 +82,9 @@ def test_the_tier_headroom_defers_the_overflow(audience, monkeypatch):
     report = preflight.run(audience.campaign())
     assert report["tier"]["headroom"] == 1 and report["tier"]["fits"] is False
     assert report["audience"]["eligible"] == 3 and report["audience"]["deferred_by"] == {"tier": 2}
-    assert any("messaging tier" in warning for warning in report["warnings"])
+    # Stored as a code with its numbers, worded for whoever reads the report.
+    assert "tier_overflow" in [warning["code"] for warning in report["warnings"]]
+    assert any("messaging tier" in warning for warning in preflight.readable(report)["warnings"])
 
 
 def test_a_night_send_defers_to_the_window(audience):

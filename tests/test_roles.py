@@ -17,7 +17,7 @@ SIGNED_IN_PAGES = ["/", "/tokens", "/profile", "/suppressions", "/lint", "/audie
 FORBIDDEN = "Your role does not allow this. Ask an administrator if you need access."
 # Endpoints anyone may reach; every other one must be guarded by role_required.
 PUBLIC_ENDPOINTS = {
-    "static", "accounts.login", "accounts.accept_invitation", "web.switch_language", "health.healthz", "health.metrics",
+    "static", "web.favicon", "accounts.login", "accounts.accept_invitation", "web.switch_language", "health.healthz", "health.metrics",
 }
 ADMIN_ENDPOINTS = {
     "accounts.user_list", "accounts.set_role", "accounts.deactivate", "accounts.reactivate", "accounts_api.users",
