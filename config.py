@@ -15,8 +15,9 @@ import hashlib
 import os
 import secrets
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import click
 import phonenumbers

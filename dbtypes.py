@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import BigInteger, DateTime, Enum, Integer
@@ -20,7 +20,9 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 def value_enum(cls: type[enum.Enum], length: int = 16, **options: Any) -> Enum:
     """A column of ``cls`` stored as its members' values in a plain string column (no native enum
     type, so adding a member needs no ALTER TYPE on PostgreSQL)."""
-    return Enum(cls, native_enum=False, length=length, values_callable=lambda members: [m.value for m in members], **options)
+    return Enum(
+        cls, native_enum=False, length=length, values_callable=lambda members: [m.value for m in members], **options
+    )
 
 
 def dialect_function(name: str, type_: TypeEngine, *, sqlite: str, postgresql: str) -> type[FunctionElement]:
@@ -37,7 +39,7 @@ def _spelled(spelling: str):
 
 def utcnow() -> datetime:
     """The current time, timezone-aware, in UTC."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -55,14 +57,14 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given for a UTC column; use dbtypes.utcnow()")
-        return value.astimezone(timezone.utc)
+        return value.astimezone(UTC)
 
     def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
 
 def parse_id(text: str | None) -> int | None:

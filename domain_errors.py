@@ -7,7 +7,8 @@ sentences beside the form, the CLI prints them (``cli_errors.py``).
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 
 class DomainError(Exception):

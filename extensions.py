@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any
 
 from flask import Flask, current_app
 from flask_babel import Babel
@@ -82,16 +83,16 @@ class RedisQueues:
         With ``at`` (timezone-aware) the job waits in RQ's scheduled registry until then; a worker's
         scheduler enqueues it at that time, or as soon as a worker starts if the time has passed.
         """
-        options = dict(
-            args=args,
-            kwargs=kwargs,
-            job_id=job_id,
-            unique=job_id is not None,
-            job_timeout=int(timeout.total_seconds()),
-            retry=Retry(max=retries, interval=[10, 60, 300]) if retries else None,
-            failure_ttl=int(failure_ttl.total_seconds()),
-            result_ttl=int(timedelta(days=1).total_seconds()),
-        )
+        options = {
+            "args": args,
+            "kwargs": kwargs,
+            "job_id": job_id,
+            "unique": job_id is not None,
+            "job_timeout": int(timeout.total_seconds()),
+            "retry": Retry(max=retries, interval=[10, 60, 300]) if retries else None,
+            "failure_ttl": int(failure_ttl.total_seconds()),
+            "result_ttl": int(timedelta(days=1).total_seconds()),
+        }
         queue = self.queue(queue_name)
 
         def put() -> Job:

@@ -9,7 +9,7 @@ import csv
 import io
 import itertools
 import re
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from flask import Response, stream_with_context
 from flask_babel import gettext as _
@@ -36,7 +36,9 @@ def decode_with_encoding(data: bytes) -> tuple[str, str]:
     """The text of an uploaded CSV and the encoding it came in: "utf-8" (BOM or not) or "cp1251"."""
     # NUL bytes never occur in text files; they do in PDFs, images and XLSX renamed to .csv.
     if b"\x00" in data[:4096] or data.startswith((b"%PDF", b"PK\x03\x04")):
-        raise UnreadableFileError(_("This is not a CSV file; save the table as CSV (comma- or semicolon-separated) and upload it again."))
+        raise UnreadableFileError(
+            _("This is not a CSV file; save the table as CSV (comma- or semicolon-separated) and upload it again.")
+        )
     try:
         return data.decode("utf-8-sig"), "utf-8"
     except UnicodeDecodeError:
@@ -47,12 +49,18 @@ def decode_with_encoding(data: bytes) -> tuple[str, str]:
         # it as cp1251 would turn those rows into "РџСЂРёРІРµС‚" and import them that way.
         line = data.count(b"\n", 0, mixed.start()) + 1
         raise UnreadableFileError(
-            _("The file mixes two encodings (line %(line)d is UTF-8, other lines are not); save it again as CSV UTF-8 and upload it again.", line=line)
+            _(
+                "The file mixes two encodings (line %(line)d is UTF-8, other lines are not); "
+                "save it again as CSV UTF-8 and upload it again.",
+                line=line,
+            )
         )
     try:
         return data.decode("cp1251"), "cp1251"
     except UnicodeDecodeError:
-        raise UnreadableFileError(_("The file's text is neither UTF-8 nor Windows-1251; save it as CSV UTF-8 and upload it again.")) from None
+        raise UnreadableFileError(
+            _("The file's text is neither UTF-8 nor Windows-1251; save it as CSV UTF-8 and upload it again.")
+        ) from None
 
 
 def safe_cell(value: object) -> str:

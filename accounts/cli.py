@@ -17,7 +17,6 @@ from cli_errors import CommandGroup
 from extensions import db
 
 
-
 @click.group("users", cls=CommandGroup, help="Manage user accounts.")
 def group() -> None:
     set_actor_label(f"cli:{getpass.getuser()}")

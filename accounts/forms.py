@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
-from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional
 from wtforms.fields import IntegerField
 from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional
 
 from accounts.models import Role
 from accounts.roles import ROLE_LABELS
@@ -44,7 +44,8 @@ class EmptyForm(FlaskForm):
 class SetPasswordForm(FlaskForm):
     password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=1024)])
     confirm = PasswordField(
-        _l("Repeat the new password"), validators=[DataRequired(), EqualTo("password", message=_l("The passwords differ."))]
+        _l("Repeat the new password"),
+        validators=[DataRequired(), EqualTo("password", message=_l("The passwords differ."))],
     )
 
 

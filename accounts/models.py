@@ -45,7 +45,7 @@ class User(UserMixin, db.Model):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    tokens: Mapped[list["ApiToken"]] = relationship(back_populates="user", order_by="ApiToken.id")
+    tokens: Mapped[list[ApiToken]] = relationship(back_populates="user", order_by="ApiToken.id")
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses to log in inactive users

@@ -130,7 +130,9 @@ def api_tokens():
     new_token = None
     if form.validate_on_submit():
         try:
-            _row, new_token = tokens.create_token(current_user, form.name.data, expires_in_days=form.expires_in_days.data)
+            _row, new_token = tokens.create_token(
+                current_user, form.name.data, expires_in_days=form.expires_in_days.data
+            )
         except users.AccountError as error:
             form.name.errors.append(str(error))
         else:
@@ -161,7 +163,10 @@ def user_list():
     if form.validate_on_submit():
         try:
             invited, token = users.invite_user(
-                form.email.data, Role(form.role.data), actor=current_user._get_current_object(), name=form.name.data or "",
+                form.email.data,
+                Role(form.role.data),
+                actor=current_user._get_current_object(),
+                name=form.name.data or "",
                 language=form.language.data,
             )
         except users.AccountError as error:
@@ -169,8 +174,10 @@ def user_list():
         else:
             db.session.commit()
             invitation_link = url_for("accounts.accept_invitation", token=token, _external=True)
-            flash(_("%(email)s has been invited. Send them the link below; it is shown only once.", email=invited.email),
-                  "info")
+            flash(
+                _("%(email)s has been invited. Send them the link below; it is shown only once.", email=invited.email),
+                "info",
+            )
             form = InviteForm(formdata=None)
     people = db.session.scalars(select(User).order_by(User.email)).all()
     return render_template(
@@ -205,7 +212,9 @@ def set_role(user_id: int):
     form = RoleForm()
     if not form.validate_on_submit():
         abort(400)
-    return _after_admin_change(lambda: users.change_role(user, Role(form.role.data), actor=current_user._get_current_object()))
+    return _after_admin_change(
+        lambda: users.change_role(user, Role(form.role.data), actor=current_user._get_current_object())
+    )
 
 
 @bp.post("/users/<int:user_id>/deactivate")

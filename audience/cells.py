@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 YES = frozenset({"да", "д", "yes", "y", "1", "true", "+", "согласен", "согласна", "согласие", "есть",
                  "подписан", "подписана", "subscribed", "opted in", "opt in", "optin", "ok", "✓", "✔", "v", "x"})
@@ -43,7 +43,7 @@ def moment(value: str) -> datetime | None:
         text = f"{text[:10]} {text[11:]}"
     for fmt in _DATE_FORMATS:
         try:
-            return datetime.strptime(text, fmt).replace(tzinfo=timezone.utc)
+            return datetime.strptime(text, fmt).replace(tzinfo=UTC)
         except ValueError:
             continue
     return None

@@ -76,13 +76,18 @@ def resolve(headers: list[str], overrides: dict[str, str] | None = None) -> dict
                                  column=header, columns=", ".join(headers)))
         else:
             mapping[name] = header
-    used = [header for header in mapping.values()]
+    used = list(mapping.values())
     for header in set(used):
         if used.count(header) > 1:
             raise MappingError(_("The column “%(column)s” is mapped to two fields; map it to one.", column=header))
     if "phone" not in mapping:
-        raise MappingError(_("No column holds the phone numbers; name it Телефон or Phone, or choose it in the mapping. The columns are: %(columns)s.",
-                             columns=", ".join(headers)))
+        raise MappingError(
+            _(
+                "No column holds the phone numbers; name it Телефон or Phone, or choose it in the mapping. "
+                "The columns are: %(columns)s.",
+                columns=", ".join(headers),
+            )
+        )
     return mapping
 
 

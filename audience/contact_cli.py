@@ -31,8 +31,11 @@ def export_command(output: str) -> None:
         return
     target = Path(output)
     try:
-        handle = tempfile.NamedTemporaryFile("w", encoding=ENCODING, newline="", dir=target.parent or ".",
-                                             prefix=f".{target.name}.", suffix=".tmp", delete=False)
+        # Closed by the `with handle` below; opened here so a missing folder is its own sentence.
+        handle = tempfile.NamedTemporaryFile(  # noqa: SIM115
+            "w", encoding=ENCODING, newline="", dir=target.parent or ".", prefix=f".{target.name}.", suffix=".tmp",
+            delete=False,
+        )
     except OSError as error:
         raise click.ClickException(f"Cannot write to {target.parent}: {error.strerror}.") from None
     rows = -1  # the header is not a contact

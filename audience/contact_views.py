@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from flask import Response, current_app, render_template, request
 
+import spreadsheets
 from accounts.models import Role
 from accounts.roles import role_required
 from audience import contacts
@@ -13,7 +14,6 @@ from audience.models import Contact
 from audience.status import STATUS_LABELS, ContactStatus
 from audience.views import bp
 from compliance.suppression import REASON_LABELS
-import spreadsheets
 from dbtypes import parse_id, utcnow
 from extensions import db
 

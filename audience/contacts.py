@@ -14,9 +14,9 @@ affordable; until then people search a name by its beginning, as they type it.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterator, Mapping
 
 import phonenumbers
 from flask import current_app
@@ -92,7 +92,8 @@ class ContactDetail:
 
 
 def filters_from_query(args: Mapping[str, str]) -> ContactFilters:
-    """The filters asked for by query-string arguments (``q``, ``country``, ``status``, ``tag``); nonsense is ignored."""
+    """The filters asked for by query-string arguments (``q``, ``country``, ``status``, ``tag``);
+    nonsense is ignored."""
     country = (args.get("country") or "").strip().upper()
     try:
         status = ContactStatus(args.get("status") or "")
@@ -125,7 +126,9 @@ def browse(
     region = region or current_app.config["DEFAULT_REGION"]
     statement = select(Contact).order_by(Contact.id.desc()).limit(limit + 1)
     if query:
-        statement = statement.where(_phone_condition(query, region) if _NUMBER_LIKE.fullmatch(query) else _name_condition(query))
+        statement = statement.where(
+            _phone_condition(query, region) if _NUMBER_LIKE.fullmatch(query) else _name_condition(query)
+        )
     if country:
         statement = statement.where(Contact.country == country.upper())
     if status is not None:
@@ -164,7 +167,10 @@ def _typed_prefix(query: str, region: str) -> str:
     if query.lstrip().startswith("+"):
         return "+" + digits
     metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
-    trunk, code = (metadata.national_prefix or "") if metadata else "", str(phonenumbers.country_code_for_region(region))
+    trunk, code = (
+        (metadata.national_prefix or "") if metadata else "",
+        str(phonenumbers.country_code_for_region(region)),
+    )
     if trunk and digits.startswith(trunk) and not digits.startswith(code):
         return "+" + code + digits[len(trunk):]
     return "+" + digits
@@ -222,7 +228,12 @@ def attribute_keys() -> list[str]:
         query = select(func.json_object_keys(document)).where(func.json_typeof(document) == "object")
     else:
         each = func.json_each(Contact.attributes).table_valued("key")
-        query = select(each.c.key).select_from(Contact).join(each, true()).where(func.json_type(Contact.attributes) == "object")
+        query = (
+            select(each.c.key)
+            .select_from(Contact)
+            .join(each, true())
+            .where(func.json_type(Contact.attributes) == "object")
+        )
     return sorted(str(key) for key in db.session.scalars(query.distinct()))
 
 
@@ -242,7 +253,9 @@ def _export_rows(keys: list[str]) -> Iterator[list[object]]:
                Contact.attributes)
     last_id = 0
     while True:
-        batch = db.session.execute(select(*columns).where(Contact.id > last_id).order_by(Contact.id).limit(EXPORT_BATCH)).all()
+        batch = db.session.execute(
+            select(*columns).where(Contact.id > last_id).order_by(Contact.id).limit(EXPORT_BATCH)
+        ).all()
         reasons = suppression.suppressed_reasons(row.phone for row in batch)
         for row in batch:
             attributes = row[-1] if isinstance(row[-1], dict) else {}

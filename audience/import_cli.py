@@ -24,7 +24,9 @@ def _mapping(pairs: tuple[str, ...]) -> dict[str, str]:
     for pair in pairs:
         name, separator, header = pair.partition("=")
         if not separator or name.strip() not in FIELDS:
-            raise click.BadParameter(f"{pair!r}: use FIELD=HEADER, FIELD one of {', '.join(FIELDS)}.", param_hint="--map")
+            raise click.BadParameter(
+                f"{pair!r}: use FIELD=HEADER, FIELD one of {', '.join(FIELDS)}.", param_hint="--map"
+            )
         mapping[name.strip()] = header.strip()
     return mapping
 
@@ -33,7 +35,9 @@ def _mapping(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--default-region", help="Country of numbers written without a country code (default: DEFAULT_REGION).")
 @click.option("--consent-source", default="", help="For a file without a consent column: how everyone in it opted in.")
-@click.option("--map", "pairs", multiple=True, metavar="FIELD=HEADER", help="Take FIELD from column HEADER (repeatable).")
+@click.option(
+    "--map", "pairs", multiple=True, metavar="FIELD=HEADER", help="Take FIELD from column HEADER (repeatable)."
+)
 @click.option("--sheet", help="The XLSX sheet to read (default: the first).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 def import_command(path: Path, default_region: str | None, consent_source: str, pairs: tuple[str, ...],

@@ -15,8 +15,13 @@ from audience.columns import FIELD_LABELS, FIELDS
 
 
 class UploadForm(FlaskForm):
-    file = FileField(_l("CSV or Excel (.xlsx) file"), validators=[FileRequired()],
-                     description=_l("UTF-8 or Windows-1251, separated by commas, semicolons or tabs; or the first sheet of a workbook."))
+    file = FileField(
+        _l("CSV or Excel (.xlsx) file"),
+        validators=[FileRequired()],
+        description=_l(
+            "UTF-8 or Windows-1251, separated by commas, semicolons or tabs; or the first sheet of a workbook."
+        ),
+    )
 
 
 def region_choices() -> list[tuple[str, str]]:
@@ -31,8 +36,11 @@ class MappingForm(FlaskForm):
     sheet = SelectField(_l("Sheet"), choices=[], validate_choice=False)
     default_region = SelectField(_l("Country of numbers without a country code"), choices=[])
     attest = BooleanField(_l("Everyone in this file opted in to receive WhatsApp messages from us"))
-    consent_source = StringField(_l("How they opted in"), validators=[Length(max=300)],
-                                 description=_l("For example: website form, checkbox text v3. Kept as each contact's consent proof."))
+    consent_source = StringField(
+        _l("How they opted in"),
+        validators=[Length(max=300)],
+        description=_l("For example: website form, checkbox text v3. Kept as each contact's consent proof."),
+    )
 
     def set_headers(self, headers: list[str]) -> None:
         choices = [("", "—"), *((header, header) for header in headers)]
@@ -45,7 +53,12 @@ class MappingForm(FlaskForm):
 
     def validate_consent_source(self, field) -> None:
         if not self.map_consent.data and not (self.attest.data and field.data.strip()):
-            raise ValidationError(_l("The file has no consent column: tick the box and say how these people opted in, or choose the consent column."))
+            raise ValidationError(
+                _l(
+                    "The file has no consent column: tick the box and say how these people opted in, "
+                    "or choose the consent column."
+                )
+            )
 
 
 for _name in FIELDS:

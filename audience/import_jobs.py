@@ -62,7 +62,13 @@ def import_file(import_id: int) -> dict[str, Any] | None:
         return None
     except BaseException:
         db.session.rollback()
-        import_records.mark_failed(import_id, _("The import stopped because of an internal error; nothing was imported. Try again, or tell your administrator."))
+        import_records.mark_failed(
+            import_id,
+            _(
+                "The import stopped because of an internal error; nothing was imported. "
+                "Try again, or tell your administrator."
+            ),
+        )
         db.session.commit()
         raise
     log.info("event=import_finished import_id=%d job_id=%s created=%d updated=%d rejected=%d",

@@ -10,10 +10,11 @@ from __future__ import annotations
 import hashlib
 import os
 from collections import Counter, deque
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from flask_babel import gettext as _
 

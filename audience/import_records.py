@@ -5,8 +5,9 @@ Services add and flush; the views, the CLI and the job commit.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -26,7 +27,9 @@ PREVIEW_ROWS = 10
 
 REASONS = {
     "phone_missing": _l("No phone number."),
-    "phone_excel_damaged": _l("Excel damaged this number (it shows it in scientific notation and lost digits); export the column as text."),
+    "phone_excel_damaged": _l(
+        "Excel damaged this number (it shows it in scientific notation and lost digits); export the column as text."
+    ),
     "phone_too_short": _l("The number is too short."),
     "phone_too_long": _l("The number is too long."),
     "phone_unknown_country": _l("The number has no known country code."),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import current_app, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
+import spreadsheets
 from accounts.models import Role
 from accounts.roles import role_required
 from audience import import_records
@@ -16,7 +17,6 @@ from audience.views import bp
 from dbtypes import parse_id
 from domain_errors import DomainError
 from extensions import db
-import spreadsheets
 from spreadsheets import UnreadableFileError
 
 ISSUES_SHOWN = 100

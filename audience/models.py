@@ -13,7 +13,6 @@ from dbtypes import BigId, UTCDateTime, utcnow, value_enum
 from extensions import db
 
 
-
 class Contact(db.Model):
     """One person who opted in, keyed by their number in E.164.
 

@@ -43,11 +43,13 @@ def read_table(content: bytes, *, sheet: str | None = None, max_rows: int | None
     if not content.strip():
         raise UnreadableFileError(_("The file is empty."))
     if content.startswith(_OLE):
-        raise UnreadableFileError(_("This is an old Excel (.xls) or password-protected file; save it as .xlsx or CSV without a password and upload it again."))
-    if content.startswith(_ZIP):
-        table = _read_xlsx(content, sheet, max_rows)
-    else:
-        table = _read_csv(content, max_rows)
+        raise UnreadableFileError(
+            _(
+                "This is an old Excel (.xls) or password-protected file; "
+                "save it as .xlsx or CSV without a password and upload it again."
+            )
+        )
+    table = _read_xlsx(content, sheet, max_rows) if content.startswith(_ZIP) else _read_csv(content, max_rows)
     table.headers = [str(header).strip() for header in table.frame.columns]
     table.frame.columns = table.headers
     # pandas names an empty header cell "Unnamed: N", so an empty first row has only such names.
@@ -61,7 +63,9 @@ def read_table(content: bytes, *, sheet: str | None = None, max_rows: int | None
 def _read_csv(content: bytes, max_rows: int | None) -> Table:
     text, encoding = decode_with_encoding(content)
     if "\x00" in text:  # decode_with_encoding looks at the start only; PostgreSQL refuses a NUL in any text
-        raise UnreadableFileError(_("This is not a CSV file; save the table as CSV (comma- or semicolon-separated) and upload it again."))
+        raise UnreadableFileError(
+            _("This is not a CSV file; save the table as CSV (comma- or semicolon-separated) and upload it again.")
+        )
     delimiter = _delimiter(text[:_SNIFF_BYTES])
     try:
         # index_col=False: rows ending in a delimiter the header lacks ("+7903…;Иван;") would
@@ -77,8 +81,11 @@ def _read_csv(content: bytes, max_rows: int | None) -> Table:
         raise UnreadableFileError(_("The file is empty.")) from None
     except pd.errors.ParserError as error:
         raise UnreadableFileError(
-            _("The file is not a well-formed table (%(problem)s); check the quotes and the number of columns on that line.",
-              problem=str(error).strip())
+            _(
+                "The file is not a well-formed table (%(problem)s); "
+                "check the quotes and the number of columns on that line.",
+                problem=str(error).strip(),
+            )
         ) from None
     return Table(frame=frame, headers=[], kind="csv", encoding=encoding, delimiter=delimiter)
 
@@ -99,7 +106,12 @@ def _read_xlsx(content: bytes, sheet: str | None, max_rows: int | None) -> Table
     try:
         book = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=False)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError):
-        raise UnreadableFileError(_("This is not an Excel workbook (.xlsx) or a CSV file; save the table as .xlsx or CSV and upload it again.")) from None
+        raise UnreadableFileError(
+            _(
+                "This is not an Excel workbook (.xlsx) or a CSV file; "
+                "save the table as .xlsx or CSV and upload it again."
+            )
+        ) from None
     try:
         sheets = list(book.sheetnames)
         if sheet is None:
@@ -126,6 +138,10 @@ def _refuse_formulas(worksheet, max_rows: int | None) -> None:
         for cell in row:
             if cell.data_type == "f":
                 raise UnreadableFileError(
-                    _("Cell %(cell)s holds a formula (%(formula)s); copy the sheet and paste it as values, then upload it again.",
-                      cell=cell.coordinate, formula=str(cell.value)[:60])
+                    _(
+                        "Cell %(cell)s holds a formula (%(formula)s); "
+                        "copy the sheet and paste it as values, then upload it again.",
+                        cell=cell.coordinate,
+                        formula=str(cell.value)[:60],
+                    )
                 )

@@ -10,9 +10,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterator
+from typing import Any
 
 from audience import cells, phones
 from audience.geocoding import Geocoder

@@ -37,11 +37,15 @@ def _definition(text: str) -> Any:
         try:
             text = Path(text[1:]).read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError) as error:
-            raise click.ClickException(f"Cannot read {text[1:]}: {getattr(error, 'strerror', None) or error}.") from None
+            raise click.ClickException(
+                f"Cannot read {text[1:]}: {getattr(error, 'strerror', None) or error}."
+            ) from None
     try:
         return json.loads(text)
     except ValueError as error:
-        raise click.ClickException(f"The definition is not valid JSON ({error.msg} at line {error.lineno}, column {error.colno}).") from None
+        raise click.ClickException(
+            f"The definition is not valid JSON ({error.msg} at line {error.lineno}, column {error.colno})."
+        ) from None
 
 
 @segment_group.command("count")

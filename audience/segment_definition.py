@@ -86,7 +86,11 @@ class Definition:
         if self.near and self.near.city:
             data["near"] = {"city": self.near.city, "country": self.near.country, "km": _plain(self.near.km)}
         elif self.near:
-            data["near"] = {"latitude": self.near.latitude, "longitude": self.near.longitude, "km": _plain(self.near.km)}
+            data["near"] = {
+                "latitude": self.near.latitude,
+                "longitude": self.near.longitude,
+                "km": _plain(self.near.km),
+            }
         data.update(timezones=list(self.timezones), tags=list(self.tags),
                     attributes=[{"name": a.name, "op": a.op, "value": a.value} for a in self.attributes],
                     status=[status.value for status in self.statuses])
@@ -113,7 +117,11 @@ def parse_definition(data: Any) -> Definition:
             errors.append(_("“%(part)s” is not a part of a segment definition; the parts are %(parts)s.",
                             part=str(part)[:40], parts=", ".join(PART_LABELS)))
     errors.field = "definition.countries"
-    countries = [code for code in map(lambda text: _country(text, "countries", errors), _texts(data, "countries", errors)) if code]
+    countries = [
+        code
+        for code in (_country(text, "countries", errors) for text in _texts(data, "countries", errors))
+        if code
+    ]
     country_hint = countries[0] if len(countries) == 1 else None
     errors.field = "definition.regions"
     regions = [_region(text, country_hint) for text in _texts(data, "regions", errors)]
@@ -122,13 +130,13 @@ def parse_definition(data: Any) -> Definition:
     errors.field = "definition.near"
     near = _near(data.get("near"), country_hint, errors)
     errors.field = "definition.timezones"
-    timezones = [zone for zone in map(lambda text: _zone(text, errors), _texts(data, "timezones", errors)) if zone]
+    timezones = [zone for zone in (_zone(text, errors) for text in _texts(data, "timezones", errors)) if zone]
     errors.field = "definition.tags"
-    tags = [tag for tag in map(lambda text: _tag(text, errors), _texts(data, "tags", errors)) if tag]
+    tags = [tag for tag in (_tag(text, errors) for text in _texts(data, "tags", errors)) if tag]
     errors.field = "definition.attributes"
     attributes = _attributes(data.get("attributes"), errors)
     errors.field = "definition.status"
-    statuses = [status for status in map(lambda text: _status(text, errors), _texts(data, "status", errors)) if status]
+    statuses = [status for status in (_status(text, errors) for text in _texts(data, "status", errors)) if status]
     if errors:
         raise SegmentDefinitionError(errors=errors)
     return Definition(*(tuple(dict.fromkeys(items)) for items in (countries, regions, cities)), near,
@@ -153,7 +161,9 @@ def _texts(data: dict, part: str, errors: list[str]) -> list[str]:
         return []
     for item in items:
         if _CONTROL.search(item):
-            errors.append(_("%(part)s: “%(value)s” contains a control character.", part=label, value=_CONTROL.sub("?", item)[:40]))
+            errors.append(
+                _("%(part)s: “%(value)s” contains a control character.", part=label, value=_CONTROL.sub("?", item)[:40])
+            )
             return []
         if len(item) > MAX_TEXT:
             errors.append(_("%(part)s: “%(value)s…” is longer than %(limit)d characters.",
@@ -165,8 +175,13 @@ def _texts(data: dict, part: str, errors: list[str]) -> list[str]:
 def _country(text: str, part: str, errors: list[str]) -> str | None:
     code = country_code(text)
     if code is None:
-        errors.append(_("%(part)s: “%(value)s” is not a country we know; write a name such as Россия or a code such as RU.",
-                        part=PART_LABELS[part], value=text))
+        errors.append(
+            _(
+                "%(part)s: “%(value)s” is not a country we know; write a name such as Россия or a code such as RU.",
+                part=PART_LABELS[part],
+                value=text,
+            )
+        )
     return code
 
 
@@ -239,7 +254,13 @@ def _near(value: Any, country_hint: str | None, errors: list[str]) -> Near | Non
     city, country = value.get("city"), value.get("country")
     if city not in (None, ""):
         point = value.get("latitude") not in (None, "") or value.get("longitude") not in (None, "")
-        if point or not isinstance(city, str) or not isinstance(country or "", str) or len(city) > MAX_TEXT or _CONTROL.search(city):
+        if (
+            point
+            or not isinstance(city, str)
+            or not isinstance(country or "", str)
+            or len(city) > MAX_TEXT
+            or _CONTROL.search(city)
+        ):
             errors.append(shape)
             return None
         code = _country(country, "near", errors) if country else country_hint
@@ -278,31 +299,55 @@ def _attributes(value: Any, errors: list[str]) -> list[AttributeCondition]:
 def _attribute(item: dict, errors: list[str]) -> AttributeCondition | None:
     name, op, raw = item.get("name"), item.get("op"), item.get("value")
     if not isinstance(name, str) or not name.strip() or len(name.strip()) > MAX_TEXT or _CONTROL.search(name):
-        errors.append(_("Attributes: each condition needs an attribute name of at most %(limit)d characters, without control characters.",
-                        limit=MAX_TEXT))
+        errors.append(
+            _(
+                "Attributes: each condition needs an attribute name of at most %(limit)d characters, "
+                "without control characters.",
+                limit=MAX_TEXT,
+            )
+        )
         return None
     name = name.strip()
     if '"' in name or "\\" in name:  # SQLite's JSON paths cannot quote them
         errors.append(_("Attributes: the name “%(name)s” cannot contain quotes or backslashes.", name=name))
         return None
     if op not in OPS:
-        errors.append(_("Attributes: “%(op)s” is not a comparison; use one of %(ops)s.", op=str(op)[:20], ops=", ".join(OPS)))
+        errors.append(
+            _("Attributes: “%(op)s” is not a comparison; use one of %(ops)s.", op=str(op)[:20], ops=", ".join(OPS))
+        )
         return None
     text = raw if isinstance(raw, str) else ("" if raw is None or isinstance(raw, bool) else str(raw))
     text = text.strip()
     if not text or len(text) > 200 or _CONTROL.search(text):
-        errors.append(_("Attributes: give “%(name)s” a value to compare with: at most 200 characters, no control characters.", name=name))
+        errors.append(
+            _(
+                "Attributes: give “%(name)s” a value to compare with: at most 200 characters, no control characters.",
+                name=name,
+            )
+        )
         return None
     if op in NUMBER_OPS:
         value = number(text)
         if value is None:
-            errors.append(_("Attributes: “%(name)s” is compared as a number, so “%(value)s” must be a number.", name=name, value=text))
+            errors.append(
+                _(
+                    "Attributes: “%(name)s” is compared as a number, so “%(value)s” must be a number.",
+                    name=name,
+                    value=text,
+                )
+            )
             return None
         text = repr(_plain(value))
     elif op in DATE_OPS:
         text = iso_date(text) or ""
         if not text:
-            errors.append(_("Attributes: “%(name)s” is compared as a date, so “%(value)s” must be a date such as 2000-01-31 or 31.01.2000.",
-                            name=name, value=raw))
+            errors.append(
+                _(
+                    "Attributes: “%(name)s” is compared as a date, "
+                    "so “%(value)s” must be a date such as 2000-01-31 or 31.01.2000.",
+                    name=name,
+                    value=raw,
+                )
+            )
             return None
     return AttributeCondition(name, op, text)

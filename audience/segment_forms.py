@@ -29,24 +29,34 @@ class AttributeRowForm(Form):
     """One attribute condition: name, comparison, value. A plain Form: the builder carries the CSRF token."""
 
     name = StringField(_l("Attribute"), validators=[Optional(), Length(max=MAX_TEXT)])
-    op = SelectField(_l("Comparison"), choices=[SelectChoice(op, label) for op, label in OP_LABELS.items()], default="equals")
+    op = SelectField(
+        _l("Comparison"), choices=[SelectChoice(op, label) for op, label in OP_LABELS.items()], default="equals"
+    )
     value = StringField(_l("Value"), validators=[Optional(), Length(max=200)])
 
 
 class SegmentForm(FlaskForm):
-    name = StringField(_l("Segment name"), validators=[DataRequired(message=_l("Give the segment a name.")), Length(max=MAX_NAME)])
+    name = StringField(
+        _l("Segment name"), validators=[DataRequired(message=_l("Give the segment a name.")), Length(max=MAX_NAME)]
+    )
     description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=MAX_DESCRIPTION)])
     countries = StringField(_l("Countries"), validators=[Length(max=LONG_LIST)],
                             description=_l("Names or codes, separated by commas: Россия, KZ."))
     regions = StringField(_l("Regions"), validators=[Length(max=LONG_LIST)],
                           description=_l("For example: Московская область, Татарстан."))
-    cities = StringField(_l("Cities"), validators=[Length(max=LONG_LIST)], description=_l("For example: Москва, Казань."))
+    cities = StringField(
+        _l("Cities"), validators=[Length(max=LONG_LIST)], description=_l("For example: Москва, Казань.")
+    )
     near_city = StringField(_l("Near the city"), validators=[Length(max=MAX_TEXT)])
     near_latitude = StringField(_l("or near latitude"), validators=[Length(max=30)])
     near_longitude = StringField(_l("and longitude"), validators=[Length(max=30)])
     near_km = StringField(_l("Within (km)"), validators=[Length(max=30)])
-    timezones = StringField(_l("Time zones"), validators=[Length(max=LONG_LIST)], description=_l("For example: Europe/Moscow."))
-    tags = StringField(_l("Tags"), validators=[Length(max=LONG_LIST)], description=_l("Any of these tags, separated by commas."))
+    timezones = StringField(
+        _l("Time zones"), validators=[Length(max=LONG_LIST)], description=_l("For example: Europe/Moscow.")
+    )
+    tags = StringField(
+        _l("Tags"), validators=[Length(max=LONG_LIST)], description=_l("Any of these tags, separated by commas.")
+    )
     attributes = FieldList(FormField(AttributeRowForm), min_entries=ATTRIBUTE_ROWS, max_entries=MAX_ATTRIBUTES)
     status = SelectMultipleField(
         _l("Status"), choices=[SelectChoice(status.value, label) for status, label in STATUS_LABELS.items()],

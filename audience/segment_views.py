@@ -40,8 +40,15 @@ def _segment_or_404(segment_id: int) -> Segment:
 
 def _builder(form: SegmentForm, segment: Segment | None, preview=None, errors=(), status: int = 200, uses=()):
     return render_template(
-        "audience/segment_form.html", form=form, segment=segment, preview=preview, errors=list(errors),
-        can_edit=_can_edit(), action=url_for("audience.save_segment", segment_id=segment.id) if segment else url_for("audience.create_segment"),
+        "audience/segment_form.html",
+        form=form,
+        segment=segment,
+        preview=preview,
+        errors=list(errors),
+        can_edit=_can_edit(),
+        action=url_for("audience.save_segment", segment_id=segment.id)
+        if segment
+        else url_for("audience.create_segment"),
         uses=list(uses),
     ), status
 

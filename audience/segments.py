@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, Collection
+from collections.abc import Collection
+from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, and_, case, false, func, literal, or_, select, true
@@ -24,8 +25,14 @@ from sqlalchemy.types import Float, Integer, String
 
 from audience.models import CITY_MATCH, Contact, Segment
 from audience.places import gazetteer, normalise_key
-from audience.segment_definition import (  # noqa: F401  (re-exported: this module is the service's face)
-    _CONTROL, AttributeCondition, Definition, Near, SegmentDefinitionError, SegmentError, parse_definition,
+from audience.segment_definition import (
+    _CONTROL,
+    AttributeCondition,
+    Definition,
+    Near,
+    SegmentDefinitionError,
+    SegmentError,
+    parse_definition,
 )
 from audience.segment_uses import SegmentUse, announce_redefined, uses_of
 from audience.status import ContactStatus, is_status
@@ -110,7 +117,9 @@ def _shaped_postgresql(element: _Shaped, compiler, **kw) -> str:
 @compiles(_Shaped)
 def _shaped_sqlite(element: _Shaped, compiler, **kw) -> str:
     text = "attribute_text"
-    whens = " ".join(f"WHEN {glob.format(t=text)} THEN {value.format(t=text)}" for _regex, glob, value in element.shapes)
+    whens = " ".join(
+        f"WHEN {glob.format(t=text)} THEN {value.format(t=text)}" for _regex, glob, value in element.shapes
+    )
     # LIMIT keeps SQLite from flattening the subquery, which would write the text out again.
     return f"(SELECT CASE {whens} END FROM (SELECT {compiler.process(element.clauses, **kw)} AS {text} LIMIT 1))"
 
@@ -314,7 +323,9 @@ def create_segment(name: str, definition: Any, description: str = "", actor: Any
                       created_by_id=actor_id, updated_by_id=actor_id)
     db.session.add(segment)
     _flush(name)
-    audit.record("segment.created", actor=actor, target=segment, details={"name": name, "definition": segment.definition})
+    audit.record(
+        "segment.created", actor=actor, target=segment, details={"name": name, "definition": segment.definition}
+    )
     return segment
 
 
@@ -331,7 +342,11 @@ def update_segment(segment: Segment, *, name: str | None = None, definition: Any
         segment.name if name is None else name, segment.description if description is None else description,
         segment.definition if definition is None else definition, segment)
     new = {"name": new_name, "description": new_description, "definition": checked.as_json()}
-    changed = {field: {"from": getattr(segment, field), "to": value} for field, value in new.items() if getattr(segment, field) != value}
+    changed = {
+        field: {"from": getattr(segment, field), "to": value}
+        for field, value in new.items()
+        if getattr(segment, field) != value
+    }
     if not changed:
         return segment
     voided = uses_of(segment) if "definition" in changed else []

@@ -11,9 +11,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from sqlalchemy import Table, select, update
 

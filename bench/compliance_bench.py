@@ -10,16 +10,16 @@ from __future__ import annotations
 import random
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
-from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from compliance.lint import lint  # noqa: E402
-from compliance.send_verdicts import RecipientFacts, SendContext, evaluate, preflight  # noqa: E402
+from compliance.lint import lint
+from compliance.send_verdicts import RecipientFacts, SendContext, evaluate, preflight
 
 GOAL = 50_000  # messages per second on one core
 LINT_GOAL = 2_000  # texts per second on one core
@@ -28,7 +28,7 @@ RUNS = 5
 RECIPIENTS = 200_000
 DISPATCH_BATCH = 500  # recipients per send_batch job; each judges its own batch
 # 08:00 UTC on a Tuesday: inside the eleven-zone Russian window, before it in the Americas.
-NOW = datetime(2025, 3, 11, 8, 0, tzinfo=timezone.utc)
+NOW = datetime(2025, 3, 11, 8, 0, tzinfo=UTC)
 RU_ZONES = (
     "Europe/Kaliningrad", "Europe/Moscow", "Europe/Samara", "Asia/Yekaterinburg", "Asia/Omsk",
     "Asia/Krasnoyarsk", "Asia/Irkutsk", "Asia/Yakutsk", "Asia/Vladivostok", "Asia/Magadan", "Asia/Kamchatka",

@@ -111,14 +111,16 @@ def main() -> None:
         started = time.perf_counter()
         write_file(path, args.rows)
         content = path.read_bytes()
-        print(f"generated {args.rows:,} rows, {len(content) / 1e6:.0f} MB cp1251 in {time.perf_counter() - started:.0f} s")
+        print(
+            f"generated {args.rows:,} rows, {len(content) / 1e6:.0f} MB cp1251 in {time.perf_counter() - started:.0f} s"
+        )
         database_url = args.database_url or f"sqlite:///{Path(folder) / 'bench.db'}"
         floor = floor_seconds(content)
         print(f"floor (pandas read + phonenumbers parse/validate, one process): {floor:.1f} s")
         elapsed, summary = import_seconds(content, database_url)
         backend = database_url.split(":", 1)[0]
         print(f"import into {backend}: {elapsed:.1f} s = {elapsed / floor:.2f} × floor (goal ≤ 1.50 ×)")
-        print("summary:", {key: value for key, value in summary.items()})
+        print("summary:", dict(summary.items()))
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from segment_bench import arguments, over_contacts  # noqa: E402  (the same audience and options as the segment figures)
+from segment_bench import arguments, over_contacts
 
 VARIABLES = {
     "1": {"source": "field", "value": "name", "fallback": "клиент"},
@@ -90,7 +90,9 @@ def bench() -> None:
     total = db.session.scalar(select(func.count()).select_from(Contact))
     earlier = campaign_to({"tags": ["vip"]}, 1)
     seconds, outcome = timed(earlier)
-    db.session.execute(update(Message).where(Message.campaign_id == earlier).values(status=MessageStatus.DELIVERED.value))
+    db.session.execute(
+        update(Message).where(Message.campaign_id == earlier).values(status=MessageStatus.DELIVERED.value)
+    )
     db.session.commit()
     print(f"  earlier campaign to tag vip: {outcome['recipients']:,} rows in {seconds:.2f} s, marked delivered")
 

@@ -28,9 +28,10 @@ import sys
 import tempfile
 import time
 import unicodedata
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -119,7 +120,7 @@ def contact_rows(count: int, seed: int = 11):
     rng = random.Random(seed)
     places = places_by_country()
     others, other_weights = list(OTHER_COUNTRIES), list(OTHER_COUNTRIES.values())
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     chunk, suppressions = [], []
     for index in range(count):
         country = "RU" if rng.random() < RU_SHARE else rng.choices(others, other_weights)[0]
@@ -139,7 +140,11 @@ def contact_rows(count: int, seed: int = 11):
                 longitude += rng.gauss(0, 0.12)
             row.update(region=place.region, city=written, city_key=normalise_key(written), place_id=place.geonameid,
                        latitude=latitude, longitude=longitude, timezone=place.timezone)
-        name = unicodedata.normalize("NFC", f"{rng.choice(LAST_NAMES)} {rng.choice(FIRST_NAMES)}") if rng.random() < 0.9 else None
+        name = (
+            unicodedata.normalize("NFC", f"{rng.choice(LAST_NAMES)} {rng.choice(FIRST_NAMES)}")
+            if rng.random() < 0.9
+            else None
+        )
         tags = [tag for tag, share in TAGS if rng.random() < share]
         attributes: dict[str, str] = {"Покупок": str(int(rng.expovariate(1 / 8)))}
         level = rng.random()
@@ -154,9 +159,19 @@ def contact_rows(count: int, seed: int = 11):
         if rng.random() < 0.3:
             attributes["Сумма"] = f"{rng.randrange(100, 100_000)},{rng.randrange(100):02d}"
         consented = now - timedelta(days=rng.randrange(1, 900), seconds=rng.randrange(86_400))
-        row.update(name=name, name_key=name_key(name), language="ru" if country in ("RU", "KZ", "BY") else None,
-                   tags=f"|{'|'.join(tags)}|" if tags else "", attributes=attributes, consent_source="форма на сайте, v3",
-                   consent_at=consented, consent_import_id=None, consent_row=None, created_at=consented, updated_at=consented)
+        row.update(
+            name=name,
+            name_key=name_key(name),
+            language="ru" if country in ("RU", "KZ", "BY") else None,
+            tags=f"|{'|'.join(tags)}|" if tags else "",
+            attributes=attributes,
+            consent_source="форма на сайте, v3",
+            consent_at=consented,
+            consent_import_id=None,
+            consent_row=None,
+            created_at=consented,
+            updated_at=consented,
+        )
         chunk.append(row)
         roll = rng.random()
         for reason, share in SUPPRESSED:
@@ -166,8 +181,15 @@ def contact_rows(count: int, seed: int = 11):
             roll -= share
         else:
             if roll < LIFTED_OPT_OUTS:
-                suppressions.append(_suppression(phone, "opt_out", now) | {
-                    "lifted_at": now, "lifted_by_label": "bench", "lift_reason": "START", "lift_evidence": "wamid.bench"})
+                suppressions.append(
+                    _suppression(phone, "opt_out", now)
+                    | {
+                        "lifted_at": now,
+                        "lifted_by_label": "bench",
+                        "lift_reason": "START",
+                        "lift_evidence": "wamid.bench",
+                    }
+                )
         if len(chunk) == CHUNK:
             yield chunk, []
             chunk = []
@@ -186,9 +208,9 @@ def fill(count: int) -> None:
     """Create the schema and insert ``count`` contacts and their suppressions, then analyse."""
     from sqlalchemy import text
 
+    from audience.models import Contact
     from audience.upsert import insert_rows
     from compliance.models import Suppression
-    from audience.models import Contact
     from extensions import db
 
     db.drop_all()
@@ -239,15 +261,17 @@ def bench(runs: int) -> None:
     total = db.session.scalar(select(func.count()).select_from(Contact))
     print(f"segment counts ({runs} runs each, median):")
     for label, definition, goal in SEGMENTS:
-        ms, found = median_ms(lambda: segments.count(definition), runs)
+        ms, found = median_ms(lambda definition=definition: segments.count(definition), runs)
         print(line(label, ms, goal, f"{found:>9,} ({found / total:.0%})"), flush=True)
     print("builder samples (the newest 10 matching contacts):")
     for label, definition, _goal in SEGMENTS[::3]:
-        ms, found = median_ms(lambda: segments.sample(definition), runs)
+        ms, found = median_ms(lambda definition=definition: segments.sample(definition), runs)
         print(line(label, ms, None, f"{len(found)} rows"), flush=True)
     oldest = db.session.scalar(select(func.min(Contact.id)))
     # A number from the middle of the table, typed the way people type it.
-    number = db.session.scalar(select(Contact.phone).where(Contact.id >= oldest + total // 2).order_by(Contact.id).limit(1))
+    number = db.session.scalar(
+        select(Contact.phone).where(Contact.id >= oldest + total // 2).order_by(Contact.id).limit(1)
+    )
     typed = f"{number[:2]} {number[2:5]} {number[5:8]}-{number[8:10]}-{number[10:]}"
     browsing = [
         ("first page", {}),
@@ -263,11 +287,13 @@ def bench(runs: int) -> None:
     ]
     print("contacts list (contacts.browse, 50 per page):")
     for label, arguments in browsing:
-        ms, page = median_ms(lambda: contacts.browse(**arguments), runs)
+        ms, page = median_ms(lambda arguments=arguments: contacts.browse(**arguments), runs)
         print(line(label, ms, None, f"{len(page.rows)} rows"), flush=True)
 
 
-def arguments(description: str, reuse_help: str, extra: Callable[[argparse.ArgumentParser], None] = lambda parser: None):
+def arguments(
+    description: str, reuse_help: str, extra: Callable[[argparse.ArgumentParser], None] = lambda parser: None
+):
     """The options of the benchmarks over a million contacts (this one and launch_bench)."""
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--contacts", type=int, default=1_000_000)
@@ -299,7 +325,9 @@ def over_contacts(args, measure: Callable[[], None], on_reuse: Callable[[], None
             else:
                 started = time.perf_counter()
                 fill(args.contacts)
-                print(f"{backend}: filled {args.contacts:,} contacts in {time.perf_counter() - started:.0f} s", flush=True)
+                print(
+                    f"{backend}: filled {args.contacts:,} contacts in {time.perf_counter() - started:.0f} s", flush=True
+                )
             try:
                 measure()
             finally:

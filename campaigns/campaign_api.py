@@ -120,7 +120,9 @@ def schedule_campaign(campaign_id: int):
 def cancel_campaign(campaign_id: int):
     campaign = _campaign(campaign_id)
     reason = json_body().get("reason")
-    return _step(campaign, lambda: campaign_specs.cancel_campaign(campaign, _actor(), reason if isinstance(reason, str) else ""))
+    return _step(
+        campaign, lambda: campaign_specs.cancel_campaign(campaign, _actor(), reason if isinstance(reason, str) else "")
+    )
 
 
 @bp.get("/reviews")

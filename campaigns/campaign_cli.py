@@ -56,12 +56,17 @@ def sender_group() -> None:
 @click.argument("phone")
 @click.option("--tier", type=click.Choice(list(TIER_LIMITS)), default="TIER_250", show_default=True,
               help="WhatsApp messaging tier (new unique recipients per 24 h).")
-@click.option("--mps", "messages_per_second", type=int, default=80, show_default=True, help="Throughput, messages per second.")
+@click.option(
+    "--mps", "messages_per_second", type=int, default=80, show_default=True, help="Throughput, messages per second."
+)
 def sender_create_command(name: str, phone: str, tier: str, messages_per_second: int) -> None:
     """Add the sender NAME with the number PHONE."""
     sender = campaign_specs.create_sender(name, phone, tier=tier, messages_per_second=messages_per_second)
     db.session.commit()
-    click.echo(f"Created sender “{sender.name}” (id {sender.id}, {sender.phone}, {sender.tier}, {sender.messages_per_second} msg/s).")
+    click.echo(
+        f"Created sender “{sender.name}” (id {sender.id}, {sender.phone}, "
+        f"{sender.tier}, {sender.messages_per_second} msg/s)."
+    )
 
 
 @sender_group.command("list")
@@ -158,7 +163,10 @@ def schedule_command(campaign_id: int) -> None:
     campaign = _campaign(campaign_id)
     launch.schedule_launch(campaign)
     db.session.commit()
-    click.echo(f"Campaign {campaign.id} is scheduled to launch {'at ' + campaign.send_at.isoformat() if campaign.send_at else 'now'}.")
+    click.echo(
+        f"Campaign {campaign.id} is scheduled to launch "
+        f"{'at ' + campaign.send_at.isoformat() if campaign.send_at else 'now'}."
+    )
 
 
 @group.command("cancel")

@@ -21,7 +21,11 @@ from campaigns.models import Campaign
 from campaigns.review import MAX_REASON, REJECTION_REASONS
 from campaigns.variables import CONTACT_FIELDS
 
-SOURCE_LABELS = {"field": _l("Contact field"), "attribute": _l("Contact attribute"), "constant": _l("The same text for everyone")}
+SOURCE_LABELS = {
+    "field": _l("Contact field"),
+    "attribute": _l("Contact attribute"),
+    "constant": _l("The same text for everyone"),
+}
 DEFAULT_ZONE = "Europe/Moscow"
 
 
@@ -29,7 +33,9 @@ class VariableRowForm(Form):
     """Where one template variable takes its value from. A plain Form: the wizard carries the CSRF token."""
 
     name = HiddenField()
-    source = SelectField(_l("Source"), choices=[SelectChoice(value, label) for value, label in SOURCE_LABELS.items()], default="field")
+    source = SelectField(
+        _l("Source"), choices=[SelectChoice(value, label) for value, label in SOURCE_LABELS.items()], default="field"
+    )
     value = StringField(_l("Field, attribute or text"), validators=[Length(max=200)],
                         description=_l("Contact fields: %(fields)s.", fields=", ".join(CONTACT_FIELDS)))
     fallback = StringField(_l("Fallback"), validators=[Length(max=200)],
@@ -37,7 +43,9 @@ class VariableRowForm(Form):
 
 
 class CampaignForm(FlaskForm):
-    name = StringField(_l("Campaign name"), validators=[DataRequired(message=_l("Give the campaign a name.")), Length(max=MAX_NAME)])
+    name = StringField(
+        _l("Campaign name"), validators=[DataRequired(message=_l("Give the campaign a name.")), Length(max=MAX_NAME)]
+    )
     sender = SelectField(_l("Sender"), coerce=int, validate_choice=False)
     template = SelectField(_l("Template"), coerce=int, validate_choice=False,
                            description=_l("After choosing another template, press “Update variables”."))
@@ -47,15 +55,21 @@ class CampaignForm(FlaskForm):
                           description=_l("Leave empty to send as soon as the campaign is approved."),
                           render_kw={"type": "datetime-local"})
     send_at_zone = StringField(_l("in the time zone"), default=DEFAULT_ZONE, validators=[Length(max=64)])
-    window_start = StringField(_l("Send window from"), validators=[Optional(), Length(max=5)], render_kw={"placeholder": "09:00"},
-                               description=_l("In each recipient's local time; empty: the compliance default."))
+    window_start = StringField(
+        _l("Send window from"),
+        validators=[Optional(), Length(max=5)],
+        render_kw={"placeholder": "09:00"},
+        description=_l("In each recipient's local time; empty: the compliance default."),
+    )
     window_end = StringField(_l("until"), validators=[Optional(), Length(max=5)], render_kw={"placeholder": "21:00"})
     messages_per_second = IntegerField(_l("Messages per second"), default=campaign_specs.DEFAULT_RATE,
                                        validators=[Optional(), NumberRange(min=1, max=1000)])
 
     def fill_choices(self, campaign: Campaign | None = None) -> None:
         """The senders, usable templates (and the campaign's own) and segments to choose from."""
-        self.sender.choices = [SelectChoice(sender.id, f"{sender.name} ({sender.phone})") for sender in campaign_specs.list_senders()]
+        self.sender.choices = [
+            SelectChoice(sender.id, f"{sender.name} ({sender.phone})") for sender in campaign_specs.list_senders()
+        ]
         usable = campaign_specs.usable_templates(keep=campaign.template_id if campaign else None)
         self.template.choices = [
             SelectChoice(t.id, f"{t.name} · {t.language} · v{t.version} · {STATUS_LABELS[t.status]}") for t in usable]
@@ -66,7 +80,9 @@ class CampaignForm(FlaskForm):
         while len(self.variables):
             self.variables.pop_entry()
         for name in names:
-            self.variables.append_entry({"name": name, **mapping.get(name, {"source": "field", "value": "", "fallback": ""})})
+            self.variables.append_entry(
+                {"name": name, **mapping.get(name, {"source": "field", "value": "", "fallback": ""})}
+            )
 
 
 def posted_variables(form: CampaignForm) -> dict[str, dict[str, str]]:
@@ -114,11 +130,22 @@ class ApproveForm(FlaskForm):
 
 
 class RejectForm(FlaskForm):
-    reason_code = SelectField(_l("Reason"), choices=[SelectChoice("", "—"), *(SelectChoice(code, label) for code, label in REJECTION_REASONS.items())], default="")
+    reason_code = SelectField(
+        _l("Reason"),
+        choices=[SelectChoice("", "—"), *(SelectChoice(code, label) for code, label in REJECTION_REASONS.items())],
+        default="",
+    )
     reason = TextAreaField(_l("Explain (the author sees this)"), validators=[Optional(), Length(max=MAX_REASON)])
 
 
 class RateCardForm(FlaskForm):
     free_per_month = IntegerField(_l("Free messages per month"), default=0, validators=[NumberRange(min=0)])
-    prices = TextAreaField(_l("Prices (CSV)"), validators=[DataRequired()], render_kw={"rows": 14},
-                           description=_l("One row per country: country,currency,marketing,utility,authentication; “other” prices every country not listed."))
+    prices = TextAreaField(
+        _l("Prices (CSV)"),
+        validators=[DataRequired()],
+        render_kw={"rows": 14},
+        description=_l(
+            "One row per country: country,currency,marketing,utility,authentication; "
+            "“other” prices every country not listed."
+        ),
+    )

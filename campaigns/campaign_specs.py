@@ -16,8 +16,9 @@ Functions add and flush; the caller commits.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-from typing import Any, Mapping
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import select, update
@@ -68,7 +69,9 @@ def find_sender(name_or_id: str | int) -> Sender | None:
         return None
     text = name_or_id.strip()
     found = db.session.scalar(select(Sender).where((Sender.name == text) | (Sender.phone == text)))
-    return found or (db.session.get(Sender, int(text)) if text.isascii() and text.isdigit() and len(text) < 18 else None)
+    return found or (
+        db.session.get(Sender, int(text)) if text.isascii() and text.isdigit() and len(text) < 18 else None
+    )
 
 
 def create_sender(name: str, phone: str, *, tier: str = "TIER_250", messages_per_second: int = 80,
@@ -83,7 +86,9 @@ def create_sender(name: str, phone: str, *, tier: str = "TIER_250", messages_per
     try:
         phone = to_e164(phone or "", "RU")
     except InvalidNumberError:
-        errors.append(_("The sender's phone is not a valid number; write it with the country code, such as +7 495 123-45-67."))
+        errors.append(
+            _("The sender's phone is not a valid number; write it with the country code, such as +7 495 123-45-67.")
+        )
     errors.field = "tier"
     if tier not in TIER_LIMITS:
         errors.append(_("The messaging tier must be one of %(tiers)s.", tiers=", ".join(TIER_LIMITS)))
@@ -153,8 +158,8 @@ def parse_send_at(value: Any) -> datetime | None:
     else:
         raise ValueError(value)
     if moment.utcoffset() is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
 
 
 def _check_variables(value: Any, template: Template | None, errors: list[str]) -> dict[str, dict[str, str]]:
@@ -166,11 +171,15 @@ def _check_variables(value: Any, template: Template | None, errors: list[str]) -
     checked: dict[str, dict[str, str]] = {}
     for name, mapping in value.items():
         if not isinstance(mapping, Mapping):
-            errors.append(_("Variable {{%(name)s}}: give a source (field, attribute or constant) and a value.", name=name))
+            errors.append(
+                _("Variable {{%(name)s}}: give a source (field, attribute or constant) and a value.", name=name)
+            )
             continue
         source, raw, fallback = mapping.get("source"), mapping.get("value"), mapping.get("fallback", "")
         if source not in SOURCES:
-            errors.append(_("Variable {{%(name)s}}: the source must be a contact field, an attribute or a constant.", name=name))
+            errors.append(
+                _("Variable {{%(name)s}}: the source must be a contact field, an attribute or a constant.", name=name)
+            )
             continue
         if not isinstance(raw, str) or not isinstance(fallback, (str, type(None))):
             errors.append(_("Variable {{%(name)s}}: the value and the fallback must be text.", name=name))
@@ -192,11 +201,11 @@ def _check_variables(value: Any, template: Template | None, errors: list[str]) -
         missing = [name for name in wanted if name not in checked]
         if missing:
             errors.append(_("Variables: map every template variable to a source; missing: %(names)s.",
-                            names=", ".join("{{%s}}" % name for name in missing)))
+                            names=", ".join(f"{{{{{name}}}}}" for name in missing)))
         extra = [name for name in checked if name not in wanted]
         if extra:
             errors.append(_("Variables: the template has no variable %(names)s.",
-                            names=", ".join("{{%s}}" % name for name in extra)))
+                            names=", ".join(f"{{{{{name}}}}}" for name in extra)))
     return checked
 
 
@@ -204,7 +213,9 @@ def _check_window(value: Any, errors: list[str]) -> dict[str, str] | None:
     if value is None or value == {}:
         return None
     if not isinstance(value, Mapping) or set(value) != {"start", "end"}:
-        errors.append(_("Send window: give a start and an end time, such as 10:00 and 20:00, or leave it empty for the default."))
+        errors.append(
+            _("Send window: give a start and an end time, such as 10:00 and 20:00, or leave it empty for the default.")
+        )
         return None
     start, end = (value[part].strip() if isinstance(value[part], str) else None for part in ("start", "end"))
     start_time, end_time = parse_time(start), parse_time(end)
@@ -268,7 +279,9 @@ def _apply(campaign: Campaign, spec: Mapping[str, Any], *, creating: bool,
             campaign.segment_id = segment.id
     if creating or "variables" in spec or "template" in spec:
         errors.field = "variables"
-        campaign.variables = _check_variables(spec.get("variables", None if creating else campaign.variables), template, errors)
+        campaign.variables = _check_variables(
+            spec.get("variables", None if creating else campaign.variables), template, errors
+        )
     if creating or "send_at" in spec:
         errors.field = "send_at"
         raw = spec.get("send_at")
@@ -278,10 +291,17 @@ def _apply(campaign: Campaign, spec: Mapping[str, Any], *, creating: bool,
             try:
                 moment = parse_send_at(raw)
             except (ValueError, TypeError):
-                errors.append(_("Send time: write it as an ISO date and time, such as 2026-12-01T10:00:00+03:00, or leave it empty to send when approved."))
+                errors.append(
+                    _(
+                        "Send time: write it as an ISO date and time, such as 2026-12-01T10:00:00+03:00, "
+                        "or leave it empty to send when approved."
+                    )
+                )
             else:
                 if moment < now - PAST_TOLERANCE:
-                    errors.append(_("Send time: it is in the past; choose a later time or leave it empty to send when approved."))
+                    errors.append(
+                        _("Send time: it is in the past; choose a later time or leave it empty to send when approved.")
+                    )
                 else:
                     campaign.send_at = moment
     if creating or "send_window" in spec:
@@ -291,12 +311,22 @@ def _apply(campaign: Campaign, spec: Mapping[str, Any], *, creating: bool,
         errors.field = "messages_per_second"
         rate = spec.get("messages_per_second")
         if rate is None:
-            rate = campaign.messages_per_second if not creating else min(DEFAULT_RATE, sender.messages_per_second if sender else DEFAULT_RATE)
+            rate = (
+                campaign.messages_per_second
+                if not creating
+                else min(DEFAULT_RATE, sender.messages_per_second if sender else DEFAULT_RATE)
+            )
         if not _positive_int(rate):
             errors.append(_("Rate: give a whole number of messages per second, at least 1."))
         elif sender is not None and rate > sender.messages_per_second:
-            errors.append(_("Rate: %(rate)s messages per second is more than the sender “%(sender)s” allows (%(limit)s).",
-                            rate=rate, sender=sender.name, limit=sender.messages_per_second))
+            errors.append(
+                _(
+                    "Rate: %(rate)s messages per second is more than the sender “%(sender)s” allows (%(limit)s).",
+                    rate=rate,
+                    sender=sender.name,
+                    limit=sender.messages_per_second,
+                )
+            )
         else:
             campaign.messages_per_second = rate
     return errors
@@ -317,11 +347,18 @@ def create_campaign(spec: Mapping[str, Any], actor: Any = None, *, now: datetime
     campaign.content_hash = content_hash(campaign)
     db.session.add(campaign)
     db.session.flush()
-    audit.record("campaign.created", actor=actor, target=campaign, details={"name": campaign.name, "content_hash": campaign.content_hash})
+    audit.record(
+        "campaign.created",
+        actor=actor,
+        target=campaign,
+        details={"name": campaign.name, "content_hash": campaign.content_hash},
+    )
     return campaign
 
 
-def update_campaign(campaign: Campaign, spec: Mapping[str, Any], actor: Any = None, *, now: datetime | None = None) -> Campaign:
+def update_campaign(
+    campaign: Campaign, spec: Mapping[str, Any], actor: Any = None, *, now: datetime | None = None
+) -> Campaign:
     """Change the parts given in ``spec``; an edit that changes the content voids a review or approval.
 
     A campaign in review, approved or scheduled whose content hash changes goes back to draft (and
@@ -355,7 +392,11 @@ def update_campaign(campaign: Campaign, spec: Mapping[str, Any], actor: Any = No
                  details={"content_changed": new_hash != before_hash, "content_hash": new_hash})
     if campaign.status is CampaignStatus.REJECTED:
         lifecycle.transition(campaign, CampaignStatus.DRAFT, actor=actor, reason="edited after rejection")
-    elif new_hash != before_hash and campaign.status in (CampaignStatus.IN_REVIEW, CampaignStatus.APPROVED, CampaignStatus.SCHEDULED):
+    elif new_hash != before_hash and campaign.status in (
+        CampaignStatus.IN_REVIEW,
+        CampaignStatus.APPROVED,
+        CampaignStatus.SCHEDULED,
+    ):
         launch.return_to_draft(campaign, actor=actor, reason="content edited")
     return campaign
 

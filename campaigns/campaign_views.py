@@ -20,7 +20,13 @@ from accounts.roles import role_required
 from audience.models import Segment
 from campaigns import campaign_specs, launch, preflight, pricing, review
 from campaigns.campaign_forms import (
-    ApproveForm, CampaignForm, RateCardForm, RejectForm, form_data, posted_variables, spec_from_form,
+    ApproveForm,
+    CampaignForm,
+    RateCardForm,
+    RejectForm,
+    form_data,
+    posted_variables,
+    spec_from_form,
 )
 from campaigns.lifecycle import EDITABLE, STATUS_LABELS, TransitionError, can
 from campaigns.models import Campaign, CampaignStatus, Sender, Template
@@ -69,15 +75,27 @@ def campaign_list():
     status = request.args.get("status", "")
     chosen = CampaignStatus(status) if status in {item.value for item in CampaignStatus} else None
     counts = dict(db.session.execute(select(Campaign.status, func.count()).group_by(Campaign.status)).all())
-    return render_template("campaigns/campaign_list.html", campaigns=campaign_specs.list_campaigns(chosen), chosen=chosen,
-                           counts={status.value: count for status, count in counts.items()},
-                           can_edit=current_user.has_role(Role.MARKETER), **_labels())
+    return render_template(
+        "campaigns/campaign_list.html",
+        campaigns=campaign_specs.list_campaigns(chosen),
+        chosen=chosen,
+        counts={status.value: count for status, count in counts.items()},
+        can_edit=current_user.has_role(Role.MARKETER),
+        **_labels(),
+    )
 
 
 def _wizard(form: CampaignForm, campaign: Campaign | None, errors=(), status: int = 200):
-    return render_template("campaigns/campaign_form.html", form=form, campaign=campaign, errors=list(errors),
-                           action=url_for("campaigns.save_campaign", campaign_id=campaign.id) if campaign else url_for("campaigns.create_campaign"),
-                           **_labels()), status
+    return render_template(
+        "campaigns/campaign_form.html",
+        form=form,
+        campaign=campaign,
+        errors=list(errors),
+        action=url_for("campaigns.save_campaign", campaign_id=campaign.id)
+        if campaign
+        else url_for("campaigns.create_campaign"),
+        **_labels(),
+    ), status
 
 
 def _rows_for(form: CampaignForm, template_id: int | None, mapping: dict[str, dict[str, str]]) -> None:
@@ -143,15 +161,25 @@ def _submit_wizard(campaign: Campaign | None):
 
 def _context(campaign: Campaign) -> dict[str, Any]:
     """What the campaign page and the review page both show."""
-    trail = db.session.scalars(select(AuditEvent).where(AuditEvent.object_type == "campaign",
-                                                        AuditEvent.object_id == str(campaign.id)).order_by(AuditEvent.id))
+    trail = db.session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.object_type == "campaign", AuditEvent.object_id == str(campaign.id))
+        .order_by(AuditEvent.id)
+    )
     return {
-        "campaign": campaign, "sender": db.session.get(Sender, campaign.sender_id),
-        "template": db.session.get(Template, campaign.template_id), "segment": db.session.get(Segment, campaign.segment_id),
-        "report": preflight.readable(campaign.preflight), "estimate": campaign.estimate, "reviews": review.reviews_of(campaign),
-        "changes": review.changes_since_last_review(campaign), "trail": list(trail),
-        "messages": launch.launch_summary(campaign)["by_status"], "form": EmptyForm(),
-        "reason_label": review.reason_label, **_labels(),
+        "campaign": campaign,
+        "sender": db.session.get(Sender, campaign.sender_id),
+        "template": db.session.get(Template, campaign.template_id),
+        "segment": db.session.get(Segment, campaign.segment_id),
+        "report": preflight.readable(campaign.preflight),
+        "estimate": campaign.estimate,
+        "reviews": review.reviews_of(campaign),
+        "changes": review.changes_since_last_review(campaign),
+        "trail": list(trail),
+        "messages": launch.launch_summary(campaign)["by_status"],
+        "form": EmptyForm(),
+        "reason_label": review.reason_label,
+        **_labels(),
     }
 
 
@@ -209,7 +237,8 @@ def cancel_campaign(campaign_id: int):
     return _step(found, lambda: campaign_specs.cancel_campaign(found, _actor()), _("The campaign is cancelled."))
 
 
-# --- the review --------------------------------------------------------------------------------------------------------
+# --- the review -------------------------------------------------------------------------------------------------
+
 
 @bp.get("/reviews")
 @role_required(Role.REVIEWER)
@@ -276,7 +305,9 @@ def _rate_card_page(form: RateCardForm, errors=(), status: int = 200):
 @role_required(Role.ADMIN)
 def rate_card():
     card = pricing.current_rate_card()
-    return _rate_card_page(RateCardForm(formdata=None, data={"free_per_month": card.free_per_month, "prices": card.to_csv()}))
+    return _rate_card_page(
+        RateCardForm(formdata=None, data={"free_per_month": card.free_per_month, "prices": card.to_csv()})
+    )
 
 
 @bp.post("/campaigns/rate-card")

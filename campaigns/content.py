@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import timezone
-from typing import Any, Mapping
+from collections.abc import Mapping
+from datetime import UTC
+from typing import Any
 
 from audience.models import Segment
 from campaigns.models import Campaign, Sender, Template
@@ -30,7 +31,7 @@ def content_snapshot(campaign: Campaign) -> dict[str, Any]:
         "variables": campaign.variables or {},
         "segment": None if segment is None else {"id": segment.id, "definition": segment.definition},
         "sender": None if sender is None else {"id": sender.id, "phone": sender.phone},
-        "send_at": campaign.send_at.astimezone(timezone.utc).isoformat() if campaign.send_at else None,
+        "send_at": campaign.send_at.astimezone(UTC).isoformat() if campaign.send_at else None,
         "send_window": campaign.send_window or None,
         "messages_per_second": campaign.messages_per_second,
     }

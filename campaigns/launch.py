@@ -73,10 +73,14 @@ def schedule_launch(campaign: Campaign, actor: Any = None) -> None:
         raise LaunchError(_("Only an approved campaign can be scheduled; this one is “%(status)s”.",
                             status=STATUS_LABELS[campaign.status]))
     if not campaign.approved_hash or campaign.approved_hash != content_hash(campaign):
-        raise LaunchError(_("This campaign was changed after it was approved; it needs a new review before it can be scheduled."))
+        raise LaunchError(
+            _("This campaign was changed after it was approved; it needs a new review before it can be scheduled.")
+        )
     template = db.session.get(Template, campaign.template_id)
     if template is None or template.status is not TemplateStatus.APPROVED:
-        raise LaunchError(_("The campaign's template is not approved by WhatsApp, so the campaign cannot be scheduled."))
+        raise LaunchError(
+            _("The campaign's template is not approved by WhatsApp, so the campaign cannot be scheduled.")
+        )
     try:
         check_variables(campaign.variables or {})
     except MaterialiseError as error:
@@ -107,8 +111,17 @@ def return_to_draft(campaign: Campaign, actor: Any = None, reason: str = "",
     when the campaign is not in review, approved or scheduled (any more).
     """
     was_scheduled = campaign.status is CampaignStatus.SCHEDULED
-    transition(campaign, CampaignStatus.DRAFT, actor=actor, reason=reason, details=details, content_hash=content_hash(campaign),
-               approved_hash=None, approved_by_id=None, approved_at=None)
+    transition(
+        campaign,
+        CampaignStatus.DRAFT,
+        actor=actor,
+        reason=reason,
+        details=details,
+        content_hash=content_hash(campaign),
+        approved_hash=None,
+        approved_by_id=None,
+        approved_at=None,
+    )
     if was_scheduled:
         campaign_id = campaign.id
         after_commit(lambda: remove_launch_job(campaign_id))
@@ -148,7 +161,9 @@ def remove_launch_job(campaign_id: int) -> bool:
 def restore_launch_jobs() -> int:
     """Give every scheduled campaign its launch job (keeping those that exist); returns how many
     campaigns are scheduled."""
-    rows = db.session.execute(select(Campaign.id, Campaign.send_at).where(Campaign.status == CampaignStatus.SCHEDULED)).all()
+    rows = db.session.execute(
+        select(Campaign.id, Campaign.send_at).where(Campaign.status == CampaignStatus.SCHEDULED)
+    ).all()
     for campaign_id, send_at in rows:
         enqueue_launch(campaign_id, send_at)
     return len(rows)
@@ -197,7 +212,9 @@ def launch(campaign_id: int) -> LaunchOutcome:
     # The template list sorts by last use.
     db.session.execute(update(Template).where(Template.id == campaign.template_id).values(last_used_at=now))
     db.session.flush()
-    return LaunchOutcome(True, status=CampaignStatus.SENDING.value, recipients=result.recipients, exclusions=result.exclusions)
+    return LaunchOutcome(
+        True, status=CampaignStatus.SENDING.value, recipients=result.recipients, exclusions=result.exclusions
+    )
 
 
 def _launch_problem(campaign: Campaign) -> str:
@@ -207,7 +224,10 @@ def _launch_problem(campaign: Campaign) -> str:
         return _("The campaign was changed after it was approved, so it was not launched.")
     template = db.session.get(Template, campaign.template_id)
     if template is None or template.status is not TemplateStatus.APPROVED:
-        return _("The campaign's template was no longer approved by WhatsApp at launch time, so the campaign was not launched.")
+        return _(
+            "The campaign's template was no longer approved by WhatsApp at launch time, "
+            "so the campaign was not launched."
+        )
     try:
         check_variables(campaign.variables or {})
         parse_definition(db.session.get(Segment, campaign.segment_id).definition)

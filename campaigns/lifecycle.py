@@ -20,7 +20,6 @@ from dbtypes import utcnow
 from domain_errors import DomainError
 from extensions import db
 
-
 # (from, to) → the action's name, as the audit log records it.
 TRANSITIONS: dict[tuple[CampaignStatus, CampaignStatus], str] = {
     (CampaignStatus.DRAFT, CampaignStatus.IN_REVIEW): "submit",
@@ -62,7 +61,15 @@ STATUS_LABELS = {
 }
 
 # Statuses in which the campaign's content may still be edited (an edit returns it to draft).
-EDITABLE = frozenset({CampaignStatus.DRAFT, CampaignStatus.IN_REVIEW, CampaignStatus.APPROVED, CampaignStatus.REJECTED, CampaignStatus.SCHEDULED})
+EDITABLE = frozenset(
+    {
+        CampaignStatus.DRAFT,
+        CampaignStatus.IN_REVIEW,
+        CampaignStatus.APPROVED,
+        CampaignStatus.REJECTED,
+        CampaignStatus.SCHEDULED,
+    }
+)
 
 
 class TransitionError(DomainError):
@@ -98,8 +105,16 @@ def transition(campaign: Campaign, to: CampaignStatus, *, actor: Any = None, rea
     ).rowcount
     if changed != 1:
         db.session.refresh(campaign)
-        raise TransitionError(_("Someone else changed this campaign a moment ago (it is now “%(now)s”); reload it and try again.",
-                                now=STATUS_LABELS[campaign.status]))
+        raise TransitionError(
+            _(
+                "Someone else changed this campaign a moment ago (it is now “%(now)s”); reload it and try again.",
+                now=STATUS_LABELS[campaign.status],
+            )
+        )
     db.session.refresh(campaign)
-    audit.record(f"campaign.{action}", actor=actor, target=campaign,
-                 details={"from": source.value, "to": to.value, **({"reason": reason} if reason else {}), **(details or {})})
+    audit.record(
+        f"campaign.{action}",
+        actor=actor,
+        target=campaign,
+        details={"from": source.value, "to": to.value, **({"reason": reason} if reason else {}), **(details or {})},
+    )

@@ -85,11 +85,21 @@ def check_variables(variables: dict[str, dict[str, Any]]) -> None:
     for name, spec in sorted(variables.items()):
         source, value = spec.get("source"), spec.get("value")
         if source == "field" and value not in CONTACT_FIELDS:
-            raise MaterialiseError(_("The variable {{%(name)s}} is filled from a contact field that does not exist: “%(field)s”.",
-                                     name=name, field=value))
+            raise MaterialiseError(
+                _(
+                    "The variable {{%(name)s}} is filled from a contact field that does not exist: “%(field)s”.",
+                    name=name,
+                    field=value,
+                )
+            )
         if source not in SOURCES or (source == "attribute" and not value):
-            raise MaterialiseError(_("The variable {{%(name)s}} says neither which contact field or attribute fills it nor its fixed value.",
-                                     name=name))
+            raise MaterialiseError(
+                _(
+                    "The variable {{%(name)s}} says neither which contact field or attribute fills it "
+                    "nor its fixed value.",
+                    name=name,
+                )
+            )
 
 
 def _rendered(spec: dict[str, Any]) -> ColumnElement[str]:

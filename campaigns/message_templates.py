@@ -11,8 +11,9 @@ transaction; functions here add and flush, the caller commits.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from flask import g
 from flask_babel import gettext as _
@@ -40,13 +41,23 @@ SUBMITTABLE = frozenset({TemplateStatus.DRAFT, TemplateStatus.REJECTED})
 SORTS = ("name", "updated", "last_used")
 # What an admin may set, mirroring the provider. Rejection needs a reason; so do pause and disable,
 # which a marketer would otherwise find unexplained.
-ADMIN_STATUSES = (TemplateStatus.PENDING, TemplateStatus.APPROVED, TemplateStatus.REJECTED, TemplateStatus.PAUSED, TemplateStatus.DISABLED)
+ADMIN_STATUSES = (
+    TemplateStatus.PENDING,
+    TemplateStatus.APPROVED,
+    TemplateStatus.REJECTED,
+    TemplateStatus.PAUSED,
+    TemplateStatus.DISABLED,
+)
 NEEDS_REASON = frozenset({TemplateStatus.REJECTED, TemplateStatus.PAUSED, TemplateStatus.DISABLED})
 
 # Labels for statuses and categories, shared by the pages, the API's sentences and the CLI.
 STATUS_LABELS = {
-    TemplateStatus.DRAFT: _l("Draft"), TemplateStatus.PENDING: _l("Pending"), TemplateStatus.APPROVED: _l("Approved"), TemplateStatus.REJECTED: _l("Rejected"),
-    TemplateStatus.PAUSED: _l("Paused"), TemplateStatus.DISABLED: _l("Disabled"),
+    TemplateStatus.DRAFT: _l("Draft"),
+    TemplateStatus.PENDING: _l("Pending"),
+    TemplateStatus.APPROVED: _l("Approved"),
+    TemplateStatus.REJECTED: _l("Rejected"),
+    TemplateStatus.PAUSED: _l("Paused"),
+    TemplateStatus.DISABLED: _l("Disabled"),
 }
 CATEGORY_LABELS = {
     TemplateCategory.MARKETING: _l("Marketing"), TemplateCategory.UTILITY: _l("Utility"),
@@ -113,9 +124,15 @@ def _search(query: Select, text: str) -> Select:
     if not text:
         return query
     spellings = dict.fromkeys([text, text.lower(), text.capitalize(), text.upper(), text.title()])
-    return query.where(or_(*(
-        column.contains(spelling, autoescape=True) for spelling in spellings for column in (Template.name, Template.body)
-    )))
+    return query.where(
+        or_(
+            *(
+                column.contains(spelling, autoescape=True)
+                for spelling in spellings
+                for column in (Template.name, Template.body)
+            )
+        )
+    )
 
 
 def list_templates(*, search: str = "", status: str | None = None, category: str | None = None,
@@ -131,7 +148,11 @@ def list_templates(*, search: str = "", status: str | None = None, category: str
     query = query.where(Template.archived_at.is_not(None) if archived else Template.archived_at.is_(None))
     query = _search(query, search or "")
     if status:
-        query = query.where(Template.status == status) if status in {s.value for s in TemplateStatus} else query.where(false())
+        query = (
+            query.where(Template.status == status)
+            if status in {s.value for s in TemplateStatus}
+            else query.where(false())
+        )
     if category:
         known = {c.value for c in TemplateCategory}
         query = query.where(Template.category == category) if category in known else query.where(false())
@@ -152,13 +173,19 @@ def list_templates(*, search: str = "", status: str | None = None, category: str
 
 def languages_in_use() -> list[str]:
     """The languages of the current templates, for the list's filter."""
-    return list(db.session.scalars(select(Template.language).where(Template.is_current.is_(True)).distinct().order_by(Template.language)))
+    return list(
+        db.session.scalars(
+            select(Template.language).where(Template.is_current.is_(True)).distinct().order_by(Template.language)
+        )
+    )
 
 
 def tags_in_use() -> list[str]:
     """Every tag of a current template, sorted."""
     found = set()
-    for tags in db.session.scalars(select(Template.tags).where(Template.is_current.is_(True), Template.tags != "").distinct()):
+    for tags in db.session.scalars(
+        select(Template.tags).where(Template.is_current.is_(True), Template.tags != "").distinct()
+    ):
         found.update(tag for tag in tags.split("|") if tag)
     return sorted(found)
 
@@ -177,8 +204,14 @@ def _spec(data: dict[str, Any], base: Template | None = None) -> TemplateSpec:
         return default
 
     return TemplateSpec(
-        name=pick("name", ""), language=pick("language", ""), category=pick("category", ""), body=pick("body", ""),
-        header=pick("header", ""), footer=pick("footer", ""), buttons=pick("buttons", []), examples=pick("examples", {}),
+        name=pick("name", ""),
+        language=pick("language", ""),
+        category=pick("category", ""),
+        body=pick("body", ""),
+        header=pick("header", ""),
+        footer=pick("footer", ""),
+        buttons=pick("buttons", []),
+        examples=pick("examples", {}),
     )
 
 
@@ -210,8 +243,15 @@ def _clean_button(button: dict[str, Any]) -> dict[str, str]:
 
 
 def _duplicate(name: str, language: str) -> DuplicateTemplateError:
-    return DuplicateTemplateError([_("Name: a template named “%(name)s” in %(language)s already exists; edit it or choose another name.",
-                                     name=name, language=language)])
+    return DuplicateTemplateError(
+        [
+            _(
+                "Name: a template named “%(name)s” in %(language)s already exists; edit it or choose another name.",
+                name=name,
+                language=language,
+            )
+        ]
+    )
 
 
 def _exists(name: str, language: str, other_than: Template | None = None) -> bool:
@@ -240,10 +280,22 @@ def create_template(data: dict[str, Any], actor: Any = None, policy: Policy | No
     if _exists(spec.name, spec.language):
         raise _duplicate(spec.name, spec.language)
     actor_id = getattr(actor, "id", None)
-    template = Template(name=spec.name, language=spec.language, version=1, is_current=True,
-                        category=TemplateCategory(spec.category), header=spec.header, body=spec.body, footer=spec.footer,
-                        buttons=spec.buttons, examples=spec.examples, tags=tags or "", status=TemplateStatus.DRAFT,
-                        created_by_id=actor_id, updated_by_id=actor_id)
+    template = Template(
+        name=spec.name,
+        language=spec.language,
+        version=1,
+        is_current=True,
+        category=TemplateCategory(spec.category),
+        header=spec.header,
+        body=spec.body,
+        footer=spec.footer,
+        buttons=spec.buttons,
+        examples=spec.examples,
+        tags=tags or "",
+        status=TemplateStatus.DRAFT,
+        created_by_id=actor_id,
+        updated_by_id=actor_id,
+    )
     db.session.add(template)
     _flush(spec.name, spec.language)
     audit.record("template.created", actor=actor, target=template,
@@ -251,7 +303,9 @@ def create_template(data: dict[str, Any], actor: Any = None, policy: Policy | No
     return template
 
 
-def update_template(template: Template, data: dict[str, Any], actor: Any = None, policy: Policy | None = None) -> Template:
+def update_template(
+    template: Template, data: dict[str, Any], actor: Any = None, policy: Policy | None = None
+) -> Template:
     """Change what ``data`` gives (a part absent or None is kept); returns the version that holds the change.
 
     An approved, paused or disabled template gets a new draft version; a draft or rejected one is
@@ -263,10 +317,19 @@ def update_template(template: Template, data: dict[str, Any], actor: Any = None,
     if not template.is_current:
         errors.append(_("This is an old version of the template; edit the current one."))
     elif template.status is TemplateStatus.PENDING:
-        errors.append(_("The template is waiting for the provider's decision; it can be edited once it is approved or rejected."))
-    renamed = any(key in data and data[key] is not None and data[key] != getattr(template, key) for key in ("name", "language"))
+        errors.append(
+            _("The template is waiting for the provider's decision; it can be edited once it is approved or rejected.")
+        )
+    renamed = any(
+        key in data and data[key] is not None and data[key] != getattr(template, key) for key in ("name", "language")
+    )
     if renamed and (template.version > 1 or template.status not in EDITABLE_IN_PLACE):
-        errors.append(_("Name and language can no longer change: the provider knows the template by them. Create a new template instead."))
+        errors.append(
+            _(
+                "Name and language can no longer change: the provider knows the template by them. "
+                "Create a new template instead."
+            )
+        )
     if errors:
         raise TemplateError(errors)
     spec, tags = _validated(_spec(data, template), data.get("tags"), policy)
@@ -303,9 +366,21 @@ def _new_version(template: Template, content: dict[str, Any], actor: Any, now) -
     actor_id = getattr(actor, "id", None)
     template.is_current = False
     db.session.flush()
-    version = Template(name=template.name, language=template.language, version=template.version + 1, is_current=True,
-                       status=TemplateStatus.DRAFT, tags=template.tags, archived_at=template.archived_at, last_used_at=template.last_used_at,
-                       created_by_id=actor_id, created_at=now, updated_by_id=actor_id, updated_at=now, **content)
+    version = Template(
+        name=template.name,
+        language=template.language,
+        version=template.version + 1,
+        is_current=True,
+        status=TemplateStatus.DRAFT,
+        tags=template.tags,
+        archived_at=template.archived_at,
+        last_used_at=template.last_used_at,
+        created_by_id=actor_id,
+        created_at=now,
+        updated_by_id=actor_id,
+        updated_at=now,
+        **content,
+    )
     db.session.add(version)
     _flush(template.name, template.language, new_version=True)
     audit.record("template.versioned", actor=actor, target=version,
@@ -370,7 +445,9 @@ PREVIEW_LIMITS = {"name": 600, "language": 20, "category": 20, "header": 200, "b
 def preview_spec(data: Any) -> TemplateSpec:
     """A spec for previewing, from anything: wrong types become empty, long texts are cut."""
     data = data if isinstance(data, dict) else {}
-    texts = {key: data.get(key)[:limit] if isinstance(data.get(key), str) else "" for key, limit in PREVIEW_LIMITS.items()}
+    texts = {
+        key: data.get(key)[:limit] if isinstance(data.get(key), str) else "" for key, limit in PREVIEW_LIMITS.items()
+    }
     buttons = data.get("buttons") if isinstance(data.get("buttons"), list) else []
     buttons = [{key: str(value)[:2100] for key, value in button.items() if isinstance(key, str)}
                for button in buttons[:20] if isinstance(button, dict)]
@@ -430,8 +507,12 @@ def submit(template: Template, actor: Any = None, policy: Policy | None = None, 
     if moved.rowcount != 1:
         raise TemplateError([_("The template was submitted by someone else at the same time.")], status=409)
     db.session.refresh(template)
-    audit.record("template.submitted", actor=actor, target=template,
-                 details={"name": template.name, "language": template.language, "version": template.version, "channel": channel})
+    audit.record(
+        "template.submitted",
+        actor=actor,
+        target=template,
+        details={"name": template.name, "language": template.language, "version": template.version, "channel": channel},
+    )
     decide = DECIDERS.get(channel)
     decision = decide(template, policy) if decide else None
     if decision is not None:

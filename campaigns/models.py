@@ -14,7 +14,6 @@ from dbtypes import BigId, UTCDateTime, utcnow, value_enum
 from extensions import db
 
 
-
 class Sender(db.Model):
     """A WhatsApp business phone number that campaigns are sent from.
 

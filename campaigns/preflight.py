@@ -33,16 +33,23 @@ from campaigns import pricing, rendering
 from campaigns.campaign_specs import template_variables, variable_values
 from campaigns.message_templates import STATUS_LABELS as TEMPLATE_STATUS_LABELS
 from campaigns.models import (
-    SENT_STATUSES, Campaign, Message, MessageStatus, Sender, Template, TemplateCategory, TemplateStatus,
+    SENT_STATUSES,
+    Campaign,
+    Message,
+    MessageStatus,
+    Sender,
+    Template,
+    TemplateCategory,
+    TemplateStatus,
 )
 from compliance import lint, sentences
 from compliance.models import Suppression
 from compliance.numbers import is_e164
 from compliance.policy import current_policy
+from compliance.send_verdicts import RecipientFacts, SendContext, evaluate
 from compliance.sending import SendingRules, SendWindow, tier_headroom, tier_limit
 from compliance.sentences import Sentence
 from compliance.verdict import Outcome
-from compliance.send_verdicts import RecipientFacts, SendContext, evaluate
 from dbtypes import utcnow
 from extensions import db
 
@@ -67,12 +74,19 @@ DEFERRAL_LABELS = {
 # parameters, and ``readable`` words them in the language of whoever reads the report.
 SENTENCES = {
     "template_not_approved": lambda p: _(
-        "The template “%(name)s” (%(language)s, version %(version)s) is not approved by WhatsApp (it is “%(status)s”); only approved templates can be sent.",
-        name=p["name"], language=p["language"], version=p["version"],
-        status=TEMPLATE_STATUS_LABELS.get(TemplateStatus(p["status"]), p["status"])),
+        "The template “%(name)s” (%(language)s, version %(version)s) is not approved by WhatsApp "
+        "(it is “%(status)s”); only approved templates can be sent.",
+        name=p["name"],
+        language=p["language"],
+        version=p["version"],
+        status=TEMPLATE_STATUS_LABELS.get(TemplateStatus(p["status"]), p["status"]),
+    ),
     "variables_missing": _l("Variables: map every template variable to a source; missing: %(names)s."),
     "nobody_eligible": _l("Nobody in the segment can receive this campaign; see why each recipient is excluded."),
-    "tier_overflow": _l("The messaging tier allows %(headroom)s more new recipients in the next 24 hours; the other %(rest)s wait until it frees up."),
+    "tier_overflow": _l(
+        "The messaging tier allows %(headroom)s more new recipients in the next 24 hours; "
+        "the other %(rest)s wait until it frees up."
+    ),
 }
 # Every table a stored report's sentences may come from.
 _TABLES = (SENTENCES, lint.SENTENCES, rendering.SENTENCES)
@@ -139,7 +153,10 @@ def gather(definition: dict[str, Any], sender: Sender, category: str, now: datet
     where = segment_filter(parse_definition(definition))
     day_ago, week_ago = now - timedelta(days=1), now - timedelta(days=7)
     contacts = db.session.execute(
-        select(Contact.phone, Contact.country, Contact.timezone, Contact.consent_source, Contact.consent_at).where(where)).all()
+        select(Contact.phone, Contact.country, Contact.timezone, Contact.consent_source, Contact.consent_at).where(
+            where
+        )
+    ).all()
     suppressed: dict[str, list[str]] = {}
     for phone, reason in db.session.execute(
             select(Suppression.phone, Suppression.reason).join(Contact, Contact.phone == Suppression.phone)
@@ -163,20 +180,38 @@ def gather(definition: dict[str, Any], sender: Sender, category: str, now: datet
         select(func.count(distinct(Message.phone))).join(Campaign, Campaign.id == Message.campaign_id)
         .where(Campaign.sender_id == sender.id, Message.created_at >= day_ago, Message.status.not_in(_NOT_SENT))) or 0
     month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    used = db.session.scalar(
-        select(func.count()).select_from(Message).join(Campaign, Campaign.id == Message.campaign_id)
-        .join(Template, Template.id == Campaign.template_id)
-        .where(Template.category == TemplateCategory(category), Message.created_at >= month_start, Message.status.in_(_CHARGED))) or 0
+    used = (
+        db.session.scalar(
+            select(func.count())
+            .select_from(Message)
+            .join(Campaign, Campaign.id == Message.campaign_id)
+            .join(Template, Template.id == Campaign.template_id)
+            .where(
+                Template.category == TemplateCategory(category),
+                Message.created_at >= month_start,
+                Message.status.in_(_CHARGED),
+            )
+        )
+        or 0
+    )
     facts, invalid = [], 0
     for phone, country, zone, consent_source, consent_at in contacts:
         if not is_e164(phone):
             invalid += 1
             continue
         today, week, recent = history.get(phone, (0, 0, False))
-        facts.append(RecipientFacts(
-            phone=phone, country=country or "", time_zones=(zone,) if zone else country_zones(country),
-            has_consent=bool((consent_source or "").strip()) and consent_at is not None and consent_at <= now, suppressed=tuple(sorted(suppressed.get(phone, ()))),
-            sent_today=today, sent_this_week=week, contacted_last_24h=recent))
+        facts.append(
+            RecipientFacts(
+                phone=phone,
+                country=country or "",
+                time_zones=(zone,) if zone else country_zones(country),
+                has_consent=bool((consent_source or "").strip()) and consent_at is not None and consent_at <= now,
+                suppressed=tuple(sorted(suppressed.get(phone, ()))),
+                sent_today=today,
+                sent_this_week=week,
+                contacted_last_24h=recent,
+            )
+        )
     return Audience(facts, invalid, contacted, used)
 
 
@@ -184,7 +219,7 @@ def example_values(campaign: Campaign, template: Template) -> dict[str, str]:
     """A value for each variable to render the template with: its example, else the constant or fallback."""
     mapped = variable_values(campaign.variables or {}, None)
     examples = template.examples or {}
-    return {name: examples.get(name) or mapped.get(name) or "{{%s}}" % name for name in template_variables(template)}
+    return {name: examples.get(name) or mapped.get(name) or f"{{{{{name}}}}}" for name in template_variables(template)}
 
 
 def _language(template: Template) -> str:
@@ -209,7 +244,8 @@ def run(campaign: Campaign, now: datetime | None = None) -> dict[str, Any]:
                                  version=template.version, status=template.status.value))
     missing = [name for name in template_variables(template) if name not in (campaign.variables or {})]
     if missing:
-        blocking.append(Sentence(SENTENCES, "variables_missing", names=", ".join("{{%s}}" % name for name in missing)))
+        names = ", ".join(f"{{{{{name}}}}}" for name in missing)
+        blocking.append(Sentence(SENTENCES, "variables_missing", names=names))
     rendered = rendering.render(template, example_values(campaign, template))
     report, verdicts = rendering.content_verdicts(rendered, _language(template), policy)
     lint = {**report.as_dict(),
@@ -234,7 +270,7 @@ def run(campaign: Campaign, now: datetime | None = None) -> dict[str, Any]:
     new_recipients = 0
     # Decisions are shared instances, so this tallies a handful of (decision, …) keys, not every recipient.
     tally = Counter((decision, facts.country, facts.suppressed, facts.contacted_last_24h)
-                    for facts, decision in zip(audience.facts, evaluate(audience.facts, context)))
+                    for facts, decision in zip(audience.facts, evaluate(audience.facts, context), strict=True))
     for (decision, country, suppressions, contacted), count in tally.items():
         if decision.outcome is Outcome.BLOCK:
             rule = next(v.rule for v in decision.verdicts if v.outcome is Outcome.BLOCK)
@@ -259,8 +295,15 @@ def run(campaign: Campaign, now: datetime | None = None) -> dict[str, Any]:
     return {
         "checked_at": now.isoformat(),
         "judged_at": moment.isoformat(),
-        "template": {"id": template.id, "name": template.name, "language": template.language, "version": template.version,
-                     "category": category, "status": template.status.value, "approved": approved},
+        "template": {
+            "id": template.id,
+            "name": template.name,
+            "language": template.language,
+            "version": template.version,
+            "category": category,
+            "status": template.status.value,
+            "approved": approved,
+        },
         "lint": lint,
         "audience": {
             "total": len(audience.facts) + audience.invalid,
@@ -269,8 +312,14 @@ def run(campaign: Campaign, now: datetime | None = None) -> dict[str, Any]:
             "deferred_by": {rule: deferred[rule] for rule in DEFERRAL_LABELS if deferred[rule]},
             "excluded": {reason: excluded[reason] for reason in EXCLUSION_LABELS},
         },
-        "tier": {"tier": sender.tier, "limit": limit, "contacted_last_24h": audience.contacted_last_24h,
-                 "headroom": headroom, "new_recipients": new_recipients, "fits": fits},
+        "tier": {
+            "tier": sender.tier,
+            "limit": limit,
+            "contacted_last_24h": audience.contacted_last_24h,
+            "headroom": headroom,
+            "new_recipients": new_recipients,
+            "fits": fits,
+        },
         "estimate": estimate,
         "blocking": [sentences.stored(sentence) for sentence in blocking],
         "warnings": [sentences.stored(sentence) for sentence in warnings],

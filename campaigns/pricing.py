@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from babel.numbers import get_currency_precision
 from flask_babel import gettext as _
@@ -116,7 +117,9 @@ class RateCard:
         reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
         wanted = {"country", "currency", *CATEGORIES}
         if reader.fieldnames is None or not wanted <= {name.strip() for name in reader.fieldnames}:
-            raise RateCardError([_("The rate card file needs the columns country, currency, marketing, utility and authentication.")])
+            raise RateCardError(
+                [_("The rate card file needs the columns country, currency, marketing, utility and authentication.")]
+            )
         currencies: set[str] = set()
         prices: dict[str, dict[str, str]] = {}
         for row in reader:
@@ -126,8 +129,17 @@ class RateCard:
             currencies.add(row["currency"].upper())
             prices[row["country"]] = {category: row[category] for category in CATEGORIES}
         if len(currencies) > 1:
-            raise RateCardError([_("The rate card file mixes currencies (%(currencies)s); use one.", currencies=", ".join(sorted(currencies)))])
-        return cls.from_dict({"currency": next(iter(currencies), ""), "free_per_month": free_per_month, "prices": prices})
+            raise RateCardError(
+                [
+                    _(
+                        "The rate card file mixes currencies (%(currencies)s); use one.",
+                        currencies=", ".join(sorted(currencies)),
+                    )
+                ]
+            )
+        return cls.from_dict(
+            {"currency": next(iter(currencies), ""), "free_per_month": free_per_month, "prices": prices}
+        )
 
 
 def _prices_row(country: str, row: Any, errors: list[str]) -> dict[str, Decimal] | None:
@@ -200,7 +212,9 @@ def estimate(recipients_by_country: Mapping[str | None, int], category: str, car
             continue
         code = (country or "").upper()
         listed = code if code in card.prices else OTHER
-        rows.append({"country": code or None, "priced_as": listed, "messages": count, "price": card.price(code, category)})
+        rows.append(
+            {"country": code or None, "priced_as": listed, "messages": count, "price": card.price(code, category)}
+        )
     free_left = max(card.free_per_month - max(used_this_month, 0), 0)
     for row in sorted(rows, key=lambda item: (item["price"], item["country"] or "")):
         row["free"] = min(free_left, row["messages"])

@@ -8,8 +8,9 @@ blocked links to highlight, and the spam score with its reasons.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
@@ -102,8 +103,12 @@ def highlighted(text: str, policy: Policy) -> list[dict[str, str | None]]:
 
 # Sentences by code (see compliance.sentences), so that a stored preflight words them for its reader.
 SENTENCES = {
-    "restricted_in_header": _l("The header mentions %(platforms)s; only the body can carry the disclaimer, so move it there."),
-    "restricted_in_footer": _l("The footer mentions %(platforms)s; only the body can carry the disclaimer, so move it there."),
+    "restricted_in_header": _l(
+        "The header mentions %(platforms)s; only the body can carry the disclaimer, so move it there."
+    ),
+    "restricted_in_footer": _l(
+        "The footer mentions %(platforms)s; only the body can carry the disclaimer, so move it there."
+    ),
 }
 
 
@@ -127,7 +132,9 @@ def content_verdicts(rendered: Rendered, language: str, policy: Policy) -> tuple
     return report, verdicts
 
 
-def preview(template: Any, values: Mapping[str, str] | None, language: str, policy: Policy | None = None) -> dict[str, Any]:
+def preview(
+    template: Any, values: Mapping[str, str] | None, language: str, policy: Policy | None = None
+) -> dict[str, Any]:
     """The message as the recipient sees it, with the compliance lint, as JSON-ready data.
 
     Variables take the given ``values``, else the template's examples; one with neither is shown

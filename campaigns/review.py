@@ -79,8 +79,15 @@ def submit(campaign: Campaign, actor: Any = None, *, now: datetime | None = None
     if report["blocking"]:
         raise ReviewError(worded["blocking"], worded)
     current = content_hash(campaign)
-    lifecycle.transition(campaign, CampaignStatus.IN_REVIEW, actor=actor, details={"content_hash": current, "outcome": report["outcome"]},
-                         preflight=report, estimate=report["estimate"], content_hash=current)
+    lifecycle.transition(
+        campaign,
+        CampaignStatus.IN_REVIEW,
+        actor=actor,
+        details={"content_hash": current, "outcome": report["outcome"]},
+        preflight=report,
+        estimate=report["estimate"],
+        content_hash=current,
+    )
     return worded
 
 
@@ -119,13 +126,20 @@ def approve(campaign: Campaign, reviewer: User, *, note: str = "", schedule: boo
     snapshot = content_snapshot(campaign)
     current = hash_snapshot(snapshot)
     if current != campaign.content_hash:
-        raise ReviewError([_("What this campaign sends changed after it was submitted (its segment or template was edited); reject it so that the author submits it again.")],
-                          status=409)
+        raise ReviewError(_("What this campaign sends changed after it was submitted (its segment or template was "
+                            "edited); reject it so that the author submits it again."), status=409)
     now = utcnow()
     lifecycle.transition(campaign, CampaignStatus.APPROVED, actor=reviewer, details={"content_hash": current},
                          approved_hash=current, approved_by_id=reviewer.id, approved_at=now)
-    review = CampaignReview(campaign_id=campaign.id, reviewer_id=reviewer.id, decision=ReviewDecision.APPROVED,
-                            reason=(note or "").strip()[:MAX_REASON], content_hash=current, snapshot=snapshot, created_at=now)
+    review = CampaignReview(
+        campaign_id=campaign.id,
+        reviewer_id=reviewer.id,
+        decision=ReviewDecision.APPROVED,
+        reason=(note or "").strip()[:MAX_REASON],
+        content_hash=current,
+        snapshot=snapshot,
+        created_at=now,
+    )
     db.session.add(review)
     db.session.flush()
     if schedule:

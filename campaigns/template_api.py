@@ -8,7 +8,7 @@ allow. Marketers and admins write; every signed-in role reads and previews.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from flask import jsonify, request
 from flask_babel import gettext as _

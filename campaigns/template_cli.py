@@ -35,7 +35,9 @@ def _spec(path: str) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as error:
         raise click.ClickException(f"Cannot read {path}: {getattr(error, 'strerror', None) or error}.") from None
     except ValueError as error:
-        raise click.ClickException(f"{path} is not valid JSON ({error.msg} at line {error.lineno}, column {error.colno}).") from None
+        raise click.ClickException(
+            f"{path} is not valid JSON ({error.msg} at line {error.lineno}, column {error.colno})."
+        ) from None
     if not isinstance(data, dict):
         raise click.ClickException(f"{path} must hold one JSON object: name, language, category, header, body, footer, "
                                    "buttons, examples, tags.")
@@ -47,7 +49,9 @@ def _line(template: Template) -> str:
             f"{template.status.value}\t{template.updated_at:%Y-%m-%d %H:%M}\t{','.join(templates.tags_of(template))}")
 
 
-language_option = click.option("--language", default=None, help="The template's language, when its name exists in several.")
+language_option = click.option(
+    "--language", default=None, help="The template's language, when its name exists in several."
+)
 
 
 @template_group.command("create")

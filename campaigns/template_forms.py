@@ -19,7 +19,12 @@ from campaigns.template_rules import LANGUAGES, MAX_BUTTONS, suggested_opt_out
 
 # The languages most templates are written in come first in the list.
 COMMON_LANGUAGES = ("ru", "en", "en_US", "kk", "uk", "uz", "de", "tr")
-BUTTON_TYPE_LABELS = {"": _l("No button"), "quick_reply": _l("Quick reply"), "url": _l("Link"), "phone": _l("Phone number")}
+BUTTON_TYPE_LABELS = {
+    "": _l("No button"),
+    "quick_reply": _l("Quick reply"),
+    "url": _l("Link"),
+    "phone": _l("Phone number"),
+}
 SORT_LABELS = {"updated": _l("Last changed"), "name": _l("Name"), "last_used": _l("Last used")}
 EXAMPLE_PREFIX = "example-"
 
@@ -32,7 +37,9 @@ def language_choices() -> list[SelectChoice]:
 class ButtonRowForm(Form):
     """One button: its kind, its label, and the link or phone number it opens. The editor carries the CSRF token."""
 
-    type = SelectField(_l("Button"), choices=[SelectChoice(value, label) for value, label in BUTTON_TYPE_LABELS.items()], default="")
+    type = SelectField(
+        _l("Button"), choices=[SelectChoice(value, label) for value, label in BUTTON_TYPE_LABELS.items()], default=""
+    )
     text = StringField(_l("Label"), validators=[Optional(), Length(max=100)])
     value = StringField(_l("Link or phone number"), validators=[Optional(), Length(max=2100)])
 
@@ -43,10 +50,19 @@ class TemplateForm(FlaskForm):
     language = SelectField(_l("Language"), choices=language_choices(), default="ru")
     category = SelectField(_l("Category"), default="marketing",
                            choices=[SelectChoice(c.value, label) for c, label in templates.CATEGORY_LABELS.items()])
-    header = StringField(_l("Header"), validators=[Length(max=200)], description=_l("Optional; up to 60 characters and one variable."))
-    body = TextAreaField(_l("Body"), validators=[Length(max=4096)],
-                         description=_l("Up to 1,024 characters. Variables: {{1}}, {{2}}… or {{first_name}}; not at the very start or end."))
-    footer = StringField(_l("Footer"), validators=[Length(max=200)], description=_l("Optional; up to 60 characters, no variables."))
+    header = StringField(
+        _l("Header"), validators=[Length(max=200)], description=_l("Optional; up to 60 characters and one variable.")
+    )
+    body = TextAreaField(
+        _l("Body"),
+        validators=[Length(max=4096)],
+        description=_l(
+            "Up to 1,024 characters. Variables: {{1}}, {{2}}… or {{first_name}}; not at the very start or end."
+        ),
+    )
+    footer = StringField(
+        _l("Footer"), validators=[Length(max=200)], description=_l("Optional; up to 60 characters, no variables.")
+    )
     buttons = FieldList(FormField(ButtonRowForm), min_entries=4, max_entries=MAX_BUTTONS)
     tags = StringField(_l("Tags"), validators=[Length(max=600)], description=_l("Separated by commas."))
 
@@ -66,7 +82,11 @@ def form_data(form: TemplateForm, examples: dict[str, str]) -> dict[str, Any]:
     """The template the editor describes, as the service takes it."""
     buttons = []
     for row in form.buttons:
-        kind, text, value = row.form.type.data or "", (row.form.text.data or "").strip(), (row.form.value.data or "").strip()
+        kind, text, value = (
+            row.form.type.data or "",
+            (row.form.text.data or "").strip(),
+            (row.form.value.data or "").strip(),
+        )
         if not kind and not text and not value:
             continue
         button = {"type": kind, "text": text}
@@ -90,9 +110,16 @@ def template_form_data(template) -> dict[str, Any]:
     """What the editor shows for a saved template."""
     rows = [{"type": b.get("type", ""), "text": b.get("text", ""), "value": b.get("url") or b.get("phone") or ""}
             for b in template.buttons or []]
-    return {"name": template.name, "language": template.language, "category": template.category.value,
-            "header": template.header, "body": template.body, "footer": template.footer,
-            "tags": ", ".join(templates.tags_of(template)), "buttons": rows + [{}] * max(1, 4 - len(rows)) if len(rows) < MAX_BUTTONS else rows}
+    return {
+        "name": template.name,
+        "language": template.language,
+        "category": template.category.value,
+        "header": template.header,
+        "body": template.body,
+        "footer": template.footer,
+        "tags": ", ".join(templates.tags_of(template)),
+        "buttons": rows + [{}] * max(1, 4 - len(rows)) if len(rows) < MAX_BUTTONS else rows,
+    }
 
 
 def new_form_data(language: str) -> dict[str, Any]:

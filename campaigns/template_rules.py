@@ -255,7 +255,7 @@ def _variable_style(header: str, body: str) -> list[str]:
     if positional and positional != list(range(1, len(positional) + 1)):
         missing = [str(number) for number in range(1, positional[-1] + 1) if number not in positional]
         return [_("Body: numbered variables must count from {{1}} without gaps; %(missing)s is missing.",
-                  missing=", ".join("{{%s}}" % number for number in missing))]
+                  missing=", ".join(f"{{{{{number}}}}}" for number in missing))]
     return []
 
 
@@ -282,7 +282,9 @@ def _buttons(buttons: Any, category: TemplateCategory | None, keywords: KeywordS
                                 number=number, label=text.strip()[:40]))
             labels.append(text.strip().casefold())
     if category is TemplateCategory.MARKETING and not any(
-        button.get("type") == "quick_reply" and isinstance(button.get("text"), str) and is_opt_out_label(button["text"], keywords)
+        button.get("type") == "quick_reply"
+        and isinstance(button.get("text"), str)
+        and is_opt_out_label(button["text"], keywords)
         for button in buttons
     ):
         errors.append(_("Buttons: a marketing template must offer an opt-out quick reply in its language, such as "
@@ -305,7 +307,9 @@ def _button(number: int, button: dict[str, Any]) -> list[str]:
     if kind == "url":
         url = button.get("url")
         if not isinstance(url, str) or not URL.match(url) or len(url) > MAX_URL:
-            errors.append(_("Button %(number)d: give the link as a full web address starting with https://.", number=number))
+            errors.append(
+                _("Button %(number)d: give the link as a full web address starting with https://.", number=number)
+            )
         elif placeholders(url):
             errors.append(_("Button %(number)d: the link cannot contain variables.", number=number))
     if kind == "phone":

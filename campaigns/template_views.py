@@ -10,7 +10,8 @@ and redraws the WhatsApp-like bubble, the lint verdicts and the rule violations 
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -22,8 +23,15 @@ from campaigns import message_templates as templates
 from campaigns.models import Template, TemplateCategory, TemplateStatus
 from campaigns.serialisers import template_json
 from campaigns.template_forms import (
-    EXAMPLE_PREFIX, SORT_LABELS, ActionForm, StatusForm, TemplateForm, form_data, new_form_data,
-    posted_examples, template_form_data,
+    EXAMPLE_PREFIX,
+    SORT_LABELS,
+    ActionForm,
+    StatusForm,
+    TemplateForm,
+    form_data,
+    new_form_data,
+    posted_examples,
+    template_form_data,
 )
 from campaigns.template_rules import opt_out_suggestions
 from campaigns.views import bp
@@ -95,7 +103,11 @@ def _editor(form: TemplateForm, template: Template | None, examples: dict[str, s
     shown = templates.preview(data)
     # One example field per variable of the text as it stands, keeping what was typed.
     example_fields = [(name, examples.get(name, "")) for name in shown["preview"]["variables"]]
-    action = url_for("campaigns.save_template", template_id=template.id) if template else url_for("campaigns.create_template")
+    action = (
+        url_for("campaigns.save_template", template_id=template.id)
+        if template
+        else url_for("campaigns.create_template")
+    )
     return render_template(
         "campaigns/template_form.html", form=form, template=template, errors=list(errors), action=action,
         preview=shown["preview"], violations=shown["violations"], warnings=shown["warnings"],
@@ -121,7 +133,9 @@ def create_template():
 @role_required(Role.MARKETER)
 def edit_template(template_id: int):
     template = _template_or_404(template_id)
-    return _editor(TemplateForm(formdata=None, data=template_form_data(template)), template, dict(template.examples or {}))
+    return _editor(
+        TemplateForm(formdata=None, data=template_form_data(template)), template, dict(template.examples or {})
+    )
 
 
 @bp.post("/templates/<int:template_id>/edit")
@@ -150,8 +164,15 @@ def _submit_editor(template: Template | None):
         return _editor(form, template, examples, error.errors, 400)
     db.session.commit()
     if template is not None and saved.id != template.id:
-        flash(_("The provider had already reviewed “%(name)s”, so your changes are saved as version %(version)d, a draft to submit.",
-                name=saved.name, version=saved.version), "info")
+        flash(
+            _(
+                "The provider had already reviewed “%(name)s”, so your changes are saved as version %(version)d, "
+                "a draft to submit.",
+                name=saved.name,
+                version=saved.version,
+            ),
+            "info",
+        )
     else:
         flash(_("The template “%(name)s” is saved.", name=saved.name), "info")
     return redirect(url_for("campaigns.template_detail", template_id=saved.id))

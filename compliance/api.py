@@ -45,8 +45,12 @@ def audit_log():
 @bp.get("/suppressions")
 @role_required()
 def suppression_list():
-    page = suppression.browse(request.args.get("q", ""), region=current_app.config["DEFAULT_REGION"],
-                              include_lifted=request.args.get("lifted") in ("1", "true"), before_id=parse_id(request.args.get("before")))
+    page = suppression.browse(
+        request.args.get("q", ""),
+        region=current_app.config["DEFAULT_REGION"],
+        include_lifted=request.args.get("lifted") in ("1", "true"),
+        before_id=parse_id(request.args.get("before")),
+    )
     return jsonify(suppressions=[suppression_json(entry) for entry in page.entries], next_before=page.next_before)
 
 
@@ -83,7 +87,9 @@ def export_suppressions():
 def import_suppressions():
     """A CSV as the multipart field ``file`` or as the request body; ``reason`` for rows without one."""
     upload = request.files.get("file")
-    data, filename = (upload.read(), upload.filename or "upload.csv") if upload else (request.get_data(), "request body")
+    data, filename = (
+        (upload.read(), upload.filename or "upload.csv") if upload else (request.get_data(), "request body")
+    )
     default_reason = _reason(request.args.get("reason") or request.form.get("reason"))
     if not data:
         raise DomainError(_("The file is empty."), field="file")

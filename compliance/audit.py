@@ -8,9 +8,10 @@ history.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 from flask import Flask, has_request_context, request
 from flask_babel import lazy_gettext as _l
@@ -82,7 +83,9 @@ def record(action: str, *, actor: Any = None, target: Any = None, details: dict[
         client_address=request.remote_addr if has_request_context() else None,
     )
     db.session.add(entry)
-    log.info("event=audit action=%s actor=%s object=%s:%s", action, entry.actor_label, entry.object_type, entry.object_id)
+    log.info(
+        "event=audit action=%s actor=%s object=%s:%s", action, entry.actor_label, entry.object_type, entry.object_id
+    )
     return entry
 
 
@@ -115,7 +118,9 @@ class AuditPage:
 def page_from_query(args: Mapping[str, str]) -> AuditPage:
     """One page of the log as asked for by query-string arguments (filters and ``before``)."""
     filters = AuditFilter(**{name: (args.get(name) or "").strip()[:64] for name in AuditFilter.__dataclass_fields__})
-    events, next_before = keyset_page(browse(filters, before_id=parse_id(args.get("before")), limit=PAGE_SIZE + 1), PAGE_SIZE)
+    events, next_before = keyset_page(
+        browse(filters, before_id=parse_id(args.get("before")), limit=PAGE_SIZE + 1), PAGE_SIZE
+    )
     return AuditPage(events, filters, next_before)
 
 

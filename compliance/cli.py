@@ -5,7 +5,8 @@ from __future__ import annotations
 import getpass
 import json
 import sys
-from typing import Any, Callable, TextIO
+from collections.abc import Callable
+from typing import Any, TextIO
 
 import click
 from flask import current_app
@@ -42,7 +43,11 @@ def suppress_command(phone: str, reason: str, note: str) -> None:
     phone = _phone(phone)
     entry, created = suppression.suppress(phone, SuppressionReason(reason), source="cli", note=note)
     db.session.commit()
-    click.echo(f"Suppressed {phone} ({reason})." if created else f"{phone} was already suppressed ({reason}) since {entry.created_at:%Y-%m-%d %H:%M} UTC.")
+    click.echo(
+        f"Suppressed {phone} ({reason})."
+        if created
+        else f"{phone} was already suppressed ({reason}) since {entry.created_at:%Y-%m-%d %H:%M} UTC."
+    )
 
 
 @group.command("unsuppress")
@@ -58,7 +63,9 @@ def unsuppress_command(phone: str, reason_text: str) -> None:
 
 @group.command("import-suppressions")
 @click.argument("source", type=click.File("rb"))
-@click.option("--reason", type=REASON_CHOICE, default="manual", show_default=True, help="For rows without a reason column.")
+@click.option(
+    "--reason", type=REASON_CHOICE, default="manual", show_default=True, help="For rows without a reason column."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 def import_command(source, reason: str, as_json: bool) -> None:
     """Suppress every number in a CSV file (a phone column, optional reason and note)."""
@@ -68,13 +75,22 @@ def import_command(source, reason: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(result.as_dict(), ensure_ascii=False))
         return
-    click.echo(f"Read {result.read} rows: {result.added} suppressed, {result.already} already suppressed, {len(result.rejected)} rejected.")
+    click.echo(
+        f"Read {result.read} rows: {result.added} suppressed, {result.already} already suppressed, "
+        f"{len(result.rejected)} rejected."
+    )
     for row, reason_text in result.rejected:
         click.echo(f"  row {row}: {reason_text}")
 
 
 @group.command("export-suppressions")
-@click.option("-o", "--output", type=click.File("w", encoding="utf-8-sig"), default="-", help="File to write (default: standard output).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.File("w", encoding="utf-8-sig"),
+    default="-",
+    help="File to write (default: standard output).",
+)
 @click.option("--history", is_flag=True, help="Include lifted entries.")
 def export_command(output: TextIO, history: bool) -> None:
     """Write the suppression list as CSV."""
@@ -94,7 +110,10 @@ def _each_json_line(stream: TextIO, handle: Callable[[dict[str, Any]], dict[str,
                 raise ValueError
         except ValueError:
             failures += 1
-            item = {"line": number, "error": f'Each line must be a JSON object with a "text" string of at most {MAX_TEXT} characters.'}
+            item = {
+                "line": number,
+                "error": f'Each line must be a JSON object with a "text" string of at most {MAX_TEXT} characters.',
+            }
         else:
             item = handle(item)
         click.echo(json.dumps(item, ensure_ascii=False))
@@ -105,7 +124,9 @@ def _each_json_line(stream: TextIO, handle: Callable[[dict[str, Any]], dict[str,
 
 @group.command("intent")
 @click.argument("source", type=click.File("r", encoding="utf-8"), default="-")
-@click.option("--jsonl", is_flag=True, help='One JSON object with "text" per line in; the same object with "intent" out.')
+@click.option(
+    "--jsonl", is_flag=True, help='One JSON object with "text" per line in; the same object with "intent" out.'
+)
 def intent_command(source: TextIO, jsonl: bool) -> None:
     """Classify a reply (opt_out, opt_in, help or none)."""
     keywords = current_policy().keywords
@@ -117,9 +138,13 @@ def intent_command(source: TextIO, jsonl: bool) -> None:
 
 @group.command("lint")
 @click.argument("source", type=click.File("r", encoding="utf-8"), default="-")
-@click.option("--language", type=click.Choice(["ru", "en"]), default="ru", show_default=True, help="Language of the disclaimer.")
+@click.option(
+    "--language", type=click.Choice(["ru", "en"]), default="ru", show_default=True, help="Language of the disclaimer."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
-@click.option("--jsonl", is_flag=True, help='One JSON object with "text" (and "language") per line in, one report per line out.')
+@click.option(
+    "--jsonl", is_flag=True, help='One JSON object with "text" (and "language") per line in, one report per line out.'
+)
 def lint_command(source: TextIO, language: str, as_json: bool, jsonl: bool) -> None:
     """Check a message text: restricted platforms, profile links, spam-likeness."""
     policy = current_policy()

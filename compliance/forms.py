@@ -35,7 +35,9 @@ class LiftForm(FlaskForm):
 class ImportForm(FlaskForm):
     file = FileField(_l("CSV file"), validators=[FileRequired()])
     # Its own id: the suppression page shows this form beside SuppressForm, whose field is also "reason".
-    reason = SelectField(_l("Reason for rows without one"), choices=reason_choices, default="manual", id="import-reason")
+    reason = SelectField(
+        _l("Reason for rows without one"), choices=reason_choices, default="manual", id="import-reason"
+    )
 
 
 class LintForm(FlaskForm):
@@ -52,8 +54,10 @@ class KeywordsForm(FlaskForm):
 class SendingForm(FlaskForm):
     window = StringField(_l("Send window (recipient's local time)"), validators=[DataRequired(), Length(max=20)],
                          description=_l("For example 09:00-21:00."))
-    country_windows = TextAreaField(_l("Send windows by country"),
-                                    description=_l("One per line: a country code and a window, for example US 08:00-21:00."))
+    country_windows = TextAreaField(
+        _l("Send windows by country"),
+        description=_l("One per line: a country code and a window, for example US 08:00-21:00."),
+    )
     cap_per_day = StringField(_l("Marketing messages per person per day"), validators=[Length(max=6)],
                               description=_l("Empty for no cap."))
     cap_per_week = StringField(_l("Marketing messages per person per week"), validators=[Length(max=6)])

@@ -63,7 +63,7 @@ class KeywordSets:
     }))
 
     @classmethod
-    def from_dict(cls, data: dict) -> "KeywordSets":
+    def from_dict(cls, data: dict) -> KeywordSets:
         """Keyword sets from an admin's edit; ``ValueError`` with a sentence when they make no sense."""
         sets = {}
         for intent in (Intent.OPT_OUT, Intent.OPT_IN, Intent.HELP):
@@ -76,10 +76,18 @@ class KeywordSets:
         # Carrier rules expect STOP to work everywhere; without it nobody could reliably opt out.
         missing = [word for word in REQUIRED_OPT_OUT if normalise(word) not in normalised[Intent.OPT_OUT]]
         if missing:
-            raise ValueError(_("The opt-out keywords must keep %(words)s.", words=", ".join(w.upper() for w in missing)))
+            raise ValueError(
+                _("The opt-out keywords must keep %(words)s.", words=", ".join(w.upper() for w in missing))
+            )
         for entry in (e for entries in normalised.values() for e in entries):
             if entry.count(" ") >= MAX_WORDS:
-                raise ValueError(_("“%(entry)s” is too long; a keyword may have at most %(count)d words.", entry=entry, count=MAX_WORDS))
+                raise ValueError(
+                    _(
+                        "“%(entry)s” is too long; a keyword may have at most %(count)d words.",
+                        entry=entry,
+                        count=MAX_WORDS,
+                    )
+                )
         intents = list(normalised.items())
         for index, (intent, entries) in enumerate(intents):
             for other, other_entries in intents[index + 1:]:
@@ -91,7 +99,9 @@ class KeywordSets:
 
     def as_dict(self) -> dict[str, list[str]]:
         """The sets as sorted lists, JSON-ready."""
-        return {intent.value: sorted(getattr(self, intent.value)) for intent in (Intent.OPT_OUT, Intent.OPT_IN, Intent.HELP)}
+        return {
+            intent.value: sorted(getattr(self, intent.value)) for intent in (Intent.OPT_OUT, Intent.OPT_IN, Intent.HELP)
+        }
 
     @functools.cached_property
     def normalised(self) -> dict[Intent, frozenset[str]]:

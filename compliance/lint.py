@@ -130,7 +130,9 @@ def _length_verdict(text: str, tagged: str, limit: int) -> Verdict:
         reason = Sentence(SENTENCES, "text_too_long", length=len(text), limit=limit)
     else:
         reason = Sentence(SENTENCES, "tagged_text_too_long", length=len(tagged), limit=limit)
-    return Verdict("body_length", Outcome.BLOCK, reason, {"length": len(text), "tagged_length": len(tagged), "limit": limit})
+    return Verdict(
+        "body_length", Outcome.BLOCK, reason, {"length": len(text), "tagged_length": len(tagged), "limit": limit}
+    )
 
 
 def _spam_verdict(spam: SpamScore, rules: SpamRules) -> Verdict:

@@ -14,7 +14,10 @@ from compliance.views import bp
 
 def highlighted(report: LintReport) -> list[tuple[str, str | None]]:
     """The text cut into pieces, each marked with what it is: a mention, a blocked link or plain text."""
-    marks = sorted([(m.start, m.end, "mention") for m in report.mentions] + [(l.start, l.end, "link") for l in report.links])
+    marks = sorted(
+        [(m.start, m.end, "mention") for m in report.mentions]
+        + [(link.start, link.end, "link") for link in report.links]
+    )
     pieces, cursor = [], 0
     for start, end, kind in marks:
         if start < cursor:
@@ -32,5 +35,10 @@ def lint_playground():
     report = None
     if form.validate_on_submit():
         report = current_policy().lint(form.text.data, form.language.data)
-    return render_template("compliance/lint.html", form=form, report=report, pieces=highlighted(report) if report else [],
-                           outcome_labels=OUTCOME_LABELS)
+    return render_template(
+        "compliance/lint.html",
+        form=form,
+        report=report,
+        pieces=highlighted(report) if report else [],
+        outcome_labels=OUTCOME_LABELS,
+    )

@@ -18,14 +18,25 @@ _NEVER_MESSAGE = {SuppressionReason.BLOCK, SuppressionReason.SPAM_REPORT}
 
 def _confirmation(intent: Intent) -> str:
     if intent is Intent.OPT_OUT:
-        return _("You have unsubscribed and will get no more messages from us. To subscribe again, reply START (or СТАРТ).")
+        return _(
+            "You have unsubscribed and will get no more messages from us. To subscribe again, reply START (or СТАРТ)."
+        )
     if intent is Intent.OPT_IN:
         return _("You are subscribed again. To unsubscribe, reply STOP (or СТОП).")
-    return _("You are getting these messages because you subscribed to them. Reply STOP (or СТОП) to unsubscribe, START (or СТАРТ) to subscribe again.")
+    return _(
+        "You are getting these messages because you subscribed to them. "
+        "Reply STOP (or СТОП) to unsubscribe, START (or СТАРТ) to subscribe again."
+    )
 
 
 def handle_reply(
-    phone: str, text: str, received_at: datetime, evidence: str, *, language: str = "ru", keywords: KeywordSets | None = None
+    phone: str,
+    text: str,
+    received_at: datetime,
+    evidence: str,
+    *,
+    language: str = "ru",
+    keywords: KeywordSets | None = None,
 ) -> str | None:
     """Apply what the reply asks for and return the one confirmation to send back, or None.
 

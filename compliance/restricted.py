@@ -79,7 +79,9 @@ class Registry:
         # The look-ahead on first letters lets the scan skip most positions in one cheap test
         # instead of trying every name there (five times faster on typical texts).
         self._pattern = re.compile(
-            f"(?=[{re.escape(self._first_letters(tagged))}])(?:{'|'.join(self._alternatives(tagged))})" if tagged else r"(?!x)x"
+            f"(?=[{re.escape(self._first_letters(tagged))}])(?:{'|'.join(self._alternatives(tagged))})"
+            if tagged
+            else r"(?!x)x"
         )
         self._disclaimer_pattern = re.compile("|".join(
             re.escape(text) for owner in self.owners.values() for text in owner["disclaimer"].values()
@@ -124,12 +126,12 @@ class Registry:
             yield f"{_BEFORE}(?P<{group}>{body})"
 
     @classmethod
-    def load(cls, path: Path = REGISTRY_PATH) -> "Registry":
+    def load(cls, path: Path = REGISTRY_PATH) -> Registry:
         """Read the registry from its JSON file."""
         return cls(json.loads(path.read_text(encoding="utf-8")))
 
     @classmethod
-    def from_dict(cls, data: Any) -> "Registry":
+    def from_dict(cls, data: Any) -> Registry:
         """A registry an admin edited; ``ValueError`` with a sentence naming what is wrong."""
         problem = _registry_problem(data)
         if problem:
@@ -204,11 +206,19 @@ class Registry:
 
 def _registry_problem(data: Any) -> str | None:
     """What makes ``data`` unusable as a registry, in a sentence; None when it is fine."""
-    if not isinstance(data, dict) or not isinstance(data.get("owners"), dict) or not isinstance(data.get("platforms"), list):
+    if (
+        not isinstance(data, dict)
+        or not isinstance(data.get("owners"), dict)
+        or not isinstance(data.get("platforms"), list)
+    ):
         return _("The registry needs an “owners” object and a “platforms” list.")
     for key, owner in data["owners"].items():
         disclaimer = owner.get("disclaimer") if isinstance(owner, dict) else None
-        if not isinstance(disclaimer, dict) or not isinstance(disclaimer.get("ru"), str) or not disclaimer["ru"].strip():
+        if (
+            not isinstance(disclaimer, dict)
+            or not isinstance(disclaimer.get("ru"), str)
+            or not disclaimer["ru"].strip()
+        ):
             return _("Owner “%(owner)s” needs a Russian disclaimer (disclaimer.ru).", owner=key)
         if not all(isinstance(text, str) and text.strip() for text in disclaimer.values()):
             return _("Every disclaimer of owner “%(owner)s” must be a non-empty text.", owner=key)
@@ -224,8 +234,13 @@ def _registry_problem(data: Any) -> str | None:
             return _("Platform “%(platform)s” names an owner that is not in “owners”.", platform=name)
         lists = [entry.get(key, []) for key in ("aliases", "exact_aliases", "domains")]
         stems = entry.get("stems", [])
-        if not all(isinstance(items, list) and all(isinstance(item, str) and item.strip() for item in items) for items in lists):
-            return _("Platform “%(platform)s”: aliases, exact_aliases and domains must be lists of non-empty texts.", platform=name)
+        if not all(
+            isinstance(items, list) and all(isinstance(item, str) and item.strip() for item in items) for items in lists
+        ):
+            return _(
+                "Platform “%(platform)s”: aliases, exact_aliases and domains must be lists of non-empty texts.",
+                platform=name,
+            )
         if not isinstance(stems, list) or not all(
             isinstance(stem, dict) and isinstance(stem.get("stem"), str) and stem["stem"].strip()
             and isinstance(stem.get("endings"), list) and all(isinstance(end, str) for end in stem["endings"])
@@ -237,7 +252,10 @@ def _registry_problem(data: Any) -> str | None:
         policy = entry.get("policy", {})
         if not isinstance(policy, dict) or policy.get("mentions", "tag") not in ("tag", "ignore") \
                 or policy.get("links", "block") not in ("block", "warn", "allow"):
-            return _("Platform “%(platform)s”: policy.mentions must be tag or ignore, policy.links block, warn or allow.", platform=name)
+            return _(
+                "Platform “%(platform)s”: policy.mentions must be tag or ignore, policy.links block, warn or allow.",
+                platform=name,
+            )
         if not isinstance(entry.get("name"), str) or not entry["name"].strip():
             return _("Platform “%(platform)s” needs a display “name”.", platform=name)
     return None

@@ -27,13 +27,15 @@ Rules, in the order they are checked; the first one that does not pass decides:
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import cache, cached_property, partial
-from typing import Any, Callable, Sequence
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from compliance.sending import CATEGORIES, SendingRules, SendWindow
 from compliance.verdict import Outcome, Verdict
@@ -90,7 +92,7 @@ class SendContext:
             raise ValueError(f"Unknown message category {self.category!r}; expected one of {', '.join(CATEGORIES)}.")
         if self.tier_headroom is not None and self.tier_headroom < 0:
             raise ValueError("SendContext.tier_headroom cannot be negative.")
-        object.__setattr__(self, "now", self.now.astimezone(timezone.utc))
+        object.__setattr__(self, "now", self.now.astimezone(UTC))
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -222,7 +224,9 @@ class _Batch:
     @cached_property
     def tier_full(self) -> Decision:
         reason = _(
-            "The WhatsApp messaging limit for new recipients in 24 hours is used up; the message waits until it frees up.")
+            "The WhatsApp messaging limit for new recipients in 24 hours is used up; "
+            "the message waits until it frees up."
+        )
         return Decision(Outcome.DEFER, (Verdict("tier", Outcome.DEFER, reason),))
 
     def _suppressed(self, reasons: tuple[str, ...]) -> Decision:
@@ -234,21 +238,32 @@ class _Batch:
         if period == "day":
             limit = self.cap_per_day
             reason = _(
-                "The recipient has reached the limit of marketing messages for 24 hours (%(sent)s sent, limit %(limit)s).",
-                sent=sent, limit=limit)
+                "The recipient has reached the limit of marketing messages for 24 hours "
+                "(%(sent)s sent, limit %(limit)s).",
+                sent=sent,
+                limit=limit,
+            )
         else:
             limit = self.cap_per_week
             reason = _(
-                "The recipient has reached the limit of marketing messages for 7 days (%(sent)s sent, limit %(limit)s).",
-                sent=sent, limit=limit)
+                "The recipient has reached the limit of marketing messages for 7 days "
+                "(%(sent)s sent, limit %(limit)s).",
+                sent=sent,
+                limit=limit,
+            )
         return _blocked("frequency_cap", reason, {"period": period, "sent": sent, "limit": limit})
 
     def _window(self, key: tuple[str, tuple[str, ...]]) -> Decision | None:
         country, names = key
         window = self.rules.window_for(country)
         if not _known_zones(names):
-            return _blocked("send_window", _(
-                "The recipient's time zone is unknown, so the send window cannot be checked; add the recipient's city."))
+            return _blocked(
+                "send_window",
+                _(
+                    "The recipient's time zone is unknown, so the send window cannot be checked; "
+                    "add the recipient's city."
+                ),
+            )
         opening = self.openings[names, window]
         if opening == self.now:
             return None
@@ -258,8 +273,11 @@ class _Batch:
                 {"time_zones": list(names)})
         start, end = window.as_dict().values()
         reason = _(
-            "It is outside the send window (%(start)s–%(end)s) in the recipient's local time; the message waits until the window opens.",
-            start=start, end=end)
+            "It is outside the send window (%(start)s–%(end)s) in the recipient's local time; "
+            "the message waits until the window opens.",
+            start=start,
+            end=end,
+        )
         # The instant goes into details as ISO 8601 so that Verdict.as_dict stays JSON-ready;
         # Decision.until carries it as a datetime for programs.
         details = {"until": opening.isoformat(), "start": start, "end": end}
@@ -300,7 +318,7 @@ def _next_opening(now: datetime, names: tuple[str, ...], window: SendWindow) -> 
     for zone in zones:
         today = now.astimezone(zone).date()
         starts.update(
-            datetime.combine(today + timedelta(days=day), window.start, zone).astimezone(timezone.utc)
+            datetime.combine(today + timedelta(days=day), window.start, zone).astimezone(UTC)
             for day in range(SEARCH_DAYS + 2)
         )
     return next((start for start in sorted(starts) if now < start <= horizon and _inside(start, zones, window)), None)

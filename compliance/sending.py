@@ -8,9 +8,10 @@ until morning, so neither the window nor the cap holds them.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import time
-from typing import Any, Mapping
+from typing import Any
 
 from flask_babel import gettext as _
 
@@ -94,9 +95,12 @@ class SendingRules:
                 values[name] = _parse_cap(data[name], message)
         categories = {
             "capped_categories": _(
-                "The capped categories must be a list of message categories (marketing, utility, authentication)."),
+                "The capped categories must be a list of message categories (marketing, utility, authentication)."
+            ),
             "windowed_categories": _(
-                "The categories with quiet hours must be a list of message categories (marketing, utility, authentication)."),
+                "The categories with quiet hours must be a list of message categories "
+                "(marketing, utility, authentication)."
+            ),
         }
         for name, message in categories.items():
             if name in data:
@@ -134,7 +138,8 @@ def _parse_window(value: Any, country: str | None = None) -> SendWindow:
     else:
         shape = _("Give the send window for %(country)s as a start and an end time.", country=country)
         format_ = _(
-            "The times of the send window for %(country)s must be written as HH:MM, for example 08:00.", country=country)
+            "The times of the send window for %(country)s must be written as HH:MM, for example 08:00.", country=country
+        )
         order = _("The send window for %(country)s must start before it ends.", country=country)
     if not isinstance(value, Mapping) or set(value) != {"start", "end"}:
         raise ValueError(shape)
@@ -153,7 +158,9 @@ def _parse_country_windows(value: Any) -> dict[str, SendWindow]:
     for country, window in value.items():
         code = country.upper() if isinstance(country, str) else ""
         if not _COUNTRY.fullmatch(code):
-            raise ValueError(_("%(code)s is not a two-letter country code (ISO 3166-1), such as US or RU.", code=country))
+            raise ValueError(
+                _("%(code)s is not a two-letter country code (ISO 3166-1), such as US or RU.", code=country)
+            )
         windows[code] = _parse_window(window, code)
     return windows
 

@@ -51,7 +51,9 @@ def _cap(text: str | None) -> Any:
     text = (text or "").strip()
     if not text:
         return None
-    return int(text) if text.isascii() and text.isdigit() else text  # anything else is refused by the rules with a sentence
+    return (
+        int(text) if text.isascii() and text.isdigit() else text
+    )  # anything else is refused by the rules with a sentence
 
 
 def _keywords_to_data(form: KeywordsForm) -> dict[str, Any]:

@@ -11,9 +11,10 @@ anything with a written reason; nothing else lifts anything — an import in par
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select, update
@@ -57,7 +58,9 @@ def open_entries(phone: str) -> list[Suppression]:
 
 def history(phone: str) -> list[Suppression]:
     """Every suppression ``phone`` ever had, newest first."""
-    return list(db.session.scalars(select(Suppression).where(Suppression.phone == phone).order_by(Suppression.id.desc())))
+    return list(
+        db.session.scalars(select(Suppression).where(Suppression.phone == phone).order_by(Suppression.id.desc()))
+    )
 
 
 def suppressed_reasons(phones: Iterable[str]) -> dict[str, tuple[str, ...]]:
@@ -95,10 +98,10 @@ def suppress(
     current = _open_entry(phone, reason)
     if current is not None:
         return current, False
-    values = dict(
-        phone=phone, reason=reason.value, source=source, note=note, evidence=(evidence or "")[:255],
-        created_at=at or utcnow(), actor_id=getattr(actor, "id", None), actor_label=actor_label(actor),
-    )
+    values = {
+        "phone": phone, "reason": reason.value, "source": source, "note": note, "evidence": (evidence or "")[:255],
+        "created_at": at or utcnow(), "actor_id": getattr(actor, "id", None), "actor_label": actor_label(actor),
+    }
     # Two workers handling the same STOP at once: the unique index on open entries lets one insert
     # win and the other do nothing, inside the caller's transaction (no savepoint, which SQLite's
     # driver would commit on its own).
@@ -138,11 +141,15 @@ def lift(phone: str, *, reason_text: str, actor: User | None) -> list[Suppressio
         raise SuppressionError(_l("%(phone)s is not suppressed.", phone=phone))
     liftable = [row for row in rows if row.reason is not SuppressionReason.OPT_OUT]
     if not liftable:
-        raise SuppressionError(_l("%(phone)s opted out; only the person can opt back in, by replying START.", phone=phone))
+        raise SuppressionError(
+            _l("%(phone)s opted out; only the person can opt back in, by replying START.", phone=phone)
+        )
     return _lift(liftable, actor=actor, reason_text=reason_text, evidence="", at=None)
 
 
-def _lift(rows: list[Suppression], *, actor: User | None, reason_text: str, evidence: str, at: datetime | None) -> list[Suppression]:
+def _lift(
+    rows: list[Suppression], *, actor: User | None, reason_text: str, evidence: str, at: datetime | None
+) -> list[Suppression]:
     lifted = []
     for row in rows:
         # Only a row still open is lifted: of two lifts at once, the second changes nothing rather
@@ -156,13 +163,17 @@ def _lift(rows: list[Suppression], *, actor: User | None, reason_text: str, evid
         db.session.refresh(row)
         if result.rowcount:
             lifted.append(row)
-            audit.record("suppression.lifted", actor=actor, target=row, details={**_describe(row), "lift_reason": reason_text})
+            audit.record(
+                "suppression.lifted", actor=actor, target=row, details={**_describe(row), "lift_reason": reason_text}
+            )
     return lifted
 
 
 def _open_entry(phone: str, reason: SuppressionReason) -> Suppression | None:
     return db.session.scalar(
-        select(Suppression).where(Suppression.phone == phone, Suppression.reason == reason, Suppression.lifted_at.is_(None))
+        select(Suppression).where(
+            Suppression.phone == phone, Suppression.reason == reason, Suppression.lifted_at.is_(None)
+        )
     )
 
 
@@ -179,7 +190,12 @@ class SuppressionPage:
 
 
 def browse(
-    query: str = "", *, region: str = "RU", include_lifted: bool = False, before_id: int | None = None, limit: int = PAGE_SIZE
+    query: str = "",
+    *,
+    region: str = "RU",
+    include_lifted: bool = False,
+    before_id: int | None = None,
+    limit: int = PAGE_SIZE,
 ) -> SuppressionPage:
     """Newest entries first, matching ``query``: a number as typed, some of its digits, or words of the note."""
     query = (query or "").strip()[:64]

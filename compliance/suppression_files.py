@@ -9,8 +9,8 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -22,7 +22,17 @@ from compliance.numbers import InvalidNumberError, to_e164
 from extensions import db
 from spreadsheets import UnreadableFileError, csv_lines, decode_text
 
-PHONE_HEADERS = {"phone", "phone number", "number", "mobile", "msisdn", "телефон", "номер", "номер телефона", "мобильный"}
+PHONE_HEADERS = {
+    "phone",
+    "phone number",
+    "number",
+    "mobile",
+    "msisdn",
+    "телефон",
+    "номер",
+    "номер телефона",
+    "мобильный",
+}
 REASON_HEADERS = {"reason", "причина"}
 NOTE_HEADERS = {"note", "comment", "примечание", "комментарий"}
 LIFTED_HEADERS = {"lifted_at"}
@@ -61,7 +71,12 @@ def _columns(first: list[str]) -> tuple[dict[str, int], bool]:
     """Which column holds what, and whether the first row is a header."""
     names = [cell.strip().lower().lstrip("\ufeff") for cell in first]
     found = {}
-    for key, headers in (("phone", PHONE_HEADERS), ("reason", REASON_HEADERS), ("note", NOTE_HEADERS), ("lifted", LIFTED_HEADERS)):
+    for key, headers in (
+        ("phone", PHONE_HEADERS),
+        ("reason", REASON_HEADERS),
+        ("note", NOTE_HEADERS),
+        ("lifted", LIFTED_HEADERS),
+    ):
         for index, name in enumerate(names):
             if name in headers:
                 found[key] = index
@@ -92,8 +107,12 @@ def import_csv(
             phone = to_e164(_cell(row, columns, "phone"), default_region)
             reason = _reason(_cell(row, columns, "reason"), default_reason)
             # Our own export protects notes from spreadsheets with a leading apostrophe; drop it again.
-            note = _cell(row, columns, "note").removeprefix("'") or (_("Imported from %(file)s", file=filename) if reason is SuppressionReason.MANUAL else "")
-            _entry, created = suppression.suppress(phone, reason, source="import", actor=actor, note=note, evidence=evidence)
+            note = _cell(row, columns, "note").removeprefix("'") or (
+                _("Imported from %(file)s", file=filename) if reason is SuppressionReason.MANUAL else ""
+            )
+            _entry, created = suppression.suppress(
+                phone, reason, source="import", actor=actor, note=note, evidence=evidence
+            )
         except (InvalidNumberError, SuppressionError) as error:
             result.rejected.append((number, str(error)))
             continue
@@ -101,9 +120,17 @@ def import_csv(
             result.added += 1
         else:
             result.already += 1
-    audit.record("suppression.imported", actor=actor, details={
-        "file": filename, "sha256": digest, "read": result.read, "added": result.added, "rejected": len(result.rejected),
-    })
+    audit.record(
+        "suppression.imported",
+        actor=actor,
+        details={
+            "file": filename,
+            "sha256": digest,
+            "read": result.read,
+            "added": result.added,
+            "rejected": len(result.rejected),
+        },
+    )
     return result
 
 
@@ -118,7 +145,9 @@ def _reason(text: str, default: SuppressionReason) -> SuppressionReason:
     try:
         return SuppressionReason(text.strip().lower())
     except ValueError:
-        raise SuppressionError(_("Unknown reason “%(reason)s”; use opt_out, block, spam_report or manual.", reason=text[:40])) from None
+        raise SuppressionError(
+            _("Unknown reason “%(reason)s”; use opt_out, block, spam_report or manual.", reason=text[:40])
+        ) from None
 
 
 def export_lines(include_lifted: bool = False) -> Iterator[str]:

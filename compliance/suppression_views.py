@@ -6,6 +6,7 @@ from flask import Response, abort, current_app, flash, redirect, render_template
 from flask_babel import gettext as _
 from flask_login import current_user
 
+import spreadsheets
 from accounts.models import Role
 from accounts.roles import role_required
 from compliance import suppression
@@ -16,13 +17,16 @@ from compliance.suppression_files import export_lines, import_csv
 from compliance.views import bp
 from dbtypes import parse_id
 from extensions import db
-import spreadsheets
 from spreadsheets import UnreadableFileError
 
 
-def _list_page(add_form: SuppressForm | None = None, import_form: ImportForm | None = None, import_result=None, status: int = 200):
+def _list_page(
+    add_form: SuppressForm | None = None, import_form: ImportForm | None = None, import_result=None, status: int = 200
+):
     page = suppression.browse(
-        request.args.get("q", ""), region=current_app.config["DEFAULT_REGION"], include_lifted=request.args.get("lifted") == "1",
+        request.args.get("q", ""),
+        region=current_app.config["DEFAULT_REGION"],
+        include_lifted=request.args.get("lifted") == "1",
         before_id=parse_id(request.args.get("before")),
     )
     return render_template(
@@ -46,7 +50,11 @@ def add_suppression():
         try:
             phone = to_e164(form.phone.data, current_app.config["DEFAULT_REGION"])
             _entry, created = suppression.suppress(
-                phone, SuppressionReason(form.reason.data), source="ui", actor=current_user._get_current_object(), note=form.note.data,
+                phone,
+                SuppressionReason(form.reason.data),
+                source="ui",
+                actor=current_user._get_current_object(),
+                note=form.note.data,
             )
         except InvalidNumberError as error:
             form.phone.errors.append(str(error))
@@ -54,7 +62,12 @@ def add_suppression():
             form.note.errors.append(str(error))
         else:
             db.session.commit()
-            flash(_("%(phone)s is suppressed.", phone=phone) if created else _("%(phone)s was already suppressed for this reason.", phone=phone), "info")
+            flash(
+                _("%(phone)s is suppressed.", phone=phone)
+                if created
+                else _("%(phone)s was already suppressed for this reason.", phone=phone),
+                "info",
+            )
             return redirect(url_for("compliance.suppression_list"))
     db.session.rollback()
     return _list_page(add_form=form, status=400)
@@ -82,7 +95,9 @@ def import_suppressions():
 
 def csv_download(history: bool) -> Response:
     """The list (or its whole history) as a streamed CSV download, for the page and the API."""
-    return spreadsheets.csv_download(export_lines(history), "suppressions-history.csv" if history else "suppressions.csv")
+    return spreadsheets.csv_download(
+        export_lines(history), "suppressions-history.csv" if history else "suppressions.csv"
+    )
 
 
 @bp.get("/suppressions.csv")

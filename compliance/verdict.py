@@ -17,7 +17,12 @@ class Outcome(str, enum.Enum):
 
 
 _SEVERITY = {Outcome.PASS: 0, Outcome.WARN: 1, Outcome.DEFER: 2, Outcome.BLOCK: 3}
-OUTCOME_LABELS = {Outcome.PASS: _l("Pass"), Outcome.WARN: _l("Warning"), Outcome.DEFER: _l("Later"), Outcome.BLOCK: _l("Blocked")}
+OUTCOME_LABELS = {
+    Outcome.PASS: _l("Pass"),
+    Outcome.WARN: _l("Warning"),
+    Outcome.DEFER: _l("Later"),
+    Outcome.BLOCK: _l("Blocked"),
+}
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,9 @@ import csv
 import io
 import os
 import time
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 import openpyxl
 from sqlalchemy import select
@@ -125,7 +126,9 @@ def xlsx_bytes(*sheets: tuple[str, Sequence[Sequence[Any]]]) -> bytes:
     return buffer.getvalue()
 
 
-def xlsx_file(rows: Iterable[Sequence[Any]] = PEOPLE, header: Sequence[str] = HEADER_RU, title: str = "Клиенты") -> bytes:
+def xlsx_file(
+    rows: Iterable[Sequence[Any]] = PEOPLE, header: Sequence[str] = HEADER_RU, title: str = "Клиенты"
+) -> bytes:
     return xlsx_bytes((title, [header, *rows]))
 
 
@@ -175,7 +178,7 @@ def mixed_encodings() -> bytes:
     return b"".join((
         "Телефон;Имя;Согласие\r\n".encode("cp1251"),
         "+79031234501;Иван;да\r\n".encode("cp1251"),
-        "+79031234502;Мария;да\r\n".encode("utf-8"),
+        "+79031234502;Мария;да\r\n".encode(),
     ))
 
 
@@ -187,12 +190,21 @@ def nul_far_into_the_file() -> bytes:
 
 # --- importing ------------------------------------------------------------------------------------
 
-def start_import(content: bytes, file_name: str = "клиенты.csv", *, actor: Any = None, mapping: dict[str, str] | None = None,
-                 default_region: str = "RU", consent_source: str = "", sheet: str | None = None) -> Import:
+def start_import(
+    content: bytes,
+    file_name: str = "клиенты.csv",
+    *,
+    actor: Any = None,
+    mapping: dict[str, str] | None = None,
+    default_region: str = "RU",
+    consent_source: str = "",
+    sheet: str | None = None,
+) -> Import:
     """An import uploaded and configured as the mapping page leaves it, flushed (not committed)."""
     record = import_records.create_import(file_name, content, actor=actor)
-    import_records.configure(record, mapping=mapping or {}, default_region=default_region, consent_source=consent_source,
-                      sheet=sheet)
+    import_records.configure(
+        record, mapping=mapping or {}, default_region=default_region, consent_source=consent_source, sheet=sheet
+    )
     return record
 
 
@@ -255,7 +267,9 @@ def import_file_crashing_after_the_first_chunk(import_id: int):
     def crash():
         raise RuntimeError("the database connection was lost")
 
-    import_pipeline.upsert_contacts = upsert_faulting_after_the_first_chunk(crash)  # the work horse is a fork: gone with it
+    import_pipeline.upsert_contacts = upsert_faulting_after_the_first_chunk(
+        crash
+    )  # the work horse is a fork: gone with it
     return import_jobs.import_file(import_id)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from itertools import count as counter
 from typing import Any
 
@@ -52,7 +52,7 @@ class World:
 def tomorrow_at(hour_utc: int) -> datetime:
     """Tomorrow at ``hour_utc``:00 UTC (09 UTC is noon in Moscow, inside every default window)."""
     day = utcnow().date() + timedelta(days=1)
-    return datetime(day.year, day.month, day.day, hour_utc, tzinfo=timezone.utc)
+    return datetime(day.year, day.month, day.day, hour_utc, tzinfo=UTC)
 
 
 def add_template(name: str = "autumn_sale", *, status: TemplateStatus = TemplateStatus.APPROVED,

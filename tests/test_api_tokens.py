@@ -52,7 +52,9 @@ def api(client, path: str, token: str | None = None, scheme: str = "Bearer"):
 
 def the_row(plaintext: str) -> ApiToken:
     db.session.expire_all()
-    return db.session.scalar(select(ApiToken).where(ApiToken.token_hash == hashlib.sha256(plaintext.encode()).hexdigest()))
+    return db.session.scalar(
+        select(ApiToken).where(ApiToken.token_hash == hashlib.sha256(plaintext.encode()).hexdigest())
+    )
 
 
 def assert_unauthorized(response) -> None:

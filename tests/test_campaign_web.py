@@ -17,7 +17,6 @@ from tests.helpers import assert_problem
 from tests.records import audit_events
 
 
-
 @pytest.fixture
 def world(app, make_user):
     made = make_world(make_user)
@@ -88,7 +87,9 @@ def test_the_api_rejects_with_a_reason_and_the_author_edits(client, world):
 
 def test_the_api_explains_bad_specs_and_blocked_submissions(client, world):
     author = token(world.marketer)
-    response = client.post("/api/v1/campaigns", json=world.spec(messages_per_second=500, segment="nope"), headers=author)
+    response = client.post(
+        "/api/v1/campaigns", json=world.spec(messages_per_second=500, segment="nope"), headers=author
+    )
     assert [error["field"] for error in assert_problem(response, 400)["errors"]] == ["segment", "messages_per_second"]
     missing = client.get("/api/v1/campaigns/999", headers=author)
     assert_problem(missing, 404, detail="There is no campaign with this id.")
@@ -114,7 +115,9 @@ def test_rate_card_and_senders_over_the_api(client, world, make_user):
     assert client.delete("/api/v1/rate-card", headers=admin).json["currency"] == "USD"
     refused = client.post("/api/v1/senders", json={"name": "", "phone": "12", "tier": "TIER_2K"}, headers=admin)
     assert [error["field"] for error in assert_problem(refused, 400)["errors"]] == ["name", "phone"]
-    response = client.post("/api/v1/senders", json={"name": "Second", "phone": "+74950000001", "tier": "TIER_2K"}, headers=admin)
+    response = client.post(
+        "/api/v1/senders", json={"name": "Second", "phone": "+74950000001", "tier": "TIER_2K"}, headers=admin
+    )
     assert response.status_code == 201 and response.json["tier"] == "TIER_2K"
     assert [s["name"] for s in client.get("/api/v1/senders", headers=marketer).json["senders"]] == ["Main", "Second"]
 
@@ -136,7 +139,9 @@ def test_the_cli_walks_a_campaign_through_the_review(app, world, tmp_path):
     assert result.exit_code == 0 and "2 recipients, estimated 0.16 USD" in result.output
     result = run(app, "approve", str(campaign_id), "--as", world.marketer.email)
     assert result.exit_code == 1 and "Only a compliance reviewer" in result.output
-    result = run(app, "reject", str(campaign_id), "--as", world.reviewer.email, "--code", "spam", "--reason", "Calmer, please")
+    result = run(
+        app, "reject", str(campaign_id), "--as", world.reviewer.email, "--code", "spam", "--reason", "Calmer, please"
+    )
     assert result.exit_code == 0, result.output
     assert run(app, "revise", str(campaign_id)).exit_code == 0
     assert run(app, "submit", str(campaign_id)).exit_code == 0
@@ -199,11 +204,24 @@ def test_the_cli_manages_senders_and_the_rate_card(app, world, tmp_path):
 
 def wizard_data(world, **overrides) -> dict[str, str]:
     data = {
-        "name": "Autumn sale", "sender": str(world.sender.id), "template": str(world.template.id),
-        "segment": str(world.segment.id), "send_at": "", "send_at_zone": "Europe/Moscow", "window_start": "10:00",
-        "window_end": "20:00", "messages_per_second": "20", "action": "save",
-        "variables-0-name": "1", "variables-0-source": "field", "variables-0-value": "name", "variables-0-fallback": "друг",
-        "variables-1-name": "2", "variables-1-source": "constant", "variables-1-value": "Москве", "variables-1-fallback": "",
+        "name": "Autumn sale",
+        "sender": str(world.sender.id),
+        "template": str(world.template.id),
+        "segment": str(world.segment.id),
+        "send_at": "",
+        "send_at_zone": "Europe/Moscow",
+        "window_start": "10:00",
+        "window_end": "20:00",
+        "messages_per_second": "20",
+        "action": "save",
+        "variables-0-name": "1",
+        "variables-0-source": "field",
+        "variables-0-value": "name",
+        "variables-0-fallback": "друг",
+        "variables-1-name": "2",
+        "variables-1-source": "constant",
+        "variables-1-value": "Москве",
+        "variables-1-fallback": "",
     }
     data.update(overrides)
     return data
@@ -215,7 +233,9 @@ def test_the_wizard_creates_a_campaign_and_explains_mistakes(app, world):
     browser = signed_in_client(app, world.marketer.email)
     page = browser.get("/campaigns/new").get_data(as_text=True)
     assert "{{1}}" in page and "{{2}}" in page and 'name="variables-1-source"' in page
-    response = post_form(browser, "/campaigns/new", wizard_data(world, **{"variables-0-value": "shoe_size", "messages_per_second": "90"}))
+    response = post_form(
+        browser, "/campaigns/new", wizard_data(world, **{"variables-0-value": "shoe_size", "messages_per_second": "90"})
+    )
     page = response.get_data(as_text=True)
     assert response.status_code == 400 and "shoe_size" in page and "more than the sender" in page
     other = add_template("thanks", body="Спасибо, {{name}}!", examples={"name": "Анна"})
@@ -224,7 +244,10 @@ def test_the_wizard_creates_a_campaign_and_explains_mistakes(app, world):
     response = post_form(browser, "/campaigns/new", wizard_data(world, send_at="2099-01-15T12:00"))
     assert response.status_code == 302
     campaign = db.session.scalar(db.select(Campaign))
-    assert campaign.send_window == {"start": "10:00", "end": "20:00"} and campaign.send_at.isoformat() == "2099-01-15T09:00:00+00:00"
+    assert (
+        campaign.send_window == {"start": "10:00", "end": "20:00"}
+        and campaign.send_at.isoformat() == "2099-01-15T09:00:00+00:00"
+    )
     page = browser.get(response.headers["Location"]).get_data(as_text=True)
     assert "Autumn sale" in page and "Submit for review" in page and "Campaign created" in page
 
@@ -276,12 +299,16 @@ def test_a_rejection_with_its_reason_shows_to_the_author(app, world):
     review_url = f"/reviews/{campaign.id}"
     response = post_form(reviewer, f"{review_url}/reject", {"reason_code": "", "reason": ""}, page=review_url)
     assert response.status_code == 400 and "Say why the campaign is rejected" in response.get_data(as_text=True)
-    response = post_form(reviewer, f"{review_url}/reject", {"reason_code": "audience", "reason": "Only Moscow, please"}, page=review_url)
+    response = post_form(
+        reviewer, f"{review_url}/reject", {"reason_code": "audience", "reason": "Only Moscow, please"}, page=review_url
+    )
     assert response.status_code == 302
     author = signed_in_client(app, world.marketer.email)
     page = author.get(f"/campaigns/{campaign.id}").get_data(as_text=True)
     assert "Wrong audience or consent in doubt — Only Moscow, please" in page and "Revise" in page
-    assert post_form(author, f"/campaigns/{campaign.id}/revise", {}, page=f"/campaigns/{campaign.id}").status_code == 302
+    assert (
+        post_form(author, f"/campaigns/{campaign.id}/revise", {}, page=f"/campaigns/{campaign.id}").status_code == 302
+    )
     response = post_form(author, f"/campaigns/{campaign.id}/edit", wizard_data(world, messages_per_second="5"),
                          page=f"/campaigns/{campaign.id}/edit")
     assert response.status_code == 302
@@ -294,10 +321,17 @@ def test_the_admin_edits_the_rate_card(app, world, admin_browser):
 
     page = admin_browser.get("/campaigns/rate-card").get_data(as_text=True)
     assert "RU,USD,0.0802" in page
-    response = post_form(admin_browser, "/campaigns/rate-card", {"free_per_month": "0", "prices": "country,currency,marketing\nRU,USD,1\n"})
+    response = post_form(
+        admin_browser,
+        "/campaigns/rate-card",
+        {"free_per_month": "0", "prices": "country,currency,marketing\nRU,USD,1\n"},
+    )
     assert response.status_code == 400 and "needs the columns" in response.get_data(as_text=True)
     csv_text = "country,currency,marketing,utility,authentication\nother,RUB,7,1,1\n"
-    assert post_form(admin_browser, "/campaigns/rate-card", {"free_per_month": "10", "prices": csv_text}).status_code == 302
+    assert (
+        post_form(admin_browser, "/campaigns/rate-card", {"free_per_month": "10", "prices": csv_text}).status_code
+        == 302
+    )
     assert "as shipped" not in admin_browser.get("/campaigns/rate-card").get_data(as_text=True)
     assert post_form(admin_browser, "/campaigns/rate-card/reset", {}, page="/campaigns/rate-card").status_code == 302
     assert "as shipped" in admin_browser.get("/campaigns/rate-card").get_data(as_text=True)

@@ -20,7 +20,6 @@ from tests.campaign_world import add_template, make_world, tomorrow_at
 from tests.records import audit_events
 
 
-
 @pytest.fixture
 def world(app, make_user):
     return make_world(make_user)
@@ -65,7 +64,11 @@ def test_create_sender_refuses_mistakes_with_sentences(app):
 def test_create_campaign_from_a_spec(world):
     campaign = world.campaign()
     assert campaign.status is CampaignStatus.DRAFT
-    assert (campaign.template_id, campaign.segment_id, campaign.sender_id) == (world.template.id, world.segment.id, world.sender.id)
+    assert (campaign.template_id, campaign.segment_id, campaign.sender_id) == (
+        world.template.id,
+        world.segment.id,
+        world.sender.id,
+    )
     assert campaign.send_at == tomorrow_at(9)
     assert campaign.created_by_id == campaign.updated_by_id == world.marketer.id
     assert len(campaign.content_hash) == 64 and campaign.content_hash == campaign_specs.content_hash(campaign)
@@ -132,12 +135,20 @@ def test_unknown_template_and_bad_send_at(world):
 
 # --- the content hash ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("change", [
-    {"variables": {"1": {"source": "field", "value": "city", "fallback": ""}, "2": {"source": "constant", "value": "Москве"}}},
-    {"send_at": None},
-    {"send_window": {"start": "10:00", "end": "18:00"}},
-    {"messages_per_second": 10},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {
+            "variables": {
+                "1": {"source": "field", "value": "city", "fallback": ""},
+                "2": {"source": "constant", "value": "Москве"},
+            }
+        },
+        {"send_at": None},
+        {"send_window": {"start": "10:00", "end": "18:00"}},
+        {"messages_per_second": 10},
+    ],
+)
 def test_the_hash_covers_what_decides_what_is_sent_to_whom(world, change):
     campaign = world.campaign()
     before = campaign.content_hash
@@ -172,7 +183,9 @@ def test_a_content_edit_returns_the_campaign_to_draft_and_voids_the_approval(wor
     db.session.commit()
     campaign_specs.update_campaign(campaign, {"messages_per_second": 5}, world.marketer)
     db.session.commit()
-    assert campaign.status is CampaignStatus.DRAFT and campaign.approved_hash is None and campaign.approved_by_id is None
+    assert (
+        campaign.status is CampaignStatus.DRAFT and campaign.approved_hash is None and campaign.approved_by_id is None
+    )
     assert audit_events("campaign.edit")[0].details == {"from": status.value, "to": "draft", "reason": "content edited"}
 
 
@@ -198,7 +211,16 @@ def test_the_last_editor_is_recorded(world, make_user):
     assert campaign.updated_by_id == other.id and campaign.created_by_id == world.marketer.id
 
 
-@pytest.mark.parametrize("status", [CampaignStatus.SENDING, CampaignStatus.PAUSED, CampaignStatus.COMPLETED, CampaignStatus.CANCELLED, CampaignStatus.FAILED])
+@pytest.mark.parametrize(
+    "status",
+    [
+        CampaignStatus.SENDING,
+        CampaignStatus.PAUSED,
+        CampaignStatus.COMPLETED,
+        CampaignStatus.CANCELLED,
+        CampaignStatus.FAILED,
+    ],
+)
 def test_a_launched_or_finished_campaign_cannot_be_edited(world, status):
     campaign = world.campaign()
     force_status(campaign, status)
@@ -286,7 +308,13 @@ def test_variable_values_take_fields_attributes_constants_and_fallbacks(world):
                "c": {"source": "attribute", "value": "missing", "fallback": "basic"},
                "d": {"source": "field", "value": "city", "fallback": "вашем городе"},
                "e": {"source": "constant", "value": "20%", "fallback": ""}}
-    assert campaign_specs.variable_values(mapping, contact) == {"a": "Анна", "b": "gold", "c": "basic", "d": "вашем городе", "e": "20%"}
+    assert campaign_specs.variable_values(mapping, contact) == {
+        "a": "Анна",
+        "b": "gold",
+        "c": "basic",
+        "d": "вашем городе",
+        "e": "20%",
+    }
 
 
 def test_a_pending_template_can_be_used_in_a_draft(world):

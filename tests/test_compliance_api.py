@@ -11,7 +11,9 @@ from compliance import suppression
 from compliance.models import SuppressionReason
 from extensions import db
 from tests.helpers import assert_problem
-from tests.records import audit_events as events, suppression_rows as rows, suppress
+from tests.records import audit_events as events
+from tests.records import suppress
+from tests.records import suppression_rows as rows
 
 FORBIDDEN = "Your role does not allow this. Ask an administrator if you need access."
 LINT_KEYS = {"text", "language", "tagged", "mentions", "links", "spam", "verdicts", "outcome"}
@@ -86,19 +88,29 @@ def test_a_manual_suppression_needs_a_note(call, token_of):
     problem(call("POST", "/suppressions", token, json={"phone": "+79031234567"}), 400,
             "Write a note saying why this number is suppressed.")
     response = call("POST", "/suppressions", token, json={"phone": "+79031234567", "note": "Asked in the shop"})
-    assert response.status_code == 201 and (response.json["reason"], response.json["note"]) == ("manual", "Asked in the shop")
+    assert response.status_code == 201 and (response.json["reason"], response.json["note"]) == (
+        "manual",
+        "Asked in the shop",
+    )
 
 
 BAD_REASON = "“reason” must be one of opt_out, block, spam_report or manual."
 
 
-@pytest.mark.parametrize(("body", "field", "message"), [
-    ({"phone": "hello", "reason": "opt_out"}, "phone", "“hello” is not a phone number."),
-    ({"phone": "8 903 12", "reason": "opt_out"}, "phone", "“8 903 12” has the wrong number of digits for a phone number."),
-    ({"reason": "opt_out"}, "phone", "Enter a phone number."),
-    ({"phone": "+79031234567", "reason": "unsubscribed"}, "reason", BAD_REASON),
-    ({"phone": "+79031234567", "reason": ["opt_out"]}, "reason", BAD_REASON),
-])
+@pytest.mark.parametrize(
+    ("body", "field", "message"),
+    [
+        ({"phone": "hello", "reason": "opt_out"}, "phone", "“hello” is not a phone number."),
+        (
+            {"phone": "8 903 12", "reason": "opt_out"},
+            "phone",
+            "“8 903 12” has the wrong number of digits for a phone number.",
+        ),
+        ({"reason": "opt_out"}, "phone", "Enter a phone number."),
+        ({"phone": "+79031234567", "reason": "unsubscribed"}, "reason", BAD_REASON),
+        ({"phone": "+79031234567", "reason": ["opt_out"]}, "reason", BAD_REASON),
+    ],
+)
 def test_a_bad_request_to_add_is_400_naming_the_field(call, token_of, body, field, message):
     problem(call("POST", "/suppressions", token_of(), json=body), 400, message, field)
     assert rows() == [] and events("suppression.added") == []
@@ -258,12 +270,19 @@ def test_lint_refuses_a_bad_request(call, token_of, body, message):
 
 def test_csv_import_and_export_through_the_api(call, token_of):
     token = token_of()
-    body = "phone,reason,note\n+79031112233,block,\nnot a number,,\n".encode()
+    body = b"phone,reason,note\n+79031112233,block,\nnot a number,,\n"
     response = call("POST", "/suppressions/import?reason=opt_out", token, data=body, content_type="text/csv")
     assert response.status_code == 200
-    assert response.json == {"read": 2, "added": 1, "already": 0, "rejected": [{"row": 3, "reason": "“not a number” is not a phone number."}]}
+    assert response.json == {
+        "read": 2,
+        "added": 1,
+        "already": 0,
+        "rejected": [{"row": 3, "reason": "“not a number” is not a phone number."}],
+    }
     upload = {"file": (io.BytesIO("Телефон\n89035556677\n".encode("cp1251")), "list.csv")}
-    assert call("POST", "/suppressions/import", token, data=upload, content_type="multipart/form-data").json["added"] == 1
+    assert (
+        call("POST", "/suppressions/import", token, data=upload, content_type="multipart/form-data").json["added"] == 1
+    )
     exported = call("GET", "/suppressions.csv", token, buffered=True).get_data(as_text=True).removeprefix("\ufeff")
     assert [row[:2] for row in csv.reader(io.StringIO(exported))] == [
         ["phone", "reason"], ["+79031112233", "block"], ["+79035556677", "manual"]]
@@ -272,7 +291,7 @@ def test_csv_import_and_export_through_the_api(call, token_of):
 @pytest.mark.parametrize(("data", "sentence"), [
     (b"", "The file is empty."),
     (b"%PDF-1.7 binary", "This is not a CSV file"),
-    ("phone\n+79031112233\n".encode("utf-8") + b"\x98\xff", "neither UTF-8 nor Windows-1251"),
+    (b"phone\n+79031112233\n" + b"\x98\xff", "neither UTF-8 nor Windows-1251"),
 ])
 def test_a_bad_csv_gets_a_sentence_and_changes_nothing(call, token_of, data, sentence):
     response = call("POST", "/suppressions/import", token_of(), data=data, content_type="text/csv")
@@ -288,4 +307,6 @@ def test_a_malformed_page_cursor_is_ignored(call, token_of, before):
 
 
 def test_lint_refuses_texts_longer_than_any_message(call, token_of):
-    problem(call("POST", "/lint", token_of(), json={"text": "a" * 4097}), 400, "The text is longer than 4096 characters.")
+    problem(
+        call("POST", "/lint", token_of(), json={"text": "a" * 4097}), 400, "The text is longer than 4096 characters."
+    )

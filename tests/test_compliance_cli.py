@@ -13,7 +13,8 @@ from compliance import policy, suppression
 from compliance.models import SuppressionReason
 from compliance.suppression_files import EXPORT_HEADER
 from extensions import db
-from tests.records import audit_events as events, suppression_rows as rows
+from tests.records import audit_events as events
+from tests.records import suppression_rows as rows
 
 NOT_CSV = "This is not a CSV file; save the table as CSV (comma- or semicolon-separated) and upload it again."
 BAD_LINE = 'Each line must be a JSON object with a "text" string of at most 4096 characters.'
@@ -80,7 +81,9 @@ def test_suppress_refuses_an_invalid_number(app, phone, sentence):
 
 
 def test_a_manual_suppression_needs_a_note(app):
-    fails_with(run(app, "suppress", "+79031234567", "--reason", "manual"), "Write a note saying why this number is suppressed.")
+    fails_with(
+        run(app, "suppress", "+79031234567", "--reason", "manual"), "Write a note saying why this number is suppressed."
+    )
     assert rows() == [] and events("suppression.added") == []
     assert run(app, "suppress", "+79031234567", "--reason", "manual", "--note", "Court order").exit_code == 0
     assert rows()[0].note == "Court order"
@@ -103,13 +106,18 @@ def test_unsuppress_lifts_every_suppression_of_the_number_but_an_opt_out(app):
 
     fails_with(run(app, "unsuppress", "+79031234567", "--reason", "again"), "+79031234567 is not suppressed.")
     run(app, "suppress", "+79031234567", "--reason", "opt_out")
-    fails_with(run(app, "unsuppress", "+79031234567", "--reason", "asked"), "+79031234567 opted out; only the person can opt back in, by replying START.")
+    fails_with(
+        run(app, "unsuppress", "+79031234567", "--reason", "asked"),
+        "+79031234567 opted out; only the person can opt back in, by replying START.",
+    )
 
 
 def test_unsuppress_needs_a_reason(app):
     run(app, "suppress", "+79031234567", "--reason", "opt_out")
     is_usage_error(run(app, "unsuppress", "+79031234567"), "Missing option '--reason'")
-    fails_with(run(app, "unsuppress", "+79031234567", "--reason", "   "), "Write the reason for lifting the suppression.")
+    fails_with(
+        run(app, "unsuppress", "+79031234567", "--reason", "   "), "Write the reason for lifting the suppression."
+    )
     fails_with(run(app, "unsuppress", "hello", "--reason", "x"), "“hello” is not a phone number.")
     assert rows()[0].is_open and events("suppression.lifted") == []
 
@@ -166,7 +174,7 @@ def suppress_some() -> None:
 def read_csv(text: str) -> list[dict[str, str]]:
     header, *lines = csv.reader(io.StringIO(text.removeprefix("\ufeff")))
     assert header == EXPORT_HEADER
-    return [dict(zip(header, line)) for line in lines]
+    return [dict(zip(header, line, strict=True)) for line in lines]
 
 
 def test_export_writes_the_open_entries_to_standard_output(app):
@@ -284,7 +292,7 @@ def test_lint_jsonl_reports_each_line_in_its_own_language(app):
     assert result.exit_code == 0
     english, russian, plain = json_lines(result.stdout)
 
-    for item, line in zip((english, russian, plain), lines):
+    for item, line in zip((english, russian, plain), lines, strict=True):
         assert set(item) == set(line) | {"tagged", "mentions", "links", "verdicts"}
         assert {key: item[key] for key in line} == line
         for mention in item["mentions"]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -53,8 +53,10 @@ def older_link(response) -> str | None:
 def cells(response) -> list[list[str]]:
     """The contact table's rows as plain text cells."""
     body = page_of(response).split("<tbody>", 1)[1].split("</tbody>", 1)[0]
-    return [[html.unescape(re.sub(r"<[^>]+>", "", cell)).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
-            for row in re.findall(r"<tr>(.*?)</tr>", body, re.S)]
+    return [
+        [html.unescape(re.sub(r"<[^>]+>", "", cell)).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+        for row in re.findall(r"<tr>(.*?)</tr>", body, re.S)
+    ]
 
 
 # --- the list -------------------------------------------------------------------------------------
@@ -68,7 +70,15 @@ def test_the_list_shows_each_contact_with_its_status(browser_as):
     assert response.status_code == 200
     assert cells(response) == [
         ["+442079460958", "<b>John</b>", "GB", "—", "", "Blocked (never message)", "2024-03-01"],
-        ["+79031112233", "Иван Петров", "Москва, Москва, RU", "Europe/Moscow", "vip, moscow", "Subscribed", "2024-03-01"],
+        [
+            "+79031112233",
+            "Иван Петров",
+            "Москва, Москва, RU",
+            "Europe/Moscow",
+            "vip, moscow",
+            "Subscribed",
+            "2024-03-01",
+        ],
     ]
     assert "<b>John</b>" not in page_of(response)  # escaped
     assert older_link(response) is None
@@ -92,7 +102,9 @@ def test_search_and_filters_on_the_page(browser_as):
 
 
 def test_the_older_link_keeps_the_filters_and_pages_without_overlap(app, browser_as):
-    created = [add_contact(f"+7903000{index:04d}", f"Клиент {index}", country="RU", tags="|vip|") for index in range(75)]
+    created = [
+        add_contact(f"+7903000{index:04d}", f"Клиент {index}", country="RU", tags="|vip|") for index in range(75)
+    ]
     add_contact("+442079460958", "Other", country="GB", tags="|vip|")
     browser = browser_as("reviewer")
     first = browser.get("/audience/contacts?q=7903&country=ru&tag=vip&status=subscribed")
@@ -105,7 +117,9 @@ def test_the_older_link_keeps_the_filters_and_pages_without_overlap(app, browser
     assert older_link(second) is None
 
 
-@pytest.mark.parametrize("query", ["before=abc", "before=-1", "before=99999999999999999999999", "status=nonsense&country=XXX"])
+@pytest.mark.parametrize(
+    "query", ["before=abc", "before=-1", "before=99999999999999999999999", "status=nonsense&country=XXX"]
+)
 def test_bad_arguments_give_the_page_not_an_error(browser_as, query):
     add_contact("+79031112233", "Иван")
     response = browser_as("reviewer").get(f"/audience/contacts?{query}")
@@ -127,7 +141,10 @@ def test_the_detail_page_shows_everything_with_the_proof_and_history(browser_as)
     response = browser_as("reviewer").get(f"/audience/contacts/{contact.id}")
     assert response.status_code == 200
     page = page_of(response)
-    assert "<h1>+79031112233 · Анна Смирнова</h1>" in page and '<strong class="status-blocked">Blocked (never message)</strong>' in page
+    assert (
+        "<h1>+79031112233 · Анна Смирнова</h1>" in page
+        and '<strong class="status-blocked">Blocked (never message)</strong>' in page
+    )
     for label, value in [("Region", "Московская область"), ("City", "Химки"), ("Coordinates", "55.89, 37.44"),
                          ("Time zone", "Europe/Moscow"), ("Language", "ru"), ("Tags", "vip"), ("Source", "import"),
                          ("Consented at (UTC)", "2024-03-01 09:30:00"), ("Import number", f"#{upload.id}"),
@@ -142,7 +159,9 @@ def test_the_detail_page_shows_everything_with_the_proof_and_history(browser_as)
     assert 'href="/suppressions/+79031112233"' in page
     # Marketers, who may open imports, reach the file's import from the proof.
     marketers = page_of(browser_as("marketer").get(f"/audience/contacts/{contact.id}"))
-    assert f'<tr><th>Import number</th><td><a href="/audience/imports/{upload.id}">#{upload.id}</a></td></tr>' in marketers
+    assert (
+        f'<tr><th>Import number</th><td><a href="/audience/imports/{upload.id}">#{upload.id}</a></td></tr>' in marketers
+    )
 
 
 def test_the_proof_of_a_merged_number_names_its_last_row_and_the_rows_merged_into_it(browser_as, call, token_of):
@@ -164,8 +183,10 @@ def test_the_proof_of_a_merged_number_names_its_last_row_and_the_rows_merged_int
 def test_the_detail_of_a_contact_never_suppressed_without_a_file(browser_as):
     contact = add_contact("+79031112233", None)
     page = page_of(browser_as("reviewer").get(f"/audience/contacts/{contact.id}"))
-    assert "This number has never been suppressed." in page and "This contact was not added from an uploaded file." in page
-    assert "This contact has no attributes." in page and "<strong class=\"status-subscribed\">Subscribed</strong>" in page
+    assert (
+        "This number has never been suppressed." in page and "This contact was not added from an uploaded file." in page
+    )
+    assert "This contact has no attributes." in page and '<strong class="status-subscribed">Subscribed</strong>' in page
 
 
 @pytest.mark.parametrize("path", ["/audience/contacts/999", "/audience/contacts/abc", "/audience/contacts/-1",
@@ -190,7 +211,11 @@ def test_marketers_and_admins_download_the_csv(browser_as, role):
     assert text.startswith("\ufeffphone,name,")
     header, [record] = read_csv(text)
     assert header == [*EXPORT_HEADER, "loyalty"]
-    assert (record["phone"], record["name"], record["status"]) == ("+79031112233", "'=HYPERLINK(\"http://evil.example\")", "subscribed")
+    assert (record["phone"], record["name"], record["status"]) == (
+        "+79031112233",
+        '\'=HYPERLINK("http://evil.example")',
+        "subscribed",
+    )
 
 
 def test_reviewers_see_contacts_but_cannot_download_them(browser_as):
@@ -238,8 +263,18 @@ def test_the_api_lists_contacts_with_the_same_filters_and_cursor(call, token_of)
 
 def test_the_api_gives_one_contact_with_its_proof_and_history(call, token_of):
     upload = add_import()
-    contact = add_contact("+79031112233", "Анна", country="RU", latitude=55.75, longitude=37.61, tags="|vip|moscow|",
-                          attributes={"loyalty": "gold"}, consent_source="import", consent_import_id=upload.id, consent_row=17)
+    contact = add_contact(
+        "+79031112233",
+        "Анна",
+        country="RU",
+        latitude=55.75,
+        longitude=37.61,
+        tags="|vip|moscow|",
+        attributes={"loyalty": "gold"},
+        consent_source="import",
+        consent_import_id=upload.id,
+        consent_row=17,
+    )
     suppress(contact.phone, SuppressionReason.OPT_OUT)
     body = call(f"/contacts/{contact.id}", token_of("reviewer")).json
     assert {key: body[key] for key in ("id", "phone", "name", "country", "latitude", "tags", "attributes", "status",
@@ -250,7 +285,7 @@ def test_the_api_gives_one_contact_with_its_proof_and_history(call, token_of):
     assert body["consent"] == {
         "source": "import", "consented_at": "2024-03-01T09:30:00+00:00", "import_id": upload.id, "row": 17,
         "file_name": "клиенты-март.csv", "file_sha256": "ab" * 32, "uploaded_by": "anna@example.com",
-        "uploaded_at": datetime(2024, 3, 2, 8, 0, tzinfo=timezone.utc).isoformat(), "merged_rows": []}
+        "uploaded_at": datetime(2024, 3, 2, 8, 0, tzinfo=UTC).isoformat(), "merged_rows": []}
     [entry] = body["suppressions"]
     assert (entry["phone"], entry["reason"], entry["lifted_at"]) == ("+79031112233", "opt_out", None)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -19,16 +19,23 @@ from compliance.models import SuppressionReason
 from extensions import db
 from tests.records import suppress
 
-CONSENTED = datetime(2024, 3, 1, 9, 30, tzinfo=timezone.utc)
+CONSENTED = datetime(2024, 3, 1, 9, 30, tzinfo=UTC)
 
 
 # --- helpers (the web tests use them too) ---------------------------------------------------------
 
 def add_contact(phone: str, name: str | None = None, **fields) -> Contact:
     """Insert a contact as the importer would, and commit."""
-    contact = Contact(phone=phone, name=name, name_key=cells.name_key(name), consent_source=fields.pop("consent_source", "website form"),
-                      consent_at=fields.pop("consent_at", CONSENTED), tags=fields.pop("tags", ""),
-                      attributes=fields.pop("attributes", {}), **fields)
+    contact = Contact(
+        phone=phone,
+        name=name,
+        name_key=cells.name_key(name),
+        consent_source=fields.pop("consent_source", "website form"),
+        consent_at=fields.pop("consent_at", CONSENTED),
+        tags=fields.pop("tags", ""),
+        attributes=fields.pop("attributes", {}),
+        **fields,
+    )
     db.session.add(contact)
     db.session.commit()
     return contact
@@ -36,7 +43,7 @@ def add_contact(phone: str, name: str | None = None, **fields) -> Contact:
 
 def add_import(file_name: str = "клиенты-март.csv", sha256: str = "ab" * 32, by: str = "anna@example.com") -> Import:
     upload = Import(status=ImportStatus.SUCCEEDED, file_name=file_name, file_sha256=sha256, file_size=1234,
-                    uploaded_by_label=by, uploaded_at=datetime(2024, 3, 2, 8, 0, tzinfo=timezone.utc))
+                    uploaded_by_label=by, uploaded_at=datetime(2024, 3, 2, 8, 0, tzinfo=UTC))
     db.session.add(upload)
     db.session.commit()
     return upload
@@ -48,7 +55,7 @@ def phones(page) -> list[str]:
 
 def read_csv(text: str) -> tuple[list[str], list[dict[str, str]]]:
     header, *lines = csv.reader(io.StringIO(text.removeprefix("\ufeff")))
-    return header, [dict(zip(header, line)) for line in lines]
+    return header, [dict(zip(header, line, strict=True)) for line in lines]
 
 
 @pytest.fixture
@@ -65,8 +72,9 @@ def people(app):
 
 # --- search ---------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("typed", ["+79031112233", "+7 903 111-22-33", "8 (903) 111-22-33", "89031112233", "79031112233",
-                                   "(903) 111 22 33"])
+@pytest.mark.parametrize(
+    "typed", ["+79031112233", "+7 903 111-22-33", "8 (903) 111-22-33", "89031112233", "79031112233", "(903) 111 22 33"]
+)
 def test_a_full_number_in_any_usual_spelling_finds_exactly_that_contact(people, typed):
     assert phones(contacts.browse(typed)) == ["+79031112233"]
 
@@ -199,7 +207,7 @@ def test_the_detail_has_the_consent_proof_and_the_suppression_history(people):
     assert detail.status is ContactStatus.BLOCKED
     assert detail.consent == contacts.ConsentProof(
         source="import", consented_at=CONSENTED, import_id=upload.id, row=17, file_name="клиенты-март.csv",
-        file_sha256="ab" * 32, uploaded_by="anna@example.com", uploaded_at=datetime(2024, 3, 2, 8, 0, tzinfo=timezone.utc),
+        file_sha256="ab" * 32, uploaded_by="anna@example.com", uploaded_at=datetime(2024, 3, 2, 8, 0, tzinfo=UTC),
         merged_rows=[])
     assert [(entry.reason, entry.is_open) for entry in detail.suppressions] == [
         (SuppressionReason.MANUAL, True), (SuppressionReason.OPT_OUT, False)]
@@ -223,20 +231,57 @@ def export() -> tuple[list[str], list[dict[str, str]]]:
 
 
 def test_the_export_has_the_fixed_columns_then_every_attribute_sorted(app):
-    add_contact("+79031112233", "Иван", country="RU", region="Москва", city="Москва", latitude=55.7558, longitude=37.6173,
-                timezone="Europe/Moscow", language="ru", attributes={"loyalty": "gold", "city_district": "ЦАО"})
-    add_contact("+5511912345678", "Maria", country="BR", latitude=-23.55, longitude=-46.63, attributes={"birthday": "03-14"})
+    add_contact(
+        "+79031112233",
+        "Иван",
+        country="RU",
+        region="Москва",
+        city="Москва",
+        latitude=55.7558,
+        longitude=37.6173,
+        timezone="Europe/Moscow",
+        language="ru",
+        attributes={"loyalty": "gold", "city_district": "ЦАО"},
+    )
+    add_contact(
+        "+5511912345678", "Maria", country="BR", latitude=-23.55, longitude=-46.63, attributes={"birthday": "03-14"}
+    )
     add_contact("+442079460958", None)
     header, records = export()
-    assert header == EXPORT_HEADER + ["birthday", "city_district", "loyalty"]
-    assert header[:12] == ("phone,name,country,region,city,latitude,longitude,timezone,language,consent_source,"
-                           "consent_at,status").split(",")
+    assert header == [*EXPORT_HEADER, "birthday", "city_district", "loyalty"]
+    assert header[:12] == [
+        "phone",
+        "name",
+        "country",
+        "region",
+        "city",
+        "latitude",
+        "longitude",
+        "timezone",
+        "language",
+        "consent_source",
+        "consent_at",
+        "status",
+    ]
     assert [record["phone"] for record in records] == ["+79031112233", "+5511912345678", "+442079460958"]
     first, second, third = records
-    assert first == {"phone": "+79031112233", "name": "Иван", "country": "RU", "region": "Москва", "city": "Москва",
-                     "latitude": "55.7558", "longitude": "37.6173", "timezone": "Europe/Moscow", "language": "ru",
-                     "consent_source": "website form", "consent_at": "2024-03-01T09:30:00+00:00", "status": "subscribed",
-                     "birthday": "", "city_district": "ЦАО", "loyalty": "gold"}
+    assert first == {
+        "phone": "+79031112233",
+        "name": "Иван",
+        "country": "RU",
+        "region": "Москва",
+        "city": "Москва",
+        "latitude": "55.7558",
+        "longitude": "37.6173",
+        "timezone": "Europe/Moscow",
+        "language": "ru",
+        "consent_source": "website form",
+        "consent_at": "2024-03-01T09:30:00+00:00",
+        "status": "subscribed",
+        "birthday": "",
+        "city_district": "ЦАО",
+        "loyalty": "gold",
+    }
     assert (second["latitude"], second["longitude"], second["birthday"]) == ("-23.55", "-46.63", "03-14")
     assert (third["name"], third["latitude"], third["loyalty"]) == ("", "", "")
 

@@ -59,7 +59,12 @@ def test_no_template_or_module_bypasses_autoescaping():
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
-    sources = [*root.glob("*/templates/**/*.html"), *root.glob("templates/**/*.html"), *root.glob("*/*.py"), *root.glob("*.py")]
+    sources = [
+        *root.glob("*/templates/**/*.html"),
+        *root.glob("templates/**/*.html"),
+        *root.glob("*/*.py"),
+        *root.glob("*.py"),
+    ]
     offenders = [
         str(path.relative_to(root)) for path in sources
         if "tests" not in path.parts and ".venv" not in path.parts

@@ -21,7 +21,8 @@ PLACEHOLDER = re.compile(r"%\(\w+\)[sd]")
 
 
 def source_messages() -> set[str]:
-    method_map, options_map = parse_mapping_cfg(open(ROOT / "babel.cfg"))
+    with open(ROOT / "babel.cfg") as mapping:
+        method_map, options_map = parse_mapping_cfg(mapping)
     found = set()
     for _file, _line, message, _comments, _context in extract_from_dir(
         str(ROOT), method_map, options_map, keywords=KEYWORDS

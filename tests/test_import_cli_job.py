@@ -73,11 +73,15 @@ def test_json_prints_the_summary_and_every_rejected_row(app, tmp_path):
     summary = json.loads(result.stdout)  # one JSON object on standard output; the progress bar is on stderr
     assert set(summary) == SUMMARY_KEYS
     imported = [outcome for _cell, outcome in files.PHONE_CELLS if outcome.startswith("+")]
-    rejected = [(row, outcome) for row, (_cell, outcome) in enumerate(files.PHONE_CELLS, 2) if not outcome.startswith("+")]
+    rejected = [
+        (row, outcome) for row, (_cell, outcome) in enumerate(files.PHONE_CELLS, 2) if not outcome.startswith("+")
+    ]
     assert {key: summary[key] for key in ("read", "created", "updated", "duplicates", "rejected", "suppressed")} == {
         "read": len(files.PHONE_CELLS), "created": len(imported), "updated": 0, "duplicates": 0,
         "rejected": len(rejected), "suppressed": 1}
-    assert summary["rejections"] == [{"row": row, "reason": import_records.reason_text(code), "code": code} for row, code in rejected]
+    assert summary["rejections"] == [
+        {"row": row, "reason": import_records.reason_text(code), "code": code} for row, code in rejected
+    ]
     assert summary["rejections"][0]["reason"] == (
         "Excel damaged this number (it shows it in scientific notation and lost digits); export the column as text.")
     assert sorted(contacts_by_phone()) == sorted(imported)
@@ -93,8 +97,10 @@ def test_without_json_the_command_says_what_it_did_in_sentences(app, tmp_path):
     result = flask_import(app, tmp_path, files.cp1251_csv(rows))
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0] == (f"Import {stored_import_id()}: read 4 rows; 1 created, 0 updated, 0 unchanged, 1 duplicates merged, "
-                        "2 rejected, 0 on the suppression list (they stay suppressed).")
+    assert lines[0] == (
+        f"Import {stored_import_id()}: read 4 rows; 1 created, 0 updated, 0 unchanged, 1 duplicates merged, "
+        "2 rejected, 0 on the suppression list (they stay suppressed)."
+    )
     assert lines[1:] == [f"  row 4: {import_records.reason_text('phone_excel_damaged')}",
                          "  row 5: No opt-in: the consent cell is empty or says no.",
                          "  row 2 merged into row 3 (the same number, …4501)"]
@@ -166,13 +172,23 @@ def test_default_region_reads_numbers_without_a_country_code(app, tmp_path):
     assert "'XX' is not a country code such as RU." in unknown.output
 
 
-@pytest.mark.parametrize("content, sentence", [
-    (files.empty_file(), "The file is empty."),
-    (files.header_only(), "The file has a header row but no contacts under it."),
-    (files.pdf_renamed_csv(), "This is not a CSV file; save the table as CSV (comma- or semicolon-separated) and upload it again."),
-    (files.mixed_encodings(), "The file mixes two encodings (line 3 is UTF-8, other lines are not); save it again as CSV "
-                              "UTF-8 and upload it again."),
-], ids=["empty", "header only", "PDF", "mixed encodings"])
+@pytest.mark.parametrize(
+    "content, sentence",
+    [
+        (files.empty_file(), "The file is empty."),
+        (files.header_only(), "The file has a header row but no contacts under it."),
+        (
+            files.pdf_renamed_csv(),
+            "This is not a CSV file; save the table as CSV (comma- or semicolon-separated) and upload it again.",
+        ),
+        (
+            files.mixed_encodings(),
+            "The file mixes two encodings (line 3 is UTF-8, other lines are not); save it again as CSV "
+            "UTF-8 and upload it again.",
+        ),
+    ],
+    ids=["empty", "header only", "PDF", "mixed encodings"],
+)
 def test_a_bad_file_is_refused_with_its_sentence_and_a_non_zero_exit(app, tmp_path, content, sentence):
     refused(flask_import(app, tmp_path, content, "--json"), sentence)
 

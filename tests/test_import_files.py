@@ -79,7 +79,10 @@ def test_a_workbook_is_read_from_its_first_sheet_with_numbers_as_excel_shows_the
     table = read_table(content)
     assert (table.kind, table.sheets, table.sheet) == ("xlsx", ["Клиенты"], "Клиенты")
     assert table.headers == list(files.HEADER_RU)
-    assert table.frame.values.tolist() == [["79031234501", "Иван", "Москва", "да"], ["79031234502", "Мария", "Казань", "1"]]
+    assert table.frame.values.tolist() == [
+        ["79031234501", "Иван", "Москва", "да"],
+        ["79031234502", "Мария", "Казань", "1"],
+    ]
 
 
 def test_a_workbook_with_two_sheets_reads_the_first_or_the_one_chosen(reader):
@@ -116,15 +119,44 @@ BAD_FILES = {
     "empty": (files.empty_file(), "The file is empty."),
     "blank lines only": (b" \r\n\r\n \n", "The file is empty."),
     "header only": (files.header_only(), "The file has a header row but no contacts under it."),
-    "header only, xlsx": (files.xlsx_bytes(("Лист1", [files.HEADER_RU])), "The file has a header row but no contacts under it."),
-    "PDF renamed to .csv": (files.pdf_renamed_csv(), "This is not a CSV file; save the table as CSV (comma- or semicolon-separated) and upload it again."),
-    "old .xls": (files.old_excel_file(), "This is an old Excel (.xls) or password-protected file; save it as .xlsx or CSV without a password and upload it again."),
-    "zip that is no workbook": (b"PK\x03\x04" + b"\x14" * 200, "This is not an Excel workbook (.xlsx) or a CSV file; save the table as .xlsx or CSV and upload it again."),
-    "mixed encodings": (files.mixed_encodings(), "The file mixes two encodings (line 3 is UTF-8, other lines are not); save it again as CSV UTF-8 and upload it again."),
-    "neither UTF-8 nor cp1251": (b"\xd2\xe5\xeb\xe5\xf4\xee\xed\x98\r\n1\r\n", "The file's text is neither UTF-8 nor Windows-1251; save it as CSV UTF-8 and upload it again."),
-    "NUL byte past the first 4 KB": (files.nul_far_into_the_file(), "This is not a CSV file; save the table as CSV (comma- or semicolon-separated) and upload it again."),
-    "formula": (files.xlsx_with_formula(), 'Cell D3 holds a formula (=C3&" "&B3); copy the sheet and paste it as values, then upload it again.'),
-    "empty first row": (b";;\r\n+79031234501;;\r\n", "The first row is empty; it must hold the column names (Телефон, Имя, …)."),
+    "header only, xlsx": (
+        files.xlsx_bytes(("Лист1", [files.HEADER_RU])),
+        "The file has a header row but no contacts under it.",
+    ),
+    "PDF renamed to .csv": (
+        files.pdf_renamed_csv(),
+        "This is not a CSV file; save the table as CSV (comma- or semicolon-separated) and upload it again.",
+    ),
+    "old .xls": (
+        files.old_excel_file(),
+        "This is an old Excel (.xls) or password-protected file; "
+        "save it as .xlsx or CSV without a password and upload it again.",
+    ),
+    "zip that is no workbook": (
+        b"PK\x03\x04" + b"\x14" * 200,
+        "This is not an Excel workbook (.xlsx) or a CSV file; save the table as .xlsx or CSV and upload it again.",
+    ),
+    "mixed encodings": (
+        files.mixed_encodings(),
+        "The file mixes two encodings (line 3 is UTF-8, other lines are not); "
+        "save it again as CSV UTF-8 and upload it again.",
+    ),
+    "neither UTF-8 nor cp1251": (
+        b"\xd2\xe5\xeb\xe5\xf4\xee\xed\x98\r\n1\r\n",
+        "The file's text is neither UTF-8 nor Windows-1251; save it as CSV UTF-8 and upload it again.",
+    ),
+    "NUL byte past the first 4 KB": (
+        files.nul_far_into_the_file(),
+        "This is not a CSV file; save the table as CSV (comma- or semicolon-separated) and upload it again.",
+    ),
+    "formula": (
+        files.xlsx_with_formula(),
+        'Cell D3 holds a formula (=C3&" "&B3); copy the sheet and paste it as values, then upload it again.',
+    ),
+    "empty first row": (
+        b";;\r\n+79031234501;;\r\n",
+        "The first row is empty; it must hold the column names (Телефон, Имя, …).",
+    ),
 }
 
 

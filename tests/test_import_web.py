@@ -47,7 +47,9 @@ def uploaded_import_id(response) -> int:
 def confirm(browser, import_id: int, **changes):
     """Post the mapping page as shown (the guessed columns), with ``changes`` on top."""
     shown = browser.get(f"/audience/imports/{import_id}/mapping").get_data(as_text=True)
-    fields = dict(re.findall(r'<select[^>]*name="(\w+)"[^>]*>(?:(?!</select>).)*?<option selected value="([^"]*)"', shown, re.S))
+    fields = dict(
+        re.findall(r'<select[^>]*name="(\w+)"[^>]*>(?:(?!</select>).)*?<option selected value="([^"]*)"', shown, re.S)
+    )
     return browser.post(f"/audience/imports/{import_id}/mapping",
                         data={"csrf_token": csrf_token(shown), **fields, **changes})
 
@@ -91,7 +93,7 @@ def test_the_mapping_page_previews_the_rows_and_guesses_the_columns(marketer):
 
 
 def test_without_a_consent_column_the_import_needs_an_attestation(marketer):
-    content = "Phone,Name\n+79031234567,Ivan\n".encode()
+    content = b"Phone,Name\n+79031234567,Ivan\n"
     import_id = uploaded_import_id(upload(marketer, "site.csv", content))
     refused = confirm(marketer, import_id)
     assert refused.status_code == 400
@@ -209,7 +211,7 @@ def test_the_report_of_a_cp1251_semicolon_file_comes_back_so_with_a_column_per_c
 
 
 def test_the_report_of_a_utf8_comma_file_is_utf8_with_a_byte_order_mark_and_commas(app, marketer):
-    content = "Phone,Name,Opt-in\n12,Ivan,yes\n".encode()
+    content = b"Phone,Name,Opt-in\n12,Ivan,yes\n"
     import_id = import_through_the_pages(marketer, "site.csv", content)
     report = marketer.get(f"/audience/imports/{import_id}/report.csv", buffered=True)
     assert report.get_data().startswith(b"\xef\xbb\xbf")  # Excel reads UTF-8 only with it
@@ -252,7 +254,7 @@ def test_the_error_report_neutralises_formulas(app, marketer):
 
 
 def test_a_failed_import_shows_its_sentence(app, marketer):
-    content = "Phone,Name\n+79031234567,Ivan\n".encode()
+    content = b"Phone,Name\n+79031234567,Ivan\n"
     import_id = uploaded_import_id(upload(marketer, "site.csv", content))
     assert confirm(marketer, import_id, attest="y", consent_source="shop").status_code == 302
     record = db.session.get(Import, import_id)

@@ -8,12 +8,12 @@ import csv
 import io
 import os
 from concurrent.futures import ProcessPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
 
-from audience import import_records, import_pipeline
+from audience import import_pipeline, import_records
 from audience.columns import MappingError
 from audience.contacts import contact_detail
 from audience.import_pipeline import ImportRefusedError, run_import
@@ -22,8 +22,15 @@ from audience.status import ContactStatus
 from compliance.models import SuppressionReason
 from extensions import db
 from tests import audience_files as files
-from tests.audience_files import (contact_of, contacts_by_phone, contacts_table, import_content, issues_of, phone,
-                                  start_import)
+from tests.audience_files import (
+    contact_of,
+    contacts_by_phone,
+    contacts_table,
+    import_content,
+    issues_of,
+    phone,
+    start_import,
+)
 from tests.records import suppress, suppression_rows
 
 CHUNK = import_pipeline._CHUNK
@@ -45,12 +52,13 @@ def test_russian_headers_map_to_contact_fields_and_the_other_columns_become_attr
               "Источник", "Теги", "Язык", "Тариф", "Дата рождения", "Баланс", "Комментарий")
     row = ("+79031234501", "  Иван   Петров ", "Москва", "", "Россия", "Да", "15.02.2024", "форма на сайте",
            "VIP, Москва; опт", "Русский", "gold", "01.05.1990", "1234,50", "")
-    record, summary = import_content(files.csv_bytes([row], header, delimiter=";", encoding="cp1251"))
+    _record, summary = import_content(files.csv_bytes([row], header, delimiter=";", encoding="cp1251"))
 
-    assert counts(summary) == dict(read=1, created=1, updated=0, unchanged=0, duplicates=0, rejected=0, suppressed=0)
+    assert counts(summary) == {"read": 1, "created": 1, "updated": 0, "unchanged": 0, "duplicates": 0, "rejected": 0,
+                                   "suppressed": 0}
     ivan = contacts_by_phone()["+79031234501"]
     assert (ivan.name, ivan.name_key, ivan.city, ivan.country) == ("Иван Петров", "иван петров", "Москва", "RU")
-    assert (ivan.consent_source, ivan.consent_at) == ("форма на сайте", datetime(2024, 2, 15, tzinfo=timezone.utc))
+    assert (ivan.consent_source, ivan.consent_at) == ("форма на сайте", datetime(2024, 2, 15, tzinfo=UTC))
     assert (ivan.tags, ivan.tag_list, ivan.language) == ("|vip|москва|опт|", ["vip", "москва", "опт"], "ru")
     # Dates and decimal commas are written one way so segments can compare them; empty cells are not kept.
     assert ivan.attributes == {"Тариф": "gold", "Дата рождения": "1990-05-01", "Баланс": "1234.50"}
@@ -65,7 +73,7 @@ def test_english_headers_map_to_the_same_fields(app):
 
     ivan = contacts_by_phone()["+79031234501"]
     assert (ivan.name, ivan.city, ivan.language, ivan.tags) == ("Ivan Petrov", "Yekaterinburg", "en", "|vip|")
-    assert (ivan.consent_source, ivan.consent_at) == ("checkout", datetime(2024, 3, 1, 10, 15, tzinfo=timezone.utc))
+    assert (ivan.consent_source, ivan.consent_at) == ("checkout", datetime(2024, 3, 1, 10, 15, tzinfo=UTC))
     assert (ivan.latitude, ivan.longitude, ivan.timezone) == (56.8389, 60.6057, "Asia/Yekaterinburg")
     assert ivan.attributes == {"Plan": "gold"}
 
@@ -100,7 +108,7 @@ def test_a_mapping_that_cannot_work_is_refused_with_a_sentence(app, mapping, sen
 @pytest.mark.parametrize("kind", [*files.CSV_KINDS, "xlsx"])
 def test_every_file_format_imports_the_same_contacts(app, kind):
     content = files.xlsx_file() if kind == "xlsx" else files.CSV_KINDS[kind]()
-    record, summary = import_content(content, "клиенты.xlsx" if kind == "xlsx" else "клиенты.csv")
+    _record, summary = import_content(content, "клиенты.xlsx" if kind == "xlsx" else "клиенты.csv")
     assert (summary.read, summary.created, summary.rejected) == (3, 3, 0)
     found = contacts_by_phone()
     assert sorted((contact.phone, contact.name, contact.city) for contact in found.values()) == [
@@ -109,7 +117,7 @@ def test_every_file_format_imports_the_same_contacts(app, kind):
 
 
 def test_the_chosen_sheet_of_a_workbook_is_the_one_imported(app):
-    record, summary = import_content(files.xlsx_two_sheets(), "crm.xlsx", sheet="Март")
+    record, _summary = import_content(files.xlsx_two_sheets(), "crm.xlsx", sheet="Март")
     assert record.options["sheet"] == "Март"
     found = contacts_by_phone()
     assert sorted(found) == ["+79031234592", "+79031234593"]  # nothing from the archive sheet
@@ -118,8 +126,12 @@ def test_the_chosen_sheet_of_a_workbook_is_the_one_imported(app):
 
 
 def test_numbers_a_workbook_stores_as_numbers_are_imported(app):
-    rows = [(79031234501, "Иван", "Москва", "да"), (79031234502.0, "Мария", "Казань", 1), (9031234503, "Пётр", "", "да")]
-    record, summary = import_content(files.xlsx_file(rows), "клиенты.xlsx")
+    rows = [
+        (79031234501, "Иван", "Москва", "да"),
+        (79031234502.0, "Мария", "Казань", 1),
+        (9031234503, "Пётр", "", "да"),
+    ]
+    _record, summary = import_content(files.xlsx_file(rows), "клиенты.xlsx")
     assert (summary.created, summary.rejected) == (3, 0)
     assert sorted(contacts_by_phone()) == ["+79031234501", "+79031234502", "+79031234503"]
 
@@ -152,7 +164,7 @@ def test_numbers_without_a_country_code_are_read_as_the_default_regions(app):
     assert (found["+380441234567"].country, found["+79031234501"].country) == ("UA", "RU")
 
     # Read as Russian, the same digits are no valid number.
-    record, summary = import_content(content)
+    record, _summary = import_content(content)
     assert issues_of(record) == [(2, "rejected", "phone_invalid")]
 
 
@@ -160,7 +172,7 @@ def test_the_report_keeps_each_rejected_row_with_its_cells_and_neutralises_formu
     rows = [("+79031234501", "Иван", "Москва", "да"),
             ("7.90312E+10", "=HYPERLINK(\"http://evil.example\",\"click\")", "Казань", "да"),
             ("+79031234503", "@SUM(A1)", "Омск", "нет")]
-    record, summary = import_content(files.cp1251_csv(rows))
+    record, _summary = import_content(files.cp1251_csv(rows))
     stored = import_records.issues(record)
     assert [(issue.row, issue.reason) for issue in stored] == [(3, "phone_excel_damaged"), (4, "no_opt_in")]
     assert stored[0].raw == {"Телефон": "7.90312E+10", "Имя": "=HYPERLINK(\"http://evil.example\",\"click\")",
@@ -190,7 +202,10 @@ def test_yes_like_consent_imports_a_row_and_no_like_empty_or_unclear_rejects_it(
     assert sorted(contacts_by_phone()) == [phone(index) for index in range(1, len(YES) + 1)]
     first_no = len(YES) + 2
     expected = [(row, "rejected", "no_opt_in") for row in range(first_no, first_no + len(NO))]
-    expected += [(first_no + len(NO), "rejected", "consent_unclear"), (first_no + len(NO) + 1, "rejected", "consent_unclear")]
+    expected += [
+        (first_no + len(NO), "rejected", "consent_unclear"),
+        (first_no + len(NO) + 1, "rejected", "consent_unclear"),
+    ]
     assert issues_of(record) == expected
     assert summary.rejected_by_reason == {"no_opt_in": len(NO), "consent_unclear": 2}
 
@@ -217,14 +232,14 @@ def test_a_file_without_a_consent_column_is_refused_unless_someone_attests_the_o
 
 def test_an_attestation_is_every_contacts_consent_source(app):
     content = files.csv_bytes([("+79031234501", "Иван"), ("+79031234502", "Мария")], ("Телефон", "Имя"))
-    record, summary = import_content(content, consent_source="  website form, checkbox text v3 ")
+    _record, summary = import_content(content, consent_source="  website form, checkbox text v3 ")
     assert summary.created == 2
     assert {contact.consent_source for contact in contacts_by_phone().values()} == {"website form, checkbox text v3"}
 
 
 def test_a_consent_column_outranks_an_attestation(app):
     rows = [("+79031234501", "Иван", "", "да"), ("+79031234502", "Мария", "", "нет")]
-    record, summary = import_content(files.cp1251_csv(rows), consent_source="website form")
+    record, _summary = import_content(files.cp1251_csv(rows), consent_source="website form")
     assert sorted(contacts_by_phone()) == ["+79031234501"]
     assert issues_of(record) == [(3, "rejected", "no_opt_in")]
 
@@ -236,11 +251,11 @@ def test_the_consent_proof_of_each_contact_names_source_time_uploader_file_and_r
             ("+79031234502", "Мария", "нет", "", ""),
             ("+79031234503", "Пётр", "да", "", "")]
     content = files.csv_bytes(rows, header, delimiter=";", encoding="cp1251")
-    record, summary = import_content(content, "клиенты-март.csv", actor=anna)
+    record, _summary = import_content(content, "клиенты-март.csv", actor=anna)
 
     found = contacts_by_phone()
     ivan, petr = contact_detail(found["+79031234501"]).consent, contact_detail(found["+79031234503"]).consent
-    assert (ivan.source, ivan.consented_at, ivan.row) == ("касса №3", datetime(2024, 2, 15, 10, 30, tzinfo=timezone.utc), 2)
+    assert (ivan.source, ivan.consented_at, ivan.row) == ("касса №3", datetime(2024, 2, 15, 10, 30, tzinfo=UTC), 2)
     assert (ivan.import_id, ivan.file_name, ivan.uploaded_by) == (record.id, "клиенты-март.csv", "anna@example.com")
     assert ivan.file_sha256 == import_pipeline.file_sha256(content)
     # Without a date or a source of its own, a row's proof is the upload: its time and file.
@@ -251,11 +266,15 @@ def test_the_consent_proof_of_each_contact_names_source_time_uploader_file_and_r
 
 def test_a_consent_date_that_is_not_a_past_date_gives_a_warning_and_the_upload_time(app):
     header = ("Телефон", "Согласие", "Дата согласия")
-    rows = [("+79031234501", "да", "31.02.2024"), ("+79031234502", "да", "01.01.2999"), ("+79031234503", "да", "01.01.2024")]
+    rows = [
+        ("+79031234501", "да", "31.02.2024"),
+        ("+79031234502", "да", "01.01.2999"),
+        ("+79031234503", "да", "01.01.2024"),
+    ]
     record, summary = import_content(files.utf8_csv(rows, header))
     found = contacts_by_phone()
     assert [found[number].consent_at for number in sorted(found)] == [
-        record.uploaded_at, record.uploaded_at, datetime(2024, 1, 1, tzinfo=timezone.utc)]
+        record.uploaded_at, record.uploaded_at, datetime(2024, 1, 1, tzinfo=UTC)]
     assert issues_of(record) == [(2, "warning", "bad_consent_date"), (3, "warning", "bad_consent_date")]
     assert (summary.created, summary.rejected, summary.warnings_by_reason) == (3, 0, {"bad_consent_date": 2})
 
@@ -270,7 +289,8 @@ def test_duplicates_in_the_file_are_merged_and_counted(app):
             ("'79031234501.0", "Иван Петров", "", "yes", "vip", "silver", "")]
     record, summary = import_content(files.cp1251_csv(rows, header))
 
-    assert counts(summary) == dict(read=4, created=2, updated=0, unchanged=0, duplicates=2, rejected=0, suppressed=0)
+    assert counts(summary) == {"read": 4, "created": 2, "updated": 0, "unchanged": 0, "duplicates": 2, "rejected": 0,
+                                   "suppressed": 0}
     ivan = contacts_by_phone()["+79031234501"]
     # A later row fills in and overrides; an empty cell erases nothing; tags and attributes add up.
     assert (ivan.name, ivan.city, ivan.tags) == ("Иван Петров", "Москва", "|vip|опт|")
@@ -292,7 +312,7 @@ def test_the_consent_proof_of_a_merged_number_is_its_last_row_whole(app):
     found = contacts_by_phone()
     ivan, maria = found["+79031234501"], found["+79031234502"]
     assert (ivan.name, ivan.consent_row, ivan.consent_source, ivan.consent_at) == (
-        "Иван Петров", 4, "акция в магазине", datetime(2024, 3, 15, tzinfo=timezone.utc))
+        "Иван Петров", 4, "акция в магазине", datetime(2024, 3, 15, tzinfo=UTC))
     # Row 5 gives no date: its proof is dated by the upload, not by a date row 3 never gave either.
     assert (maria.name, maria.consent_row, maria.consent_source, maria.consent_at) == (
         "Мария Иванова", 5, "звонок", record.uploaded_at)
@@ -303,8 +323,8 @@ def test_the_consent_proof_of_a_merged_number_is_its_last_row_whole(app):
 def test_a_number_repeated_in_later_chunks_is_a_duplicate_not_an_update(app):
     rows = CHUNK + 500
     record, summary = import_content(files.large_csv(rows, duplicate_every=5000))  # repeats at rows 5002, 10002
-    assert counts(summary) == dict(read=rows, created=rows - 2, updated=0, unchanged=0, duplicates=2, rejected=0,
-                                   suppressed=0)
+    assert counts(summary) == {"read": rows, "created": rows - 2, "updated": 0, "unchanged": 0, "duplicates": 2,
+                                   "rejected": 0, "suppressed": 0}
     assert contact_count() == rows - 2
     # Rows 2 and 5002 (chunk one) and 10002 (chunk two): the proof and the list of merges agree across chunks.
     assert (contact_of(phone(1)).consent_row, contact_of(phone(1)).name) == (10_002, "Клиент 10000")
@@ -344,7 +364,11 @@ def test_a_later_chunk_repeating_an_existing_and_a_new_number_updates_both_keepi
     record, summary = import_content(files.cp1251_csv(rows))
 
     found = contacts_by_phone()
-    assert (found[existing].name, found[existing].consent_import_id, found[existing].consent_row) == ("A2", earlier.id, 2)
+    assert (found[existing].name, found[existing].consent_import_id, found[existing].consent_row) == (
+        "A2",
+        earlier.id,
+        2,
+    )
     assert (found[new].name, found[new].consent_import_id, found[new].consent_row) == ("B2", record.id, 5)
     assert files.merges_of(record) == [(2, 4, "4501"), (3, 5, "4502")]
     assert (summary.created, summary.updated, summary.duplicates) == (1, 1, 2)
@@ -367,8 +391,8 @@ def test_a_big_file_is_parsed_by_worker_processes_with_the_same_outcome(app, mon
     record, summary = import_content(files.large_csv(rows, duplicate_every=4000))  # repeats in every chunk
 
     assert started == [2]
-    assert counts(summary) == dict(read=rows, created=rows - 4, updated=0, unchanged=0, duplicates=4, rejected=0,
-                                   suppressed=1)
+    assert counts(summary) == {"read": rows, "created": rows - 4, "updated": 0, "unchanged": 0, "duplicates": 4,
+                                   "rejected": 0, "suppressed": 1}
     assert contact_count() == rows - 4
     last = contact_of(phone(rows))
     assert (last.name, last.city, last.consent_row) == (f"Клиент {rows - 1}", "Москва", rows + 1)
@@ -378,7 +402,9 @@ def test_a_big_file_is_parsed_by_worker_processes_with_the_same_outcome(app, mon
 
 def test_tags_beyond_what_a_contact_holds_are_dropped_not_failing_the_import(app):
     many = ", ".join(f"тег номер {index}" for index in range(150))
-    record, summary = import_content(files.utf8_csv([("+79031234501", "Иван", many, "да")], ("Телефон", "Имя", "Теги", "Согласие")))
+    _record, summary = import_content(
+        files.utf8_csv([("+79031234501", "Иван", many, "да")], ("Телефон", "Имя", "Теги", "Согласие"))
+    )
     tags = contact_of("+79031234501").tag_list
     assert summary.created == 1
     assert tags == [f"тег номер {index}" for index in range(len(tags))]
@@ -401,12 +427,18 @@ def test_existing_contacts_are_updated_never_duplicated(app):
         ("+79031234504", "Анна", "Тверь", "да", "", ""),
     ], header), "февраль.csv")
 
-    assert counts(summary) == dict(read=3, created=1, updated=1, unchanged=1, duplicates=0, rejected=0, suppressed=0)
+    assert counts(summary) == {"read": 3, "created": 1, "updated": 1, "unchanged": 1, "duplicates": 0, "rejected": 0,
+                                   "suppressed": 0}
     after = contacts_by_phone()
     assert len(after) == 4
     ivan = after["+79031234501"]
     assert ivan.id == before["+79031234501"][0]
-    assert (ivan.name, ivan.city, ivan.tags, ivan.attributes) == ("Иван Петров", "Москва", "|vip|опт|", {"Тариф": "gold"})
+    assert (ivan.name, ivan.city, ivan.tags, ivan.attributes) == (
+        "Иван Петров",
+        "Москва",
+        "|vip|опт|",
+        {"Тариф": "gold"},
+    )
     assert ivan.updated_at > before["+79031234501"][1]
     # The consent proof is the first one: the person opted in then.
     assert (ivan.consent_import_id, ivan.consent_row, ivan.consent_source) == (first.id, 2, "Import of январь.csv")
@@ -415,17 +447,26 @@ def test_existing_contacts_are_updated_never_duplicated(app):
 
 
 def test_reimporting_the_same_file_changes_nothing(app):
-    content = files.excel_artefacts_csv([("+79031234501", "Иван", "Москва", "да"), ("8 903 123-45-01", "", "Шмуравль", "да"),
-                                         ("+79031234502", "Мария", "", "нет")])
-    first, summary = import_content(content)
+    content = files.excel_artefacts_csv(
+        [
+            ("+79031234501", "Иван", "Москва", "да"),
+            ("8 903 123-45-01", "", "Шмуравль", "да"),
+            ("+79031234502", "Мария", "", "нет"),
+        ]
+    )
+    _first, summary = import_content(content)
     table = contacts_table()
 
-    again, repeated = import_content(content)
+    _again, repeated = import_content(content)
 
     assert contacts_table() == table
     assert repeated.created == repeated.updated == 0
     assert repeated.unchanged == summary.created == len(table)
-    assert (repeated.read, repeated.duplicates, repeated.rejected) == (summary.read, summary.duplicates, summary.rejected)
+    assert (repeated.read, repeated.duplicates, repeated.rejected) == (
+        summary.read,
+        summary.duplicates,
+        summary.rejected,
+    )
     assert repeated.rejected_by_reason == summary.rejected_by_reason
     assert summary.duplicates == 1
 
@@ -434,10 +475,10 @@ def test_reimporting_a_file_whose_number_repeats_across_chunks_with_other_values
     # Row 2 and the repeats at rows 5002 and 10002 share a number under three names: the first
     # import ends with the last name, and the second must not count it as updated on the way.
     content = files.large_csv(CHUNK + 500, duplicate_every=5000)
-    first, summary = import_content(content)
+    _first, summary = import_content(content)
     table = contacts_table()
 
-    again, repeated = import_content(content)
+    _again, repeated = import_content(content)
 
     assert contacts_table() == table  # updated_at included
     assert (repeated.created, repeated.updated, repeated.unchanged) == (0, 0, summary.created)
@@ -468,7 +509,7 @@ def test_suppressed_numbers_stay_suppressed_and_are_counted(app):
             ("+79031234504", "Анна", "", "да")]
     content = files.cp1251_csv(rows)
 
-    record, summary = import_content(content)
+    _record, summary = import_content(content)
 
     assert (summary.created, summary.duplicates, summary.suppressed) == (4, 1, 3)
     found = contacts_by_phone()
@@ -477,7 +518,7 @@ def test_suppressed_numbers_stay_suppressed_and_are_counted(app):
     # Nothing was lifted or added: "да" in a file is no opt-in from the person.
     assert [(entry.id, entry.reason, entry.lifted_at) for entry in suppression_rows()] == entries
 
-    again, repeated = import_content(content)
+    _again, repeated = import_content(content)
     assert (repeated.unchanged, repeated.suppressed) == (4, 3)
     assert contact_detail(contacts_by_phone()["+79031234501"]).status is ContactStatus.OPTED_OUT
 
@@ -491,7 +532,7 @@ def geo(contact: Contact) -> tuple:
 def test_moscow_with_a_russian_number_is_moscow_russia(app):
     rows = [("+79031234501", "Иван", "Москва", "да"), ("+79031234502", "Мария", "г. Москва", "да"),
             ("+79031234503", "Пётр", "МОСКВА", "да")]
-    record, summary = import_content(files.cp1251_csv(rows))
+    record, _summary = import_content(files.cp1251_csv(rows))
     found = contacts_by_phone()
     for contact in found.values():
         assert contact.country == "RU"
@@ -557,7 +598,10 @@ def test_a_region_column_is_written_one_way_and_places_a_mobile_number(app):
     rows = [("+79031234501", "Свердл. обл.", "да"), ("+79031234502", "Заречный край", "да")]
     import_content(files.cp1251_csv(rows, header))
     found = contacts_by_phone()
-    assert (found["+79031234501"].region, found["+79031234501"].timezone) == ("Свердловская область", "Asia/Yekaterinburg")
+    assert (found["+79031234501"].region, found["+79031234501"].timezone) == (
+        "Свердловская область",
+        "Asia/Yekaterinburg",
+    )
     assert (found["+79031234502"].region, found["+79031234502"].timezone) == ("Заречный край", None)
 
 

@@ -28,7 +28,6 @@ from tests.test_materialise import add_campaign, add_contact, add_template, supp
 from tests.test_worker import finished_cleanly, start_worker  # noqa: F401  (a fixture)
 
 
-
 def scheduled_jobs() -> dict[str, datetime]:
     """The launch queue's scheduled jobs and the moment each is due."""
     registry = ScheduledJobRegistry(launch.LAUNCH_QUEUE, connection=redis_queues.connection)
@@ -94,7 +93,17 @@ def test_a_rolled_back_schedule_enqueues_nothing(app):
     assert scheduled_jobs() == {}
 
 
-@pytest.mark.parametrize("status", [CampaignStatus.DRAFT, CampaignStatus.IN_REVIEW, CampaignStatus.REJECTED, CampaignStatus.SCHEDULED, CampaignStatus.SENDING, CampaignStatus.CANCELLED])
+@pytest.mark.parametrize(
+    "status",
+    [
+        CampaignStatus.DRAFT,
+        CampaignStatus.IN_REVIEW,
+        CampaignStatus.REJECTED,
+        CampaignStatus.SCHEDULED,
+        CampaignStatus.SENDING,
+        CampaignStatus.CANCELLED,
+    ],
+)
 def test_only_an_approved_campaign_can_be_scheduled(app, status):
     campaign = add_campaign(status=status)
     with pytest.raises(LaunchError, match="Only an approved campaign can be scheduled"):
@@ -202,8 +211,13 @@ def test_the_launch_materialises_once_and_a_retried_job_does_nothing(app, audien
     caplog.set_level("INFO", logger="campaigns.jobs")
     first = jobs.launch_campaign(campaign.id)
     assert db.session.get(Template, campaign.template_id).last_used_at is not None  # sorts the template list
-    assert first == {"launched": True, "skipped": "", "status": "sending", "recipients": 4,
-                     "exclusions": {"invalid_number": 0, "blocked": 0, "opted_out": 1, "no_consent": 0, "frequency_cap": 0}}
+    assert first == {
+        "launched": True,
+        "skipped": "",
+        "status": "sending",
+        "recipients": 4,
+        "exclusions": {"invalid_number": 0, "blocked": 0, "opted_out": 1, "no_consent": 0, "frequency_cap": 0},
+    }
     campaign = fresh(campaign)
     assert campaign.status is CampaignStatus.SENDING and campaign.recipients == 4
     assert campaign.exclusions["opted_out"] == 1
@@ -219,7 +233,9 @@ def test_the_launch_materialises_once_and_a_retried_job_does_nothing(app, audien
     assert [event.details["to"] for event in audit_events("campaign.launch")] == ["sending"]
 
 
-def test_a_crash_during_materialisation_leaves_it_scheduled_without_rows_and_the_retry_works(app, audience, monkeypatch):
+def test_a_crash_during_materialisation_leaves_it_scheduled_without_rows_and_the_retry_works(
+    app, audience, monkeypatch
+):
     campaign = add_campaign()
     schedule_launch(campaign)
     db.session.commit()
@@ -364,7 +380,9 @@ def test_past_send_at_with_no_worker_running_it_launches_when_one_starts(app, au
     assert launch_job_id(campaign.id) in scheduled_jobs()
 
     worker = start_worker()
-    wait_for(lambda: fresh(campaign).status is CampaignStatus.SENDING, "the late worker's scheduler to launch the campaign")
+    wait_for(
+        lambda: fresh(campaign).status is CampaignStatus.SENDING, "the late worker's scheduler to launch the campaign"
+    )
     job = Job.fetch(launch_job_id(campaign.id), connection=redis_queues.connection)
     wait_for(lambda: job.get_status(refresh=True) == JobStatus.FINISHED, "the launch job to finish")
     worker.observe_children()

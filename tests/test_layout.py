@@ -33,13 +33,18 @@ def rules(css: str) -> dict[str, str]:
 
 def test_the_stylesheet_wraps_long_words_everywhere_and_lets_columns_shrink():
     base = rules((STATIC / "vestnik.css").read_text())
-    assert re.search(r"overflow-wrap:\s*anywhere", base["body"]), "overflow-wrap is inherited: on body it reaches every cell"
+    assert re.search(r"overflow-wrap:\s*anywhere", base["body"]), (
+        "overflow-wrap is inherited: on body it reaches every cell"
+    )
     for selector in ("main > *", ".card", ".grid > *", ".filters > *", ".field"):
         assert re.search(r"min-width:\s*0", base.get(selector, "")), f"{selector} must be allowed to shrink"
     # Nothing turns the wrapping off again without clipping what does not fit.
     for sheet in STATIC.glob("*.css"):
         for selector, body in rules(sheet.read_text()).items():
-            assert not re.search(r"overflow-wrap:\s*(normal|break-word)|word-break:\s*keep-all", body), (sheet.name, selector)
+            assert not re.search(r"overflow-wrap:\s*(normal|break-word)|word-break:\s*keep-all", body), (
+                sheet.name,
+                selector,
+            )
             if re.search(r"white-space:\s*nowrap", body):
                 assert re.search(r"overflow:\s*hidden", body), (sheet.name, selector)
 

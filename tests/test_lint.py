@@ -13,7 +13,8 @@ from compliance.spam import SpamRules
 from compliance.verdict import Outcome
 
 RU_NOTE = "*Meta Platforms Inc. признана экстремистской организацией, её деятельность запрещена на территории РФ."
-EN_NOTE = "*Meta Platforms Inc. is recognised as an extremist organisation; its activities are banned in the Russian Federation."
+EN_NOTE = ("*Meta Platforms Inc. is recognised as an extremist organisation; "
+           "its activities are banned in the Russian Federation.")
 
 
 def verdicts(report) -> list[tuple[str, Outcome, str]]:
@@ -37,7 +38,9 @@ def test_mentions_are_tagged_and_reported_once():
         ("instagram", "Инстаграм"), ("facebook", "Фейсбук"), ("instagram", "Инсту"),
     ]
     assert verdicts(report)[0] == (
-        "restricted_mention", Outcome.WARN, "Mentions of Instagram, Facebook are marked with * and the disclaimer is added.",
+        "restricted_mention",
+        Outcome.WARN,
+        "Mentions of Instagram, Facebook are marked with * and the disclaimer is added.",
     )
     assert report.verdicts[0].details == {"platforms": ["instagram", "facebook"]}
     assert report.outcome is Outcome.WARN
@@ -103,7 +106,9 @@ def test_the_disclaimer_can_push_the_body_over_the_limit():
     assert len(text) <= BODY_LIMIT < len(report.tagged)
     length = next(verdict for verdict in report.verdicts if verdict.rule == "body_length")
     assert length.outcome is Outcome.BLOCK
-    assert re.fullmatch(r"With the disclaimer the text is [\d,\s]+ characters; a template body allows [\d,\s]+\.", length.reason)
+    assert re.fullmatch(
+        r"With the disclaimer the text is [\d,\s]+ characters; a template body allows [\d,\s]+\.", length.reason
+    )
     assert _digits(length.reason) == f"{len(report.tagged)}{BODY_LIMIT}"
     assert report.outcome is Outcome.BLOCK
 
@@ -170,7 +175,12 @@ def test_the_report_is_json_with_the_documented_keys():
     report = lint("СРОЧНО!! Наш Инстаграм и профиль instagram.com/shop — бесплатно", "ru")
     data = json.loads(json.dumps(report.as_dict(), ensure_ascii=False))
     assert set(data) == {"text", "language", "tagged", "mentions", "links", "spam", "verdicts", "outcome"}
-    assert (data["text"], data["language"], data["tagged"], data["outcome"]) == (report.text, "ru", report.tagged, "block")
+    assert (data["text"], data["language"], data["tagged"], data["outcome"]) == (
+        report.text,
+        "ru",
+        report.tagged,
+        "block",
+    )
     assert data["mentions"] == [{"platform": "instagram", "match": "Инстаграм", "start": 13, "end": 22}]
     assert data["links"] == [{"platform": "instagram", "url": "instagram.com/shop", "start": 33, "end": 51}]
     assert set(data["spam"]) == {"score", "outcome", "signals"}

@@ -38,7 +38,9 @@ def fail_times(client, email: str, times: int) -> None:
 
 
 def change_password(client, current: str, new: str):
-    return post_form(client, "/profile/password", {"current": current, "password": new, "confirm": new}, page="/profile")
+    return post_form(
+        client, "/profile/password", {"current": current, "password": new, "confirm": new}, page="/profile"
+    )
 
 
 def test_sign_in_and_sign_out(client, make_user):

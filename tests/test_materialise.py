@@ -14,7 +14,14 @@ from campaigns.campaign_specs import variable_values
 from campaigns.content import content_hash
 from campaigns.materialise import EXCLUSION_REASONS, MaterialiseError, materialise
 from campaigns.models import (
-    Campaign, CampaignStatus, Message, MessageStatus, Sender, Template, TemplateCategory, TemplateStatus,
+    Campaign,
+    CampaignStatus,
+    Message,
+    MessageStatus,
+    Sender,
+    Template,
+    TemplateCategory,
+    TemplateStatus,
 )
 from campaigns.variables import CONTACT_FIELDS
 from compliance import suppression

@@ -49,7 +49,13 @@ def test_create_saves_a_draft_version_one(app, make_user):
                                               buttons=[{**STOP, "junk": "dropped"}]), actor=author)
     db.session.commit()
     [saved] = rows()
-    assert (saved.name, saved.language, saved.version, saved.is_current, saved.status) == ("autumn_sale", "en", 1, True, TemplateStatus.DRAFT)
+    assert (saved.name, saved.language, saved.version, saved.is_current, saved.status) == (
+        "autumn_sale",
+        "en",
+        1,
+        True,
+        TemplateStatus.DRAFT,
+    )
     assert saved.category is TemplateCategory.MARKETING and saved.tags == "|promo|autumn|"
     assert saved.examples == {"1": "Anna", "2": "Monday"} and saved.buttons == [STOP]
     assert saved.created_by_id == saved.updated_by_id == author.id
@@ -76,7 +82,9 @@ def test_a_name_exists_once_per_language(app):
     make()
     with pytest.raises(templates.DuplicateTemplateError) as caught:
         templates.create_template(spec())
-    assert caught.value.errors == ["Name: a template named “autumn_sale” in en already exists; edit it or choose another name."]
+    assert caught.value.errors == [
+        "Name: a template named “autumn_sale” in en already exists; edit it or choose another name."
+    ]
     db.session.rollback()
     make(language="ru", buttons=[{"type": "quick_reply", "text": "Отписаться"}])
     assert [(t.name, t.language) for t in rows()] == [("autumn_sale", "en"), ("autumn_sale", "ru")]
@@ -103,7 +111,12 @@ def test_a_rejected_template_edited_in_place_becomes_a_draft_again(app):
     templates.update_template(template, {"footer": "Example Ltd"})
     db.session.commit()
     [saved] = rows()
-    assert (saved.version, saved.status, saved.rejection_reason, saved.footer) == (1, TemplateStatus.DRAFT, None, "Example Ltd")
+    assert (saved.version, saved.status, saved.rejection_reason, saved.footer) == (
+        1,
+        TemplateStatus.DRAFT,
+        None,
+        "Example Ltd",
+    )
 
 
 @pytest.mark.parametrize("status", ["approved", "paused", "disabled"])
@@ -157,7 +170,9 @@ def test_what_cannot_be_edited(app):
     with pytest.raises(templates.TemplateError) as caught:
         templates.update_template(rows()[1], {"name": "renamed"})
     assert caught.value.errors == [
-        "Name and language can no longer change: the provider knows the template by them. Create a new template instead."]
+        "Name and language can no longer change: the provider knows the template by them. "
+        "Create a new template instead."
+    ]
     with pytest.raises(templates.TemplateError) as caught:
         templates.update_template(rows()[1], {"body": "{{1}}"})
     assert caught.value.errors[0] == "Body: the text cannot start with a variable; put some words before it."
@@ -221,7 +236,11 @@ def test_submit_in_the_sandbox_approves_a_clean_template(app, make_user):
     [decided] = audit_events("template.status_changed")
     assert submitted.actor_id == author.id
     assert decided.actor_id is None and decided.actor_label == "channel:sandbox"
-    assert (decided.details["from"], decided.details["to"], decided.details["source"]) == ("pending", "approved", "sandbox")
+    assert (decided.details["from"], decided.details["to"], decided.details["source"]) == (
+        "pending",
+        "approved",
+        "sandbox",
+    )
 
 
 def test_submit_in_the_sandbox_rejects_what_the_lint_blocks(app):
@@ -231,9 +250,14 @@ def test_submit_in_the_sandbox_rejects_what_the_lint_blocks(app):
     [saved] = rows()
     assert saved.status is TemplateStatus.REJECTED
     assert "Links to Instagram are not allowed in Russia: instagram.com/shop." in saved.rejection_reason
-    assert "The header mentions Instagram; only the body can carry the disclaimer, so move it there." in saved.rejection_reason
+    assert (
+        "The header mentions Instagram; only the body can carry the disclaimer, so move it there."
+        in saved.rejection_reason
+    )
     # A mention in the body alone is tagged, not blocked.
-    fixed = templates.update_template(saved, {"body": "Hi {{1}}, follow our Instagram for the sale on {{2}}. Bye!", "header": ""})
+    fixed = templates.update_template(
+        saved, {"body": "Hi {{1}}, follow our Instagram for the sale on {{2}}. Bye!", "header": ""}
+    )
     templates.submit(fixed)
     assert fixed.status is TemplateStatus.APPROVED
 
@@ -272,8 +296,15 @@ def test_search_over_name_and_body_in_any_case(app):
     make(name="welcome", body="Здравствуйте, {{1}}! Скидка {{2}} для вас.", examples={"1": "a", "2": "b"},
          category="utility", buttons=[])
     make(name="autumn_sale")
-    for text, names in [("скидка", ["welcome"]), ("СКИДКА", ["welcome"]), ("Autumn", ["autumn_sale"]),
-                        ("SALE STARTS", ["autumn_sale"]), ("e", ["autumn_sale", "welcome"]), ("100%_", []), ("", ["autumn_sale", "welcome"])]:
+    for text, names in [
+        ("скидка", ["welcome"]),
+        ("СКИДКА", ["welcome"]),
+        ("Autumn", ["autumn_sale"]),
+        ("SALE STARTS", ["autumn_sale"]),
+        ("e", ["autumn_sale", "welcome"]),
+        ("100%_", []),
+        ("", ["autumn_sale", "welcome"]),
+    ]:
         assert sorted(t.name for t in templates.list_templates(search=text).templates) == names, text
 
 
@@ -310,10 +341,19 @@ def test_sorting_by_name_updated_and_last_used(app):
 
 
 def test_pages_of_hundreds(app):
-    db.session.add_all(Template(name=f"t_{n:03d}", language="en", category=TemplateCategory.UTILITY, body="Hello there.",
-                                buttons=[], examples={}) for n in range(230))
+    db.session.add_all(
+        Template(
+            name=f"t_{n:03d}",
+            language="en",
+            category=TemplateCategory.UTILITY,
+            body="Hello there.",
+            buttons=[],
+            examples={},
+        )
+        for n in range(230)
+    )
     db.session.commit()
     first = templates.list_templates(sort="name")
     assert (first.total, len(first.templates), first.next_offset) == (230, 50, 50)
     last = templates.list_templates(sort="name", offset=200)
-    assert [t.name for t in last.templates][0] == "t_200" and len(last.templates) == 30 and last.next_offset is None
+    assert next(t.name for t in last.templates) == "t_200" and len(last.templates) == 30 and last.next_offset is None

@@ -59,9 +59,20 @@ ENUMS = (Role, ImportStatus, IssueKind, ContactStatus, TemplateCategory, Templat
          ReviewDecision, MessageStatus, SuppressionReason, Outcome)
 # The suppression sources the code writes (compliance.suppression.suppress(source=…)).
 SUPPRESSION_SOURCES = ("ui", "cli", "api", "import", "keyword")
-LABEL_TABLES = (ROLE_LABELS, CONTACT_STATUS_LABELS, import_records.STATUS_LABELS, CATEGORY_LABELS, TEMPLATE_STATUS_LABELS,
-                lifecycle.STATUS_LABELS, EXCLUSION_LABELS, DEFERRAL_LABELS, SUPPRESSION_REASON_LABELS,
-                OUTCOME_LABELS, VARIABLE_SOURCE_LABELS, review.REJECTION_REASONS)
+LABEL_TABLES = (
+    ROLE_LABELS,
+    CONTACT_STATUS_LABELS,
+    import_records.STATUS_LABELS,
+    CATEGORY_LABELS,
+    TEMPLATE_STATUS_LABELS,
+    lifecycle.STATUS_LABELS,
+    EXCLUSION_LABELS,
+    DEFERRAL_LABELS,
+    SUPPRESSION_REASON_LABELS,
+    OUTCOME_LABELS,
+    VARIABLE_SOURCE_LABELS,
+    review.REJECTION_REASONS,
+)
 # Never links to follow: they end the session or answer with a file, not a page.
 SKIPPED_ENDPOINTS = {"static", "accounts.logout"}
 # English words that are the same in the Russian interface: names of things, formats, the brand.
@@ -90,7 +101,7 @@ def english_labels() -> set[str]:
         english = [str(label) for table in tables for label in table.values()]
     with force_locale("ru"):
         russian = [str(label) for table in tables for label in table.values()]
-    return {word for word, translated in zip(english, russian) if word != translated}
+    return {word for word, translated in zip(english, russian, strict=True) if word != translated}
 
 
 # --- reading a page the way a person does ------------------------------------------------------------
@@ -215,7 +226,7 @@ def page_urls(app, ids: dict[str, list]) -> list[str]:
         missing = [name for name in names if name not in ids]
         assert not missing, f"the walk cannot fill {missing} of {rule.rule}: add them to the world"
         for values in itertools.product(*(ids[name] for name in names)):
-            urls.append(adapter.build(rule.endpoint, dict(zip(names, values))))
+            urls.append(adapter.build(rule.endpoint, dict(zip(names, values, strict=True))))
     return urls
 
 
@@ -261,7 +272,9 @@ def test_every_page_speaks_the_readers_language(app, world_ids, role):
 def reviewer_page(app, world, campaign, language: str) -> str:
     users.update_profile(world.reviewer, name="", language=language)
     db.session.commit()
-    return visible_text(signed_in_client(app, world.reviewer.email).get(f"/reviews/{campaign.id}").get_data(as_text=True))
+    return visible_text(
+        signed_in_client(app, world.reviewer.email).get(f"/reviews/{campaign.id}").get_data(as_text=True)
+    )
 
 
 def test_the_stored_preflight_keeps_codes_and_is_worded_for_each_reader(app, make_user):
@@ -300,7 +313,10 @@ def test_a_report_stored_before_sentences_had_codes_is_still_shown(app, make_use
     review.submit(campaign, world.marketer)
     db.session.commit()
     old = dict(campaign.preflight)
-    old["lint"] = {**old["lint"], "verdicts": [{"rule": "spam_score", "outcome": "pass", "reason": "Spam score 1 is low."}]}
+    old["lint"] = {
+        **old["lint"],
+        "verdicts": [{"rule": "spam_score", "outcome": "pass", "reason": "Spam score 1 is low."}],
+    }
     old["warnings"] = ["An old warning, stored as words."]
     db.session.execute(update(Campaign).where(Campaign.id == campaign.id).values(preflight=old))
     db.session.commit()

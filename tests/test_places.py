@@ -10,7 +10,14 @@ import pytest
 from phonenumbers.geodata import GEOCODE_DATA
 
 from audience.places import (
-    MIN_CITY_POPULATION, REGIONS_PATH, Gazetteer, Place, Region, country_code, gazetteer, normalise_key,
+    MIN_CITY_POPULATION,
+    REGIONS_PATH,
+    Gazetteer,
+    Place,
+    Region,
+    country_code,
+    gazetteer,
+    normalise_key,
 )
 
 # Russia lists these subjects; GeoNames files their capitals (and so their cities) under Ukraine.

@@ -13,8 +13,13 @@ from extensions import db
 from tests.campaign_world import add_contact, make_world
 from tests.records import audit_events
 
-CARD = RateCard("USD", {"RU": {"marketing": Decimal("0.0802"), "utility": Decimal("0.04"), "authentication": Decimal("0.04")},
-                        "other": {"marketing": Decimal("0.0604"), "utility": Decimal("0.0077"), "authentication": Decimal("0.0171")}})
+CARD = RateCard(
+    "USD",
+    {
+        "RU": {"marketing": Decimal("0.0802"), "utility": Decimal("0.04"), "authentication": Decimal("0.04")},
+        "other": {"marketing": Decimal("0.0604"), "utility": Decimal("0.0077"), "authentication": Decimal("0.0171")},
+    },
+)
 
 
 def test_the_shipped_card_prices_every_listed_country_and_the_rest():
@@ -45,17 +50,35 @@ def test_the_free_allowance_goes_to_the_cheapest_messages_first():
 
 
 def test_rub_has_kopecks():
-    card = RateCard.from_dict({"currency": "RUB", "prices": {"other": {"marketing": "6.5", "utility": "1", "authentication": "1,5"}}})
+    card = RateCard.from_dict(
+        {"currency": "RUB", "prices": {"other": {"marketing": "6.5", "utility": "1", "authentication": "1,5"}}}
+    )
     assert pricing.estimate({"RU": 3}, "authentication", card)["total_minor"] == 450
 
 
-@pytest.mark.parametrize(("data", "fragment"), [
-    ({"currency": "XYZ", "prices": {"other": {"marketing": 1, "utility": 1, "authentication": 1}}}, "Currency:"),
-    ({"currency": "USD", "prices": {"RU": {"marketing": 1, "utility": 1, "authentication": 1}}}, "“other” row"),
-    ({"currency": "USD", "prices": {"RUS": {"marketing": 1, "utility": 1, "authentication": 1}}}, "not a two-letter"),
-    ({"currency": "USD", "prices": {"other": {"marketing": "-1", "utility": 1, "authentication": 1}}}, "marketing price"),
-    ({"currency": "USD", "free_per_month": -5, "prices": {"other": {"marketing": 1, "utility": 1, "authentication": 1}}}, "Free allowance"),
-])
+@pytest.mark.parametrize(
+    ("data", "fragment"),
+    [
+        ({"currency": "XYZ", "prices": {"other": {"marketing": 1, "utility": 1, "authentication": 1}}}, "Currency:"),
+        ({"currency": "USD", "prices": {"RU": {"marketing": 1, "utility": 1, "authentication": 1}}}, "“other” row"),
+        (
+            {"currency": "USD", "prices": {"RUS": {"marketing": 1, "utility": 1, "authentication": 1}}},
+            "not a two-letter",
+        ),
+        (
+            {"currency": "USD", "prices": {"other": {"marketing": "-1", "utility": 1, "authentication": 1}}},
+            "marketing price",
+        ),
+        (
+            {
+                "currency": "USD",
+                "free_per_month": -5,
+                "prices": {"other": {"marketing": 1, "utility": 1, "authentication": 1}},
+            },
+            "Free allowance",
+        ),
+    ],
+)
 def test_a_wrong_card_is_refused_with_a_sentence_naming_the_field(data, fragment):
     with pytest.raises(RateCardError) as caught:
         RateCard.from_dict(data)
@@ -81,7 +104,12 @@ def test_an_admins_card_is_stored_used_and_reset(app, make_user):
     assert current.customised and current.currency == "RUB"
     assert audit_events("pricing.rate_card_changed")[0].actor_id == admin.id
     estimate = preflight.run(world.campaign())["estimate"]
-    assert (estimate["currency"], estimate["total"], estimate["total_minor"], estimate["customised_card"]) == ("RUB", "7.25", 725, True)
+    assert (estimate["currency"], estimate["total"], estimate["total_minor"], estimate["customised_card"]) == (
+        "RUB",
+        "7.25",
+        725,
+        True,
+    )
     pricing.reset_rate_card(admin)
     db.session.commit()
     assert not pricing.current_rate_card().customised and audit_events("pricing.rate_card_reset")

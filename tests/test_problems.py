@@ -251,4 +251,7 @@ def test_a_domain_error_carries_sentences_and_fields():
     collected.append("About nothing in particular.")
     collected.field = "send_at"
     collected.append("In the past.")
-    assert DomainError(errors=collected).field_errors == [(None, "About nothing in particular."), ("send_at", "In the past.")]
+    assert DomainError(errors=collected).field_errors == [
+        (None, "About nothing in particular."),
+        ("send_at", "In the past."),
+    ]

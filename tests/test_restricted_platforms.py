@@ -9,7 +9,8 @@ import pytest
 from compliance.restricted import REGISTRY_PATH, Registry
 
 RU_NOTE = "*Meta Platforms Inc. признана экстремистской организацией, её деятельность запрещена на территории РФ."
-EN_NOTE = "*Meta Platforms Inc. is recognised as an extremist organisation; its activities are banned in the Russian Federation."
+EN_NOTE = ("*Meta Platforms Inc. is recognised as an extremist organisation; "
+           "its activities are banned in the Russian Federation.")
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +73,9 @@ def test_the_disclaimer_follows_the_language(registry):
 def test_tagging_is_idempotent(registry, text):
     once = registry.tag(text)
     assert registry.tag(once) == once
-    assert [(m.platform, m.match) for m in registry.mentions(once)] == [(m.platform, m.match) for m in registry.mentions(text)]
+    assert [(m.platform, m.match) for m in registry.mentions(once)] == [
+        (m.platform, m.match) for m in registry.mentions(text)
+    ]
 
 
 def test_formatting_and_placeholders_are_kept(registry):
@@ -83,7 +86,11 @@ def test_formatting_and_placeholders_are_kept(registry):
 @pytest.mark.parametrize(
     ("text", "url", "platform"),
     [
-        ("Подписывайтесь: https://www.instagram.com/vestnik_shop", "https://www.instagram.com/vestnik_shop", "instagram"),
+        (
+            "Подписывайтесь: https://www.instagram.com/vestnik_shop",
+            "https://www.instagram.com/vestnik_shop",
+            "instagram",
+        ),
         ("instagram.com/brand", "instagram.com/brand", "instagram"),
         ("наш профиль instagr.am/brand.", "instagr.am/brand", "instagram"),
         ("пишите https://ig.me/m/brand", "https://ig.me/m/brand", "instagram"),

@@ -19,7 +19,6 @@ from tests.campaign_world import add_contact, add_template, make_world
 from tests.records import audit_events, suppress
 
 
-
 @pytest.fixture
 def world(app, make_user):
     return make_world(make_user)
@@ -61,8 +60,18 @@ def test_the_preflight_breaks_the_audience_down_by_exclusion_reason(audience):
     campaign = audience.campaign()
     report = preflight.run(campaign)
     assert report["audience"] == {
-        "total": 9, "eligible": 3, "deferred": 0, "deferred_by": {},
-        "excluded": {"no_consent": 1, "opted_out": 1, "blocked": 1, "frequency_cap": 1, "invalid_number": 1, "time_zone": 1},
+        "total": 9,
+        "eligible": 3,
+        "deferred": 0,
+        "deferred_by": {},
+        "excluded": {
+            "no_consent": 1,
+            "opted_out": 1,
+            "blocked": 1,
+            "frequency_cap": 1,
+            "invalid_number": 1,
+            "time_zone": 1,
+        },
     }
     assert report["template"]["approved"] is True and report["blocking"] == []
     assert report["tier"] == {"tier": "TIER_250", "limit": 250, "contacted_last_24h": 1, "headroom": 249,
@@ -180,6 +189,7 @@ def test_approval_binds_to_the_hash_and_schedules_the_launch(audience):
     assert [e.action for e in audit_events("campaign.approve")] == ["campaign.approve"]
     assert audit_events("campaign.schedule")[0].actor_id == audience.reviewer.id
     from rq.job import Job
+
     from extensions import redis_queues
 
     assert Job.fetch(launch.launch_job_id(campaign.id), connection=redis_queues.connection)
@@ -271,8 +281,9 @@ def test_what_changed_since_the_last_review(audience):
     review.reject(campaign, audience.reviewer, "timing", "Not on a Sunday")
     db.session.commit()
     assert review.changes_since_last_review(campaign) == []
-    campaign_specs.update_campaign(campaign, {"messages_per_second": 5, "send_window": {"start": "10:00", "end": "18:00"}},
-                              audience.marketer)
+    campaign_specs.update_campaign(
+        campaign, {"messages_per_second": 5, "send_window": {"start": "10:00", "end": "18:00"}}, audience.marketer
+    )
     changes = review.changes_since_last_review(campaign)
     assert [change["field"] for change in changes] == ["send_window", "messages_per_second"]
     assert changes[1] == {"field": "messages_per_second", "before": 20, "after": 5}

@@ -13,11 +13,13 @@ from extensions import db
 from tests.helpers import assert_problem, post_form, signed_in_client
 
 ADMIN_PAGES = ["/users", "/audit", "/compliance/settings"]
-SIGNED_IN_PAGES = ["/", "/tokens", "/profile", "/suppressions", "/lint", "/audience/segments", "/audience/segments/new", "/templates", "/templates/new", *ADMIN_PAGES]
+SIGNED_IN_PAGES = ["/", "/tokens", "/profile", "/suppressions", "/lint", "/audience/segments", "/audience/segments/new",
+                   "/templates", "/templates/new", *ADMIN_PAGES]
 FORBIDDEN = "Your role does not allow this. Ask an administrator if you need access."
 # Endpoints anyone may reach; every other one must be guarded by role_required.
 PUBLIC_ENDPOINTS = {
-    "static", "web.favicon", "accounts.login", "accounts.accept_invitation", "web.switch_language", "health.healthz", "health.metrics",
+    "static", "web.favicon", "accounts.login", "accounts.accept_invitation", "web.switch_language", "health.healthz",
+    "health.metrics",
 }
 ADMIN_ENDPOINTS = {
     "accounts.user_list", "accounts.set_role", "accounts.deactivate", "accounts.reactivate", "accounts_api.users",

@@ -35,14 +35,24 @@ def world(app, make_user):
 @pytest.fixture
 def campaigns_on_segment(world):
     """One campaign on the segment in each status that matters, by status."""
-    made = {status: world.campaign(name=f"Campaign {status.value}") for status in
-            (CampaignStatus.DRAFT, CampaignStatus.IN_REVIEW, CampaignStatus.APPROVED, CampaignStatus.SCHEDULED, CampaignStatus.SENDING)}
+    made = {
+        status: world.campaign(name=f"Campaign {status.value}")
+        for status in (
+            CampaignStatus.DRAFT,
+            CampaignStatus.IN_REVIEW,
+            CampaignStatus.APPROVED,
+            CampaignStatus.SCHEDULED,
+            CampaignStatus.SENDING,
+        )
+    }
     for status in (CampaignStatus.IN_REVIEW, CampaignStatus.APPROVED, CampaignStatus.SCHEDULED, CampaignStatus.SENDING):
         review.submit(made[status], world.marketer)
     for status in (CampaignStatus.APPROVED, CampaignStatus.SCHEDULED, CampaignStatus.SENDING):
         review.approve(made[status], world.reviewer, schedule=status is not CampaignStatus.APPROVED)
     db.session.commit()
-    made[CampaignStatus.SENDING].status = CampaignStatus.SENDING  # launched: its rows are materialised (the launch has its own tests)
+    made[
+        CampaignStatus.SENDING
+    ].status = CampaignStatus.SENDING  # launched: its rows are materialised (the launch has its own tests)
     db.session.commit()
     return made
 
@@ -69,7 +79,10 @@ def ids_of(made, *chosen: CampaignStatus) -> list[int]:
 
 
 def voided_keys(made) -> list[str]:
-    return [f"campaign:{made[status].id}:{status.value}" for status in (CampaignStatus.IN_REVIEW, CampaignStatus.APPROVED, CampaignStatus.SCHEDULED)]
+    return [
+        f"campaign:{made[status].id}:{status.value}"
+        for status in (CampaignStatus.IN_REVIEW, CampaignStatus.APPROVED, CampaignStatus.SCHEDULED)
+    ]
 
 
 # --- the service ---------------------------------------------------------------------------------------
@@ -99,13 +112,20 @@ def test_a_confirmed_edit_returns_them_to_draft_audited_and_drops_the_launch_job
     assert job_exists(scheduled.id)  # not before the commit: a rollback would leave the campaign scheduled
     db.session.commit()
     assert not job_exists(scheduled.id)
-    assert statuses(made) == {CampaignStatus.DRAFT: CampaignStatus.DRAFT, CampaignStatus.IN_REVIEW: CampaignStatus.DRAFT, CampaignStatus.APPROVED: CampaignStatus.DRAFT, CampaignStatus.SCHEDULED: CampaignStatus.DRAFT,
-                              CampaignStatus.SENDING: CampaignStatus.SENDING}
+    assert statuses(made) == {
+        CampaignStatus.DRAFT: CampaignStatus.DRAFT,
+        CampaignStatus.IN_REVIEW: CampaignStatus.DRAFT,
+        CampaignStatus.APPROVED: CampaignStatus.DRAFT,
+        CampaignStatus.SCHEDULED: CampaignStatus.DRAFT,
+        CampaignStatus.SENDING: CampaignStatus.SENDING,
+    }
     for status in (CampaignStatus.IN_REVIEW, CampaignStatus.APPROVED, CampaignStatus.SCHEDULED):
         campaign = db.session.get(Campaign, made[status].id)
         assert campaign.approved_hash is None and campaign.content_hash == content_hash(campaign)
     edits = audit_events("campaign.edit")
-    assert sorted(int(event.object_id) for event in edits) == ids_of(made, CampaignStatus.IN_REVIEW, CampaignStatus.APPROVED, CampaignStatus.SCHEDULED)
+    assert sorted(int(event.object_id) for event in edits) == ids_of(
+        made, CampaignStatus.IN_REVIEW, CampaignStatus.APPROVED, CampaignStatus.SCHEDULED
+    )
     assert {(event.details["reason"], event.details["segment_id"], event.actor_label) for event in edits} == {
         ("segment edited", world.segment.id, world.marketer.email)}
     assert audit_events("segment.updated")[0].details["voided"] == voided_keys(made)
@@ -177,7 +197,9 @@ def test_the_page_asks_before_saving_and_then_returns_them_to_draft(app, make_us
 
     saved = post_form(browser, path, {**builder(countries="RU"), "action": "save", "confirm": voided_keys(made)})
     assert saved.status_code == 302
-    assert statuses(made)[CampaignStatus.SCHEDULED] is CampaignStatus.DRAFT and not job_exists(made[CampaignStatus.SCHEDULED].id)
+    assert statuses(made)[CampaignStatus.SCHEDULED] is CampaignStatus.DRAFT and not job_exists(
+        made[CampaignStatus.SCHEDULED].id
+    )
     assert "Campaign scheduled" in page_of(browser.get(path))  # the flash names them
     detail = page_of(browser.get(f"/campaigns/{made[CampaignStatus.SCHEDULED].id}"))
     assert "Campaign scheduled" in detail and ("Draft" if language == "en" else "Черновик") in detail
@@ -189,12 +211,19 @@ def test_the_api_answers_409_with_the_campaigns_until_they_are_confirmed(call_as
     refused = call_as("PUT", path, json={"definition": NEW})
     assert_problem(refused, 409, "conflict", detail="Saving this change returns these campaigns")
     assert [use["key"] for use in refused.json["affected"]] == voided_keys(made)
-    assert refused.json["affected"][0] == {"kind": "campaign", "id": made[CampaignStatus.IN_REVIEW].id, "name": "Campaign in_review",
-                                           "status": "in_review", "key": voided_keys(made)[0]}
+    assert refused.json["affected"][0] == {
+        "kind": "campaign",
+        "id": made[CampaignStatus.IN_REVIEW].id,
+        "name": "Campaign in_review",
+        "status": "in_review",
+        "key": voided_keys(made)[0],
+    }
     assert statuses(made) == unchanged(made)
     saved = call_as("PUT", path, json={"definition": NEW, "confirm": voided_keys(made)})
     assert saved.status_code == 200 and saved.json["definition"] == {"countries": ["RU"], "tags": ["promo"]}
-    assert [use["id"] for use in saved.json["returned_to_draft"]] == ids_of(made, CampaignStatus.IN_REVIEW, CampaignStatus.APPROVED, CampaignStatus.SCHEDULED)
+    assert [use["id"] for use in saved.json["returned_to_draft"]] == ids_of(
+        made, CampaignStatus.IN_REVIEW, CampaignStatus.APPROVED, CampaignStatus.SCHEDULED
+    )
     assert statuses(made)[CampaignStatus.APPROVED] is CampaignStatus.DRAFT
 
 
@@ -208,6 +237,8 @@ def test_the_cli_lists_the_campaigns_and_asks(app, world, campaigns_on_segment):
     accepted = runner.invoke(args=command, input="y\n")
     assert accepted.exit_code == 0, accepted.output
     assert "Updated segment “Promo”" in accepted.output
-    assert statuses(made)[CampaignStatus.IN_REVIEW] is CampaignStatus.DRAFT and not job_exists(made[CampaignStatus.SCHEDULED].id)
+    assert statuses(made)[CampaignStatus.IN_REVIEW] is CampaignStatus.DRAFT and not job_exists(
+        made[CampaignStatus.SCHEDULED].id
+    )
     renamed = runner.invoke(args=["audience", "segment", "update", "Promo", "--rename", "Promo RU"])
     assert renamed.exit_code == 0 and "Updated segment “Promo RU”" in renamed.output

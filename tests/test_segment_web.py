@@ -14,7 +14,8 @@ from audience.models import Segment
 from compliance.models import SuppressionReason
 from extensions import db
 from tests.helpers import assert_problem, csrf_token, post_form, signed_in_client
-from tests.records import audit_events as events, suppress
+from tests.records import audit_events as events
+from tests.records import suppress
 from tests.test_segments import add_contact
 
 FORBIDDEN = "Your role does not allow this. Ask an administrator if you need access."
@@ -59,7 +60,9 @@ def builder(**fields) -> dict:
     data = {"name": "", "description": "", "countries": "", "regions": "", "cities": "", "near_city": "",
             "near_latitude": "", "near_longitude": "", "near_km": "", "timezones": "", "tags": ""}
     for index in range(3):
-        data.update({f"attributes-{index}-name": "", f"attributes-{index}-op": "equals", f"attributes-{index}-value": ""})
+        data.update(
+            {f"attributes-{index}-name": "", f"attributes-{index}-op": "equals", f"attributes-{index}-value": ""}
+        )
     data.update(fields)
     return data
 
@@ -134,21 +137,30 @@ def test_mistakes_are_shown_as_sentences_and_nothing_is_saved(browser_as, people
                                 "Attributes: “Покупок” is compared as a number, so “три” must be a number."]
     assert 'value="Нигдеград"' in page_of(response)  # what was typed is kept
     duplicate = post_form(browser, "/audience/segments/new", {**builder(name="VIP"), "action": "save"})
-    assert duplicate.status_code == 400 and errors(duplicate) == ["A segment named “VIP” already exists; choose another name."]
+    assert duplicate.status_code == 400 and errors(duplicate) == [
+        "A segment named “VIP” already exists; choose another name."
+    ]
     nameless = post_form(browser, "/audience/segments/new", {**builder(), "action": "save"})
     assert nameless.status_code == 400 and errors(nameless) == ["Give the segment a name."]
     assert [s.name for s in saved()] == ["VIP"] and len(events("segment.created")) == 1
 
 
-@pytest.mark.parametrize("junk", ["", " ", "'; DROP TABLE contacts; --", "%", "_", "\\", '"', "9" * 40, "−5", "١٢٣", "\x00", "1e999"])
+@pytest.mark.parametrize(
+    "junk", ["", " ", "'; DROP TABLE contacts; --", "%", "_", "\\", '"', "9" * 40, "−5", "١٢٣", "\x00", "1e999"]
+)
 def test_no_input_causes_a_server_error(browser_as, people, junk):
     browser = browser_as("marketer")
     fields = {name: junk for name in builder() if not name.endswith("-op")}
-    fields.update({"attributes-0-op": "gt", "attributes-1-op": "after", "attributes-2-op": junk or "zz", "status": [junk]})
+    fields.update(
+        {"attributes-0-op": "gt", "attributes-1-op": "after", "attributes-2-op": junk or "zz", "status": [junk]}
+    )
     for action in ("preview", "save"):
         response = post_form(browser, "/audience/segments/new", {**fields, "action": action})
         assert response.status_code in (200, 400), page_of(response)
-    live = browser.post("/audience/segments/preview", data={**fields, "csrf_token": csrf_token(page_of(browser.get("/audience/segments/new")))})
+    live = browser.post(
+        "/audience/segments/preview",
+        data={**fields, "csrf_token": csrf_token(page_of(browser.get("/audience/segments/new")))},
+    )
     assert live.status_code in (200, 400) and ("count" in live.json or live.json["errors"])
 
 
@@ -162,7 +174,9 @@ def test_junk_in_each_valid_looking_place_is_refused_or_matches_nothing(browser_
                    {"attributes-0-name": "Покупок", "attributes-0-op": "contains", "attributes-0-value": junk}):
         response = browser.post("/audience/segments/preview", data={**builder(**fields), "csrf_token": token})
         assert response.status_code in (200, 400) and response.json.get("count", 0) == 0, (fields, response.json)
-        saving = post_form(browser, "/audience/segments/new", {**builder(name=junk, description=junk, **fields), "action": "save"})
+        saving = post_form(
+            browser, "/audience/segments/new", {**builder(name=junk, description=junk, **fields), "action": "save"}
+        )
         assert saving.status_code in (302, 400)
     db.session.rollback()
 
@@ -170,11 +184,29 @@ def test_junk_in_each_valid_looking_place_is_refused_or_matches_nothing(browser_
 def test_the_live_preview_answers_json(browser_as, people):
     browser = browser_as("reviewer")  # anybody signed in may count
     token = csrf_token(page_of(browser.get("/audience/segments")))
-    response = browser.post("/audience/segments/preview", data={**builder(cities="Москва, Алматы", tags="vip"), "csrf_token": token})
+    response = browser.post(
+        "/audience/segments/preview", data={**builder(cities="Москва, Алматы", tags="vip"), "csrf_token": token}
+    )
     assert response.status_code == 200
-    assert response.json == {"count": 2, "sample": [
-        {"id": response.json["sample"][0]["id"], "phone": "+77010000004", "name": "Дана", "city": "Алматы", "timezone": "Asia/Almaty"},
-        {"id": response.json["sample"][1]["id"], "phone": "+79030000001", "name": "Анна", "city": "Москва", "timezone": "Europe/Moscow"}]}
+    assert response.json == {
+        "count": 2,
+        "sample": [
+            {
+                "id": response.json["sample"][0]["id"],
+                "phone": "+77010000004",
+                "name": "Дана",
+                "city": "Алматы",
+                "timezone": "Asia/Almaty",
+            },
+            {
+                "id": response.json["sample"][1]["id"],
+                "phone": "+79030000001",
+                "name": "Анна",
+                "city": "Москва",
+                "timezone": "Europe/Moscow",
+            },
+        ],
+    }
     wrong = browser.post("/audience/segments/preview", data={**builder(timezones="Mars"), "csrf_token": token})
     assert wrong.status_code == 400 and wrong.json == {"error": BAD_ZONE, "errors": [BAD_ZONE]}
     assert browser.post("/audience/segments/preview", data=builder(tags="vip")).status_code == 400  # no CSRF token
@@ -189,7 +221,9 @@ def test_reviewers_look_but_cannot_create_or_edit(browser_as, people):
     assert "<fieldset disabled>" in page_of(page) and 'value="save"' not in page_of(page)
     assert browser.get("/audience/segments/new").status_code == 403
     for path in ("/audience/segments/new", f"/audience/segments/{segment.id}"):
-        response = post_form(browser, path, {**builder(name="Mine", tags="x"), "action": "save"}, page="/audience/segments")
+        response = post_form(
+            browser, path, {**builder(name="Mine", tags="x"), "action": "save"}, page="/audience/segments"
+        )
         assert response.status_code == 403 and FORBIDDEN in page_of(response)
     assert [(s.name, s.definition) for s in saved()] == [("VIP", {"tags": ["vip"]})]
 
@@ -220,7 +254,9 @@ def test_the_api_creates_reads_counts_and_updates(call_as, people):
 
 
 def test_the_api_preview(call_as, people):
-    response = call_as("POST", "/segments/preview", "reviewer", json={"definition": {"countries": ["RU"], "status": ["opted_out"]}})
+    response = call_as(
+        "POST", "/segments/preview", "reviewer", json={"definition": {"countries": ["RU"], "status": ["opted_out"]}}
+    )
     assert response.status_code == 200
     assert response.json["count"] == 1 and [c["phone"] for c in response.json["sample"]] == ["+79030000002"]
 
@@ -266,7 +302,9 @@ def test_the_cli_creates_lists_shows_and_counts(app, people, tmp_path):
     assert created.output == f"Created segment “VIP” (id {segment.id}); it matches 2 contacts now.\n"
     assert events("segment.created")[0].actor_label.startswith("cli:")
     definition = tmp_path / "moscow.json"
-    definition.write_text(json.dumps({"cities": ["Москва"], "status": ["subscribed"]}, ensure_ascii=False), encoding="utf-8")
+    definition.write_text(
+        json.dumps({"cities": ["Москва"], "status": ["subscribed"]}, ensure_ascii=False), encoding="utf-8"
+    )
     assert run(app, "create", "Москва", "--definition", f"@{definition}").exit_code == 0
 
     assert run(app, "count", "VIP").output == "2\n"
@@ -280,12 +318,19 @@ def test_the_cli_creates_lists_shows_and_counts(app, people, tmp_path):
 
 
 def test_the_cli_refuses_bad_input_with_a_sentence(app, tmp_path):
-    fails_with(run(app, "count", "Нет такого"), "There is no segment named “Нет такого”; `flask audience segment list` shows them.")
+    fails_with(
+        run(app, "count", "Нет такого"),
+        "There is no segment named “Нет такого”; `flask audience segment list` shows them.",
+    )
     fails_with(run(app, "create", "X", "--definition", '{"timezones": ["Mars"]}'), BAD_ZONE)
-    fails_with(run(app, "create", "X", "--definition", "{tags"),
-               "The definition is not valid JSON (Expecting property name enclosed in double quotes at line 1, column 2).")
+    fails_with(
+        run(app, "create", "X", "--definition", "{tags"),
+        "The definition is not valid JSON (Expecting property name enclosed in double quotes at line 1, column 2).",
+    )
     fails_with(run(app, "create", "X", "--definition", f"@{tmp_path / 'missing.json'}"),
                f"Cannot read {tmp_path / 'missing.json'}: No such file or directory.")
     assert run(app, "create", "X", "--definition", "{}").exit_code == 0
-    fails_with(run(app, "create", "X", "--definition", "{}"), "A segment named “X” already exists; choose another name.")
+    fails_with(
+        run(app, "create", "X", "--definition", "{}"), "A segment named “X” already exists; choose another name."
+    )
     assert [s.name for s in saved()] == ["X"]

@@ -16,7 +16,8 @@ from compliance import suppression
 from compliance.models import SuppressionReason
 from dbtypes import utcnow
 from extensions import db
-from tests.records import audit_events as events, suppress
+from tests.records import audit_events as events
+from tests.records import suppress
 
 KM = segments.KM_PER_DEGREE
 _numbers = counter(1000)
@@ -118,9 +119,13 @@ def test_a_geographic_count_reads_an_index_and_never_the_table(app, definition):
     # place part is answered by an index alone. Scans that read the table are priced out so that
     # PostgreSQL shows whether it could, whatever the size of the test table; its index-only scans
     # need a vacuumed table, as autovacuum leaves a real one.
-    places = [("RU", "Москва", "Москва", "Europe/Moscow"), ("RU", "Казань", "Республика Татарстан", "Europe/Moscow"),
-              ("RU", "Екатеринбург", "Свердловская область", "Asia/Yekaterinburg"), ("KZ", "Алматы", None, "Asia/Almaty"),
-              ("DE", "Berlin", None, "Europe/Berlin")]
+    places = [
+        ("RU", "Москва", "Москва", "Europe/Moscow"),
+        ("RU", "Казань", "Республика Татарстан", "Europe/Moscow"),
+        ("RU", "Екатеринбург", "Свердловская область", "Asia/Yekaterinburg"),
+        ("KZ", "Алматы", None, "Asia/Almaty"),
+        ("DE", "Berlin", None, "Europe/Berlin"),
+    ]
     rows = []
     for number in range(500):  # enough rows for the planner to tell one index from another
         country, city, region, zone = places[number % len(places)]
@@ -131,16 +136,29 @@ def test_a_geographic_count_reads_an_index_and_never_the_table(app, definition):
                      "tags": "", "attributes": {}, "consent_source": "test", "consent_at": utcnow()})
     db.session.execute(insert(Contact), rows)
     db.session.commit()
-    query = select(func.count()).select_from(Contact).where(segments.segment_filter(segments.parse_definition(definition)))
+    query = (
+        select(func.count()).select_from(Contact).where(segments.segment_filter(segments.parse_definition(definition)))
+    )
     if db.engine.dialect.name == "postgresql":
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.execute(text("VACUUM ANALYZE contacts"))
         for setting in ("enable_seqscan", "enable_bitmapscan"):
             db.session.execute(text(f"SET LOCAL {setting} = off"))
-        plan = "\n".join(db.session.scalars(text(f"EXPLAIN {query.compile(db.engine, compile_kwargs={'literal_binds': True})}")))
-        assert "Index Only Scan" in plan and "Seq Scan" not in plan and "Index Scan" not in plan.replace("Index Only Scan", ""), plan
+        plan = "\n".join(
+            db.session.scalars(text(f"EXPLAIN {query.compile(db.engine, compile_kwargs={'literal_binds': True})}"))
+        )
+        assert (
+            "Index Only Scan" in plan
+            and "Seq Scan" not in plan
+            and "Index Scan" not in plan.replace("Index Only Scan", "")
+        ), plan
     else:
-        plan = "\n".join(row[-1] for row in db.session.execute(text(f"EXPLAIN QUERY PLAN {query.compile(db.engine, compile_kwargs={'literal_binds': True})}")))
+        plan = "\n".join(
+            row[-1]
+            for row in db.session.execute(
+                text(f"EXPLAIN QUERY PLAN {query.compile(db.engine, compile_kwargs={'literal_binds': True})}")
+            )
+        )
         # An expression index is never called COVERING, yet a count reads no column of the table.
         assert "SCAN contacts" not in plan and ("COVERING INDEX" in plan or "ix_contacts_city_match" in plan), plan
     db.session.rollback()
@@ -186,7 +204,11 @@ def test_time_zones_and_tags(app):
     add_contact("+79030000003", timezone="Europe/Moscow", tags=("a_b",))
     add_contact("+79030000004", tags=("axb",))
     assert phones({"timezones": ["europe/moscow"]}) == {"+79030000001", "+79030000003"}
-    assert phones({"timezones": ["Europe/Moscow", "Asia/Yekaterinburg"]}) == {"+79030000001", "+79030000002", "+79030000003"}
+    assert phones({"timezones": ["Europe/Moscow", "Asia/Yekaterinburg"]}) == {
+        "+79030000001",
+        "+79030000002",
+        "+79030000003",
+    }
     assert phones({"tags": ["VIP"]}) == {"+79030000001"}  # whole tags only: not "vipclub"
     assert phones({"tags": ["#vipclub", "moscow"]}) == {"+79030000001", "+79030000002"}
     assert phones({"tags": ["a_b"]}) == {"+79030000003"}  # "_" is no wildcard
@@ -239,8 +261,14 @@ def test_dates_compare_as_dates_in_either_spelling(buyers):
 
 
 def test_attribute_conditions_are_all_required(buyers):
-    assert phones({"attributes": [{"name": "Покупок", "op": "gte", "value": "3"},
-                                  {"name": "День рождения", "op": "before", "value": "2000-01-01"}]}) == {"+79030000002"}
+    assert phones(
+        {
+            "attributes": [
+                {"name": "Покупок", "op": "gte", "value": "3"},
+                {"name": "День рождения", "op": "before", "value": "2000-01-01"},
+            ]
+        }
+    ) == {"+79030000002"}
 
 
 # --- status and combinations -------------------------------------------------------------------------
@@ -263,10 +291,33 @@ def test_status_follows_the_suppression_list(app):
 
 
 def test_parts_are_anded_and_items_ored(app):
-    add_contact("+79030000001", country="RU", city="Москва", timezone="Europe/Moscow", tags=("vip",), attributes={"Покупок": "7"})
-    add_contact("+79030000002", country="RU", city="Москва", timezone="Europe/Moscow", tags=("new",), attributes={"Покупок": "7"})
-    add_contact("+79030000003", country="RU", city="Казань", timezone="Europe/Moscow", tags=("vip",), attributes={"Покупок": "1"})
-    add_contact("+77010000004", country="KZ", city="Алматы", timezone="Asia/Almaty", tags=("vip",), attributes={"Покупок": "9"})
+    add_contact(
+        "+79030000001",
+        country="RU",
+        city="Москва",
+        timezone="Europe/Moscow",
+        tags=("vip",),
+        attributes={"Покупок": "7"},
+    )
+    add_contact(
+        "+79030000002",
+        country="RU",
+        city="Москва",
+        timezone="Europe/Moscow",
+        tags=("new",),
+        attributes={"Покупок": "7"},
+    )
+    add_contact(
+        "+79030000003",
+        country="RU",
+        city="Казань",
+        timezone="Europe/Moscow",
+        tags=("vip",),
+        attributes={"Покупок": "1"},
+    )
+    add_contact(
+        "+77010000004", country="KZ", city="Алматы", timezone="Asia/Almaty", tags=("vip",), attributes={"Покупок": "9"}
+    )
     suppress("+79030000001", SuppressionReason.BLOCK)
     assert phones({}) == {"+79030000001", "+79030000002", "+79030000003", "+77010000004"}
     assert phones({"countries": ["RU"], "tags": ["vip"]}) == {"+79030000001", "+79030000003"}
@@ -303,44 +354,89 @@ def test_a_definition_is_normalised_and_stable(app):
     assert segments.parse_definition({}).as_json() == {}
 
 
-@pytest.mark.parametrize(("definition", "expected"), [
-    ([], ["The definition must be a JSON object with parts such as countries or cities."]),
-    ({"country": ["RU"]}, ["“country” is not a part of a segment definition; the parts are countries, regions, cities, "
-                           "near, timezones, tags, attributes, status."]),
-    ({"countries": ["Атлантида"]}, ["Countries: “Атлантида” is not a country we know; write a name such as Россия or a code such as RU."]),
-    ({"countries": [1]}, ["Countries: give a list of names."]),
-    ({"cities": ["x" * 121]}, ["Cities: “xxxxxxxxxxxxxxxxxxxx…” is longer than 120 characters."]),
-    ({"tags": [f"t{n}" for n in range(101)]}, ["Tags: give at most 100 values."]),
-    ({"timezones": ["Moscow"]}, ["Time zones: “Moscow” is not a time zone; write a name such as Europe/Moscow."]),
-    ({"tags": ["a|b"]}, ["Tags: “a|b” cannot contain “|”."]),
-    ({"status": ["active"]}, ["Status: “active” is not a status; use subscribed, opted_out or blocked."]),
-    ({"near": {"km": 10}}, ["Near: give latitude, longitude and km, or a city and km."]),
-    ({"near": "Москва"}, ["Near: give latitude, longitude and km, or a city and km."]),
-    ({"near": {"city": "Москва", "latitude": 1, "km": 5}}, ["Near: give latitude, longitude and km, or a city and km."]),
-    ({"near": {"city": "Нигдеград", "km": 10}}, ["Near: we could not find the city “Нигдеград”."]),
-    ({"near": {"city": "Казань", "country": "KZ", "km": 10}}, ["Near: we could not find the city “Казань”."]),
-    ({"near": {"city": "Казань", "km": 0}}, ["Near: give the distance in km, more than 0 and at most 20000."]),
-    ({"near": {"city": "Казань", "km": 20001}}, ["Near: give the distance in km, more than 0 and at most 20000."]),
-    ({"near": {"city": "Казань", "km": True}}, ["Near: give the distance in km, more than 0 and at most 20000."]),
-    ({"near": {"latitude": 91, "longitude": "37,6", "km": 5}}, ["Near: the latitude must be a number from -90 to 90."]),
-    ({"near": {"latitude": "55", "longitude": "east", "km": "nan"}}, [
-        "Near: give the distance in km, more than 0 and at most 20000.",
-        "Near: the longitude must be a number from -180 to 180."]),
-    ({"attributes": {"name": "x"}}, ["Attributes: give a list of conditions, each with a name, an op and a value."]),
-    ({"attributes": [{"op": "equals", "value": "1"}]}, [
-        "Attributes: each condition needs an attribute name of at most 120 characters, without control characters."]),
-    ({"attributes": [{"name": 'a"b', "op": "equals", "value": "1"}]}, [
-        "Attributes: the name “a\"b” cannot contain quotes or backslashes."]),
-    ({"attributes": [{"name": "x", "op": "like", "value": "1"}]}, [
-        "Attributes: “like” is not a comparison; use one of equals, not_equals, contains, gt, gte, lt, lte, before, after, on."]),
-    ({"attributes": [{"name": "x", "op": "equals", "value": " "}]}, [
-        "Attributes: give “x” a value to compare with: at most 200 characters, no control characters."]),
-    ({"tags": ["vip\x00"]}, ["Tags: “vip?” contains a control character."]),
-    ({"attributes": [{"name": "Покупок", "op": "gt", "value": "три"}]}, [
-        "Attributes: “Покупок” is compared as a number, so “три” must be a number."]),
-    ({"attributes": [{"name": "ДР", "op": "after", "value": "31.02.2000"}]}, [
-        "Attributes: “ДР” is compared as a date, so “31.02.2000” must be a date such as 2000-01-31 or 31.01.2000."]),
-])
+@pytest.mark.parametrize(
+    ("definition", "expected"),
+    [
+        ([], ["The definition must be a JSON object with parts such as countries or cities."]),
+        (
+            {"country": ["RU"]},
+            [
+                "“country” is not a part of a segment definition; the parts are countries, regions, cities, "
+                "near, timezones, tags, attributes, status."
+            ],
+        ),
+        (
+            {"countries": ["Атлантида"]},
+            ["Countries: “Атлантида” is not a country we know; write a name such as Россия or a code such as RU."],
+        ),
+        ({"countries": [1]}, ["Countries: give a list of names."]),
+        ({"cities": ["x" * 121]}, ["Cities: “xxxxxxxxxxxxxxxxxxxx…” is longer than 120 characters."]),
+        ({"tags": [f"t{n}" for n in range(101)]}, ["Tags: give at most 100 values."]),
+        ({"timezones": ["Moscow"]}, ["Time zones: “Moscow” is not a time zone; write a name such as Europe/Moscow."]),
+        ({"tags": ["a|b"]}, ["Tags: “a|b” cannot contain “|”."]),
+        ({"status": ["active"]}, ["Status: “active” is not a status; use subscribed, opted_out or blocked."]),
+        ({"near": {"km": 10}}, ["Near: give latitude, longitude and km, or a city and km."]),
+        ({"near": "Москва"}, ["Near: give latitude, longitude and km, or a city and km."]),
+        (
+            {"near": {"city": "Москва", "latitude": 1, "km": 5}},
+            ["Near: give latitude, longitude and km, or a city and km."],
+        ),
+        ({"near": {"city": "Нигдеград", "km": 10}}, ["Near: we could not find the city “Нигдеград”."]),
+        ({"near": {"city": "Казань", "country": "KZ", "km": 10}}, ["Near: we could not find the city “Казань”."]),
+        ({"near": {"city": "Казань", "km": 0}}, ["Near: give the distance in km, more than 0 and at most 20000."]),
+        ({"near": {"city": "Казань", "km": 20001}}, ["Near: give the distance in km, more than 0 and at most 20000."]),
+        ({"near": {"city": "Казань", "km": True}}, ["Near: give the distance in km, more than 0 and at most 20000."]),
+        (
+            {"near": {"latitude": 91, "longitude": "37,6", "km": 5}},
+            ["Near: the latitude must be a number from -90 to 90."],
+        ),
+        (
+            {"near": {"latitude": "55", "longitude": "east", "km": "nan"}},
+            [
+                "Near: give the distance in km, more than 0 and at most 20000.",
+                "Near: the longitude must be a number from -180 to 180.",
+            ],
+        ),
+        (
+            {"attributes": {"name": "x"}},
+            ["Attributes: give a list of conditions, each with a name, an op and a value."],
+        ),
+        (
+            {"attributes": [{"op": "equals", "value": "1"}]},
+            [
+                "Attributes: each condition needs an attribute name of at most 120 characters, "
+                "without control characters."
+            ],
+        ),
+        (
+            {"attributes": [{"name": 'a"b', "op": "equals", "value": "1"}]},
+            ['Attributes: the name “a"b” cannot contain quotes or backslashes.'],
+        ),
+        (
+            {"attributes": [{"name": "x", "op": "like", "value": "1"}]},
+            [
+                "Attributes: “like” is not a comparison; "
+                "use one of equals, not_equals, contains, gt, gte, lt, lte, before, after, on."
+            ],
+        ),
+        (
+            {"attributes": [{"name": "x", "op": "equals", "value": " "}]},
+            ["Attributes: give “x” a value to compare with: at most 200 characters, no control characters."],
+        ),
+        ({"tags": ["vip\x00"]}, ["Tags: “vip?” contains a control character."]),
+        (
+            {"attributes": [{"name": "Покупок", "op": "gt", "value": "три"}]},
+            ["Attributes: “Покупок” is compared as a number, so “три” must be a number."],
+        ),
+        (
+            {"attributes": [{"name": "ДР", "op": "after", "value": "31.02.2000"}]},
+            [
+                "Attributes: “ДР” is compared as a date, "
+                "so “31.02.2000” must be a date such as 2000-01-31 or 31.01.2000."
+            ],
+        ),
+    ],
+)
 def test_a_wrong_definition_is_refused_with_sentences_naming_the_part(app, definition, expected):
     assert errors_of(definition) == expected
 
@@ -356,7 +452,9 @@ def test_every_mistake_is_reported_at_once(app):
 
 def test_creating_a_segment_stores_the_normalised_definition_and_audits_it(app, make_user):
     marketer = make_user("marketer")
-    segment = segments.create_segment(" Москвичи ", {"countries": ["Россия"], "cities": "Москва"}, "VIP in Moscow", actor=marketer)
+    segment = segments.create_segment(
+        " Москвичи ", {"countries": ["Россия"], "cities": "Москва"}, "VIP in Moscow", actor=marketer
+    )
     db.session.commit()
     assert (segment.name, segment.description, segment.definition) == (
         "Москвичи", "VIP in Moscow", {"countries": ["RU"], "cities": ["Москва"]})
@@ -391,7 +489,9 @@ def test_updating_records_what_changed_and_a_no_op_records_nothing(app, make_use
     db.session.commit()
     assert events("segment.updated") == [] and segment.updated_at == before
 
-    segments.update_segment(segment, name="VIP Москва", definition={"tags": ["vip"], "cities": ["Москва"]}, actor=marketer)
+    segments.update_segment(
+        segment, name="VIP Москва", definition={"tags": ["vip"], "cities": ["Москва"]}, actor=marketer
+    )
     db.session.commit()
     [event] = events("segment.updated")
     assert event.details == {"name": "VIP Москва", "changed": {

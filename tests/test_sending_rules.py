@@ -72,11 +72,23 @@ def test_from_dict_accepts_no_caps():
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"country_windows": {"US": {"start": "21:00", "end": "08:00"}}}, "The send window for US must start before it ends."),
+        (
+            {"country_windows": {"US": {"start": "21:00", "end": "08:00"}}},
+            "The send window for US must start before it ends.",
+        ),
         ({"window": {"start": "21:00", "end": "21:00"}}, "The default send window must start before it ends."),
-        ({"window": {"start": "9:00", "end": "21:00"}}, "The times of the default send window must be written as HH:MM"),
-        ({"window": {"start": "09:00", "end": "24:00"}}, "The times of the default send window must be written as HH:MM"),
-        ({"country_windows": {"US": {"start": 8, "end": "21:00"}}}, "The times of the send window for US must be written as HH:MM"),
+        (
+            {"window": {"start": "9:00", "end": "21:00"}},
+            "The times of the default send window must be written as HH:MM",
+        ),
+        (
+            {"window": {"start": "09:00", "end": "24:00"}},
+            "The times of the default send window must be written as HH:MM",
+        ),
+        (
+            {"country_windows": {"US": {"start": 8, "end": "21:00"}}},
+            "The times of the send window for US must be written as HH:MM",
+        ),
         ({"window": "09:00-21:00"}, "Give the default send window as a start and an end time."),
         ({"country_windows": {"US": {"start": "08:00"}}}, "Give the send window for US as a start and an end time."),
         ({"country_windows": {"USA": {"start": "08:00", "end": "21:00"}}}, "USA is not a two-letter country code"),
@@ -103,7 +115,7 @@ def test_tiers_match_whatsapp_messaging_limits():
     assert list(TIER_LIMITS.values()) == [250, 2_000, 10_000, 100_000, None]
     assert tier_limit("TIER_2K") == 2_000
     assert tier_limit("TIER_UNLIMITED") is None
-    with pytest.raises(ValueError, match="Unknown WhatsApp messaging tier: TIER_1M."):
+    with pytest.raises(ValueError, match=r"Unknown WhatsApp messaging tier: TIER_1M\."):
         tier_limit("TIER_1M")
 
 

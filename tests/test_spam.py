@@ -29,7 +29,9 @@ def test_an_ordinary_message_fires_nothing(text):
 
 # Upper case
 
-@pytest.mark.parametrize("text", ["СКИДКИ НА ВСЁ ДО КОНЦА НЕДЕЛИ", "HUGE SALE THIS WEEKEND ONLY", "Новая КОЛЛЕКЦИЯ УЖЕ В ПРОДАЖЕ"])
+@pytest.mark.parametrize(
+    "text", ["СКИДКИ НА ВСЁ ДО КОНЦА НЕДЕЛИ", "HUGE SALE THIS WEEKEND ONLY", "Новая КОЛЛЕКЦИЯ УЖЕ В ПРОДАЖЕ"]
+)
 def test_shouting_counts_capitals_in_any_alphabet(text):
     signal = fired(text)["uppercase"]
     assert signal.weight == 2.0
@@ -121,9 +123,18 @@ def test_the_list_of_shorteners_is_configurable():
 
 @pytest.mark.parametrize(
     ("text", "word"),
-    [("Доставка бесплатно", "бесплатно"), ("С бесплатной доставкой", "бесплатной"), ("Только   сегодня скидка", "только   сегодня"),
-     ("ВЫ ВЫИГРАЛИ приз", "вы выиграли"), ("Кредит без отказа за час", "кредит без отказа"), ("Лёгкие деньги", "лёгкие деньги"),
-     ("Скидка 100% на второй товар", "100%"), ("FREE delivery", "free"), ("Act now", "act now"), ("It's risk-free.", "risk-free")],
+    [
+        ("Доставка бесплатно", "бесплатно"),
+        ("С бесплатной доставкой", "бесплатной"),
+        ("Только   сегодня скидка", "только   сегодня"),
+        ("ВЫ ВЫИГРАЛИ приз", "вы выиграли"),
+        ("Кредит без отказа за час", "кредит без отказа"),
+        ("Лёгкие деньги", "лёгкие деньги"),
+        ("Скидка 100% на второй товар", "100%"),
+        ("FREE delivery", "free"),
+        ("Act now", "act now"),
+        ("It's risk-free.", "risk-free"),
+    ],
 )
 def test_trigger_words_are_found_in_russian_and_english(text, word):
     signal = fired(text)["trigger_words"]
@@ -170,7 +181,9 @@ def test_too_many_links():
     assert signal.explanation == "Too many links (3); keep to 2 or fewer."
 
 
-@pytest.mark.parametrize("text", ["a.example.com и b.example.com", "пишите ivan.petrov@mail.ru, a@b.ru или sales@shop.example.com"])
+@pytest.mark.parametrize(
+    "text", ["a.example.com и b.example.com", "пишите ivan.petrov@mail.ru, a@b.ru или sales@shop.example.com"]
+)
 def test_a_couple_of_links_and_e_mail_addresses_are_fine(text):
     assert "too_many_links" not in fired(text)
 
@@ -192,7 +205,10 @@ def test_the_score_adds_up_and_the_outcome_follows_the_thresholds():
     assert (blocked.total, blocked.outcome) == (10.0, Outcome.BLOCK)
 
 
-@pytest.mark.parametrize(("total", "outcome"), [(0, Outcome.PASS), (2.99, Outcome.PASS), (3, Outcome.WARN), (5.99, Outcome.WARN), (6, Outcome.BLOCK)])
+@pytest.mark.parametrize(
+    ("total", "outcome"),
+    [(0, Outcome.PASS), (2.99, Outcome.PASS), (3, Outcome.WARN), (5.99, Outcome.WARN), (6, Outcome.BLOCK)],
+)
 def test_thresholds_are_inclusive(total, outcome):
     assert DEFAULT_SPAM_RULES.outcome(total) is outcome
 
@@ -211,7 +227,11 @@ def test_as_dict_of_a_score_is_json():
         "score": 2.0,
         "outcome": "pass",
         "signals": [
-            {"name": "exclamations", "weight": 1.0, "explanation": "Runs of exclamation marks (!!) look like spam; found: 1."},
+            {
+                "name": "exclamations",
+                "weight": 1.0,
+                "explanation": "Runs of exclamation marks (!!) look like spam; found: 1.",
+            },
             {"name": "trigger_words", "weight": 1.0, "explanation": "Words typical of spam: бесплатно."},
         ],
     }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
@@ -16,7 +16,7 @@ from compliance.suppression_files import import_csv
 from extensions import db
 
 PHONE = "+79031234567"
-RECEIVED = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
+RECEIVED = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 OPT_OUT, BLOCK, SPAM, MANUAL = (SuppressionReason.OPT_OUT, SuppressionReason.BLOCK,
                                 SuppressionReason.SPAM_REPORT, SuppressionReason.MANUAL)
 
@@ -113,7 +113,10 @@ def test_history_is_kept_and_never_rewritten(app, admin):
     second, created = suppression.suppress(PHONE, OPT_OUT, source="keyword", evidence="wamid.3")
     db.session.commit()
     assert created and second.id != first.id
-    assert [(entry.evidence, entry.is_open) for entry in suppression.history(PHONE)] == [("wamid.3", True), ("wamid.1", False)]
+    assert [(entry.evidence, entry.is_open) for entry in suppression.history(PHONE)] == [
+        ("wamid.3", True),
+        ("wamid.1", False),
+    ]
     first.note = "rewritten"
     with pytest.raises(SuppressionError):
         db.session.flush()
@@ -151,9 +154,11 @@ def test_concurrent_stops_leave_one_open_entry(app):
     # Another worker's insert arrives between our check and our insert: the unique index decides.
     suppression.suppress(PHONE, OPT_OUT, source="keyword", evidence="wamid.1")
     db.session.commit()
-    racing = Suppression(phone=PHONE, reason=OPT_OUT, source="keyword", note="", evidence="wamid.2", actor_label="system")
+    racing = Suppression(
+        phone=PHONE, reason=OPT_OUT, source="keyword", note="", evidence="wamid.2", actor_label="system"
+    )
     db.session.add(racing)
-    with pytest.raises(Exception, match="(?i)unique|duplicate"):
+    with pytest.raises(Exception, match=r"(?i)unique|duplicate"):
         db.session.flush()
     db.session.rollback()
     assert len(suppression.open_entries(PHONE)) == 1

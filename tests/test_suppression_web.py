@@ -20,7 +20,9 @@ from compliance.models import SuppressionReason
 from compliance.suppression_files import EXPORT_HEADER
 from extensions import db
 from tests.helpers import post_form, signed_in_client
-from tests.records import audit_events as events, suppression_rows as rows, suppress
+from tests.records import audit_events as events
+from tests.records import suppress
+from tests.records import suppression_rows as rows
 
 FORBIDDEN = "Your role does not allow this. Ask an administrator if you need access."
 NOT_CSV = "This is not a CSV file; save the table as CSV (comma- or semicolon-separated) and upload it again."
@@ -205,7 +207,11 @@ def test_a_manual_suppression_needs_a_note(admin_browser, admin):
 
     assert add(admin_browser, "+79031234567", reason="manual", note="Complained to the manager").status_code == 302
     [entry] = rows()
-    assert (entry.reason, entry.note, entry.actor_label) == (SuppressionReason.MANUAL, "Complained to the manager", admin.email)
+    assert (entry.reason, entry.note, entry.actor_label) == (
+        SuppressionReason.MANUAL,
+        "Complained to the manager",
+        admin.email,
+    )
 
 
 # --- importing a file -----------------------------------------------------------------------------
@@ -244,12 +250,12 @@ def test_a_utf8_file_with_a_byte_order_mark_is_imported(admin_browser):
 
 
 def test_bad_rows_are_reported_by_row_number_and_the_rest_imported(admin_browser, admin):
-    data = ("phone,reason\n"
-            "+79031112233,opt_out\n"
-            "not a number,opt_out\n"
-            "+79031112234,block\n"
-            "+79031112235,unsubscribed\n"
-            "+79031112236,manual\n").encode()
+    data = (b"phone,reason\n"
+            b"+79031112233,opt_out\n"
+            b"not a number,opt_out\n"
+            b"+79031112234,block\n"
+            b"+79031112235,unsubscribed\n"
+            b"+79031112236,manual\n")
     assert import_summary(upload(admin_browser, data)) == (
         "Import finished: 5 rows read, 3 suppressed, 0 already suppressed, 2 rejected. "
         "Row 3: “not a number” is not a phone number. "
@@ -263,7 +269,7 @@ def test_bad_rows_are_reported_by_row_number_and_the_rest_imported(admin_browser
 
 
 def test_row_numbers_count_blank_lines(admin_browser):
-    data = "phone\n+79031112233\n\nnot a number\n".encode()
+    data = b"phone\n+79031112233\n\nnot a number\n"
     assert "Row 4: “not a number” is not a phone number." in import_summary(upload(admin_browser, data))
 
 
@@ -302,8 +308,8 @@ def test_the_export_neutralises_formulas_and_keeps_phone_numbers(admin_browser):
     assert response.headers["Content-Disposition"] == 'attachment; filename="suppressions.csv"'
     header, *lines = table
     assert header == EXPORT_HEADER
-    assert [dict(zip(header, line))["phone"] for line in lines] == ["+79031112233"]
-    record = dict(zip(header, lines[0]))
+    assert [dict(zip(header, line, strict=True))["phone"] for line in lines] == ["+79031112233"]
+    record = dict(zip(header, lines[0], strict=True))
     assert record["note"] == "'=HYPERLINK(\"http://evil.example\",\"Click\")"
     assert (record["reason"], record["source"], record["lifted_at"]) == ("manual", "test", "")
 
@@ -315,7 +321,7 @@ def test_the_history_export_includes_lifted_entries(admin_browser):
 
     response, (header, *lines) = export(admin_browser, "?history=1")
     assert response.headers["Content-Disposition"] == 'attachment; filename="suppressions-history.csv"'
-    records = [dict(zip(header, line)) for line in lines]
+    records = [dict(zip(header, line, strict=True)) for line in lines]
     assert [(record["phone"], record["reason"]) for record in records] == [("+79031112233", "opt_out"),
                                                                            ("+79031112234", "block")]
     assert records[0]["lifted_at"] == "" and records[1]["lifted_at"] != ""
@@ -358,8 +364,9 @@ def test_an_admin_lifts_a_suppression_with_a_reason(admin_browser, admin):
     lifted = rows()
     assert [(row.lifted_by_id, row.lifted_by_label, row.lift_reason) for row in lifted] == [
         (admin.id, admin.email, "Signed consent form no. 12")] * 2
-    assert [(event.actor_id, event.object_id, event.details["lift_reason"]) for event in events("suppression.lifted")] == [
-        (admin.id, str(row.id), "Signed consent form no. 12") for row in lifted]
+    assert [
+        (event.actor_id, event.object_id, event.details["lift_reason"]) for event in events("suppression.lifted")
+    ] == [(admin.id, str(row.id), "Signed consent form no. 12") for row in lifted]
 
 
 def test_an_admin_cannot_lift_a_persons_own_opt_out(admin_browser):
@@ -367,9 +374,14 @@ def test_an_admin_cannot_lift_a_persons_own_opt_out(admin_browser):
     suppress("+79031112233", SuppressionReason.MANUAL, note="legal hold")
     path = "/suppressions/+79031112233"
     post_form(admin_browser, f"{path}/lift", {"reason": "hold ended"}, page=path)
-    assert [(row.reason, row.is_open) for row in rows()] == [(SuppressionReason.OPT_OUT, True), (SuppressionReason.MANUAL, False)]
+    assert [(row.reason, row.is_open) for row in rows()] == [
+        (SuppressionReason.OPT_OUT, True),
+        (SuppressionReason.MANUAL, False),
+    ]
     response = post_form(admin_browser, f"{path}/lift", {"reason": "customer asked by phone"}, page=path)
-    assert "only the person can opt back in, by replying START" in page_of(admin_browser.get(response.headers["Location"]))
+    assert "only the person can opt back in, by replying START" in page_of(
+        admin_browser.get(response.headers["Location"])
+    )
     assert rows()[0].is_open
 
 
@@ -484,7 +496,10 @@ def test_send_windows_and_caps_are_saved(admin_browser, admin):
     assert (rules.cap_per_day, rules.cap_per_week) == (2, 5)
     assert_settings_change_recorded("compliance.settings_changed", "sending", admin)
 
-    assert save_settings(admin_browser, "sending", **{**SENDING_FORM, "cap_per_day": "", "cap_per_week": ""}).status_code == 302
+    assert (
+        save_settings(admin_browser, "sending", **{**SENDING_FORM, "cap_per_day": "", "cap_per_week": ""}).status_code
+        == 302
+    )
     db.session.expire_all()
     assert (policy.current_policy().sending.cap_per_day, policy.current_policy().sending.cap_per_week) == (None, None)
 

@@ -9,7 +9,14 @@ import pytest
 
 from campaigns import rendering
 from campaigns.template_rules import (
-    LANGUAGES, TemplateSpec, check, is_opt_out_label, parse_tags, suggested_opt_out, variable_names, warnings,
+    LANGUAGES,
+    TemplateSpec,
+    check,
+    is_opt_out_label,
+    parse_tags,
+    suggested_opt_out,
+    variable_names,
+    warnings,
 )
 from compliance.keywords import KeywordSets
 from compliance.policy import Policy
@@ -35,7 +42,12 @@ def test_a_good_template_passes():
     assert check(GOOD) == []
     assert check(TemplateSpec("otp", "ru", "authentication", "Ваш код: {{1}}. Никому его не сообщайте.",
                               examples={"1": "1234"})) == []
-    assert check(TemplateSpec("news", "pt_BR", "utility", "Olá {{first_name}}, tudo certo.", examples={"first_name": "Ana"})) == []
+    assert (
+        check(
+            TemplateSpec("news", "pt_BR", "utility", "Olá {{first_name}}, tudo certo.", examples={"first_name": "Ana"})
+        )
+        == []
+    )
 
 
 @pytest.mark.parametrize(("name", "error"), [
@@ -85,7 +97,9 @@ def test_header_length_lines_and_variables():
 def test_body_is_required_and_at_most_1024_characters():
     assert errors_of(header="", body="   ", examples={}) == ["Body: write the message text."]
     assert errors_of(header="", body="x" * 1024, examples={}) == []
-    assert errors_of(header="", body="x" * 1025, examples={}) == ["Body: the text is 1025 characters long; WhatsApp allows 1024."]
+    assert errors_of(header="", body="x" * 1025, examples={}) == [
+        "Body: the text is 1025 characters long; WhatsApp allows 1024."
+    ]
 
 
 def test_body_variables_not_at_the_start_or_the_end():
@@ -109,8 +123,9 @@ def test_positional_variables_count_from_one_without_gaps():
 
 
 def test_named_and_positional_variables_do_not_mix():
-    assert errors_of(header="", body="Hi {{first_name}}, order {{1}} is ready.", examples={"first_name": "a", "1": "b"}) == [
-        "Body: use either numbered variables ({{1}}, {{2}}…) or named ones ({{first_name}}), not both."]
+    assert errors_of(
+        header="", body="Hi {{first_name}}, order {{1}} is ready.", examples={"first_name": "a", "1": "b"}
+    ) == ["Body: use either numbered variables ({{1}}, {{2}}…) or named ones ({{first_name}}), not both."]
     assert errors_of(header="Hi {{name}}", body="Order {{1}} is ready.", examples={"name": "a", "1": "b"}) == [
         "Body: use either numbered variables ({{1}}, {{2}}…) or named ones ({{first_name}}), not both."]
 
@@ -134,43 +149,75 @@ def test_footer():
 def test_examples_are_required_for_every_variable():
     assert errors_of(examples={"1": "Anna"}) == ["Examples: give an example value for {{2}}."]
     assert errors_of(examples={"1": " ", "2": "x"}) == ["Examples: give an example value for {{1}}."]
-    assert errors_of(examples=None) == ["Examples: give an example value for {{1}}.", "Examples: give an example value for {{2}}."]
-    assert errors_of(examples={"1": "x" * 201, "2": "x"}) == ["Examples: the example for {{1}} is longer than 200 characters."]
+    assert errors_of(examples=None) == [
+        "Examples: give an example value for {{1}}.",
+        "Examples: give an example value for {{2}}.",
+    ]
+    assert errors_of(examples={"1": "x" * 201, "2": "x"}) == [
+        "Examples: the example for {{1}} is longer than 200 characters."
+    ]
     assert errors_of(examples={"1": "a\nb", "2": "x"}) == ["Examples: the example for {{1}} must be a single line."]
 
 
 QR = "quick_reply"
 
 
-@pytest.mark.parametrize(("buttons", "error"), [
-    ("junk", "Buttons: give a list of buttons, each with a type and a label."),
-    ([1], "Buttons: give a list of buttons, each with a type and a label."),
-    ([STOP, {"type": "call", "text": "x"}], "Button 2: the type must be a quick reply, a link or a phone number."),
-    ([STOP, {"type": QR, "text": ""}], "Button 2: give the button a label."),
-    ([STOP, {"type": QR}], "Button 2: give the button a label."),
-    ([STOP, {"type": QR, "text": "x" * 26}], f"Button 2: the label “{'x' * 26}” is longer than 25 characters."),
-    ([STOP, {"type": QR, "text": "Hi {{1}}"}], "Button 2: a label cannot contain variables."),
-    ([STOP, {"type": QR, "text": "stop PROMOTIONS"}], "Button 2: another button already has the label “stop PROMOTIONS”."),
-    ([STOP, {"type": "url", "text": "Shop", "url": "shop.example.com"}],
-     "Button 2: give the link as a full web address starting with https://."),
-    ([STOP, {"type": "url", "text": "Shop", "url": "https://example.com/{{1}}"}], "Button 2: the link cannot contain variables."),
-    ([STOP, {"type": "phone", "text": "Call", "phone": "84951234567"}],
-     "Button 2: give the phone number in international format, such as +74951234567."),
-    ([STOP, {"type": "phone", "text": "Call", "phone": "+74951234567\n"}],
-     "Button 2: give the phone number in international format, such as +74951234567."),
-    ([STOP] + [{"type": "url", "text": f"Link {n}", "url": "https://example.com"} for n in range(3)],
-     "Buttons: a template may have at most 2 link buttons."),
-    ([STOP] + [{"type": "phone", "text": f"Call {n}", "phone": "+74951234567"} for n in range(2)],
-     "Buttons: a template may have at most one phone button."),
-    ([STOP] + [{"type": QR, "text": f"Answer {n}"} for n in range(10)], "Buttons: a template may have at most 10 buttons."),
-])
+@pytest.mark.parametrize(
+    ("buttons", "error"),
+    [
+        ("junk", "Buttons: give a list of buttons, each with a type and a label."),
+        ([1], "Buttons: give a list of buttons, each with a type and a label."),
+        ([STOP, {"type": "call", "text": "x"}], "Button 2: the type must be a quick reply, a link or a phone number."),
+        ([STOP, {"type": QR, "text": ""}], "Button 2: give the button a label."),
+        ([STOP, {"type": QR}], "Button 2: give the button a label."),
+        ([STOP, {"type": QR, "text": "x" * 26}], f"Button 2: the label “{'x' * 26}” is longer than 25 characters."),
+        ([STOP, {"type": QR, "text": "Hi {{1}}"}], "Button 2: a label cannot contain variables."),
+        (
+            [STOP, {"type": QR, "text": "stop PROMOTIONS"}],
+            "Button 2: another button already has the label “stop PROMOTIONS”.",
+        ),
+        (
+            [STOP, {"type": "url", "text": "Shop", "url": "shop.example.com"}],
+            "Button 2: give the link as a full web address starting with https://.",
+        ),
+        (
+            [STOP, {"type": "url", "text": "Shop", "url": "https://example.com/{{1}}"}],
+            "Button 2: the link cannot contain variables.",
+        ),
+        (
+            [STOP, {"type": "phone", "text": "Call", "phone": "84951234567"}],
+            "Button 2: give the phone number in international format, such as +74951234567.",
+        ),
+        (
+            [STOP, {"type": "phone", "text": "Call", "phone": "+74951234567\n"}],
+            "Button 2: give the phone number in international format, such as +74951234567.",
+        ),
+        (
+            [STOP] + [{"type": "url", "text": f"Link {n}", "url": "https://example.com"} for n in range(3)],
+            "Buttons: a template may have at most 2 link buttons.",
+        ),
+        (
+            [STOP] + [{"type": "phone", "text": f"Call {n}", "phone": "+74951234567"} for n in range(2)],
+            "Buttons: a template may have at most one phone button.",
+        ),
+        (
+            [STOP] + [{"type": QR, "text": f"Answer {n}"} for n in range(10)],
+            "Buttons: a template may have at most 10 buttons.",
+        ),
+    ],
+)
 def test_buttons(buttons, error):
     assert errors_of(buttons=buttons) == [error]
 
 
 def test_the_longest_label_and_every_kind_of_button_together_are_fine():
-    buttons = [STOP, {"type": QR, "text": "x" * 25}, {"type": "url", "text": "A", "url": "https://a.example.com/x?y=1"},
-               {"type": "url", "text": "B", "url": "http://b.example.com"}, {"type": "phone", "text": "C", "phone": "+12025550123"}]
+    buttons = [
+        STOP,
+        {"type": QR, "text": "x" * 25},
+        {"type": "url", "text": "A", "url": "https://a.example.com/x?y=1"},
+        {"type": "url", "text": "B", "url": "http://b.example.com"},
+        {"type": "phone", "text": "C", "phone": "+12025550123"},
+    ]
     assert errors_of(buttons=buttons) == []
 
 
@@ -178,13 +225,18 @@ OPT_OUT_MISSING = ("Buttons: a marketing template must offer an opt-out quick re
                    "such as “Stop promotions”.")
 
 
-@pytest.mark.parametrize("label", ["Stop promotions", "STOP", "Отписаться", "отписаться от рассылки", "Unsubscribe", "Стоп"])
+@pytest.mark.parametrize(
+    "label", ["Stop promotions", "STOP", "Отписаться", "отписаться от рассылки", "Unsubscribe", "Стоп"]
+)
 def test_marketing_templates_accept_any_opt_out_looking_quick_reply(label):
     assert is_opt_out_label(label)
     assert errors_of(buttons=[{"type": QR, "text": label}]) == []
 
 
-@pytest.mark.parametrize("buttons", [[], [{"type": QR, "text": "Tell me more"}], [{"type": "url", "text": "Stop", "url": "https://x.example.com"}]])
+@pytest.mark.parametrize(
+    "buttons",
+    [[], [{"type": QR, "text": "Tell me more"}], [{"type": "url", "text": "Stop", "url": "https://x.example.com"}]],
+)
 def test_marketing_templates_without_an_opt_out_quick_reply_are_refused(buttons):
     assert errors_of(buttons=buttons) == [OPT_OUT_MISSING]
     assert errors_of(buttons=buttons, category="utility") == []
@@ -235,12 +287,29 @@ def test_no_warning_where_nothing_is_off(language, buttons):
 
 
 def test_every_violation_is_reported_at_once():
-    spec = TemplateSpec(name="Bad Name", language="xx", category="promo", header="x" * 61 + "{{1}}{{2}}",
-                        body="{{1}} " + "y" * 1030 + " {{3}}", footer="{{1}}" + "z" * 60,
-                        buttons=[{"type": QR, "text": "x" * 30}, {"type": "phone", "text": "p", "phone": "1"}], examples={})
+    spec = TemplateSpec(
+        name="Bad Name",
+        language="xx",
+        category="promo",
+        header="x" * 61 + "{{1}}{{2}}",
+        body="{{1}} " + "y" * 1030 + " {{3}}",
+        footer="{{1}}" + "z" * 60,
+        buttons=[{"type": QR, "text": "x" * 30}, {"type": "phone", "text": "p", "phone": "1"}],
+        examples={},
+    )
     found = check(spec)
     assert len(found) == 15
-    for field in ("Name:", "Language:", "Category:", "Header:", "Body:", "Footer:", "Button 1:", "Button 2:", "Examples:"):
+    for field in (
+        "Name:",
+        "Language:",
+        "Category:",
+        "Header:",
+        "Body:",
+        "Footer:",
+        "Button 1:",
+        "Button 2:",
+        "Examples:",
+    ):
         assert any(error.startswith(field) for error in found), field
 
 
@@ -268,7 +337,9 @@ def test_variables_render_and_missing_ones_stay_as_written():
 
 
 def test_preview_uses_examples_and_lints_the_body(app):
-    spec = replace(GOOD, body="Hi {{1}}, follow us on Instagram for order {{2}}. FREE gifts!! Only today!!", language="ru")
+    spec = replace(
+        GOOD, body="Hi {{1}}, follow us on Instagram for order {{2}}. FREE gifts!! Only today!!", language="ru"
+    )
     shown = rendering.preview(spec, {"1": "Борис"}, "ru", POLICY)
     assert shown["values"] == {"1": "Борис", "2": "A-17"}
     assert shown["body"] == "Hi Борис, follow us on Instagram for order A-17. FREE gifts!! Only today!!"

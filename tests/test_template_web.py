@@ -64,8 +64,15 @@ GOOD_FORM = editor(name="autumn_sale", header="Autumn sale", body="Hi {{1}}, the
 
 def test_the_list_searches_filters_sorts_and_pages(browser_as):
     make()
-    make(name="welcome", category="utility", buttons=[], body="Здравствуйте, {{1}}! Добро пожаловать.", examples={"1": "Анна"},
-         language="ru", tags="service")
+    make(
+        name="welcome",
+        category="utility",
+        buttons=[],
+        body="Здравствуйте, {{1}}! Добро пожаловать.",
+        examples={"1": "Анна"},
+        language="ru",
+        tags="service",
+    )
     reviewer = browser_as("reviewer")
     page = page_of(reviewer.get("/templates"))
     assert "autumn_sale" in page and "welcome" in page and "Templates found: 2" in page
@@ -75,7 +82,9 @@ def test_the_list_searches_filters_sorts_and_pages(browser_as):
     assert "welcome" not in page_of(reviewer.get("/templates?search=SALE"))
     found = page_of(reviewer.get("/templates?search=добро"))
     assert "welcome" in found and "autumn_sale" not in found
-    assert "autumn_sale" not in page_of(reviewer.get("/templates?category=utility&language=ru&tag=service&status=draft"))
+    assert "autumn_sale" not in page_of(
+        reviewer.get("/templates?category=utility&language=ru&tag=service&status=draft")
+    )
     assert "No template matches." in page_of(reviewer.get("/templates?status=approved"))
     by_name = page_of(reviewer.get("/templates?sort=name"))
     assert by_name.index("autumn_sale") < by_name.index("welcome")
@@ -85,8 +94,10 @@ def test_the_list_searches_filters_sorts_and_pages(browser_as):
 def test_the_list_pages_through_hundreds(browser_as):
     assert browser_as("reviewer").get(f"/templates?offset={2**62}").status_code == 200
 
-    db.session.add_all(Template(name=f"t_{n:03d}", language="en", category="utility", body="Hello there.", buttons=[], examples={})
-                       for n in range(120))
+    db.session.add_all(
+        Template(name=f"t_{n:03d}", language="en", category="utility", body="Hello there.", buttons=[], examples={})
+        for n in range(120)
+    )
     db.session.commit()
     browser = browser_as("reviewer")
     first = page_of(browser.get("/templates?sort=name"))
@@ -104,7 +115,9 @@ def test_archived_templates_have_their_own_list(browser_as):
     assert "autumn_sale" in page_of(browser.get("/templates?archived=1"))
 
 
-@pytest.mark.parametrize(("language", "suggestion", "marker"), [("en", "Stop promotions", "New template"), ("ru", "Отписаться", None)])
+@pytest.mark.parametrize(
+    ("language", "suggestion", "marker"), [("en", "Stop promotions", "New template"), ("ru", "Отписаться", None)]
+)
 def test_the_editor_offers_the_opt_out_quick_reply_in_the_users_language(browser_as, language, suggestion, marker):
     page = page_of(browser_as("marketer", language=language).get("/templates/new"))
     assert f'<html lang="{language}">' in page
@@ -124,7 +137,10 @@ def test_a_marketer_previews_then_saves_a_template(browser_as):
     page = page_of(preview)
     # One example field per variable, the typed ones kept.
     assert 'name="example-1" value="Anna"' in page and 'name="example-3" value=""' in page
-    assert violations(preview) == ["Examples: give an example value for {{2}}.", "Examples: give an example value for {{3}}."]
+    assert violations(preview) == [
+        "Examples: give an example value for {{2}}.",
+        "Examples: give an example value for {{3}}.",
+    ]
     assert '<p class="wa-body" id="tpl-body">Hi Anna, the sale starts on {{2}} at {{3}}. See you!</p>' in page
 
     response = post_form(browser, "/templates/new", {**GOOD_FORM, "action": "save"})
@@ -140,7 +156,9 @@ def test_a_marketer_previews_then_saves_a_template(browser_as):
 
 def test_every_violation_is_shown_and_nothing_is_saved(browser_as):
     browser = browser_as("marketer")
-    response = post_form(browser, "/templates/new", {**editor(name="Bad name", body="{{1}} hi", footer="x" * 61), "action": "save"})
+    response = post_form(
+        browser, "/templates/new", {**editor(name="Bad name", body="{{1}} hi", footer="x" * 61), "action": "save"}
+    )
     assert response.status_code == 400 and rows() == []
     assert errors(response) == [
         "Name: use only lowercase Latin letters, digits and underscores, such as autumn_sale_2025.",
@@ -178,10 +196,18 @@ def test_editing_an_approved_template_makes_a_version_and_the_page_lists_them(br
     form = {**GOOD_FORM, "body": "Hello {{1}}, the sale starts on {{2}}. See you!", "action": "save"}
     response = post_form(browser, f"/templates/{template.id}/edit", form)
     old, new = rows()
-    assert response.headers["Location"] == f"/templates/{new.id}" and (new.version, new.status) == (2, TemplateStatus.DRAFT)
+    assert response.headers["Location"] == f"/templates/{new.id}" and (new.version, new.status) == (
+        2,
+        TemplateStatus.DRAFT,
+    )
     page = browser.get(response.headers["Location"])
-    assert "The provider had already reviewed “autumn_sale”, so your changes are saved as version 2, a draft to submit." in flashes(page)
-    assert f'href="/templates/{old.id}">v1</a>' in page_of(page) and f'href="/templates/{new.id}">v2</a>' in page_of(page)
+    assert (
+        "The provider had already reviewed “autumn_sale”, so your changes are saved as version 2, a draft to submit."
+        in flashes(page)
+    )
+    assert f'href="/templates/{old.id}">v1</a>' in page_of(page) and f'href="/templates/{new.id}">v2</a>' in page_of(
+        page
+    )
     old_page = page_of(browser.get(f"/templates/{old.id}"))
     assert "This is an old version" in old_page and "/edit" not in old_page
 
@@ -191,13 +217,17 @@ def test_submitting_in_the_sandbox(browser_as):
     blocked = make(name="blocked", body="Hi {{1}}, see instagram.com/shop on {{2}}. Bye!")
     browser = browser_as("marketer")
     page = page_of(browser.get(f"/templates/{clean.id}"))
-    assert 'action="/templates/%d/submit"' % clean.id in page
+    assert f'action="/templates/{clean.id}/submit"' in page
     response = post_form(browser, f"/templates/{clean.id}/submit", {}, page=f"/templates/{clean.id}")
     assert response.status_code == 302
-    assert "The provider approved the template; campaigns can use it now." in flashes(browser.get(f"/templates/{clean.id}"))
+    assert "The provider approved the template; campaigns can use it now." in flashes(
+        browser.get(f"/templates/{clean.id}")
+    )
     post_form(browser, f"/templates/{blocked.id}/submit", {}, page=f"/templates/{blocked.id}")
     page = browser.get(f"/templates/{blocked.id}")
-    assert flashes(page) == ["The provider rejected the template: Links to Instagram are not allowed in Russia: instagram.com/shop."]
+    assert flashes(page) == [
+        "The provider rejected the template: Links to Instagram are not allowed in Russia: instagram.com/shop."
+    ]
     assert [t.status for t in rows()] == [TemplateStatus.APPROVED, TemplateStatus.REJECTED]
     again = post_form(browser, f"/templates/{clean.id}/submit", {}, page=f"/templates/{clean.id}")
     assert flashes(browser.get(again.headers["Location"])) == [
@@ -217,11 +247,16 @@ def test_archive_and_restore_from_the_page(browser_as):
 def test_only_admins_set_the_provider_status(browser_as):
     template = make()
     marketer, admin = browser_as("marketer"), browser_as("admin")
-    assert 'action="/templates/%d/status"' % template.id not in page_of(marketer.get(f"/templates/{template.id}"))
-    assert post_form(marketer, f"/templates/{template.id}/status", {"status": "approved"}, page="/templates").status_code == 403
+    assert f'action="/templates/{template.id}/status"' not in page_of(marketer.get(f"/templates/{template.id}"))
+    assert (
+        post_form(marketer, f"/templates/{template.id}/status", {"status": "approved"}, page="/templates").status_code
+        == 403
+    )
     path = f"/templates/{template.id}/status"
     refused = post_form(admin, path, {"status": "rejected", "reason": ""}, page=f"/templates/{template.id}")
-    assert flashes(admin.get(refused.headers["Location"])) == ["Reason: say why, so that the template's author knows what to change."]
+    assert flashes(admin.get(refused.headers["Location"])) == [
+        "Reason: say why, so that the template's author knows what to change."
+    ]
     post_form(admin, path, {"status": "rejected", "reason": "Misleading offer."}, page=f"/templates/{template.id}")
     page = admin.get(f"/templates/{template.id}")
     assert "The provider status is now “Rejected”." in flashes(page) and "Misleading offer." in page_of(page)
@@ -249,8 +284,12 @@ def test_unknown_templates_are_404(browser_as):
 
 
 def test_the_pages_in_russian(browser_as):
-    template = make(language="ru", buttons=[{"type": "quick_reply", "text": "Отписаться"}], body="Привет, {{1}}! Скидки с {{2}}.",
-                    examples={"1": "Анна", "2": "понедельника"})
+    template = make(
+        language="ru",
+        buttons=[{"type": "quick_reply", "text": "Отписаться"}],
+        body="Привет, {{1}}! Скидки с {{2}}.",
+        examples={"1": "Анна", "2": "понедельника"},
+    )
     browser = browser_as("admin", language="ru")
     for path in ("/templates", "/templates/new", f"/templates/{template.id}", f"/templates/{template.id}/edit"):
         response = browser.get(path)
@@ -266,12 +305,22 @@ def test_the_api_creates_reads_lists_updates_and_submits(call_as):
     assert created.status_code == 201
     body = created.json
     assert {key: body[key] for key in ("name", "language", "version", "status", "variables", "tags")} == {
-        "name": "autumn_sale", "language": "en", "version": 1, "status": "draft", "variables": ["1", "2"], "tags": ["promo"]}
+        "name": "autumn_sale",
+        "language": "en",
+        "version": 1,
+        "status": "draft",
+        "variables": ["1", "2"],
+        "tags": ["promo"],
+    }
     path = f"/templates/{body['id']}"
     assert call_as("GET", path, "reviewer").json["versions"] == [
         {"id": body["id"], "version": 1, "status": "draft", "is_current": True, "updated_at": body["updated_at"]}]
     listed = call_as("GET", "/templates?search=autumn&status=draft&sort=name", "reviewer").json
-    assert [t["name"] for t in listed["templates"]] == ["autumn_sale"] and listed["total"] == 1 and listed["next_offset"] is None
+    assert (
+        [t["name"] for t in listed["templates"]] == ["autumn_sale"]
+        and listed["total"] == 1
+        and listed["next_offset"] is None
+    )
     assert call_as("GET", "/templates?tag=nothing", "reviewer").json["total"] == 0
     junk = call_as("GET", "/templates?offset=99999999999999999999999&limit=-1", "reviewer")
     assert junk.status_code == 200 and (junk.json["offset"], junk.json["total"]) == (0, 1)
@@ -303,14 +352,20 @@ def test_the_api_status_is_for_admins(call_as):
 
 
 def test_the_api_preview(call_as):
-    response = call_as("POST", "/templates/preview", "reviewer", json={**spec(body="Hi {{1}}, buy now!! FREE!! Only today!"),
-                                                                    "values": {"1": "Борис"}})
+    response = call_as(
+        "POST",
+        "/templates/preview",
+        "reviewer",
+        json={**spec(body="Hi {{1}}, buy now!! FREE!! Only today!"), "values": {"1": "Борис"}},
+    )
     assert response.status_code == 200
     shown = response.json["preview"]
     assert shown["body"] == "Hi Борис, buy now!! FREE!! Only today!" and shown["values"] == {"1": "Борис"}
     assert shown["spam"]["score"] >= 3 and shown["outcome"] == "warn"
     assert response.json["violations"] == []
-    junk = call_as("POST", "/templates/preview", "reviewer", json={"body": 5, "buttons": "x", "examples": [1], "values": "y"})
+    junk = call_as(
+        "POST", "/templates/preview", "reviewer", json={"body": 5, "buttons": "x", "examples": [1], "values": "y"}
+    )
     assert junk.status_code == 200 and "Body: write the message text." in junk.json["violations"]
     assert_problem(call_as("POST", "/templates/preview", "reviewer", data="not json"), 400, "invalid-json")
 

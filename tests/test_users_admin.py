@@ -97,7 +97,7 @@ def test_an_unknown_invitation_link_is_not_valid(client):
 
 
 def test_the_expiry_job_voids_only_expired_invitations(admin, client):
-    late, late_token = users.invite_user("late@example.com", Role.MARKETER, actor=admin)
+    late, _late_token = users.invite_user("late@example.com", Role.MARKETER, actor=admin)
     timely, timely_token = users.invite_user("timely@example.com", Role.REVIEWER, actor=admin)
     late.invitation_expires_at = utcnow() - timedelta(seconds=1)
     db.session.commit()

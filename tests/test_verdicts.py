@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta, timezone
 
 import pytest
 
+from compliance.send_verdicts import PASSED, RecipientFacts, SendContext, evaluate, preflight
 from compliance.sending import SendingRules, SendWindow
 from compliance.verdict import Outcome
-from compliance.send_verdicts import PASSED, RecipientFacts, SendContext, evaluate, preflight
 
-UTC = timezone.utc
+UTC = UTC
 RU_ZONES = (
     "Europe/Kaliningrad", "Europe/Moscow", "Europe/Samara", "Asia/Yekaterinburg", "Asia/Omsk",
     "Asia/Krasnoyarsk", "Asia/Irkutsk", "Asia/Yakutsk", "Asia/Vladivostok", "Asia/Magadan", "Asia/Kamchatka",
@@ -200,7 +200,10 @@ def test_the_window_follows_new_york_across_dst_changes(now, until):
     decision = decide(facts(country="US", time_zones=("America/New_York",)), now)
     assert (decision.outcome, decision.until) == (Outcome.DEFER, until)
     assert decide(facts(country="US", time_zones=("America/New_York",)), until) is PASSED
-    assert decide(facts(country="US", time_zones=("America/New_York",)), until - timedelta(seconds=1)).outcome is Outcome.DEFER
+    assert (
+        decide(facts(country="US", time_zones=("America/New_York",)), until - timedelta(seconds=1)).outcome
+        is Outcome.DEFER
+    )
 
 
 def test_zones_exactly_twelve_hours_apart_share_no_moment_of_a_twelve_hour_window():
@@ -216,7 +219,9 @@ def test_a_narrow_window_over_eleven_zones_blocks():
     assert only_verdict(decision).details == {"time_zones": list(RU_ZONES)}
 
 
-@pytest.mark.parametrize("zones", [(), ("Etc/Unknown",), ("America",), ("../etc/passwd",), ("Europe/Moscow", "Mars/Olympus_Mons")])
+@pytest.mark.parametrize(
+    "zones", [(), ("Etc/Unknown",), ("America",), ("../etc/passwd",), ("Europe/Moscow", "Mars/Olympus_Mons")]
+)
 def test_an_unknown_time_zone_blocks_marketing(zones):
     verdict = only_verdict(decide(facts(time_zones=zones)))
     assert (verdict.rule, verdict.outcome) == ("send_window", Outcome.BLOCK)
@@ -268,7 +273,12 @@ def test_headroom_is_per_call():
 
 def test_recipients_of_one_kind_share_one_decision():
     decisions = evaluate(
-        [facts(suppressed=("opt_out",)), facts(suppressed=("opt_out",)), facts(time_zones=RU_ZONES), facts(time_zones=RU_ZONES)],
+        [
+            facts(suppressed=("opt_out",)),
+            facts(suppressed=("opt_out",)),
+            facts(time_zones=RU_ZONES),
+            facts(time_zones=RU_ZONES),
+        ],
         SendContext(datetime(2025, 3, 11, 12, 0, tzinfo=UTC)),
     )
     assert decisions[0] is decisions[1]

@@ -6,7 +6,7 @@ import os
 import signal
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psutil
@@ -224,7 +224,7 @@ def test_every_job_gets_a_fresh_app_context_and_sees_committed_data(app, start_w
 @pytest.mark.slow
 def test_the_worker_scheduler_runs_jobs_enqueued_for_later(app, start_worker):
     worker = start_worker()
-    asked_at = datetime.now(timezone.utc)
+    asked_at = datetime.now(UTC)
     job = redis_queues.queue("default").enqueue_in(timedelta(seconds=1), worker_jobs.slow_write, 0, "scheduled")
     assert job.get_status(refresh=False) == JobStatus.SCHEDULED  # as enqueued, not yet queued
 

@@ -22,7 +22,9 @@ class QueueCollector:
 
     def collect(self):
         waiting = GaugeMetricFamily("vestnik_queue_jobs_waiting", "Jobs waiting in each RQ queue.", labels=["queue"])
-        failed = GaugeMetricFamily("vestnik_queue_jobs_failed", "Jobs in each RQ queue's failed registry.", labels=["queue"])
+        failed = GaugeMetricFamily(
+            "vestnik_queue_jobs_failed", "Jobs in each RQ queue's failed registry.", labels=["queue"]
+        )
         with self.app.app_context():
             for name in QUEUE_NAMES:
                 queue = redis_queues.queue(name)
@@ -41,7 +43,10 @@ class Metrics:
             "vestnik_http_requests", "HTTP requests served.", ["method", "endpoint", "status"], registry=self.registry
         )
         self.latency = Histogram(
-            "vestnik_http_request_duration_seconds", "Time to answer HTTP requests.", ["endpoint"], registry=self.registry
+            "vestnik_http_request_duration_seconds",
+            "Time to answer HTTP requests.",
+            ["endpoint"],
+            registry=self.registry,
         )
         self.registry.register(QueueCollector(app))
 

@@ -8,7 +8,8 @@ sentence is about, or null when it is about no one input.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from flask import Response, current_app
 from flask_babel import lazy_gettext as _l

@@ -5,9 +5,8 @@ Revises: 0004
 Create Date: 2026-12-01 22:40:00.000000
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0005_import_merges'
@@ -17,14 +16,20 @@ depends_on = None
 
 
 def upgrade():
-    op.create_table('audience_import_merges',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('import_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('row', sa.Integer(), nullable=False),
-    sa.Column('into_row', sa.Integer(), nullable=False),
-    sa.Column('number_end', sa.String(length=4), nullable=False),
-    sa.ForeignKeyConstraint(['import_id'], ['audience_imports.id'], name=op.f('fk_audience_import_merges_import_id_audience_imports'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_audience_import_merges'))
+    op.create_table(
+        "audience_import_merges",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("import_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("row", sa.Integer(), nullable=False),
+        sa.Column("into_row", sa.Integer(), nullable=False),
+        sa.Column("number_end", sa.String(length=4), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["import_id"],
+            ["audience_imports.id"],
+            name=op.f("fk_audience_import_merges_import_id_audience_imports"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_audience_import_merges")),
     )
     with op.batch_alter_table('audience_import_merges', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_audience_import_merges_import_id'), ['import_id'], unique=False)
