@@ -147,6 +147,7 @@ def test_a_finished_run_does_not_block_the_next_one(app):
 
 
 @pytest.mark.slow
+@pytest.mark.one_database
 def test_a_failing_job_ends_in_the_failed_registry_and_the_worker_goes_on(app, start_worker):
     failing = redis_queues.enqueue("default", worker_jobs.fail_loudly, "the provider said no")
     following = redis_queues.enqueue("default", worker_jobs.slow_write, 0, "after-failure")
@@ -167,6 +168,7 @@ def test_a_failing_job_ends_in_the_failed_registry_and_the_worker_goes_on(app, s
 
 
 @pytest.mark.slow
+@pytest.mark.one_database
 def test_sigterm_lets_the_running_job_finish_then_the_worker_exits(app, start_worker):
     worker = start_worker()
     running = redis_queues.enqueue("default", worker_jobs.slow_write, 2, "graceful")
@@ -185,6 +187,7 @@ def test_sigterm_lets_the_running_job_finish_then_the_worker_exits(app, start_wo
 
 
 @pytest.mark.slow
+@pytest.mark.one_database
 def test_a_job_still_running_when_the_drain_time_is_over_is_killed_and_recorded_failed(app, start_worker):
     worker = start_worker(WORKER_DRAIN_SECONDS="1")
     stuck = redis_queues.enqueue("default", worker_jobs.write_when_released, "test:never-released", "too-late")
@@ -222,6 +225,7 @@ def test_every_job_gets_a_fresh_app_context_and_sees_committed_data(app, start_w
 
 
 @pytest.mark.slow
+@pytest.mark.one_database
 def test_the_worker_scheduler_runs_jobs_enqueued_for_later(app, start_worker):
     worker = start_worker()
     asked_at = datetime.now(UTC)
@@ -273,6 +277,7 @@ def voided(user_id: int) -> bool:
 
 
 @pytest.mark.slow
+@pytest.mark.one_database
 def test_two_workers_run_one_cron_scheduler_and_the_other_takes_over_when_its_worker_dies(app, admin, start_worker):
     first_invitation = overdue_invitation(admin, "first@example.com")
     workers = [start_worker(CRON_LEASE_SECONDS=LEASE), start_worker(CRON_LEASE_SECONDS=LEASE)]
