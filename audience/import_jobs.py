@@ -21,15 +21,12 @@ from sqlalchemy import select
 from accounts.events import set_actor_label
 from accounts.models import User
 from audience import import_records
-from audience.columns import MappingError
-from audience.import_pipeline import ImportRefusedError, run_import
+from audience.import_pipeline import run_import
 from audience.models import Import, ImportStatus
+from domain_errors import DomainError
 from extensions import after_commit, db, redis_queues
-from spreadsheets import UnreadableFileError
 
 log = logging.getLogger(__name__)
-# Sentences for the person importing: a bad file says what is wrong; a crash says nothing was kept.
-REFUSALS = (UnreadableFileError, MappingError, ImportRefusedError)
 _PROGRESS_EVERY = 0.5  # seconds between progress writes to Redis
 _DEAD = (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED)  # ended without finishing the import
 
@@ -54,7 +51,7 @@ def import_file(import_id: int) -> dict[str, Any] | None:
         summary = run_import(record, content or b"", progress=_progress_writer(job))
         import_records.mark_succeeded(record, summary, actor=uploader)
         db.session.commit()
-    except REFUSALS as error:
+    except DomainError as error:  # a bad file or mapping says what is wrong; a crash says nothing was kept
         db.session.rollback()
         import_records.mark_failed(import_id, str(error))
         db.session.commit()

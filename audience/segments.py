@@ -55,13 +55,13 @@ class DuplicateSegmentError(SegmentError):
 class SegmentInUseError(SegmentError):
     """The edit would void the reviews or approvals in ``uses``, and nobody confirmed that yet."""
 
+    status = 409
+
     def __init__(self, uses: list[SegmentUse]) -> None:
         names = ", ".join(f"“{use.name}” ({use.status_label})" for use in uses)
         super().__init__([_("Saving this change returns these campaigns to draft, because their review or approval "
                             "covered the segment as it was: %(names)s. Confirm the change to save it.", names=names)])
         self.uses = uses
-
-    status = 409
 
     def problem_members(self) -> dict[str, Any]:
         """The campaigns to confirm, each with the ``key`` that ``confirm`` names."""

@@ -30,7 +30,7 @@ from rq.job import Job, JobStatus
 from sqlalchemy import func, select, update
 
 from audience.models import Segment
-from audience.segment_definition import SegmentError, parse_definition
+from audience.segment_definition import parse_definition
 from campaigns.content import content_hash
 from campaigns.lifecycle import STATUS_LABELS, TransitionError, transition
 from campaigns.materialise import EXCLUSION_REASONS, MaterialiseError, check_variables, materialise
@@ -231,7 +231,7 @@ def _launch_problem(campaign: Campaign) -> str:
     try:
         check_variables(campaign.variables or {})
         parse_definition(db.session.get(Segment, campaign.segment_id).definition)
-    except (MaterialiseError, SegmentError) as error:
+    except DomainError as error:
         return str(error)
     return ""
 

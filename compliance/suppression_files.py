@@ -18,7 +18,8 @@ from sqlalchemy import select
 from accounts.models import User
 from compliance import audit, suppression
 from compliance.models import Suppression, SuppressionError, SuppressionReason
-from compliance.numbers import InvalidNumberError, to_e164
+from compliance.numbers import to_e164
+from domain_errors import DomainError
 from extensions import db
 from spreadsheets import UnreadableFileError, csv_lines, decode_text
 
@@ -113,7 +114,7 @@ def import_csv(
             _entry, created = suppression.suppress(
                 phone, reason, source="import", actor=actor, note=note, evidence=evidence
             )
-        except (InvalidNumberError, SuppressionError) as error:
+        except DomainError as error:
             result.rejected.append((number, str(error)))
             continue
         if created:
