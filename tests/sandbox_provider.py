@@ -3,8 +3,8 @@
 ``SandboxProcess`` starts ``python -m channels.sandbox --port 0 --latency-ms 0 …``, waits for its
 readiness line (no sleeping), and talks to its control API over HTTP. ``CallbackReceiver`` is a
 small threaded HTTP server on a loopback port that records every POST (headers and raw body) and
-answers 200, or a status the test chooses; ``wait_for(count)`` blocks on a condition until that many
-have arrived.
+answers 200, or a status the test chooses (for all, or for the next few); ``wait_for(count)``
+blocks on a condition until that many have arrived.
 """
 
 from __future__ import annotations
@@ -137,6 +137,7 @@ class CallbackReceiver:
     def __init__(self) -> None:
         self.received: list[Callback] = []
         self.status = 200
+        self.failures: list[int] = []  # statuses to answer the next POSTs with, before ``status`` again
         self.condition = threading.Condition()
         receiver = self
 
@@ -145,7 +146,7 @@ class CallbackReceiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 with receiver.condition:
                     receiver.received.append(Callback(self.path, dict(self.headers), body))
-                    status = receiver.status
+                    status = receiver.failures.pop(0) if receiver.failures else receiver.status
                     receiver.condition.notify_all()
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
@@ -166,6 +167,11 @@ class CallbackReceiver:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+    def fail_next(self, count: int, status: int = 500) -> None:
+        """Answer the next ``count`` webhooks with ``status`` (then 200 again)."""
+        with self.condition:
+            self.failures = [status] * count
 
     def wait_for(self, count: int, timeout: float = 15) -> list[Callback]:
         """Block until at least ``count`` webhooks have arrived; returns them all (raises after ``timeout``)."""

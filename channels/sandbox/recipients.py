@@ -135,6 +135,7 @@ class Simulation:
 
     def _scheduler(self, number: Number, message: Message) -> Callable[..., None]:
         def at(delay: float, state_name: str, code: int | None = None) -> None:
+            self.state.ledger.event("statuses_planned")
             self.callbacks.later(delay, lambda: self._post(number, webhooks.status(number, message, state_name, code)))
 
         return at

@@ -71,3 +71,29 @@ def approved(sandbox: SandboxProcess, name: str = "order_ready", **kwargs: Any) 
     answer = submit(sandbox, name, **kwargs)
     assert answer.status == 200 and answer.json["status"] == "APPROVED", answer.json
     return answer.json["id"]
+
+
+QUIET = {"read": 0, "reorder": 0, "duplicate": 0, "failed": 0}  # statuses: sent and delivered only, in order
+
+
+def calls_back(sandbox: SandboxProcess, receiver: Any, delays: tuple[float, float] = (30, 60),
+               **shares: float) -> None:
+    """Point the sandbox's webhooks at ``receiver`` with the given status shares; the delays are short, yet
+    long enough that webhooks due one after the other also arrive in that order."""
+    sandbox.configure(callback_url=receiver.url, callback_delays_ms=list(delays), status_shares={**QUIET, **shares})
+
+
+def changes(callbacks: list) -> list[tuple[str, dict]]:
+    """(field, value) of every webhook, in arrival order."""
+    return [(change["field"], change["value"])
+            for callback in callbacks for entry in callback.json()["entry"] for change in entry["changes"]]
+
+
+def statuses(callbacks: list) -> list[dict]:
+    return [status for field, value in changes(callbacks) if field == "messages"
+            for status in value.get("statuses", ())]
+
+
+def inbound_messages(callbacks: list) -> list[dict]:
+    return [message for field, value in changes(callbacks) if field == "messages"
+            for message in value.get("messages", ())]
