@@ -75,7 +75,7 @@ def _status(item: Any, where: str) -> StatusEvent | None:
         provider_id=_text(item, "id", where),
         status=status,
         at=_moment(item, where),
-        recipient=_optional(item, "recipient_id") or "",
+        recipient=_optional(item, "recipient_id") or _optional(item, "recipient_user_id") or "",
         key=_optional(item, "biz_opaque_callback_data"),
         pricing_category=_optional(pricing, "category"),
         billable=billable if isinstance(billable, bool) else None,
