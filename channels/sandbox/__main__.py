@@ -11,6 +11,7 @@ import asyncio
 import logging
 import signal
 import sys
+from pathlib import Path
 
 from aiohttp import web
 
@@ -32,6 +33,8 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-idempotency", action="store_true",
                         help="a repeated biz_opaque_callback_data is a new message, as on the real Cloud API")
     parser.add_argument("--seed", type=int, default=0, help="fixes every random choice (faults, delays, shares)")
+    parser.add_argument("--state-file", type=Path, default=None,
+                        help="keep numbers and templates in this JSON file across restarts")
     parser.add_argument("--log-level", default="WARNING")
     return parser.parse_args(argv)
 
@@ -43,9 +46,9 @@ def settings_from(args: argparse.Namespace) -> Settings:
     return settings
 
 
-async def serve(settings: Settings, host: str, port: int) -> None:
+async def serve(settings: Settings, host: str, port: int, state_file: Path | None = None) -> None:
     """Serve until a stop signal; no access log (one line per request would cost more than the request)."""
-    runner = web.AppRunner(make_app(settings), access_log=None, shutdown_timeout=SHUTDOWN_SECONDS)
+    runner = web.AppRunner(make_app(settings, state_file), access_log=None, shutdown_timeout=SHUTDOWN_SECONDS)
     await runner.setup()
     site = web.TCPSite(runner, host, port, backlog=2048, shutdown_timeout=SHUTDOWN_SECONDS)
     await site.start()
@@ -65,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     args = arguments(argv)
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    asyncio.run(serve(settings_from(args), args.host, args.port))
+    asyncio.run(serve(settings_from(args), args.host, args.port, args.state_file))
     return 0
 
 

@@ -11,11 +11,12 @@ import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
-from channels.sandbox import errors, faults, templates, webhooks
+from channels.sandbox import errors, faults, persistence, templates, webhooks
 from channels.sandbox.callbacks import Callbacks
 from channels.sandbox.errors import GraphError
 from channels.sandbox.ledger import Message
@@ -34,6 +35,7 @@ class Sandbox:
 
     def __init__(self, settings: Settings) -> None:
         self.initial = settings.copy()
+        self.state_file: Path | None = None  # set by make_app after the first, empty state
         self.callbacks = Callbacks(count=lambda name: self.state.ledger.event(name),
                                    retries=lambda: (self.state.settings.callback_retries,
                                                     self.state.settings.callback_backoff_ms))
@@ -44,6 +46,18 @@ class Sandbox:
         self.callbacks.reset()
         self.state = State(self.initial.copy())
         self.simulation = Simulation(self.state, self.callbacks)
+        self.changed()
+
+    def restore(self) -> None:
+        """Read the state file (numbers, templates); templates it left pending are decided now."""
+        if self.state_file is not None:
+            for template in persistence.load(self.state_file, self.state):
+                _decide(self, self.state, template)
+
+    def changed(self) -> None:
+        """Numbers or templates changed: rewrite the state file, if there is one."""
+        if self.state_file is not None:
+            persistence.save(self.state_file, self.state)
 
     def post(self, number: Number | None, body: dict[str, Any]) -> None:
         if number is not None:
@@ -156,6 +170,7 @@ async def submit_template(request: web.Request, sandbox: Sandbox, node: str, num
     state = sandbox.state
     template = templates.parse_submission(node, state.book.new_id(), await read_json(request))
     state.book.add(template)
+    sandbox.changed()
     delay = templates.delay_ms(template, state.settings.template_delay_ms, state.settings.slow_template_delay_ms)
     if delay == 0:
         _decide(sandbox, state, template)
@@ -169,6 +184,7 @@ def _decide(sandbox: Sandbox, state: State, template: templates.Template) -> Non
         return
     template.status, template.reason = templates.decide(template)
     state.ledger.event("templates_decided")
+    sandbox.changed()
     sandbox.post(state.number_of_account(template.waba_id), webhooks.template_status(template.waba_id, template))
 
 
@@ -225,6 +241,7 @@ async def register_number(request: web.Request, sandbox: Sandbox) -> Any:
     current = state.numbers.get(str(body.get("phone_number_id"))) if isinstance(body, dict) else None
     number = number_from(body, current)
     state.numbers[number.phone_number_id] = number
+    sandbox.changed()
     if current is not None:
         for event in _quality_events(current, number):
             sandbox.post(number, webhooks.quality(number, event))
@@ -267,6 +284,7 @@ async def force_template(request: web.Request, sandbox: Sandbox) -> Any:
         template.status = status
         template.reason = str(body.get("reason") or ("NONE" if status != "REJECTED" else "INVALID_FORMAT")).upper()
         sandbox.post(owner, webhooks.template_status(waba_id, template))
+    sandbox.changed()
     return template.to_json(templates.READABLE_FIELDS)
 
 
@@ -295,14 +313,17 @@ async def ledger(request: web.Request, sandbox: Sandbox) -> Any:
 
 # --- the application --------------------------------------------------------------------------------
 
-def make_app(settings: Settings) -> web.Application:
-    """The sandbox application with its routes; its webhook sender starts and stops with it."""
+def make_app(settings: Settings, state_file: Path | None = None) -> web.Application:
+    """The sandbox application with its routes; its webhook sender starts and stops with it. With a
+    ``state_file``, numbers and templates are read from it at the start and kept in it."""
     app = web.Application()
     sandbox = Sandbox(settings)
+    sandbox.state_file = state_file
     app[SANDBOX] = sandbox
 
     async def start(_app: web.Application) -> None:
         await sandbox.callbacks.start()
+        sandbox.restore()
 
     async def stop(_app: web.Application) -> None:
         await sandbox.callbacks.stop()

@@ -76,3 +76,24 @@ def test_the_command_line_sets_token_latency_and_idempotency():
         process.reset()  # back to the command line's settings
         assert process.control("GET", "/_sandbox/config")["idempotency"] is False
     assert process.process.returncode == 0  # stopped by SIGTERM, cleanly
+
+
+def test_a_state_file_keeps_numbers_and_templates_across_restarts(tmp_path):
+    state_file = tmp_path / "sandbox.json"
+    with SandboxProcess("--state-file", str(state_file)) as first:
+        first.add_number("100000000000002", display_phone_number="+7 495 000-00-02")
+        kept = submit(first, "kept", body_text="Заказ {{1}} готов").json["id"]
+        waiting = submit(first, "waiting_pending").json["id"]
+    with SandboxProcess("--state-file", str(state_file)) as second:
+        assert {n["phone_number_id"] for n in second.control("GET", "/_sandbox/numbers")} == \
+            {PHONE_NUMBER_ID, "100000000000002"}
+        rows = call("GET", second.graph_url("200000000000001", "message_templates") + "?fields=id,status").json
+        assert rows["data"] == [{"id": kept, "status": "APPROVED"}, {"id": waiting, "status": "PENDING"}]
+        body = {"messaging_product": "whatsapp", "to": "79001234501", "type": "template",
+                "template": {"name": "kept", "language": {"code": "ru"},
+                             "components": [{"type": "body", "parameters": [{"type": "text", "text": "42"}]}]}}
+        assert call("POST", second.graph_url("100000000000002", "messages"), body).status == 200
+        assert int(submit(second, "newer").json["id"]) > int(waiting)  # ids are not given out twice
+        second.reset()
+    with SandboxProcess("--state-file", str(state_file)) as third:
+        assert call("GET", third.graph_url("200000000000001", "message_templates")).json == {"data": []}

@@ -1,0 +1,54 @@
+"""Numbers and templates kept in a JSON file across restarts (``--state-file``), so that templates a
+Vestnik instance submitted are still approved after ``make run`` starts the sandbox again.
+
+Only what changes rarely is kept: numbers and templates. Messages, the ledger, recipients' state and
+settings changed over the control API live in memory only. The file is rewritten whole (to a
+temporary file, then renamed) after each change; a reset empties it too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+from channels.sandbox.state import Number, State
+from channels.sandbox.templates import delay_ms, parse_submission
+
+KEPT = ("name", "language", "category", "parameter_format", "components")
+
+
+def save(path: Path, state: State) -> None:
+    """Write the state's numbers and templates to ``path``."""
+    data = {
+        "numbers": [asdict(number) for number in state.numbers.values()],
+        "next_template_id": state.book.next_id,
+        "templates": [
+            {"id": t.id, "waba_id": t.waba_id, **{k: getattr(t, k) for k in KEPT}, "status": t.status,
+             "reason": t.reason, "previous_category": t.previous_category, "forced": t.forced}
+            for t in state.book.by_id.values()
+        ],
+    }
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def load(path: Path, state: State) -> list:
+    """Read ``path`` (if it exists) into a fresh state; returns the templates whose timed decision the restart
+    interrupted (``_pending`` names keep waiting for a forced one)."""
+    if not path.exists():
+        return []
+    data = json.loads(path.read_text(encoding="utf-8"))
+    state.numbers = {n["phone_number_id"]: Number(**n) for n in data.get("numbers", ())} or state.numbers
+    waiting = []
+    for row in data.get("templates", ()):
+        template = parse_submission(row["waba_id"], row["id"], {k: row[k] for k in KEPT})
+        template.status, template.reason = row["status"], row["reason"]
+        template.previous_category, template.forced = row.get("previous_category"), row.get("forced", False)
+        state.book.add(template)
+        if template.status == "PENDING" and not template.forced and delay_ms(template, 0, 0) is not None:
+            waiting.append(template)
+    state.book.next_id = max(state.book.next_id, int(data.get("next_template_id", 0)))
+    return waiting
