@@ -30,6 +30,7 @@ def save(path: Path, state: State) -> None:
             for t in state.book.by_id.values()
         ],
     }
+    path.parent.mkdir(parents=True, exist_ok=True)  # instance/ may not exist yet on a fresh checkout
     temporary = path.with_name(path.name + ".tmp")
     temporary.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
     os.replace(temporary, path)

@@ -79,7 +79,7 @@ def test_the_command_line_sets_token_latency_and_idempotency():
 
 
 def test_a_state_file_keeps_numbers_and_templates_across_restarts(tmp_path):
-    state_file = tmp_path / "sandbox.json"
+    state_file = tmp_path / "instance" / "sandbox.json"  # a folder that does not exist yet
     with SandboxProcess("--state-file", str(state_file)) as first:
         first.add_number("100000000000002", display_phone_number="+7 495 000-00-02")
         kept = submit(first, "kept", body_text="Заказ {{1}} готов").json["id"]
