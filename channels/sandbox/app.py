@@ -2,7 +2,8 @@
 
 Every Graph API request goes through :func:`graph`: added latency, the token, the injected fault,
 the handler, the ledger entry — in that order, as the real service would meet them (a throttled
-request is refused before its body is looked at). Handlers return a response and the message key.
+request is refused before its body is looked at). A send handler leaves the message key in
+``request["key"]`` for the ledger, whether the send is accepted or refused.
 """
 
 from __future__ import annotations
@@ -133,8 +134,7 @@ async def send_message(request: web.Request, sandbox: Sandbox, node: str, number
             state.ledger.duplicate(previous)
             return _accepted(send.to, previous.to, previous.id)
     message = Message(state.new_wamid(), node, number.display_phone_number, send.wa_id, send.key, send.type,
-                      time.time(), text=send.text,
-                      category=send.category, quick_replies=send.quick_replies)
+                      time.time(), text=send.text, category=send.category, quick_replies=send.quick_replies)
     if send.template is not None:
         message.template = {"name": send.template.name, "language": send.template.language,
                             "category": send.template.category, "components": send.components}

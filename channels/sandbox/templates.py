@@ -21,6 +21,7 @@ import base64
 import re
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 from channels.sandbox import errors
 
@@ -218,9 +219,10 @@ class TemplateBook:
             if start + limit < len(chosen):
                 kept = {k: v for k, v in query.items() if k not in ("after", "before")}
                 kept.update(limit=str(limit), after=_cursor(rows[-1].id))
-                answer["paging"]["next"] = base_url + "?" + "&".join(f"{k}={v}" for k, v in kept.items())
+                answer["paging"]["next"] = base_url + "?" + urlencode(kept)
             if start > 0:
-                answer["paging"]["previous"] = base_url + f"?limit={limit}&before={_cursor(rows[0].id)}"
+                back = {"limit": limit, "before": _cursor(rows[0].id)}
+                answer["paging"]["previous"] = base_url + "?" + urlencode(back)
         return answer
 
 

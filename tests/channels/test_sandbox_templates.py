@@ -149,6 +149,8 @@ def test_templates_page_with_limit_and_after_cursors(sandbox):
         assert page["paging"]["next"].startswith(sandbox.graph_url(WABA_ID, "message_templates"))
         query = "?limit=3&fields=id,name&after=" + page["paging"]["cursors"]["after"]
     assert seen == ids and pages == 3
+    back = call("GET", page["paging"]["previous"]).json  # from the last page (t06) one page back
+    assert [row["id"] for row in back["data"]] == ids[3:6]
     assert read(sandbox, "?limit=3&after=" + page["paging"]["cursors"]["after"]).json == {"data": []}
     everything = read(sandbox).json["data"]
     assert len(everything) == 7 and everything[0]["components"][0]["type"] == "BODY"
