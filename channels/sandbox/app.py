@@ -127,6 +127,8 @@ async def send_message(request: web.Request, sandbox: Sandbox, node: str, number
     if isinstance(body, dict):
         request["key"] = body.get("biz_opaque_callback_data")
     state = sandbox.state
+    if state.settings.enforce_throughput and not state.within_throughput(number):
+        raise errors.throughput(state.settings.retry_after)
     send = parse_send(body, number.waba_id, state.book)
     if send.key is not None and state.settings.idempotency:
         previous = state.by_key.get((node, send.key))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import itertools
 import os
+import time
 from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -98,6 +99,7 @@ class State:
         self.stopped_marketing: set[tuple[str, str]] = set()
         self.blocked: set[tuple[str, str]] = set()
         self.requests = itertools.count()
+        self.buckets: dict[str, tuple[float, float]] = {}  # phone_number_id → (tokens, monotonic time)
         # wamids: a random prefix per reset and a counter, so ids never repeat within or across runs.
         self._prefix = os.urandom(7)
         self._ids = itertools.count(1)
@@ -105,6 +107,18 @@ class State:
     def new_wamid(self) -> str:
         raw = self._prefix + next(self._ids).to_bytes(8, "big")
         return "wamid." + base64.b64encode(raw).decode()
+
+    def within_throughput(self, number: Number) -> bool:
+        """Take one send from the number's token bucket (its throughput per second, a second's burst)."""
+        rate = THROUGHPUT[number.throughput]
+        now = time.monotonic()
+        tokens, then = self.buckets.get(number.phone_number_id, (rate, now))
+        tokens = min(rate, tokens + (now - then) * rate)
+        if tokens < 1:
+            self.buckets[number.phone_number_id] = (tokens, now)
+            return False
+        self.buckets[number.phone_number_id] = (tokens - 1, now)
+        return True
 
     def number_of_account(self, waba_id: str) -> Number | None:
         return next((n for n in self.numbers.values() if n.waba_id == waba_id), None)
