@@ -111,9 +111,9 @@ def graph(handler: Handler) -> Callable[[web.Request], Awaitable[web.Response]]:
     return wrapped
 
 
-async def read_json(request: web.Request) -> Any:
+def parsed(raw: bytes) -> Any:
     try:
-        return json.loads(await request.read())
+        return json.loads(raw)
     except ValueError:
         raise errors.invalid_parameter("The request body is not valid JSON.") from None
 
@@ -123,7 +123,8 @@ async def read_json(request: web.Request) -> Any:
 async def send_message(request: web.Request, sandbox: Sandbox, node: str, number: Number | None) -> web.Response:
     if number is None or number.phone_number_id != node:
         raise errors.unknown_object(node)
-    body = await read_json(request)
+    raw = await request.read()
+    body = parsed(raw)
     if isinstance(body, dict):
         request["key"] = body.get("biz_opaque_callback_data")
     state = sandbox.state
@@ -138,8 +139,8 @@ async def send_message(request: web.Request, sandbox: Sandbox, node: str, number
     message = Message(state.new_wamid(), node, number.display_phone_number, send.wa_id, send.key, send.type,
                       time.time(), text=send.text, category=send.category, quick_replies=send.quick_replies)
     if send.template is not None:
-        message.template = {"name": send.template.name, "language": send.template.language,
-                            "category": send.template.category, "components": send.components}
+        message.template = (send.template.name, send.template.language, send.template.category)
+        message.raw = raw
     state.ledger.accepted(message)
     if send.key is not None:
         state.by_key[(node, send.key)] = message
@@ -170,7 +171,7 @@ async def submit_template(request: web.Request, sandbox: Sandbox, node: str, num
     if number is None or number.waba_id != node:
         raise errors.unknown_object(node)
     state = sandbox.state
-    template = templates.parse_submission(node, state.book.new_id(), await read_json(request))
+    template = templates.parse_submission(node, state.book.new_id(), parsed(await request.read()))
     state.book.add(template)
     sandbox.changed()
     delay = templates.delay_ms(template, state.settings.template_delay_ms, state.settings.slow_template_delay_ms)

@@ -8,15 +8,18 @@ message and as a duplicate request, never as another accepted message.
 
 from __future__ import annotations
 
+import json
+import sys
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
 
-@dataclass
+@dataclass(slots=True)
 class Message:
-    """One accepted message."""
+    """One accepted message. A template message keeps the raw request body and decodes its components only
+    when the ledger is read: the parsed JSON of every message would take a lot more memory, and time."""
 
     id: str
     phone_number_id: str
@@ -25,16 +28,22 @@ class Message:
     key: str | None  # biz_opaque_callback_data
     type: str  # template | text
     at: float
-    template: dict[str, Any] | None = None  # {name, language, category, components}
+    template: tuple[str, str, str] | None = None  # name, language, category
+    raw: bytes = b""  # the send's body, for the template's components
     text: str | None = None
     category: str = "service"  # pricing category: marketing, utility, authentication, service
     attempts: int = 1
     quick_replies: list[tuple[str, str]] = field(default_factory=list)  # (payload, text) a button tap answers
 
     def to_json(self) -> dict[str, Any]:
+        template = None
+        if self.template is not None:
+            name, language, category = self.template
+            components = json.loads(self.raw)["template"].get("components") or []
+            template = {"name": name, "language": language, "category": category, "components": components}
         return {
             "id": self.id, "phone_number_id": self.phone_number_id, "from": self.from_number, "to": self.to,
-            "key": self.key, "type": self.type, "template": self.template, "text": self.text,
+            "key": self.key, "type": self.type, "template": template, "text": self.text,
             "category": self.category, "attempts": self.attempts, "at": self.at,
         }
 
@@ -53,7 +62,7 @@ class Ledger:
 
     def request(self, method: str, path: str, status: int, code: int | None = None, key: str | None = None) -> None:
         """Record one Graph API request and its answer (``code``: the error code, None when it succeeded)."""
-        self.requests.append((method, path, status, code, key, time.time()))
+        self.requests.append((method, sys.intern(path), status, code, key, time.time()))  # one copy of each path
         self.counts["requests"] += 1
         if code is not None:
             self.counts["errors"] += 1
