@@ -197,6 +197,12 @@ async def list_templates(request: web.Request, sandbox: Sandbox, node: str, numb
     return respond(sandbox.state.book.page(node, str(request.url.with_query(None)), dict(request.query)))
 
 
+async def unknown_path(request: web.Request) -> web.Response:
+    """Any other path or method: Graph's answer for a path it does not know, not aiohttp's plain-text 404."""
+    error = GraphError(400, 100, f"Unknown path components: {request.path}", kind="OAuthException")
+    return web.Response(status=error.status, body=error.body(), content_type=JSON)
+
+
 # --- the control API --------------------------------------------------------------------------------
 
 def control(handler: Callable[[web.Request, Sandbox], Awaitable[Any]]) -> Callable[[web.Request], Awaitable[Any]]:
@@ -346,4 +352,5 @@ def make_app(settings: Settings, state_file: Path | None = None) -> web.Applicat
     app.router.add_get(f"/{VERSION}/{{node}}/message_templates", graph(list_templates))
     app.router.add_post(f"/{VERSION}/{{node}}/message_templates", graph(submit_template))
     app.router.add_get(f"/{VERSION}/{{node}}", graph(read_node))
+    app.router.add_route("*", "/{tail:.*}", unknown_path)
     return app

@@ -173,3 +173,9 @@ def test_the_ledger_records_each_request_with_its_status_code_and_key(sandbox):
 
 def test_health_answers_without_a_token(sandbox):
     assert call("GET", sandbox.url + "/_sandbox/health", token=None).json == {"status": "ok"}
+
+
+def test_an_unknown_path_gets_a_graph_error(sandbox):
+    answer = call("POST", sandbox.graph_url(edge="media_unknown"), {})
+    assert answer.status == 400 and answer.code == 100 and "Unknown path" in answer.json["error"]["message"]
+    assert call("DELETE", sandbox.graph_url(edge="messages")).code == 100
