@@ -74,11 +74,10 @@ def respond(data: Any, status: int = 200) -> web.Response:
     return web.Response(body=json.dumps(data).encode(), status=status, content_type=JSON)
 
 
-def graph(handler: Handler) -> Callable[[web.Request], Awaitable[web.Response]]:
+def graph(sandbox: Sandbox, handler: Handler) -> Callable[[web.Request], Awaitable[web.Response]]:
     """Wrap a Graph API handler with latency, authentication, faults, error answers and the ledger."""
 
     async def wrapped(request: web.Request) -> web.Response:
-        sandbox = request.app[SANDBOX]
         state = sandbox.state
         settings = state.settings
         if settings.latency_ms:
@@ -90,17 +89,17 @@ def graph(handler: Handler) -> Callable[[web.Request], Awaitable[web.Response]]:
             token = number.token if number is not None and number.token else settings.token
             if request.headers.get("Authorization") != "Bearer " + token:
                 raise errors.bad_token()
-            fault = faults.fault_for(settings, next(state.requests))
+            fault = faults.fault_for(settings, next(state.requests)) if settings.any_faults else None
             if fault is faults.TIMEOUT:
                 hold = True
             elif fault is not None:
                 raise fault
             response = await handler(request, sandbox, node, number)
-            state.ledger.request(request.method, request.path, response.status, None, request.get("key"))
+            state.ledger.request(request.method, request.raw_path, response.status, None, request.get("key"))
         except GraphError as error:
             response = web.Response(status=error.status, body=error.body(), content_type=JSON,
                                     headers=error.headers())
-            state.ledger.request(request.method, request.path, error.status, error.code, request.get("key"))
+            state.ledger.request(request.method, request.raw_path, error.status, error.code, request.get("key"))
         if hold:
             # The request was handled (a send is accepted) but its answer is held back longer than any client
             # waits, as when Meta's answer is lost on the way: the client cannot know whether it went through.
@@ -348,9 +347,9 @@ def make_app(settings: Settings, state_file: Path | None = None) -> web.Applicat
     app.router.add_post("/_sandbox/templates/{waba}/{template}", control(force_template))
     app.router.add_post("/_sandbox/inbound", control(inbound))
     app.router.add_get("/_sandbox/ledger", control(ledger))
-    app.router.add_post(f"/{VERSION}/{{node}}/messages", graph(send_message))
-    app.router.add_get(f"/{VERSION}/{{node}}/message_templates", graph(list_templates))
-    app.router.add_post(f"/{VERSION}/{{node}}/message_templates", graph(submit_template))
-    app.router.add_get(f"/{VERSION}/{{node}}", graph(read_node))
+    app.router.add_post(f"/{VERSION}/{{node}}/messages", graph(sandbox, send_message))
+    app.router.add_get(f"/{VERSION}/{{node}}/message_templates", graph(sandbox, list_templates))
+    app.router.add_post(f"/{VERSION}/{{node}}/message_templates", graph(sandbox, submit_template))
+    app.router.add_get(f"/{VERSION}/{{node}}", graph(sandbox, read_node))
     app.router.add_route("*", "/{tail:.*}", unknown_path)
     return app

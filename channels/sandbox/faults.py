@@ -17,8 +17,6 @@ TIMEOUT = "timeout"
 def fault_for(settings: Settings, sequence: int) -> GraphError | str | None:
     """The fault of request number ``sequence``: an error to answer, ``TIMEOUT``, or None (no fault)."""
     faults = settings.faults
-    if not any(faults.values()):
-        return None
     draw = dice.chance(settings.seed, "fault", sequence)
     edge = faults["http_429"]
     if draw < edge:

@@ -47,6 +47,10 @@ class Settings:
     ledger_requests: int = 1_000_000  # request entries kept (counts stay exact beyond it)
     seed: int = 0
 
+    @property
+    def any_faults(self) -> bool:
+        return any(self.faults.values())
+
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
