@@ -1,9 +1,9 @@
 """Injected faults: which share of Graph API requests is throttled, fails or times out.
 
-Each request draws one number from the seed and its sequence number (requests are counted while a
-share is set, from the last reset); the configured shares are laid
-end to end on [0, 1) (429, then 130429, then 500, then timeout), so a run with the same seed and the
-same order of requests meets the same faults.
+Each request draws one number from the seed and its sequence number (requests are counted from the
+last reset while a share is set); the configured shares are laid end to end on [0, 1) (429, then
+130429, then 500, then timeout), so a run with the same seed and the same order of requests meets
+the same faults.
 """
 
 from __future__ import annotations
