@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
 import urllib.request
@@ -108,6 +109,9 @@ def main() -> int:
     args = parser.parse_args()
     seconds = args.seconds if not args.requests else 3600.0
     failed = False
+    # The figures depend on what else the machine runs: say so next to them.
+    print("load average (1, 5, 15 min) before: " + ", ".join(f"{load:.2f}" for load in os.getloadavg())
+          + f" on {os.cpu_count()} cores")
     with SandboxProcess("--seed", "1") as sandbox:
         server, client = psutil.Process(sandbox.process.pid), psutil.Process()
         request = urllib.request.Request(f"{sandbox.url}/{VERSION}/{WABA_ID}/message_templates",
