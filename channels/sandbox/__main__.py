@@ -15,7 +15,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from channels.sandbox.app import make_app
+from channels.sandbox.app import Sandbox, make_router
 from channels.sandbox.settings import Settings
 
 # A stop waits this long for requests in flight: a held "timeout" fault must not hold up a restart.
@@ -48,7 +48,12 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 async def serve(settings: Settings, host: str, port: int, state_file: Path | None = None) -> None:
     """Serve until a stop signal; no access log (one line per request would cost more than the request)."""
-    runner = web.AppRunner(make_app(settings, state_file), access_log=None, shutdown_timeout=SHUTDOWN_SECONDS)
+    sandbox = Sandbox(settings)
+    sandbox.state_file = state_file
+    await sandbox.callbacks.start()
+    sandbox.restore()
+    server = web.Server(make_router(sandbox), access_log=None)
+    runner = web.ServerRunner(server, shutdown_timeout=SHUTDOWN_SECONDS)
     await runner.setup()
     site = web.TCPSite(runner, host, port, backlog=2048, shutdown_timeout=SHUTDOWN_SECONDS)
     await site.start()
@@ -62,6 +67,7 @@ async def serve(settings: Settings, host: str, port: int, state_file: Path | Non
         await stopped.wait()
     finally:
         await runner.cleanup()
+        await sandbox.callbacks.stop()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,4 @@
-"""The sandbox's HTTP application: the Cloud API's paths, and the control API under ``/_sandbox/``.
+"""The sandbox's HTTP handlers: the Cloud API's paths, and the control API under ``/_sandbox/``.
 
 Every Graph API request goes through :func:`graph`: added latency, the token, the injected fault,
 the handler, the ledger entry — in that order, as the real service would meet them (a throttled
@@ -22,6 +22,7 @@ from channels.sandbox.callbacks import Callbacks
 from channels.sandbox.errors import GraphError
 from channels.sandbox.ledger import Message
 from channels.sandbox.recipients import Simulation
+from channels.sandbox.routes import Router
 from channels.sandbox.settings import Settings, SettingsError
 from channels.sandbox.state import TIERS, Number, State, number_from
 from channels.sandbox.validation import parse_send, wa_id_of
@@ -36,7 +37,7 @@ class Sandbox:
 
     def __init__(self, settings: Settings) -> None:
         self.initial = settings.copy()
-        self.state_file: Path | None = None  # set by make_app after the first, empty state
+        self.state_file: Path | None = None  # set after the first, empty state (which must not overwrite it)
         self.callbacks = Callbacks(count=lambda name: self.state.ledger.event(name),
                                    retries=lambda: (self.state.settings.callback_retries,
                                                     self.state.settings.callback_backoff_ms))
@@ -66,23 +67,22 @@ class Sandbox:
             self.callbacks.post(url, secret, body)
 
 
-SANDBOX = web.AppKey("sandbox", Sandbox)
-Handler = Callable[[web.Request, Sandbox, str, Number | None], Awaitable[web.Response]]
+Handler = Callable[[web.BaseRequest, Sandbox, str, Number | None], Awaitable[web.Response]]
 
 
 def respond(data: Any, status: int = 200) -> web.Response:
     return web.Response(body=json.dumps(data).encode(), status=status, content_type=JSON)
 
 
-def graph(sandbox: Sandbox, handler: Handler) -> Callable[[web.Request], Awaitable[web.Response]]:
+def graph(sandbox: Sandbox, handler: Handler) -> Callable[[web.BaseRequest], Awaitable[web.Response]]:
     """Wrap a Graph API handler with latency, authentication, faults, error answers and the ledger."""
 
-    async def wrapped(request: web.Request) -> web.Response:
+    async def wrapped(request: web.BaseRequest) -> web.Response:
         state = sandbox.state
         settings = state.settings
         if settings.latency_ms:
             await asyncio.sleep(settings.latency_ms / 1000)
-        node = request.match_info["node"]
+        node = request["node"]
         number = state.numbers.get(node) or state.number_of_account(node)
         hold = False
         try:
@@ -119,7 +119,7 @@ def parsed(raw: bytes) -> Any:
 
 # --- the Cloud API ----------------------------------------------------------------------------------
 
-async def send_message(request: web.Request, sandbox: Sandbox, node: str, number: Number | None) -> web.Response:
+async def send_message(request: web.BaseRequest, sandbox: Sandbox, node: str, number: Number | None) -> web.Response:
     if number is None or number.phone_number_id != node:
         raise errors.unknown_object(node)
     raw = await request.read()
@@ -157,7 +157,7 @@ def _accepted(given: str, wa_id: str, wamid: str) -> web.Response:
     return web.Response(body=(ACCEPTED % (json.dumps(given), wa_id, wamid)).encode(), content_type=JSON)
 
 
-async def read_node(request: web.Request, sandbox: Sandbox, node: str, number: Number | None) -> web.Response:
+async def read_node(request: web.BaseRequest, sandbox: Sandbox, node: str, number: Number | None) -> web.Response:
     fields = [f.strip() for f in request.query.get("fields", "").split(",") if f.strip()]
     if number is None:
         raise errors.unknown_object(node)
@@ -166,7 +166,7 @@ async def read_node(request: web.Request, sandbox: Sandbox, node: str, number: N
     return respond({"id": node, "name": f"{number.verified_name} account"})  # a business account
 
 
-async def submit_template(request: web.Request, sandbox: Sandbox, node: str, number: Number | None) -> web.Response:
+async def submit_template(request: web.BaseRequest, sandbox: Sandbox, node: str, number: Number | None) -> web.Response:
     if number is None or number.waba_id != node:
         raise errors.unknown_object(node)
     state = sandbox.state
@@ -190,13 +190,13 @@ def _decide(sandbox: Sandbox, state: State, template: templates.Template) -> Non
     sandbox.post(state.number_of_account(template.waba_id), webhooks.template_status(template.waba_id, template))
 
 
-async def list_templates(request: web.Request, sandbox: Sandbox, node: str, number: Number | None) -> web.Response:
+async def list_templates(request: web.BaseRequest, sandbox: Sandbox, node: str, number: Number | None) -> web.Response:
     if number is None or number.waba_id != node:
         raise errors.unknown_object(node)
     return respond(sandbox.state.book.page(node, str(request.url.with_query(None)), dict(request.query)))
 
 
-async def unknown_path(request: web.Request) -> web.Response:
+async def unknown_path(request: web.BaseRequest) -> web.Response:
     """Any other path or method: Graph's answer for a path it does not know, not aiohttp's plain-text 404."""
     error = GraphError(400, 100, f"Unknown path components: {request.path}", kind="OAuthException")
     return web.Response(status=error.status, body=error.body(), content_type=JSON)
@@ -204,19 +204,20 @@ async def unknown_path(request: web.Request) -> web.Response:
 
 # --- the control API --------------------------------------------------------------------------------
 
-def control(handler: Callable[[web.Request, Sandbox], Awaitable[Any]]) -> Callable[[web.Request], Awaitable[Any]]:
-    """Wrap a control handler: a refused setting is a 400 with the reason."""
+def control(sandbox: Sandbox, handler: Callable[[web.BaseRequest, Sandbox], Awaitable[Any]]
+            ) -> Callable[[web.BaseRequest], Awaitable[web.Response]]:
+    """Wrap a control handler: its result as JSON; a refused setting is a 400 with the reason."""
 
-    async def wrapped(request: web.Request) -> web.Response:
+    async def wrapped(request: web.BaseRequest) -> web.Response:
         try:
-            return respond(await handler(request, request.app[SANDBOX]))
+            return respond(await handler(request, sandbox))
         except (SettingsError, GraphError, ValueError) as error:
             return respond({"error": getattr(error, "details", "") or str(error)}, status=400)
 
     return wrapped
 
 
-async def body_of(request: web.Request) -> Any:
+async def body_of(request: web.BaseRequest) -> Any:
     raw = await request.read()
     return json.loads(raw) if raw.strip() else {}
 
@@ -225,25 +226,25 @@ def _public_settings(settings: Settings) -> dict[str, Any]:
     return {**settings.to_json(), "token": "***", "app_secret": "***"}
 
 
-async def health(request: web.Request) -> web.Response:
+async def health(request: web.BaseRequest) -> web.Response:
     return respond({"status": "ok"})
 
 
-async def reset(request: web.Request, sandbox: Sandbox) -> Any:
+async def reset(request: web.BaseRequest, sandbox: Sandbox) -> Any:
     sandbox.reset()
     return {"status": "reset"}
 
 
-async def read_config(request: web.Request, sandbox: Sandbox) -> Any:
+async def read_config(request: web.BaseRequest, sandbox: Sandbox) -> Any:
     return _public_settings(sandbox.state.settings)
 
 
-async def configure(request: web.Request, sandbox: Sandbox) -> Any:
+async def configure(request: web.BaseRequest, sandbox: Sandbox) -> Any:
     sandbox.state.settings.update(await body_of(request))
     return _public_settings(sandbox.state.settings)
 
 
-async def register_number(request: web.Request, sandbox: Sandbox) -> Any:
+async def register_number(request: web.BaseRequest, sandbox: Sandbox) -> Any:
     body = await body_of(request)
     state = sandbox.state
     current = state.numbers.get(str(body.get("phone_number_id"))) if isinstance(body, dict) else None
@@ -267,13 +268,13 @@ def _quality_events(before: Number, after: Number) -> list[str]:
     return events
 
 
-async def list_numbers(request: web.Request, sandbox: Sandbox) -> Any:
+async def list_numbers(request: web.BaseRequest, sandbox: Sandbox) -> Any:
     return [number.to_json() for number in sandbox.state.numbers.values()]
 
 
-async def force_template(request: web.Request, sandbox: Sandbox) -> Any:
+async def force_template(request: web.BaseRequest, sandbox: Sandbox) -> Any:
     state = sandbox.state
-    waba_id, template_id = request.match_info["waba"], request.match_info["template"]
+    waba_id, template_id = request["waba"], request["template"]
     template = state.book.get(waba_id, template_id)
     if template is None:
         raise SettingsError(f"no template {template_id} in account {waba_id}")
@@ -296,7 +297,7 @@ async def force_template(request: web.Request, sandbox: Sandbox) -> Any:
     return template.to_json(templates.READABLE_FIELDS)
 
 
-async def inbound(request: web.Request, sandbox: Sandbox) -> Any:
+async def inbound(request: web.BaseRequest, sandbox: Sandbox) -> Any:
     """A person writes to a number (opens their 24-hour window): ``{from, text | button {payload, text},
     context_id?, phone_number_id?}``."""
     body = await body_of(request)
@@ -314,42 +315,30 @@ async def inbound(request: web.Request, sandbox: Sandbox) -> Any:
     return {"id": wamid}
 
 
-async def ledger(request: web.Request, sandbox: Sandbox) -> Any:
+async def ledger(request: web.BaseRequest, sandbox: Sandbox) -> Any:
     book = sandbox.state.ledger
     return book.summary() if request.query.get("summary") in ("1", "true") else book.to_json()
 
 
-# --- the application --------------------------------------------------------------------------------
+# --- the routes -------------------------------------------------------------------------------------
 
-def make_app(settings: Settings, state_file: Path | None = None) -> web.Application:
-    """The sandbox application with its routes; its webhook sender starts and stops with it. With a
-    ``state_file``, numbers and templates are read from it at the start and kept in it."""
-    app = web.Application()
-    sandbox = Sandbox(settings)
-    sandbox.state_file = state_file
-    app[SANDBOX] = sandbox
-
-    async def start(_app: web.Application) -> None:
-        await sandbox.callbacks.start()
-        sandbox.restore()
-
-    async def stop(_app: web.Application) -> None:
-        await sandbox.callbacks.stop()
-
-    app.on_startup.append(start)
-    app.on_cleanup.append(stop)
-    app.router.add_get("/_sandbox/health", health)
-    app.router.add_post("/_sandbox/reset", control(reset))
-    app.router.add_get("/_sandbox/config", control(read_config))
-    app.router.add_post("/_sandbox/config", control(configure))
-    app.router.add_get("/_sandbox/numbers", control(list_numbers))
-    app.router.add_post("/_sandbox/numbers", control(register_number))
-    app.router.add_post("/_sandbox/templates/{waba}/{template}", control(force_template))
-    app.router.add_post("/_sandbox/inbound", control(inbound))
-    app.router.add_get("/_sandbox/ledger", control(ledger))
-    app.router.add_post(f"/{VERSION}/{{node}}/messages", graph(sandbox, send_message))
-    app.router.add_get(f"/{VERSION}/{{node}}/message_templates", graph(sandbox, list_templates))
-    app.router.add_post(f"/{VERSION}/{{node}}/message_templates", graph(sandbox, submit_template))
-    app.router.add_get(f"/{VERSION}/{{node}}", graph(sandbox, read_node))
-    app.router.add_route("*", "/{tail:.*}", unknown_path)
-    return app
+def make_router(sandbox: Sandbox) -> Router:
+    """Every route of the sandbox, the send first (the hot path)."""
+    router = Router(fallback=unknown_path)
+    router.add("POST", f"/{VERSION}/{{node}}/messages", graph(sandbox, send_message))
+    router.add("GET", f"/{VERSION}/{{node}}/message_templates", graph(sandbox, list_templates))
+    router.add("POST", f"/{VERSION}/{{node}}/message_templates", graph(sandbox, submit_template))
+    router.add("GET", f"/{VERSION}/{{node}}", graph(sandbox, read_node))
+    router.add("GET", "/_sandbox/health", health)
+    for method, path, handler in (
+        ("POST", "/_sandbox/reset", reset),
+        ("GET", "/_sandbox/config", read_config),
+        ("POST", "/_sandbox/config", configure),
+        ("GET", "/_sandbox/numbers", list_numbers),
+        ("POST", "/_sandbox/numbers", register_number),
+        ("POST", "/_sandbox/templates/{waba}/{template}", force_template),
+        ("POST", "/_sandbox/inbound", inbound),
+        ("GET", "/_sandbox/ledger", ledger),
+    ):
+        router.add(method, path, control(sandbox, handler))
+    return router
