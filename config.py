@@ -2,15 +2,18 @@
 
 Two modes:
 - *embedded* (the default): SQLite under ``instance/``, a Redis server of our own on a unix socket in
-  ``instance/``, and a secret key generated once and kept in ``instance/secret_key``.
+  ``instance/``, a secret key generated once and kept in ``instance/secret_key``, and the key that
+  encrypts senders' secrets generated once in ``instance/secrets_key``.
 - *production* (``VESTNIK_ENV=production``): nothing is guessed; a missing ``SECRET_KEY``,
-  ``DATABASE_URL`` or ``REDIS_URL`` stops start-up with a sentence that says what to set.
+  ``DATABASE_URL``, ``REDIS_URL`` or ``VESTNIK_SECRETS_KEY`` stops start-up with a sentence that says
+  what to set.
 
 This module is a leaf: it imports no package of the project.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import secrets
@@ -79,6 +82,41 @@ def _embedded_secret(instance: Path) -> str:
     return key
 
 
+def _embedded_secrets_key(instance: Path) -> str:
+    """Generate the key that encrypts senders' secrets once and keep it, like the secret key."""
+    path = instance / "secrets_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance.mkdir(parents=True, exist_ok=True)
+    key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()  # a Fernet key
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+def _secrets_keys(raw: str) -> tuple[str, ...]:
+    """The Fernet keys of ``VESTNIK_SECRETS_KEY``, newest (the one that encrypts) first."""
+    keys = tuple(part.strip() for part in raw.split(",") if part.strip())
+    for key in keys:
+        try:
+            valid = len(base64.urlsafe_b64decode(key.encode("ascii"))) == 32
+        except (ValueError, UnicodeEncodeError):
+            valid = False
+        if not valid:
+            raise ConfigError(
+                "VESTNIK_SECRETS_KEY must hold Fernet keys (32 random bytes in URL-safe base64, 44 characters), "
+                "separated by commas; make one with `python -c \"from cryptography.fernet import Fernet; "
+                "print(Fernet.generate_key().decode())\"`."
+            )
+    if not keys:
+        raise ConfigError("VESTNIK_SECRETS_KEY is empty; give at least one Fernet key.")
+    return keys
+
+
 def load(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Build the Flask config mapping from environment variables.
 
@@ -89,7 +127,8 @@ def load(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     instance = instance_path(env)
 
     if production:
-        missing = [name for name in ("SECRET_KEY", "DATABASE_URL", "REDIS_URL") if not env.get(name)]
+        required = ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "VESTNIK_SECRETS_KEY")
+        missing = [name for name in required if not env.get(name)]
         if missing:
             raise ConfigError(
                 "Vestnik is running in production mode (VESTNIK_ENV=production) but "
@@ -103,6 +142,10 @@ def load(env: Mapping[str, str] | None = None) -> dict[str, Any]:
             raise ConfigError("SECRET_KEY is too short; use at least 32 random characters.")
 
     secret_key = env.get("SECRET_KEY") or _embedded_secret(instance)
+    secrets_keys = _secrets_keys(env.get("VESTNIK_SECRETS_KEY") or _embedded_secrets_key(instance))
+    sandbox_url = (env.get("SANDBOX_URL") or "http://127.0.0.1:8025").strip().rstrip("/")
+    if not sandbox_url.startswith(("http://", "https://")):
+        raise ConfigError(f"SANDBOX_URL must start with http:// or https://, not {sandbox_url!r}.")
     database_url = env.get("DATABASE_URL") or f"sqlite:///{instance / 'vestnik.db'}"
     if database_url.startswith("postgres://"):
         # Heroku-style URLs; SQLAlchemy only accepts the postgresql scheme.
@@ -135,6 +178,10 @@ def load(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "VESTNIK_ENV": "production" if production else "embedded",
         "INSTANCE_PATH": str(instance),
         "SECRET_KEY": secret_key,
+        # Fernet keys that encrypt senders' tokens and secrets at rest; the first encrypts, all decrypt (rotation).
+        "SECRETS_KEYS": secrets_keys,
+        # Where the local sandbox provider listens (`python -m channels.sandbox`); the embedded sandbox sender uses it.
+        "SANDBOX_URL": sandbox_url,
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "REDIS_URL": redis_url,

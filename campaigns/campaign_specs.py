@@ -1,4 +1,4 @@
-"""Senders and campaigns: create from a JSON-able spec, update, cancel, and the content hash.
+"""Campaigns: create from a JSON-able spec, update, cancel, and the content hash (senders: ``campaigns.senders``).
 
 A campaign spec is what the wizard, the API and ``flask campaigns create --file`` all hand in::
 
@@ -22,7 +22,6 @@ from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 
 from audience.models import Contact, Segment
 from audience.segments import find_segment
@@ -30,10 +29,10 @@ from campaigns import launch, lifecycle, rendering
 from campaigns.content import content_hash
 from campaigns.message_templates import STATUS_LABELS as TEMPLATE_STATUS_LABELS
 from campaigns.models import Campaign, CampaignStatus, Sender, Template, TemplateStatus
+from campaigns.senders import create_sender, find_sender, list_senders  # noqa: F401  (callers use them from here)
 from campaigns.variables import CONTACT_FIELDS, SOURCES
 from compliance import audit
-from compliance.numbers import InvalidNumberError, to_e164
-from compliance.sending import TIER_LIMITS, parse_time
+from compliance.sending import parse_time
 from dbtypes import utcnow
 from domain_errors import DomainError, FieldErrors
 from extensions import db
@@ -51,64 +50,7 @@ USABLE_TEMPLATES = frozenset({TemplateStatus.APPROVED, TemplateStatus.PENDING})
 
 
 class CampaignError(DomainError):
-    """A campaign or sender cannot be saved; ``errors`` are sentences for the person who asked."""
-
-
-# --- senders -----------------------------------------------------------------------------------------
-
-def list_senders() -> list[Sender]:
-    """Every sender, by name."""
-    return list(db.session.scalars(select(Sender).order_by(Sender.name, Sender.id)))
-
-
-def find_sender(name_or_id: str | int) -> Sender | None:
-    """The sender with this id, name or phone."""
-    if isinstance(name_or_id, int) and not isinstance(name_or_id, bool):
-        return db.session.get(Sender, name_or_id)
-    if not isinstance(name_or_id, str):
-        return None
-    text = name_or_id.strip()
-    found = db.session.scalar(select(Sender).where((Sender.name == text) | (Sender.phone == text)))
-    return found or (
-        db.session.get(Sender, int(text)) if text.isascii() and text.isdigit() and len(text) < 18 else None
-    )
-
-
-def create_sender(name: str, phone: str, *, tier: str = "TIER_250", messages_per_second: int = 80,
-                  actor: Any = None) -> Sender:
-    """Add a WhatsApp sender number; ``CampaignError`` says what is wrong."""
-    errors = FieldErrors()
-    name = (name or "").strip()
-    errors.field = "name"
-    if not name or len(name) > 120:
-        errors.append(_("Give the sender a name of at most 120 characters."))
-    errors.field = "phone"
-    try:
-        phone = to_e164(phone or "", "RU")
-    except InvalidNumberError:
-        errors.append(
-            _("The sender's phone is not a valid number; write it with the country code, such as +7 495 123-45-67.")
-        )
-    errors.field = "tier"
-    if tier not in TIER_LIMITS:
-        errors.append(_("The messaging tier must be one of %(tiers)s.", tiers=", ".join(TIER_LIMITS)))
-    errors.field = "messages_per_second"
-    if not _positive_int(messages_per_second) or messages_per_second > 1000:
-        errors.append(_("The sender's throughput must be a whole number of messages per second from 1 to 1,000."))
-    errors.field = None
-    if not errors and db.session.scalar(select(Sender.id).where((Sender.name == name) | (Sender.phone == phone))):
-        errors.append(_("A sender with this name or phone already exists."))
-    if errors:
-        raise CampaignError(errors=errors)
-    sender = Sender(name=name, phone=phone, tier=tier, messages_per_second=messages_per_second)
-    db.session.add(sender)
-    try:
-        db.session.flush()
-    except IntegrityError:
-        raise CampaignError([_("A sender with this name or phone already exists.")]) from None
-    audit.record("sender.created", actor=actor, target=sender,
-                 details={"name": name, "phone": phone, "tier": tier, "messages_per_second": messages_per_second})
-    return sender
+    """A campaign cannot be saved; ``errors`` are sentences for the person who asked."""
 
 
 # --- reading a spec ------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from campaigns import campaign_specs, lifecycle
 from campaigns.campaign_specs import CampaignError
 from campaigns.lifecycle import TRANSITIONS, TransitionError
 from campaigns.models import Campaign, CampaignStatus, Sender, TemplateStatus
+from campaigns.senders import SenderError
 from compliance.audit import AuditEvent
 from dbtypes import utcnow
 from extensions import db
@@ -51,10 +52,10 @@ def test_create_sender_normalises_the_phone_and_audits(app):
 def test_create_sender_refuses_mistakes_with_sentences(app):
     campaign_specs.create_sender("Shop", "+74957654321")
     db.session.commit()
-    with pytest.raises(CampaignError) as caught:
+    with pytest.raises(SenderError) as caught:
         campaign_specs.create_sender("", "12", tier="TIER_1", messages_per_second=0)
     assert len(caught.value.errors) == 4
-    with pytest.raises(CampaignError, match="already exists"):
+    with pytest.raises(SenderError, match="already exists"):
         campaign_specs.create_sender("Shop", "+74950000000")
     assert db.session.scalar(select(func.count()).select_from(Sender)) == 1
 
