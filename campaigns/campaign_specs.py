@@ -28,8 +28,9 @@ from audience.segments import find_segment
 from campaigns import launch, lifecycle, rendering
 from campaigns.content import content_hash
 from campaigns.message_templates import STATUS_LABELS as TEMPLATE_STATUS_LABELS
-from campaigns.models import Campaign, CampaignStatus, Sender, Template, TemplateStatus
+from campaigns.models import Campaign, CampaignStatus, Sender, Template, TemplateApproval, TemplateStatus
 from campaigns.senders import create_sender, find_sender, list_senders  # noqa: F401  (callers use them from here)
+from campaigns.template_approvals import status_for
 from campaigns.variables import CONTACT_FIELDS, SOURCES
 from compliance import audit
 from compliance.sending import parse_time
@@ -42,10 +43,10 @@ DEFAULT_RATE = 20
 # send_at a little in the past is a form submitted a few seconds after "now" was typed, not a mistake.
 PAST_TOLERANCE = timedelta(minutes=1)
 SPEC_KEYS = ("name", "sender", "template", "segment", "variables", "send_at", "send_window", "messages_per_second")
-# A campaign is written with an approved template, or with a pending one: WhatsApp decides within
-# minutes to a day, and the marketer prepares the campaign meanwhile (the preflight refuses to submit
-# it until the template is approved). A rejected, paused or disabled template cannot be sent, and a
-# draft was never submitted to WhatsApp.
+# A campaign is written with a template approved in its sender's business account, or pending there:
+# WhatsApp decides within minutes to a day, and the marketer prepares the campaign meanwhile (the
+# preflight refuses to submit it until the template is approved). A rejected, paused or disabled
+# template cannot be sent, and one never submitted to the sender's account is not known there.
 USABLE_TEMPLATES = frozenset({TemplateStatus.APPROVED, TemplateStatus.PENDING})
 
 
@@ -73,10 +74,15 @@ def find_template(ref: Any) -> Template | None:
     return None
 
 
-def usable_templates(keep: int | None = None) -> list[Template]:
-    """The current, unarchived templates a campaign may be written with (approved or pending), by
-    name and language, and the template ``keep`` (a campaign's own) whatever its status now."""
-    usable = Template.is_current.is_(True) & Template.archived_at.is_(None) & Template.status.in_(USABLE_TEMPLATES)
+def usable_templates(keep: int | None = None, sender: Sender | None = None) -> list[Template]:
+    """The current, unarchived templates a campaign may be written with — approved or pending in
+    ``sender``'s business account (None: in any sender's) — by name and language, and the template
+    ``keep`` (a campaign's own) whatever its status now."""
+    approvals = select(TemplateApproval.template_id).where(TemplateApproval.status.in_(USABLE_TEMPLATES))
+    if sender is not None:
+        approvals = approvals.where(TemplateApproval.account_id == sender.waba_id,
+                                    TemplateApproval.base_url == sender.base_url)
+    usable = Template.is_current.is_(True) & Template.archived_at.is_(None) & Template.id.in_(approvals)
     query = select(Template).where(usable | (Template.id == keep) if keep else usable)
     return list(db.session.scalars(query.order_by(Template.name, Template.language, Template.id)))
 
@@ -204,11 +210,13 @@ def _apply(campaign: Campaign, spec: Mapping[str, Any], *, creating: bool,
         elif template.archived_at is not None:
             errors.append(_("Template: “%(name)s” is archived; choose another one.", name=template.name))
             template = None
-        elif template.status not in USABLE_TEMPLATES and template.id != campaign.template_id:
+        elif sender is not None and template.id != campaign.template_id and (
+                status := status_for(template, sender)) not in USABLE_TEMPLATES:
             # A campaign keeps the template it has (the launch checks it again); it cannot take a new unusable one.
-            errors.append(_("Template: “%(name)s” (%(language)s) is “%(status)s” at WhatsApp; choose an approved "
-                            "template, or one WhatsApp is still reviewing.", name=template.name,
-                            language=template.language, status=TEMPLATE_STATUS_LABELS[template.status]))
+            errors.append(_("Template: “%(name)s” (%(language)s) is “%(status)s” at WhatsApp for the sender "
+                            "“%(sender)s”; choose a template approved for this sender, or one WhatsApp is still "
+                            "reviewing.", name=template.name, language=template.language,
+                            status=TEMPLATE_STATUS_LABELS[status], sender=sender.name))
             template = None
         else:
             campaign.template_id = template.id
