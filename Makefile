@@ -3,8 +3,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed
-# The embedded Redis runs only when no external one is configured.
-PROCESSES := $(if $(REDIS_URL),web worker,redis web worker)
+# The embedded Redis runs only when no external one is configured; the sandbox provider always (docs/sandbox.md).
+PROCESSES := $(if $(REDIS_URL),web worker sandbox,redis web worker sandbox)
 
 .PHONY: run test lint install translations clean
 

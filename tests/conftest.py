@@ -312,3 +312,31 @@ def admin(make_user):
 def admin_browser(app, admin):
     """A browser signed in as ``admin``."""
     return signed_in_client(app, admin.email)
+
+
+# --- the sandbox provider (channels/sandbox): one real process per xdist worker -----------------------
+
+@pytest.fixture(scope="session")
+def sandbox_process():
+    """The sandbox provider, started once per worker (``--latency-ms 0``), stopped at the end."""
+    from tests.sandbox_provider import SandboxProcess
+
+    with SandboxProcess() as process:
+        yield process
+
+
+@pytest.fixture
+def sandbox(sandbox_process):
+    """The worker's sandbox, reset (state, settings, ledger, pending webhooks) before the test."""
+    sandbox_process.reset()
+    return sandbox_process
+
+
+@pytest.fixture
+def callback_receiver():
+    """A real HTTP server that records the webhooks it gets (point the sandbox at ``.url``)."""
+    from tests.sandbox_provider import CallbackReceiver
+
+    receiver = CallbackReceiver().start()
+    yield receiver
+    receiver.stop()

@@ -58,9 +58,11 @@ class MakeRun:
 
     def __init__(self, instance: Path, log: Path):
         self.port = free_port()
+        self.sandbox_port = free_port()
         self.log = log
         env = {name: value for name, value in os.environ.items() if name not in NOT_INHERITED}
-        env.update(VESTNIK_INSTANCE_PATH=str(instance), VESTNIK_BIND=f"127.0.0.1:{self.port}")
+        env.update(VESTNIK_INSTANCE_PATH=str(instance), VESTNIK_BIND=f"127.0.0.1:{self.port}",
+                   VESTNIK_SANDBOX_PORT=str(self.sandbox_port))
         with log.open("wb") as handle:
             self.popen = subprocess.Popen(
                 ["make", "--no-print-directory", "-o", ".venv/.installed", "run"],
@@ -85,6 +87,14 @@ class MakeRun:
                 return response.status, response.read().decode()
         except urllib.error.HTTPError as error:
             return error.code, error.read().decode()
+
+    def sandbox_health(self) -> dict | None:
+        """What the sandbox provider's health check says, or None while it is not listening."""
+        try:
+            with self.browser.open(f"http://127.0.0.1:{self.sandbox_port}/_sandbox/health", timeout=10) as response:
+                return json.loads(response.read())
+        except OSError:
+            return None
 
     def health(self) -> dict | None:
         """What /healthz reports, or None while it says the app is not ready."""
@@ -187,6 +197,7 @@ def test_make_run_serves_signs_in_and_stops_on_ctrl_c_without_leftovers(instance
     assert status == 200 and email in page, page  # redirected to the home page, signed in
     # Started side by side, Redis may answer a moment after the web app does.
     assert wait_for(first.health, "/healthz to answer 200") == {"status": "ok", "database": "ok", "redis": "ok"}
+    assert wait_for(first.sandbox_health, "the sandbox provider to answer")
 
     # A job running at Ctrl-C is finished and recorded before Redis goes away, even one that needs
     # longer than honcho's own 5 s: this one runs until the test releases it.

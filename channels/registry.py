@@ -1,0 +1,36 @@
+"""The channels by name, and the one way to get a sender's channel.
+
+``SenderSettings.channel`` names the class: ``whatsapp_cloud`` (Meta's Cloud API) or ``sandbox`` (the
+local provider process, which serves the same wire format at the same paths).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from channels.base import Channel, SenderSettings
+from channels.whatsapp_cloud import WhatsAppCloud
+
+if TYPE_CHECKING:
+    import aiohttp
+
+
+class SandboxWhatsApp(WhatsAppCloud):
+    """The sandbox provider: the Cloud API's format, but a repeated ``biz_opaque_callback_data`` is the same
+    message (its idempotency is on by default), so a retry after a timeout cannot deliver twice."""
+
+    name = "sandbox"
+    capabilities = replace(WhatsAppCloud.capabilities, idempotent_sends=True)
+
+
+CHANNELS: dict[str, type[Channel]] = {"whatsapp_cloud": WhatsAppCloud, "sandbox": SandboxWhatsApp}
+
+
+def channel_for(settings: SenderSettings, session: aiohttp.ClientSession) -> Channel:
+    """The channel of one sender, on the process's shared session; KeyError names an unknown channel."""
+    try:
+        kind = CHANNELS[settings.channel]
+    except KeyError:
+        raise KeyError(f"no channel is called {settings.channel!r} (known: {', '.join(sorted(CHANNELS))})") from None
+    return kind(settings, session)

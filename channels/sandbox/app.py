@@ -1,0 +1,320 @@
+"""The sandbox's HTTP application: the Cloud API's paths, and the control API under ``/_sandbox/``.
+
+Every Graph API request goes through :func:`graph`: added latency, the token, the injected fault,
+the handler, the ledger entry — in that order, as the real service would meet them (a throttled
+request is refused before its body is looked at). Handlers return a response and the message key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from channels.sandbox import errors, faults, templates, webhooks
+from channels.sandbox.callbacks import Callbacks
+from channels.sandbox.errors import GraphError
+from channels.sandbox.ledger import Message
+from channels.sandbox.recipients import Simulation
+from channels.sandbox.settings import Settings, SettingsError
+from channels.sandbox.state import TIERS, Number, State, number_from
+from channels.sandbox.validation import parse_send, wa_id_of
+
+JSON = "application/json"
+VERSION = r"{version:v\d+\.\d+}"
+QUALITY_ORDER = ("RED", "YELLOW", "GREEN")
+
+
+class Sandbox:
+    """The process's one sandbox: its current state, the recipients' simulation and the webhook sender."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.initial = settings.copy()
+        self.callbacks = Callbacks(count=lambda name: self.state.ledger.event(name),
+                                   retries=lambda: (self.state.settings.callback_retries,
+                                                    self.state.settings.callback_backoff_ms))
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything but the settings the process started with and the default number."""
+        self.callbacks.reset()
+        self.state = State(self.initial.copy())
+        self.simulation = Simulation(self.state, self.callbacks)
+
+    def post(self, number: Number | None, body: dict[str, Any]) -> None:
+        if number is not None:
+            url, secret = self.state.callback_of(number)
+            self.callbacks.post(url, secret, body)
+
+
+SANDBOX = web.AppKey("sandbox", Sandbox)
+Handler = Callable[[web.Request, Sandbox, str, Number | None], Awaitable[web.Response]]
+
+
+def respond(data: Any, status: int = 200) -> web.Response:
+    return web.Response(body=json.dumps(data).encode(), status=status, content_type=JSON)
+
+
+def graph(handler: Handler) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """Wrap a Graph API handler with latency, authentication, faults, error answers and the ledger."""
+
+    async def wrapped(request: web.Request) -> web.Response:
+        sandbox = request.app[SANDBOX]
+        state = sandbox.state
+        settings = state.settings
+        if settings.latency_ms:
+            await asyncio.sleep(settings.latency_ms / 1000)
+        node = request.match_info["node"]
+        number = state.numbers.get(node) or state.number_of_account(node)
+        hold = False
+        try:
+            token = number.token if number is not None and number.token else settings.token
+            if request.headers.get("Authorization") != "Bearer " + token:
+                raise errors.bad_token()
+            fault = faults.fault_for(settings, next(state.requests))
+            if fault is faults.TIMEOUT:
+                hold = True
+            elif fault is not None:
+                raise fault
+            response = await handler(request, sandbox, node, number)
+            state.ledger.request(request.method, request.path, response.status, None, request.get("key"))
+        except GraphError as error:
+            response = web.Response(status=error.status, body=error.body(), content_type=JSON,
+                                    headers=error.headers())
+            state.ledger.request(request.method, request.path, error.status, error.code, request.get("key"))
+        if hold:
+            # The request was handled (a send is accepted) but its answer is held back longer than any client
+            # waits, as when Meta's answer is lost on the way: the client cannot know whether it went through.
+            state.ledger.event("timeouts")
+            await asyncio.sleep(settings.timeout_hold_s)
+        return response
+
+    return wrapped
+
+
+async def read_json(request: web.Request) -> Any:
+    try:
+        return json.loads(await request.read())
+    except ValueError:
+        raise errors.invalid_parameter("The request body is not valid JSON.") from None
+
+
+# --- the Cloud API ----------------------------------------------------------------------------------
+
+async def send_message(request: web.Request, sandbox: Sandbox, node: str, number: Number | None) -> web.Response:
+    if number is None or number.phone_number_id != node:
+        raise errors.unknown_object(node)
+    body = await read_json(request)
+    if isinstance(body, dict):
+        request["key"] = body.get("biz_opaque_callback_data")
+    state = sandbox.state
+    send = parse_send(body, number.waba_id, state.book)
+    if send.key is not None and state.settings.idempotency:
+        previous = state.by_key.get((node, send.key))
+        if previous is not None:
+            state.ledger.duplicate(previous)
+            return _accepted(send.to, previous.to, previous.id)
+    message = Message(state.new_wamid(), node, number.display_phone_number, send.wa_id, send.key, send.type,
+                      time.time(), text=send.text,
+                      category=send.category, quick_replies=send.quick_replies)
+    if send.template is not None:
+        message.template = {"name": send.template.name, "language": send.template.language,
+                            "category": send.template.category, "components": send.components}
+    state.ledger.accepted(message)
+    if send.key is not None:
+        state.by_key[(node, send.key)] = message
+    sandbox.simulation.accepted(number, message)
+    return _accepted(send.to, send.wa_id, message.id)
+
+
+def _accepted(given: str, wa_id: str, wamid: str) -> web.Response:
+    return respond({"messaging_product": "whatsapp", "contacts": [{"input": given, "wa_id": wa_id}],
+                    "messages": [{"id": wamid, "message_status": "accepted"}]})
+
+
+async def read_node(request: web.Request, sandbox: Sandbox, node: str, number: Number | None) -> web.Response:
+    fields = [f.strip() for f in request.query.get("fields", "").split(",") if f.strip()]
+    if number is None:
+        raise errors.unknown_object(node)
+    if number.phone_number_id == node:
+        return respond(number.public(fields))
+    return respond({"id": node, "name": f"{number.verified_name} account"})  # a business account
+
+
+async def submit_template(request: web.Request, sandbox: Sandbox, node: str, number: Number | None) -> web.Response:
+    if number is None or number.waba_id != node:
+        raise errors.unknown_object(node)
+    state = sandbox.state
+    template = templates.parse_submission(node, state.book.new_id(), await read_json(request))
+    state.book.add(template)
+    delay = templates.delay_ms(template, state.settings.template_delay_ms, state.settings.slow_template_delay_ms)
+    if delay == 0:
+        _decide(sandbox, state, template)
+    elif delay is not None:
+        sandbox.callbacks.later(delay / 1000, lambda: _decide(sandbox, state, template))
+    return respond({"id": template.id, "status": template.status, "category": template.category})
+
+
+def _decide(sandbox: Sandbox, state: State, template: templates.Template) -> None:
+    if template.forced or template.status != "PENDING":
+        return
+    template.status, template.reason = templates.decide(template)
+    state.ledger.event("templates_decided")
+    sandbox.post(state.number_of_account(template.waba_id), webhooks.template_status(template.waba_id, template))
+
+
+async def list_templates(request: web.Request, sandbox: Sandbox, node: str, number: Number | None) -> web.Response:
+    if number is None or number.waba_id != node:
+        raise errors.unknown_object(node)
+    return respond(sandbox.state.book.page(node, str(request.url.with_query(None)), dict(request.query)))
+
+
+# --- the control API --------------------------------------------------------------------------------
+
+def control(handler: Callable[[web.Request, Sandbox], Awaitable[Any]]) -> Callable[[web.Request], Awaitable[Any]]:
+    """Wrap a control handler: a refused setting is a 400 with the reason."""
+
+    async def wrapped(request: web.Request) -> web.Response:
+        try:
+            return respond(await handler(request, request.app[SANDBOX]))
+        except (SettingsError, GraphError, ValueError) as error:
+            return respond({"error": getattr(error, "details", "") or str(error)}, status=400)
+
+    return wrapped
+
+
+async def body_of(request: web.Request) -> Any:
+    raw = await request.read()
+    return json.loads(raw) if raw.strip() else {}
+
+
+def _public_settings(settings: Settings) -> dict[str, Any]:
+    return {**settings.to_json(), "token": "***", "app_secret": "***"}
+
+
+async def health(request: web.Request) -> web.Response:
+    return respond({"status": "ok"})
+
+
+async def reset(request: web.Request, sandbox: Sandbox) -> Any:
+    sandbox.reset()
+    return {"status": "reset"}
+
+
+async def read_config(request: web.Request, sandbox: Sandbox) -> Any:
+    return _public_settings(sandbox.state.settings)
+
+
+async def configure(request: web.Request, sandbox: Sandbox) -> Any:
+    sandbox.state.settings.update(await body_of(request))
+    return _public_settings(sandbox.state.settings)
+
+
+async def register_number(request: web.Request, sandbox: Sandbox) -> Any:
+    body = await body_of(request)
+    state = sandbox.state
+    current = state.numbers.get(str(body.get("phone_number_id"))) if isinstance(body, dict) else None
+    number = number_from(body, current)
+    state.numbers[number.phone_number_id] = number
+    if current is not None:
+        for event in _quality_events(current, number):
+            sandbox.post(number, webhooks.quality(number, event))
+    return number.to_json()
+
+
+def _quality_events(before: Number, after: Number) -> list[str]:
+    """The ``phone_number_quality_update`` events of a change of tier or quality."""
+    events = []
+    if after.tier != before.tier:
+        events.append("UPGRADE" if TIERS.index(after.tier) > TIERS.index(before.tier) else "DOWNGRADE")
+    if after.quality != before.quality and {after.quality, before.quality} <= set(QUALITY_ORDER):
+        worse = QUALITY_ORDER.index(after.quality) < QUALITY_ORDER.index(before.quality)
+        events.append("FLAGGED" if worse else "UNFLAGGED")
+    return events
+
+
+async def list_numbers(request: web.Request, sandbox: Sandbox) -> Any:
+    return [number.to_json() for number in sandbox.state.numbers.values()]
+
+
+async def force_template(request: web.Request, sandbox: Sandbox) -> Any:
+    state = sandbox.state
+    waba_id, template_id = request.match_info["waba"], request.match_info["template"]
+    template = state.book.get(waba_id, template_id)
+    if template is None:
+        raise SettingsError(f"no template {template_id} in account {waba_id}")
+    body = await body_of(request)
+    status = str(body.get("status", template.status)).upper()
+    category = str(body.get("category", template.category)).upper()
+    if status not in templates.STATUSES or category not in templates.CATEGORIES:
+        raise SettingsError(f"status must be one of {', '.join(templates.STATUSES)}; "
+                            f"category one of {', '.join(templates.CATEGORIES)}")
+    owner = state.number_of_account(waba_id)
+    template.forced = True
+    if category != template.category:
+        template.previous_category, template.category = template.category, category
+        sandbox.post(owner, webhooks.template_category(waba_id, template))
+    if status != template.status or "reason" in body:
+        template.status = status
+        template.reason = str(body.get("reason") or ("NONE" if status != "REJECTED" else "INVALID_FORMAT")).upper()
+        sandbox.post(owner, webhooks.template_status(waba_id, template))
+    return template.to_json(templates.READABLE_FIELDS)
+
+
+async def inbound(request: web.Request, sandbox: Sandbox) -> Any:
+    """A person writes to a number (opens their 24-hour window): ``{from, text | button {payload, text},
+    context_id?, phone_number_id?}``."""
+    body = await body_of(request)
+    state = sandbox.state
+    number = state.numbers.get(str(body.get("phone_number_id", "100000000000001")))
+    if number is None:
+        raise SettingsError("no such phone_number_id")
+    wa_id = wa_id_of(body.get("from"))
+    button = body.get("button")
+    if isinstance(button, dict):
+        wamid = sandbox.simulation.inbound(number, wa_id, str(button.get("text", "")), str(button.get("payload", "")),
+                                           str(body.get("context_id") or ""))
+    else:
+        wamid = sandbox.simulation.inbound(number, wa_id, str(body.get("text", "")))
+    return {"id": wamid}
+
+
+async def ledger(request: web.Request, sandbox: Sandbox) -> Any:
+    book = sandbox.state.ledger
+    return book.summary() if request.query.get("summary") in ("1", "true") else book.to_json()
+
+
+# --- the application --------------------------------------------------------------------------------
+
+def make_app(settings: Settings) -> web.Application:
+    """The sandbox application with its routes; its webhook sender starts and stops with it."""
+    app = web.Application()
+    sandbox = Sandbox(settings)
+    app[SANDBOX] = sandbox
+
+    async def start(_app: web.Application) -> None:
+        await sandbox.callbacks.start()
+
+    async def stop(_app: web.Application) -> None:
+        await sandbox.callbacks.stop()
+
+    app.on_startup.append(start)
+    app.on_cleanup.append(stop)
+    app.router.add_get("/_sandbox/health", health)
+    app.router.add_post("/_sandbox/reset", control(reset))
+    app.router.add_get("/_sandbox/config", control(read_config))
+    app.router.add_post("/_sandbox/config", control(configure))
+    app.router.add_get("/_sandbox/numbers", control(list_numbers))
+    app.router.add_post("/_sandbox/numbers", control(register_number))
+    app.router.add_post("/_sandbox/templates/{waba}/{template}", control(force_template))
+    app.router.add_post("/_sandbox/inbound", control(inbound))
+    app.router.add_get("/_sandbox/ledger", control(ledger))
+    app.router.add_post(f"/{VERSION}/{{node}}/messages", graph(send_message))
+    app.router.add_get(f"/{VERSION}/{{node}}/message_templates", graph(list_templates))
+    app.router.add_post(f"/{VERSION}/{{node}}/message_templates", graph(submit_template))
+    app.router.add_get(f"/{VERSION}/{{node}}", graph(read_node))
+    return app

@@ -1,0 +1,218 @@
+"""The WhatsApp Cloud API channel: sends, templates and the number over HTTP, webhooks in memory.
+
+Every call goes to ``{base_url}/{api_version}/…`` with ``Authorization: Bearer <token>`` on the
+shared keep-alive session; each request has the sender's timeout. ``send`` runs a batch
+concurrently with at most :attr:`WhatsAppCloud.max_in_flight` requests at once and never raises for
+what the provider or the network does: each message gets its result (:mod:`.errors` decides).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import aiohttp
+from flask_babel import lazy_gettext as _l
+
+from channels import signatures
+from channels.base import (
+    Capabilities,
+    Channel,
+    ChannelError,
+    Event,
+    MessageKind,
+    NumberInfo,
+    Outbound,
+    ResultKind,
+    SendResult,
+    TemplateState,
+    TemplateSubmission,
+)
+from channels.whatsapp_cloud import errors, payloads, responses, webhooks
+
+log = logging.getLogger(__name__)
+
+NUMBER_FIELDS = "display_phone_number,verified_name,quality_rating,messaging_limit_tier,throughput"
+TEMPLATE_FIELDS = "id,name,language,status,category,rejected_reason"
+TEMPLATE_PAGE = 100  # templates asked for per page of the list
+MAX_PAGES = 1000  # a list that never ends is the server's bug: stop rather than loop forever
+
+
+def _transport_code(error: BaseException) -> str:
+    """The transport code of a failed request: ``connection`` when it never reached the provider,
+    ``timeout`` or ``disconnected`` when it may have (and a non-idempotent send may have been accepted)."""
+    if isinstance(error, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError):
+        return "connection"
+    if isinstance(error, TimeoutError):
+        return "timeout"
+    return "disconnected"
+
+
+class _Answer:
+    """One HTTP answer: status, Retry-After and the decoded JSON body (None when it is not JSON)."""
+
+    def __init__(self, status: int, retry_after: float | None, document: Any) -> None:
+        self.status, self.retry_after, self.document = status, retry_after, document
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+
+class WhatsAppCloud(Channel):
+    """A sender on the WhatsApp Cloud API (or any server that speaks its format)."""
+
+    name = "whatsapp_cloud"
+    capabilities = Capabilities(
+        idempotent_sends=False,  # the Cloud API has no idempotency key: a repeated request is a second message
+        messages_per_second=80,
+        max_text_length=1024,
+        kinds=frozenset({MessageKind.TEMPLATE, MessageKind.TEXT}),
+        batch_size=100,
+        service_window_hours=24,
+    )
+    max_in_flight = 100  # requests of one send() at once (the shared session keeps up to 200 connections per host)
+
+    # --- HTTP -------------------------------------------------------------------------------------------
+
+    def _url(self, *parts: str) -> str:
+        base = self.settings.base_url.rstrip("/")
+        version = self.settings.api_version.strip("/")
+        return "/".join([base, *([version] if version else []), *parts])
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.settings.access_token}"}
+
+    async def _request(self, method: str, url: str, *, body: Any = None,
+                       params: Mapping[str, str] | None = None) -> _Answer:
+        """One request; raises aiohttp's and asyncio's errors for the transport, answers anything else."""
+        timeout = aiohttp.ClientTimeout(total=self.settings.timeout_seconds)
+        async with self.session.request(method, url, json=body, params=params, headers=self._headers(),
+                                        timeout=timeout) as response:
+            raw = await response.read()
+            try:
+                document = json.loads(raw) if raw else None
+            except ValueError:
+                document = None
+            return _Answer(response.status, errors.parse_retry_after(response.headers.get("Retry-After")), document)
+
+    async def _call(self, method: str, url: str, **options: Any) -> dict[str, Any]:
+        """A call other than a send: its JSON on success, else :class:`ChannelError` with the table's sentence."""
+        try:
+            answer = await self._request(method, url, **options)
+        except (TimeoutError, aiohttp.ClientError) as error:
+            code = _transport_code(error)
+            raise ChannelError(errors.TRANSPORT[code], code, retryable=True) from None
+        if answer.ok and isinstance(answer.document, dict):
+            return answer.document
+        if answer.ok:
+            raise ChannelError(errors.TRANSPORT["malformed_response"], "malformed_response", retryable=True)
+        decision = errors.decide(responses.error_code(answer.document), answer.status, answer.retry_after)
+        log.warning("event=channel_call_refused channel=%s method=%s status=%s code=%s detail=%r", self.name,
+                    method, answer.status, decision.code, responses.error_text(answer.document))
+        raise ChannelError(decision.sentence, decision.code, retryable=decision.retryable)
+
+    # --- sends ------------------------------------------------------------------------------------------
+
+    async def send(self, messages: Sequence[Outbound]) -> list[SendResult]:
+        """Send the batch concurrently (at most ``max_in_flight`` at once); one result per message, in order."""
+        gate = asyncio.Semaphore(self.max_in_flight)
+
+        async def one(message: Outbound) -> SendResult:
+            async with gate:
+                return await self._send_one(message)
+
+        return list(await asyncio.gather(*(one(message) for message in messages)))
+
+    async def _send_one(self, message: Outbound) -> SendResult:
+        try:
+            body = payloads.message(message)
+        except payloads.PayloadError as error:
+            log.warning("event=payload_refused channel=%s key=%s detail=%r", self.name, message.key, str(error))
+            return self._result(message, errors.payload())
+        try:
+            answer = await self._request("POST", self._url(self.settings.phone_number_id, "messages"), body=body)
+        except (TimeoutError, aiohttp.ClientError) as error:
+            return self._result(message, errors.transport(_transport_code(error)))
+        if answer.ok:
+            ids = responses.accepted_ids(answer.document)
+            if ids is None:
+                return self._result(message, errors.transport("malformed_response"))
+            return SendResult(message.key, ResultKind.ACCEPTED, provider_id=ids[0], address=ids[1])
+        decision = errors.decide(responses.error_code(answer.document), answer.status, answer.retry_after,
+                                 message.kind)
+        log.info("event=send_refused channel=%s key=%s status=%s code=%s result=%s detail=%r", self.name, message.key,
+                 answer.status, decision.code, decision.kind.value, responses.error_text(answer.document))
+        return self._result(message, decision)
+
+    @staticmethod
+    def _result(message: Outbound, decision: errors.Decision) -> SendResult:
+        return SendResult(message.key, decision.kind, code=decision.code, sentence=decision.sentence,
+                          retry_after=decision.retry_after, scope=decision.scope, meaning=decision.meaning)
+
+    # --- templates and the number -----------------------------------------------------------------------
+
+    async def submit_template(self, template: TemplateSubmission) -> TemplateState:
+        """Submit a template for approval (examples for every variable); the provider's first verdict."""
+        try:
+            body = payloads.submission(template)
+        except payloads.PayloadError as error:
+            log.warning("event=template_refused channel=%s template=%s detail=%r", self.name, template.name, str(error))
+            raise ChannelError(_l("The template cannot be submitted as it is: every variable needs an example value, "
+                                  "and every button must be a quick reply, a link or a phone number."),
+                               "payload") from None
+        document = await self._call("POST", self._url(self.settings.account_id, "message_templates"), body=body)
+        if "category" not in document:
+            document = {**document, "category": template.category}
+        return responses.template_state(document, name=template.name, language=template.language)
+
+    async def template_states(self, name: str | None = None) -> list[TemplateState]:
+        """The account's templates (of this name, if given), every page of the list."""
+        url = self._url(self.settings.account_id, "message_templates")
+        params = {"fields": TEMPLATE_FIELDS, "limit": str(TEMPLATE_PAGE)}
+        if name:
+            params["name"] = name
+        states: list[TemplateState] = []
+        after: str | None = None
+        for _page in range(MAX_PAGES):
+            document = await self._call("GET", url, params={**params, **({"after": after} if after else {})})
+            data = document.get("data")
+            if not isinstance(data, list):
+                raise ChannelError(errors.TRANSPORT["malformed_response"], "malformed_response", retryable=True)
+            # Meta's ``name`` filter also matches longer names: keep only the template of exactly that name.
+            states.extend(responses.template_state(record) for record in data
+                          if isinstance(record, dict) and (not name or record.get("name") == name))
+            after = responses.next_cursor(document, after, TEMPLATE_PAGE)
+            if after is None:
+                break
+        return states
+
+    async def number_info(self) -> NumberInfo:
+        """The number's display number, quality rating, messaging tier and throughput."""
+        document = await self._call("GET", self._url(self.settings.phone_number_id), params={"fields": NUMBER_FIELDS})
+        return responses.number_info(document)
+
+    # --- webhooks ---------------------------------------------------------------------------------------
+
+    def handshake(self, params: Mapping[str, str]) -> str | None:
+        """``hub.challenge`` when ``hub.mode`` is subscribe and ``hub.verify_token`` is ours (constant time)."""
+        expected, given = self.settings.verify_token, params.get("hub.verify_token") or ""
+        if params.get("hub.mode") != "subscribe" or not expected:
+            return None
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            return None
+        return params.get("hub.challenge")
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> bool:
+        """Whether ``X-Hub-Signature-256`` (any case) is the HMAC of the raw body with the app secret."""
+        wanted = signatures.HEADER.lower()
+        header = next((value for name, value in headers.items() if name.lower() == wanted), None)
+        return signatures.verify(self.settings.app_secret, body, header)
+
+    def parse_webhook(self, body: bytes) -> list[Event]:
+        """The events of one callback (see :mod:`.webhooks`); raises WebhookError when it is malformed."""
+        return webhooks.parse(body)
