@@ -66,6 +66,12 @@ class TestSendForm(FlaskForm):
     """Send one template message to a number; one ``var-<name>`` field per variable rides along."""
 
     __test__ = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Its own prefix: the template page has the status form's ``sender`` field too.
+        kwargs.setdefault("prefix", "test")
+        super().__init__(*args, **kwargs)
+
     sender = SelectField(_l("Sender"), coerce=int, validate_choice=False)
     to = StringField(_l("Send to"), validators=[Length(max=40)],
                      description=_l("Your own WhatsApp number, with the country code."))

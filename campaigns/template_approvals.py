@@ -239,6 +239,17 @@ def can_submit(template: Template) -> bool:
                for account in accounts())
 
 
+def _with_reason(settings, state: TemplateState) -> TemplateState:
+    """The provider's record of the submitted template (for its rejection reason); the answer itself if
+    the record cannot be read."""
+    try:
+        states = http.run(lambda session: channel_for(settings, session).template_states(state.name),
+                          timeout=settings.timeout_seconds + 5)
+    except (ChannelError, TimeoutError):
+        return state
+    return next((found for found in states if found.provider_id == state.provider_id), state)
+
+
 def submit(template: Template, actor: Any = None, policy: Policy | None = None,
            sender: Sender | None = None) -> Submission:
     """Send the template for approval to the provider of every sender's account (or ``sender``'s).
@@ -249,10 +260,6 @@ def submit(template: Template, actor: Any = None, policy: Policy | None = None,
     """
     if not template.is_current:
         raise TemplateError([_("This is an old version of the template; submit the current one.")], status=409)
-    policy = current_policy() if policy is None else policy
-    errors = check(template_spec(template), policy.keywords)
-    if errors:
-        raise TemplateError(errors)
     targets = accounts(sender)
     if not targets:
         raise TemplateError([_("There is no sender yet, so no business account to submit the template to; "
@@ -265,6 +272,10 @@ def submit(template: Template, actor: Any = None, policy: Policy | None = None,
         raise TemplateError([_("The template is already “%(status)s” in every business account it could be "
                                "submitted to; only a new or a rejected one is submitted.",
                                status=STATUS_LABELS[status])], status=409)
+    policy = current_policy() if policy is None else policy
+    errors = check(template_spec(template), policy.keywords)
+    if errors:
+        raise TemplateError(errors)
     outcome = Submission(template)
     submission = submission_of(template)
     for account in open_targets:
@@ -284,6 +295,9 @@ def submit(template: Template, actor: Any = None, policy: Policy | None = None,
         record(template, account.account_id, account.base_url, TemplateStatus.PENDING,
                provider_template_id=state.provider_id, category=state.category, submitted=True, actor=actor)
         status = _provider_status(state)
+        if status in NEEDS_REASON and not (state.reason or "").strip():
+            # The submission's answer carries no reason (Meta's neither): the template's record has it.
+            state = _with_reason(settings, state)
         if status is not TemplateStatus.PENDING:
             # The provider decided, not the person who submitted: the audit log names the channel.
             with _as_channel(settings.channel):

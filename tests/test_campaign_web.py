@@ -188,7 +188,8 @@ def test_the_api_revises_a_rejected_campaign(client, world):
 
 
 def test_the_cli_manages_senders_and_the_rate_card(app, world, tmp_path):
-    result = run(app, "sender", "create", "Backup", "+7 495 000-00-02", "--tier", "TIER_10K", "--mps", "40")
+    result = run(app, "sender", "create", "Backup", "+7 495 000-00-02", "--channel", "sandbox", "--tier", "TIER_10K",
+                 "--mps", "40")
     assert result.exit_code == 0 and "+74950000002" in result.output
     assert "Backup" in run(app, "sender", "list").output
     assert "RU,USD,0.0802" in run(app, "rate-card", "show").output

@@ -9,7 +9,6 @@ import pytest
 import config
 from config import ConfigError, load
 
-
 KEY_A = "q3V0Y2pGcm9udGllcktleUZvclRlc3RzMDAwMDAwMDA="
 KEY_B = "c2Vjb25kS2V5Rm9yUm90YXRpb25UZXN0czAwMDAwMDA="
 
