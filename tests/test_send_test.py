@@ -13,7 +13,7 @@ from campaigns import senders, template_approvals, test_sends
 from campaigns.models import Template
 from channels.base import ResultKind
 from extensions import db
-from tests.campaign_world import make_world
+from tests.campaign_world import make_world, provider_status_everywhere
 from tests.helpers import assert_problem, post_form, signed_in_client
 from tests.records import audit_events
 from tests.test_message_templates import make
@@ -117,7 +117,8 @@ def test_the_template_page_sends_a_test_and_says_how_it_went(app, sandbox, appro
 
 def test_the_campaign_page_sends_its_template_from_its_sender(app, sandbox, make_user):
     world = make_world(make_user)
-    senders.update_sender(world.sender, {"base_url": sandbox.url})
+    senders.update_sender(world.sender, {"base_url": sandbox.url})  # another account: approved there too
+    provider_status_everywhere(world.template)
     db.session.commit()
     campaign = world.campaign()
     browser = signed_in_client(app, world.marketer.email)
