@@ -13,6 +13,7 @@ import hmac
 import json
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -52,11 +53,13 @@ def _transport_code(error: BaseException) -> str:
     return "disconnected"
 
 
+@dataclass(frozen=True)
 class _Answer:
     """One HTTP answer: status, Retry-After and the decoded JSON body (None when it is not JSON)."""
 
-    def __init__(self, status: int, retry_after: float | None, document: Any) -> None:
-        self.status, self.retry_after, self.document = status, retry_after, document
+    status: int
+    retry_after: float | None
+    document: Any
 
     @property
     def ok(self) -> bool:

@@ -264,6 +264,21 @@ def decide(code: int | None, status: int, retry_after: float | None = None,
     return Decision(ResultKind.FAILED, text, sentence, meaning=FailureMeaning.MESSAGE)
 
 
+def decide_stored(code: str, kind: MessageKind = MessageKind.TEMPLATE) -> Decision:
+    """The decision for a code reported without an HTTP answer (a failed status webhook, a stored code).
+
+    A numeric code is decided by the table; one the table does not know fails the message (Meta reports
+    only permanent failures in statuses). The transport's own codes are retries.
+    """
+    if code in TRANSPORT and code != "payload":
+        return transport(code)
+    if code.lstrip("-").isdigit():
+        return decide(int(code), 400, kind=kind)
+    if code.startswith("http_") and code[5:].isdigit():
+        return decide(None, int(code[5:]), kind=kind)
+    return Decision(ResultKind.FAILED, code, unknown_code(code), meaning=FailureMeaning.MESSAGE)
+
+
 def payload() -> Decision:
     """The decision for a message that cannot be put in the wire format at all (nothing was sent)."""
     return Decision(ResultKind.FAILED, "payload", TRANSPORT["payload"], meaning=FailureMeaning.MESSAGE)

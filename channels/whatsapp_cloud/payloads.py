@@ -6,6 +6,7 @@ Pure functions over ``channels.base`` values; the client posts what they return.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from channels.base import ButtonParameter, Outbound, Parameter, TemplateContent, TemplateSubmission
@@ -115,10 +116,12 @@ def _examples(template: TemplateSubmission, text: str, named: bool, key: str) ->
 _BUTTON_TYPES = {"quick_reply": "QUICK_REPLY", "url": "URL", "phone": "PHONE_NUMBER", "phone_number": "PHONE_NUMBER"}
 
 
-def _submitted_button(button: dict[str, str] | Any) -> dict[str, Any]:
+def _submitted_button(button: Mapping[str, str]) -> dict[str, Any]:
     kind = _BUTTON_TYPES.get(str(button.get("type", "")).lower())
     if kind is None:
         raise PayloadError(f"a template button cannot be of type {button.get('type')!r}")
+    if not button.get("text") or (kind == "URL" and not button.get("url")):
+        raise PayloadError(f"a {kind} button needs a text{' and a url' if kind == 'URL' else ''}")
     value: dict[str, Any] = {"type": kind, "text": button["text"]}
     if kind == "URL":
         value["url"] = button["url"]

@@ -53,8 +53,8 @@ def error_text(document: Any) -> str:
     return " — ".join(part for part in (str(error.get("message", "")), str(details)) if part)
 
 
-def _reason(value: Any) -> str:
-    # Meta writes "NONE" where a template was not rejected.
+def reason(value: Any) -> str:
+    """A template's rejection reason, "" where there is none (Meta writes "NONE")."""
     return "" if value in (None, "", "NONE") else str(value)
 
 
@@ -67,7 +67,7 @@ def template_state(record: dict[str, Any], name: str = "", language: str = "") -
         language=str(record.get("language") or language),
         status=str(record.get("status", "")).lower(),
         category=str(category).lower() if category else None,
-        reason=_reason(record.get("rejected_reason")),
+        reason=reason(record.get("rejected_reason")),
     )
 
 

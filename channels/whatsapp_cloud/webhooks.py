@@ -23,6 +23,7 @@ from channels.base import (
     TemplateStatusChange,
     WebhookError,
 )
+from channels.whatsapp_cloud.responses import reason
 
 OBJECT = "whatsapp_business_account"
 _STATUSES = {status.value: status for status in DeliveryStatus}
@@ -75,7 +76,7 @@ def _status(item: Any, where: str) -> StatusEvent | None:
         provider_id=_text(item, "id", where),
         status=status,
         at=_moment(item, where),
-        recipient=_optional(item, "recipient_id") or "",
+        recipient=_optional(item, "recipient_id") or _optional(item, "recipient_user_id") or "",
         key=_optional(item, "biz_opaque_callback_data"),
         pricing_category=_optional(pricing, "category"),
         billable=billable if isinstance(billable, bool) else None,
@@ -163,10 +164,6 @@ def _preferences(value: dict[str, Any], where: str, account: str | None) -> list
     return events
 
 
-def _reason(value: Any) -> str:
-    return "" if value in (None, "", "NONE") else str(value)
-
-
 def _template_status(value: dict[str, Any], where: str, account: str | None) -> list[Event]:
     category = _optional(value, "message_template_category")
     return [TemplateStatusChange(
@@ -174,7 +171,7 @@ def _template_status(value: dict[str, Any], where: str, account: str | None) -> 
         name=_text(value, "message_template_name", where),
         language=_optional(value, "message_template_language") or "",
         status=_text(value, "event", where).lower(),
-        reason=_reason(value.get("reason")),
+        reason=reason(value.get("reason")),
         category=category.lower() if category else None,
         account=account,
     )]

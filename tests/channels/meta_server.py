@@ -44,6 +44,7 @@ class Received:
     query: dict[str, str]
     headers: dict[str, str]
     body: Any
+    peer: tuple | None = None  # the client's address and port: one per kept-alive connection
 
 
 @dataclass
@@ -77,7 +78,8 @@ class MetaServer:
             body = json.loads(raw) if raw else None
         except ValueError:
             body = raw
-        received = Received(request.method, request.path, dict(request.query), dict(request.headers), body)
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        received = Received(request.method, request.path, dict(request.query), dict(request.headers), body, peer)
         self.received.append(received)
         self.in_flight += 1
         self.most_in_flight = max(self.most_in_flight, self.in_flight)

@@ -14,7 +14,7 @@ import pytest
 from channels.base import FailureMeaning as F
 from channels.base import MessageKind, ResultKind
 from channels.base import RetryScope as S
-from channels.errors import sentence_for
+from channels.errors import decision_for, sentence_for
 from channels.whatsapp_cloud import errors
 
 DOCS = Path(__file__).resolve().parents[2] / "docs/channels.md"
@@ -234,3 +234,28 @@ def test_every_sentence_is_written_and_russian_is_served(tmp_path):
     ]
     assert "424242" in generic and re.search("[а-я]", generic)
     assert "502" in server and re.search("[а-я]", server)
+
+
+@pytest.mark.parametrize(
+    ("code", "kind", "scope", "meaning"),
+    [
+        ("131049", ResultKind.RETRY, S.RECIPIENT, None),
+        ("131050", ResultKind.FAILED, S.MESSAGE, F.OPTED_OUT),
+        ("131026", ResultKind.FAILED, S.MESSAGE, F.NOT_ON_CHANNEL),
+        ("132015", ResultKind.FAILED, S.MESSAGE, F.TEMPLATE),
+        ("131014", ResultKind.FAILED, S.MESSAGE, F.MESSAGE),  # not in the table: a status reports final failures
+        ("timeout", ResultKind.RETRY, S.MESSAGE, None),
+        ("http_503", ResultKind.RETRY, S.MESSAGE, None),
+        ("weird", ResultKind.FAILED, S.MESSAGE, F.MESSAGE),
+    ],
+)
+def test_a_code_from_a_failed_status_is_decided_like_a_send(code, kind, scope, meaning):
+    decision = decision_for("sandbox", code)
+    assert (decision.kind, decision.scope, decision.meaning, decision.code) == (kind, scope, meaning, code)
+    assert str(decision.sentence) == str(sentence_for("sandbox", code))
+
+
+def test_a_stored_bad_parameter_follows_the_kind_and_an_unknown_channel_has_no_decision():
+    assert decision_for("whatsapp_cloud", "131009", MessageKind.TEXT).meaning is F.MESSAGE
+    assert decision_for("whatsapp_cloud", "131009").meaning is F.TEMPLATE
+    assert decision_for("telegram", "131050") is None

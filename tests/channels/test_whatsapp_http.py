@@ -405,3 +405,29 @@ def test_number_info_failures_raise_channel_errors(reply, code, retryable):
         against_server(scenario)
     assert (failed.value.code, failed.value.retryable) == (code, retryable)
     assert str(failed.value.sentence)
+
+
+def test_synchronous_callers_send_through_the_process_session_and_keep_the_connection():
+    from channels import http
+    from channels.registry import channel_for
+    from tests.channels.meta_server import MetaServer
+
+    async def start(_session):
+        server = MetaServer()
+        await server.server.start_server()
+        return server
+
+    try:
+        server = http.run(start)
+        first = http.run(lambda session: channel_for(server.settings(channel="sandbox"), session).send([outbound("a")]))
+        second = http.run(lambda session: channel_for(server.settings(), session).send([outbound("b")]))
+        assert [r.kind for r in first + second] == [ResultKind.ACCEPTED, ResultKind.ACCEPTED]
+        assert server.received[0].peer == server.received[1].peer  # one kept-alive connection, not one per call
+
+        async def stop(_session):
+            server.stopping.set()
+            await server.server.close()
+
+        http.run(stop)
+    finally:
+        http.close()

@@ -243,3 +243,12 @@ def test_a_button_of_unknown_type_is_refused():
     template = TemplateSubmission("t", "ru", "marketing", body="Hi", buttons=({"type": "otp", "text": "Code"},))
     with pytest.raises(payloads.PayloadError, match="otp"):
         payloads.submission(template)
+
+
+@pytest.mark.parametrize(
+    ("button", "says"),
+    [({"type": "quick_reply"}, "QUICK_REPLY button needs a text"), ({"type": "url", "text": "Go"}, "and a url")],
+)
+def test_a_button_without_its_text_or_url_is_refused(button, says):
+    with pytest.raises(payloads.PayloadError, match=says):
+        payloads.submission(TemplateSubmission("t", "ru", "marketing", body="Hi", buttons=(button,)))

@@ -320,3 +320,12 @@ def test_a_malformed_body_says_what_is_wrong(body, says):
     with pytest.raises(WebhookError, match=None) as refused:
         channel().parse_webhook(body)
     assert says in str(refused.value)
+
+
+def test_a_status_for_a_user_known_by_user_id_alone():
+    document = fixture("status_delivered.json")
+    status = document["entry"][0]["changes"][0]["value"]["statuses"][0]
+    del status["recipient_id"]
+    status["recipient_user_id"] = "US.1234"
+    [event] = channel().parse_webhook(json.dumps(document).encode())
+    assert (event.recipient, event.status) == ("US.1234", DeliveryStatus.DELIVERED)
