@@ -117,10 +117,14 @@ def sender_check_command(name: str) -> None:
 
 @sender_group.command("ensure-sandbox")
 def ensure_sandbox_command() -> None:
-    """Embedded mode: make sure the sandbox sender exists (`make run` calls this; it changes nothing twice)."""
+    """Embedded mode: make sure the sandbox sender exists (`make run` calls this; it changes nothing twice).
+
+    In production it does nothing (and says so), so that `make run` against real services still starts.
+    """
     if current_app.config["VESTNIK_ENV"] == "production":
-        raise click.ClickException("The sandbox sender is for the embedded mode only; add real senders with "
-                                   "`flask campaigns sender create`.")
+        click.echo("Production mode: no sandbox sender is created; add real senders with "
+                   "`flask campaigns sender create`.")
+        return
     sender, created = senders.ensure_sandbox_sender()
     db.session.commit()
     click.echo(f"{'Created' if created else 'There is'} the sandbox sender “{sender.name}” ({sender.phone}, "

@@ -92,6 +92,7 @@ def codes() -> set[str]:
     found |= {f"campaign.{action}" for action in TRANSITIONS.values()}
     found |= set(EXCLUSION_REASONS) | set(EXCLUSION_LABELS) | set(DEFERRAL_LABELS) | set(SUPPRESSION_SOURCES)
     found |= set(import_records.REASONS) | set(review.REJECTION_REASONS) | set(VARIABLE_SOURCE_LABELS)
+    found |= set(template_approvals.REJECTION_LABELS)
     found |= set(db.session.scalars(select(AuditEvent.action).distinct())) | set(ACTOR_LABELS)
     found |= set(db.session.scalars(select(Suppression.source).distinct()))
     # The rate card's own keyword, which a person types into the card: the page must show it as it is.

@@ -203,9 +203,12 @@ def test_ensure_sandbox_makes_one_sandbox_sender_however_often_it_runs(app):
     [sender] = senders.list_senders()
     assert (sender.phone_number_id, sender.waba_id, sender.base_url) == (
         "100000000000001", "200000000000001", app.config["SANDBOX_URL"])
+    senders.update_sender(sender, {"name": "Renamed sandbox"})
+    db.session.commit()
     app.config["VESTNIK_ENV"] = "production"
-    refused = cli(app, "ensure-sandbox")
-    assert refused.exit_code == 1 and "embedded mode only" in refused.output
+    skipped = cli(app, "ensure-sandbox")
+    assert skipped.exit_code == 0 and skipped.output.startswith("Production mode: no sandbox sender is created")
+    assert [s.name for s in senders.list_senders()] == ["Renamed sandbox"]
 
 
 # --- checking the connection against the real sandbox -----------------------------------------------------

@@ -105,7 +105,8 @@ _DETAIL_KINDS = {
     "campaign.": {"from": "campaign_status", "to": "campaign_status", "reason_code": "rejection_reason",
                   "reason": "transition_reason", "outcome": "outcome"},
     "template.": {"from": "template_status", "to": "template_status", "previous_status": "template_status",
-                  "source": "approval_source", "outcome": "send_result", "category": "provider_category"},
+                  "source": "approval_source", "outcome": "send_result", "category": "provider_category",
+                  "reason": "provider_rejection"},  # an admin's own words are not a code: shown as written
     "sender.": {"channel": "sender_channel", "quality": "quality"},
     "suppression.": {"reason": "suppression_reason", "source": "suppression_source"},
 }
