@@ -244,3 +244,21 @@ def test_a_bad_token_is_stored_as_a_sentence_not_a_500(app, sandbox, sandbox_sen
     assert result.exit_code == 1 and f"failed (190): {sentence}" in result.output
     assert db.session.scalar(select(func.count()).select_from(AuditEvent)
                              .where(AuditEvent.action == "sender.checked")) == 3
+
+
+def test_the_page_checks_the_connection_and_says_what_it_read(app, sandbox, sandbox_sender, admin_browser):
+    path = f"/senders/{sandbox_sender.id}"
+    response = post_form(admin_browser, f"{path}/check", {}, page=path)
+    shown = page(admin_browser.get(response.headers["Location"]))
+    assert "Connected: quality High (green), tier TIER_1K, 80 messages per second." in shown
+    assert re.search(r'id="sender-quality">High \(green\)<', shown) and 'id="sender-check-error"' not in shown
+
+
+def test_no_secret_reaches_the_log(app, sandbox, sandbox_sender, caplog, call_as):
+    caplog.set_level("DEBUG")
+    senders.update_sender(sandbox_sender, {"access_token": "wrong-token-abcdef", "app_secret": "hmac-zyxwvu"})
+    db.session.commit()
+    senders.check_connection(sandbox_sender)
+    call_as("GET", f"/senders/{sandbox_sender.id}", "admin")
+    assert caplog.records and "wrong-token-abcdef" not in caplog.text and "hmac-zyxwvu" not in caplog.text
+    assert "wrong-token-abcdef" not in repr(senders.settings_for(sandbox_sender))

@@ -13,6 +13,7 @@ from campaigns.models import ApprovalSource, Sender, TemplateApproval, TemplateS
 from extensions import db
 from periodic import PERIODIC_JOBS
 from tests.campaign_world import make_world
+from tests.helpers import assert_problem
 from tests.records import audit_events
 from tests.test_message_templates import make
 
@@ -187,3 +188,20 @@ def test_a_campaign_is_refused_review_when_its_template_is_not_approved_for_its_
     assert refused.value.errors[0] == (
         "The template “autumn_sale” (ru, version 1) is not approved by WhatsApp for the sender “Main” (it is "
         "“Paused” in its business account); only approved templates can be sent.")
+
+
+def test_submit_with_a_chosen_sender_from_the_cli_and_the_api(app, sandbox, sandbox_sender, call_as):
+    senders.create_sender("Other", "+74957654321", channel="whatsapp_cloud", phone_number_id="5", waba_id="777",
+                          base_url=sandbox.url, access_token="EAAG-other-0000")
+    db.session.commit()
+    template = make()
+    result = cli(app, "submit", "autumn_sale", "--sender", "Sandbox")
+    assert result.exit_code == 0 and result.output == (
+        "Submitted “autumn_sale” (en) to account 200000000000001: approved.\n")
+    assert list(approvals(template)) == ["200000000000001"]
+    other = make(name="second_one")
+    submitted = call_as("POST", f"/templates/{other.id}/submit", json={"sender": "Sandbox"})
+    assert submitted.status_code == 200
+    assert {a["sender"]: a["status"] for a in submitted.json["approvals"]} == {"Sandbox": "approved",
+                                                                             "Other": "draft"}
+    assert_problem(call_as("POST", f"/templates/{other.id}/submit", json={"sender": "Nobody"}), 400, field="sender")
