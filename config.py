@@ -18,7 +18,7 @@ import hashlib
 import os
 import secrets
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -65,13 +65,13 @@ def embedded_redis_socket(instance: Path) -> Path:
     return Path(tempfile.gettempdir()) / f"vestnik-redis-{digest}.sock"
 
 
-def _embedded_secret(instance: Path) -> str:
-    """Generate the secret key once and keep it, so sessions survive restarts."""
-    path = instance / "secret_key"
+def _embedded_key(instance: Path, name: str, generate: Callable[[], str]) -> str:
+    """The key kept in ``instance/<name>``, generated once, so that what it protects survives restarts."""
+    path = instance / name
     if path.exists():
         return path.read_text().strip()
     instance.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(48)
+    key = generate()
     # O_EXCL: if two processes start together, one writes and both read the same key.
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -82,20 +82,14 @@ def _embedded_secret(instance: Path) -> str:
     return key
 
 
+def _embedded_secret(instance: Path) -> str:
+    """The secret key of the embedded mode: sessions survive restarts."""
+    return _embedded_key(instance, "secret_key", lambda: secrets.token_urlsafe(48))
+
+
 def _embedded_secrets_key(instance: Path) -> str:
-    """Generate the key that encrypts senders' secrets once and keep it, like the secret key."""
-    path = instance / "secrets_key"
-    if path.exists():
-        return path.read_text().strip()
-    instance.mkdir(parents=True, exist_ok=True)
-    key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()  # a Fernet key
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as handle:
-        handle.write(key)
-    return key
+    """The key that encrypts senders' secrets in the embedded mode (a Fernet key: 32 bytes, URL-safe base64)."""
+    return _embedded_key(instance, "secrets_key", lambda: base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
 
 
 def _secrets_keys(raw: str) -> tuple[str, ...]:
@@ -143,7 +137,9 @@ def load(env: Mapping[str, str] | None = None) -> dict[str, Any]:
 
     secret_key = env.get("SECRET_KEY") or _embedded_secret(instance)
     secrets_keys = _secrets_keys(env.get("VESTNIK_SECRETS_KEY") or _embedded_secrets_key(instance))
-    sandbox_url = (env.get("SANDBOX_URL") or "http://127.0.0.1:8025").strip().rstrip("/")
+    # make run starts the sandbox on VESTNIK_SANDBOX_PORT (Procfile): the default sender finds it there.
+    sandbox_port = _int(env, "VESTNIK_SANDBOX_PORT", 8025)
+    sandbox_url = (env.get("SANDBOX_URL") or f"http://127.0.0.1:{sandbox_port}").strip().rstrip("/")
     if not sandbox_url.startswith(("http://", "https://")):
         raise ConfigError(f"SANDBOX_URL must start with http:// or https://, not {sandbox_url!r}.")
     database_url = env.get("DATABASE_URL") or f"sqlite:///{instance / 'vestnik.db'}"
