@@ -19,6 +19,7 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/flask --app app db upgrade
 	$(BIN)/flask --app app users bootstrap
+	$(BIN)/flask --app app campaigns sender ensure-sandbox
 	PATH="$(BIN):$$PATH" $(BIN)/python run.py --procfile Procfile start $(PROCESSES)
 
 # In parallel, two xdist workers per core (each with its own Redis server and PostgreSQL database):

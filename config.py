@@ -2,20 +2,23 @@
 
 Two modes:
 - *embedded* (the default): SQLite under ``instance/``, a Redis server of our own on a unix socket in
-  ``instance/``, and a secret key generated once and kept in ``instance/secret_key``.
+  ``instance/``, a secret key generated once and kept in ``instance/secret_key``, and the key that
+  encrypts senders' secrets generated once in ``instance/secrets_key``.
 - *production* (``VESTNIK_ENV=production``): nothing is guessed; a missing ``SECRET_KEY``,
-  ``DATABASE_URL`` or ``REDIS_URL`` stops start-up with a sentence that says what to set.
+  ``DATABASE_URL``, ``REDIS_URL`` or ``VESTNIK_SECRETS_KEY`` stops start-up with a sentence that says
+  what to set.
 
 This module is a leaf: it imports no package of the project.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import secrets
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -62,13 +65,13 @@ def embedded_redis_socket(instance: Path) -> Path:
     return Path(tempfile.gettempdir()) / f"vestnik-redis-{digest}.sock"
 
 
-def _embedded_secret(instance: Path) -> str:
-    """Generate the secret key once and keep it, so sessions survive restarts."""
-    path = instance / "secret_key"
+def _embedded_key(instance: Path, name: str, generate: Callable[[], str]) -> str:
+    """The key kept in ``instance/<name>``, generated once, so that what it protects survives restarts."""
+    path = instance / name
     if path.exists():
         return path.read_text().strip()
     instance.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(48)
+    key = generate()
     # O_EXCL: if two processes start together, one writes and both read the same key.
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -77,6 +80,35 @@ def _embedded_secret(instance: Path) -> str:
     with os.fdopen(fd, "w") as handle:
         handle.write(key)
     return key
+
+
+def _embedded_secret(instance: Path) -> str:
+    """The secret key of the embedded mode: sessions survive restarts."""
+    return _embedded_key(instance, "secret_key", lambda: secrets.token_urlsafe(48))
+
+
+def _embedded_secrets_key(instance: Path) -> str:
+    """The key that encrypts senders' secrets in the embedded mode (a Fernet key: 32 bytes, URL-safe base64)."""
+    return _embedded_key(instance, "secrets_key", lambda: base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
+
+
+def _secrets_keys(raw: str) -> tuple[str, ...]:
+    """The Fernet keys of ``VESTNIK_SECRETS_KEY``, newest (the one that encrypts) first."""
+    keys = tuple(part.strip() for part in raw.split(",") if part.strip())
+    for key in keys:
+        try:
+            valid = len(base64.urlsafe_b64decode(key.encode("ascii"))) == 32
+        except (ValueError, UnicodeEncodeError):
+            valid = False
+        if not valid:
+            raise ConfigError(
+                "VESTNIK_SECRETS_KEY must hold Fernet keys (32 random bytes in URL-safe base64, 44 characters), "
+                "separated by commas; make one with `python -c \"from cryptography.fernet import Fernet; "
+                "print(Fernet.generate_key().decode())\"`."
+            )
+    if not keys:
+        raise ConfigError("VESTNIK_SECRETS_KEY is empty; give at least one Fernet key.")
+    return keys
 
 
 def load(env: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -89,7 +121,8 @@ def load(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     instance = instance_path(env)
 
     if production:
-        missing = [name for name in ("SECRET_KEY", "DATABASE_URL", "REDIS_URL") if not env.get(name)]
+        required = ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "VESTNIK_SECRETS_KEY")
+        missing = [name for name in required if not env.get(name)]
         if missing:
             raise ConfigError(
                 "Vestnik is running in production mode (VESTNIK_ENV=production) but "
@@ -103,6 +136,12 @@ def load(env: Mapping[str, str] | None = None) -> dict[str, Any]:
             raise ConfigError("SECRET_KEY is too short; use at least 32 random characters.")
 
     secret_key = env.get("SECRET_KEY") or _embedded_secret(instance)
+    secrets_keys = _secrets_keys(env.get("VESTNIK_SECRETS_KEY") or _embedded_secrets_key(instance))
+    # make run starts the sandbox on VESTNIK_SANDBOX_PORT (Procfile): the default sender finds it there.
+    sandbox_port = _int(env, "VESTNIK_SANDBOX_PORT", 8025)
+    sandbox_url = (env.get("SANDBOX_URL") or f"http://127.0.0.1:{sandbox_port}").strip().rstrip("/")
+    if not sandbox_url.startswith(("http://", "https://")):
+        raise ConfigError(f"SANDBOX_URL must start with http:// or https://, not {sandbox_url!r}.")
     database_url = env.get("DATABASE_URL") or f"sqlite:///{instance / 'vestnik.db'}"
     if database_url.startswith("postgres://"):
         # Heroku-style URLs; SQLAlchemy only accepts the postgresql scheme.
@@ -135,6 +174,10 @@ def load(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "VESTNIK_ENV": "production" if production else "embedded",
         "INSTANCE_PATH": str(instance),
         "SECRET_KEY": secret_key,
+        # Fernet keys that encrypt senders' tokens and secrets at rest; the first encrypts, all decrypt (rotation).
+        "SECRETS_KEYS": secrets_keys,
+        # Where the local sandbox provider listens (`python -m channels.sandbox`); the embedded sandbox sender uses it.
+        "SANDBOX_URL": sandbox_url,
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "REDIS_URL": redis_url,

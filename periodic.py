@@ -15,7 +15,7 @@ from rq.job import Job
 
 from accounts.jobs import enqueue_expire_invitations
 from audience.import_jobs import enqueue_fail_stalled_imports
-from campaigns.jobs import enqueue_restore_launches
+from campaigns.jobs import enqueue_restore_launches, enqueue_sync_template_statuses
 
 
 @dataclass(frozen=True)
@@ -32,4 +32,6 @@ PERIODIC_JOBS = (
     Periodic(enqueue_restore_launches, timedelta(minutes=10)),
     # An import whose worker died stays "running" until this marks it failed.
     Periodic(enqueue_fail_stalled_imports, timedelta(minutes=1)),
+    # Templates waiting for a provider's decision; the webhook of a later issue makes it instant.
+    Periodic(enqueue_sync_template_statuses, timedelta(minutes=1)),
 )

@@ -28,6 +28,9 @@ ACTION_LABELS = {
     "template.status_changed": _l("Provider status changed"),
     "template.submitted": _l("Template submitted to the provider"),
     "sender.created": _l("Sender added"),
+    "sender.updated": _l("Sender changed"),
+    "sender.checked": _l("Sender's connection checked"),
+    "template.test_sent": _l("Test message sent"),
     "pricing.rate_card_changed": _l("Rate card changed"),
     "pricing.rate_card_reset": _l("Rate card reset to the shipped one"),
 }

@@ -1,4 +1,4 @@
-"""JSON API of campaigns under /api/v1: templates, campaigns, reviews, launches."""
+"""JSON API of campaigns under /api/v1: senders, templates, campaigns, reviews, launches."""
 
 from __future__ import annotations
 
@@ -10,4 +10,4 @@ bp = Blueprint("campaigns_api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
 
 # Imported for their routes; they import ``bp`` from here, so they must come after it.
-from campaigns import campaign_api, template_api  # noqa: E402,F401
+from campaigns import campaign_api, sender_api, template_api  # noqa: E402,F401

@@ -1,4 +1,4 @@
-"""JSON API of campaigns, senders, the review and the rate card under /api/v1.
+"""JSON API of campaigns, the review and the rate card under /api/v1.
 
 Errors are problem details (``web/problems.py``): 400 for a wrong spec or reason, 403 when the
 four-eyes rule or the role forbids it, 404 for an unknown id, 409 when the campaign's status does
@@ -18,7 +18,7 @@ from accounts.roles import role_required
 from campaigns import campaign_specs, launch, pricing, review
 from campaigns.api import bp
 from campaigns.models import Campaign, CampaignStatus
-from campaigns.serialisers import campaign_json, sender_json
+from campaigns.serialisers import campaign_json
 from domain_errors import DomainError
 from extensions import db
 
@@ -132,25 +132,7 @@ def review_queue():
                    reasons={code: str(label) for code, label in review.REJECTION_REASONS.items()})
 
 
-# --- senders and the rate card ---------------------------------------------------------------------------------
-
-@bp.get("/senders")
-@role_required()
-def senders_list():
-    return jsonify(senders=[sender_json(sender) for sender in campaign_specs.list_senders()])
-
-
-@bp.post("/senders")
-@role_required(Role.ADMIN)
-def create_sender():
-    body = json_body()
-    rate = body.get("messages_per_second", 80)
-    sender = campaign_specs.create_sender(body.get("name") if isinstance(body.get("name"), str) else "",
-                                     body.get("phone") if isinstance(body.get("phone"), str) else "",
-                                     tier=body.get("tier", "TIER_250"), messages_per_second=rate, actor=_actor())
-    db.session.commit()
-    return jsonify(sender_json(sender)), 201
-
+# --- the rate card (senders: campaigns.sender_api) ---------------------------------------------------------
 
 @bp.get("/rate-card")
 @role_required()

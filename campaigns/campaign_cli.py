@@ -1,4 +1,4 @@
-"""`flask campaigns …`: senders, campaigns from a JSON spec, the review, cancel, show, list, the rate card."""
+"""`flask campaigns …`: campaigns from a JSON spec, the review, cancel, show, list, the rate card."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from campaigns.cli import group
 from campaigns.lifecycle import STATUS_LABELS
 from campaigns.models import Campaign, CampaignStatus
 from campaigns.serialisers import campaign_json
-from compliance.sending import TIER_LIMITS
 from extensions import db
 
 
@@ -42,38 +41,6 @@ def _read_json(path: str) -> Any:
         raise click.ClickException(f"Cannot read {path}: {error.strerror or error}.") from None
     except ValueError as error:
         raise click.ClickException(f"{path} is not valid JSON ({error}).") from None
-
-
-# --- senders ----------------------------------------------------------------------------------------------
-
-@group.group("sender")
-def sender_group() -> None:
-    """WhatsApp sender numbers."""
-
-
-@sender_group.command("create")
-@click.argument("name")
-@click.argument("phone")
-@click.option("--tier", type=click.Choice(list(TIER_LIMITS)), default="TIER_250", show_default=True,
-              help="WhatsApp messaging tier (new unique recipients per 24 h).")
-@click.option(
-    "--mps", "messages_per_second", type=int, default=80, show_default=True, help="Throughput, messages per second."
-)
-def sender_create_command(name: str, phone: str, tier: str, messages_per_second: int) -> None:
-    """Add the sender NAME with the number PHONE."""
-    sender = campaign_specs.create_sender(name, phone, tier=tier, messages_per_second=messages_per_second)
-    db.session.commit()
-    click.echo(
-        f"Created sender “{sender.name}” (id {sender.id}, {sender.phone}, "
-        f"{sender.tier}, {sender.messages_per_second} msg/s)."
-    )
-
-
-@sender_group.command("list")
-def sender_list_command() -> None:
-    """List the senders: id, name, phone, tier, throughput."""
-    for sender in campaign_specs.list_senders():
-        click.echo(f"{sender.id}\t{sender.name}\t{sender.phone}\t{sender.tier}\t{sender.messages_per_second}")
 
 
 # --- campaigns ---------------------------------------------------------------------------------------------

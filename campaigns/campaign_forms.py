@@ -19,6 +19,7 @@ from campaigns.campaign_specs import MAX_NAME
 from campaigns.message_templates import STATUS_LABELS
 from campaigns.models import Campaign
 from campaigns.review import MAX_REASON, REJECTION_REASONS
+from campaigns.template_approvals import status_for
 from campaigns.variables import CONTACT_FIELDS
 
 SOURCE_LABELS = {
@@ -66,13 +67,19 @@ class CampaignForm(FlaskForm):
                                        validators=[Optional(), NumberRange(min=1, max=1000)])
 
     def fill_choices(self, campaign: Campaign | None = None) -> None:
-        """The senders, usable templates (and the campaign's own) and segments to choose from."""
-        self.sender.choices = [
-            SelectChoice(sender.id, f"{sender.name} ({sender.phone})") for sender in campaign_specs.list_senders()
-        ]
-        usable = campaign_specs.usable_templates(keep=campaign.template_id if campaign else None)
+        """The senders, the templates usable with the chosen sender (and the campaign's own), and segments.
+
+        The chosen sender is the one posted, else the campaign's, else the first: a template is offered
+        when it is approved (or pending) in that sender's business account, labelled with its status there.
+        """
+        all_senders = campaign_specs.list_senders()
+        self.sender.choices = [SelectChoice(sender.id, f"{sender.name} ({sender.phone})") for sender in all_senders]
+        wanted = self.sender.data or (campaign.sender_id if campaign else None)
+        sender = next((s for s in all_senders if s.id == wanted), all_senders[0] if all_senders else None)
+        usable = campaign_specs.usable_templates(keep=campaign.template_id if campaign else None, sender=sender)
         self.template.choices = [
-            SelectChoice(t.id, f"{t.name} · {t.language} · v{t.version} · {STATUS_LABELS[t.status]}") for t in usable]
+            SelectChoice(t.id, f"{t.name} · {t.language} · v{t.version} · {STATUS_LABELS[status_for(t, sender)]}")
+            for t in usable]
         self.segment.choices = [SelectChoice(segment.id, segment.name) for segment in list_segments()]
 
     def set_variable_rows(self, names: list[str], mapping: dict[str, dict[str, str]]) -> None:

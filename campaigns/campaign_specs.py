@@ -1,4 +1,4 @@
-"""Senders and campaigns: create from a JSON-able spec, update, cancel, and the content hash.
+"""Campaigns: create from a JSON-able spec, update, cancel, and the content hash (senders: ``campaigns.senders``).
 
 A campaign spec is what the wizard, the API and ``flask campaigns create --file`` all hand in::
 
@@ -22,18 +22,18 @@ from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 
 from audience.models import Contact, Segment
 from audience.segments import find_segment
 from campaigns import launch, lifecycle, rendering
 from campaigns.content import content_hash
 from campaigns.message_templates import STATUS_LABELS as TEMPLATE_STATUS_LABELS
-from campaigns.models import Campaign, CampaignStatus, Sender, Template, TemplateStatus
+from campaigns.models import Campaign, CampaignStatus, Sender, Template, TemplateApproval, TemplateStatus
+from campaigns.senders import create_sender, find_sender, list_senders  # noqa: F401  (callers use them from here)
+from campaigns.template_approvals import status_for
 from campaigns.variables import CONTACT_FIELDS, SOURCES
 from compliance import audit
-from compliance.numbers import InvalidNumberError, to_e164
-from compliance.sending import TIER_LIMITS, parse_time
+from compliance.sending import parse_time
 from dbtypes import utcnow
 from domain_errors import DomainError, FieldErrors
 from extensions import db
@@ -43,72 +43,15 @@ DEFAULT_RATE = 20
 # send_at a little in the past is a form submitted a few seconds after "now" was typed, not a mistake.
 PAST_TOLERANCE = timedelta(minutes=1)
 SPEC_KEYS = ("name", "sender", "template", "segment", "variables", "send_at", "send_window", "messages_per_second")
-# A campaign is written with an approved template, or with a pending one: WhatsApp decides within
-# minutes to a day, and the marketer prepares the campaign meanwhile (the preflight refuses to submit
-# it until the template is approved). A rejected, paused or disabled template cannot be sent, and a
-# draft was never submitted to WhatsApp.
+# A campaign is written with a template approved in its sender's business account, or pending there:
+# WhatsApp decides within minutes to a day, and the marketer prepares the campaign meanwhile (the
+# preflight refuses to submit it until the template is approved). A rejected, paused or disabled
+# template cannot be sent, and one never submitted to the sender's account is not known there.
 USABLE_TEMPLATES = frozenset({TemplateStatus.APPROVED, TemplateStatus.PENDING})
 
 
 class CampaignError(DomainError):
-    """A campaign or sender cannot be saved; ``errors`` are sentences for the person who asked."""
-
-
-# --- senders -----------------------------------------------------------------------------------------
-
-def list_senders() -> list[Sender]:
-    """Every sender, by name."""
-    return list(db.session.scalars(select(Sender).order_by(Sender.name, Sender.id)))
-
-
-def find_sender(name_or_id: str | int) -> Sender | None:
-    """The sender with this id, name or phone."""
-    if isinstance(name_or_id, int) and not isinstance(name_or_id, bool):
-        return db.session.get(Sender, name_or_id)
-    if not isinstance(name_or_id, str):
-        return None
-    text = name_or_id.strip()
-    found = db.session.scalar(select(Sender).where((Sender.name == text) | (Sender.phone == text)))
-    return found or (
-        db.session.get(Sender, int(text)) if text.isascii() and text.isdigit() and len(text) < 18 else None
-    )
-
-
-def create_sender(name: str, phone: str, *, tier: str = "TIER_250", messages_per_second: int = 80,
-                  actor: Any = None) -> Sender:
-    """Add a WhatsApp sender number; ``CampaignError`` says what is wrong."""
-    errors = FieldErrors()
-    name = (name or "").strip()
-    errors.field = "name"
-    if not name or len(name) > 120:
-        errors.append(_("Give the sender a name of at most 120 characters."))
-    errors.field = "phone"
-    try:
-        phone = to_e164(phone or "", "RU")
-    except InvalidNumberError:
-        errors.append(
-            _("The sender's phone is not a valid number; write it with the country code, such as +7 495 123-45-67.")
-        )
-    errors.field = "tier"
-    if tier not in TIER_LIMITS:
-        errors.append(_("The messaging tier must be one of %(tiers)s.", tiers=", ".join(TIER_LIMITS)))
-    errors.field = "messages_per_second"
-    if not _positive_int(messages_per_second) or messages_per_second > 1000:
-        errors.append(_("The sender's throughput must be a whole number of messages per second from 1 to 1,000."))
-    errors.field = None
-    if not errors and db.session.scalar(select(Sender.id).where((Sender.name == name) | (Sender.phone == phone))):
-        errors.append(_("A sender with this name or phone already exists."))
-    if errors:
-        raise CampaignError(errors=errors)
-    sender = Sender(name=name, phone=phone, tier=tier, messages_per_second=messages_per_second)
-    db.session.add(sender)
-    try:
-        db.session.flush()
-    except IntegrityError:
-        raise CampaignError([_("A sender with this name or phone already exists.")]) from None
-    audit.record("sender.created", actor=actor, target=sender,
-                 details={"name": name, "phone": phone, "tier": tier, "messages_per_second": messages_per_second})
-    return sender
+    """A campaign cannot be saved; ``errors`` are sentences for the person who asked."""
 
 
 # --- reading a spec ------------------------------------------------------------------------------------
@@ -131,10 +74,15 @@ def find_template(ref: Any) -> Template | None:
     return None
 
 
-def usable_templates(keep: int | None = None) -> list[Template]:
-    """The current, unarchived templates a campaign may be written with (approved or pending), by
-    name and language, and the template ``keep`` (a campaign's own) whatever its status now."""
-    usable = Template.is_current.is_(True) & Template.archived_at.is_(None) & Template.status.in_(USABLE_TEMPLATES)
+def usable_templates(keep: int | None = None, sender: Sender | None = None) -> list[Template]:
+    """The current, unarchived templates a campaign may be written with — approved or pending in
+    ``sender``'s business account (None: in any sender's) — by name and language, and the template
+    ``keep`` (a campaign's own) whatever its status now."""
+    approvals = select(TemplateApproval.template_id).where(TemplateApproval.status.in_(USABLE_TEMPLATES))
+    if sender is not None:
+        approvals = approvals.where(TemplateApproval.account_id == sender.waba_id,
+                                    TemplateApproval.base_url == sender.base_url)
+    usable = Template.is_current.is_(True) & Template.archived_at.is_(None) & Template.id.in_(approvals)
     query = select(Template).where(usable | (Template.id == keep) if keep else usable)
     return list(db.session.scalars(query.order_by(Template.name, Template.language, Template.id)))
 
@@ -262,11 +210,13 @@ def _apply(campaign: Campaign, spec: Mapping[str, Any], *, creating: bool,
         elif template.archived_at is not None:
             errors.append(_("Template: “%(name)s” is archived; choose another one.", name=template.name))
             template = None
-        elif template.status not in USABLE_TEMPLATES and template.id != campaign.template_id:
+        elif sender is not None and template.id != campaign.template_id and (
+                status := status_for(template, sender)) not in USABLE_TEMPLATES:
             # A campaign keeps the template it has (the launch checks it again); it cannot take a new unusable one.
-            errors.append(_("Template: “%(name)s” (%(language)s) is “%(status)s” at WhatsApp; choose an approved "
-                            "template, or one WhatsApp is still reviewing.", name=template.name,
-                            language=template.language, status=TEMPLATE_STATUS_LABELS[template.status]))
+            errors.append(_("Template: “%(name)s” (%(language)s) is “%(status)s” at WhatsApp for the sender "
+                            "“%(sender)s”; choose a template approved for this sender, or one WhatsApp is still "
+                            "reviewing.", name=template.name, language=template.language,
+                            status=TEMPLATE_STATUS_LABELS[status], sender=sender.name))
             template = None
         else:
             campaign.template_id = template.id

@@ -30,6 +30,7 @@ from campaigns.campaign_forms import (
 )
 from campaigns.lifecycle import EDITABLE, STATUS_LABELS, TransitionError, can
 from campaigns.models import Campaign, CampaignStatus, Sender, Template
+from campaigns.sender_forms import TestSendForm
 from campaigns.views import bp
 from compliance.audit import AuditEvent
 from compliance.verdict import OUTCOME_LABELS
@@ -188,7 +189,12 @@ def _context(campaign: Campaign) -> dict[str, Any]:
 def campaign(campaign_id: int):
     found = _campaign_or_404(campaign_id)
     is_marketer = current_user.has_role(Role.MARKETER)
+    test_form = TestSendForm(formdata=None)
+    template = db.session.get(Template, found.template_id)
+    test_form.fill(template, found.sender_id)
     return render_template("campaigns/campaign_detail.html", **_context(found),
+                           can_test_send=is_marketer, test_form=test_form,
+                           test_action=url_for("campaigns.test_send_campaign", campaign_id=found.id),
                            can_edit=is_marketer and found.status in EDITABLE,
                            can_submit=is_marketer and can(found, CampaignStatus.IN_REVIEW),
                            can_revise=is_marketer and found.status is CampaignStatus.REJECTED,

@@ -9,7 +9,7 @@ from datetime import timedelta
 from rq import get_current_job
 from rq.job import Job
 
-from campaigns import launch
+from campaigns import launch, template_approvals
 from extensions import db, redis_queues
 
 log = logging.getLogger(__name__)
@@ -55,3 +55,28 @@ def enqueue_restore_launches() -> Job:
     """Queue the periodic launch-job check (``periodic.py``); one at a time."""
     return redis_queues.enqueue(launch.LAUNCH_QUEUE, restore_launches, job_id="restore_launches",
                                 timeout=timedelta(minutes=5), retries=2)
+
+
+def sync_template_statuses() -> int:
+    """Read pending template approvals back from their providers and record the decisions; returns how
+    many changed. Raises after recording the others when a provider could not be read, so RQ's failed
+    registry shows it."""
+    job = get_current_job()
+    job_id = job.id if job else None
+    try:
+        changed, unreadable = template_approvals.sync()
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        log.exception("event=template_sync_error job_id=%s", job_id)
+        raise
+    log.info("event=template_statuses_synced changed=%d unreadable=%d job_id=%s", changed, len(unreadable), job_id)
+    if unreadable:
+        raise RuntimeError(f"template statuses could not be read from accounts {', '.join(unreadable)}")
+    return changed
+
+
+def enqueue_sync_template_statuses() -> Job:
+    """Queue the periodic template status sync (``periodic.py``); one at a time."""
+    return redis_queues.enqueue("default", sync_template_statuses, job_id="sync_template_statuses",
+                                timeout=timedelta(minutes=5))

@@ -34,7 +34,8 @@ from audience.segment_definition import parse_definition
 from campaigns.content import content_hash
 from campaigns.lifecycle import STATUS_LABELS, TransitionError, transition
 from campaigns.materialise import EXCLUSION_REASONS, MaterialiseError, check_variables, materialise
-from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus, Template, TemplateStatus
+from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus, Sender, Template
+from campaigns.template_approvals import approved_for
 from compliance.policy import current_policy
 from dbtypes import utcnow
 from domain_errors import DomainError
@@ -77,9 +78,10 @@ def schedule_launch(campaign: Campaign, actor: Any = None) -> None:
             _("This campaign was changed after it was approved; it needs a new review before it can be scheduled.")
         )
     template = db.session.get(Template, campaign.template_id)
-    if template is None or template.status is not TemplateStatus.APPROVED:
+    if template is None or not approved_for(template, db.session.get(Sender, campaign.sender_id)):
         raise LaunchError(
-            _("The campaign's template is not approved by WhatsApp, so the campaign cannot be scheduled.")
+            _("The campaign's template is not approved by WhatsApp for its sender, so the campaign cannot be "
+              "scheduled.")
         )
     try:
         check_variables(campaign.variables or {})
@@ -223,9 +225,9 @@ def _launch_problem(campaign: Campaign) -> str:
     if not campaign.approved_hash or campaign.approved_hash != content_hash(campaign):
         return _("The campaign was changed after it was approved, so it was not launched.")
     template = db.session.get(Template, campaign.template_id)
-    if template is None or template.status is not TemplateStatus.APPROVED:
+    if template is None or not approved_for(template, db.session.get(Sender, campaign.sender_id)):
         return _(
-            "The campaign's template was no longer approved by WhatsApp at launch time, "
+            "The campaign's template was no longer approved by WhatsApp for its sender at launch time, "
             "so the campaign was not launched."
         )
     try:

@@ -1,5 +1,5 @@
-"""Message templates: create, edit (with versions), find, organise, submit to the provider, and the
-provider's status mirrored by an admin.
+"""Message templates: create, edit (with versions), find, organise, preview (the provider's verdicts
+per business account: ``campaigns.template_approvals``).
 
 A template is known by (name, language). Editing what the provider approved (or paused, or
 disabled) never changes that row: a new version is added, with ``version + 1``, as a draft, and
@@ -11,23 +11,19 @@ transaction; functions here add and flush, the caller commits.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flask import g
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, false, func, or_, select, update
+from sqlalchemy import Select, delete, false, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from accounts.events import set_actor_label
 from campaigns import rendering
-from campaigns.models import Template, TemplateCategory, TemplateStatus
+from campaigns.models import Template, TemplateApproval, TemplateCategory, TemplateStatus
 from campaigns.template_rules import TemplateSpec, check, parse_tags, warnings
 from compliance import audit
 from compliance.policy import Policy, current_policy
-from compliance.verdict import Outcome
 from dbtypes import parse_id, utcnow
 from domain_errors import DomainError
 from extensions import db
@@ -37,7 +33,6 @@ MAX_SEARCH = 200
 # Editing these statuses would change what the provider approved: it makes a new version instead.
 VERSIONED = frozenset({TemplateStatus.APPROVED, TemplateStatus.PAUSED, TemplateStatus.DISABLED})
 EDITABLE_IN_PLACE = frozenset({TemplateStatus.DRAFT, TemplateStatus.REJECTED})
-SUBMITTABLE = frozenset({TemplateStatus.DRAFT, TemplateStatus.REJECTED})
 SORTS = ("name", "updated", "last_used")
 # What an admin may set, mirroring the provider. Rejection needs a reason; so do pause and disable,
 # which a marketer would otherwise find unexplained.
@@ -191,6 +186,11 @@ def tags_in_use() -> list[str]:
 
 
 # --- writing --------------------------------------------------------------------------------------
+
+def template_spec(template: Template) -> TemplateSpec:
+    """The saved template as a spec, for the rules."""
+    return _spec({}, template)
+
 
 def _spec(data: dict[str, Any], base: Template | None = None) -> TemplateSpec:
     """A spec from ``data``, any part not given taken from ``base``."""
@@ -352,7 +352,9 @@ def update_template(
         for key, value in new_content.items():
             setattr(template, key, value)
         if template.status is TemplateStatus.REJECTED:
-            # The provider's reason was about the old text; the edit is a fresh draft to submit.
+            # The providers' reasons were about the old text; the edit is a fresh draft to submit everywhere.
+            db.session.execute(delete(TemplateApproval).where(TemplateApproval.template_id == template.id)
+                               .execution_options(synchronize_session=False))
             template.status, template.rejection_reason = TemplateStatus.DRAFT, None
     template.updated_by_id, template.updated_at = actor_id, now
     _flush(template.name, template.language)
@@ -408,33 +410,6 @@ def _current(template: Template) -> Template:
         Template.name == template.name, Template.language == template.language, Template.is_current.is_(True)))
 
 
-def set_status(template: Template, status: str, reason: str = "", actor: Any = None, source: str = "admin") -> Template:
-    """Mirror the provider's status on this version, as an admin sets it; the reason is stored and audited.
-
-    Rejecting, pausing and disabling need a reason, which the template's author sees.
-    """
-    try:
-        new = TemplateStatus(status)
-    except ValueError:
-        new = None
-    reason = (reason or "").strip()
-    if new not in ADMIN_STATUSES:
-        raise TemplateError([_("Status: choose pending, approved, rejected, paused or disabled.")], field="status")
-    if new in NEEDS_REASON and not reason:
-        raise TemplateError([_("Reason: say why, so that the template's author knows what to change.")], field="reason")
-    if len(reason) > 2000:
-        raise TemplateError([_("Reason: keep the reason under 2,000 characters.")], field="reason")
-    previous = template.status
-    template.status = new
-    template.rejection_reason = (reason or None) if new in NEEDS_REASON else None
-    template.updated_at = utcnow()
-    db.session.flush()
-    audit.record("template.status_changed", actor=actor, target=template,
-                 details={"name": template.name, "language": template.language, "version": template.version,
-                          "from": previous.value, "to": new.value, "reason": reason, "source": source})
-    return template
-
-
 # --- preview ---------------------------------------------------------------------------------------
 
 # A preview is asked for on every keystroke, with whatever is in the editor: texts are cut to a
@@ -465,64 +440,3 @@ def preview(data: Any, values: Any = None, policy: Policy | None = None) -> dict
     values = {str(k): v for k, v in values.items() if isinstance(v, str)} if isinstance(values, dict) else {}
     return {"preview": rendering.preview(spec, values, spec.language or "ru", policy),
             "violations": check(spec, policy.keywords), "warnings": warnings(spec, policy.keywords)}
-
-
-# --- submission to the provider -------------------------------------------------------------------
-
-def sandbox_decision(template: Template, policy: Policy) -> tuple[TemplateStatus, str]:
-    """What the local sandbox provider decides on a submitted template: approved unless the
-    compliance lint blocks it (then rejected, with the lint's reasons).
-
-    The real channel replaces this with the provider's answer, which arrives later by webhook.
-    """
-    rendered = rendering.render(template, rendering.preview_values(template))
-    _report, verdicts = rendering.content_verdicts(rendered, template.language, policy)
-    blocking = [str(verdict.reason) for verdict in verdicts if verdict.outcome is Outcome.BLOCK]
-    if blocking:
-        return TemplateStatus.REJECTED, " ".join(blocking)
-    return TemplateStatus.APPROVED, ""
-
-
-# How the provider answers a submission, by sender channel. For now every sender uses the sandbox.
-Decider = Callable[[Template, Policy], "tuple[TemplateStatus, str] | None"]
-DECIDERS: dict[str, Decider] = {"sandbox": sandbox_decision}
-
-
-def submit(template: Template, actor: Any = None, policy: Policy | None = None, channel: str = "sandbox") -> Template:
-    """Send the template to the provider for approval: it becomes pending, and when the channel
-    decides at once (the local sandbox does) the decision is recorded too."""
-    if not template.is_current:
-        raise TemplateError([_("This is an old version of the template; submit the current one.")], status=409)
-    if template.status not in SUBMITTABLE:
-        raise TemplateError([_("Only a draft or a rejected template can be submitted; this one is “%(status)s”.",
-                               status=STATUS_LABELS[template.status])], status=409)
-    policy = current_policy() if policy is None else policy
-    errors = check(_spec({}, template), policy.keywords)
-    if errors:
-        raise TemplateError(errors)
-    # Compare-and-set: two submissions at once move the template only once.
-    moved = db.session.execute(update(Template).where(Template.id == template.id, Template.status == template.status)
-                               .values(status=TemplateStatus.PENDING, rejection_reason=None, updated_at=utcnow())
-                               .execution_options(synchronize_session=False))
-    if moved.rowcount != 1:
-        raise TemplateError([_("The template was submitted by someone else at the same time.")], status=409)
-    db.session.refresh(template)
-    audit.record(
-        "template.submitted",
-        actor=actor,
-        target=template,
-        details={"name": template.name, "language": template.language, "version": template.version, "channel": channel},
-    )
-    decide = DECIDERS.get(channel)
-    decision = decide(template, policy) if decide else None
-    if decision is not None:
-        status, reason = decision
-        # The provider decided, not the person who submitted: the audit log names the channel.
-        label = g.get("audit_actor_label")
-        set_actor_label(f"channel:{channel}")
-        try:
-            set_status(template, status.value, reason, actor=None, source=channel)
-        finally:
-            g.audit_actor_label = label
-    return template
-

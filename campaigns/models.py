@@ -14,12 +14,23 @@ from dbtypes import BigId, UTCDateTime, utcnow, value_enum
 from extensions import db
 
 
+class SenderChannel(str, enum.Enum):
+    """The provider a sender's number is reached through (``channels.registry`` has the adapters)."""
+
+    SANDBOX = "sandbox"  # the local sandbox provider: the Cloud API's format, no Meta account
+    WHATSAPP_CLOUD = "whatsapp_cloud"
+
+
 class Sender(db.Model):
-    """A WhatsApp business phone number that campaigns are sent from.
+    """A WhatsApp business phone number that campaigns are sent from, and how to reach its provider.
 
     ``tier`` is its messaging tier (compliance.sending.TIER_LIMITS) and ``messages_per_second`` its
-    throughput; a campaign's rate limit may not exceed it. The channel that sends through it (the
-    WhatsApp Cloud API or the local sandbox) comes with a later issue.
+    throughput; a campaign's rate limit may not exceed it. "Check connection" reads both from the
+    provider (``provider_tier`` keeps the provider's word as it came, ``quality_rating`` too). The
+    business account it belongs to is ``(waba_id, base_url)``: template approvals are kept per
+    account (``TemplateApproval``). Secrets are stored encrypted (``campaigns.sender_secrets``),
+    with their last four characters for display; ``check_error_code``/``check_error_params`` keep
+    the last failed check as a code, worded when shown.
     """
 
     __tablename__ = "senders"
@@ -30,7 +41,24 @@ class Sender(db.Model):
     tier: Mapped[str] = mapped_column(String(32), default="TIER_250")
     messages_per_second: Mapped[int] = mapped_column(Integer, default=80)
     channel: Mapped[str] = mapped_column(String(32), default="sandbox")
+    phone_number_id: Mapped[str] = mapped_column(String(64), default="")
+    waba_id: Mapped[str] = mapped_column(String(64), default="")
+    base_url: Mapped[str] = mapped_column(String(500), default="")
+    api_version: Mapped[str] = mapped_column(String(16), default="")
+    access_token_encrypted: Mapped[str | None] = mapped_column(Text)
+    access_token_last4: Mapped[str] = mapped_column(String(4), default="")
+    app_secret_encrypted: Mapped[str | None] = mapped_column(Text)
+    app_secret_last4: Mapped[str] = mapped_column(String(4), default="")
+    verify_token_encrypted: Mapped[str | None] = mapped_column(Text)
+    verify_token_last4: Mapped[str] = mapped_column(String(4), default="")
+    quality_rating: Mapped[str | None] = mapped_column(String(16))  # GREEN, YELLOW, RED, UNKNOWN
+    provider_tier: Mapped[str | None] = mapped_column(String(32))  # as the provider said it
+    verified_name: Mapped[str] = mapped_column(String(200), default="")
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    check_error_code: Mapped[str | None] = mapped_column(String(64))
+    check_error_params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class TemplateCategory(str, enum.Enum):
@@ -56,6 +84,13 @@ class Template(db.Model):
     A template is known by (name, language); editing an approved one adds a new version rather than
     changing what the provider approved, so a campaign always points at the exact text it was
     reviewed with. ``is_current`` marks the newest version of each (name, language).
+
+    The provider's verdicts are kept per business account (``TemplateApproval``); ``status`` sums them
+    up for the editing and versioning rules and the lists: ``draft`` until first submitted anywhere,
+    ``pending`` while any account is still deciding, ``approved`` when approved in at least one account,
+    else ``paused``, ``disabled`` or ``rejected`` (in that order of precedence). Whether a campaign may
+    use it is asked of its own sender's account (``campaigns.template_approvals.status_for``), never of
+    this sum. ``rejection_reason`` is the reason behind a rejected, paused or disabled sum.
     """
 
     __tablename__ = "templates"
@@ -85,6 +120,37 @@ class Template(db.Model):
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ApprovalSource(str, enum.Enum):
+    PROVIDER = "provider"  # the provider's API answered (submission, the periodic sync, later the webhook)
+    ADMIN = "admin"  # an admin recorded the provider's verdict by hand
+
+
+class TemplateApproval(db.Model):
+    """The provider's verdict on one template version in one WhatsApp Business Account.
+
+    The account is the sender's ``(waba_id, base_url)``: senders of one account share its templates,
+    and a campaign needs its template approved in its own sender's account. ``status`` uses
+    ``TemplateStatus`` without ``draft`` (a version never submitted to an account has no row);
+    ``reason`` is the provider's code (``INVALID_FORMAT``, …) or an admin's words.
+    """
+
+    __tablename__ = "template_approvals"
+    __table_args__ = (UniqueConstraint("template_id", "account_id", "base_url"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    template_id: Mapped[int] = mapped_column(ForeignKey("templates.id", ondelete="CASCADE"), index=True)
+    account_id: Mapped[str] = mapped_column(String(64))  # the WABA id
+    base_url: Mapped[str] = mapped_column(String(500))
+    provider_template_id: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[TemplateStatus] = mapped_column(value_enum(TemplateStatus), default=TemplateStatus.PENDING)
+    reason: Mapped[str | None] = mapped_column(Text)
+    category: Mapped[str | None] = mapped_column(String(32))  # as the provider has it (it may change it)
+    source: Mapped[ApprovalSource] = mapped_column(value_enum(ApprovalSource), default=ApprovalSource.PROVIDER)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class CampaignStatus(str, enum.Enum):

@@ -4,9 +4,9 @@ The recipients' facts are gathered for the whole segment in a handful of set-bas
 contacts, their open suppressions, their recent messages, the sender's recent recipients), never one
 query per contact, and judged by ``compliance.send_verdicts.evaluate`` — the same rules the dispatcher
 applies at send time — at the moment the campaign is meant to go out. The report adds what the
-rules over one recipient cannot see: is the template approved, what the content linter says about
-the rendered text, the messaging tier's headroom and the cost estimate. Any ``blocking`` sentence
-prevents submission.
+rules over one recipient cannot see: is the template approved in the sender's business account,
+what the content linter says about the rendered text, the messaging tier's headroom and the cost
+estimate. Any ``blocking`` sentence prevents submission.
 
 The template is rendered with ``campaigns.rendering`` (the examples, else the constants and
 fallbacks) and linted as ``rendering.content_verdicts`` lints it for the template editor.
@@ -42,6 +42,7 @@ from campaigns.models import (
     TemplateCategory,
     TemplateStatus,
 )
+from campaigns.template_approvals import status_for
 from compliance import lint, sentences
 from compliance.models import Suppression
 from compliance.numbers import is_e164
@@ -74,6 +75,14 @@ DEFERRAL_LABELS = {
 # parameters, and ``readable`` words them in the language of whoever reads the report.
 SENTENCES = {
     "template_not_approved": lambda p: _(
+        "The template “%(name)s” (%(language)s, version %(version)s) is not approved by WhatsApp for the "
+        "sender “%(sender)s” (it is “%(status)s” in its business account); only approved templates can be sent.",
+        name=p["name"],
+        language=p["language"],
+        version=p["version"],
+        sender=p.get("sender", "—"),
+        status=TEMPLATE_STATUS_LABELS.get(TemplateStatus(p["status"]), p["status"]),
+    ) if "sender" in p else _(
         "The template “%(name)s” (%(language)s, version %(version)s) is not approved by WhatsApp "
         "(it is “%(status)s”); only approved templates can be sent.",
         name=p["name"],
@@ -238,10 +247,11 @@ def run(campaign: Campaign, now: datetime | None = None) -> dict[str, Any]:
     warnings: list[str] = []
     policy = current_policy()
 
-    approved = template.status is TemplateStatus.APPROVED
+    status = status_for(template, sender)
+    approved = status is TemplateStatus.APPROVED
     if not approved:
         blocking.append(Sentence(SENTENCES, "template_not_approved", name=template.name, language=template.language,
-                                 version=template.version, status=template.status.value))
+                                 version=template.version, status=status.value, sender=sender.name))
     missing = [name for name in template_variables(template) if name not in (campaign.variables or {})]
     if missing:
         names = ", ".join(f"{{{{{name}}}}}" for name in missing)
@@ -301,7 +311,7 @@ def run(campaign: Campaign, now: datetime | None = None) -> dict[str, Any]:
             "language": template.language,
             "version": template.version,
             "category": category,
-            "status": template.status.value,
+            "status": status.value,  # in the sender's business account
             "approved": approved,
         },
         "lint": lint,

@@ -5,14 +5,33 @@ from __future__ import annotations
 from typing import Any
 
 from campaigns import message_templates as templates
-from campaigns import preflight, rendering, review
-from campaigns.models import Campaign, Sender, Template
+from campaigns import preflight, rendering, review, senders, template_approvals
+from campaigns.models import Campaign, Sender, Template, TemplateApproval
 
 
 def sender_json(sender: Sender) -> dict[str, Any]:
-    """One sender as JSON."""
+    """One sender as JSON: its settings and what the last check read; of each secret only its last four."""
     return {"id": sender.id, "name": sender.name, "phone": sender.phone, "tier": sender.tier,
-            "messages_per_second": sender.messages_per_second, "channel": sender.channel}
+            "messages_per_second": sender.messages_per_second, "channel": sender.channel,
+            "phone_number_id": sender.phone_number_id, "waba_id": sender.waba_id, "base_url": sender.base_url,
+            "api_version": sender.api_version,
+            **{f"{key}_last4": getattr(sender, f"{key}_last4") if getattr(sender, f"{key}_encrypted") else None
+               for key in senders.SECRETS},
+            "quality_rating": sender.quality_rating, "provider_tier": sender.provider_tier,
+            "verified_name": sender.verified_name,
+            "checked_at": sender.checked_at.isoformat() if sender.checked_at else None,
+            "check_error": {"code": sender.check_error_code, "sentence": senders.check_error_sentence(sender)}
+            if sender.check_error_code else None}
+
+
+def approval_json(approval: TemplateApproval) -> dict[str, Any]:
+    """A template's approval in one business account."""
+    return {"account_id": approval.account_id, "base_url": approval.base_url, "status": approval.status.value,
+            "reason": approval.reason, "reason_text": template_approvals.reason_text(approval.reason),
+            "category": approval.category, "provider_template_id": approval.provider_template_id,
+            "source": approval.source.value,
+            "submitted_at": approval.submitted_at.isoformat() if approval.submitted_at else None,
+            "decided_at": approval.decided_at.isoformat() if approval.decided_at else None}
 
 
 def campaign_json(campaign: Campaign, full: bool = False) -> dict[str, Any]:
@@ -58,6 +77,9 @@ def template_json(template: Template, with_versions: bool = False) -> dict[str, 
         "created_by_id": template.created_by_id, "updated_by_id": template.updated_by_id,
     }
     if with_versions:
+        data["approvals"] = [{"sender_id": sender.id, "sender": sender.name,
+                              **(approval_json(approval) if approval else {"status": "draft"})}
+                             for sender, approval in template_approvals.senders_by_status(template)]
         data["versions"] = [{"id": v.id, "version": v.version, "status": v.status.value, "is_current": v.is_current,
                              "updated_at": v.updated_at.isoformat()} for v in templates.versions(template)]
     return data

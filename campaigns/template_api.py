@@ -18,8 +18,9 @@ from accounts.json_body import json_body
 from accounts.models import Role
 from accounts.roles import role_required
 from campaigns import message_templates as templates
+from campaigns import senders, template_approvals
 from campaigns.api import bp
-from campaigns.models import Template
+from campaigns.models import Sender, Template
 from campaigns.serialisers import template_json
 from domain_errors import DomainError
 from extensions import db
@@ -103,18 +104,41 @@ def update_template(template_id: int):
 @bp.post("/templates/<int:template_id>/submit")
 @role_required(Role.MARKETER)
 def submit_template(template_id: int):
-    """Submit to the provider; the answer shows the status it reached (the sandbox decides at once)."""
-    return _changed(template_id, lambda template: templates.submit(template, actor=_actor()))
+    """Submit to the provider of every sender's business account (``{"sender": id or name}``: one sender's).
+
+    The answer is the template with its ``approvals`` per sender, and ``failures``: the accounts whose
+    provider could not take it, with the sentence (502 when none could)."""
+    body = json_body()
+    sender = _chosen_sender(body)
+    outcome = template_approvals.submit(_template(template_id), actor=_actor(), sender=sender)
+    data = template_json(outcome.template, with_versions=True)
+    data["failures"] = [{"account_id": account.account_id, "sender": account.sender.name, "sentence": sentence}
+                        for account, sentence in outcome.failures]
+    db.session.commit()
+    return jsonify(data)
+
+
+def _chosen_sender(body) -> Sender | None:
+    ref = body.get("sender")
+    if ref in (None, ""):
+        return None
+    sender = senders.find_sender(ref) if isinstance(ref, (int, str)) and not isinstance(ref, bool) else None
+    if sender is None:
+        raise DomainError(_("Sender: there is no such sender; give its name or id."), field="sender")
+    return sender
 
 
 @bp.post("/templates/<int:template_id>/status")
 @role_required(Role.ADMIN)
 def set_template_status(template_id: int):
-    """``{"status": "approved"|"rejected"|…, "reason": "…"}``: mirror the provider's status."""
+    """``{"status": "approved"|"rejected"|…, "reason": "…", "sender": id or name}``: record the provider's
+    status by hand, in one sender's business account or (without ``sender``) in every sender's."""
     body = json_body()
     status, reason = body.get("status"), body.get("reason")
-    return _changed(template_id, lambda template: templates.set_status(
-        template, status if isinstance(status, str) else "", reason if isinstance(reason, str) else "", actor=_actor()))
+    sender = _chosen_sender(body)
+    return _changed(template_id, lambda template: template_approvals.set_status(
+        template, status if isinstance(status, str) else "", reason if isinstance(reason, str) else "",
+        actor=_actor(), sender=sender))
 
 
 @bp.post("/templates/preview")

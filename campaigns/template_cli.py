@@ -9,8 +9,9 @@ from typing import Any
 import click
 
 from campaigns import message_templates as templates
+from campaigns import senders, template_approvals
 from campaigns.cli import group
-from campaigns.models import Template, TemplateCategory, TemplateStatus
+from campaigns.models import Sender, Template, TemplateCategory, TemplateStatus
 from campaigns.serialisers import template_json
 from extensions import db
 
@@ -91,16 +92,34 @@ def show_command(name: str, language: str | None) -> None:
     click.echo(json.dumps(template_json(_template(name, language), with_versions=True), ensure_ascii=False, indent=2))
 
 
+def _sender(name: str | None) -> Sender | None:
+    if name is None:
+        return None
+    found = senders.find_sender(name)
+    if found is None:
+        raise click.ClickException(f"There is no sender “{name}”; `flask campaigns sender list` shows them.")
+    return found
+
+
+sender_option = click.option("--sender", "sender_name", default=None,
+                             help="Only this sender's business account (default: every sender's).")
+
+
 @template_group.command("submit")
 @click.argument("name")
 @language_option
-def submit_command(name: str, language: str | None) -> None:
-    """Submit the template NAME (or id) to the provider for approval."""
+@sender_option
+def submit_command(name: str, language: str | None, sender_name: str | None) -> None:
+    """Submit the template NAME (or id) to the provider of every sender's business account."""
     template = _template(name, language)
-    templates.submit(template)
+    outcome = template_approvals.submit(template, sender=_sender(sender_name))
     db.session.commit()
-    outcome = f": {template.rejection_reason}" if template.rejection_reason else "."
-    click.echo(f"Submitted “{template.name}” ({template.language}); it is now {template.status.value}{outcome}")
+    for approval in outcome.approvals:
+        reason = template_approvals.reason_text(approval.reason)
+        click.echo(f"Submitted “{template.name}” ({template.language}) to account {approval.account_id}: "
+                   f"{approval.status.value}{f': {reason}' if reason else '.'}")
+    for account, sentence in outcome.failures:
+        click.echo(f"Account {account.account_id} ({account.sender.name}) refused: {sentence}", err=True)
 
 
 @template_group.command("set-status")
@@ -108,9 +127,12 @@ def submit_command(name: str, language: str | None) -> None:
 @click.argument("status", type=click.Choice([s.value for s in templates.ADMIN_STATUSES]))
 @click.option("--reason", default="", help="Why (required to reject, pause or disable).")
 @language_option
-def set_status_command(name: str, status: str, reason: str, language: str | None) -> None:
-    """Record the provider's STATUS for the template NAME (or id)."""
+@sender_option
+def set_status_command(name: str, status: str, reason: str, language: str | None, sender_name: str | None) -> None:
+    """Record the provider's STATUS for the template NAME (or id), in one sender's account or in every sender's."""
     template = _template(name, language)
-    templates.set_status(template, status, reason)
+    sender = _sender(sender_name)
+    template_approvals.set_status(template, status, reason, sender=sender)
     db.session.commit()
-    click.echo(f"Template “{template.name}” ({template.language}, version {template.version}) is now {status}.")
+    where = f"for the sender “{sender.name}”" if sender else "for every sender"
+    click.echo(f"Template “{template.name}” ({template.language}, version {template.version}) is now {status} {where}.")

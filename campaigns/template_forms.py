@@ -15,6 +15,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
 from campaigns import message_templates as templates
+from campaigns import senders
 from campaigns.template_rules import LANGUAGES, MAX_BUTTONS, suggested_opt_out
 
 # The languages most templates are written in come first in the list.
@@ -68,10 +69,16 @@ class TemplateForm(FlaskForm):
 
 
 class StatusForm(FlaskForm):
+    sender = SelectField(_l("For the business account of"), default="", validate_choice=False)
     status = SelectField(_l("Provider status"),
                          choices=[SelectChoice(s.value, templates.STATUS_LABELS[s]) for s in templates.ADMIN_STATUSES])
     reason = TextAreaField(_l("Reason"), validators=[Length(max=2000)],
                            description=_l("Required to reject, pause or disable; the author sees it."))
+
+    def fill(self) -> None:
+        """Every sender to choose from, or every sender's account at once."""
+        self.sender.choices = [SelectChoice("", _l("every sender")),
+                               *(SelectChoice(str(s.id), f"{s.name} ({s.phone})") for s in senders.list_senders())]
 
 
 class ActionForm(FlaskForm):

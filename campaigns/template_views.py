@@ -20,7 +20,9 @@ from flask_login import current_user
 from accounts.models import Role
 from accounts.roles import role_required
 from campaigns import message_templates as templates
-from campaigns.models import Template, TemplateCategory, TemplateStatus
+from campaigns import template_approvals
+from campaigns.models import Sender, Template, TemplateCategory, TemplateStatus
+from campaigns.sender_forms import TestSendForm
 from campaigns.serialisers import template_json
 from campaigns.template_forms import (
     EXAMPLE_PREFIX,
@@ -37,6 +39,7 @@ from campaigns.template_rules import opt_out_suggestions
 from campaigns.views import bp
 from compliance.verdict import OUTCOME_LABELS
 from dbtypes import parse_id
+from domain_errors import DomainError
 from extensions import db
 
 
@@ -60,7 +63,7 @@ def _saved(change: Callable[[], object]) -> bool:
     """Run ``change`` and commit it; on refusal roll back, flash its sentences and say so."""
     try:
         change()
-    except templates.TemplateError as error:
+    except DomainError as error:
         db.session.rollback()
         for sentence in error.errors:
             flash(sentence, "error")
@@ -184,13 +187,19 @@ def template_detail(template_id: int):
     template = _template_or_404(template_id)
     shown = templates.preview(template_json(template))
     status_form = StatusForm(formdata=None, data={"status": template.status.value})
+    status_form.fill()
+    test_form = TestSendForm(formdata=None)
+    test_form.fill(template)
     return render_template(
         "campaigns/template_detail.html", template=template, versions=templates.versions(template),
         preview=shown["preview"], violations=shown["violations"], warnings=shown["warnings"],
-        tags=templates.tags_of(template),
+        tags=templates.tags_of(template), approvals=template_approvals.senders_by_status(template),
+        reason_text=template_approvals.reason_text,
         can_edit=_can_edit(), is_admin=current_user.has_role(Role.ADMIN), action_form=ActionForm(),
-        status_form=status_form, can_submit=template.is_current and template.status in templates.SUBMITTABLE,
-        can_change=template.is_current and template.status is not TemplateStatus.PENDING, **_labels(),
+        status_form=status_form, can_submit=template_approvals.can_submit(template),
+        can_change=template.is_current and template.status is not TemplateStatus.PENDING,
+        test_form=test_form, test_action=url_for("campaigns.test_send_template", template_id=template.id),
+        **_labels(),
     )
 
 
@@ -198,14 +207,21 @@ def template_detail(template_id: int):
 @role_required(Role.MARKETER)
 def submit_template(template_id: int):
     template = _posted_template(template_id)
-    if not _saved(lambda: templates.submit(template, actor=current_user._get_current_object())):
+    outcome: list[template_approvals.Submission] = []
+    actor = current_user._get_current_object()
+    if not _saved(lambda: outcome.append(template_approvals.submit(template, actor=actor))):
         return redirect(url_for("campaigns.template_detail", template_id=template_id))
-    if template.status is TemplateStatus.REJECTED:
-        flash(_("The provider rejected the template: %(reason)s", reason=template.rejection_reason or ""), "error")
-    elif template.status is TemplateStatus.APPROVED:
-        flash(_("The provider approved the template; campaigns can use it now."), "info")
-    else:
-        flash(_("The template is submitted; the provider's decision will show here."), "info")
+    submission = outcome[0]
+    for approval in submission.approvals:
+        if approval.status is TemplateStatus.REJECTED:
+            flash(_("The provider rejected the template: %(reason)s",
+                    reason=template_approvals.reason_text(approval.reason)), "error")
+        elif approval.status is TemplateStatus.APPROVED:
+            flash(_("The provider approved the template; campaigns can use it now."), "info")
+        else:
+            flash(_("The template is submitted; the provider's decision will show here."), "info")
+    for _account, sentence in submission.failures:
+        flash(sentence, "error")
     return redirect(url_for("campaigns.template_detail", template_id=template_id))
 
 
@@ -226,10 +242,12 @@ def archive_template(template_id: int):
 def set_template_status(template_id: int):
     template = _template_or_404(template_id)
     form = StatusForm()
+    form.fill()
     if not form.validate_on_submit():
         abort(400)
-    if not _saved(lambda: templates.set_status(template, form.status.data, form.reason.data or "",
-                                               actor=current_user._get_current_object())):
+    sender = db.session.get(Sender, parse_id(form.sender.data)) if parse_id(form.sender.data or "") else None
+    if not _saved(lambda: template_approvals.set_status(template, form.status.data, form.reason.data or "",
+                                                        actor=current_user._get_current_object(), sender=sender)):
         return redirect(url_for("campaigns.template_detail", template_id=template_id))
     flash(_("The provider status is now “%(status)s”.", status=templates.STATUS_LABELS[template.status]), "info")
     return redirect(url_for("campaigns.template_detail", template_id=template_id))

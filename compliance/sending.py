@@ -184,7 +184,9 @@ def _parse_categories(value: Any, message: str) -> tuple[str, ...]:
 # with (messages outside a customer service window) in a moving 24 hours. A new portfolio has 250;
 # Meta raises it to 2,000 on a scaling path and then automatically with good quality.
 TIER_LIMITS: dict[str, int | None] = {
+    "TIER_50": 50,
     "TIER_250": 250,
+    "TIER_1K": 1_000,  # what the Cloud API's messaging_limit_tier still reports for many numbers
     "TIER_2K": 2_000,
     "TIER_10K": 10_000,
     "TIER_100K": 100_000,

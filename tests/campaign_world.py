@@ -7,11 +7,21 @@ from datetime import UTC, datetime, timedelta
 from itertools import count as counter
 from typing import Any
 
+from sqlalchemy import select
+
 from accounts.models import User
 from audience import segments
 from audience.models import Contact, Segment
 from campaigns import campaign_specs
-from campaigns.models import Campaign, Sender, Template, TemplateCategory, TemplateStatus
+from campaigns.models import (
+    ApprovalSource,
+    Campaign,
+    Sender,
+    Template,
+    TemplateApproval,
+    TemplateCategory,
+    TemplateStatus,
+)
 from dbtypes import utcnow
 from extensions import db
 
@@ -55,6 +65,21 @@ def tomorrow_at(hour_utc: int) -> datetime:
     return datetime(day.year, day.month, day.day, hour_utc, tzinfo=UTC)
 
 
+def provider_status_everywhere(template: Template) -> None:
+    """Record the template's status as the provider's in every sender's business account (as an admin's
+    ``set-status`` without ``--sender`` would), for worlds built from rows."""
+    if template.status is TemplateStatus.DRAFT:
+        return
+    accounts = set(db.session.execute(select(Sender.waba_id, Sender.base_url)).all())
+    known = set(db.session.execute(select(TemplateApproval.account_id, TemplateApproval.base_url)
+                                   .where(TemplateApproval.template_id == template.id)).all())
+    for account_id, base_url in accounts - known:
+        db.session.add(TemplateApproval(template_id=template.id, account_id=account_id, base_url=base_url,
+                                        status=template.status, reason=template.rejection_reason,
+                                        source=ApprovalSource.ADMIN))
+    db.session.flush()
+
+
 def add_template(name: str = "autumn_sale", *, status: TemplateStatus = TemplateStatus.APPROVED,
                  body: str = "Здравствуйте, {{1}}! Скидка 20% в {{2}}.", category=TemplateCategory.MARKETING,
                  **fields: Any) -> Template:
@@ -62,6 +87,8 @@ def add_template(name: str = "autumn_sale", *, status: TemplateStatus = Template
     template = Template(name=name, language=fields.pop("language", "ru"), category=category, body=body,
                         status=status, **fields)
     db.session.add(template)
+    db.session.flush()
+    provider_status_everywhere(template)
     db.session.commit()
     return template
 

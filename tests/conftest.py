@@ -340,3 +340,15 @@ def callback_receiver():
     receiver = CallbackReceiver().start()
     yield receiver
     receiver.stop()
+
+
+@pytest.fixture
+def sandbox_sender(app, sandbox):
+    """A committed sender on the worker's sandbox: its default number and business account."""
+    from campaigns import senders
+    from extensions import db
+
+    sender = senders.create_sender("Sandbox", "+74950000001", channel="sandbox", base_url=sandbox.url,
+                                   tier="TIER_250")
+    db.session.commit()
+    return sender

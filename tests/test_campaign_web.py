@@ -8,9 +8,9 @@ import re
 import pytest
 
 from accounts import tokens
-from campaigns import review
+from campaigns import review, senders, template_approvals
 from campaigns.launch import launch_job_id
-from campaigns.models import Campaign, CampaignStatus
+from campaigns.models import Campaign, CampaignStatus, Template
 from extensions import db, redis_queues
 from tests.campaign_world import add_contact, add_template, make_world
 from tests.helpers import assert_problem
@@ -188,7 +188,8 @@ def test_the_api_revises_a_rejected_campaign(client, world):
 
 
 def test_the_cli_manages_senders_and_the_rate_card(app, world, tmp_path):
-    result = run(app, "sender", "create", "Backup", "+7 495 000-00-02", "--tier", "TIER_10K", "--mps", "40")
+    result = run(app, "sender", "create", "Backup", "+7 495 000-00-02", "--channel", "sandbox", "--tier", "TIER_10K",
+                 "--mps", "40")
     assert result.exit_code == 0 and "+74950000002" in result.output
     assert "Backup" in run(app, "sender", "list").output
     assert "RU,USD,0.0802" in run(app, "rate-card", "show").output
@@ -407,9 +408,21 @@ def test_the_wizard_offers_only_templates_that_can_be_used(app, world):
     assert offered("/campaigns/new") == ["autumn_sale · ru · v1 · Approved", "awaiting · ru · v1 · Pending"]
     response = post_form(browser, "/campaigns/new", wizard_data(world, template=str(refused.id)))
     assert response.status_code == 400
-    assert "Template: “refused” (ru) is “Rejected” at WhatsApp" in response.get_data(as_text=True)
+    assert "Template: “refused” (ru) is “Rejected” at WhatsApp for the sender “Main”" in response.get_data(as_text=True)
     campaign = world.campaign()
-    world.template.status = TemplateStatus.PAUSED  # the campaign's own template lost its approval since
+    # The campaign's own template lost its approval for its sender since.
+    template_approvals.set_status(world.template, "paused", "Quality rating dropped.", sender=world.sender)
     db.session.commit()
     assert offered(f"/campaigns/{campaign.id}/edit") == ["autumn_sale · ru · v1 · Paused",
                                                          "awaiting · ru · v1 · Pending"]
+    # Another sender's account has none of them approved: choosing it offers only the campaign's own template.
+    other = senders.create_sender("Other", "+74957777701", channel="whatsapp_cloud", phone_number_id="7",
+                                  waba_id="707", access_token="EAAG-other-0000")
+    template_approvals.set_status(db.session.get(Template, refused.id), "approved", sender=other)
+    db.session.commit()
+    page = post_form(browser, f"/campaigns/{campaign.id}/edit", {**wizard_data(world, sender=str(other.id)),
+                                                                  "action": "variables"},
+                     page=f"/campaigns/{campaign.id}/edit").get_data(as_text=True)
+    options = re.findall(r"<option[^>]*>([^<]*)</option>",
+                         re.search(r'<select[^>]*name="template".*?</select>', page, re.S).group(0))
+    assert options == ["autumn_sale · ru · v1 · Draft", "refused · ru · v1 · Approved"]

@@ -9,10 +9,11 @@ import pytest
 from sqlalchemy import func, select
 
 from audience import segments
-from campaigns import campaign_specs, lifecycle
+from campaigns import campaign_specs, lifecycle, template_approvals
 from campaigns.campaign_specs import CampaignError
 from campaigns.lifecycle import TRANSITIONS, TransitionError
 from campaigns.models import Campaign, CampaignStatus, Sender, TemplateStatus
+from campaigns.senders import SenderError
 from compliance.audit import AuditEvent
 from dbtypes import utcnow
 from extensions import db
@@ -51,10 +52,10 @@ def test_create_sender_normalises_the_phone_and_audits(app):
 def test_create_sender_refuses_mistakes_with_sentences(app):
     campaign_specs.create_sender("Shop", "+74957654321")
     db.session.commit()
-    with pytest.raises(CampaignError) as caught:
+    with pytest.raises(SenderError) as caught:
         campaign_specs.create_sender("", "12", tier="TIER_1", messages_per_second=0)
     assert len(caught.value.errors) == 4
-    with pytest.raises(CampaignError, match="already exists"):
+    with pytest.raises(SenderError, match="already exists"):
         campaign_specs.create_sender("Shop", "+74950000000")
     assert db.session.scalar(select(func.count()).select_from(Sender)) == 1
 
@@ -328,8 +329,8 @@ def test_a_template_that_cannot_be_sent_is_refused_with_a_sentence(world, status
     unusable = add_template("not_usable", status=status)
     label = {TemplateStatus.REJECTED: "Rejected", TemplateStatus.PAUSED: "Paused", TemplateStatus.DISABLED: "Disabled",
              TemplateStatus.DRAFT: "Draft"}[status]
-    sentence = (f"Template: “not_usable” (ru) is “{label}” at WhatsApp; choose an approved template, "
-                "or one WhatsApp is still reviewing.")
+    sentence = (f"Template: “not_usable” (ru) is “{label}” at WhatsApp for the sender “Main”; choose a template "
+                "approved for this sender, or one WhatsApp is still reviewing.")
     with pytest.raises(campaign_specs.CampaignError) as refused:
         campaign_specs.create_campaign(world.spec(template=unusable.id), world.marketer)
     assert refused.value.errors == [sentence]
@@ -342,9 +343,25 @@ def test_a_template_that_cannot_be_sent_is_refused_with_a_sentence(world, status
 
 def test_a_campaign_keeps_its_template_when_the_template_loses_its_approval(world):
     campaign = world.campaign()
-    world.template.status = TemplateStatus.PAUSED
+    template_approvals.set_status(world.template, "paused", "Quality rating dropped.")
     db.session.commit()
     campaign_specs.update_campaign(campaign, {"template": world.template.id, "name": "Renamed"}, world.marketer)
     assert campaign.name == "Renamed"  # the launch refuses it later, with its own sentence
     assert world.template not in campaign_specs.usable_templates()
     assert world.template in campaign_specs.usable_templates(keep=campaign.template_id)
+
+
+def test_a_template_approved_for_another_senders_account_is_refused_for_this_one(world):
+    other = campaign_specs.create_sender("Other", "+74957777700", channel="whatsapp_cloud", phone_number_id="1",
+                                         waba_id="999", access_token="EAAG-other-token")
+    db.session.commit()
+    only_there = add_template("only_other_account", status=TemplateStatus.DRAFT)
+    template_approvals.set_status(only_there, "approved", sender=other)
+    db.session.commit()
+    assert only_there.status is TemplateStatus.APPROVED  # approved somewhere: the sum says so
+    with pytest.raises(campaign_specs.CampaignError) as refused:
+        world.campaign(template=only_there.id)
+    assert "for the sender “Main”" in refused.value.errors[0]
+    assert world.campaign(template=only_there.id, sender="Other").template_id == only_there.id
+    assert only_there in campaign_specs.usable_templates(sender=other)
+    assert only_there not in campaign_specs.usable_templates(sender=world.sender)

@@ -9,6 +9,9 @@ import pytest
 import config
 from config import ConfigError, load
 
+KEY_A = "q3V0Y2pGcm9udGllcktleUZvclRlc3RzMDAwMDAwMDA="
+KEY_B = "c2Vjb25kS2V5Rm9yUm90YXRpb25UZXN0czAwMDAwMDA="
+
 
 def production(**extra):
     env = {
@@ -16,6 +19,7 @@ def production(**extra):
         "SECRET_KEY": "x" * 40,
         "DATABASE_URL": "postgresql://vestnik@db/vestnik",
         "REDIS_URL": "redis://cache:6379/0",
+        "VESTNIK_SECRETS_KEY": KEY_A,
     }
     env.update(extra)
     return {name: value for name, value in env.items() if value is not None}
@@ -44,7 +48,7 @@ def test_secret_from_environment_wins_and_is_not_written(tmp_path):
     assert not (tmp_path / "secret_key").exists()
 
 
-@pytest.mark.parametrize("missing", ["SECRET_KEY", "DATABASE_URL", "REDIS_URL"])
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "DATABASE_URL", "REDIS_URL", "VESTNIK_SECRETS_KEY"])
 def test_production_refuses_to_start_without_each_required_setting(missing):
     with pytest.raises(ConfigError) as error:
         load(production(**{missing: None}))
@@ -56,7 +60,7 @@ def test_production_refuses_to_start_without_each_required_setting(missing):
 def test_production_names_every_missing_setting_in_one_sentence():
     with pytest.raises(ConfigError) as error:
         load({"VESTNIK_ENV": "production"})
-    assert "SECRET_KEY, DATABASE_URL, REDIS_URL are not set" in error.value.message
+    assert "SECRET_KEY, DATABASE_URL, REDIS_URL, VESTNIK_SECRETS_KEY are not set" in error.value.message
 
 
 def test_production_refuses_a_short_secret():
@@ -132,5 +136,33 @@ def test_flask_cli_prints_the_sentence_not_a_traceback(tmp_path):
         cwd=Path(__file__).resolve().parents[1], env=env, capture_output=True, text=True, timeout=60,
     )
     assert result.returncode != 0
-    assert "SECRET_KEY, DATABASE_URL, REDIS_URL are not set" in result.stderr
+    assert "SECRET_KEY, DATABASE_URL, REDIS_URL, VESTNIK_SECRETS_KEY are not set" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_secrets_key_is_generated_once_in_the_instance_folder_and_kept(tmp_path):
+    first = load({"VESTNIK_INSTANCE_PATH": str(tmp_path)})["SECRETS_KEYS"]
+    second = load({"VESTNIK_INSTANCE_PATH": str(tmp_path)})["SECRETS_KEYS"]
+    assert first == second and len(first) == 1 and len(first[0]) == 44
+    assert (tmp_path / "secrets_key").read_text() == first[0]
+    assert stat.S_IMODE((tmp_path / "secrets_key").stat().st_mode) == 0o600
+
+
+def test_secrets_keys_from_the_environment_newest_first_for_rotation(tmp_path):
+    settings = load({"VESTNIK_INSTANCE_PATH": str(tmp_path), "VESTNIK_SECRETS_KEY": f"{KEY_B}, {KEY_A}"})
+    assert settings["SECRETS_KEYS"] == (KEY_B, KEY_A)
+    assert not (tmp_path / "secrets_key").exists()
+
+
+@pytest.mark.parametrize("raw", ["not-a-key", f"{KEY_A},short", " , "])
+def test_a_malformed_secrets_key_stops_start_up_with_a_sentence(tmp_path, raw):
+    with pytest.raises(ConfigError, match="VESTNIK_SECRETS_KEY"):
+        load({"VESTNIK_INSTANCE_PATH": str(tmp_path), "VESTNIK_SECRETS_KEY": raw})
+
+
+def test_sandbox_url_defaults_to_the_local_sandbox_and_must_be_http(tmp_path):
+    assert load({"VESTNIK_INSTANCE_PATH": str(tmp_path)})["SANDBOX_URL"] == "http://127.0.0.1:8025"
+    assert load({"VESTNIK_INSTANCE_PATH": str(tmp_path), "SANDBOX_URL": "http://sandbox:9000/"})[
+        "SANDBOX_URL"] == "http://sandbox:9000"
+    with pytest.raises(ConfigError, match="SANDBOX_URL"):
+        load({"VESTNIK_INSTANCE_PATH": str(tmp_path), "SANDBOX_URL": "ftp://x"})

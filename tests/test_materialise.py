@@ -29,6 +29,7 @@ from compliance.models import SuppressionReason
 from compliance.sending import SendingRules
 from dbtypes import utcnow
 from extensions import db
+from tests.campaign_world import provider_status_everywhere
 from tests.records import suppress
 
 _numbers = counter(1000)
@@ -75,6 +76,7 @@ def add_campaign(*, definition: dict | None = None, variables: dict | None = Non
     template = template or add_template()
     db.session.add_all([sender, segment])
     db.session.flush()
+    provider_status_everywhere(template)
     campaign = Campaign(name=f"Осень {number}", sender_id=sender.id, template_id=template.id, segment_id=segment.id,
                         variables=VARIABLES if variables is None else variables, send_at=send_at, status=status)
     db.session.add(campaign)

@@ -1,5 +1,6 @@
-"""The template service: create, edit in place or as a new version, find and organise, submit, and the
-provider's status set by an admin — each change in the audit log."""
+"""The template service: create, edit in place or as a new version, find and organise, and the
+provider's status set by an admin — each change in the audit log (submission to a real provider:
+test_template_approvals.py)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,21 @@ import pytest
 from sqlalchemy import select
 
 from campaigns import message_templates as templates
+from campaigns import senders, template_approvals
 from campaigns.models import Template, TemplateCategory, TemplateStatus
 from dbtypes import utcnow
 from extensions import db
 from tests.records import audit_events
 
 STOP = {"type": "quick_reply", "text": "Stop promotions"}
+
+
+@pytest.fixture(autouse=True)
+def a_sender(app):
+    """One sender, so that there is a business account to record a provider's status in."""
+    sender = senders.create_sender("Main", "+74951234567")
+    db.session.commit()
+    return sender
 
 
 def spec(**changes) -> dict:
@@ -38,7 +48,7 @@ def rows() -> list[Template]:
 
 
 def approve(template: Template) -> Template:
-    templates.set_status(template, "approved")
+    template_approvals.set_status(template, "approved")
     db.session.commit()
     return template
 
@@ -106,7 +116,7 @@ def test_a_draft_is_edited_in_place(app):
 
 def test_a_rejected_template_edited_in_place_becomes_a_draft_again(app):
     template = make()
-    templates.set_status(template, "rejected", "The footer is misleading.")
+    template_approvals.set_status(template, "rejected", "The footer is misleading.")
     db.session.commit()
     templates.update_template(template, {"footer": "Example Ltd"})
     db.session.commit()
@@ -124,7 +134,7 @@ def test_editing_what_the_provider_approved_makes_a_new_version(app, make_user, 
     author, editor = make_user("marketer"), make_user("marketer")
     template = templates.create_template(spec(), actor=author)
     db.session.commit()
-    templates.set_status(template, status, "" if status == "approved" else "Quality rating.")
+    template_approvals.set_status(template, status, "" if status == "approved" else "Quality rating.")
     db.session.commit()
     new = templates.update_template(template, {"body": "Hello {{1}}, the sale starts on {{2}}. See you!"}, actor=editor)
     db.session.commit()
@@ -154,7 +164,7 @@ def test_tags_of_an_approved_template_change_without_a_version(app):
 
 def test_what_cannot_be_edited(app):
     template = make()
-    templates.set_status(template, "pending")
+    template_approvals.set_status(template, "pending")
     db.session.commit()
     with pytest.raises(templates.TemplateError) as caught:
         templates.update_template(template, {"footer": "x"})
@@ -208,76 +218,30 @@ def test_set_status_needs_a_reason_to_reject_pause_or_disable(app, make_user):
     template = make()
     for status in ("rejected", "paused", "disabled"):
         with pytest.raises(templates.TemplateError) as caught:
-            templates.set_status(template, status, "  ")
+            template_approvals.set_status(template, status, "  ")
         assert caught.value.errors == ["Reason: say why, so that the template's author knows what to change."]
     for status in ("draft", "nonsense"):
         with pytest.raises(templates.TemplateError) as caught:
-            templates.set_status(template, status)
+            template_approvals.set_status(template, status)
         assert caught.value.errors == ["Status: choose pending, approved, rejected, paused or disabled."]
-    templates.set_status(template, "rejected", "Looks like spam.", actor=admin)
+    template_approvals.set_status(template, "rejected", "Looks like spam.", actor=admin)
     db.session.commit()
     assert (rows()[0].status, rows()[0].rejection_reason) == (TemplateStatus.REJECTED, "Looks like spam.")
     [event] = audit_events("template.status_changed")
     assert event.actor_id == admin.id
     assert event.details == {"name": "autumn_sale", "language": "en", "version": 1, "from": "draft", "to": "rejected",
-                             "reason": "Looks like spam.", "source": "admin"}
-    templates.set_status(template, "approved", actor=admin)
+                             "reason": "Looks like spam.", "source": "admin", "account": "200000000000001",
+                             "category": ""}
+    template_approvals.set_status(template, "approved", actor=admin)
     assert template.rejection_reason is None
 
 
-def test_submit_in_the_sandbox_approves_a_clean_template(app, make_user):
-    author = make_user("marketer")
-    template = make()
-    templates.submit(template, actor=author)
-    db.session.commit()
-    [saved] = rows()
-    assert saved.status is TemplateStatus.APPROVED and saved.rejection_reason is None
-    [submitted] = audit_events("template.submitted")
-    [decided] = audit_events("template.status_changed")
-    assert submitted.actor_id == author.id
-    assert decided.actor_id is None and decided.actor_label == "channel:sandbox"
-    assert (decided.details["from"], decided.details["to"], decided.details["source"]) == (
-        "pending",
-        "approved",
-        "sandbox",
-    )
-
-
-def test_submit_in_the_sandbox_rejects_what_the_lint_blocks(app):
-    template = make(body="Hi {{1}}, see instagram.com/shop for the sale on {{2}}. Bye!", header="Instagram news")
-    templates.submit(template)
-    db.session.commit()
-    [saved] = rows()
-    assert saved.status is TemplateStatus.REJECTED
-    assert "Links to Instagram are not allowed in Russia: instagram.com/shop." in saved.rejection_reason
-    assert (
-        "The header mentions Instagram; only the body can carry the disclaimer, so move it there."
-        in saved.rejection_reason
-    )
-    # A mention in the body alone is tagged, not blocked.
-    fixed = templates.update_template(
-        saved, {"body": "Hi {{1}}, follow our Instagram for the sale on {{2}}. Bye!", "header": ""}
-    )
-    templates.submit(fixed)
-    assert fixed.status is TemplateStatus.APPROVED
-
-
-def test_a_deciding_channel_can_be_swapped_and_a_silent_one_leaves_it_pending(app, monkeypatch):
-    template = make()
-    monkeypatch.setitem(templates.DECIDERS, "sandbox", lambda template, policy: None)
-    templates.submit(template)
-    assert template.status is TemplateStatus.PENDING
-
-
-def test_only_current_drafts_and_rejected_templates_are_submitted(app):
+def test_an_old_version_is_not_submitted(app):
     template = approve(make())
-    with pytest.raises(templates.TemplateError) as caught:
-        templates.submit(template)
-    assert caught.value.errors == ["Only a draft or a rejected template can be submitted; this one is “Approved”."]
     templates.update_template(template, {"footer": "New"})
     db.session.commit()
     with pytest.raises(templates.TemplateError) as caught:
-        templates.submit(rows()[0])
+        template_approvals.submit(rows()[0])
     assert caught.value.errors == ["This is an old version of the template; submit the current one."]
 
 

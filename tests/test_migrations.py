@@ -48,3 +48,31 @@ def test_downgrade_to_empty_and_upgrade_again(app):
     assert not TABLES & set(inspect(db.engine).get_table_names())
     upgrade(directory=str(MIGRATIONS))
     assert set(inspect(db.engine).get_table_names()) >= TABLES
+
+
+def test_0006_gives_old_senders_the_sandboxs_account_and_keeps_template_statuses(app):
+    from sqlalchemy import text
+
+    downgrade(directory=str(MIGRATIONS), revision="0005_import_merges")
+    with db.engine.begin() as connection:
+        connection.execute(text("INSERT INTO senders (name, phone, tier, messages_per_second, channel, created_at) "
+                                "VALUES ('Old', '+74950000009', 'TIER_250', 80, 'sandbox', '2026-11-01 10:00:00')"))
+        for name, status in (("approved_one", "approved"), ("draft_one", "draft"), ("rejected_one", "rejected")):
+            connection.execute(text(
+                "INSERT INTO templates (name, language, version, is_current, category, header, body, footer, buttons,"
+                " examples, status, rejection_reason, tags, created_at, updated_at) VALUES (:name, 'ru', 1, :yes,"
+                " 'marketing', '', 'Текст', '', '[]', '{}', :status, :reason, '', '2026-11-01 10:00:00',"
+                " '2026-11-02 10:00:00')"),
+                {"name": name, "status": status, "yes": True, "reason": "Спам" if status == "rejected" else None})
+    upgrade(directory=str(MIGRATIONS))
+    with db.engine.connect() as connection:
+        sender = connection.execute(text("SELECT phone_number_id, waba_id, base_url, api_version, updated_at "
+                                         "FROM senders")).one()
+        approvals = connection.execute(text(
+            "SELECT t.name, a.account_id, a.base_url, a.status, a.reason, a.source FROM template_approvals a "
+            "JOIN templates t ON t.id = a.template_id ORDER BY t.name")).all()
+    assert tuple(sender[:4]) == ("100000000000001", "200000000000001", "http://127.0.0.1:8025", "v23.0")
+    assert sender[4] is not None
+    assert [tuple(row) for row in approvals] == [
+        ("approved_one", "200000000000001", "http://127.0.0.1:8025", "approved", None, "admin"),
+        ("rejected_one", "200000000000001", "http://127.0.0.1:8025", "rejected", "Спам", "admin")]

@@ -26,29 +26,33 @@ from audience import import_records
 from audience.models import Contact, Import, ImportStatus, IssueKind, Segment
 from audience.status import STATUS_LABELS as CONTACT_STATUS_LABELS
 from audience.status import ContactStatus
-from campaigns import jobs, launch, lifecycle, review
+from campaigns import jobs, launch, lifecycle, review, senders, template_approvals
 from campaigns.campaign_forms import SOURCE_LABELS as VARIABLE_SOURCE_LABELS
 from campaigns.lifecycle import TRANSITIONS
 from campaigns.materialise import EXCLUSION_REASONS
 from campaigns.message_templates import CATEGORY_LABELS
 from campaigns.message_templates import STATUS_LABELS as TEMPLATE_STATUS_LABELS
 from campaigns.models import (
+    ApprovalSource,
     Campaign,
     CampaignStatus,
     Message,
     MessageStatus,
     ReviewDecision,
+    Sender,
+    SenderChannel,
     Template,
     TemplateCategory,
     TemplateStatus,
 )
 from campaigns.preflight import DEFERRAL_LABELS, EXCLUSION_LABELS
-from compliance import suppression
+from compliance import audit, suppression
 from compliance.audit import AuditEvent
 from compliance.models import Suppression, SuppressionReason
 from compliance.suppression import REASON_LABELS as SUPPRESSION_REASON_LABELS
 from compliance.suppression_files import import_csv
 from compliance.verdict import OUTCOME_LABELS, Outcome
+from dbtypes import utcnow
 from extensions import db
 from tests import audience_files as files
 from tests.campaign_world import add_contact, add_template, make_world
@@ -56,7 +60,7 @@ from tests.helpers import signed_in_client
 from web.labels import LABELS
 
 ENUMS = (Role, ImportStatus, IssueKind, ContactStatus, TemplateCategory, TemplateStatus, CampaignStatus,
-         ReviewDecision, MessageStatus, SuppressionReason, Outcome)
+         ReviewDecision, MessageStatus, SuppressionReason, Outcome, SenderChannel, ApprovalSource)
 # The suppression sources the code writes (compliance.suppression.suppress(source=…)).
 SUPPRESSION_SOURCES = ("ui", "cli", "api", "import", "keyword")
 LABEL_TABLES = (
@@ -88,6 +92,7 @@ def codes() -> set[str]:
     found |= {f"campaign.{action}" for action in TRANSITIONS.values()}
     found |= set(EXCLUSION_REASONS) | set(EXCLUSION_LABELS) | set(DEFERRAL_LABELS) | set(SUPPRESSION_SOURCES)
     found |= set(import_records.REASONS) | set(review.REJECTION_REASONS) | set(VARIABLE_SOURCE_LABELS)
+    found |= set(template_approvals.REJECTION_LABELS)
     found |= set(db.session.scalars(select(AuditEvent.action).distinct())) | set(ACTOR_LABELS)
     found |= set(db.session.scalars(select(Suppression.source).distinct()))
     # The rate card's own keyword, which a person types into the card: the page must show it as it is.
@@ -181,7 +186,24 @@ def build_world(make_user) -> dict[str, list]:
         if status is not TemplateStatus.APPROVED:
             add_template(f"shablon_{status.value}_x", status=status, category=TemplateCategory.UTILITY,
                          rejection_reason="Текст вводит в заблуждение" if status is TemplateStatus.REJECTED else None)
-    add_template("kod_vhoda", category=TemplateCategory.AUTHENTICATION, body="Ваш код: {{1}}", examples={"1": "1234"})
+    code_template = add_template("kod_vhoda", category=TemplateCategory.AUTHENTICATION, body="Ваш код: {{1}}",
+                                 examples={"1": "1234"})
+    # Senders in every state of their check, and a template's verdicts differing between their accounts.
+    cloud = senders.create_sender("Облако", "+74957770000", channel="whatsapp_cloud", phone_number_id="123",
+                                  waba_id="456", access_token="EAAG-token-1234", app_secret="secret-5678", actor=admin)
+    cloud.checked_at, cloud.check_error_code, cloud.check_error_params = utcnow(), "190", {}
+    world.sender.checked_at, world.sender.quality_rating, world.sender.provider_tier = utcnow(), "GREEN", "TIER_1K"
+    audit.record("sender.checked", actor=admin, target=cloud, details={"ok": False, "code": "190"})
+    audit.record("sender.checked", actor=admin, target=world.sender,
+                 details={"ok": True, "quality": "GREEN", "tier": "TIER_250", "provider_tier": "TIER_1K",
+                          "messages_per_second": 80})
+    template_approvals.record(code_template, "456", "https://graph.facebook.com", TemplateStatus.REJECTED,
+                              reason="INVALID_FORMAT", category="AUTHENTICATION", provider_template_id="9")
+    template_approvals.set_status(code_template, "paused", "Низкое качество", actor=admin, sender=world.sender)
+    audit.record("template.test_sent", actor=world.marketer, target=code_template,
+                 details={"name": "kod_vhoda", "language": "ru", "version": 1, "sender": "Main",
+                          "phone": "+79035550000", "outcome": "failed", "code": "131026", "key": "test-1"})
+    db.session.commit()
 
     campaigns = {"draft": world.campaign(name="Черновик")}
     for name in ("На проверке", "Отклонённая", "Одобренная", "Запланированная", "Идёт рассылка"):
@@ -206,6 +228,7 @@ def build_world(make_user) -> dict[str, list]:
     return {
         "campaign_id": list(db.session.scalars(select(Campaign.id))),
         "template_id": list(db.session.scalars(select(Template.id))),
+        "sender_id": list(db.session.scalars(select(Sender.id))),
         "contact_id": list(db.session.scalars(select(Contact.id))),
         "import_id": list(db.session.scalars(select(Import.id))),
         "segment_id": list(db.session.scalars(select(Segment.id))),

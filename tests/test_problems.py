@@ -103,7 +103,7 @@ def test_a_step_the_status_does_not_allow_is_a_409_conflict(client, make_user):
     author = bearer(world.marketer)
     template_id = world.template.id
     response = client.post(f"/api/v1/templates/{template_id}/submit", headers=bearer(make_user("admin")))
-    body = assert_problem(response, 409, detail="Only a draft or a rejected template can be submitted")
+    body = assert_problem(response, 409, detail="The template is already “Approved” in every business account")
     assert body["title"] == "Conflict with the current state"
     campaign_id = client.post("/api/v1/campaigns", json=world.spec(), headers=author).json["id"]
     assert_problem(client.post(f"/api/v1/campaigns/{campaign_id}/schedule", headers=author), 409,

@@ -32,6 +32,11 @@ ADMIN_PAGES += ["/campaigns/rate-card"]
 SIGNED_IN_PAGES += ["/campaigns", "/campaigns/new", "/reviews", "/campaigns/rate-card"]
 ADMIN_ENDPOINTS |= {"campaigns.rate_card", "campaigns.save_rate_card", "campaigns.reset_rate_card",
                     "campaigns_api.create_sender", "campaigns_api.save_rate_card", "campaigns_api.reset_rate_card"}
+# Sender pages and API (campaigns/sender_views.py, sender_api.py): admins manage senders.
+ADMIN_PAGES += ["/senders", "/senders/new"]
+ADMIN_ENDPOINTS |= {"campaigns.sender_list", "campaigns.new_sender", "campaigns.create_sender",
+                    "campaigns.sender_detail", "campaigns.save_sender", "campaigns.check_sender",
+                    "campaigns_api.update_sender", "campaigns_api.check_sender"}
 GUARD_CODE = role_required()(lambda: None).__code__
 
 

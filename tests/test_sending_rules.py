@@ -112,7 +112,7 @@ def test_from_dict_refuses_bad_values_with_a_sentence_naming_the_field(data, mes
 
 
 def test_tiers_match_whatsapp_messaging_limits():
-    assert list(TIER_LIMITS.values()) == [250, 2_000, 10_000, 100_000, None]
+    assert list(TIER_LIMITS.values()) == [50, 250, 1_000, 2_000, 10_000, 100_000, None]
     assert tier_limit("TIER_2K") == 2_000
     assert tier_limit("TIER_UNLIMITED") is None
     with pytest.raises(ValueError, match=r"Unknown WhatsApp messaging tier: TIER_1M\."):

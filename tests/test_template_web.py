@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from campaigns import message_templates as templates
+from campaigns import senders, template_approvals
 from campaigns.models import Template, TemplateStatus
 from extensions import db
 from tests.helpers import assert_problem, csrf_token, post_form, problem_messages, signed_in_client
@@ -21,6 +22,14 @@ from tests.test_message_templates import STOP, make, rows, spec
 
 OPT_OUT_MISSING = ("Buttons: a marketing template must offer an opt-out quick reply in its language, "
                    "such as “Stop promotions”.")
+
+
+@pytest.fixture
+def sender(app):
+    """A sender (on the sandbox's default account, not called here): an account to record statuses in."""
+    made = senders.create_sender("Main", "+74951234567")
+    db.session.commit()
+    return made
 
 
 @pytest.fixture
@@ -185,9 +194,9 @@ def test_the_live_preview_answers_json(browser_as):
     assert browser.post("/templates/preview", data=GOOD_FORM).status_code == 400  # no CSRF token
 
 
-def test_editing_an_approved_template_makes_a_version_and_the_page_lists_them(browser_as):
+def test_editing_an_approved_template_makes_a_version_and_the_page_lists_them(browser_as, sender):
     template = make()
-    templates.set_status(template, "approved")
+    template_approvals.set_status(template, "approved")
     db.session.commit()
     browser = browser_as("marketer")
     edit = page_of(browser.get(f"/templates/{template.id}/edit"))
@@ -212,26 +221,30 @@ def test_editing_an_approved_template_makes_a_version_and_the_page_lists_them(br
     assert "This is an old version" in old_page and "/edit" not in old_page
 
 
-def test_submitting_in_the_sandbox(browser_as):
+def test_submitting_to_the_sandbox(browser_as, sandbox_sender):
     clean = make()
     blocked = make(name="blocked", body="Hi {{1}}, see instagram.com/shop on {{2}}. Bye!")
     browser = browser_as("marketer")
     page = page_of(browser.get(f"/templates/{clean.id}"))
-    assert f'action="/templates/{clean.id}/submit"' in page
+    assert f'action="/templates/{clean.id}/submit"' in page and "Not submitted" in page
     response = post_form(browser, f"/templates/{clean.id}/submit", {}, page=f"/templates/{clean.id}")
     assert response.status_code == 302
-    assert "The provider approved the template; campaigns can use it now." in flashes(
-        browser.get(f"/templates/{clean.id}")
-    )
+    page = browser.get(f"/templates/{clean.id}")
+    assert "The provider approved the template; campaigns can use it now." in flashes(page)
+    assert re.search(r"Sandbox <span class=\"kv\">\+74950000001</span></td>\s*<td><span class=\"status "
+                     r"status-approved\">Approved</span>", page_of(page))
     post_form(browser, f"/templates/{blocked.id}/submit", {}, page=f"/templates/{blocked.id}")
     page = browser.get(f"/templates/{blocked.id}")
-    assert flashes(page) == [
-        "The provider rejected the template: Links to Instagram are not allowed in Russia: instagram.com/shop."
-    ]
+    rejection = ("The provider found the content abusive or against its policies (a link to a restricted platform "
+                 "counts); remove it and submit again.")
+    assert flashes(page) == [f"The provider rejected the template: {rejection}"]
+    assert rejection in page_of(page)
     assert [t.status for t in rows()] == [TemplateStatus.APPROVED, TemplateStatus.REJECTED]
+    assert f'action="/templates/{clean.id}/submit"' not in page_of(browser.get(f"/templates/{clean.id}"))
     again = post_form(browser, f"/templates/{clean.id}/submit", {}, page=f"/templates/{clean.id}")
     assert flashes(browser.get(again.headers["Location"])) == [
-        "Only a draft or a rejected template can be submitted; this one is “Approved”."]
+        "The template is already “Approved” in every business account it could be submitted to; only a new or a "
+        "rejected one is submitted."]
 
 
 def test_archive_and_restore_from_the_page(browser_as):
@@ -244,7 +257,7 @@ def test_archive_and_restore_from_the_page(browser_as):
     assert rows()[0].archived_at is None
 
 
-def test_only_admins_set_the_provider_status(browser_as):
+def test_only_admins_set_the_provider_status(browser_as, sender):
     template = make()
     marketer, admin = browser_as("marketer"), browser_as("admin")
     assert f'action="/templates/{template.id}/status"' not in page_of(marketer.get(f"/templates/{template.id}"))
@@ -300,7 +313,7 @@ def test_the_pages_in_russian(browser_as):
 
 # --- the API ------------------------------------------------------------------------------------------
 
-def test_the_api_creates_reads_lists_updates_and_submits(call_as):
+def test_the_api_creates_reads_lists_updates_and_submits(call_as, sandbox_sender):
     created = call_as("POST", "/templates", json=spec(tags="promo"))
     assert created.status_code == 201
     body = created.json
@@ -313,8 +326,10 @@ def test_the_api_creates_reads_lists_updates_and_submits(call_as):
         "tags": ["promo"],
     }
     path = f"/templates/{body['id']}"
-    assert call_as("GET", path, "reviewer").json["versions"] == [
+    read = call_as("GET", path, "reviewer").json
+    assert read["versions"] == [
         {"id": body["id"], "version": 1, "status": "draft", "is_current": True, "updated_at": body["updated_at"]}]
+    assert read["approvals"] == [{"sender_id": sandbox_sender.id, "sender": "Sandbox", "status": "draft"}]
     listed = call_as("GET", "/templates?search=autumn&status=draft&sort=name", "reviewer").json
     assert (
         [t["name"] for t in listed["templates"]] == ["autumn_sale"]
@@ -327,7 +342,11 @@ def test_the_api_creates_reads_lists_updates_and_submits(call_as):
     assert call_as("GET", "/templates?offset=999999999999", "reviewer").json["templates"] == []
 
     submitted = call_as("POST", f"{path}/submit")
-    assert submitted.status_code == 200 and submitted.json["status"] == "approved"
+    assert submitted.status_code == 200 and submitted.json["status"] == "approved" and submitted.json["failures"] == []
+    [approval] = submitted.json["approvals"]
+    assert (approval["status"], approval["account_id"], approval["source"]) == ("approved", "200000000000001",
+                                                                                 "provider")
+    assert approval["provider_template_id"] and approval["category"] == "marketing"
     updated = call_as("PUT", path, json={"footer": "Example Ltd", "tags": ["promo", "autumn"]})
     assert updated.status_code == 200
     assert (updated.json["version"], updated.json["status"], updated.json["footer"]) == (2, "draft", "Example Ltd")
@@ -338,7 +357,7 @@ def test_the_api_creates_reads_lists_updates_and_submits(call_as):
     assert call_as("GET", "/templates?archived=1", "reviewer").json["total"] == 1
 
 
-def test_the_api_status_is_for_admins(call_as):
+def test_the_api_status_is_for_admins(call_as, sender):
     template_id = call_as("POST", "/templates", json=spec()).json["id"]
     assert_problem(call_as("POST", f"/templates/{template_id}/status", "marketer", json={"status": "approved"}), 403)
     refused = call_as("POST", f"/templates/{template_id}/status", "admin", json={"status": "paused"})
@@ -394,7 +413,7 @@ def cli(app, *args):
     return app.test_cli_runner().invoke(args=["campaigns", "template", *args])
 
 
-def test_the_cli_creates_lists_shows_submits_and_sets_status(app, tmp_path):
+def test_the_cli_creates_lists_shows_submits_and_sets_status(app, tmp_path, sandbox_sender):
     path = tmp_path / "spec.json"
     path.write_text(json.dumps(spec(tags="promo")), encoding="utf-8")
     result = cli(app, "create", "--file", str(path))
@@ -408,9 +427,11 @@ def test_the_cli_creates_lists_shows_submits_and_sets_status(app, tmp_path):
     shown = json.loads(cli(app, "show", "autumn_sale").output)
     assert shown["body"] == spec()["body"] and shown["versions"][0]["version"] == 1
     submitted = cli(app, "submit", "autumn_sale", "--language", "en")
-    assert submitted.exit_code == 0 and submitted.output == "Submitted “autumn_sale” (en); it is now approved.\n"
+    assert submitted.exit_code == 0, submitted.output
+    assert submitted.output == "Submitted “autumn_sale” (en) to account 200000000000001: approved.\n"
     paused = cli(app, "set-status", str(template.id), "paused", "--reason", "Quality rating dropped.")
-    assert paused.exit_code == 0 and paused.output == "Template “autumn_sale” (en, version 1) is now paused.\n"
+    assert paused.exit_code == 0 and paused.output == (
+        "Template “autumn_sale” (en, version 1) is now paused for every sender.\n")
     assert (rows()[0].status, rows()[0].rejection_reason) == (TemplateStatus.PAUSED, "Quality rating dropped.")
     [event] = [e for e in audit_events("template.status_changed") if e.details["source"] == "admin"]
     assert event.actor_label.startswith("cli:")

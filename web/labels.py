@@ -20,13 +20,15 @@ from accounts.roles import ROLE_LABELS
 from audience import import_records
 from audience.columns import FIELD_LABELS
 from audience.status import STATUS_LABELS as CONTACT_STATUS_LABELS
-from campaigns import actions, lifecycle, preflight, review
+from campaigns import actions, lifecycle, preflight, review, senders, template_approvals
 from campaigns.campaign_forms import SOURCE_LABELS as VARIABLE_SOURCE_LABELS
 from campaigns.launch import MESSAGE_STATUS_LABELS
 from campaigns.message_templates import CATEGORY_LABELS
 from campaigns.message_templates import STATUS_LABELS as TEMPLATE_STATUS_LABELS
 from compliance import audit, suppression
 from compliance.verdict import OUTCOME_LABELS
+
+SEND_RESULT_LABELS = {"accepted": _l("accepted"), "retry": _l("to retry"), "failed": _l("failed")}
 
 # What the audit log's entries are about (``compliance.audit`` names a table's row in the singular).
 OBJECT_TYPES = {
@@ -48,6 +50,13 @@ LABELS: dict[str, dict[str, Any]] = {kind: _by_value(table) for kind, table in {
     "import_reason": import_records.REASONS,
     "template_status": TEMPLATE_STATUS_LABELS,
     "template_category": CATEGORY_LABELS,
+    "provider_category": {category.value.upper(): label for category, label in CATEGORY_LABELS.items()}
+    | {category.value: label for category, label in CATEGORY_LABELS.items()},
+    "provider_rejection": template_approvals.REJECTION_LABELS,
+    "approval_source": template_approvals.SOURCE_LABELS,
+    "sender_channel": senders.CHANNEL_LABELS,
+    "quality": senders.QUALITY_LABELS,
+    "send_result": SEND_RESULT_LABELS,
     "campaign_status": lifecycle.STATUS_LABELS,
     "message_status": MESSAGE_STATUS_LABELS,
     "exclusion": preflight.EXCLUSION_LABELS,
@@ -86,12 +95,19 @@ DETAIL_LABELS = {
     "free_per_month": _l("free per month"), "previous_id": _l("previous version"),
     "previous_status": _l("previous status"), "duplicates": _l("duplicates merged"), "unchanged": _l("unchanged"),
     "suppressed": _l("kept suppressed"),
+    "account": _l("business account"), "category": _l("category"), "sender": _l("sender"), "code": _l("code"),
+    "key": _l("message key"), "ok": _l("connected"), "quality": _l("quality"), "provider_tier": _l("provider's tier"),
+    "phone_number_id": _l("phone number ID"), "waba_id": _l("business account ID"), "base_url": _l("base URL"),
+    "api_version": _l("API version"), "secrets_changed": _l("secrets changed"),
 }
 _DETAIL_KINDS = {
     "user.": {"role": "role", "before": "role", "after": "role"},
     "campaign.": {"from": "campaign_status", "to": "campaign_status", "reason_code": "rejection_reason",
                   "reason": "transition_reason", "outcome": "outcome"},
-    "template.": {"from": "template_status", "to": "template_status", "previous_status": "template_status"},
+    "template.": {"from": "template_status", "to": "template_status", "previous_status": "template_status",
+                  "source": "approval_source", "outcome": "send_result", "category": "provider_category",
+                  "reason": "provider_rejection"},  # an admin's own words are not a code: shown as written
+    "sender.": {"channel": "sender_channel", "quality": "quality"},
     "suppression.": {"reason": "suppression_reason", "source": "suppression_source"},
 }
 

@@ -1,0 +1,156 @@
+"""Sender pages on the campaigns blueprint (admins): the list, add and edit a sender, check its connection;
+and the test send from a template's or a campaign's page (marketers and admins).
+
+Secrets are never put back into a page: the forms show their last four characters beside a blank
+field, and a blank field keeps what is stored.
+"""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from accounts.forms import EmptyForm
+from accounts.models import Role
+from accounts.roles import role_required
+from campaigns import senders, test_sends
+from campaigns.models import Campaign, Sender, Template
+from campaigns.sender_forms import SenderForm, TestSendForm, posted_values, sender_changes, sender_form_data
+from campaigns.views import bp
+from channels.base import ResultKind
+from domain_errors import DomainError
+from extensions import db
+
+
+def _actor():
+    return current_user._get_current_object()
+
+
+def _sender_or_404(sender_id: int) -> Sender:
+    return db.session.get(Sender, sender_id) or abort(404)
+
+
+@bp.get("/senders")
+@role_required(Role.ADMIN)
+def sender_list():
+    return render_template("campaigns/sender_list.html", senders=senders.list_senders(), form=EmptyForm(),
+                           check_error=senders.check_error_sentence, channel_labels=_channel_labels(),
+                           quality_labels=senders.QUALITY_LABELS)
+
+
+def _channel_labels() -> dict[str, str]:
+    return {channel.value: label for channel, label in senders.CHANNEL_LABELS.items()}
+
+
+def _sender_page(form: SenderForm, sender: Sender | None, errors=(), status: int = 200):
+    return render_template("campaigns/sender_form.html", form=form, sender=sender, errors=list(errors),
+                           check_form=EmptyForm(), check_error=senders.check_error_sentence(sender) if sender else None,
+                           quality_labels=senders.QUALITY_LABELS), status
+
+
+@bp.get("/senders/new")
+@role_required(Role.ADMIN)
+def new_sender():
+    return _sender_page(SenderForm(formdata=None), None)
+
+
+@bp.post("/senders/new")
+@role_required(Role.ADMIN)
+def create_sender():
+    return _save_sender(None)
+
+
+@bp.get("/senders/<int:sender_id>")
+@role_required(Role.ADMIN)
+def sender_detail(sender_id: int):
+    sender = _sender_or_404(sender_id)
+    return _sender_page(SenderForm(formdata=None, data=sender_form_data(sender)), sender)
+
+
+@bp.post("/senders/<int:sender_id>")
+@role_required(Role.ADMIN)
+def save_sender(sender_id: int):
+    return _save_sender(_sender_or_404(sender_id))
+
+
+def _save_sender(sender: Sender | None):
+    form = SenderForm()
+    if not form.validate_on_submit():
+        return _sender_page(form, sender, status=400)
+    changes = sender_changes(form)
+    try:
+        if sender is None:
+            sender = senders.create_sender(changes.pop("name"), changes.pop("phone"), actor=_actor(), **changes)
+        else:
+            senders.update_sender(sender, changes, actor=_actor())
+    except DomainError as error:
+        db.session.rollback()
+        return _sender_page(form, sender, error.errors, error.status)
+    db.session.commit()
+    flash(_("The sender “%(name)s” is saved; check its connection to read its tier and quality.", name=sender.name),
+          "info")
+    return redirect(url_for("campaigns.sender_detail", sender_id=sender.id))
+
+
+@bp.post("/senders/<int:sender_id>/check")
+@role_required(Role.ADMIN)
+def check_sender(sender_id: int):
+    sender = _sender_or_404(sender_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        senders.check_connection(sender, actor=_actor())
+    except DomainError as error:
+        db.session.rollback()
+        for sentence in error.errors:
+            flash(sentence, "error")
+        return redirect(url_for("campaigns.sender_detail", sender_id=sender_id))
+    db.session.commit()
+    problem = senders.check_error_sentence(sender)
+    if problem:
+        flash(_("The connection check failed: %(reason)s", reason=problem), "error")
+    else:
+        flash(_("Connected: quality %(quality)s, tier %(tier)s, %(rate)s messages per second.",
+                quality=str(senders.QUALITY_LABELS.get(sender.quality_rating or "", sender.quality_rating or "—")),
+                tier=sender.tier, rate=sender.messages_per_second), "info")
+    return redirect(url_for("campaigns.sender_detail", sender_id=sender_id))
+
+
+# --- the test send ------------------------------------------------------------------------------------------
+
+def _test_send(template: Template, back: str):
+    form = TestSendForm()
+    form.fill(template)
+    if not form.validate_on_submit():
+        abort(400)
+    sender = db.session.get(Sender, form.sender.data) if form.sender.data else None
+    if sender is None:
+        flash(_("Choose a sender for the test message."), "error")
+        return redirect(back)
+    try:
+        result = test_sends.send_test(sender, template, form.to.data or "", posted_values(request.form),
+                                      actor=_actor())
+    except DomainError as error:
+        db.session.rollback()
+        for sentence in error.errors:
+            flash(sentence, "error")
+        return redirect(back)
+    db.session.commit()
+    flash(test_sends.result_sentence(result), "info" if result.kind is ResultKind.ACCEPTED else "error")
+    return redirect(back)
+
+
+@bp.post("/templates/<int:template_id>/test-send")
+@role_required(Role.MARKETER)
+def test_send_template(template_id: int):
+    template = db.session.get(Template, template_id) or abort(404)
+    return _test_send(template, url_for("campaigns.template_detail", template_id=template_id))
+
+
+@bp.post("/campaigns/<int:campaign_id>/test-send")
+@role_required(Role.MARKETER)
+def test_send_campaign(campaign_id: int):
+    campaign = db.session.get(Campaign, campaign_id) or abort(404)
+    template = db.session.get(Template, campaign.template_id) or abort(404)
+    return _test_send(template, url_for("campaigns.campaign", campaign_id=campaign_id))

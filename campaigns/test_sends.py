@@ -1,0 +1,109 @@
+"""The test send: one template message from one sender to one number (a marketer's own), to see it arrive.
+
+The values come from what the marketer typed, else the template's examples; each test send has a
+message key of its own, so the provider never takes it for a repeat of another. The provider's
+answer is the result (accepted, retry, failed, with the channel's sentence), and it is audited.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from flask_babel import gettext as _
+
+from campaigns import rendering, senders
+from campaigns.models import Sender, Template
+from campaigns.template_rules import NAMED, POSITIONAL, placeholders
+from channels import http
+from channels.base import Outbound, Parameter, ResultKind, SendResult, TemplateContent
+from channels.registry import channel_for
+from compliance import audit
+from compliance.numbers import InvalidNumberError, to_e164
+from domain_errors import DomainError, FieldErrors
+
+
+class TestSendError(DomainError):
+    """A test send cannot be made as asked (no such number, a variable without a value)."""
+
+    __test__ = False  # not a pytest test class, whatever its name
+
+
+def _distinct(text: str) -> list[str]:
+    return list(dict.fromkeys(name for name in placeholders(text or "") if POSITIONAL.match(name) or NAMED.match(name)))
+
+
+def outbound_for(template: Template, to: str, values: Mapping[str, str], key: str) -> Outbound:
+    """The template message to ``to`` with ``values`` (else the examples) per header and body variable."""
+    filled = rendering.preview_values(template, values)
+
+    def parameters(text: str) -> tuple[Parameter, ...]:
+        return tuple(Parameter(filled[name], name=None if POSITIONAL.match(name) else name) for name in _distinct(text))
+
+    content = TemplateContent(name=template.name, language=template.language, header=parameters(template.header),
+                              body=parameters(template.body))
+    return Outbound(key=key, to=to, template=content)
+
+
+def result_json(result: SendResult) -> dict[str, Any]:
+    """The result as the CLI and the API print it."""
+    return {"status": result.kind.value, "provider_id": result.provider_id, "code": result.code,
+            "retry_after": result.retry_after, "sentence": str(result.sentence or "")}
+
+
+def result_sentence(result: SendResult) -> str:
+    """What the marketer reads about the test send."""
+    if result.kind is ResultKind.ACCEPTED:
+        return _("The provider accepted the test message (id %(id)s); it should arrive in a moment.",
+                 id=result.provider_id or "—")
+    if result.kind is ResultKind.RETRY:
+        return _("The provider could not take the test message now: %(sentence)s", sentence=str(result.sentence))
+    return _("The provider refused the test message: %(sentence)s", sentence=str(result.sentence))
+
+
+def send_test(sender: Sender, template: Template, to: str, values: Mapping[str, str] | None = None,
+              language: str | None = None, actor: Any = None) -> SendResult:
+    """Send ``template`` from ``sender`` to the number ``to`` once and return the provider's answer.
+
+    ``language`` is only checked against the template's (the template is one language already).
+    ``TestSendError`` when the number is not one or a variable has neither a value nor an example.
+    """
+    errors = FieldErrors()
+    errors.field = "to"
+    try:
+        phone = to_e164((to or "").strip(), "RU")
+    except InvalidNumberError:
+        errors.append(_("“%(to)s” is not a phone number; write it with the country code, such as +7 903 123-45-67.",
+                        to=to or ""))
+        phone = ""
+    errors.field = "language"
+    if language and language != template.language:
+        errors.append(_("The template “%(name)s” is in %(language)s, not in %(asked)s.", name=template.name,
+                        language=template.language, asked=language))
+    errors.field = "values"
+    given = {str(name): str(value) for name, value in (values or {}).items() if value not in (None, "")}
+    unknown = [name for name in given if name not in rendering.variables(template)]
+    if unknown:
+        errors.append(_("The template has no variable %(names)s.",
+                        names=", ".join(f"{{{{{name}}}}}" for name in unknown)))
+    filled = rendering.preview_values(template, given)
+    missing = [name for name in rendering.variables(template) if not filled.get(name)]
+    if missing:
+        errors.append(_("Give a value for %(names)s (the template has no example for it).",
+                        names=", ".join(f"{{{{{name}}}}}" for name in missing)))
+    if errors:
+        raise TestSendError(errors=errors)
+    message = outbound_for(template, phone, given, f"test-{uuid.uuid4().hex}")
+    settings = senders.settings_for(sender)
+    try:
+        [result] = http.run(lambda session: channel_for(settings, session).send([message]),
+                            timeout=settings.timeout_seconds + 5)
+    except TimeoutError:
+        result = SendResult(message.key, ResultKind.RETRY, code="timeout",
+                            sentence=_("The provider did not answer in time."))
+    audit.record("template.test_sent", actor=actor, target=template,
+                 details={"name": template.name, "language": template.language, "version": template.version,
+                          "sender": sender.name, "phone": phone, "outcome": result.kind.value,
+                          "code": result.code or "", "key": message.key})
+    return result

@@ -1,0 +1,264 @@
+"""Senders: secrets encrypted at rest (and rotated), created and changed in the pages, the API and the
+CLI (secrets from the environment or standard input, never an argument), the connection checked
+against the real sandbox, and the embedded default's sandbox sender."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import func, select
+
+from campaigns import sender_secrets, senders
+from campaigns.models import Sender
+from compliance.audit import AuditEvent
+from extensions import db
+from tests.helpers import assert_problem, post_form, signed_in_client
+from tests.records import audit_events
+
+TOKEN = "EAAGm0PX4ZCpsBAKZCtokenForTests9876"
+
+
+def cloud(**fields) -> Sender:
+    values = {"channel": "whatsapp_cloud", "phone_number_id": "106540352242922", "waba_id": "102290129340398",
+              "access_token": TOKEN, "app_secret": "0123456789abcdef-secret", **fields}
+    sender = senders.create_sender("Cloud", "+74951112233", **values)
+    db.session.commit()
+    return sender
+
+
+def stored_row(sender_id: int) -> dict:
+    return dict(db.session.execute(select(Sender.__table__).where(Sender.id == sender_id)).mappings().one())
+
+
+# --- secrets at rest -------------------------------------------------------------------------------------
+
+def test_a_stored_secret_is_not_the_secret_and_only_its_last_four_are_kept_in_clear(app):
+    sender = cloud()
+    row = stored_row(sender.id)
+    assert TOKEN not in str(row) and "0123456789abcdef-secret" not in str(row)
+    assert row["access_token_last4"] == "9876" and row["app_secret_last4"] == "cret"
+    assert sender_secrets.decrypt(row["access_token_encrypted"]) == TOKEN
+    assert senders.settings_for(sender).access_token == TOKEN
+    # Never in the audit log either: only which secrets changed.
+    [created] = audit_events("sender.created")
+    assert TOKEN not in str(created.details) and "9876" not in str(created.details)
+    assert created.details["secrets_changed"] == ["access_token", "app_secret"]
+
+
+def test_rotation_decrypts_with_every_key_encrypts_with_the_first_and_rotate_moves_to_it(app):
+    old_key, new_key = app.config["SECRETS_KEYS"][0], Fernet.generate_key().decode()
+    sender = cloud()
+    app.config["SECRETS_KEYS"] = (new_key, old_key)
+    assert senders.settings_for(sender).access_token == TOKEN  # the old key still opens it
+    assert senders.rotate_secrets() == 2
+    db.session.commit()
+    app.config["SECRETS_KEYS"] = (new_key,)
+    assert senders.settings_for(db.session.get(Sender, sender.id)).access_token == TOKEN
+    app.config["SECRETS_KEYS"] = (old_key,)
+    with pytest.raises(sender_secrets.SecretError, match="cannot be decrypted with the keys in VESTNIK_SECRETS_KEY"):
+        senders.settings_for(sender)
+
+
+def test_last_four_never_shows_a_short_secret_whole():
+    assert sender_secrets.last_four("abcdefgh") == "efgh"
+    assert sender_secrets.last_four("abcd") == "" and sender_secrets.last_four("") == ""
+
+
+# --- the service -----------------------------------------------------------------------------------------
+
+def test_a_sandbox_sender_needs_only_a_name_and_a_phone(app):
+    sender = senders.create_sender("Try", "+7 495 000-00-09")
+    assert (sender.channel, sender.phone_number_id, sender.waba_id, sender.base_url, sender.api_version) == (
+        "sandbox", "100000000000001", "200000000000001", app.config["SANDBOX_URL"], "v23.0")
+    settings = senders.settings_for(sender)
+    assert (settings.access_token, settings.app_secret, settings.account_id) == (
+        "sandbox-token", "sandbox-secret", "200000000000001")
+
+
+def test_a_cloud_sender_is_refused_without_its_ids_and_token_naming_each_field(app):
+    with pytest.raises(senders.SenderError) as refused:
+        senders.create_sender("Cloud", "+74951112233", channel="whatsapp_cloud", base_url="ftp://x",
+                              api_version="23", access_token="has space")
+    fields = [field for field, _sentence in refused.value.field_errors]
+    assert fields == ["phone_number_id", "waba_id", "base_url", "api_version", "access_token", "access_token"]
+    assert "Phone number ID: the digits of the number's id at the provider" in refused.value.errors[0]
+    with pytest.raises(senders.SenderError, match=re.escape("Channel: choose the sandbox or the WhatsApp Cloud API.")):
+        senders.create_sender("X", "+74951112234", channel="telegram")
+    assert db.session.scalar(select(func.count()).select_from(Sender)) == 0
+
+
+def test_an_edit_keeps_a_secret_given_blank_and_changes_one_given(app):
+    sender = cloud()
+    senders.update_sender(sender, {"access_token": "", "api_version": "v24.0"})
+    db.session.commit()
+    assert senders.settings_for(sender).access_token == TOKEN and sender.api_version == "v24.0"
+    senders.update_sender(sender, {"access_token": "EAAG-new-token-5555"})
+    db.session.commit()
+    assert senders.settings_for(sender).access_token == "EAAG-new-token-5555" and sender.access_token_last4 == "5555"
+    [event] = [e for e in audit_events("sender.updated") if "secrets_changed" in e.details]
+    assert event.details == {"secrets_changed": ["access_token"]}
+
+
+# --- the pages -------------------------------------------------------------------------------------------
+
+def page(response) -> str:
+    return html.unescape(response.get_data(as_text=True))
+
+
+def test_an_admin_adds_a_cloud_sender_on_the_page_and_never_sees_its_secret_again(app, admin_browser, make_user):
+    form = {"name": "Shop", "phone": "+7 495 765-43-21", "channel": "whatsapp_cloud",
+            "phone_number_id": "106540352242922", "waba_id": "102290129340398", "base_url": "", "api_version": "",
+            "access_token": TOKEN, "app_secret": "", "verify_token": "verify-me-1234", "tier": "TIER_250",
+            "messages_per_second": "80"}
+    response = post_form(admin_browser, "/senders/new", form)
+    assert response.status_code == 302
+    sender = db.session.scalar(select(Sender).where(Sender.name == "Shop"))
+    shown = page(admin_browser.get(response.headers["Location"]))
+    assert TOKEN not in shown and "verify-me-1234" not in shown
+    assert "Stored: …9876. Leave the field blank to keep it." in shown and "Stored: …1234." in shown
+    assert sender.base_url == "https://graph.facebook.com" and sender.api_version == "v23.0"
+    # Saving the form again with the secrets blank keeps them.
+    post_form(admin_browser, f"/senders/{sender.id}", {**form, "access_token": "", "verify_token": "",
+                                                         "messages_per_second": "40"})
+    db.session.expire_all()
+    assert senders.settings_for(sender).access_token == TOKEN and sender.messages_per_second == 40
+    listed = page(admin_browser.get("/senders"))
+    assert "Shop" in listed and "WhatsApp Cloud API" in listed and TOKEN not in listed
+    marketer = signed_in_client(app, make_user("marketer").email)
+    assert marketer.get("/senders").status_code == 403 and marketer.get("/senders/new").status_code == 403
+
+
+def test_the_page_refuses_with_sentences_beside_the_form(admin_browser):
+    response = post_form(admin_browser, "/senders/new", {"name": "", "phone": "12", "channel": "whatsapp_cloud",
+                                                         "tier": "TIER_250", "messages_per_second": "80"})
+    assert response.status_code == 400
+    text = page(response)
+    assert "Give the sender a name of at most 120 characters." in text
+    assert "Access token: the WhatsApp Cloud API needs the system user's access token." in text
+    assert db.session.scalar(select(func.count()).select_from(Sender)) == 0
+
+
+# --- the API ---------------------------------------------------------------------------------------------
+
+def test_the_api_creates_reads_and_changes_senders_returning_only_last_fours(call_as):
+    body = {"name": "Api", "phone": "+74952223344", "channel": "whatsapp_cloud", "phone_number_id": "1065",
+            "waba_id": "1022", "access_token": TOKEN}
+    created = call_as("POST", "/senders", "admin", json=body)
+    assert created.status_code == 201, created.json
+    data = created.json
+    assert TOKEN not in str(data) and data["access_token_last4"] == "9876" and data["app_secret_last4"] is None
+    assert (data["channel"], data["base_url"], data["check_error"]) == ("whatsapp_cloud",
+                                                                        "https://graph.facebook.com", None)
+    read = call_as("GET", f"/senders/{data['id']}", "reviewer")
+    assert read.status_code == 200 and read.json == data
+    changed = call_as("PATCH", f"/senders/{data['id']}", "admin", json={"app_secret": "hmac-secret-4321"})
+    assert changed.json["app_secret_last4"] == "4321" and changed.json["access_token_last4"] == "9876"
+    assert_problem(call_as("POST", "/senders", "marketer", json=body), 403)
+    assert_problem(call_as("PATCH", f"/senders/{data['id']}", "marketer", json={}), 403)
+    assert_problem(call_as("GET", "/senders/999", "admin"), 404, detail="There is no sender with this id.")
+    refused = call_as("POST", "/senders", "admin", json={**body, "name": "Other", "phone": "+74952223345",
+                                                         "waba_id": "12ab", "colour": "red"})
+    problem = assert_problem(refused, 400, field="waba_id")
+    assert problem["errors"][0] == {"field": None, "message": "Unknown sender field: colour."}
+    duplicate = call_as("POST", "/senders", "admin", json=body)
+    assert_problem(duplicate, 400, detail="A sender with this name or phone already exists.")
+
+
+# --- the CLI ---------------------------------------------------------------------------------------------
+
+def cli(app, *args, **kwargs):
+    return app.test_cli_runner().invoke(args=["campaigns", "sender", *args], **kwargs)
+
+
+def test_the_cli_reads_secrets_from_the_environment_or_standard_input_never_an_argument(app):
+    made = cli(app, "create", "Env", "+74953334455", "--channel", "whatsapp_cloud", "--phone-number-id", "11",
+               "--waba-id", "22", "--token-env", "WA_TOKEN", "--app-secret-env", "-", "--verify-token-env", "-",
+               "--tier", "TIER_1K", "--mps", "60", env={"WA_TOKEN": TOKEN}, input="secret-from-stdin-7777\nvt-0000\n")
+    assert made.exit_code == 0, made.output
+    sender = senders.find_sender("Env")
+    settings = senders.settings_for(sender)
+    assert (settings.access_token, settings.app_secret, settings.verify_token) == (
+        TOKEN, "secret-from-stdin-7777", "vt-0000")
+    assert (sender.tier, sender.messages_per_second) == ("TIER_1K", 60)
+    listed = cli(app, "list").output
+    assert "access_token=…9876" in listed and TOKEN not in listed and "secret-from-stdin" not in listed
+    # There is no option that takes a secret's value.
+    assert cli(app, "create", "X", "+74953334456", "--channel", "whatsapp_cloud", "--token", TOKEN).exit_code == 2
+    unset = cli(app, "create", "Y", "+74953334457", "--channel", "whatsapp_cloud", "--phone-number-id", "1",
+                "--waba-id", "2", "--token-env", "NOT_SET_ANYWHERE")
+    assert unset.exit_code == 1 and "the environment variable NOT_SET_ANYWHERE is not set" in unset.output
+    refused = cli(app, "create", "Z", "+74953334458", "--channel", "whatsapp_cloud")
+    assert refused.exit_code == 1
+    assert "Access token: the WhatsApp Cloud API needs the system user's access token." in refused.output
+    assert senders.find_sender("Z") is None
+
+
+def test_ensure_sandbox_makes_one_sandbox_sender_however_often_it_runs(app):
+    first = cli(app, "ensure-sandbox")
+    assert first.exit_code == 0 and first.output.startswith("Created the sandbox sender “Sandbox” (+74950000001")
+    assert cli(app, "ensure-sandbox").output.startswith("There is the sandbox sender “Sandbox”")
+    [sender] = senders.list_senders()
+    assert (sender.phone_number_id, sender.waba_id, sender.base_url) == (
+        "100000000000001", "200000000000001", app.config["SANDBOX_URL"])
+    senders.update_sender(sender, {"name": "Renamed sandbox"})
+    db.session.commit()
+    app.config["VESTNIK_ENV"] = "production"
+    skipped = cli(app, "ensure-sandbox")
+    assert skipped.exit_code == 0 and skipped.output.startswith("Production mode: no sandbox sender is created")
+    assert [s.name for s in senders.list_senders()] == ["Renamed sandbox"]
+
+
+# --- checking the connection against the real sandbox -----------------------------------------------------
+
+def test_check_connection_stores_quality_tier_and_throughput_from_the_sandbox(app, sandbox, sandbox_sender):
+    sandbox.add_number("100000000000001", tier="TIER_10K", quality="YELLOW", throughput="HIGH")
+    senders.check_connection(sandbox_sender)
+    db.session.commit()
+    assert (sandbox_sender.quality_rating, sandbox_sender.provider_tier, sandbox_sender.tier) == (
+        "YELLOW", "TIER_10K", "TIER_10K")
+    assert sandbox_sender.messages_per_second == 1000 and sandbox_sender.check_error_code is None
+    assert sandbox_sender.checked_at is not None
+    [event] = audit_events("sender.checked")
+    assert event.details["ok"] is True and event.details["quality"] == "YELLOW"
+
+
+def test_a_bad_token_is_stored_as_a_sentence_not_a_500(app, sandbox, sandbox_sender, admin_browser, call_as):
+    senders.update_sender(sandbox_sender, {"access_token": "wrong-token"})
+    db.session.commit()
+    response = post_form(admin_browser, f"/senders/{sandbox_sender.id}/check", {}, page=f"/senders/{sandbox_sender.id}")
+    assert response.status_code == 302
+    shown = page(admin_browser.get(response.headers["Location"]))
+    db.session.expire_all()
+    stored = db.session.get(Sender, sandbox_sender.id)
+    assert stored.check_error_code == "190" and stored.check_error_params == {}
+    sentence = senders.check_error_sentence(stored)
+    assert sentence and "190" not in sentence.split(":")[0]
+    assert f"The connection check failed: {sentence}" in shown
+    assert re.search(r'id="sender-check-error">[^<]+<', shown)
+    checked = call_as("POST", f"/senders/{sandbox_sender.id}/check", "admin")
+    assert checked.status_code == 200 and checked.json["check_error"] == {"code": "190", "sentence": sentence}
+    result = cli(app, "check", "Sandbox")
+    assert result.exit_code == 1 and f"failed (190): {sentence}" in result.output
+    assert db.session.scalar(select(func.count()).select_from(AuditEvent)
+                             .where(AuditEvent.action == "sender.checked")) == 3
+
+
+def test_the_page_checks_the_connection_and_says_what_it_read(app, sandbox, sandbox_sender, admin_browser):
+    path = f"/senders/{sandbox_sender.id}"
+    response = post_form(admin_browser, f"{path}/check", {}, page=path)
+    shown = page(admin_browser.get(response.headers["Location"]))
+    assert "Connected: quality High (green), tier TIER_1K, 80 messages per second." in shown
+    assert re.search(r'id="sender-quality">High \(green\)<', shown) and 'id="sender-check-error"' not in shown
+
+
+def test_no_secret_reaches_the_log(app, sandbox, sandbox_sender, caplog, call_as):
+    caplog.set_level("DEBUG")
+    senders.update_sender(sandbox_sender, {"access_token": "wrong-token-abcdef", "app_secret": "hmac-zyxwvu"})
+    db.session.commit()
+    senders.check_connection(sandbox_sender)
+    call_as("GET", f"/senders/{sandbox_sender.id}", "admin")
+    assert caplog.records and "wrong-token-abcdef" not in caplog.text and "hmac-zyxwvu" not in caplog.text
+    assert "wrong-token-abcdef" not in repr(senders.settings_for(sandbox_sender))
