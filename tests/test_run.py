@@ -63,6 +63,7 @@ class MakeRun:
         env = {name: value for name, value in os.environ.items() if name not in NOT_INHERITED}
         env.update(VESTNIK_INSTANCE_PATH=str(instance), VESTNIK_BIND=f"127.0.0.1:{self.port}",
                    VESTNIK_SANDBOX_PORT=str(self.sandbox_port))
+        self.env = env
         with log.open("wb") as handle:
             self.popen = subprocess.Popen(
                 ["make", "--no-print-directory", "-o", ".venv/.installed", "run"],
@@ -87,6 +88,11 @@ class MakeRun:
                 return response.status, response.read().decode()
         except urllib.error.HTTPError as error:
             return error.code, error.read().decode()
+
+    def flask(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
+        """A `flask` command against this instance, as an operator beside `make run` would type it."""
+        return subprocess.run([str(ROOT / ".venv" / "bin" / "flask"), "--app", "app", *args], cwd=ROOT, env=self.env,
+                              input=stdin, capture_output=True, text=True, timeout=60)
 
     def sandbox_health(self) -> dict | None:
         """What the sandbox provider's health check says, or None while it is not listening."""
@@ -184,7 +190,27 @@ def audited_markers(instance: Path) -> list[str]:
         return [json.loads(details)["marker"] for (details,) in rows]
 
 
-def test_make_run_serves_signs_in_and_stops_on_ctrl_c_without_leftovers(instance, make_run):
+def assert_a_fresh_instance_sends_a_test_message(run: MakeRun, folder: Path) -> None:
+    """The embedded default's sandbox sender works at once: a template approved by the sandbox, one test send."""
+    template = folder / "welcome.json"
+    template.write_text(json.dumps({"name": "welcome", "language": "ru", "category": "utility",
+                                    "body": "Здравствуйте, {{1}}! Ваш заказ готов.", "examples": {"1": "Анна"}}))
+    for command in (["campaigns", "template", "create", "--file", str(template)],
+                    ["campaigns", "template", "submit", "welcome"]):
+        done = run.flask(*command)
+        assert done.returncode == 0, done.stdout + done.stderr
+    sent = run.flask("campaigns", "send-test", "--sender", "Sandbox", "--template", "welcome", "--to", "+79161234501",
+                     "--var", "1=Анна", "--json")
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    answer = json.loads(sent.stdout)
+    assert answer["status"] == "accepted" and answer["provider_id"].startswith("wamid."), answer
+    with run.browser.open(f"http://127.0.0.1:{run.sandbox_port}/_sandbox/ledger", timeout=10) as response:
+        [message] = json.loads(response.read())["messages"]
+    assert (message["id"], message["to"]) == (answer["provider_id"], "79161234501")
+    assert message["template"]["name"] == "welcome"
+
+
+def test_make_run_serves_signs_in_and_stops_on_ctrl_c_without_leftovers(instance, make_run, tmp_path):
     redis_socket = config.embedded_redis_socket(instance)
     first = make_run()
     first.wait_until_serving()
@@ -198,6 +224,7 @@ def test_make_run_serves_signs_in_and_stops_on_ctrl_c_without_leftovers(instance
     # Started side by side, Redis may answer a moment after the web app does.
     assert wait_for(first.health, "/healthz to answer 200") == {"status": "ok", "database": "ok", "redis": "ok"}
     assert wait_for(first.sandbox_health, "the sandbox provider to answer")
+    assert_a_fresh_instance_sends_a_test_message(first, tmp_path)
 
     # A job running at Ctrl-C is finished and recorded before Redis goes away, even one that needs
     # longer than honcho's own 5 s: this one runs until the test releases it.
