@@ -6,8 +6,9 @@ Outbound: a batch of :class:`Outbound` messages goes to :meth:`Channel.send`, wh
 ``failed`` (permanent, with what it means for the recipient, the template or the sender).
 Inbound: :meth:`Channel.verify_webhook` checks a callback's signature against the raw body and
 :meth:`Channel.parse_webhook` turns it into :data:`Event` values, purely (no I/O).
-Templates and the number: submit a template, read template states, read the number's quality,
-messaging tier and throughput.
+Templates and the number: submit a template, edit a template the provider already has (so that a
+rejected or a new version is reviewed again under its name), read template states, read the number's
+quality, messaging tier and throughput.
 
 Sentences in results are lazy translations: ``str()`` renders them in the reader's language, and
 the ``code`` is what should be stored (``channels.errors.sentence_for`` words it again later).
@@ -297,6 +298,15 @@ class Channel(ABC):
     @abstractmethod
     async def submit_template(self, template: TemplateSubmission) -> TemplateState:
         """Submit a template for approval; raises :class:`ChannelError`."""
+
+    @abstractmethod
+    async def edit_template(self, provider_id: str, template: TemplateSubmission) -> TemplateState:
+        """Replace the content of the provider's template ``provider_id`` with ``template`` and have it reviewed
+        again; the provider's verdict so far (pending, or decided at once). The provider knows a template by
+        (name, language) in its account, so a rejected template, or a new version of an approved one, is
+        edited rather than submitted again (a second submission of the name is refused). Name and language
+        never change; the provider may refuse to change an approved template's category, or to edit it too
+        often (Meta: once in 24 hours, ten times in 30 days). Raises :class:`ChannelError`."""
 
     @abstractmethod
     async def template_states(self, name: str | None = None) -> list[TemplateState]:

@@ -83,7 +83,7 @@ def graph(sandbox: Sandbox, handler: Handler) -> Callable[[web.BaseRequest], Awa
         if settings.latency_ms:
             await asyncio.sleep(settings.latency_ms / 1000)
         node = request["node"]
-        number = state.numbers.get(node) or state.number_of_account(node)
+        number = state.numbers.get(node) or state.number_of_account(node) or state.number_of_template(node)
         hold = False
         try:
             token = number.token if number is not None and number.token else settings.token
@@ -163,6 +163,9 @@ async def read_node(request: web.BaseRequest, sandbox: Sandbox, node: str, numbe
         raise errors.unknown_object(node)
     if number.phone_number_id == node:
         return respond(number.public(fields))
+    template = sandbox.state.book.by_id.get(node)
+    if template is not None:  # GET /{template_id}, as Meta reads one template
+        return respond(template.to_json(tuple(fields) or templates.DEFAULT_FIELDS))
     return respond({"id": node, "name": f"{number.verified_name} account"})  # a business account
 
 
@@ -173,17 +176,39 @@ async def submit_template(request: web.BaseRequest, sandbox: Sandbox, node: str,
     template = templates.parse_submission(node, state.book.new_id(), parsed(await request.read()))
     state.book.add(template)
     sandbox.changed()
+    _review(sandbox, state, template)
+    return respond({"id": template.id, "status": template.status, "category": template.category})
+
+
+async def edit_template(request: web.BaseRequest, sandbox: Sandbox, node: str, number: Number | None) -> web.Response:
+    """``POST /{template_id}``: Meta's edit of a template of any account (the id says which); ``{"success": true}``.
+    The edited template is reviewed again as a submission is (same rules, same delays, the same webhook)."""
+    state = sandbox.state
+    template = state.book.by_id.get(node)
+    if template is None:
+        raise errors.unknown_object(node)
+    settings = state.settings
+    templates.apply_edit(template, parsed(await request.read()), time.time(), settings.approved_edits_per_day,
+                         settings.approved_edits_per_30_days)
+    state.ledger.event("templates_edited")
+    sandbox.changed()
+    _review(sandbox, state, template)
+    return respond({"success": True})
+
+
+def _review(sandbox: Sandbox, state: State, template: templates.Template) -> None:
+    """Decide a submitted or edited template now, later, or (a ``_pending`` name) only when forced."""
     delay = templates.delay_ms(template, state.settings.template_delay_ms, state.settings.slow_template_delay_ms)
     if delay == 0:
         _decide(sandbox, state, template)
     elif delay is not None:
-        sandbox.callbacks.later(delay / 1000, lambda: _decide(sandbox, state, template))
-    return respond({"id": template.id, "status": template.status, "category": template.category})
+        revision = template.revision
+        sandbox.callbacks.later(delay / 1000, lambda: _decide(sandbox, state, template, revision))
 
 
-def _decide(sandbox: Sandbox, state: State, template: templates.Template) -> None:
-    if template.forced or template.status != "PENDING":
-        return
+def _decide(sandbox: Sandbox, state: State, template: templates.Template, revision: int | None = None) -> None:
+    if template.forced or template.status != "PENDING" or revision not in (None, template.revision):
+        return  # forced, decided already, or edited since this decision was planned (the edit plans its own)
     template.status, template.reason = templates.decide(template)
     state.ledger.event("templates_decided")
     sandbox.changed()
@@ -329,6 +354,7 @@ def make_router(sandbox: Sandbox) -> Router:
     router.add("GET", f"/{VERSION}/{{node}}/message_templates", graph(sandbox, list_templates))
     router.add("POST", f"/{VERSION}/{{node}}/message_templates", graph(sandbox, submit_template))
     router.add("GET", f"/{VERSION}/{{node}}", graph(sandbox, read_node))
+    router.add("POST", f"/{VERSION}/{{node}}", graph(sandbox, edit_template))
     router.add("GET", "/_sandbox/health", health)
     for method, path, handler in (
         ("POST", "/_sandbox/reset", reset),

@@ -26,7 +26,7 @@ def save(path: Path, state: State) -> None:
         "next_template_id": state.book.next_id,
         "templates": [
             {"id": t.id, "waba_id": t.waba_id, **{k: getattr(t, k) for k in KEPT}, "status": t.status,
-             "reason": t.reason, "previous_category": t.previous_category, "forced": t.forced}
+             "reason": t.reason, "previous_category": t.previous_category, "forced": t.forced, "edits": t.edits}
             for t in state.book.by_id.values()
         ],
     }
@@ -48,6 +48,7 @@ def load(path: Path, state: State) -> list:
         template = parse_submission(row["waba_id"], row["id"], {k: row[k] for k in KEPT})
         template.status, template.reason = row["status"], row["reason"]
         template.previous_category, template.forced = row.get("previous_category"), row.get("forced", False)
+        template.edits = list(row.get("edits", ()))  # the edit limits of approved templates outlive a restart
         state.book.add(template)
         if template.status == "PENDING" and not template.forced and delay_ms(template, 0, 0) is not None:
             waiting.append(template)

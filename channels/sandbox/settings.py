@@ -43,6 +43,9 @@ class Settings:
     status_shares: dict[str, float] = field(default_factory=_default_status_shares)
     template_delay_ms: float = 0.0  # before a submitted template is decided (0: at once)
     slow_template_delay_ms: float = 2000.0  # at least this for templates whose name ends in _slow
+    # Meta's limits on editing an approved template (rejected and paused ones can be edited without limit).
+    approved_edits_per_day: int = 1
+    approved_edits_per_30_days: int = 10
     enforce_throughput: bool = False  # refuse sends over the number's throughput (STANDARD 80/s, HIGH 1,000/s)
     ledger_requests: int = 1_000_000  # request entries kept (counts stay exact beyond it)
     seed: int = 0

@@ -123,6 +123,11 @@ class State:
     def number_of_account(self, waba_id: str) -> Number | None:
         return next((n for n in self.numbers.values() if n.waba_id == waba_id), None)
 
+    def number_of_template(self, template_id: str) -> Number | None:
+        """The (first) number of the account a template belongs to: its token guards the template's node."""
+        template = self.book.by_id.get(template_id)
+        return self.number_of_account(template.waba_id) if template is not None else None
+
     def callback_of(self, number: Number) -> tuple[str | None, str]:
         """Where this number's webhooks go (None: nowhere) and the secret they are signed with."""
         return number.callback_url or self.settings.callback_url, number.app_secret or self.settings.app_secret

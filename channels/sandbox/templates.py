@@ -13,6 +13,11 @@ The decision rules (documented in docs/sandbox.md), checked in this order:
 
 A name ending in ``_pending`` is never decided by itself (only ``POST /_sandbox/templates/…`` decides
 it); a name ending in ``_slow`` waits at least ``slow_template_delay_ms``.
+
+An edit (``POST /{template_id}``, :func:`apply_edit`) follows Meta's rules: only an approved, rejected or
+paused template can be edited; name and language never change; an approved template keeps its category and
+can be edited once in 24 hours and ten times in 30 days (rejected and paused ones without limit); the edited
+template is pending and decided again by the same rules.
 """
 
 from __future__ import annotations
@@ -44,6 +49,8 @@ MARKETING = re.compile(
     r"(скидк|акци[яию]|распродаж|промокод|выгод|\bsale\b|discount|\boffer|\bpromo|\d+\s?%)", re.IGNORECASE)
 
 PAGE_SIZE = 25
+EDITABLE = ("APPROVED", "REJECTED", "PAUSED")
+DAY_S, MONTH_S = 24 * 3600, 30 * 24 * 3600
 
 
 @dataclass
@@ -59,6 +66,8 @@ class Template:
     reason: str = "NONE"
     previous_category: str | None = None
     forced: bool = False  # decided over the control API: the automatic decision no longer applies
+    edits: list[float] = field(default_factory=list)  # unix times of the edits made to it while approved (30 days)
+    revision: int = 0  # bumped by each edit, so that a decision planned for an earlier content is dropped
     # Derived from the components: the variables of the header and body, the buttons.
     header_variables: list[str] = field(default_factory=list)
     body_variables: list[str] = field(default_factory=list)
@@ -127,6 +136,41 @@ def parse_submission(waba_id: str, template_id: str, body: Any) -> Template:
         elif component["type"] == "BUTTONS":
             template.buttons = [b for b in component.get("buttons") or () if isinstance(b, dict)]
     return template
+
+
+def apply_edit(template: Template, body: Any, now: float, per_day: int, per_month: int) -> None:
+    """Edit ``template`` in place as ``POST /{template_id}`` asks, or a :class:`GraphError` as Meta would refuse
+    it (nothing changes then): new components (all of them, replacing the old), parameter format and category.
+    The template is pending afterwards; the caller has it decided."""
+    if not isinstance(body, dict):
+        raise errors.invalid_parameter("The request body must be a JSON object.")
+    fixed = next((key for key in ("name", "language") if key in body), None)
+    if fixed is not None:
+        raise errors.invalid_parameter(f"{fixed}: the name and language of a template cannot be edited.")
+    if "components" not in body and "category" not in body:
+        raise errors.invalid_parameter("components: the parameter components or category is required.")
+    if template.status not in EDITABLE:
+        raise errors.invalid_parameter(f"The template's status is {template.status}: only templates that are "
+                                       f"{', '.join(EDITABLE)} can be edited.")
+    category = str(body.get("category") or template.category).upper()
+    if template.status == "APPROVED":
+        if category != template.category:
+            raise errors.invalid_parameter("category: the category of an approved template cannot be edited.")
+        recent = [moment for moment in template.edits if now - moment < MONTH_S]
+        if sum(now - moment < DAY_S for moment in recent) >= per_day or len(recent) >= per_month:
+            raise errors.invalid_parameter(f"An approved template can be edited {per_day} time(s) in 24 hours and "
+                                           f"{per_month} times in 30 days; this one has reached the limit.")
+        template.edits = recent
+    candidate = parse_submission(template.waba_id, template.id, {
+        "name": template.name, "language": template.language, "category": category,
+        "parameter_format": body.get("parameter_format", template.parameter_format),
+        "components": body.get("components", template.components)})
+    if template.status == "APPROVED":
+        template.edits.append(now)
+    for name in ("category", "parameter_format", "components", "header_variables", "body_variables", "buttons"):
+        setattr(template, name, getattr(candidate, name))
+    template.status, template.reason, template.forced = "PENDING", "NONE", False
+    template.revision += 1
 
 
 def decide(template: Template) -> tuple[str, str]:

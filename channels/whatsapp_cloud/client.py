@@ -12,7 +12,7 @@ import asyncio
 import hmac
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +25,7 @@ from channels.base import (
     Channel,
     ChannelError,
     Event,
+    FailureMeaning,
     MessageKind,
     NumberInfo,
     Outbound,
@@ -41,6 +42,10 @@ NUMBER_FIELDS = "display_phone_number,verified_name,quality_rating,messaging_lim
 TEMPLATE_FIELDS = "id,name,language,status,category,rejected_reason"
 TEMPLATE_PAGE = 100  # templates asked for per page of the list
 MAX_PAGES = 1000  # a list that never ends is the server's bug: stop rather than loop forever
+# A permanent refusal of an edit (Meta: code 100 with its reason in English, never shown as it is): the rules.
+EDIT_REFUSED = _l("The provider refused to edit the template. It edits only an approved, rejected or paused "
+                  "template, an approved one at most once in 24 hours and ten times in 30 days; try again later, "
+                  "or create a new template under another name.")
 
 
 def _transport_code(error: BaseException) -> str:
@@ -103,8 +108,9 @@ class WhatsAppCloud(Channel):
                 document = None
             return _Answer(response.status, errors.parse_retry_after(response.headers.get("Retry-After")), document)
 
-    async def _call(self, method: str, url: str, **options: Any) -> dict[str, Any]:
-        """A call other than a send: its JSON on success, else :class:`ChannelError` with the table's sentence."""
+    async def _call(self, method: str, url: str, refused: Any = None, **options: Any) -> dict[str, Any]:
+        """A call other than a send: its JSON on success, else :class:`ChannelError` with the table's sentence
+        (or ``refused``, if given, for a permanent refusal that is not about the sender's token or rights)."""
         try:
             answer = await self._request(method, url, **options)
         except (TimeoutError, aiohttp.ClientError) as error:
@@ -117,7 +123,10 @@ class WhatsAppCloud(Channel):
         decision = errors.decide(responses.error_code(answer.document), answer.status, answer.retry_after)
         log.warning("event=channel_call_refused channel=%s method=%s status=%s code=%s detail=%r", self.name,
                     method, answer.status, decision.code, responses.error_text(answer.document))
-        raise ChannelError(decision.sentence, decision.code, retryable=decision.retryable)
+        sentence = decision.sentence
+        if refused is not None and not decision.retryable and decision.meaning is not FailureMeaning.SENDER:
+            sentence = refused
+        raise ChannelError(sentence, decision.code, retryable=decision.retryable)
 
     # --- sends ------------------------------------------------------------------------------------------
 
@@ -161,17 +170,51 @@ class WhatsAppCloud(Channel):
 
     async def submit_template(self, template: TemplateSubmission) -> TemplateState:
         """Submit a template for approval (examples for every variable); the provider's first verdict."""
+        body = self._built(template, payloads.submission)
+        document = await self._call("POST", self._url(self.settings.account_id, "message_templates"), body=body)
+        if "category" not in document:
+            document = {**document, "category": template.category}
+        return responses.template_state(document, name=template.name, language=template.language)
+
+    async def edit_template(self, provider_id: str, template: TemplateSubmission) -> TemplateState:
+        """Replace the components of the provider's template ``provider_id`` (``POST /{template_id}``) and read
+        its new status back.
+
+        The template's record is read first: Meta refuses to change an approved template's category, which is
+        said here without spending one of its few edits; the category is sent only when it changes. Meta
+        answers an edit with ``{"success": true}`` alone, so the verdict (pending, or decided at once) is the
+        record read again; a record that cannot be found reads as pending.
+        """
+        body = self._built(template, lambda t: payloads.edit(t, with_category=False))
+        current = await self._state(provider_id, template.name)
+        category = template.category.lower()
+        if current is not None and current.category and current.category != category:
+            if current.status == "approved":
+                raise ChannelError(_l("The provider does not let an approved template change its category; keep "
+                                      "the category, or create a new template under another name."),
+                                   "category_locked")
+            body["category"] = category.upper()
+        document = await self._call("POST", self._url(provider_id), body=body, refused=EDIT_REFUSED)
+        if document.get("success") is not True:
+            raise ChannelError(errors.TRANSPORT["malformed_response"], "malformed_response", retryable=True)
+        log.info("event=template_edited channel=%s template=%s provider_id=%s", self.name, template.name, provider_id)
+        found = await self._state(provider_id, template.name)
+        return found or TemplateState(provider_id, template.name, template.language, "pending", category)
+
+    async def _state(self, provider_id: str, name: str) -> TemplateState | None:
+        """The provider's record of the template ``provider_id`` (found by its name), None if it has none."""
+        return next((state for state in await self.template_states(name) if state.provider_id == provider_id), None)
+
+    def _built(self, template: TemplateSubmission,
+               build: Callable[[TemplateSubmission], dict[str, Any]]) -> dict[str, Any]:
+        """``build(template)``, or :class:`ChannelError` before any request when it cannot be expressed."""
         try:
-            body = payloads.submission(template)
+            return build(template)
         except payloads.PayloadError as error:
             log.warning("event=template_refused channel=%s template=%s detail=%r", self.name, template.name, str(error))
             raise ChannelError(_l("The template cannot be submitted as it is: every variable needs an example value, "
                                   "and every button must be a quick reply, a link or a phone number."),
                                "payload") from None
-        document = await self._call("POST", self._url(self.settings.account_id, "message_templates"), body=body)
-        if "category" not in document:
-            document = {**document, "category": template.category}
-        return responses.template_state(document, name=template.name, language=template.language)
 
     async def template_states(self, name: str | None = None) -> list[TemplateState]:
         """The account's templates (of this name, if given), every page of the list."""

@@ -1,4 +1,4 @@
-"""The JSON bodies the Cloud API wants: an outbound message, and a template submitted for approval.
+"""The JSON bodies the Cloud API wants: an outbound message, and a template submitted or edited for approval.
 
 Pure functions over ``channels.base`` values; the client posts what they return.
 """
@@ -133,24 +133,40 @@ def _submitted_button(button: Mapping[str, str]) -> dict[str, Any]:
     return value
 
 
-def submission(template: TemplateSubmission) -> dict[str, Any]:
-    """The body of ``POST /{waba_id}/message_templates``, with an example for every variable."""
+def components(template: TemplateSubmission) -> list[dict[str, Any]]:
+    """The ``components`` of a template for review (header, body, footer, buttons), with an example for every
+    variable: the same for a submission and an edit."""
     named = parameter_format(template) == "NAMED"
-    components: list[dict[str, Any]] = []
+    found: list[dict[str, Any]] = []
     if template.header:
         header: dict[str, Any] = {"type": "HEADER", "format": "TEXT", "text": template.header}
         example = _examples(template, template.header, named, "header_text")
         if example:
             header["example"] = example
-        components.append(header)
+        found.append(header)
     body: dict[str, Any] = {"type": "BODY", "text": template.body}
     example = _examples(template, template.body, named, "body_text")
     if example:
         body["example"] = example
-    components.append(body)
+    found.append(body)
     if template.footer:
-        components.append({"type": "FOOTER", "text": template.footer})
+        found.append({"type": "FOOTER", "text": template.footer})
     if template.buttons:
-        components.append({"type": "BUTTONS", "buttons": [_submitted_button(button) for button in template.buttons]})
+        found.append({"type": "BUTTONS", "buttons": [_submitted_button(button) for button in template.buttons]})
+    return found
+
+
+def submission(template: TemplateSubmission) -> dict[str, Any]:
+    """The body of ``POST /{waba_id}/message_templates``, with an example for every variable."""
     return {"name": template.name, "language": template.language, "category": template.category.upper(),
-            "parameter_format": "NAMED" if named else "POSITIONAL", "components": components}
+            "parameter_format": parameter_format(template), "components": components(template)}
+
+
+def edit(template: TemplateSubmission, with_category: bool) -> dict[str, Any]:
+    """The body of ``POST /{template_id}``: every component (Meta replaces them all) and the parameter format;
+    the category only when it is to change (``with_category``). Name and language cannot be edited, so they
+    are not sent."""
+    body: dict[str, Any] = {"parameter_format": parameter_format(template), "components": components(template)}
+    if with_category:
+        body["category"] = template.category.upper()
+    return body

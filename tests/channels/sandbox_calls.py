@@ -66,6 +66,12 @@ def submit(sandbox: SandboxProcess, name: str, body_text: str = "Здравст�
     return call("POST", sandbox.graph_url(waba, "message_templates"), submission)
 
 
+def edit(sandbox: SandboxProcess, template_id: str, body_text: str | None = None, **fields: Any) -> Answer:
+    """Edit a template (``POST /{template_id}``) with a new body, or with just the fields given."""
+    body = {"components": [{"type": "BODY", "text": body_text}]} if body_text is not None else {}
+    return call("POST", sandbox.graph_url(template_id), {**body, **fields})
+
+
 def approved(sandbox: SandboxProcess, name: str = "order_ready", **kwargs: Any) -> str:
     """Submit a template the sandbox approves at once; its id."""
     answer = submit(sandbox, name, **kwargs)

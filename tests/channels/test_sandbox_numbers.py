@@ -6,7 +6,7 @@ import urllib.error
 
 import pytest
 
-from tests.channels.sandbox_calls import call, submit
+from tests.channels.sandbox_calls import call, edit, submit
 from tests.sandbox_provider import PHONE_NUMBER_ID, SandboxProcess
 
 FIELDS = "display_phone_number,verified_name,quality_rating,messaging_limit_tier,throughput"
@@ -84,11 +84,15 @@ def test_a_state_file_keeps_numbers_and_templates_across_restarts(tmp_path):
         first.add_number("100000000000002", display_phone_number="+7 495 000-00-02")
         kept = submit(first, "kept", body_text="Заказ {{1}} готов").json["id"]
         waiting = submit(first, "waiting_pending").json["id"]
+        edited = submit(first, "edited", body_text="Заказ {{1}} готов").json["id"]
+        assert edit(first, edited, "Заказ {{1}} ждёт вас").status == 200  # its one edit of the day
     with SandboxProcess("--state-file", str(state_file)) as second:
+        assert edit(second, edited, "Заказ {{1}} готов").code == 100  # the edit limit outlived the restart
         assert {n["phone_number_id"] for n in second.control("GET", "/_sandbox/numbers")} == \
             {PHONE_NUMBER_ID, "100000000000002"}
         rows = call("GET", second.graph_url("200000000000001", "message_templates") + "?fields=id,status").json
-        assert rows["data"] == [{"id": kept, "status": "APPROVED"}, {"id": waiting, "status": "PENDING"}]
+        assert rows["data"] == [{"id": kept, "status": "APPROVED"}, {"id": waiting, "status": "PENDING"},
+                                {"id": edited, "status": "APPROVED"}]
         body = {"messaging_product": "whatsapp", "to": "79001234501", "type": "template",
                 "template": {"name": "kept", "language": {"code": "ru"},
                              "components": [{"type": "body", "parameters": [{"type": "text", "text": "42"}]}]}}
