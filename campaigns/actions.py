@@ -27,6 +27,7 @@ ACTION_LABELS = {
     "template.unarchived": _l("Template restored"),
     "template.status_changed": _l("Provider status changed"),
     "template.submitted": _l("Template submitted to the provider"),
+    "template.edited_at_provider": _l("Template edited at the provider and submitted again"),
     "sender.created": _l("Sender added"),
     "sender.updated": _l("Sender changed"),
     "sender.checked": _l("Sender's connection checked"),

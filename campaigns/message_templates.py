@@ -16,7 +16,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, delete, false, func, or_, select
+from sqlalchemy import Select, false, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from campaigns import rendering
@@ -352,9 +352,11 @@ def update_template(
         for key, value in new_content.items():
             setattr(template, key, value)
         if template.status is TemplateStatus.REJECTED:
-            # The providers' reasons were about the old text; the edit is a fresh draft to submit everywhere.
-            db.session.execute(delete(TemplateApproval).where(TemplateApproval.template_id == template.id)
-                               .execution_options(synchronize_session=False))
+            # The providers' reasons were about the old text: the edit is a draft to submit again in every
+            # account. Each account's row stays, as a draft, for the provider's template id it holds: the
+            # provider knows the name already, so the next submission edits that template.
+            db.session.execute(update(TemplateApproval).where(TemplateApproval.template_id == template.id)
+                               .values(status=TemplateStatus.DRAFT, reason=None, decided_at=None, updated_at=now))
             template.status, template.rejection_reason = TemplateStatus.DRAFT, None
     template.updated_by_id, template.updated_at = actor_id, now
     _flush(template.name, template.language)

@@ -131,9 +131,13 @@ class TemplateApproval(db.Model):
     """The provider's verdict on one template version in one WhatsApp Business Account.
 
     The account is the sender's ``(waba_id, base_url)``: senders of one account share its templates,
-    and a campaign needs its template approved in its own sender's account. ``status`` uses
-    ``TemplateStatus`` without ``draft`` (a version never submitted to an account has no row);
-    ``reason`` is the provider's code (``INVALID_FORMAT``, …) or an admin's words.
+    and a campaign needs its template approved in its own sender's account. A version never submitted
+    to an account has no row there; ``draft`` is the status of a row whose rejected version was edited
+    since (it keeps ``provider_template_id``, so that the next submission edits the provider's
+    template of that name instead of creating a second one, which the provider refuses). A new version
+    submitted where an earlier one has a provider template id edits that template too, and its row
+    records the same id; the earlier version's row stays as it was, as history. ``reason`` is the
+    provider's code (``INVALID_FORMAT``, …) or an admin's words.
     """
 
     __tablename__ = "template_approvals"

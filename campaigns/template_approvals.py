@@ -229,14 +229,29 @@ def _provider_reason(state: TemplateState) -> str:
     return reason if _provider_status(state) in NEEDS_REASON else ""
 
 
+# An account's row in these statuses (or no row) is submitted again: rejected, or edited since its rejection.
+RESUBMITTABLE = frozenset({TemplateStatus.REJECTED, TemplateStatus.DRAFT})
+
+
 def can_submit(template: Template) -> bool:
     """Whether submitting would send the template anywhere: a current version with a sender's account
-    where it was never submitted or was rejected."""
+    where it was never submitted, was rejected, or was edited since it was rejected."""
     if not template.is_current:
         return False
     rows = {(item.account_id, item.base_url): item.status for item in approvals_of(template)}
-    return any(rows.get((account.account_id, account.base_url), TemplateStatus.REJECTED) is TemplateStatus.REJECTED
+    return any(rows.get((account.account_id, account.base_url), TemplateStatus.DRAFT) in RESUBMITTABLE
                for account in accounts())
+
+
+def provider_template_id(template: Template, account_id: str, base_url: str) -> str | None:
+    """The provider's id of the template's (name, language) in the account: this version's, else the newest
+    earlier version's that has one; None when the account never saw the template (it is created there)."""
+    return db.session.scalar(
+        select(TemplateApproval.provider_template_id).join(Template, Template.id == TemplateApproval.template_id)
+        .where(Template.name == template.name, Template.language == template.language,
+               Template.version <= template.version, TemplateApproval.account_id == account_id,
+               TemplateApproval.base_url == base_url, TemplateApproval.provider_template_id.is_not(None))
+        .order_by(Template.version.desc(), TemplateApproval.id.desc()).limit(1))
 
 
 def _with_reason(settings, state: TemplateState) -> TemplateState:
@@ -254,9 +269,11 @@ def submit(template: Template, actor: Any = None, policy: Policy | None = None,
            sender: Sender | None = None) -> Submission:
     """Send the template for approval to the provider of every sender's account (or ``sender``'s).
 
-    Accounts where it is pending or decided (other than rejected) are skipped. Each provider's answer
-    is recorded: approved or rejected at once, else pending for ``sync`` to read back. When every
-    provider refused the call, ``TemplateError`` says why; when some did, ``failures`` lists them.
+    Accounts where it is pending or decided (other than rejected) are skipped. Where the account already has
+    a provider template of this name and language (an earlier version's, or this version's before it was
+    edited), that template is edited; elsewhere it is created. Each provider's answer is recorded: approved
+    or rejected at once, else pending for ``sync`` to read back. When every provider refused the call,
+    ``TemplateError`` says why; when some did, ``failures`` lists them.
     """
     if not template.is_current:
         raise TemplateError([_("This is an old version of the template; submit the current one.")], status=409)
@@ -266,7 +283,7 @@ def submit(template: Template, actor: Any = None, policy: Policy | None = None,
                                "add a sender first.")], status=409)
     open_targets = [account for account in targets
                     if (found := _approval(template.id, account.account_id, account.base_url)) is None
-                    or found.status is TemplateStatus.REJECTED]
+                    or found.status in RESUBMITTABLE]
     if not open_targets:
         status = status_for(template, sender) if sender is not None else template.status
         raise TemplateError([_("The template is already “%(status)s” in every business account it could be "
@@ -277,36 +294,54 @@ def submit(template: Template, actor: Any = None, policy: Policy | None = None,
     if errors:
         raise TemplateError(errors)
     outcome = Submission(template)
-    submission = submission_of(template)
     for account in open_targets:
-        settings = senders.settings_for(account.sender)
-        try:
-            state = http.run(lambda session, s=settings: channel_for(s, session).submit_template(submission),
-                             timeout=settings.timeout_seconds + 5)
-        except (ChannelError, TimeoutError) as error:
-            sentence = str(getattr(error, "sentence", "") or _("The provider did not answer in time."))
-            log.info("event=template_submit_failed template=%s account=%s code=%s", template.id,
-                     account.account_id, getattr(error, "code", "timeout"))
-            outcome.failures.append((account, sentence))
-            continue
-        audit.record("template.submitted", actor=actor, target=template,
-                     details={"name": template.name, "language": template.language, "version": template.version,
-                              "channel": settings.channel, "account": account.account_id})
-        record(template, account.account_id, account.base_url, TemplateStatus.PENDING,
-               provider_template_id=state.provider_id, category=state.category, submitted=True, actor=actor)
-        status = _provider_status(state)
-        if status in NEEDS_REASON and not (state.reason or "").strip():
-            # The submission's answer carries no reason (Meta's neither): the template's record has it.
-            state = _with_reason(settings, state)
-        if status is not TemplateStatus.PENDING:
-            # The provider decided, not the person who submitted: the audit log names the channel.
-            with _as_channel(settings.channel):
-                record(template, account.account_id, account.base_url, status, reason=_provider_reason(state),
-                       category=state.category, provider_template_id=state.provider_id)
-        outcome.approvals.append(_approval(template.id, account.account_id, account.base_url))
+        approval = _submit_to(template, account, submission_of(template), actor)
+        if isinstance(approval, str):
+            outcome.failures.append((account, approval))
+        else:
+            outcome.approvals.append(approval)
     if not outcome.approvals:
         raise TemplateError([sentence for _account, sentence in outcome.failures], status=502)
     return outcome
+
+
+def _submit_to(template: Template, account: Account, submission: TemplateSubmission,
+               actor: Any) -> TemplateApproval | str:
+    """Create or edit the template at one account's provider and record the answer; the provider's refusal
+    as a sentence instead."""
+    settings = senders.settings_for(account.sender)
+    existing = provider_template_id(template, account.account_id, account.base_url)
+
+    def call(session):
+        channel = channel_for(settings, session)
+        return channel.edit_template(existing, submission) if existing else channel.submit_template(submission)
+
+    try:
+        state = http.run(call, timeout=3 * settings.timeout_seconds + 5)  # an edit reads, posts and reads again
+    except (ChannelError, TimeoutError) as error:
+        log.info("event=template_submit_failed template=%s account=%s edit=%s code=%s", template.id,
+                 account.account_id, bool(existing), getattr(error, "code", "timeout"))
+        return str(getattr(error, "sentence", "") or _("The provider did not answer in time."))
+    details = {"name": template.name, "language": template.language, "version": template.version,
+               "channel": settings.channel, "account": account.account_id}
+    if existing:
+        # Meta keeps one template per name: this version replaced the content of the one the account has.
+        audit.record("template.edited_at_provider", actor=actor, target=template,
+                     details={**details, "provider_template_id": existing})
+    else:
+        audit.record("template.submitted", actor=actor, target=template, details=details)
+    record(template, account.account_id, account.base_url, TemplateStatus.PENDING,
+           provider_template_id=state.provider_id or existing, category=state.category, submitted=True, actor=actor)
+    status = _provider_status(state)
+    if status in NEEDS_REASON and not (state.reason or "").strip():
+        # The submission's answer carries no reason (Meta's neither): the template's record has it.
+        state = _with_reason(settings, state)
+    if status is not TemplateStatus.PENDING:
+        # The provider decided, not the person who submitted: the audit log names the channel.
+        with _as_channel(settings.channel):
+            record(template, account.account_id, account.base_url, status, reason=_provider_reason(state),
+                   category=state.category, provider_template_id=state.provider_id or existing)
+    return _approval(template.id, account.account_id, account.base_url)
 
 
 # --- an admin's verdict, and the periodic sync ------------------------------------------------------------

@@ -43,7 +43,8 @@ def test_a_submission_records_the_sandboxs_immediate_approval(app, sandbox_sende
                                                                                       "provider")]
 
 
-def test_a_rejection_keeps_the_providers_reason_and_an_edit_in_place_forgets_it(app, sandbox_sender):
+def test_a_rejection_keeps_the_providers_reason_and_an_edit_in_place_keeps_only_the_providers_id(app,
+                                                                                                 sandbox_sender):
     template = make(body="Hi {{1}}, see instagram.com/shop for the sale on {{2}}. Bye!")
     template_approvals.submit(template)
     db.session.commit()
@@ -51,16 +52,16 @@ def test_a_rejection_keeps_the_providers_reason_and_an_edit_in_place_forgets_it(
     assert (approval.status, approval.reason) == (TemplateStatus.REJECTED, "ABUSIVE_CONTENT")
     assert template.status is TemplateStatus.REJECTED and template.rejection_reason == "ABUSIVE_CONTENT"
     assert template_approvals.reason_text(template.rejection_reason).startswith("The provider found the content")
+    provider_id = approval.provider_template_id
     fixed = templates.update_template(template, {"body": "Hi {{1}}, the sale starts on {{2}}. See you!"})
     db.session.commit()
-    assert (fixed.id, fixed.status, approvals(fixed)) == (template.id, TemplateStatus.DRAFT, {})
-    # The account has the rejected template under this name already: the provider refuses a second one,
-    # and the refusal is a sentence, with nothing recorded (an edit call is the channel's next step).
-    with pytest.raises(templates.TemplateError) as refused:
-        template_approvals.submit(fixed)
-    assert refused.value.status == 502 and refused.value.errors[0]
-    db.session.rollback()
-    assert approvals(fixed) == {}
+    [kept] = approvals(fixed).values()
+    # The reason was about the old text; the provider's id stays, for the next submission to edit that template.
+    assert (fixed.id, fixed.status, fixed.rejection_reason) == (template.id, TemplateStatus.DRAFT, None)
+    assert (kept.status, kept.reason, kept.decided_at, kept.provider_template_id) == (
+        TemplateStatus.DRAFT, None, None, provider_id)
+    assert template_approvals.status_for(fixed, sandbox_sender) is TemplateStatus.DRAFT
+    assert template_approvals.can_submit(fixed)
 
 
 def test_the_sync_picks_up_a_delayed_decision_and_a_category_change(app, sandbox, sandbox_sender):
