@@ -52,6 +52,8 @@ PROVIDER_STATUSES = {
     "pending_deletion": TemplateStatus.DISABLED, "deleted": TemplateStatus.DISABLED,
 }
 # Meta's rejection reasons (``rejected_reason``): a short label and what the author should do.
+# Not a provider's code: Vestnik's reason for an earlier version whose text a newer one replaced at the provider.
+SUPERSEDED = "SUPERSEDED"
 REJECTION_LABELS = {
     "ABUSIVE_CONTENT": _l("Abusive content"),
     "INCORRECT_CATEGORY": _l("Incorrect category"),
@@ -61,6 +63,7 @@ REJECTION_LABELS = {
     "TAG_CONTENT_MISMATCH": _l("Content does not match the category"),
     "CATEGORY_NOT_AVAILABLE": _l("Category not available"),
     "NONE": _l("No reason given"),
+    SUPERSEDED: _l("Replaced by a newer version"),
 }
 REJECTION_SENTENCES = {
     "ABUSIVE_CONTENT": _l("The provider found the content abusive or against its policies (a link to a restricted "
@@ -75,6 +78,8 @@ REJECTION_SENTENCES = {
     "TAG_CONTENT_MISMATCH": _l("The text does not match the chosen category; change one of them and submit again."),
     "CATEGORY_NOT_AVAILABLE": _l("This category is not available to the business account."),
     "NONE": _l("The provider gave no reason."),
+    SUPERSEDED: _l("A newer version of this template replaced its text at the provider; campaigns must use the "
+                   "current version."),
 }
 SOURCE_LABELS = {ApprovalSource.PROVIDER: _l("the provider"), ApprovalSource.ADMIN: _l("an administrator")}
 
@@ -328,6 +333,8 @@ def _submit_to(template: Template, account: Account, submission: TemplateSubmiss
         # Meta keeps one template per name: this version replaced the content of the one the account has.
         audit.record("template.edited_at_provider", actor=actor, target=template,
                      details={**details, "provider_template_id": existing})
+        with _as_channel(settings.channel):
+            _supersede_earlier(template, account, existing)
     else:
         audit.record("template.submitted", actor=actor, target=template, details=details)
     record(template, account.account_id, account.base_url, TemplateStatus.PENDING,
@@ -342,6 +349,19 @@ def _submit_to(template: Template, account: Account, submission: TemplateSubmiss
             record(template, account.account_id, account.base_url, status, reason=_provider_reason(state),
                    category=state.category, provider_template_id=state.provider_id or existing)
     return _approval(template.id, account.account_id, account.base_url)
+
+
+def _supersede_earlier(template: Template, account: Account, provider_id: str) -> None:
+    """Earlier versions whose text the provider's template held are no longer what it sends by that name: a
+    campaign still on one of them would go out with this version's text, so they stop being usable there."""
+    earlier = db.session.execute(
+        select(Template, TemplateApproval).join(TemplateApproval, TemplateApproval.template_id == Template.id)
+        .where(Template.name == template.name, Template.language == template.language,
+               Template.version < template.version, TemplateApproval.account_id == account.account_id,
+               TemplateApproval.base_url == account.base_url, TemplateApproval.provider_template_id == provider_id,
+               TemplateApproval.status != TemplateStatus.DISABLED))
+    for version, _approval_row in earlier.all():
+        record(version, account.account_id, account.base_url, TemplateStatus.DISABLED, reason=SUPERSEDED)
 
 
 # --- an admin's verdict, and the periodic sync ------------------------------------------------------------

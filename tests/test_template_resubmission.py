@@ -92,7 +92,9 @@ def test_a_new_version_of_an_approved_template_is_approved_for_its_sender_and_pa
     db.session.commit()
     new, old = approval(second), approval(first)
     assert (new.status, new.provider_template_id) == (TemplateStatus.APPROVED, provider_id)
-    assert (old.status, old.provider_template_id) == (TemplateStatus.APPROVED, provider_id)  # history, untouched
+    # The provider sends v2's text by this name now: v1 can no longer go out from this account.
+    assert (old.status, old.reason, old.provider_template_id) == (TemplateStatus.DISABLED, "SUPERSEDED", provider_id)
+    assert not template_approvals.approved_for(first, sandbox_sender)
     [held] = provider_templates(sandbox)
     assert body_of(held).endswith("Welcome!")
     assert [e.details["version"] for e in audit_events("template.edited_at_provider")] == [2]
