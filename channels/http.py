@@ -69,6 +69,9 @@ def run(work: Callable[[aiohttp.ClientSession], Awaitable[T]], timeout: float | 
     running with nobody waiting for its answer could still be accepted and never recorded.
     """
     pool = _current()
+    if threading.current_thread() is pool.thread:
+        # Waiting here would block the loop that has to run the work: it could only end in the timeout.
+        raise RuntimeError("channels.http.run was called from inside the channels loop; await the coroutine instead")
 
     async def with_session() -> T:
         return await work(await pool.get_session())

@@ -32,3 +32,16 @@ def test_a_call_that_runs_out_of_time_is_cancelled_not_left_running():
         assert http.run(lambda session: asyncio.sleep(0, result="ok")) == "ok"
     finally:
         http.close()
+
+
+def test_a_call_from_inside_the_loop_is_refused_at_once_instead_of_waiting_on_itself():
+    # A coroutine that calls the synchronous run() would block the very loop that has to run the work:
+    # it must be told so, not hang until the timeout.
+    async def nested(session):
+        return http.run(lambda _session: asyncio.sleep(0, result="inner"), timeout=30)
+
+    try:
+        with pytest.raises(RuntimeError, match="inside"):
+            http.run(nested, timeout=10)
+    finally:
+        http.close()
