@@ -45,10 +45,7 @@ def create_sender():
     """``{"name", "phone", "channel", "phone_number_id", "waba_id", "base_url", "api_version",
     "access_token", "app_secret", "verify_token", "tier", "messages_per_second"}``; a sandbox sender
     needs only a name and a phone."""
-    body = dict(json_body())
-    name, phone = body.pop("name", ""), body.pop("phone", "")
-    sender = senders.create_sender(name if isinstance(name, str) else "", phone if isinstance(phone, str) else "",
-                                   actor=_actor(), **body)
+    sender = senders.add_sender(json_body(), actor=_actor())
     db.session.commit()
     return jsonify(sender_json(sender)), 201
 

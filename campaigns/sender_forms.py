@@ -62,6 +62,14 @@ def sender_changes(form: SenderForm) -> dict[str, Any]:
     return data
 
 
+def _sender_id(value: Any) -> int | None:
+    """The chosen sender's id; None for anything else (the page then asks to choose one)."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
 class TestSendForm(FlaskForm):
     """Send one template message to a number; one ``var-<name>`` field per variable rides along."""
 
@@ -72,14 +80,15 @@ class TestSendForm(FlaskForm):
         kwargs.setdefault("prefix", "test")
         super().__init__(*args, **kwargs)
 
-    sender = SelectField(_l("Sender"), coerce=int, validate_choice=False)
+    sender = SelectField(_l("Sender"), coerce=_sender_id, validate_choice=False)
     to = StringField(_l("Send to"), validators=[Length(max=40)],
                      description=_l("Your own WhatsApp number, with the country code."))
 
     def fill(self, template: Template, sender_id: int | None = None) -> None:
         """The senders to choose from, and the given sender (else the first) chosen."""
         self.sender.choices = [SelectChoice(s.id, f"{s.name} ({s.phone})") for s in senders.list_senders()]
-        if self.sender.data is None and self.sender.choices:
+        # Only the page offers a default: a post without a (readable) sender must not go out from the first one.
+        if self.sender.data is None and self.sender.choices and not self.is_submitted():
             self.sender.data = sender_id or self.sender.choices[0].value
         self.variable_fields = [(name, (template.examples or {}).get(name, ""))
                                 for name in rendering.variables(template)]

@@ -123,7 +123,13 @@ def _test_send(template: Template, back: str):
     form = TestSendForm()
     form.fill(template)
     if not form.validate_on_submit():
-        abort(400)
+        if not form.errors or "csrf_token" in form.errors:
+            abort(400)
+        # A field the form refused (a number too long to be one) is said on the page, like the service's refusals.
+        for name, messages in form.errors.items():
+            for message in messages:
+                flash(f"{form[name].label.text}: {message}", "error")
+        return redirect(back)
     sender = db.session.get(Sender, form.sender.data) if form.sender.data else None
     if sender is None:
         flash(_("Choose a sender for the test message."), "error")

@@ -175,7 +175,7 @@ def _checked(values: dict[str, Any], sender: Sender | None) -> tuple[dict[str, A
     if given("tier"):
         errors.field = "tier"
         tier = values.get("tier") or "TIER_250"
-        if tier not in TIER_LIMITS:
+        if not isinstance(tier, str) or tier not in TIER_LIMITS:
             errors.append(_("The messaging tier must be one of %(tiers)s.", tiers=", ".join(TIER_LIMITS)))
         clean["tier"] = tier
     if given("messages_per_second"):
@@ -240,7 +240,14 @@ def create_sender(name: str, phone: str, *, actor: Any = None, **fields: Any) ->
 
     ``SenderError`` says what is wrong, each sentence naming its field.
     """
-    clean, secrets = _checked({"name": name, "phone": phone, **fields}, None)
+    return add_sender({"name": name, "phone": phone, **fields}, actor=actor)
+
+
+def add_sender(values: Mapping[str, Any], actor: Any = None) -> Sender:
+    """Add the sender ``values`` describe (``FIELDS``; any other key is refused by name), as ``create_sender``."""
+    if not isinstance(values, Mapping):
+        raise SenderError([_("The sender must be given as a set of named fields.")])
+    clean, secrets = _checked(dict(values), None)
     sender = Sender(**clean)
     _store_secrets(sender, secrets)
     db.session.add(sender)

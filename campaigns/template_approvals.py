@@ -33,6 +33,7 @@ from campaigns.message_templates import (
     template_spec,
 )
 from campaigns.models import ApprovalSource, Sender, Template, TemplateApproval, TemplateStatus
+from campaigns.sender_secrets import SecretError
 from campaigns.template_rules import check
 from channels import http
 from channels.base import ChannelError, TemplateState, TemplateSubmission
@@ -410,15 +411,18 @@ def sync() -> tuple[int, list[str]]:
         account = speakers.get(key)
         if account is None:  # no sender reaches this account any more
             continue
-        settings = senders.settings_for(account.sender)
         templates = {approval.id: db.session.get(Template, approval.template_id) for approval in approvals}
         states: list[TemplateState] = []
         try:
+            # Inside the try: a sender whose secret no key in force opens is one unreadable account, not the end
+            # of the sync for every other.
+            settings = senders.settings_for(account.sender)
             for name in sorted({template.name for template in templates.values()}):
                 states += http.run(lambda session, n=name, s=settings: channel_for(s, session).template_states(n),
                                    timeout=settings.timeout_seconds + 5)
-        except (ChannelError, TimeoutError) as error:
-            log.warning("event=template_sync_failed account=%s code=%s", key[0], getattr(error, "code", "timeout"))
+        except (ChannelError, SecretError, TimeoutError) as error:
+            code = "secret" if isinstance(error, SecretError) else getattr(error, "code", "timeout")
+            log.warning("event=template_sync_failed account=%s code=%s", key[0], code)
             unreadable.append(key[0])
             continue
         for approval in approvals:

@@ -65,13 +65,23 @@ def run(work: Callable[[aiohttp.ClientSession], Awaitable[T]], timeout: float | 
     """Run ``work(session)`` on the process's event loop and return its result (or raise its exception).
 
     Safe from any thread; must not be called from inside the loop itself (a coroutine awaits instead).
+    When ``timeout`` runs out the work is cancelled before ``TimeoutError`` is raised: a request left
+    running with nobody waiting for its answer could still be accepted and never recorded.
     """
     pool = _current()
+    if threading.current_thread() is pool.thread:
+        # Waiting here would block the loop that has to run the work: it could only end in the timeout.
+        raise RuntimeError("channels.http.run was called from inside the channels loop; await the coroutine instead")
 
     async def with_session() -> T:
         return await work(await pool.get_session())
 
-    return asyncio.run_coroutine_threadsafe(with_session(), pool.loop).result(timeout=timeout)
+    future = asyncio.run_coroutine_threadsafe(with_session(), pool.loop)
+    try:
+        return future.result(timeout=timeout)
+    except TimeoutError:
+        future.cancel()
+        raise
 
 
 def close() -> None:

@@ -115,6 +115,22 @@ def test_the_template_page_sends_a_test_and_says_how_it_went(app, sandbox, appro
     assert post_form(reviewer, f"{page}/test-send", {"test-to": TO}, page=page).status_code == 403
 
 
+def test_a_form_the_page_cannot_read_is_a_sentence_not_a_bare_400(app, approved, sandbox_sender, make_user):
+    browser = signed_in_client(app, make_user("marketer").email)
+    page = f"/templates/{approved.id}"
+    too_long = "+7" + "9" * 45
+    response = post_form(browser, f"{page}/test-send", {"test-sender": str(sandbox_sender.id), "test-to": too_long},
+                         page=page)
+    assert response.status_code == 302
+    assert flashes(browser.get(page)) == ["Send to: Field cannot be longer than 40 characters."]
+    # A post without a readable sender is not sent from the first sender instead.
+    for posted in ({"test-sender": "first", "test-to": TO}, {"test-to": TO}):
+        response = post_form(browser, f"{page}/test-send", posted, page=page)
+        assert response.status_code == 302
+        assert flashes(browser.get(page)) == ["Choose a sender for the test message."]
+    assert audit_events("template.test_sent") == []
+
+
 def test_the_campaign_page_sends_its_template_from_its_sender(app, sandbox, make_user):
     world = make_world(make_user)
     senders.update_sender(world.sender, {"base_url": sandbox.url})  # another account: approved there too

@@ -167,6 +167,21 @@ def test_the_api_creates_reads_and_changes_senders_returning_only_last_fours(cal
     assert_problem(duplicate, 400, detail="A sender with this name or phone already exists.")
 
 
+def test_the_api_refuses_odd_bodies_with_sentences_not_a_500(call_as):
+    """A key named like a parameter of the service, or a tier that is not text, is the caller's mistake."""
+    body = {"name": "Api", "phone": "+74952223344"}
+    refused = call_as("POST", "/senders", "admin", json={**body, "actor": 1})
+    assert_problem(refused, 400, detail="Unknown sender field: actor.")
+    for tier in (["TIER_1K"], {"a": 1}):
+        refused = call_as("POST", "/senders", "admin", json={**body, "tier": tier})
+        assert_problem(refused, 400, field="tier")
+    created = call_as("POST", "/senders", "admin", json=body)
+    assert created.status_code == 201
+    refused = call_as("PATCH", f"/senders/{created.json['id']}", "admin", json={"tier": ["TIER_1K"]})
+    assert_problem(refused, 400, field="tier")
+    assert db.session.scalar(select(func.count()).select_from(Sender)) == 1
+
+
 # --- the CLI ---------------------------------------------------------------------------------------------
 
 def cli(app, *args, **kwargs):

@@ -104,6 +104,30 @@ def test_the_sync_reads_a_rejection_with_its_reason_and_raises_for_an_unreadable
     assert approvals(other)["200000000000001"].status is TemplateStatus.PENDING
 
 
+def test_a_sender_whose_secret_cannot_be_decrypted_does_not_stop_the_sync_of_the_other_accounts(
+        app, sandbox, sandbox_sender):
+    sandbox.add_number("100000000000777", waba_id="200000000000777", display_phone_number="+7 495 765-43-21")
+    senders.create_sender("Lost key", "+74957654321", channel="sandbox", phone_number_id="100000000000777",
+                          waba_id="200000000000777", base_url=sandbox.url)
+    db.session.commit()
+    sandbox.configure(template_delay_ms=600_000)
+    template = make()
+    template_approvals.submit(template)
+    db.session.commit()
+    pending = approvals(template)
+    assert {key: item.status for key, item in pending.items()} == {
+        "200000000000001": TemplateStatus.PENDING, "200000000000777": TemplateStatus.PENDING}
+    # The first account's sender was saved with a key that is no longer in VESTNIK_SECRETS_KEY.
+    db.session.get(Sender, sandbox_sender.id).access_token_encrypted = "gAAAAABnot-a-token-of-ours"
+    db.session.commit()
+    sandbox.force_template(pending["200000000000777"].provider_template_id, "APPROVED", waba_id="200000000000777")
+    with pytest.raises(RuntimeError, match="200000000000001"):
+        jobs.sync_template_statuses()
+    after = approvals(template)
+    assert after["200000000000777"].status is TemplateStatus.APPROVED
+    assert after["200000000000001"].status is TemplateStatus.PENDING
+
+
 def test_the_sync_is_a_periodic_job_every_minute():
     [periodic] = [job for job in PERIODIC_JOBS if job.enqueue is jobs.enqueue_sync_template_statuses]
     assert periodic.every.total_seconds() == 60
