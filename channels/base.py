@@ -118,6 +118,12 @@ class SendResult:
     retry_after: float | None = None  # retry: seconds to wait at least (the provider's Retry-After, else a backoff)
     scope: RetryScope = RetryScope.MESSAGE  # retry: who waits
     meaning: FailureMeaning | None = None  # failed: what it means
+    # retry: the provider may have accepted the message although no id came back — a timeout after the request
+    # was sent, a connection broken mid-request, a 2xx without a message id. On a channel without idempotent
+    # sends a dispatcher must not blindly send it again (a second request is a second message): it waits for a
+    # status carrying the key, or counts the message as unknown. False when the request surely did not go
+    # through (refused before sending, or an error answer).
+    uncertain: bool = False
 
     @property
     def accepted(self) -> bool:

@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 
 NUMBER_FIELDS = "display_phone_number,verified_name,quality_rating,messaging_limit_tier,throughput"
 TEMPLATE_FIELDS = "id,name,language,status,category,rejected_reason"
+# Transport codes after which the provider may have accepted the send although no id came back (the request left).
+MAY_HAVE_GONE = frozenset({"timeout", "disconnected", "malformed_response"})
 TEMPLATE_PAGE = 100  # templates asked for per page of the list
 MAX_PAGES = 1000  # a list that never ends is the server's bug: stop rather than loop forever
 # A permanent refusal of an edit (Meta: code 100 with its reason in English, never shown as it is): the rules.
@@ -164,7 +166,8 @@ class WhatsAppCloud(Channel):
     @staticmethod
     def _result(message: Outbound, decision: errors.Decision) -> SendResult:
         return SendResult(message.key, decision.kind, code=decision.code, sentence=decision.sentence,
-                          retry_after=decision.retry_after, scope=decision.scope, meaning=decision.meaning)
+                          retry_after=decision.retry_after, scope=decision.scope, meaning=decision.meaning,
+                          uncertain=decision.kind is ResultKind.RETRY and decision.code in MAY_HAVE_GONE)
 
     # --- templates and the number -----------------------------------------------------------------------
 

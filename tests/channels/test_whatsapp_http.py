@@ -157,7 +157,7 @@ def test_an_unknown_4xx_fails_the_message():
 )
 def test_a_success_without_a_message_id_is_a_retry_that_says_it_may_have_gone(body):
     [result], _ = send([outbound()], lambda _r: Reply(200, body))
-    assert (result.kind, result.code) == (ResultKind.RETRY, "malformed_response")
+    assert (result.kind, result.code, result.uncertain) == (ResultKind.RETRY, "malformed_response", True)
     assert "may already have been accepted" in str(result.sentence)
 
 
@@ -168,13 +168,14 @@ def test_a_success_without_contacts_still_has_the_message_id():
 
 def test_a_timeout_is_a_retry():
     [result], server = send([outbound()], lambda _r: Reply(hang=True), timeout_seconds=0.3)
-    assert (result.kind, result.code) == (ResultKind.RETRY, "timeout")
+    assert (result.kind, result.code, result.uncertain) == (ResultKind.RETRY, "timeout", True)
     assert len(server.received) == 1
 
 
 def test_a_dropped_connection_is_a_retry():
-    [result], _ = send([outbound()], lambda _r: Reply(drop=True))
-    assert (result.kind, result.code) == (ResultKind.RETRY, "disconnected")
+    [result], server = send([outbound()], lambda _r: Reply(drop=True))
+    assert (result.kind, result.code, result.uncertain) == (ResultKind.RETRY, "disconnected", True)
+    assert len(server.received) == 1  # the request reached the server before the connection broke
 
 
 def test_a_refused_connection_is_a_retry():
@@ -187,7 +188,18 @@ def test_a_refused_connection_is_a_retry():
         return await channel.send([outbound()])
 
     [result] = against_server(scenario)
-    assert (result.kind, result.code) == (ResultKind.RETRY, "connection")
+    assert (result.kind, result.code, result.uncertain) == (ResultKind.RETRY, "connection", False)
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [Reply(body=fixture("send_accepted.json")), Reply(400, {"error": {"message": "?", "code": 130429}}),
+     Reply(503, "busy"), Reply(400, {"error": {"message": "?", "code": 131050}})],
+)
+def test_an_answer_of_the_provider_is_certain(reply):
+    # Accepted, or an error answer: the provider said what became of the message, so it may be tried again.
+    [result], _ = send([outbound()], lambda _r: reply)
+    assert result.uncertain is False
 
 
 def test_a_message_that_cannot_be_built_fails_without_a_request():

@@ -180,6 +180,9 @@ def test_a_held_answer_times_out_into_a_retry(sandbox):
 
     [result] = with_channel(sandbox, work, timeout_seconds=0.5)
     assert (result.kind, result.code) == (ResultKind.RETRY, "timeout")
+    # The sandbox took the message before holding its answer back: the retry must say it may have gone.
+    assert result.uncertain
+    assert sandbox.ledger(summary=True)["counts"]["accepted"] == 1
 
 
 def test_the_sandboxs_webhooks_verify_and_parse_into_events(sandbox, callback_receiver):
