@@ -18,7 +18,14 @@ if TYPE_CHECKING:
 
 class SandboxWhatsApp(WhatsAppCloud):
     """The sandbox provider: the Cloud API's format, but a repeated ``biz_opaque_callback_data`` is the same
-    message (its idempotency is on by default), so a retry after a timeout cannot deliver twice."""
+    message, so a retry after a timeout cannot deliver twice.
+
+    The capability assumes the sandbox's default, idempotency on: the channel cannot see how the process
+    was started (``--no-idempotency``, or ``{"idempotency": false}`` on its control API). A sandbox whose
+    idempotency is off behaves as the real Cloud API does; to try the behaviour of a channel that is not
+    idempotent, point a ``whatsapp_cloud`` sender at the sandbox (its base URL and token) instead of
+    switching a ``sandbox`` sender's process over.
+    """
 
     name = "sandbox"
     capabilities = replace(WhatsAppCloud.capabilities, idempotent_sends=True)

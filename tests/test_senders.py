@@ -13,8 +13,12 @@ from sqlalchemy import func, select
 
 from campaigns import sender_secrets, senders
 from campaigns.models import Sender
+from channels import http
+from channels.base import Outbound, Parameter, TemplateContent
+from channels.registry import channel_for
 from compliance.audit import AuditEvent
 from extensions import db
+from tests.channels.sandbox_calls import approved
 from tests.helpers import assert_problem, post_form, signed_in_client
 from tests.records import audit_events
 
@@ -238,6 +242,37 @@ def test_check_connection_stores_quality_tier_and_throughput_from_the_sandbox(ap
     assert sandbox_sender.checked_at is not None
     [event] = audit_events("sender.checked")
     assert event.details["ok"] is True and event.details["quality"] == "YELLOW"
+
+
+def test_a_cloud_sender_pointed_at_the_sandbox_without_idempotency_gets_two_messages_for_one_repeated_key(
+        app, sandbox):
+    # How tests of a channel that is not idempotent run: a whatsapp_cloud sender (which plans for a repeat to be
+    # a second message) on the sandbox with idempotency off (which makes it one, as the real Cloud API does).
+    approved(sandbox)
+    sandbox.configure(idempotency=False)
+    sender = senders.create_sender(
+        "Cloud on the sandbox", "+74950000001", channel="whatsapp_cloud", base_url=sandbox.url,
+        phone_number_id=senders.SANDBOX_PHONE_NUMBER_ID, waba_id=senders.SANDBOX_WABA_ID,
+        access_token=senders.SANDBOX_TOKEN, app_secret=senders.SANDBOX_APP_SECRET)
+    db.session.commit()
+    settings = senders.settings_for(sender)
+    message = Outbound("repeated-key", "+79001234501", template=TemplateContent(
+        "order_ready", "ru", body=(Parameter("Анна"), Parameter("42"))))
+
+    def send_twice(session):
+        channel = channel_for(settings, session)
+        assert channel.capabilities.idempotent_sends is False
+
+        async def twice():
+            return await channel.send([message]) + await channel.send([message])
+
+        return twice()
+
+    first, again = http.run(send_twice)
+    assert first.accepted and again.accepted and first.provider_id != again.provider_id
+    ledger = sandbox.ledger()
+    assert ledger["counts"]["accepted"] == 2 and ledger["counts"]["duplicates"] == 0
+    assert [m["key"] for m in ledger["messages"]] == ["repeated-key", "repeated-key"]
 
 
 def test_a_bad_token_is_stored_as_a_sentence_not_a_500(app, sandbox, sandbox_sender, admin_browser, call_as):
