@@ -23,10 +23,9 @@ from sqlalchemy.exc import IntegrityError
 
 from campaigns import sender_secrets
 from campaigns.models import Sender, SenderChannel
-from channels import http
+from campaigns.provider_calls import call_provider
 from channels.base import ChannelError, SenderSettings
 from channels.errors import sentence_for
-from channels.registry import channel_for
 from compliance import audit
 from compliance.numbers import InvalidNumberError, to_e164
 from compliance.sending import TIER_LIMITS
@@ -279,14 +278,10 @@ def check_connection(sender: Sender, actor: Any = None) -> Sender:
     A provider's refusal or a network failure is stored as the channel's code (worded by
     ``check_error_sentence``), not raised: the check itself worked and the admin reads why.
     """
-    settings = settings_for(sender)
     try:
-        info = http.run(lambda session: channel_for(settings, session).number_info(),
-                        timeout=settings.timeout_seconds + 5)
+        info = call_provider(settings_for(sender), lambda channel: channel.number_info())
     except ChannelError as error:
         code = error.code or "unknown"
-    except TimeoutError:
-        code = "timeout"
     else:
         code = None
     sender.checked_at = utcnow()

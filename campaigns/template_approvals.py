@@ -33,11 +33,10 @@ from campaigns.message_templates import (
     template_spec,
 )
 from campaigns.models import ApprovalSource, Sender, Template, TemplateApproval, TemplateStatus
+from campaigns.provider_calls import call_provider
 from campaigns.sender_secrets import SecretError
 from campaigns.template_rules import check
-from channels import http
-from channels.base import ChannelError, TemplateState, TemplateSubmission
-from channels.registry import channel_for
+from channels.base import Channel, ChannelError, TemplateState, TemplateSubmission
 from compliance import audit
 from compliance.policy import Policy, current_policy
 from dbtypes import utcnow
@@ -264,9 +263,8 @@ def _with_reason(settings, state: TemplateState) -> TemplateState:
     """The provider's record of the submitted template (for its rejection reason); the answer itself if
     the record cannot be read."""
     try:
-        states = http.run(lambda session: channel_for(settings, session).template_states(state.name),
-                          timeout=settings.timeout_seconds + 5)
-    except (ChannelError, TimeoutError):
+        states = call_provider(settings, lambda channel: channel.template_states(state.name))
+    except ChannelError:
         return state
     return next((found for found in states if found.provider_id == state.provider_id), state)
 
@@ -318,16 +316,15 @@ def _submit_to(template: Template, account: Account, submission: TemplateSubmiss
     settings = senders.settings_for(account.sender)
     existing = provider_template_id(template, account.account_id, account.base_url)
 
-    def call(session):
-        channel = channel_for(settings, session)
+    def call(channel):
         return channel.edit_template(existing, submission) if existing else channel.submit_template(submission)
 
     try:
-        state = http.run(call, timeout=3 * settings.timeout_seconds + 5)  # an edit reads, posts and reads again
-    except (ChannelError, TimeoutError) as error:
+        state = call_provider(settings, call, calls=3)  # an edit reads, posts and reads again
+    except ChannelError as error:
         log.info("event=template_submit_failed template=%s account=%s edit=%s code=%s", template.id,
-                 account.account_id, bool(existing), getattr(error, "code", "timeout"))
-        return str(getattr(error, "sentence", "") or _("The provider did not answer in time."))
+                 account.account_id, bool(existing), error.code)
+        return str(error.sentence)
     details = {"name": template.name, "language": template.language, "version": template.version,
                "channel": settings.channel, "account": account.account_id}
     if existing:
@@ -394,6 +391,14 @@ def set_status(template: Template, status: str, reason: str = "", actor: Any = N
     return template
 
 
+async def _states_of(channel: Channel, names: list[str]) -> list[TemplateState]:
+    """The provider's templates of each of ``names``, one name after the other."""
+    states: list[TemplateState] = []
+    for name in names:
+        states += await channel.template_states(name)
+    return states
+
+
 def sync() -> tuple[int, list[str]]:
     """Read every pending approval back from its provider and record what changed.
 
@@ -412,16 +417,14 @@ def sync() -> tuple[int, list[str]]:
         if account is None:  # no sender reaches this account any more
             continue
         templates = {approval.id: db.session.get(Template, approval.template_id) for approval in approvals}
-        states: list[TemplateState] = []
         try:
             # Inside the try: a sender whose secret no key in force opens is one unreadable account, not the end
             # of the sync for every other.
             settings = senders.settings_for(account.sender)
-            for name in sorted({template.name for template in templates.values()}):
-                states += http.run(lambda session, n=name, s=settings: channel_for(s, session).template_states(n),
-                                   timeout=settings.timeout_seconds + 5)
-        except (ChannelError, SecretError, TimeoutError) as error:
-            code = "secret" if isinstance(error, SecretError) else getattr(error, "code", "timeout")
+            names = sorted({template.name for template in templates.values()})
+            states = call_provider(settings, lambda channel, n=names: _states_of(channel, n), calls=len(names))
+        except (ChannelError, SecretError) as error:
+            code = "secret" if isinstance(error, SecretError) else error.code
             log.warning("event=template_sync_failed account=%s code=%s", key[0], code)
             unreadable.append(key[0])
             continue

@@ -15,10 +15,9 @@ from flask_babel import gettext as _
 
 from campaigns import rendering, senders
 from campaigns.models import Sender, Template
+from campaigns.provider_calls import call_provider
 from campaigns.template_rules import NAMED, POSITIONAL, placeholders
-from channels import http
-from channels.base import Outbound, Parameter, ResultKind, SendResult, TemplateContent
-from channels.registry import channel_for
+from channels.base import ChannelError, Outbound, Parameter, ResultKind, SendResult, TemplateContent
 from compliance import audit
 from compliance.numbers import InvalidNumberError, to_e164
 from domain_errors import DomainError, FieldErrors
@@ -95,13 +94,10 @@ def send_test(sender: Sender, template: Template, to: str, values: Mapping[str, 
     if errors:
         raise TestSendError(errors=errors)
     message = outbound_for(template, phone, given, f"test-{uuid.uuid4().hex}")
-    settings = senders.settings_for(sender)
     try:
-        [result] = http.run(lambda session: channel_for(settings, session).send([message]),
-                            timeout=settings.timeout_seconds + 5)
-    except TimeoutError:
-        result = SendResult(message.key, ResultKind.RETRY, code="timeout",
-                            sentence=_("The provider did not answer in time."))
+        [result] = call_provider(senders.settings_for(sender), lambda channel: channel.send([message]))
+    except ChannelError as error:  # no answer in time: the request may have left, and been accepted
+        result = SendResult(message.key, ResultKind.RETRY, code=error.code, sentence=error.sentence, uncertain=True)
     audit.record("template.test_sent", actor=actor, target=template,
                  details={"name": template.name, "language": template.language, "version": template.version,
                           "sender": sender.name, "phone": phone, "outcome": result.kind.value,
