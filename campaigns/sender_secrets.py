@@ -30,26 +30,31 @@ def encrypt(secret: str) -> str:
     return _fernet().encrypt(secret.encode("utf-8")).decode("ascii")
 
 
-def decrypt(token: str | None) -> str:
-    """The secret a stored token holds ("" for none); ``SecretError`` when no key in force opens it."""
+def _unreadable(owner: str) -> SecretError:
+    return SecretError(_("A stored secret of the sender “%(name)s” cannot be decrypted with the keys in "
+                         "VESTNIK_SECRETS_KEY; add back the key it was saved with, or enter the secret again.",
+                         name=owner))
+
+
+def decrypt(token: str | None, owner: str) -> str:
+    """The secret a stored token holds ("" for none); ``SecretError`` naming the sender ``owner`` when no key
+    in force opens it."""
     if not token:
         return ""
     try:
         return _fernet().decrypt(token.encode("ascii")).decode("utf-8")
     except InvalidToken:
-        raise SecretError(_("A stored secret of this sender cannot be decrypted with the keys in VESTNIK_SECRETS_KEY; "
-                            "add back the key it was saved with, or enter the secret again.")) from None
+        raise _unreadable(owner) from None
 
 
-def rotate(token: str | None) -> str | None:
-    """The stored token re-encrypted with the first key (None stays None)."""
+def rotate(token: str | None, owner: str) -> str | None:
+    """The stored token re-encrypted with the first key (None stays None); ``SecretError`` as ``decrypt``."""
     if not token:
         return token
     try:
         return _fernet().rotate(token.encode("ascii")).decode("ascii")
     except InvalidToken:
-        decrypt(token)  # raises the sentence
-        raise
+        raise _unreadable(owner) from None
 
 
 def last_four(secret: str) -> str:

@@ -88,15 +88,15 @@ def account_of(sender: Sender) -> tuple[str, str]:
 
 def settings_for(sender: Sender) -> SenderSettings:
     """How the channel reaches the sender's provider, secrets decrypted (in memory only)."""
-    token = sender_secrets.decrypt(sender.access_token_encrypted)
-    app_secret = sender_secrets.decrypt(sender.app_secret_encrypted)
+    token = sender_secrets.decrypt(sender.access_token_encrypted, sender.name)
+    app_secret = sender_secrets.decrypt(sender.app_secret_encrypted, sender.name)
     if sender.channel == SenderChannel.SANDBOX.value:
         # A sandbox sender saved before secrets existed talks to the sandbox with its public defaults.
         token, app_secret = token or SANDBOX_TOKEN, app_secret or SANDBOX_APP_SECRET
     return SenderSettings(
         channel=sender.channel, base_url=sender.base_url, api_version=sender.api_version,
         phone_number_id=sender.phone_number_id, account_id=sender.waba_id, access_token=token,
-        app_secret=app_secret, verify_token=sender_secrets.decrypt(sender.verify_token_encrypted),
+        app_secret=app_secret, verify_token=sender_secrets.decrypt(sender.verify_token_encrypted, sender.name),
         display_phone=sender.phone,
     )
 
@@ -323,7 +323,7 @@ def rotate_secrets() -> int:
         for key in SECRETS:
             stored = getattr(sender, f"{key}_encrypted")
             if stored:
-                setattr(sender, f"{key}_encrypted", sender_secrets.rotate(stored))
+                setattr(sender, f"{key}_encrypted", sender_secrets.rotate(stored, sender.name))
                 rotated += 1
     db.session.flush()
     return rotated

@@ -44,7 +44,7 @@ def test_a_stored_secret_is_not_the_secret_and_only_its_last_four_are_kept_in_cl
     row = stored_row(sender.id)
     assert TOKEN not in str(row) and "0123456789abcdef-secret" not in str(row)
     assert row["access_token_last4"] == "9876" and row["app_secret_last4"] == "cret"
-    assert sender_secrets.decrypt(row["access_token_encrypted"]) == TOKEN
+    assert sender_secrets.decrypt(row["access_token_encrypted"], "Cloud") == TOKEN
     assert senders.settings_for(sender).access_token == TOKEN
     # Never in the audit log either: only which secrets changed.
     [created] = audit_events("sender.created")
@@ -62,7 +62,8 @@ def test_rotation_decrypts_with_every_key_encrypts_with_the_first_and_rotate_mov
     app.config["SECRETS_KEYS"] = (new_key,)
     assert senders.settings_for(db.session.get(Sender, sender.id)).access_token == TOKEN
     app.config["SECRETS_KEYS"] = (old_key,)
-    with pytest.raises(sender_secrets.SecretError, match="cannot be decrypted with the keys in VESTNIK_SECRETS_KEY"):
+    with pytest.raises(sender_secrets.SecretError,
+                       match="secret of the sender “Cloud” cannot be decrypted with the keys in VESTNIK_SECRETS_KEY"):
         senders.settings_for(sender)
 
 
