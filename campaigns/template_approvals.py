@@ -13,10 +13,10 @@ Functions add and flush; the caller commits.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import g
 from flask_babel import gettext as _
@@ -43,6 +43,7 @@ from dbtypes import utcnow
 from extensions import db
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # The provider's statuses (lower case, as channels give them) in ours; anything else reads as pending.
 PROVIDER_STATUSES = {
@@ -259,11 +260,24 @@ def provider_template_id(template: Template, account_id: str, base_url: str) -> 
         .order_by(Template.version.desc(), TemplateApproval.id.desc()).limit(1))
 
 
-def _with_reason(settings, state: TemplateState) -> TemplateState:
+def _at_provider(account: Account, work: Callable[[Channel], Awaitable[T]], calls: int = 1) -> T:
+    """``work(channel)`` at the account's provider, through its sender (``call_provider``).
+
+    A sender whose secret no key in force opens is a ``ChannelError`` too (code ``secret``, the sentence naming
+    the sender): one account that cannot be reached, not the end of a submission or a sync for every other.
+    """
+    try:
+        settings = senders.settings_for(account.sender)
+    except SecretError as error:
+        raise ChannelError(str(error), "secret") from None
+    return call_provider(settings, work, calls)
+
+
+def _with_reason(account: Account, state: TemplateState) -> TemplateState:
     """The provider's record of the submitted template (for its rejection reason); the answer itself if
     the record cannot be read."""
     try:
-        states = call_provider(settings, lambda channel: channel.template_states(state.name))
+        states = _at_provider(account, lambda channel: channel.template_states(state.name))
     except ChannelError:
         return state
     return next((found for found in states if found.provider_id == state.provider_id), state)
@@ -313,25 +327,24 @@ def _submit_to(template: Template, account: Account, submission: TemplateSubmiss
                actor: Any) -> TemplateApproval | str:
     """Create or edit the template at one account's provider and record the answer; the provider's refusal
     as a sentence instead."""
-    settings = senders.settings_for(account.sender)
     existing = provider_template_id(template, account.account_id, account.base_url)
 
     def call(channel):
         return channel.edit_template(existing, submission) if existing else channel.submit_template(submission)
 
     try:
-        state = call_provider(settings, call, calls=3)  # an edit reads, posts and reads again
+        state = _at_provider(account, call, calls=3)  # an edit reads, posts and reads again
     except ChannelError as error:
         log.info("event=template_submit_failed template=%s account=%s edit=%s code=%s", template.id,
                  account.account_id, bool(existing), error.code)
         return str(error.sentence)
     details = {"name": template.name, "language": template.language, "version": template.version,
-               "channel": settings.channel, "account": account.account_id}
+               "channel": account.sender.channel, "account": account.account_id}
     if existing:
         # Meta keeps one template per name: this version replaced the content of the one the account has.
         audit.record("template.edited_at_provider", actor=actor, target=template,
                      details={**details, "provider_template_id": existing})
-        with _as_channel(settings.channel):
+        with _as_channel(account.sender.channel):
             _supersede_earlier(template, account, existing)
     else:
         audit.record("template.submitted", actor=actor, target=template, details=details)
@@ -340,10 +353,10 @@ def _submit_to(template: Template, account: Account, submission: TemplateSubmiss
     status = _provider_status(state)
     if status in NEEDS_REASON and not (state.reason or "").strip():
         # The submission's answer carries no reason (Meta's neither): the template's record has it.
-        state = _with_reason(settings, state)
+        state = _with_reason(account, state)
     if status is not TemplateStatus.PENDING:
         # The provider decided, not the person who submitted: the audit log names the channel.
-        with _as_channel(settings.channel):
+        with _as_channel(account.sender.channel):
             record(template, account.account_id, account.base_url, status, reason=_provider_reason(state),
                    category=state.category, provider_template_id=state.provider_id or existing)
     return _approval(template.id, account.account_id, account.base_url)
@@ -417,15 +430,11 @@ def sync() -> tuple[int, list[str]]:
         if account is None:  # no sender reaches this account any more
             continue
         templates = {approval.id: db.session.get(Template, approval.template_id) for approval in approvals}
+        names = sorted({template.name for template in templates.values()})
         try:
-            # Inside the try: a sender whose secret no key in force opens is one unreadable account, not the end
-            # of the sync for every other.
-            settings = senders.settings_for(account.sender)
-            names = sorted({template.name for template in templates.values()})
-            states = call_provider(settings, lambda channel, n=names: _states_of(channel, n), calls=len(names))
-        except (ChannelError, SecretError) as error:
-            code = "secret" if isinstance(error, SecretError) else error.code
-            log.warning("event=template_sync_failed account=%s code=%s", key[0], code)
+            states = _at_provider(account, lambda channel, n=names: _states_of(channel, n), calls=len(names))
+        except ChannelError as error:
+            log.warning("event=template_sync_failed account=%s code=%s", key[0], error.code)
             unreadable.append(key[0])
             continue
         for approval in approvals:
@@ -439,7 +448,7 @@ def sync() -> tuple[int, list[str]]:
             if (status, reason, state.category or approval.category) == (
                     approval.status, approval.reason or "", approval.category):
                 continue
-            with _as_channel(settings.channel):
+            with _as_channel(account.sender.channel):
                 record(template, approval.account_id, approval.base_url, status, reason=reason,
                        category=state.category, provider_template_id=state.provider_id)
             changed += 1

@@ -128,6 +128,27 @@ def test_a_sender_whose_secret_cannot_be_decrypted_does_not_stop_the_sync_of_the
     assert after["200000000000001"].status is TemplateStatus.PENDING
 
 
+def test_a_sender_whose_secret_cannot_be_decrypted_is_one_failed_account_of_a_submission(
+        app, sandbox, sandbox_sender):
+    sandbox.add_number("100000000000777", waba_id="200000000000777", display_phone_number="+7 495 765-43-21")
+    lost = senders.create_sender("Lost key", "+74957654321", channel="sandbox", phone_number_id="100000000000777",
+                                 waba_id="200000000000777", base_url=sandbox.url)
+    db.session.commit()
+    # Its sender was saved with a key that is no longer in VESTNIK_SECRETS_KEY.
+    db.session.get(Sender, lost.id).access_token_encrypted = "gAAAAABnot-a-token-of-ours"
+    db.session.commit()
+    template = make()
+    outcome = template_approvals.submit(template)
+    db.session.commit()
+    assert {key: item.status for key, item in approvals(template).items()} == {
+        "200000000000001": TemplateStatus.APPROVED}
+    [(account, sentence)] = outcome.failures
+    assert account.account_id == "200000000000777" and "“Lost key”" in sentence
+    # Submitted to that sender's account alone, the submission is refused with the same sentence.
+    with pytest.raises(templates.TemplateError, match="secret of the sender “Lost key” cannot be decrypted"):
+        template_approvals.submit(make(name="second_one"), sender=lost)
+
+
 def test_the_sync_is_a_periodic_job_every_minute():
     [periodic] = [job for job in PERIODIC_JOBS if job.enqueue is jobs.enqueue_sync_template_statuses]
     assert periodic.every.total_seconds() == 60
