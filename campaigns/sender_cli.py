@@ -133,9 +133,19 @@ def ensure_sandbox_command() -> None:
 
 @sender_group.command("rotate-secrets")
 def rotate_secrets_command() -> None:
-    """Re-encrypt every stored secret with the first key of VESTNIK_SECRETS_KEY (after adding a new key)."""
-    count = senders.rotate_secrets()
+    """Re-encrypt every stored secret with the first key of VESTNIK_SECRETS_KEY (after adding a new key).
+
+    A sender whose secrets no key opens is skipped and reported; the others are rotated; exit status 1 if any
+    sender was skipped.
+    """
+    count, failed = senders.rotate_secrets()
     db.session.commit()
+    for _sender, sentence in failed:
+        click.echo(sentence, err=True)
+    if failed:
+        click.echo(f"Re-encrypted {count} secrets with the first key; {len(failed)} sender(s) could not be: "
+                   "keep the older keys until their secrets are entered again.", err=True)
+        raise click.exceptions.Exit(1)
     click.echo(f"Re-encrypted {count} secrets with the first key; the older keys can now be removed.")
 
 

@@ -316,14 +316,24 @@ def ensure_sandbox_sender(actor: Any = None) -> tuple[Sender, bool]:
                          actor=actor), True
 
 
-def rotate_secrets() -> int:
-    """Re-encrypt every stored secret with the first key of ``VESTNIK_SECRETS_KEY``; how many were."""
-    rotated = 0
+def rotate_secrets() -> tuple[int, list[tuple[Sender, str]]]:
+    """Re-encrypt every stored secret with the first key of ``VESTNIK_SECRETS_KEY``.
+
+    A sender with a secret no key in force opens is left as it is and the rotation goes on with the others;
+    returns how many secrets were re-encrypted and each sender that could not be, with the sentence why.
+    """
+    rotated, failed = 0, []
     for sender in list_senders():
-        for key in SECRETS:
-            stored = getattr(sender, f"{key}_encrypted")
-            if stored:
-                setattr(sender, f"{key}_encrypted", sender_secrets.rotate(stored, sender.name))
-                rotated += 1
+        stored = {key: getattr(sender, f"{key}_encrypted") for key in SECRETS}
+        try:
+            # All of one sender's secrets, or none: a sender is never left half on the new key.
+            fresh = {key: sender_secrets.rotate(value, sender.name) for key, value in stored.items() if value}
+        except sender_secrets.SecretError as error:
+            log.warning("event=secret_rotation_failed sender=%s", sender.id)
+            failed.append((sender, str(error)))
+            continue
+        for key, value in fresh.items():
+            setattr(sender, f"{key}_encrypted", value)
+        rotated += len(fresh)
     db.session.flush()
-    return rotated
+    return rotated, failed

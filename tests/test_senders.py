@@ -57,7 +57,7 @@ def test_rotation_decrypts_with_every_key_encrypts_with_the_first_and_rotate_mov
     sender = cloud()
     app.config["SECRETS_KEYS"] = (new_key, old_key)
     assert senders.settings_for(sender).access_token == TOKEN  # the old key still opens it
-    assert senders.rotate_secrets() == 2
+    assert senders.rotate_secrets() == (2, [])
     db.session.commit()
     app.config["SECRETS_KEYS"] = (new_key,)
     assert senders.settings_for(db.session.get(Sender, sender.id)).access_token == TOKEN
@@ -65,6 +65,25 @@ def test_rotation_decrypts_with_every_key_encrypts_with_the_first_and_rotate_mov
     with pytest.raises(sender_secrets.SecretError,
                        match="secret of the sender “Cloud” cannot be decrypted with the keys in VESTNIK_SECRETS_KEY"):
         senders.settings_for(sender)
+
+
+def test_rotation_goes_on_past_a_sender_it_cannot_decrypt_names_it_and_exits_1(app):
+    old_key, new_key = app.config["SECRETS_KEYS"][0], Fernet.generate_key().decode()
+    lost = senders.create_sender("Lost key", "+74957654321", channel="sandbox")
+    cloud()
+    lost.app_secret_encrypted = "gAAAAABnot-a-token-of-ours"  # saved with a key that is gone
+    db.session.commit()
+    kept = stored_row(lost.id)
+    app.config["SECRETS_KEYS"] = (new_key, old_key)
+    result = cli(app, "rotate-secrets")
+    assert result.exit_code == 1
+    assert "A stored secret of the sender “Lost key” cannot be decrypted" in result.output
+    assert "Re-encrypted 2 secrets with the first key; 1 sender(s) could not be" in result.output
+    app.config["SECRETS_KEYS"] = (new_key,)
+    db.session.expire_all()
+    assert senders.settings_for(senders.find_sender("Cloud")).access_token == TOKEN  # the other one was rotated
+    # The skipped sender is left as it was, its readable token too (never half on the new key).
+    assert stored_row(lost.id)["access_token_encrypted"] == kept["access_token_encrypted"]
 
 
 def test_last_four_never_shows_a_short_secret_whole():
