@@ -144,10 +144,10 @@ def _checked(values: dict[str, Any], sender: Sender | None) -> tuple[dict[str, A
         except InvalidNumberError:
             errors.append(_("The sender's phone is not a valid number; write it with the country code, "
                             "such as +7 495 123-45-67."))
-    channel = _text(values.get("channel")) if given("channel") else sender.channel
-    channel = channel or SenderChannel.SANDBOX.value
+    raw_channel = values.get("channel") if given("channel") else sender.channel
+    channel = _text(raw_channel) or SenderChannel.SANDBOX.value
     errors.field = "channel"
-    if channel not in {item.value for item in SenderChannel}:
+    if channel not in {item.value for item in SenderChannel} or not isinstance(raw_channel, str | None):
         errors.append(_("Channel: choose the sandbox or the WhatsApp Cloud API."))
     clean["channel"] = channel
     sandbox = channel == SenderChannel.SANDBOX.value
@@ -166,7 +166,12 @@ def _checked(values: dict[str, Any], sender: Sender | None) -> tuple[dict[str, A
         if not given(key):
             continue
         errors.field = key
-        value = _text(values.get(key)) or defaults.get(key, "")
+        raw = values.get(key)
+        if raw is not None and not isinstance(raw, str):
+            # A number or a list is not an address left blank: refused, not replaced with the default.
+            errors.append(sentence)
+            continue
+        value = _text(raw) or defaults.get(key, "")
         value = value.rstrip("/") if key == "base_url" else value
         if not value or len(value) > 500 or not rule.match(value):
             errors.append(sentence)

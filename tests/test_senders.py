@@ -199,10 +199,17 @@ def test_the_api_refuses_odd_bodies_with_sentences_not_a_500(call_as):
     for tier in (["TIER_1K"], {"a": 1}):
         refused = call_as("POST", "/senders", "admin", json={**body, "tier": tier})
         assert_problem(refused, 400, field="tier")
+    # A setting given as something other than text is refused by name, never replaced with the default.
+    for key, value in (("base_url", 8025), ("base_url", ["http://127.0.0.1:8025"]), ("api_version", 23),
+                       ("phone_number_id", 100000000000001), ("channel", ["whatsapp_cloud"])):
+        refused = call_as("POST", "/senders", "admin", json={**body, key: value})
+        assert_problem(refused, 400, field=key)
     created = call_as("POST", "/senders", "admin", json=body)
     assert created.status_code == 201
     refused = call_as("PATCH", f"/senders/{created.json['id']}", "admin", json={"tier": ["TIER_1K"]})
     assert_problem(refused, 400, field="tier")
+    refused = call_as("PATCH", f"/senders/{created.json['id']}", "admin", json={"base_url": {"host": "x"}})
+    assert_problem(refused, 400, detail="Base URL: an address starting with http:// or https://", field="base_url")
     assert db.session.scalar(select(func.count()).select_from(Sender)) == 1
 
 
