@@ -19,8 +19,9 @@ from campaigns import message_templates as templates
 from campaigns import senders, test_sends
 from campaigns.cli import group
 from campaigns.models import Sender, SenderChannel
-from channels.base import ResultKind
+from channels.base import ResultKind, SendResult
 from compliance.sending import TIER_LIMITS
+from domain_errors import DomainError
 from extensions import db
 
 
@@ -149,14 +150,41 @@ def rotate_secrets_command() -> None:
     click.echo(f"Re-encrypted {count} secrets with the first key; the older keys can now be removed.")
 
 
+class _Refused(Exception):
+    """The test send was refused before anything was sent: the kind of refusal and its sentence."""
+
+    def __init__(self, code: str, sentence: str) -> None:
+        super().__init__(sentence)
+        self.code, self.sentence = code, sentence
+
+
 def _values(pairs: tuple[str, ...]) -> dict[str, str]:
     values = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name.strip():
-            raise click.ClickException(f"--var {pair}: write it as NAME=VALUE, such as --var 1=Анна.")
+            raise _Refused("invalid_variable", f"--var {pair}: write it as NAME=VALUE, such as --var 1=Анна.")
         values[name.strip().strip("{}")] = value
     return values
+
+
+def _send_test(sender_name: str, template_name: str, language: str | None, to: str,
+               pairs: tuple[str, ...]) -> SendResult:
+    """The test send the options ask for; ``_Refused`` for anything refused before sending."""
+    sender = senders.find_sender(sender_name)
+    if sender is None:
+        raise _Refused("unknown_sender", f"There is no sender “{sender_name}”; `flask campaigns sender list` "
+                                         "shows them.")
+    template = templates.find_template(template_name, language)
+    if template is None:
+        raise _Refused("unknown_template",
+                       f"There is no template “{template_name}”{f' in {language}' if language else ''} (a name in "
+                       "several languages needs --language); `flask campaigns template list` shows them.")
+    try:
+        return test_sends.send_test(sender, template, to, _values(pairs), language=language)
+    except DomainError as error:  # an invalid number, a missing variable, a secret no key opens
+        db.session.rollback()
+        raise _Refused(getattr(error, "code", None) or "refused", "\n".join(error.errors)) from None
 
 
 @group.command("send-test")
@@ -166,17 +194,19 @@ def _values(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option("--to", "to", required=True, help="The number to send to, with the country code.")
 @click.option("--var", "pairs", multiple=True, metavar="NAME=VALUE",
               help="A variable's value (repeatable); the template's example fills the others.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the result as JSON (a refusal before sending too: status failed, code its kind).")
 def send_test_command(sender_name: str, template_name: str, language: str | None, to: str, pairs: tuple[str, ...],
                       as_json: bool) -> None:
     """Send one template message to one number; exit status 0 only when the provider accepted it."""
-    sender = _sender(sender_name)
-    template = templates.find_template(template_name, language)
-    if template is None:
-        raise click.ClickException(
-            f"There is no template “{template_name}”{f' in {language}' if language else ''} (a name in several "
-            "languages needs --language); `flask campaigns template list` shows them.")
-    result = test_sends.send_test(sender, template, to, _values(pairs), language=language)
+    try:
+        result = _send_test(sender_name, template_name, language, to, pairs)
+    except _Refused as refused:
+        if not as_json:
+            raise click.ClickException(refused.sentence) from None
+        click.echo(json.dumps({"status": ResultKind.FAILED.value, "provider_id": None, "code": refused.code,
+                               "retry_after": None, "sentence": refused.sentence}, ensure_ascii=False))
+        raise click.exceptions.Exit(1) from None
     db.session.commit()
     if as_json:
         click.echo(json.dumps(test_sends.result_json(result), ensure_ascii=False))

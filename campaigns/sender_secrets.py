@@ -19,6 +19,7 @@ class SecretError(DomainError):
     """A stored secret cannot be read with the keys in force (the key that encrypted it is gone)."""
 
     status = 409
+    code = "secret"  # the kind of refusal, for a script reading the CLI's JSON
 
 
 def _fernet() -> MultiFernet:

@@ -24,9 +24,15 @@ from domain_errors import DomainError, FieldErrors
 
 
 class TestSendError(DomainError):
-    """A test send cannot be made as asked (no such number, a variable without a value)."""
+    """A test send cannot be made as asked (no such number, a variable without a value); ``code`` names the
+    kind of the first refusal (``invalid_phone``, ``wrong_language``, ``unknown_variable``, ``missing_variable``)
+    for a script reading the CLI's JSON."""
 
     __test__ = False  # not a pytest test class, whatever its name
+
+    def __init__(self, *messages: Any, code: str = "refused", **options: Any) -> None:
+        super().__init__(*messages, **options)
+        self.code = code
 
 
 def _distinct(text: str) -> list[str]:
@@ -68,31 +74,35 @@ def send_test(sender: Sender, template: Template, to: str, values: Mapping[str, 
     ``language`` is only checked against the template's (the template is one language already).
     ``TestSendError`` when the number is not one or a variable has neither a value nor an example.
     """
-    errors = FieldErrors()
+    errors, codes = FieldErrors(), []
     errors.field = "to"
     try:
         phone = to_e164((to or "").strip(), "RU")
     except InvalidNumberError:
+        codes.append("invalid_phone")
         errors.append(_("“%(to)s” is not a phone number; write it with the country code, such as +7 903 123-45-67.",
                         to=to or ""))
         phone = ""
     errors.field = "language"
     if language and language != template.language:
+        codes.append("wrong_language")
         errors.append(_("The template “%(name)s” is in %(language)s, not in %(asked)s.", name=template.name,
                         language=template.language, asked=language))
     errors.field = "values"
     given = {str(name): str(value) for name, value in (values or {}).items() if value not in (None, "")}
     unknown = [name for name in given if name not in rendering.variables(template)]
     if unknown:
+        codes.append("unknown_variable")
         errors.append(_("The template has no variable %(names)s.",
                         names=", ".join(f"{{{{{name}}}}}" for name in unknown)))
     filled = rendering.preview_values(template, given)
     missing = [name for name in rendering.variables(template) if not filled.get(name)]
     if missing:
+        codes.append("missing_variable")
         errors.append(_("Give a value for %(names)s (the template has no example for it).",
                         names=", ".join(f"{{{{{name}}}}}" for name in missing)))
     if errors:
-        raise TestSendError(errors=errors)
+        raise TestSendError(errors=errors, code=codes[0])
     message = outbound_for(template, phone, given, f"test-{uuid.uuid4().hex}")
     try:
         [result] = call_provider(senders.settings_for(sender), lambda channel: channel.send([message]))

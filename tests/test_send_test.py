@@ -85,6 +85,38 @@ def test_refusals_before_sending_are_sentences(app, sandbox, approved):
     assert sandbox.ledger()["messages"] == []
 
 
+@pytest.mark.parametrize(("options", "code", "sentence"), [
+    (("--sender", "Nobody", "--template", "autumn_sale", "--to", TO), "unknown_sender", "There is no sender “Nobody”"),
+    (("--sender", "Sandbox", "--template", "nothing_like_it", "--to", TO), "unknown_template",
+     "There is no template “nothing_like_it”"),
+    (("--sender", "Sandbox", "--template", "autumn_sale", "--to", "hello"), "invalid_phone",
+     "“hello” is not a phone number"),
+    (("--sender", "Sandbox", "--template", "autumn_sale", "--to", TO, "--var", "9=x"), "unknown_variable",
+     "The template has no variable {{9}}."),
+    (("--sender", "Sandbox", "--template", "autumn_sale", "--to", TO, "--var", "novalue"), "invalid_variable",
+     "--var novalue: write it as NAME=VALUE"),
+])
+def test_with_json_a_refusal_before_sending_is_json_too(app, sandbox, approved, options, code, sentence):
+    result = send_test(app, *options, "--json")
+    assert result.exit_code == 1 and result.stderr == ""
+    printed = json.loads(result.stdout)
+    assert {**printed, "sentence": ""} == {"status": "failed", "provider_id": None, "code": code,
+                                           "retry_after": None, "sentence": ""}
+    assert sentence in printed["sentence"]
+    assert sandbox.ledger()["messages"] == []
+
+
+def test_with_json_a_variable_without_value_or_example_is_a_missing_variable(app, sandbox, sandbox_sender):
+    template = make(name="no_examples")
+    template.examples = {}  # saved before examples were required: nothing fills {{1}} and {{2}}
+    template_approvals.set_status(template, "approved")
+    db.session.commit()
+    result = send_test(app, "--sender", "Sandbox", "--template", "no_examples", "--to", TO, "--json")
+    assert result.exit_code == 1
+    printed = json.loads(result.stdout)
+    assert printed["code"] == "missing_variable" and "Give a value for {{1}}" in printed["sentence"]
+
+
 def test_the_values_given_and_the_examples_fill_the_parameters(app, approved):
     message = test_sends.outbound_for(approved, TO, {"1": "Борис"}, "test-1")
     assert [p.value for p in message.template.body] == ["Борис", "Monday"]
