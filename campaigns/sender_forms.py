@@ -15,7 +15,7 @@ from wtforms.validators import Length, NumberRange, Optional
 
 from campaigns import rendering, senders
 from campaigns.models import Sender, Template
-from compliance.sending import TIER_LIMITS
+from compliance.sending import TIER_LABELS, TIER_LIMITS
 
 VARIABLE_PREFIX = "var-"
 
@@ -42,7 +42,8 @@ class SenderForm(FlaskForm):
     access_token = _secret(_l("Access token"), _l("Stored encrypted; only its last four characters are shown again."))
     app_secret = _secret(_l("App secret"), _l("Signs the provider's webhooks; stored encrypted."))
     verify_token = _secret(_l("Webhook verify token"), _l("Answers the provider's webhook check; stored encrypted."))
-    tier = SelectField(_l("Messaging tier"), default="TIER_250", choices=[SelectChoice(t, t) for t in TIER_LIMITS],
+    tier = SelectField(_l("Messaging tier"), default="TIER_250",
+                       choices=[SelectChoice(tier, TIER_LABELS[tier]) for tier in TIER_LIMITS],
                        description=_l("“Check connection” reads it from the provider."))
     messages_per_second = IntegerField(_l("Messages per second"), default=80,
                                        validators=[Optional(), NumberRange(min=1, max=1000)])

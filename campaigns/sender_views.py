@@ -19,6 +19,7 @@ from campaigns.models import Campaign, Sender, Template
 from campaigns.sender_forms import SenderForm, TestSendForm, posted_values, sender_changes, sender_form_data
 from campaigns.views import bp
 from channels.base import ResultKind
+from compliance.sending import TIER_LABELS
 from domain_errors import DomainError
 from extensions import db
 
@@ -35,8 +36,7 @@ def _sender_or_404(sender_id: int) -> Sender:
 @role_required(Role.ADMIN)
 def sender_list():
     return render_template("campaigns/sender_list.html", senders=senders.list_senders(), form=EmptyForm(),
-                           check_error=senders.check_error_sentence, channel_labels=_channel_labels(),
-                           quality_labels=senders.QUALITY_LABELS)
+                           check_error=senders.check_error_sentence, channel_labels=_channel_labels())
 
 
 def _channel_labels() -> dict[str, str]:
@@ -45,8 +45,8 @@ def _channel_labels() -> dict[str, str]:
 
 def _sender_page(form: SenderForm, sender: Sender | None, errors=(), status: int = 200):
     return render_template("campaigns/sender_form.html", form=form, sender=sender, errors=list(errors),
-                           check_form=EmptyForm(), check_error=senders.check_error_sentence(sender) if sender else None,
-                           quality_labels=senders.QUALITY_LABELS), status
+                           check_form=EmptyForm(), check_error=senders.check_error_sentence(sender) if sender else None
+                           ), status
 
 
 @bp.get("/senders/new")
@@ -113,7 +113,7 @@ def check_sender(sender_id: int):
     else:
         flash(_("Connected: quality %(quality)s, tier %(tier)s, %(rate)s messages per second.",
                 quality=str(senders.QUALITY_LABELS.get(sender.quality_rating or "", sender.quality_rating or "—")),
-                tier=sender.tier, rate=sender.messages_per_second), "info")
+                tier=str(TIER_LABELS.get(sender.tier, sender.tier)), rate=sender.messages_per_second), "info")
     return redirect(url_for("campaigns.sender_detail", sender_id=sender_id))
 
 

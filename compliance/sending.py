@@ -14,6 +14,7 @@ from datetime import time
 from typing import Any
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 CATEGORIES = ("marketing", "utility", "authentication")
 _HH_MM = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
@@ -191,6 +192,16 @@ TIER_LIMITS: dict[str, int | None] = {
     "TIER_10K": 10_000,
     "TIER_100K": 100_000,
     "TIER_UNLIMITED": None,
+}
+# The tiers in words, for pages (web/labels.py): what each allows.
+TIER_LABELS = {
+    "TIER_50": _l("50 new recipients per 24 hours"),
+    "TIER_250": _l("250 new recipients per 24 hours"),
+    "TIER_1K": _l("1,000 new recipients per 24 hours"),
+    "TIER_2K": _l("2,000 new recipients per 24 hours"),
+    "TIER_10K": _l("10,000 new recipients per 24 hours"),
+    "TIER_100K": _l("100,000 new recipients per 24 hours"),
+    "TIER_UNLIMITED": _l("Unlimited new recipients"),
 }
 
 

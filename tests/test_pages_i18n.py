@@ -49,6 +49,7 @@ from campaigns.preflight import DEFERRAL_LABELS, EXCLUSION_LABELS
 from compliance import audit, suppression
 from compliance.audit import AuditEvent
 from compliance.models import Suppression, SuppressionReason
+from compliance.sending import TIER_LIMITS
 from compliance.suppression import REASON_LABELS as SUPPRESSION_REASON_LABELS
 from compliance.suppression_files import import_csv
 from compliance.verdict import OUTCOME_LABELS, Outcome
@@ -81,8 +82,8 @@ LABEL_TABLES = (
 SKIPPED_ENDPOINTS = {"static", "accounts.logout"}
 # English words that are the same in the Russian interface: names of things, formats, the brand.
 ENGLISH_IN_RUSSIAN = {"Vestnik", "WhatsApp", "CSV", "UTC", "SHA-256", "API", "JSON", "RU", "EN", "Bearer",
-                      "Authorization", "START", "STOP", "MAX", "SMS", "Telegram", "E.164", "URL", "XLSX", "TIER_250",
-                      "TIER_UNLIMITED", "v1", "v2", "Excel", "IANA", "FAS", "ID"}
+                      "Authorization", "START", "STOP", "MAX", "SMS", "Telegram", "E.164", "URL", "XLSX", "v1", "v2",
+                      "Excel", "IANA", "FAS", "ID"}
 VISIBLE_ATTRIBUTES = re.compile(r'\s(?:title|placeholder|aria-label|alt)="([^"]*)"')
 
 
@@ -93,6 +94,7 @@ def codes() -> set[str]:
     found |= set(EXCLUSION_REASONS) | set(EXCLUSION_LABELS) | set(DEFERRAL_LABELS) | set(SUPPRESSION_SOURCES)
     found |= set(import_records.REASONS) | set(review.REJECTION_REASONS) | set(VARIABLE_SOURCE_LABELS)
     found |= set(template_approvals.REJECTION_LABELS)
+    found |= set(TIER_LIMITS) | set(senders.QUALITY_LABELS)  # a sender's messaging tier and quality rating
     found |= set(db.session.scalars(select(AuditEvent.action).distinct())) | set(ACTOR_LABELS)
     found |= set(db.session.scalars(select(Suppression.source).distinct()))
     # The rate card's own keyword, which a person types into the card: the page must show it as it is.

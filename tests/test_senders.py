@@ -327,8 +327,10 @@ def test_the_page_checks_the_connection_and_says_what_it_read(app, sandbox, sand
     path = f"/senders/{sandbox_sender.id}"
     response = post_form(admin_browser, f"{path}/check", {}, page=path)
     shown = page(admin_browser.get(response.headers["Location"]))
-    assert "Connected: quality High (green), tier TIER_1K, 80 messages per second." in shown
+    assert ("Connected: quality High (green), tier 1,000 new recipients per 24 hours, 80 messages per second."
+            in shown)
     assert re.search(r'id="sender-quality">High \(green\)<', shown) and 'id="sender-check-error"' not in shown
+    assert re.search(r'id="sender-tier">1,000 new recipients per 24 hours<', shown)
 
 
 def test_no_secret_reaches_the_log(app, sandbox, sandbox_sender, caplog, call_as):

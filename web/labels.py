@@ -25,7 +25,7 @@ from campaigns.campaign_forms import SOURCE_LABELS as VARIABLE_SOURCE_LABELS
 from campaigns.launch import MESSAGE_STATUS_LABELS
 from campaigns.message_templates import CATEGORY_LABELS
 from campaigns.message_templates import STATUS_LABELS as TEMPLATE_STATUS_LABELS
-from compliance import audit, suppression
+from compliance import audit, sending, suppression
 from compliance.verdict import OUTCOME_LABELS
 
 SEND_RESULT_LABELS = {"accepted": _l("accepted"), "retry": _l("to retry"), "failed": _l("failed")}
@@ -56,6 +56,7 @@ LABELS: dict[str, dict[str, Any]] = {kind: _by_value(table) for kind, table in {
     "approval_source": template_approvals.SOURCE_LABELS,
     "sender_channel": senders.CHANNEL_LABELS,
     "quality": senders.QUALITY_LABELS,
+    "tier": sending.TIER_LABELS,
     "send_result": SEND_RESULT_LABELS,
     "campaign_status": lifecycle.STATUS_LABELS,
     "message_status": MESSAGE_STATUS_LABELS,
@@ -107,7 +108,7 @@ _DETAIL_KINDS = {
     "template.": {"from": "template_status", "to": "template_status", "previous_status": "template_status",
                   "source": "approval_source", "outcome": "send_result", "category": "provider_category",
                   "reason": "provider_rejection"},  # an admin's own words are not a code: shown as written
-    "sender.": {"channel": "sender_channel", "quality": "quality"},
+    "sender.": {"channel": "sender_channel", "quality": "quality", "tier": "tier", "provider_tier": "tier"},
     "suppression.": {"reason": "suppression_reason", "source": "suppression_source"},
 }
 
