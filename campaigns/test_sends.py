@@ -7,6 +7,7 @@ answer is the result (accepted, retry, failed, with the channel's sentence), and
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -18,6 +19,7 @@ from campaigns.models import Sender, Template
 from campaigns.template_rules import NAMED, POSITIONAL, placeholders
 from channels import http
 from channels.base import Outbound, Parameter, ResultKind, SendResult, TemplateContent
+from channels.errors import sentence_for
 from channels.registry import channel_for
 from compliance import audit
 from compliance.numbers import InvalidNumberError, to_e164
@@ -53,13 +55,26 @@ def result_json(result: SendResult) -> dict[str, Any]:
 
 
 def result_sentence(result: SendResult) -> str:
-    """What the marketer reads about the test send."""
+    """What the marketer reads about the test send: the channel's reason and, for a transient failure, when to
+    try again (the channel says what happened; what to do about it depends on this being a test send)."""
     if result.kind is ResultKind.ACCEPTED:
         return _("The provider accepted the test message (id %(id)s); it should arrive in a moment.",
                  id=result.provider_id or "—")
     if result.kind is ResultKind.RETRY:
-        return _("The provider could not take the test message now: %(sentence)s", sentence=str(result.sentence))
+        return _("The provider could not take the test message now: %(sentence)s %(again)s",
+                 sentence=str(result.sentence), again=_try_again(result.retry_after))
     return _("The provider refused the test message: %(sentence)s", sentence=str(result.sentence))
+
+
+def _try_again(seconds: float | None) -> str:
+    """When to try the test send again: the provider's wait (its Retry-After, else the channel's backoff)."""
+    if not seconds or seconds < 1:
+        return _("Try the test send again in a moment.")
+    if seconds < 120:
+        return _("Try the test send again in %(seconds)s s.", seconds=math.ceil(seconds))
+    if seconds < 2 * 3600:
+        return _("Try the test send again in %(minutes)s min.", minutes=math.ceil(seconds / 60))
+    return _("Try the test send again in %(hours)s h.", hours=math.ceil(seconds / 3600))
 
 
 def send_test(sender: Sender, template: Template, to: str, values: Mapping[str, str] | None = None,
@@ -100,8 +115,9 @@ def send_test(sender: Sender, template: Template, to: str, values: Mapping[str, 
         [result] = http.run(lambda session: channel_for(settings, session).send([message]),
                             timeout=settings.timeout_seconds + 5)
     except TimeoutError:
+        # No answer in time: worded as the channel words its own timeout (the message may have gone).
         result = SendResult(message.key, ResultKind.RETRY, code="timeout",
-                            sentence=_("The provider did not answer in time."))
+                            sentence=sentence_for(settings.channel, "timeout"))
     audit.record("template.test_sent", actor=actor, target=template,
                  details={"name": template.name, "language": template.language, "version": template.version,
                           "sender": sender.name, "phone": phone, "outcome": result.kind.value,
