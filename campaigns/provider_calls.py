@@ -11,17 +11,15 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from flask_babel import lazy_gettext as _l
-
 from channels import http
 from channels.base import Channel, ChannelError, SenderSettings
+from channels.errors import call_sentence_for
 from channels.registry import channel_for
 
 T = TypeVar("T")
 
 # Beyond the channel's own timeouts: the time to hand the work to the loop and get its answer back.
 MARGIN_SECONDS = 5
-NO_ANSWER = _l("The provider did not answer in time.")
 
 
 def call_provider(settings: SenderSettings, work: Callable[[Channel], Awaitable[T]], calls: int = 1) -> T:
@@ -34,4 +32,5 @@ def call_provider(settings: SenderSettings, work: Callable[[Channel], Awaitable[
         return http.run(lambda session: work(channel_for(settings, session)),
                         timeout=calls * settings.timeout_seconds + MARGIN_SECONDS)
     except TimeoutError:
-        raise ChannelError(NO_ANSWER, "timeout", retryable=True) from None
+        # Worded as the channel words its own timeout of a call (a send's caller words it for a message).
+        raise ChannelError(call_sentence_for(settings.channel, "timeout"), "timeout", retryable=True) from None

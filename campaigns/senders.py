@@ -25,7 +25,7 @@ from campaigns import sender_secrets
 from campaigns.models import Sender, SenderChannel
 from campaigns.provider_calls import call_provider
 from channels.base import ChannelError, SenderSettings
-from channels.errors import sentence_for
+from channels.errors import call_sentence_for
 from compliance import audit
 from compliance.numbers import InvalidNumberError, to_e164
 from compliance.sending import TIER_LIMITS
@@ -105,7 +105,7 @@ def check_error_sentence(sender: Sender) -> str | None:
     """Why the last connection check failed, in the reader's language (None when it did not fail)."""
     if not sender.check_error_code:
         return None
-    return str(sentence_for(sender.channel, sender.check_error_code))
+    return str(call_sentence_for(sender.channel, sender.check_error_code))
 
 
 # --- writing -----------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ answer is the result (accepted, retry, failed, with the channel's sentence), and
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -18,6 +19,7 @@ from campaigns.models import Sender, Template
 from campaigns.provider_calls import call_provider
 from campaigns.template_rules import NAMED, POSITIONAL, placeholders
 from channels.base import ChannelError, Outbound, Parameter, ResultKind, SendResult, TemplateContent
+from channels.errors import sentence_for
 from compliance import audit
 from compliance.numbers import InvalidNumberError, to_e164
 from domain_errors import DomainError, FieldErrors
@@ -58,13 +60,26 @@ def result_json(result: SendResult) -> dict[str, Any]:
 
 
 def result_sentence(result: SendResult) -> str:
-    """What the marketer reads about the test send."""
+    """What the marketer reads about the test send: the channel's reason and, for a transient failure, when to
+    try again (the channel says what happened; what to do about it depends on this being a test send)."""
     if result.kind is ResultKind.ACCEPTED:
         return _("The provider accepted the test message (id %(id)s); it should arrive in a moment.",
                  id=result.provider_id or "—")
     if result.kind is ResultKind.RETRY:
-        return _("The provider could not take the test message now: %(sentence)s", sentence=str(result.sentence))
+        return _("The provider could not take the test message now: %(sentence)s %(again)s",
+                 sentence=str(result.sentence), again=_try_again(result.retry_after))
     return _("The provider refused the test message: %(sentence)s", sentence=str(result.sentence))
+
+
+def _try_again(seconds: float | None) -> str:
+    """When to try the test send again: the provider's wait (its Retry-After, else the channel's backoff)."""
+    if not seconds or seconds < 1:
+        return _("Try the test send again in a moment.")
+    if seconds < 120:
+        return _("Try the test send again in %(seconds)s s.", seconds=math.ceil(seconds))
+    if seconds < 2 * 3600:
+        return _("Try the test send again in %(minutes)s min.", minutes=math.ceil(seconds / 60))
+    return _("Try the test send again in %(hours)s h.", hours=math.ceil(seconds / 3600))
 
 
 def send_test(sender: Sender, template: Template, to: str, values: Mapping[str, str] | None = None,
@@ -106,8 +121,11 @@ def send_test(sender: Sender, template: Template, to: str, values: Mapping[str, 
     message = outbound_for(template, phone, given, f"test-{uuid.uuid4().hex}")
     try:
         [result] = call_provider(senders.settings_for(sender), lambda channel: channel.send([message]))
-    except ChannelError as error:  # no answer in time: the request may have left, and been accepted
-        result = SendResult(message.key, ResultKind.RETRY, code=error.code, sentence=error.sentence, uncertain=True)
+    except ChannelError as error:
+        # No answer in time: worded as the channel words its own timeout (the message may have gone, and been
+        # accepted).
+        result = SendResult(message.key, ResultKind.RETRY, code=error.code, sentence=sentence_for(sender.channel,
+                            error.code), uncertain=True)
     audit.record("template.test_sent", actor=actor, target=template,
                  details={"name": template.name, "language": template.language, "version": template.version,
                           "sender": sender.name, "phone": phone, "outcome": result.kind.value,

@@ -23,6 +23,11 @@ _TABLES: dict[str, Callable[[str | None], Any]] = {
     "whatsapp_cloud": whatsapp_errors.sentence,
     "sandbox": whatsapp_errors.sentence,
 }
+# The same for a code stored from a call other than a send (a connection check): no message was involved.
+_CALL_TABLES: dict[str, Callable[[str | None], Any]] = {
+    "whatsapp_cloud": whatsapp_errors.call_sentence,
+    "sandbox": whatsapp_errors.call_sentence,
+}
 _DECISIONS: dict[str, Callable[[str, MessageKind], Decision]] = {
     "whatsapp_cloud": whatsapp_errors.decide_stored,
     "sandbox": whatsapp_errors.decide_stored,
@@ -30,8 +35,19 @@ _DECISIONS: dict[str, Callable[[str, MessageKind], Decision]] = {
 
 
 def sentence_for(channel: str, code: str | None) -> Any:
-    """The lazy sentence for ``code`` as stored from ``channel``; a generic one for a code no table knows."""
-    table = _TABLES.get(channel)
+    """The lazy sentence for ``code`` as stored from a send on ``channel``; a generic one for a code no table
+    knows. It says what happened and why, never what Vestnik does next."""
+    return _looked_up(_TABLES, channel, code)
+
+
+def call_sentence_for(channel: str, code: str | None) -> Any:
+    """The lazy sentence for ``code`` as stored from a call other than a send on ``channel`` (a connection
+    check): a timeout there concerns no message."""
+    return _looked_up(_CALL_TABLES, channel, code)
+
+
+def _looked_up(tables: dict[str, Callable[[str | None], Any]], channel: str, code: str | None) -> Any:
+    table = tables.get(channel)
     found = table(code) if table is not None and code else None
     if found is not None:
         return found

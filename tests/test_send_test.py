@@ -11,7 +11,7 @@ import pytest
 
 from campaigns import senders, template_approvals, test_sends
 from campaigns.models import Template
-from channels.base import ResultKind
+from channels.base import ResultKind, SendResult
 from extensions import db
 from tests.campaign_world import make_world, provider_status_everywhere
 from tests.helpers import assert_problem, post_form, signed_in_client
@@ -60,11 +60,44 @@ def test_the_cli_exits_1_with_the_sentence_when_the_provider_refuses(app, sandbo
     result = send_test(app, "--sender", "Sandbox", "--template", "never_submitted", "--to", TO, "--json")
     assert result.exit_code == 1
     printed = json.loads(result.stdout)
-    assert printed["status"] == "failed" and printed["code"] and printed["sentence"]
+    # The reason only: what would become of a campaign on this template is not the test send's to say.
+    assert (printed["status"], printed["code"], printed["sentence"]) == (
+        "failed", "132001", "The provider has no approved template of this name in this language.")
     assert printed["provider_id"] is None
     plain = send_test(app, "--sender", "Sandbox", "--template", "never_submitted", "--to", TO)
     assert plain.exit_code == 1 and plain.stdout == ""
     assert plain.stderr.strip() == f"The provider refused the test message: {printed['sentence']}"
+
+
+def test_a_throttled_test_send_says_why_and_when_to_try_again(app, sandbox, approved):
+    sandbox.configure(faults={"code_130429": 1.0}, retry_after=7)
+    result = send_test(app, "--sender", "Sandbox", "--template", "autumn_sale", "--to", TO, "--json")
+    assert result.exit_code == 1
+    printed = json.loads(result.stdout)
+    assert (printed["status"], printed["code"], printed["retry_after"], printed["sentence"]) == (
+        "retry", "130429", 7, "The number reached its sending speed limit at the provider.")
+    plain = send_test(app, "--sender", "Sandbox", "--template", "autumn_sale", "--to", TO)
+    assert plain.exit_code == 1 and plain.stderr.strip() == (
+        "The provider could not take the test message now: The number reached its sending speed limit at the "
+        "provider. Try the test send again in 7 s.")
+    assert sandbox.ledger()["messages"] == []
+
+
+@pytest.mark.parametrize(("wait", "again"), [
+    (None, "Try the test send again in a moment."),
+    (0, "Try the test send again in a moment."),
+    (2.5, "Try the test send again in 3 s."),
+    (600, "Try the test send again in 10 min."),
+    (24 * 3600, "Try the test send again in 24 h."),
+])
+def test_a_retry_says_when_to_try_the_test_send_again(app, wait, again):
+    result = SendResult("test-1", ResultKind.RETRY, code="131000", sentence="The provider had an internal error.",
+                        retry_after=wait)
+    assert test_sends.result_sentence(result) == (
+        f"The provider could not take the test message now: The provider had an internal error. {again}")
+    failed = SendResult("test-1", ResultKind.FAILED, code="132015", sentence="The provider paused the template.")
+    assert test_sends.result_sentence(failed) == (
+        "The provider refused the test message: The provider paused the template.")
 
 
 def test_a_bad_token_fails_the_test_send_with_the_token_code(app, sandbox, approved, sandbox_sender):

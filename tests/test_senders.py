@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import re
+import socket
 
 import pytest
 from cryptography.fernet import Fernet
@@ -312,7 +313,8 @@ def test_a_bad_token_is_stored_as_a_sentence_not_a_500(app, sandbox, sandbox_sen
     stored = db.session.get(Sender, sandbox_sender.id)
     assert stored.check_error_code == "190" and stored.check_error_params == {}
     sentence = senders.check_error_sentence(stored)
-    assert sentence and "190" not in sentence.split(":")[0]
+    assert sentence == ("The provider refused the sender's access token: it is invalid, expired or revoked. Save a "
+                        "new token on the sender's page.")
     assert f"The connection check failed: {sentence}" in shown
     assert re.search(r'id="sender-check-error">[^<]+<', shown)
     checked = call_as("POST", f"/senders/{sandbox_sender.id}/check", "admin")
@@ -321,6 +323,21 @@ def test_a_bad_token_is_stored_as_a_sentence_not_a_500(app, sandbox, sandbox_sen
     assert result.exit_code == 1 and f"failed (190): {sentence}" in result.output
     assert db.session.scalar(select(func.count()).select_from(AuditEvent)
                              .where(AuditEvent.action == "sender.checked")) == 3
+
+
+def test_a_check_with_the_provider_down_says_why_and_promises_nothing(app, sandbox, sandbox_sender):
+    sandbox.configure(faults={"http_500": 1.0})
+    senders.check_connection(sandbox_sender)
+    assert (sandbox_sender.check_error_code, senders.check_error_sentence(sandbox_sender)) == (
+        "131000", "The provider had an internal error.")
+    with socket.socket() as probe:  # a loopback port that nothing listens on once the probe is closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    senders.update_sender(sandbox_sender, {"base_url": f"http://127.0.0.1:{port}"})
+    senders.check_connection(sandbox_sender)
+    # No message is involved in a check: the sentence says nothing of one.
+    assert (sandbox_sender.check_error_code, senders.check_error_sentence(sandbox_sender)) == (
+        "connection", "The provider could not be reached.")
 
 
 def test_the_page_checks_the_connection_and_says_what_it_read(app, sandbox, sandbox_sender, admin_browser):

@@ -4,6 +4,8 @@ sender, and a campaign needs its template approved for its own sender."""
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 from sqlalchemy import select
 
@@ -217,7 +219,28 @@ def test_submit_to_one_sender_goes_to_that_account_only(app, sandbox, sandbox_se
     db.session.commit()
     assert list(approvals(template)) == ["200000000000001"]
     [(account, sentence)] = outcome.failures
-    assert account.account_id == "777" and sentence
+    assert (account.account_id, sentence) == ("777", "The provider refused the sender's access token: it is invalid, "
+                                                     "expired or revoked. Save a new token on the sender's page.")
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on once the probe is closed."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_a_submission_the_provider_cannot_take_says_why_and_promises_nothing(app, sandbox, sandbox_sender):
+    sandbox.configure(faults={"http_500": 1.0})
+    with pytest.raises(template_approvals.TemplateError) as down:
+        template_approvals.submit(make())
+    assert (down.value.status, down.value.errors) == (502, ["The provider had an internal error."])
+    sandbox.configure(faults={"http_500": 0.0})
+    senders.update_sender(sandbox_sender, {"base_url": f"http://127.0.0.1:{closed_port()}"})
+    db.session.commit()
+    with pytest.raises(template_approvals.TemplateError) as unreachable:
+        template_approvals.submit(make(name="second_one"))
+    assert unreachable.value.errors == ["The provider could not be reached."]
 
 
 def test_a_campaign_is_refused_review_when_its_template_is_not_approved_for_its_sender(app, make_user):

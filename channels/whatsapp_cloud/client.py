@@ -117,11 +117,11 @@ class WhatsAppCloud(Channel):
             answer = await self._request(method, url, **options)
         except (TimeoutError, aiohttp.ClientError) as error:
             code = _transport_code(error)
-            raise ChannelError(errors.TRANSPORT[code], code, retryable=True) from None
+            raise ChannelError(errors.CALLS[code], code, retryable=True) from None
         if answer.ok and isinstance(answer.document, dict):
             return answer.document
         if answer.ok:
-            raise ChannelError(errors.TRANSPORT["malformed_response"], "malformed_response", retryable=True)
+            raise ChannelError(errors.CALLS["malformed_response"], "malformed_response", retryable=True)
         decision = errors.decide(responses.error_code(answer.document), answer.status, answer.retry_after)
         log.warning("event=channel_call_refused channel=%s method=%s status=%s code=%s detail=%r", self.name,
                     method, answer.status, decision.code, responses.error_text(answer.document))
@@ -199,7 +199,7 @@ class WhatsAppCloud(Channel):
             body["category"] = category.upper()
         document = await self._call("POST", self._url(provider_id), body=body, refused=EDIT_REFUSED)
         if document.get("success") is not True:
-            raise ChannelError(errors.TRANSPORT["malformed_response"], "malformed_response", retryable=True)
+            raise ChannelError(errors.CALLS["malformed_response"], "malformed_response", retryable=True)
         log.info("event=template_edited channel=%s template=%s provider_id=%s", self.name, template.name, provider_id)
         found = await self._state(provider_id, template.name)
         return found or TemplateState(provider_id, template.name, template.language, "pending", category)
@@ -231,7 +231,7 @@ class WhatsAppCloud(Channel):
             document = await self._call("GET", url, params={**params, **({"after": after} if after else {})})
             data = document.get("data")
             if not isinstance(data, list):
-                raise ChannelError(errors.TRANSPORT["malformed_response"], "malformed_response", retryable=True)
+                raise ChannelError(errors.CALLS["malformed_response"], "malformed_response", retryable=True)
             # Meta's ``name`` filter also matches longer names: keep only the template of exactly that name.
             states.extend(responses.template_state(record) for record in data
                           if isinstance(record, dict) and (not name or record.get("name") == name))

@@ -1,12 +1,14 @@
-"""Meta's error codes and what Vestnik does about each: the one table the adapter decides with.
+"""Meta's error codes and what each one means: the one table the adapter decides with.
 
 Meta asks integrators to act on the error ``code`` (and ``details``), never on the HTTP status or the
 title: throttling comes back as HTTP 400 as well as 429, and one status carries dozens of codes.
 So :func:`decide` looks the code up here first; only a code missing from the table falls back on
 the HTTP status (a 5xx or a 429 is transient, anything else fails this one message).
 
-The same table words a stored code again later (:func:`sentence`), so a code recorded from a send
-or from a failed status webhook is shown to a marketer in their language. docs/channels.md lists
+The same table words a stored code again later (:func:`sentence`; :func:`call_sentence` for a code
+stored from a call other than a send), so a code recorded from a send or from a failed status webhook
+is shown to a marketer in their language. A sentence says what happened and why, never what Vestnik
+does next (the rule's decision is for campaigns to act on, and to word where it shows it). docs/channels.md lists
 every row; a test keeps the two in step.
 
 Besides Meta's numeric codes, the transport has codes of its own: ``timeout`` and ``disconnected``
@@ -40,12 +42,12 @@ BY_KIND = "by_kind"
 
 @dataclass(frozen=True)
 class Rule:
-    """One row of the table: the codes it covers, Meta's title, and what Vestnik does."""
+    """One row of the table: the codes it covers, Meta's title, what it means (the decision) and its sentence."""
 
     codes: tuple[int, ...]
     title: str  # Meta's title of the code, in English, for the docs and the logs
     kind: ResultKind
-    sentence: Any  # a lazy sentence for a marketer
+    sentence: Any  # a lazy sentence for a marketer: what happened and why (and what a person can do)
     scope: RetryScope = RetryScope.MESSAGE
     meaning: FailureMeaning | str | None = None  # FailureMeaning, or BY_KIND
     backoff: float = DEFAULT_BACKOFF  # retry without Retry-After: seconds to wait
@@ -68,48 +70,48 @@ def _fail(codes: Iterable[int], title: str, meaning: FailureMeaning | str, sente
     return Rule(tuple(codes), title, ResultKind.FAILED, sentence, meaning=meaning)
 
 
-_UNAVAILABLE = _l("The provider's service is temporarily unavailable; the message is sent again shortly.")
+# A sentence never says what Vestnik does next: that depends on where the code arrived (a campaign, a test
+# send, a connection check), so campaigns words it from the decision.
+_UNAVAILABLE = _l("The provider's service is temporarily unavailable.")
 _NO_PERMISSION = _l(
-    "The sender's access token lacks a permission it needs (whatsapp_business_messaging); sending is stopped "
-    "until the token is fixed on the sender's page."
+    "The sender's access token lacks a permission it needs (whatsapp_business_messaging); save a token that "
+    "has it on the sender's page."
 )
 _BAD_TOKEN = _l(
-    "The provider refused the sender's access token: it is invalid, expired or revoked. Sending is stopped "
-    "until a new token is saved on the sender's page."
+    "The provider refused the sender's access token: it is invalid, expired or revoked. Save a new token on "
+    "the sender's page."
 )
 
 RULES: tuple[Rule, ...] = (
     # --- throttling: transient; the sender's own limits slow the whole sender down --------------------
     _retry([130429], "Rate limit hit", scope=RetryScope.SENDER, backoff=2.0, sentence=_l(
-        "The number reached its sending speed limit; sending slows down and goes on.")),
+        "The number reached its sending speed limit at the provider.")),
     _retry([80007], "Rate limit issues", scope=RetryScope.SENDER, backoff=60.0, sentence=_l(
-        "The business account reached the provider's rate limit; sending slows down and goes on.")),
+        "The business account reached the provider's rate limit.")),
     _retry([4], "API Too Many Calls", scope=RetryScope.SENDER, backoff=60.0, sentence=_l(
-        "The app reached the provider's limit of API calls; sending slows down and goes on.")),
+        "The app reached the provider's limit of API calls.")),
     _retry([131056], "(Business Account, Consumer Account) pair rate limit hit", backoff=6.0, sentence=_l(
-        "Too many messages went to this person in a short time; this one is sent again in a few seconds.")),
+        "Too many messages went to this person in a short time.")),
     _retry([131048], "Spam rate limit hit", scope=RetryScope.SENDER, backoff=3600.0, sentence=_l(
-        "The provider limits this number because many of its recent messages were blocked or reported as spam; "
-        "sending slows down. Check the campaign's content and audience.")),
+        "The provider limits this number because many of its recent messages were blocked or reported as spam. "
+        "Check the campaign's content and audience.")),
     _retry([131049], "This message was not delivered to maintain healthy ecosystem engagement",
            scope=RetryScope.RECIPIENT, backoff=ECOSYSTEM_WAIT, minimum=ECOSYSTEM_WAIT, sentence=_l(
-               "The provider held this marketing message back so that the person does not get too many; it is "
-               "tried again in a day at the earliest.")),
+               "The provider held this marketing message back so that the person does not get too many; it asks "
+               "to wait at least a day before sending them another.")),
     _retry([131057], "Account in maintenance mode", scope=RetryScope.SENDER, backoff=600.0, sentence=_l(
-        "The number is in maintenance at the provider (for example, a throughput upgrade); sending resumes "
-        "by itself.")),
+        "The number is in maintenance at the provider (for example, a throughput upgrade).")),
     # --- the provider's own trouble: transient --------------------------------------------------------
     _retry([131000], "Something went wrong", sentence=_l(
-        "The provider had an internal error; the message is sent again shortly.")),
+        "The provider had an internal error.")),
     _retry([1], "API Unknown", sentence=_l(
-        "The provider could not process the request; it is tried again shortly.")),
+        "The provider could not process the request.")),
     _retry([2], "API Service", backoff=30.0, sentence=_UNAVAILABLE),
     _retry([131016], "Service unavailable", backoff=30.0, sentence=_UNAVAILABLE),
     _retry([133004], "Server temporarily unavailable", backoff=30.0, sentence=_UNAVAILABLE),
     # --- the recipient ----------------------------------------------------------------------------------
     _fail([131050], "Unable to deliver the message: user has stopped marketing messages", FailureMeaning.OPTED_OUT,
-          _l("The person stopped marketing messages from this business on WhatsApp; they are treated as "
-             "opted out.")),
+          _l("The person stopped marketing messages from this business on WhatsApp.")),
     _fail([131026], "Message undeliverable", FailureMeaning.NOT_ON_CHANNEL, _l(
         "The message cannot be delivered to this number: it may not use WhatsApp, may not have accepted "
         "WhatsApp's latest terms, or uses a version of the app that is too old.")),
@@ -139,60 +141,63 @@ RULES: tuple[Rule, ...] = (
     _fail([135000], "Generic user error", FailureMeaning.MESSAGE, _l(
         "The provider refused the message without giving a reason.")),
     _fail([132000], "Number of parameters does not match the expected number of params", FailureMeaning.TEMPLATE, _l(
-        "The number of variables does not match the approved template; the campaign is paused until the "
-        "template or its variables are fixed.")),
+        "The number of variables does not match the approved template; check the template's variables.")),
     _fail([132001], "Template does not exist", FailureMeaning.TEMPLATE, _l(
-        "The provider has no approved template of this name in this language; the campaign is paused.")),
+        "The provider has no approved template of this name in this language.")),
     _fail([132007], "Template Format Character Policy Violated", FailureMeaning.TEMPLATE, _l(
-        "The template's content breaks the provider's formatting policy; the campaign is paused.")),
+        "The template's content breaks the provider's formatting policy.")),
     _fail([132012], "Template Parameter Format Mismatch", FailureMeaning.TEMPLATE, _l(
-        "The variables' values are not in the format the approved template expects; the campaign is paused.")),
+        "The variables' values are not in the format the approved template expects.")),
     _fail([132015], "Template is Paused", FailureMeaning.TEMPLATE, _l(
-        "The provider paused the template because people rated it poorly; the campaign is paused.")),
+        "The provider paused the template because people rated it poorly.")),
     _fail([132016], "Template is Disabled", FailureMeaning.TEMPLATE, _l(
-        "The provider disabled the template after repeated quality problems; it can no longer be sent and the "
-        "campaign is paused.")),
+        "The provider disabled the template after repeated quality problems; it can no longer be sent.")),
     # --- the sender: stop everything on it ------------------------------------------------------------
     _fail([190], "Access token has expired", FailureMeaning.SENDER, _BAD_TOKEN),
     _fail([0], "AuthException", FailureMeaning.SENDER, _BAD_TOKEN),
     _fail([3], "API Method", FailureMeaning.SENDER, _l(
-        "The sender's app lacks the capability to use the WhatsApp API; sending is stopped until its "
-        "settings at Meta are fixed.")),
+        "The sender's app lacks the capability to use the WhatsApp API; fix the app's settings at Meta.")),
     _fail([10], "Permission Denied", FailureMeaning.SENDER, _NO_PERMISSION),
     _fail(range(200, 300), "API Permission", FailureMeaning.SENDER, _NO_PERMISSION),
     _fail([131005], "Access denied", FailureMeaning.SENDER, _NO_PERMISSION),
     _fail([131031], "Business Account locked", FailureMeaning.SENDER, _l(
         "The provider locked the business account (a policy violation, or the account could not be "
-        "verified); sending is stopped.")),
+        "verified).")),
     _fail([368], "Temporarily blocked for policies violations", FailureMeaning.SENDER, _l(
-        "The provider temporarily blocked the sender for violating its policies; sending is stopped.")),
+        "The provider temporarily blocked the sender for violating its policies.")),
     _fail([131042], "Business eligibility payment issue", FailureMeaning.SENDER, _l(
         "The business account has a payment problem (no valid payment method, or its credit line is used "
-        "up); sending is stopped.")),
+        "up).")),
     _fail([131037], "WhatsApp provided number needs display name approval before message can be sent",
-          FailureMeaning.SENDER, _l("The number's display name is not approved yet; sending is stopped.")),
+          FailureMeaning.SENDER, _l("The number's display name is not approved yet.")),
     _fail([131045], "Incorrect certificate", FailureMeaning.SENDER, _l(
-        "The number's registration at the provider is incomplete; sending is stopped.")),
+        "The number's registration at the provider is incomplete.")),
     _fail([133010], "Phone number not registered", FailureMeaning.SENDER, _l(
         "The number is not registered on the WhatsApp Cloud API; register it, then check the connection.")),
     _fail([133006], "Phone number re-verification needed", FailureMeaning.SENDER, _l(
-        "The number must be verified with Meta again before it can send; sending is stopped.")),
+        "The number must be verified with Meta again before it can send.")),
 )
 
 BY_CODE: dict[int, Rule] = {code: rule for rule in RULES for code in rule.codes}
 
-# The transport's own codes (see the module's docstring) and their sentences.
+# The transport's own codes (see the module's docstring) and their sentences, as a send meets them.
 TRANSPORT: dict[str, Any] = {
-    "timeout": _l("The provider did not answer in time; the message is tried again (it may already have been "
-                  "accepted)."),
-    "disconnected": _l("The connection to the provider broke during the request; the message is tried again "
-                       "(it may already have been accepted)."),
-    "connection": _l("The provider could not be reached; the message is tried again shortly."),
+    "timeout": _l("The provider did not answer in time; the message may or may not have been accepted."),
+    "disconnected": _l("The connection to the provider broke during the request; the message may or may not "
+                       "have been accepted."),
+    "connection": _l("The provider could not be reached; the message was not sent."),
     "payload": _l("The message cannot be sent in this form (for example, its text is too long); it was not sent."),
-    "malformed_response": _l("The provider answered with something other than a message id; the message is "
-                             "tried again (it may already have been accepted)."),
+    "malformed_response": _l("The provider answered without a message id; the message may or may not have been "
+                             "accepted."),
 }
-_HTTP_THROTTLED = _l("The provider asks to slow down (HTTP 429); sending slows down and goes on.")
+# The same codes met by a call other than a send (a template submission, a connection check): no message.
+CALLS: dict[str, Any] = {
+    "timeout": _l("The provider did not answer in time."),
+    "disconnected": _l("The connection to the provider broke during the request."),
+    "connection": _l("The provider could not be reached."),
+    "malformed_response": _l("The provider's answer could not be read."),
+}
+_HTTP_THROTTLED = _l("The provider asks to slow down (HTTP 429).")
 
 
 def _http(status: int) -> Any:
@@ -200,8 +205,7 @@ def _http(status: int) -> Any:
     if status == 429:
         return _HTTP_THROTTLED
     if status >= 500:
-        return _l("The provider answered with a server error (HTTP %(status)s); the message is sent again shortly.",
-                  status=status)
+        return _l("The provider answered with a server error (HTTP %(status)s).", status=status)
     return _l("The provider refused the request (HTTP %(status)s).", status=status)
 
 
@@ -299,3 +303,9 @@ def sentence(code: str | None) -> Any:
         return _http(int(code[5:]))
     rule = BY_CODE.get(int(code)) if code.lstrip("-").isdigit() else None
     return rule.sentence if rule is not None else None
+
+
+def call_sentence(code: str | None) -> Any:
+    """The lazy sentence for a code stored from a call other than a send (a connection check), None if unknown:
+    a transport failure there concerns no message."""
+    return CALLS.get(code or "") or sentence(code)

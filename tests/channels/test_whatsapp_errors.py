@@ -14,7 +14,7 @@ import pytest
 from channels.base import FailureMeaning as F
 from channels.base import MessageKind, ResultKind
 from channels.base import RetryScope as S
-from channels.errors import decision_for, sentence_for
+from channels.errors import call_sentence_for, decision_for, sentence_for
 from channels.whatsapp_cloud import errors
 
 DOCS = Path(__file__).resolve().parents[2] / "docs/channels.md"
@@ -123,10 +123,7 @@ def test_an_unknown_code_fails_on_4xx_and_retries_on_5xx_and_429():
 def test_an_answer_without_metas_json_is_decided_by_status():
     server = errors.decide(None, 502)
     assert (server.kind, server.code) == (ResultKind.RETRY, "http_502")
-    assert (
-        str(server.sentence)
-        == "The provider answered with a server error (HTTP 502); the message is sent again shortly."
-    )
+    assert str(server.sentence) == "The provider answered with a server error (HTTP 502)."
     refused = errors.decide(None, 404)
     assert (refused.kind, refused.code, refused.meaning) == (ResultKind.FAILED, "http_404", F.MESSAGE)
     assert (errors.decide(None, 429, retry_after=9).scope, errors.decide(None, 429, retry_after=9).retry_after) == (
@@ -165,11 +162,31 @@ def test_every_code_has_exactly_one_row():
 def test_a_stored_code_is_worded_again_from_the_table():
     assert str(sentence_for("whatsapp_cloud", "131050")) == str(errors.BY_CODE[131050].sentence)
     assert str(sentence_for("sandbox", "190")).startswith("The provider refused the sender's access token")
-    assert str(sentence_for("whatsapp_cloud", "timeout")).startswith("The provider did not answer in time")
-    assert str(sentence_for("whatsapp_cloud", "http_503")) == (
-        "The provider answered with a server error (HTTP 503); the message is sent again shortly."
-    )
-    assert str(sentence_for("whatsapp_cloud", "http_429")).startswith("The provider asks to slow down")
+    assert str(sentence_for("whatsapp_cloud", "timeout")) == (
+        "The provider did not answer in time; the message may or may not have been accepted.")
+    assert str(sentence_for("whatsapp_cloud", "http_503")) == "The provider answered with a server error (HTTP 503)."
+    assert str(sentence_for("whatsapp_cloud", "http_429")) == "The provider asks to slow down (HTTP 429)."
+    assert str(sentence_for("sandbox", "132015")) == "The provider paused the template because people rated it poorly."
+
+
+def test_a_code_stored_from_a_call_other_than_a_send_says_nothing_of_a_message():
+    assert str(call_sentence_for("sandbox", "timeout")) == "The provider did not answer in time."
+    assert str(call_sentence_for("whatsapp_cloud", "connection")) == "The provider could not be reached."
+    assert str(call_sentence_for("whatsapp_cloud", "190")) == str(sentence_for("whatsapp_cloud", "190"))
+    assert str(call_sentence_for("telegram", "190")) == "The provider refused the message (code 190)."
+
+
+# What Vestnik does about a code depends on where it arrived (a campaign, a test send, a connection check):
+# the sentence says what happened, and campaigns says what follows. These are the old promises.
+PROMISES = re.compile(r"is paused|tried again|sent again|is stopped|slows down|goes on|resumes|"
+                      r"treated as|shortly|will be|Vestnik", re.IGNORECASE)
+
+
+def test_no_sentence_says_what_vestnik_does_next():
+    sentences = ([rule.sentence for rule in errors.RULES] + list(errors.TRANSPORT.values())
+                 + list(errors.CALLS.values()) + [errors._http(status) for status in (400, 429, 503)])
+    promising = [str(sentence) for sentence in sentences if PROMISES.search(str(sentence))]
+    assert promising == []
 
 
 @pytest.mark.parametrize(
@@ -222,7 +239,7 @@ def test_every_sentence_is_written_and_russian_is_served(tmp_path):
     app = Flask(__name__)
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(DOCS.parents[1] / "translations")
     Babel(app, locale_selector=lambda: "ru")
-    sentences = [rule.sentence for rule in errors.RULES] + list(errors.TRANSPORT.values())
+    sentences = [rule.sentence for rule in errors.RULES] + list(errors.TRANSPORT.values()) + list(errors.CALLS.values())
     english = [str(sentence) for sentence in sentences]
     with app.test_request_context():
         russian = [str(sentence) for sentence in sentences]

@@ -158,7 +158,8 @@ def test_an_unknown_4xx_fails_the_message():
 def test_a_success_without_a_message_id_is_a_retry_that_says_it_may_have_gone(body):
     [result], _ = send([outbound()], lambda _r: Reply(200, body))
     assert (result.kind, result.code, result.uncertain) == (ResultKind.RETRY, "malformed_response", True)
-    assert "may already have been accepted" in str(result.sentence)
+    assert str(result.sentence) == (
+        "The provider answered without a message id; the message may or may not have been accepted.")
 
 
 def test_a_success_without_contacts_still_has_the_message_id():
@@ -169,6 +170,7 @@ def test_a_success_without_contacts_still_has_the_message_id():
 def test_a_timeout_is_a_retry():
     [result], server = send([outbound()], lambda _r: Reply(hang=True), timeout_seconds=0.3)
     assert (result.kind, result.code, result.uncertain) == (ResultKind.RETRY, "timeout", True)
+    assert str(result.sentence) == "The provider did not answer in time; the message may or may not have been accepted."
     assert len(server.received) == 1
 
 
@@ -189,6 +191,7 @@ def test_a_refused_connection_is_a_retry():
 
     [result] = against_server(scenario)
     assert (result.kind, result.code, result.uncertain) == (ResultKind.RETRY, "connection", False)
+    assert str(result.sentence) == "The provider could not be reached; the message was not sent."
 
 
 @pytest.mark.parametrize(
@@ -399,16 +402,19 @@ def test_number_info_reads_quality_tier_and_throughput(level, mps):
 
 
 @pytest.mark.parametrize(
-    ("reply", "code", "retryable"),
+    ("reply", "code", "retryable", "sentence"),
     [
-        (Reply(429, fixture("error_130429.json")), "130429", True),
-        (Reply(403, fixture("error_10.json")), "10", False),
-        (Reply(503, "unavailable"), "http_503", True),
-        (Reply(200, "not json"), "malformed_response", True),
-        (Reply(hang=True), "timeout", True),
+        (Reply(429, fixture("error_130429.json")), "130429", True,
+         "The number reached its sending speed limit at the provider."),
+        (Reply(403, fixture("error_10.json")), "10", False, "The sender's access token lacks a permission it needs "
+         "(whatsapp_business_messaging); save a token that has it on the sender's page."),
+        (Reply(503, "unavailable"), "http_503", True, "The provider answered with a server error (HTTP 503)."),
+        # No message is involved in a call other than a send: its transport sentences say nothing of one.
+        (Reply(200, "not json"), "malformed_response", True, "The provider's answer could not be read."),
+        (Reply(hang=True), "timeout", True, "The provider did not answer in time."),
     ],
 )
-def test_number_info_failures_raise_channel_errors(reply, code, retryable):
+def test_number_info_failures_raise_channel_errors(reply, code, retryable, sentence):
     async def scenario(server, session):
         server.respond = lambda _r: reply
         await WhatsAppCloud(server.settings(timeout_seconds=0.3), session).number_info()
@@ -416,7 +422,7 @@ def test_number_info_failures_raise_channel_errors(reply, code, retryable):
     with pytest.raises(ChannelError) as failed:
         against_server(scenario)
     assert (failed.value.code, failed.value.retryable) == (code, retryable)
-    assert str(failed.value.sentence)
+    assert str(failed.value.sentence) == sentence
 
 
 def test_synchronous_callers_send_through_the_process_session_and_keep_the_connection():
