@@ -53,6 +53,8 @@ class HelperCronJob(CronJob):
                 job = self.func()
         except RedisError:
             raise  # the scheduler waits for Redis and tries again
+        except StopRequested:
+            raise  # SIGTERM/Ctrl-C arrived while enqueuing (RQ's handler raises it): stop, it is no failure
         except Exception:  # one broken helper must not stop the other periodic jobs
             log.exception("event=periodic_job_enqueue_failed func=%s", self.func_name)
             return None

@@ -48,6 +48,16 @@ def test_a_holder_whose_worker_died_stops(app):
     assert orphan.stop_requested
 
 
+def test_a_stop_signal_while_enqueuing_stops_the_scheduler_instead_of_being_logged_as_a_broken_helper(app, caplog):
+    def interrupted():  # what RQ's signal handler does when Ctrl-C lands inside the helper
+        raise StopRequested()
+
+    entry = cron.HelperCronJob(app, Periodic(interrupted, timedelta(minutes=1)))
+    with pytest.raises(StopRequested):
+        entry.enqueue(redis_queues.connection)
+    assert "periodic_job_enqueue_failed" not in caplog.text
+
+
 def test_a_periodic_entry_enqueues_through_the_jobs_own_helper(app):
     entry = cron.HelperCronJob(app, Periodic(enqueue_expire_invitations, timedelta(hours=1)))
     job = entry.enqueue(redis_queues.connection)
