@@ -38,7 +38,7 @@ from sqlalchemy.types import JSON
 from audience.models import Contact, Segment
 from audience.segment_definition import parse_definition
 from audience.segments import attribute_text, segment_filter
-from campaigns.models import SENT_STATUSES, Campaign, Message, MessageStatus, Template
+from campaigns.models import Campaign, Message, MessageStatus, Template, sent_since
 from campaigns.variables import CONTACT_FIELDS, SOURCES
 from compliance.models import BLOCKING_REASONS, Suppression
 from compliance.numbers import not_e164
@@ -147,16 +147,15 @@ class _Sources:
     def _capped(self, category: str, now: datetime, rules: SendingRules) -> ColumnElement[bool] | None:
         if category not in rules.capped_categories or (rules.cap_per_day is None and rules.cap_per_week is None):
             return None
-        # Messages carry no send time until dispatch lands; the row's creation (the launch of its
-        # campaign) stands in for it.
+        # Counted by send time (``models.sent_since``), never by the launch that made the row.
         day_ago, week_ago = literal(now - timedelta(days=1), UTCDateTime), literal(now - timedelta(days=7), UTCDateTime)
         sent = (
             select(Message.phone,
-                   func.sum(case((Message.created_at >= day_ago, 1), else_=0)).label("day"),
+                   func.sum(case((Message.sent_at >= day_ago, 1), else_=0)).label("day"),
                    func.count().label("week"))
             .join(Campaign, Campaign.id == Message.campaign_id)
             .join(Template, Template.id == Campaign.template_id)
-            .where(Message.status.in_(SENT_STATUSES), Message.created_at >= week_ago,
+            .where(sent_since(week_ago),
                    Template.category.in_(rules.capped_categories))
             .group_by(Message.phone)
             .subquery("recently_sent")

@@ -7,7 +7,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ColumnElement, ForeignKey, Index, Integer, String, Text, UniqueConstraint, and_
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dbtypes import BigId, UTCDateTime, utcnow, value_enum
@@ -236,10 +236,24 @@ class MessageStatus(str, enum.Enum):
     READ = "read"
     FAILED = "failed"
     SKIPPED = "skipped"
+    # The request may have left (a lease expired on a channel that is not idempotent): sent or not, we
+    # cannot tell until a status for its key settles it.
+    UNKNOWN = "unknown"
+    # Outside the recipient's send window: waits for ``not_before``, the next window in their zone.
+    DEFERRED = "deferred"
 
 
-# Messages that went out: they count against a recipient's frequency cap, at launch and in the preflight alike.
-SENT_STATUSES = (MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.READ)
+# Messages that went out, or may have: with a ``sent_at`` they count against a recipient's frequency
+# cap, the sender's tier and the free allowance, at launch, in the preflight and at send time alike.
+# ``unknown`` counts too: a message that may have gone out must not let a second one through the cap
+# just because we could not tell.
+SENT_STATUSES = (MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.READ, MessageStatus.UNKNOWN)
+
+
+def sent_since(since: Any) -> ColumnElement[bool]:
+    """Messages sent (or maybe sent) at or after ``since`` (a datetime or a SQL expression of one):
+    what caps, tiers and the free allowance count. A row with no ``sent_at`` never went out."""
+    return and_(Message.status.in_(SENT_STATUSES), Message.sent_at >= since)
 
 
 class Message(db.Model):
@@ -249,6 +263,12 @@ class Message(db.Model):
     __table_args__ = (
         UniqueConstraint("campaign_id", "contact_id"),
         Index("ix_messages_campaign_status", "campaign_id", "status"),
+        # The frequency cap counts a number's messages sent in the last day and week (by phone, as the
+        # suppression list does: the person is the number, whatever contact row they came in as).
+        Index("ix_messages_phone_sent_at", "phone", "sent_at"),
+        # The tier's unique recipients in the last 24 h and the month's free allowance scan a range
+        # of send times across every campaign (then join to the sender or the template category).
+        Index("ix_messages_sent_at", "sent_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -260,3 +280,24 @@ class Message(db.Model):
     idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
     status: Mapped[MessageStatus] = mapped_column(value_enum(MessageStatus), default=MessageStatus.QUEUED)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Send attempts so far: the backoff grows with it, and a limit on it ends the retries.
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Not to be tried before this moment: a retry's backoff, or the next send window of a deferred row.
+    not_before: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The batch that claimed the row and until when; an expired lease means its worker died.
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The provider's id (a "wamid."), by which its statuses find the row.
+    provider_message_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    # A permanent failure keeps the provider's code and its own words (for the log and the operator);
+    # the marketer's sentence is derived from the code when shown (``channels.errors.sentence_for``).
+    error_code: Mapped[str | None] = mapped_column(String(32))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    # When the request was accepted (or may have been, for ``unknown``): caps, tiers and the free
+    # allowance count this, never ``created_at``, which is only the launch that made the row.
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The category the provider says it charges the message as, for the cost actually spent.
+    price_category: Mapped[str | None] = mapped_column(String(32))

@@ -33,7 +33,6 @@ from campaigns import pricing, rendering
 from campaigns.campaign_specs import template_variables, variable_values
 from campaigns.message_templates import STATUS_LABELS as TEMPLATE_STATUS_LABELS
 from campaigns.models import (
-    SENT_STATUSES,
     Campaign,
     Message,
     MessageStatus,
@@ -41,6 +40,7 @@ from campaigns.models import (
     Template,
     TemplateCategory,
     TemplateStatus,
+    sent_since,
 )
 from campaigns.template_approvals import status_for
 from compliance import lint, sentences
@@ -54,8 +54,7 @@ from compliance.verdict import Outcome
 from dbtypes import utcnow
 from extensions import db
 
-# Messages that did not go out take no part in caps, tiers or the free allowance.
-_NOT_SENT = (MessageStatus.FAILED, MessageStatus.SKIPPED)
+# Only delivered messages are charged, so only they take part of the month's free allowance.
 _CHARGED = (MessageStatus.DELIVERED, MessageStatus.READ)
 
 EXCLUSION_LABELS = {
@@ -171,23 +170,24 @@ def gather(definition: dict[str, Any], sender: Sender, category: str, now: datet
             select(Suppression.phone, Suppression.reason).join(Contact, Contact.phone == Suppression.phone)
             .where(where, Suppression.lifted_at.is_(None))):
         suppressed.setdefault(phone, []).append(reason.value)
-    capped = and_(Template.category.in_([TemplateCategory(c) for c in rules.capped_categories]),
-                  Message.status.in_(SENT_STATUSES))
+    # Counted by send time (``models.sent_since``): a row made by a launch but not sent yet takes no
+    # part in the caps or the tier; one made long ago and sent an hour ago does.
+    capped = Template.category.in_([TemplateCategory(c) for c in rules.capped_categories])
     history = {
         phone: (int(today or 0), int(week or 0), bool(contacted))
         for phone, today, week, contacted in db.session.execute(
             select(Message.phone,
-                   func.sum(case((and_(capped, Message.created_at >= day_ago), 1), else_=0)),
+                   func.sum(case((and_(capped, Message.sent_at >= day_ago), 1), else_=0)),
                    func.sum(case((capped, 1), else_=0)),
-                   func.max(case((and_(Campaign.sender_id == sender.id, Message.created_at >= day_ago), 1), else_=0)))
+                   func.max(case((and_(Campaign.sender_id == sender.id, Message.sent_at >= day_ago), 1), else_=0)))
             .join(Campaign, Campaign.id == Message.campaign_id).join(Template, Template.id == Campaign.template_id)
-            .where(Message.created_at >= week_ago, Message.status.not_in(_NOT_SENT),
+            .where(sent_since(week_ago),
                    Message.phone.in_(select(Contact.phone).where(where)))
             .group_by(Message.phone))
     }
     contacted = db.session.scalar(
         select(func.count(distinct(Message.phone))).join(Campaign, Campaign.id == Message.campaign_id)
-        .where(Campaign.sender_id == sender.id, Message.created_at >= day_ago, Message.status.not_in(_NOT_SENT))) or 0
+        .where(Campaign.sender_id == sender.id, sent_since(day_ago))) or 0
     month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     used = (
         db.session.scalar(
@@ -197,7 +197,7 @@ def gather(definition: dict[str, Any], sender: Sender, category: str, now: datet
             .join(Template, Template.id == Campaign.template_id)
             .where(
                 Template.category == TemplateCategory(category),
-                Message.created_at >= month_start,
+                Message.sent_at >= month_start,
                 Message.status.in_(_CHARGED),
             )
         )

@@ -87,13 +87,15 @@ def add_campaign(*, definition: dict | None = None, variables: dict | None = Non
     return campaign
 
 
-def add_sent(contact: Contact, *, hours_ago: float, category: TemplateCategory = TemplateCategory.MARKETING,
-             status: MessageStatus = MessageStatus.DELIVERED) -> Message:
-    """A message of an earlier campaign that went out to ``contact``."""
+def add_sent(contact: Contact, *, hours_ago: float | None, category: TemplateCategory = TemplateCategory.MARKETING,
+             status: MessageStatus = MessageStatus.DELIVERED, created_hours_ago: float = 24 * 30) -> Message:
+    """A message of an earlier campaign that went out to ``contact`` ``hours_ago`` (None: not sent);
+    its row was made by a launch long before (``created_hours_ago``), which the caps must not count."""
     earlier = add_campaign(template=add_template(category), status=CampaignStatus.COMPLETED)
     message = Message(campaign_id=earlier.id, contact_id=contact.id, phone=contact.phone, variables={},
                       idempotency_key=f"{earlier.id}-{contact.id}", status=status,
-                      created_at=utcnow() - timedelta(hours=hours_ago))
+                      created_at=utcnow() - timedelta(hours=created_hours_ago),
+                      sent_at=None if hours_ago is None else utcnow() - timedelta(hours=hours_ago))
     db.session.add(message)
     db.session.commit()
     return message
@@ -187,6 +189,24 @@ def test_a_utility_campaign_is_not_capped(audience):
     assert result.exclusions["frequency_cap"] == 0
     assert {audience["daily_cap"].id, audience["weekly_cap"].id} <= set(rows_of(campaign))
     assert result.recipients == len(ELIGIBLE) + 2
+
+
+def test_the_cap_counts_when_a_message_was_sent_not_when_its_row_was_made(app):
+    """The daily cap of 1 by ``sent_at``: the launch that made a row (``created_at``) is no send."""
+    people = {name: add_contact(name=name.title()) for name in (
+        "made_long_ago_sent_an_hour_ago", "maybe_sent_an_hour_ago", "made_an_hour_ago_never_sent",
+        "being_sent", "sent_two_days_ago_made_an_hour_ago")}
+    add_sent(people["made_long_ago_sent_an_hour_ago"], hours_ago=1)
+    # Sent or not, we cannot tell: it counts, so the person cannot get a second one for our doubt.
+    add_sent(people["maybe_sent_an_hour_ago"], hours_ago=1, status=MessageStatus.UNKNOWN)
+    add_sent(people["made_an_hour_ago_never_sent"], hours_ago=None, status=MessageStatus.QUEUED, created_hours_ago=1)
+    add_sent(people["being_sent"], hours_ago=None, status=MessageStatus.SENDING, created_hours_ago=1)
+    add_sent(people["sent_two_days_ago_made_an_hour_ago"], hours_ago=48, created_hours_ago=1)
+    campaign = add_campaign()
+    result = run(campaign, SendingRules(cap_per_day=1, cap_per_week=None))
+    assert result.exclusions["frequency_cap"] == 2
+    assert set(rows_of(campaign)) == {people[name].id for name in (
+        "made_an_hour_ago_never_sent", "being_sent", "sent_two_days_ago_made_an_hour_ago")}
 
 
 def test_variables_are_rendered_in_sql_from_fields_attributes_and_constants_with_fallbacks(app):

@@ -76,3 +76,29 @@ def test_0006_gives_old_senders_the_sandboxs_account_and_keeps_template_statuses
     assert [tuple(row) for row in approvals] == [
         ("approved_one", "200000000000001", "http://127.0.0.1:8025", "approved", None, "admin"),
         ("rejected_one", "200000000000001", "http://127.0.0.1:8025", "rejected", "Спам", "admin")]
+
+
+def test_0007_keeps_existing_messages_with_no_send_time_and_no_attempts(app, make_user):
+    from sqlalchemy import text
+
+    from campaigns.models import Message, MessageStatus
+    from tests.campaign_world import add_contact, make_world
+
+    world = make_world(make_user)
+    campaign = world.campaign(name="Old")
+    contacts = [add_contact(), add_contact()]
+    for contact, status in zip(contacts, (MessageStatus.QUEUED, MessageStatus.DELIVERED), strict=True):
+        db.session.add(Message(campaign_id=campaign.id, contact_id=contact.id, phone=contact.phone,
+                               variables={"1": contact.phone}, idempotency_key=f"key-{contact.id}", status=status))
+    db.session.commit()
+    expected = [(contact.phone, status, f"key-{contact.id}", 0, None, None, None, None)
+                for contact, status in zip(contacts, ("queued", "delivered"), strict=True)]
+    db.session.remove()
+    downgrade(directory=str(MIGRATIONS), revision="0006_sender_channels")
+    assert "sent_at" not in {column["name"] for column in inspect(db.engine).get_columns("messages")}
+    upgrade(directory=str(MIGRATIONS))
+    with db.engine.connect() as connection:
+        rows = connection.execute(text(
+            "SELECT phone, status, idempotency_key, attempts, sent_at, not_before, lease_owner, provider_message_id "
+            "FROM messages ORDER BY id")).all()
+    assert [tuple(row) for row in rows] == expected

@@ -42,7 +42,8 @@ def audience(world):
     earlier = world.campaign(name="Earlier", send_at=None)
     earlier.status = CampaignStatus.COMPLETED
     db.session.add(Message(campaign_id=earlier.id, contact_id=capped.id, phone=capped.phone, idempotency_key="k1",
-                           status=MessageStatus.SENT, created_at=utcnow() - timedelta(hours=2)))
+                           status=MessageStatus.SENT, created_at=utcnow() - timedelta(days=30),
+                           sent_at=utcnow() - timedelta(hours=2)))
     db.session.commit()
     return world
 
@@ -94,6 +95,30 @@ def test_the_tier_headroom_defers_the_overflow(audience, monkeypatch):
     # Stored as a code with its numbers, worded for whoever reads the report.
     assert "tier_overflow" in [warning["code"] for warning in report["warnings"]]
     assert any("messaging tier" in warning for warning in preflight.readable(report)["warnings"])
+
+
+def test_the_preflight_counts_caps_tier_and_free_allowance_by_send_time(world):
+    """A row made long ago and sent an hour ago counts; a row made an hour ago and never sent does not."""
+    now = utcnow()
+    sent_recently, made_recently, maybe_sent = (add_contact() for _ in range(3))
+    earlier = world.campaign(name="Earlier", send_at=None)
+    earlier.status = CampaignStatus.COMPLETED
+    for contact, status, created, sent in (
+            (sent_recently, MessageStatus.DELIVERED, now - timedelta(days=40), now),
+            (made_recently, MessageStatus.QUEUED, now - timedelta(hours=1), None),
+            # Sent or not, we cannot tell: it counts against the cap and the tier, not the free allowance.
+            (maybe_sent, MessageStatus.UNKNOWN, now - timedelta(hours=1), now - timedelta(hours=1))):
+        db.session.add(Message(campaign_id=earlier.id, contact_id=contact.id, phone=contact.phone,
+                               idempotency_key=f"k-{contact.id}", status=status, created_at=created, sent_at=sent))
+    db.session.commit()
+    gathered = preflight.gather({"tags": ["promo"]}, world.sender, "marketing", now)
+    by_phone = {fact.phone: fact for fact in gathered.facts}
+    seen = {contact: (by_phone[contact.phone].sent_this_week, by_phone[contact.phone].contacted_last_24h)
+            for contact in (sent_recently, made_recently, maybe_sent)}
+    assert seen == {sent_recently: (1, True), maybe_sent: (1, True), made_recently: (0, False)}
+    assert by_phone[sent_recently.phone].sent_today == by_phone[maybe_sent.phone].sent_today == 1
+    assert gathered.contacted_last_24h == 2
+    assert gathered.used_this_month == 1
 
 
 def test_a_night_send_defers_to_the_window(audience):
