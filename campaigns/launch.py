@@ -248,6 +248,8 @@ MESSAGE_STATUS_LABELS = {
     MessageStatus.READ: _l("Read"),
     MessageStatus.FAILED: _l("Failed"),
     MessageStatus.SKIPPED: _l("Skipped"),
+    MessageStatus.UNKNOWN: _l("Sent or not, not known yet"),
+    MessageStatus.DEFERRED: _l("Waiting for the send window"),
 }
 
 
