@@ -169,6 +169,9 @@ def test_one_row_per_eligible_contact_and_the_rest_counted_by_reason(audience):
     assert {row.status for row in rows.values()} == {MessageStatus.QUEUED}
     assert {row.phone for row in rows.values()} == {audience[name].phone for name in ELIGIBLE}
     assert all(row.created_at is not None for row in rows.values())
+    # Nothing tried or sent yet: the launch makes rows, dispatch sends them.
+    fresh = {(row.attempts, row.sent_at, row.lease_owner, row.not_before) for row in rows.values()}
+    assert fresh == {(0, None, None, None)}
 
 
 def test_caps_follow_the_sending_rules(audience):
