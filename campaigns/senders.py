@@ -26,6 +26,7 @@ from campaigns.models import Sender, SenderChannel
 from campaigns.provider_calls import call_provider
 from channels.base import ChannelError, SenderSettings
 from channels.errors import call_sentence_for
+from channels.sandbox import defaults as sandbox_defaults
 from compliance import audit
 from compliance.numbers import InvalidNumberError, to_e164
 from compliance.sending import TIER_LIMITS
@@ -41,13 +42,8 @@ QUALITY_LABELS = {"GREEN": _l("High (green)"), "YELLOW": _l("Medium (yellow)"), 
                   "UNKNOWN": _l("Not rated yet")}
 DEFAULT_API_VERSION = "v23.0"
 CLOUD_BASE_URL = "https://graph.facebook.com"
-# The sandbox provider's defaults (python -m channels.sandbox): its one number and account, its token.
+# The embedded default's sender, on the sandbox provider's own number and account (channels.sandbox.defaults).
 SANDBOX_NAME = "Sandbox"
-SANDBOX_PHONE = "+74950000001"
-SANDBOX_PHONE_NUMBER_ID = "100000000000001"
-SANDBOX_WABA_ID = "200000000000001"
-SANDBOX_TOKEN = "sandbox-token"
-SANDBOX_APP_SECRET = "sandbox-secret"
 SECRETS = ("access_token", "app_secret", "verify_token")
 FIELDS = ("name", "phone", "channel", "phone_number_id", "waba_id", "base_url", "api_version", "tier",
           "messages_per_second", *SECRETS)
@@ -92,7 +88,7 @@ def settings_for(sender: Sender) -> SenderSettings:
     app_secret = sender_secrets.decrypt(sender.app_secret_encrypted, sender.name)
     if sender.channel == SenderChannel.SANDBOX.value:
         # A sandbox sender saved before secrets existed talks to the sandbox with its public defaults.
-        token, app_secret = token or SANDBOX_TOKEN, app_secret or SANDBOX_APP_SECRET
+        token, app_secret = token or sandbox_defaults.TOKEN, app_secret or sandbox_defaults.APP_SECRET
     return SenderSettings(
         channel=sender.channel, base_url=sender.base_url, api_version=sender.api_version,
         phone_number_id=sender.phone_number_id, account_id=sender.waba_id, access_token=token,
@@ -152,7 +148,7 @@ def _checked(values: dict[str, Any], sender: Sender | None) -> tuple[dict[str, A
     clean["channel"] = channel
     sandbox = channel == SenderChannel.SANDBOX.value
     # A sandbox sender needs nothing but a name and a phone: the sandbox's defaults fill the rest.
-    defaults = {"phone_number_id": SANDBOX_PHONE_NUMBER_ID, "waba_id": SANDBOX_WABA_ID,
+    defaults = {"phone_number_id": sandbox_defaults.PHONE_NUMBER_ID, "waba_id": sandbox_defaults.WABA_ID,
                 "base_url": current_app.config["SANDBOX_URL"], "api_version": DEFAULT_API_VERSION} if sandbox else {
                 "base_url": CLOUD_BASE_URL, "api_version": DEFAULT_API_VERSION}
     for key, rule, sentence in (
@@ -202,8 +198,8 @@ def _checked(values: dict[str, Any], sender: Sender | None) -> tuple[dict[str, A
         elif raw:
             secrets[key] = raw
     if sandbox and creating:
-        secrets.setdefault("access_token", SANDBOX_TOKEN)
-        secrets.setdefault("app_secret", SANDBOX_APP_SECRET)
+        secrets.setdefault("access_token", sandbox_defaults.TOKEN)
+        secrets.setdefault("app_secret", sandbox_defaults.APP_SECRET)
     errors.field = "access_token"
     has_token = "access_token" in secrets or (sender is not None and sender.access_token_encrypted)
     if not sandbox and not has_token:
@@ -314,10 +310,11 @@ def ensure_sandbox_sender(actor: Any = None) -> tuple[Sender, bool]:
 
     Idempotent: a sender already named “Sandbox” (or holding its number) is left as it is.
     """
-    existing = db.session.scalar(select(Sender).where((Sender.name == SANDBOX_NAME) | (Sender.phone == SANDBOX_PHONE)))
+    existing = db.session.scalar(
+        select(Sender).where((Sender.name == SANDBOX_NAME) | (Sender.phone == sandbox_defaults.PHONE)))
     if existing is not None:
         return existing, False
-    return create_sender(SANDBOX_NAME, SANDBOX_PHONE, channel=SenderChannel.SANDBOX.value, tier="TIER_1K",
+    return create_sender(SANDBOX_NAME, sandbox_defaults.PHONE, channel=SenderChannel.SANDBOX.value, tier="TIER_1K",
                          actor=actor), True
 
 

@@ -17,6 +17,7 @@ from campaigns.models import Sender
 from channels import http
 from channels.base import Outbound, Parameter, TemplateContent
 from channels.registry import channel_for
+from channels.sandbox import defaults as sandbox_defaults
 from compliance.audit import AuditEvent
 from extensions import db
 from tests.channels.sandbox_calls import approved
@@ -280,8 +281,8 @@ def test_a_cloud_sender_pointed_at_the_sandbox_without_idempotency_gets_two_mess
     sandbox.configure(idempotency=False)
     sender = senders.create_sender(
         "Cloud on the sandbox", "+74950000001", channel="whatsapp_cloud", base_url=sandbox.url,
-        phone_number_id=senders.SANDBOX_PHONE_NUMBER_ID, waba_id=senders.SANDBOX_WABA_ID,
-        access_token=senders.SANDBOX_TOKEN, app_secret=senders.SANDBOX_APP_SECRET)
+        phone_number_id=sandbox_defaults.PHONE_NUMBER_ID, waba_id=sandbox_defaults.WABA_ID,
+        access_token=sandbox_defaults.TOKEN, app_secret=sandbox_defaults.APP_SECRET)
     db.session.commit()
     settings = senders.settings_for(sender)
     message = Outbound("repeated-key", "+79001234501", template=TemplateContent(

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from channels.sandbox import defaults
 from channels.sandbox.app import Sandbox, make_router
 from channels.sandbox.settings import Settings
 
@@ -26,8 +27,8 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m channels.sandbox", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8025, help="0: any free port (the readiness line says which)")
-    parser.add_argument("--token", default="sandbox-token", help="the access token every Graph request must carry")
-    parser.add_argument("--app-secret", default="sandbox-secret", help="signs webhooks (X-Hub-Signature-256)")
+    parser.add_argument("--token", default=defaults.TOKEN, help="the access token every Graph request must carry")
+    parser.add_argument("--app-secret", default=defaults.APP_SECRET, help="signs webhooks (X-Hub-Signature-256)")
     parser.add_argument("--callback-url", default=None, help="where webhooks go for numbers without their own URL")
     parser.add_argument("--latency-ms", type=float, default=100.0, help="added to every Graph API request")
     parser.add_argument("--no-idempotency", action="store_true",

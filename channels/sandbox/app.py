@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
-from channels.sandbox import errors, faults, persistence, templates, webhooks
+from channels.sandbox import defaults, errors, faults, persistence, templates, webhooks
 from channels.sandbox.callbacks import Callbacks
 from channels.sandbox.errors import GraphError
 from channels.sandbox.ledger import Message
@@ -327,7 +327,7 @@ async def inbound(request: web.BaseRequest, sandbox: Sandbox) -> Any:
     context_id?, phone_number_id?}``."""
     body = await body_of(request)
     state = sandbox.state
-    number = state.numbers.get(str(body.get("phone_number_id", "100000000000001")))
+    number = state.numbers.get(str(body.get("phone_number_id", defaults.PHONE_NUMBER_ID)))
     if number is None:
         raise SettingsError("no such phone_number_id")
     wa_id = wa_id_of(body.get("from"))

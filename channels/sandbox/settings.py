@@ -10,6 +10,8 @@ import copy
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from channels.sandbox import defaults
+
 FAULTS = ("http_429", "code_130429", "http_500", "timeout")
 STATUS_SHARES = ("read", "reorder", "duplicate", "failed")
 
@@ -29,8 +31,8 @@ def _default_status_shares() -> dict[str, float]:
 
 @dataclass
 class Settings:
-    token: str = "sandbox-token"
-    app_secret: str = "sandbox-secret"
+    token: str = defaults.TOKEN
+    app_secret: str = defaults.APP_SECRET
     idempotency: bool = True
     latency_ms: float = 100.0  # added to every Graph API request, so that figures measured against it are honest
     faults: dict[str, float] = field(default_factory=_default_faults)  # shares of requests, 0..1

@@ -14,6 +14,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from channels.sandbox import defaults
 from channels.sandbox.ledger import Ledger, Message
 from channels.sandbox.settings import Settings, SettingsError
 from channels.sandbox.templates import TemplateBook
@@ -27,9 +28,9 @@ THROUGHPUT = {"STANDARD": 80, "HIGH": 1000}
 class Number:
     """A business phone number registered with the sandbox."""
 
-    phone_number_id: str = "100000000000001"
-    waba_id: str = "200000000000001"
-    display_phone_number: str = "+7 495 000-00-01"
+    phone_number_id: str = defaults.PHONE_NUMBER_ID
+    waba_id: str = defaults.WABA_ID
+    display_phone_number: str = defaults.DISPLAY_PHONE_NUMBER
     verified_name: str = "Vestnik Sandbox"
     tier: str = "TIER_1K"
     quality: str = "GREEN"
