@@ -10,6 +10,7 @@ that way): :func:`decision_for` tells what it means, as a send result would have
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 from channels.base import MessageKind
@@ -18,37 +19,26 @@ from channels.whatsapp_cloud import errors as whatsapp_errors
 
 Decision = whatsapp_errors.Decision
 
-# Channel name → its table's lookups (the sandbox speaks the Cloud API's codes).
-_TABLES: dict[str, Callable[[str | None], Any]] = {
-    "whatsapp_cloud": whatsapp_errors.sentence,
-    "sandbox": whatsapp_errors.sentence,
-}
-# The same for a code stored from a call other than a send (a connection check): no message was involved.
-_CALL_TABLES: dict[str, Callable[[str | None], Any]] = {
-    "whatsapp_cloud": whatsapp_errors.call_sentence,
-    "sandbox": whatsapp_errors.call_sentence,
-}
-_DECISIONS: dict[str, Callable[[str, MessageKind], Decision]] = {
-    "whatsapp_cloud": whatsapp_errors.decide_stored,
-    "sandbox": whatsapp_errors.decide_stored,
-}
+# Channel name → its code table (the sandbox speaks the Cloud API's codes).
+_TABLES: dict[str, ModuleType] = {"whatsapp_cloud": whatsapp_errors, "sandbox": whatsapp_errors}
 
 
 def sentence_for(channel: str, code: str | None) -> Any:
     """The lazy sentence for ``code`` as stored from a send on ``channel``; a generic one for a code no table
     knows. It says what happened and why, never what Vestnik does next."""
-    return _looked_up(_TABLES, channel, code)
+    table = _TABLES.get(channel)
+    return _worded(table.sentence if table is not None else None, code)
 
 
 def call_sentence_for(channel: str, code: str | None) -> Any:
     """The lazy sentence for ``code`` as stored from a call other than a send on ``channel`` (a connection
     check): a timeout there concerns no message."""
-    return _looked_up(_CALL_TABLES, channel, code)
+    table = _TABLES.get(channel)
+    return _worded(table.call_sentence if table is not None else None, code)
 
 
-def _looked_up(tables: dict[str, Callable[[str | None], Any]], channel: str, code: str | None) -> Any:
-    table = tables.get(channel)
-    found = table(code) if table is not None and code else None
+def _worded(lookup: Callable[[str], Any] | None, code: str | None) -> Any:
+    found = lookup(code) if lookup is not None and code else None
     if found is not None:
         return found
     return unknown_code(code)
@@ -57,5 +47,5 @@ def _looked_up(tables: dict[str, Callable[[str | None], Any]], channel: str, cod
 def decision_for(channel: str, code: str, kind: MessageKind = MessageKind.TEMPLATE) -> Decision | None:
     """What a code reported without an HTTP answer (a failed status) means: retry (who waits, how long) or
     failed (the meaning), with its sentence; None for a channel without a table."""
-    decide = _DECISIONS.get(channel)
-    return decide(code, kind) if decide is not None else None
+    table = _TABLES.get(channel)
+    return table.decide_stored(code, kind) if table is not None else None
