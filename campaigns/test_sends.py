@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from campaigns import rendering, senders
 from campaigns.models import Sender, Template
 from campaigns.provider_calls import call_provider
-from campaigns.template_rules import NAMED, POSITIONAL, placeholders
+from campaigns.template_rules import POSITIONAL, variable_names
 from channels.base import ChannelError, Outbound, Parameter, ResultKind, SendResult, TemplateContent
 from channels.errors import sentence_for
 from compliance import audit
@@ -37,16 +37,14 @@ class TestSendError(DomainError):
         self.code = code
 
 
-def _distinct(text: str) -> list[str]:
-    return list(dict.fromkeys(name for name in placeholders(text or "") if POSITIONAL.match(name) or NAMED.match(name)))
-
-
 def outbound_for(template: Template, to: str, values: Mapping[str, str], key: str) -> Outbound:
     """The template message to ``to`` with ``values`` (else the examples) per header and body variable."""
     filled = rendering.preview_values(template, values)
 
     def parameters(text: str) -> tuple[Parameter, ...]:
-        return tuple(Parameter(filled[name], name=None if POSITIONAL.match(name) else name) for name in _distinct(text))
+        # Positional values go in the order of their numbers, whatever order the text uses them in.
+        return tuple(Parameter(filled[name], name=None if POSITIONAL.match(name) else name)
+                     for name in variable_names(text, ""))
 
     content = TemplateContent(name=template.name, language=template.language, header=parameters(template.header),
                               body=parameters(template.body))

@@ -157,6 +157,13 @@ def test_the_values_given_and_the_examples_fill_the_parameters(app, approved):
     assert (message.template.name, message.template.language) == ("autumn_sale", "en")
 
 
+def test_positional_values_go_in_the_order_of_their_numbers_not_of_the_text(app):
+    # The provider fills {{1}} with the first body parameter, whatever order the text uses them in.
+    template = make(body="Встречаем {{2}}, {{1}}! Ждём вас.", examples={"1": "Анна", "2": "в понедельник"})
+    message = test_sends.outbound_for(template, TO, {"1": "Борис"}, "test-2")
+    assert [(p.value, p.name) for p in message.template.body] == [("Борис", None), ("в понедельник", None)]
+
+
 def flashes(response) -> list[str]:
     return [html.unescape(text) for text in re.findall(r'<p class="flash[^"]*"[^>]*>([^<]*)</p>',
                                                        response.get_data(as_text=True))]
