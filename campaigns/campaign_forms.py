@@ -14,7 +14,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from audience.segments import list_segments
-from campaigns import campaign_specs
+from campaigns import campaign_specs, senders
 from campaigns.campaign_specs import MAX_NAME
 from campaigns.message_templates import STATUS_LABELS
 from campaigns.models import Campaign
@@ -72,7 +72,7 @@ class CampaignForm(FlaskForm):
         The chosen sender is the one posted, else the campaign's, else the first: a template is offered
         when it is approved (or pending) in that sender's business account, labelled with its status there.
         """
-        all_senders = campaign_specs.list_senders()
+        all_senders = senders.list_senders()
         self.sender.choices = [SelectChoice(sender.id, f"{sender.name} ({sender.phone})") for sender in all_senders]
         wanted = self.sender.data or (campaign.sender_id if campaign else None)
         sender = next((s for s in all_senders if s.id == wanted), all_senders[0] if all_senders else None)

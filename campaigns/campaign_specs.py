@@ -29,7 +29,7 @@ from campaigns import launch, lifecycle, rendering
 from campaigns.content import content_hash
 from campaigns.message_templates import STATUS_LABELS as TEMPLATE_STATUS_LABELS
 from campaigns.models import Campaign, CampaignStatus, Sender, Template, TemplateApproval, TemplateStatus
-from campaigns.senders import create_sender, find_sender, list_senders  # noqa: F401  (callers use them from here)
+from campaigns.senders import find_sender
 from campaigns.template_approvals import status_for
 from campaigns.variables import CONTACT_FIELDS, SOURCES
 from compliance import audit

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from accounts.models import User
 from audience import segments
 from audience.models import Contact, Segment
-from campaigns import campaign_specs
+from campaigns import campaign_specs, senders
 from campaigns.models import (
     ApprovalSource,
     Campaign,
@@ -106,7 +106,7 @@ def add_contact(phone: str | None = None, *, tags: str = "|promo|", **fields: An
 
 def make_world(make_user) -> World:
     marketer, reviewer = make_user("marketer"), make_user("reviewer")
-    sender = campaign_specs.create_sender("Main", "+74951234567", tier="TIER_250", messages_per_second=50)
+    sender = senders.create_sender("Main", "+74951234567", tier="TIER_250", messages_per_second=50)
     segment = segments.create_segment("Promo", {"tags": ["promo"]})
     db.session.commit()
     return World(marketer, reviewer, sender, add_template(), segment)

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from audience import segments
-from campaigns import campaign_specs, lifecycle, template_approvals
+from campaigns import campaign_specs, lifecycle, senders, template_approvals
 from campaigns.campaign_specs import CampaignError
 from campaigns.lifecycle import TRANSITIONS, TransitionError
 from campaigns.models import Campaign, CampaignStatus, Sender, TemplateStatus
@@ -41,22 +41,22 @@ def force_status(campaign: Campaign, status: CampaignStatus) -> None:
 # --- senders ------------------------------------------------------------------------------------------
 
 def test_create_sender_normalises_the_phone_and_audits(app):
-    sender = campaign_specs.create_sender("Shop", "8 (495) 765-43-21", tier="TIER_2K", messages_per_second=30)
+    sender = senders.create_sender("Shop", "8 (495) 765-43-21", tier="TIER_2K", messages_per_second=30)
     db.session.commit()
     assert (sender.phone, sender.tier, sender.messages_per_second) == ("+74957654321", "TIER_2K", 30)
-    assert campaign_specs.find_sender("Shop") is sender and campaign_specs.find_sender(str(sender.id)) is sender
-    assert campaign_specs.find_sender("+74957654321") is sender
+    assert senders.find_sender("Shop") is sender and senders.find_sender(str(sender.id)) is sender
+    assert senders.find_sender("+74957654321") is sender
     assert audit_events("sender.created")[0].details["name"] == "Shop"
 
 
 def test_create_sender_refuses_mistakes_with_sentences(app):
-    campaign_specs.create_sender("Shop", "+74957654321")
+    senders.create_sender("Shop", "+74957654321")
     db.session.commit()
     with pytest.raises(SenderError) as caught:
-        campaign_specs.create_sender("", "12", tier="TIER_1", messages_per_second=0)
+        senders.create_sender("", "12", tier="TIER_1", messages_per_second=0)
     assert len(caught.value.errors) == 4
     with pytest.raises(SenderError, match="already exists"):
-        campaign_specs.create_sender("Shop", "+74950000000")
+        senders.create_sender("Shop", "+74950000000")
     assert db.session.scalar(select(func.count()).select_from(Sender)) == 1
 
 
@@ -163,7 +163,7 @@ def test_the_hash_follows_the_segment_template_and_sender(world):
     segments.update_segment(world.segment, definition={"tags": ["vip"]})
     assert campaign_specs.content_hash(campaign) != before
     middle = campaign_specs.content_hash(campaign)
-    other = campaign_specs.create_sender("Second", "+74957777777")
+    other = senders.create_sender("Second", "+74957777777")
     campaign_specs.update_campaign(campaign, {"sender": other.id})
     assert campaign.content_hash not in (before, middle)
 
@@ -352,7 +352,7 @@ def test_a_campaign_keeps_its_template_when_the_template_loses_its_approval(worl
 
 
 def test_a_template_approved_for_another_senders_account_is_refused_for_this_one(world):
-    other = campaign_specs.create_sender("Other", "+74957777700", channel="whatsapp_cloud", phone_number_id="1",
+    other = senders.create_sender("Other", "+74957777700", channel="whatsapp_cloud", phone_number_id="1",
                                          waba_id="999", access_token="EAAG-other-token")
     db.session.commit()
     only_there = add_template("only_other_account", status=TemplateStatus.DRAFT)
