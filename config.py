@@ -216,4 +216,19 @@ def load(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "WORKER_DRAIN_SECONDS": max(_int(env, "WORKER_DRAIN_SECONDS", 30), 1),
         # The cron lease (cron.py): a dead cron scheduler's successor takes over within 4/3 of it.
         "CRON_LEASE_SECONDS": max(_int(env, "CRON_LEASE_SECONDS", 30), 1),
+        # Dispatch (campaigns/dispatch, docs/dispatch.md). A batch holds its rows this long and renews the lease
+        # while it works; a lease that runs out means its worker died, and the recovery job takes the rows back.
+        "DISPATCH_LEASE_SECONDS": max(_int(env, "DISPATCH_LEASE_SECONDS", 60), 1),
+        # Message rows one batch job claims (RQ forks per job, so a job carries hundreds).
+        "DISPATCH_BATCH_SIZE": max(_int(env, "DISPATCH_BATCH_SIZE", 500), 1),
+        # Requests one worker keeps in flight at once (a provider answers in ~100 ms).
+        "DISPATCH_IN_FLIGHT": max(_int(env, "DISPATCH_IN_FLIGHT", 200), 1),
+        # Attempts before a transient failure becomes a permanent one.
+        "DISPATCH_MAX_ATTEMPTS": max(_int(env, "DISPATCH_MAX_ATTEMPTS", 8), 1),
+        # An "unknown" row (the request may have left, no answer was recorded) that no status settles within this
+        # long counts as failed-unknown, never as sent.
+        "DISPATCH_UNKNOWN_SECONDS": max(_int(env, "DISPATCH_UNKNOWN_SECONDS", 6 * 3600), 1),
+        # How often the sweep looks for due rows (deferred rows whose window opened, retries whose time came,
+        # jobs Redis lost) and expired leases.
+        "DISPATCH_SWEEP_SECONDS": max(_int(env, "DISPATCH_SWEEP_SECONDS", 15), 1),
     }
