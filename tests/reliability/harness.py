@@ -127,6 +127,7 @@ class Workers:
         self.env = env
         self.directory = directory
         self.started: list[Worker] = []
+        self.gone: list[Worker] = []  # killed by the test, or exited and replaced by ``supervise``
 
     def start(self, **settings: Any) -> Worker:
         log = self.directory / f"worker-{len(self.started)}.log"
@@ -148,9 +149,19 @@ class Workers:
             except psutil.NoSuchProcess:
                 pass
         worker.popen.wait(timeout=WAIT_SECONDS)
+        self.gone.append(worker)
         left = survivors(worker.seen)
         assert not left, f"killed processes still alive: {left}"
         return doomed
+
+    def supervise(self) -> int:
+        """Start a worker in place of each one that exited by itself, as a supervisor (systemd's
+        ``Restart=always``) would; returns how many were replaced."""
+        exited = [worker for worker in self.started if worker.popen.poll() is not None and worker not in self.gone]
+        for worker in exited:
+            self.gone.append(worker)
+            self.start()
+        return len(exited)
 
     def alive(self) -> list[Worker]:
         return [worker for worker in self.started if worker.popen.poll() is None]
@@ -312,11 +323,15 @@ def in_flight(campaign_id: int) -> dict[str, str]:
 OPEN = ("queued", "deferred", "sending")
 
 
-def wait_until_done(campaign_ids, workers: Workers, timeout: float = FINISH_SECONDS) -> None:
-    """Wait until every campaign is completed with no row left queued, deferred or sending."""
+def wait_until_done(campaign_ids, workers: Workers, timeout: float = FINISH_SECONDS, *,
+                    supervise: bool = False) -> None:
+    """Wait until every campaign is completed with no row left queued, deferred or sending (with ``supervise``,
+    replacing meanwhile any worker that exits by itself)."""
     ids = [campaign_ids] if isinstance(campaign_ids, int) else list(campaign_ids)
 
     def done() -> bool:
+        if supervise:
+            workers.supervise()
         for campaign_id in ids:
             counts = row_counts(campaign_id)
             if any(counts[state] for state in OPEN) or campaign_status(campaign_id) is not CampaignStatus.COMPLETED:

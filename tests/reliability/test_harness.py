@@ -37,6 +37,7 @@ def test_the_midday_zone_is_inside_the_default_send_window():
 
 @pytest.mark.slow
 @pytest.mark.reliability
+@pytest.mark.one_database
 def test_a_launched_world_a_killed_worker_and_a_restarted_redis(app, people, workers, provider, redis_server):
     worker = workers.start()
     marketer, reviewer = people
@@ -58,3 +59,27 @@ def test_a_launched_world_a_killed_worker_and_a_restarted_redis(app, people, wor
     assert redis_server.url == url
     assert redis_server.client().get("marker") is None
     wait_for(lambda: redis_queues.connection.ping(), "the app's connection to reach the new Redis")
+
+
+@pytest.mark.slow
+@pytest.mark.reliability
+@pytest.mark.one_database
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "worker.py: RQ's Worker.work() logs 'found an unhandled exception, quitting...' and returns when Redis is "
+    "away outside its blocking dequeue (here: recording its state after a job), and main() then exits 0; it "
+    "should wait for Redis and work again"))
+def test_a_worker_outlives_a_redis_outage_during_a_job_and_runs_the_next_job(app, workers, redis_server):
+    from tests.reliability.jobs import mark_twice
+    from tests.test_worker import markers_in_database
+
+    worker = workers.start()
+    redis_queues.enqueue("default", mark_twice, "during", 1)
+    wait_for(lambda: markers_in_database() == ["during-started"], "the job to start")
+    redis_server.kill()  # down while the job runs; the job's database work goes on without it
+    wait_for(lambda: markers_in_database() == ["during", "during-started"], "the job to end")
+    wait_for(lambda: len(worker.observe()) <= 2, "the work horse to exit")  # the scheduler and cron stay
+    redis_server.restart()
+    redis_queues.enqueue("default", mark_twice, "after", 0)
+    wait_for(lambda: "after" in markers_in_database() or worker.popen.poll() is not None,
+             "the job after the outage, or the worker's end")
+    assert worker.popen.poll() is None, workers.outputs()
