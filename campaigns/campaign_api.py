@@ -17,6 +17,7 @@ from accounts.models import Role
 from accounts.roles import role_required
 from campaigns import campaign_specs, launch, pricing, review
 from campaigns.api import bp
+from campaigns.dispatch.progress import progress
 from campaigns.models import Campaign, CampaignStatus
 from campaigns.serialisers import campaign_json
 from domain_errors import DomainError
@@ -123,6 +124,13 @@ def cancel_campaign(campaign_id: int):
     return _step(
         campaign, lambda: campaign_specs.cancel_campaign(campaign, _actor(), reason if isinstance(reason, str) else "")
     )
+
+
+@bp.get("/campaigns/<int:campaign_id>/status")
+@role_required()
+def campaign_status(campaign_id: int):
+    """Where the campaign's sending stands: its status, rows by state, rate, ETA, failures by reason."""
+    return jsonify(progress(_campaign(campaign_id)))
 
 
 @bp.get("/reviews")
