@@ -1,5 +1,5 @@
 """`flask campaigns …`: campaigns from a JSON spec, the review, cancel, show, list, the sending's status,
-the rate card."""
+pause and resume, the rate card."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from accounts.models import User
 from accounts.users import find_by_email
 from campaigns import campaign_specs, launch, pricing, review
 from campaigns.cli import group
+from campaigns.dispatch import control
 from campaigns.dispatch.progress import MESSAGE_STATUS_LABELS, progress, worded
 from campaigns.lifecycle import STATUS_LABELS
 from campaigns.models import Campaign, CampaignStatus, MessageStatus
@@ -202,6 +203,28 @@ def status_command(campaign_id: int, as_json: bool) -> None:
         click.echo(f"{_('Not sent, by reason')}:")
     for item in text["failures"]:
         click.echo(f"  {item['count']:>10}  {item['sentence']}")
+
+
+@group.command("pause")
+@click.argument("campaign_id", type=int)
+@click.option("--as", "email", help="Who pauses it (an existing user's email: a reviewer or its author).")
+def pause_command(campaign_id: int, email: str | None) -> None:
+    """Pause a sending campaign; messages already on their way still arrive."""
+    campaign = _campaign(campaign_id)
+    control.pause(campaign, _user(email))
+    db.session.commit()
+    click.echo(f"Campaign {campaign.id} paused.")
+
+
+@group.command("resume")
+@click.argument("campaign_id", type=int)
+@click.option("--as", "email", help="Who resumes it (an existing user's email: a reviewer or its author).")
+def resume_command(campaign_id: int, email: str | None) -> None:
+    """Resume a paused campaign; its batches are queued for the workers."""
+    campaign = _campaign(campaign_id)
+    control.resume(campaign, _user(email))
+    db.session.commit()
+    click.echo(f"Campaign {campaign.id} is sending again.")
 
 
 # --- the rate card ----------------------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 the reviewers' queue and review page, and the admin's rate card.
 
 Everybody signed in may look at campaigns; marketers (and admins) create, edit, submit and cancel;
-reviewers (and admins) approve and reject, never their own campaigns.
+reviewers (and admins) approve and reject, never their own campaigns; reviewers and the campaign's
+author pause and resume it while it sends (``campaigns.dispatch.control``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from campaigns.campaign_forms import (
     posted_variables,
     spec_from_form,
 )
+from campaigns.dispatch import control
 from campaigns.dispatch.progress import progress, worded
 from campaigns.lifecycle import EDITABLE, STATUS_LABELS, TransitionError, can
 from campaigns.models import Campaign, CampaignStatus, Sender, Template
@@ -203,7 +205,8 @@ def campaign(campaign_id: int):
                            can_revise=is_marketer and found.status is CampaignStatus.REJECTED,
                            can_cancel=is_marketer and can(found, CampaignStatus.CANCELLED),
                            can_review=found.status is CampaignStatus.IN_REVIEW and current_user.has_role(Role.REVIEWER),
-)
+                           can_pause=found.status is CampaignStatus.SENDING and control.may_control(found, _actor()),
+                           can_resume=found.status is CampaignStatus.PAUSED and control.may_control(found, _actor()))
 
 
 @bp.get("/campaigns/<int:campaign_id>/progress")
@@ -254,6 +257,25 @@ def cancel_campaign(campaign_id: int):
     if not EmptyForm().validate_on_submit():
         abort(400)
     return _step(found, lambda: campaign_specs.cancel_campaign(found, _actor()), _("The campaign is cancelled."))
+
+
+@bp.post("/campaigns/<int:campaign_id>/pause")
+@role_required()
+def pause_campaign(campaign_id: int):
+    found = _campaign_or_404(campaign_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    return _step(found, lambda: control.pause(found, _actor()),
+                 _("The campaign is paused; messages already on their way still arrive."))
+
+
+@bp.post("/campaigns/<int:campaign_id>/resume")
+@role_required()
+def resume_campaign(campaign_id: int):
+    found = _campaign_or_404(campaign_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    return _step(found, lambda: control.resume(found, _actor()), _("The campaign is sending again."))
 
 
 # --- the review -------------------------------------------------------------------------------------------------

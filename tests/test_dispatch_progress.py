@@ -8,6 +8,7 @@ states a sending campaign's rows pass through with one UPDATE each, as dispatch 
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from datetime import timedelta
@@ -26,7 +27,7 @@ from compliance.audit import AuditEvent
 from dbtypes import utcnow
 from extensions import db, redis_queues
 from tests.campaign_world import add_contact, make_world
-from tests.helpers import assert_problem, signed_in_client
+from tests.helpers import assert_problem, post_form, signed_in_client
 
 PROGRESS_KEYS = {"status", "counts", "total", "done", "rate", "eta_seconds", "failures", "launched_at"}
 
@@ -199,7 +200,7 @@ def run(app, *args: str):
     return app.test_cli_runner().invoke(args=["campaigns", *args])
 
 
-def test_the_cli_shows_the_status(app, world):
+def test_the_cli_shows_the_status_and_pauses_and_resumes(app, world, make_user):
     campaign, ids = sending_campaign(world, 3)
     set_rows(ids[:1], status=MessageStatus.FAILED, error_code="131026")
 
@@ -215,19 +216,95 @@ def test_the_cli_shows_the_status(app, world):
     assert "Sending" in result.output and "0 of 3 sent; 1 of 3 done" in result.output
     assert re.search(r"Queued\s+2", result.output) and "messages a second" in result.output
     assert str(sentence_for(world.sender.channel, "131026")) in result.output
+
+    stranger = make_user("marketer")
+    result = run(app, "pause", str(campaign.id), "--as", stranger.email)
+    assert result.exit_code == 1 and "Only compliance reviewers and the campaign's author" in result.output
+
+    result = run(app, "pause", str(campaign.id), "--as", world.marketer.email)
+    assert result.exit_code == 0, result.output
+    db.session.expire_all()
+    assert db.session.get(Campaign, campaign.id).status is CampaignStatus.PAUSED
+    result = run(app, "pause", str(campaign.id))
+    assert result.exit_code == 1 and "The campaign is already paused." in result.output
+
+    redis_queues.queue("dispatch").empty()
+    result = run(app, "resume", str(campaign.id))  # the operator at the shell
+    assert result.exit_code == 0, result.output
+    db.session.expire_all()
+    assert db.session.get(Campaign, campaign.id).status is CampaignStatus.SENDING
+    assert batch_jobs(campaign)
+    assert audit_actions(campaign)[-2:] == [("campaign.pause", world.marketer.id), ("campaign.resume", None)]
     assert run(app, "status", "999999").exit_code == 1
 
 
 # --- the API --------------------------------------------------------------------------------------------
 
-def test_the_api_status(app, client, world, make_user):
+def test_the_api_status_pause_and_resume_with_who_may(app, client, world, make_user):
     campaign, _ids = sending_campaign(world, 3)
     url = f"/api/v1/campaigns/{campaign.id}"
+
     answer = client.get(f"{url}/status", headers=bearer(make_user("marketer")))
     assert answer.status_code == 200 and set(answer.get_json()) == PROGRESS_KEYS
     assert answer.get_json()["counts"]["queued"] == 3
     assert_problem(client.get("/api/v1/campaigns/999999/status", headers=bearer(world.marketer)), 404)
     assert client.get(f"{url}/status").status_code == 401
+
+    # A marketer who is not its author may look, not pause.
+    stranger = make_user("marketer")
+    assert_problem(client.post(f"{url}/pause", headers=bearer(stranger)), 403,
+                   detail="Only compliance reviewers and the campaign's author can pause or resume it.")
+    db.session.expire_all()
+    assert db.session.get(Campaign, campaign.id).status is CampaignStatus.SENDING
+
+    answer = client.post(f"{url}/pause", headers=bearer(world.marketer))  # its author
+    assert answer.status_code == 200 and answer.get_json()["status"] == "paused"
+    assert answer.get_json()["eta_seconds"] is None
+    assert_problem(client.post(f"{url}/pause", headers=bearer(world.reviewer)), 409,
+                   detail="The campaign is already paused.")
+
+    redis_queues.queue("dispatch").empty()
+    assert_problem(client.post(f"{url}/resume", headers=bearer(stranger)), 403)
+    assert dispatch_jobs() == []  # a refused resume enqueues nothing
+    answer = client.post(f"{url}/resume", headers=bearer(world.reviewer))  # any reviewer
+    assert answer.status_code == 200 and answer.get_json()["status"] == "sending"
+    assert batch_jobs(campaign)
+    assert_problem(client.post(f"{url}/resume", headers=bearer(world.reviewer)), 409,
+                   detail="The campaign is already sending.")
+
+    admin = make_user("admin")  # admins hold every role, as every other check has it
+    assert client.post(f"{url}/pause", headers=bearer(admin)).status_code == 200
+    assert audit_actions(campaign)[-3:] == [("campaign.pause", world.marketer.id),
+                                            ("campaign.resume", world.reviewer.id), ("campaign.pause", admin.id)]
+
+    set_campaign(campaign, status=CampaignStatus.COMPLETED)
+    assert_problem(client.post(f"{url}/pause", headers=bearer(world.marketer)), 409,
+                   detail="The campaign has finished sending, so there is nothing left to pause.")
+    assert_problem(client.post(f"{url}/resume", headers=bearer(world.marketer)), 409,
+                   detail="The campaign has finished sending, so there is nothing left to resume.")
+
+
+def test_resume_enqueues_the_batches_only_once_committed(app, world):
+    from campaigns.dispatch import control
+
+    campaign, _ids = sending_campaign(world, 3)
+    control.pause(campaign, world.reviewer)
+    db.session.commit()
+    redis_queues.queue("dispatch").empty()
+
+    control.resume(campaign, world.reviewer)
+    assert dispatch_jobs() == []  # not before the commit: a worker must find the campaign sending
+    db.session.commit()
+    assert batch_jobs(campaign) == dispatch_jobs() != []
+
+    control.pause(campaign, world.reviewer)
+    db.session.commit()
+    redis_queues.queue("dispatch").empty()
+    control.resume(campaign, world.reviewer)
+    db.session.rollback()
+    assert dispatch_jobs() == []  # rolled back: nothing resumed, nothing enqueued
+    db.session.expire_all()
+    assert db.session.get(Campaign, campaign.id).status is CampaignStatus.PAUSED
 
 
 # --- the page -------------------------------------------------------------------------------------------
@@ -238,7 +315,7 @@ def progress_section(page: str) -> str:
     return found.group()
 
 
-def test_the_page_shows_the_bar(app, world, make_user):
+def test_the_page_shows_the_bar_and_the_buttons_to_those_allowed(app, world, make_user):
     campaign, ids = sending_campaign(world, 4)
     set_rows(ids[:1], status=MessageStatus.SENT, sent_at=utcnow())
     set_rows(ids[1:2], status=MessageStatus.SKIPPED, error_code="opted_out")
@@ -250,16 +327,47 @@ def test_the_page_shows_the_bar(app, world, make_user):
     assert '<progress max="4" value="2"' in section and "1 of 4 sent" in section and "2 of 4 done" in section
     assert "messages a second" in section and "The recipient opted out before the message went out. — 1" in section
     assert all(str(label) in section for label in MESSAGE_STATUS_LABELS.values())
-    assert f'data-progress-url="/campaigns/{campaign.id}/progress"' in section and "campaign_progress.js" in page
+    assert f'data-progress-url="/campaigns/{campaign.id}/progress"' in section
+    assert "campaign_progress.js" in page and "Pause sending" in section and "Resume sending" not in section
+    # The CSP allows scripts from our origin only (web/security.py): no script on the page is inline.
+    assert re.findall(r"<script\b[^>]*>", page) == ['<script src="/static/campaign_progress.js" defer>']
+    assert "script-src 'self'" in author.get(page_url).headers["Content-Security-Policy"]
+
+    stranger = signed_in_client(app, make_user("marketer").email)
+    section = progress_section(stranger.get(page_url).get_data(as_text=True))
+    assert "<progress" in section and "Pause sending" not in section
+    reviewer = signed_in_client(app, world.reviewer.email)
+    assert "Pause sending" in progress_section(reviewer.get(page_url).get_data(as_text=True))
 
     # The JSON the page polls: the figures, and the same figures worded.
     state = author.get(f"{page_url}/progress").get_json()
     assert set(state) >= PROGRESS_KEYS and state["text"]["sent"] == "1 of 4 sent"
     assert state["text"]["counts"]["queued"] == "2" and state["text"]["failures"][0]["count"] == "1"
 
+    # A stranger's post is refused; the author's pauses it, audited.
+    response = post_form(stranger, f"{page_url}/pause", {}, page=page_url)
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Campaign, campaign.id).status is CampaignStatus.SENDING
+    refused = html.unescape(stranger.get(page_url).get_data(as_text=True))
+    assert "Only compliance reviewers and the campaign's author" in refused
+    response = post_form(author, f"{page_url}/pause", {}, page=page_url)
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Campaign, campaign.id).status is CampaignStatus.PAUSED
+    assert audit_actions(campaign)[-1] == ("campaign.pause", world.marketer.id)
+
+    page = reviewer.get(page_url).get_data(as_text=True)
+    section = progress_section(page)
+    assert "Resume sending" in section and "Pause sending" not in section and "Not known yet" in section
+    assert "Resume sending" not in progress_section(stranger.get(page_url).get_data(as_text=True))
+    redis_queues.queue("dispatch").empty()
+    assert post_form(reviewer, f"{page_url}/resume", {}, page=page_url).status_code == 302
+    assert batch_jobs(campaign)
+
     set_campaign(campaign, status=CampaignStatus.COMPLETED)
-    page = author.get(page_url).get_data(as_text=True)
-    assert "<progress" in page and "campaign_progress.js" not in page
+    page = reviewer.get(page_url).get_data(as_text=True)
+    assert "<progress" in page and "campaign_progress.js" not in page and "Pause sending" not in page
 
 
 def test_the_russian_page_has_no_english_in_its_progress(app, world):
@@ -280,7 +388,8 @@ def test_the_russian_page_has_no_english_in_its_progress(app, world):
     text = re.sub(r"<[^>]+>", " ", section)
     assert [word for word in english if word in text] == []
     assert "Ход рассылки" in text and "Отправлено 1 из 4" in text and "Готово 3 из 4" in text
-    assert "сообщ. в секунду" in text
+    assert "Приостановить рассылку" in text and "сообщ. в секунду" in text
+    assert "Не удалось получить ход рассылки; обновите страницу." in text
     with force_locale("ru"):
         assert str(REASON_SENTENCES["frequency_cap"]) in text
         assert str(MESSAGE_STATUS_LABELS[MessageStatus.QUEUED]) in text
