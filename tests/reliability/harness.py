@@ -31,7 +31,7 @@ from campaigns import message_templates as templates
 from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus, Sender, Template
 from compliance import policy
 from dbtypes import utcnow
-from extensions import db
+from extensions import db, redis_queues
 from tests.conftest import start_redis
 from tests.processes import WAIT_SECONDS, descendants, kill_all, survivors, wait_for
 from tests.sandbox_provider import APP_SECRET, PHONE_NUMBER_ID, TOKEN, VERSION, WABA_ID
@@ -342,8 +342,19 @@ def wait_until_done(campaign_ids, workers: Workers, timeout: float = FINISH_SECO
         wait_for(done, "the campaigns to complete", timeout=timeout, interval=0.2)
     except BaseException:
         print({campaign_id: (campaign_status(campaign_id).value, dict(row_counts(campaign_id))) for campaign_id in ids})
+        print(queue_state())
         print(workers.outputs())
         raise
+
+
+def queue_state() -> dict[str, Any]:
+    """The dispatch queue as Redis has it: jobs waiting, running and failed (for a failure's message)."""
+    queue = redis_queues.queue("dispatch")
+    try:
+        return {"queued": queue.job_ids, "started": queue.started_job_registry.get_job_ids(),
+                "failed": queue.failed_job_registry.get_job_ids()}
+    except redis_client.RedisError as error:
+        return {"redis": repr(error)}
 
 
 def wait_until_launched(campaign_id: int, workers: Workers) -> None:
