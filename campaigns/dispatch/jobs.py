@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from datetime import timedelta
 
 from flask import current_app
 from rq import get_current_job
-from rq.job import Job
+from rq.job import Job, JobStatus
 from sqlalchemy import select
 
 from campaigns.dispatch import batch, claims
@@ -26,6 +27,13 @@ from extensions import db, redis_queues
 log = logging.getLogger(__name__)
 
 DISPATCH_QUEUE = "dispatch"
+# A fixed job id is unique while its job is queued or running, so asking again never doubles the job. But RQ
+# keeps a job "started" after its worker was killed until the job's heartbeat runs out (a minute and a half)
+# and a worker's maintenance notices (up to ten minutes later): all that time the id would block its range (or
+# the sweep). So a job found running gets a follow-up under the next of these suffixes, queued behind it: a
+# dead job costs a few seconds, not minutes. The leases keep any two jobs of a range from sending a row twice,
+# and no more than this many jobs of one id can ever be waiting or running.
+FOLLOW_UPS = ("", "-2", "-3")
 # RQ retries a batch that raised (a database or Redis outage) after 10 s, 1 min, 5 min (extensions.enqueue);
 # the rows it had claimed were given back, or come back when their lease runs out.
 BATCH_RETRIES = 3
@@ -64,11 +72,23 @@ def send_batch(campaign_id: int, first_id: int, last_id: int) -> dict:
     return outcome.as_dict()
 
 
+def enqueue_once(enqueue: Callable[[str], Job], job_id: str) -> Job:
+    """``enqueue(job_id)``, or when that job is running (perhaps dead with its worker), a follow-up under
+    ``job_id`` and the next free suffix of ``FOLLOW_UPS``; returns the job queued (or the one found waiting)."""
+    for suffix in FOLLOW_UPS:
+        job = enqueue(job_id + suffix)
+        if job.get_status() is not JobStatus.STARTED:
+            break
+    return job
+
+
 def enqueue_batch(campaign_id: int, first_id: int, last_id: int) -> Job:
-    """Queue the batch job of one range (or return the one already queued or running)."""
-    return redis_queues.enqueue(DISPATCH_QUEUE, send_batch, campaign_id, first_id, last_id,
-                                job_id=batch_job_id(campaign_id, first_id), timeout=batch_timeout(),
-                                retries=BATCH_RETRIES)
+    """Queue the batch job of one range (or return the one already queued; see ``enqueue_once``)."""
+    return enqueue_once(
+        lambda job_id: redis_queues.enqueue(DISPATCH_QUEUE, send_batch, campaign_id, first_id, last_id,
+                                            job_id=job_id, timeout=batch_timeout(), retries=BATCH_RETRIES),
+        batch_job_id(campaign_id, first_id),
+    )
 
 
 def enqueue_batches(campaign_id: int) -> int:

@@ -79,5 +79,9 @@ def sweep_dispatch() -> dict[str, int]:
 
 
 def enqueue_sweep_dispatch() -> Job:
-    """Queue the dispatch sweep; one at a time (a fixed job id)."""
-    return redis_queues.enqueue(SWEEP_QUEUE, sweep_dispatch, job_id=SWEEP_JOB_ID, timeout=timedelta(minutes=5))
+    """Queue the dispatch sweep; one waiting at a time (a fixed job id; a sweep whose worker died does not
+    hold the next one up: ``jobs.enqueue_once``)."""
+    return jobs.enqueue_once(
+        lambda job_id: redis_queues.enqueue(SWEEP_QUEUE, sweep_dispatch, job_id=job_id, timeout=timedelta(minutes=5)),
+        SWEEP_JOB_ID,
+    )
