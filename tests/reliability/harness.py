@@ -22,6 +22,7 @@ from typing import Any
 
 import psutil
 import redis as redis_client
+from rq import Worker as RQWorker
 from sqlalchemy import func, insert, select
 
 from audience import segments
@@ -118,6 +119,13 @@ class Worker:
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")[-20_000:]
+
+    def current_job_id(self) -> str | None:
+        """The id of the job this worker is running, as it told Redis (None when idle or unknown)."""
+        for registered in RQWorker.all(connection=redis_queues.connection):
+            if registered.pid == self.pid:
+                return registered.get_current_job_id()
+        return None
 
 
 class Workers:
@@ -376,6 +384,25 @@ def e164(wa_id: str) -> str:
 def accepted(sandbox) -> int:
     """How many messages the sandbox has accepted so far (repeated keys not counted)."""
     return sandbox.ledger(summary=True)["counts"]["accepted"]
+
+
+def wait_for_job(worker: Worker, prefix: str, workers: Workers, campaign_id: int | None = None) -> str:
+    """Wait until ``worker`` runs a job whose id starts with ``prefix`` (with ``campaign_id``: and the campaign
+    has rows on the wire), and return its id: the moment to kill it."""
+
+    def running() -> str | None:
+        job_id = worker.current_job_id()
+        if not job_id or not job_id.startswith(prefix):
+            return None
+        if campaign_id is not None and "sending" not in in_flight(campaign_id).values():
+            return None
+        return job_id
+
+    try:
+        return wait_for(running, f"the worker to run a {prefix} job", interval=0.01)
+    except BaseException:
+        print(workers.outputs())
+        raise
 
 
 def wait_for_accepted(sandbox, at_least: int, workers: Workers, timeout: float = WAIT_SECONDS) -> int:

@@ -26,7 +26,7 @@ from tests.reliability.harness import (
 
 pytestmark = [pytest.mark.slow, pytest.mark.reliability]
 
-PEOPLE = 1_800
+PEOPLE = 1_200
 RATE = 300
 # In turn: only in the first audience, in both, only in the second, in both. Half of everyone is in both,
 # spread evenly, so both campaigns reach the shared people at about the same moment.

@@ -30,7 +30,7 @@ from tests.reliability.harness import (
 
 pytestmark = [pytest.mark.slow, pytest.mark.reliability]
 
-RECIPIENTS = 2_000
+RECIPIENTS = 1_200
 RATE = 250
 STOPPING = 20  # people who reply STOP mid-campaign, all of them not yet reached
 ALREADY_SENT = 3  # and a few who got their message before they replied

@@ -30,7 +30,7 @@ from tests.reliability.harness import (
 
 pytestmark = [pytest.mark.slow, pytest.mark.reliability]
 
-RECIPIENTS = 3_000
+RECIPIENTS = 2_000
 RATE = 500
 
 

@@ -25,6 +25,7 @@ from tests.reliability.harness import (
     messages_by_phone,
     rows_by_phone,
     wait_for_accepted,
+    wait_for_job,
     wait_until_done,
 )
 
@@ -46,6 +47,7 @@ def test_a_worker_killed_mid_campaign_loses_and_doubles_nobody(request, app, peo
     db.session.commit()  # the launch job reaches Redis; the worker launches and sends
 
     wait_for_accepted(provider, RECIPIENTS // 3, workers)
+    wait_for_job(first, "send-batch-", workers, campaign.id)  # mid-batch, requests on the wire
     workers.kill(first)
     held = in_flight(campaign.id)  # the dead worker's rows: claimed, or passed the gate and maybe on the wire
     accepted_at_kill = len(provider.ledger()["messages"])
@@ -75,3 +77,25 @@ def test_a_worker_killed_mid_campaign_loses_and_doubles_nobody(request, app, peo
         assert unknown <= {phone for phone, state in held.items() if state == "sending"}, (
             "a row the dead worker had not yet sent was given up as unknown")
         assert set(phones) - set(sent) <= unknown, "a recipient got nothing and is not unknown"
+
+
+def test_a_worker_killed_while_sweeping_holds_no_sweep_up(app, people, workers, provider):
+    """The sweep has a fixed job id; the one a killed worker was running must not stop the next sweeps, which
+    recover the dead worker's rows and finish the campaign."""
+    first = workers.start()
+    marketer, reviewer = people
+    sender = add_sender(provider, rate=RATE)
+    template = add_approved_template()
+    phones = add_contacts(RECIPIENTS // 5)
+    campaign = approved_campaign(marketer, reviewer, sender, template, rate=RATE)
+    db.session.commit()
+
+    wait_for_accepted(provider, len(phones) // 3, workers)
+    wait_for_job(first, "sweep_dispatch", workers)
+    workers.kill(first)
+    workers.start()
+    wait_until_done(campaign.id, workers)
+
+    sent = messages_by_phone(provider.ledger())
+    assert set(sent) == set(phones) and set(sent.values()) == {1}
+    assert Counter(row.status.value for row in rows_by_phone(campaign.id).values()) == Counter({"sent": len(phones)})
