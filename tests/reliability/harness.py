@@ -51,8 +51,11 @@ DISPATCH_SETTINGS = {
     "DISPATCH_MAX_ATTEMPTS": 8,
     "CRON_LEASE_SECONDS": 2,
 }
-# A campaign is given this long to finish after its last disturbance (a kill, a restart, a resume).
-FINISH_SECONDS = 60
+# Bounds of the waits: generous, since a loaded 2-core machine runs these several times slower than an idle
+# one (a worker alone takes seconds to import the app); a wait only ever lasts as long as it must.
+START_SECONDS = 90
+FINISH_SECONDS = 120
+PROGRESS_SECONDS = 60
 # A request is counted as a send to the provider when it posts to a number's messages edge.
 SEND_PATH = f"/{VERSION}/{PHONE_NUMBER_ID}/messages"
 
@@ -170,6 +173,19 @@ class Workers:
             self.gone.append(worker)
             self.start()
         return len(exited)
+
+    def ready(self, timeout: float = START_SECONDS) -> None:
+        """Wait until every running worker has registered with RQ (it has imported the app and listens)."""
+
+        def registered() -> bool:
+            pids = {worker.pid for worker in RQWorker.all(connection=redis_queues.connection)}
+            return all(worker.pid in pids for worker in self.alive())
+
+        try:
+            wait_for(registered, "the workers to start", timeout=timeout, interval=0.1)
+        except BaseException:
+            print(self.outputs())
+            raise
 
     def alive(self) -> list[Worker]:
         return [worker for worker in self.started if worker.popen.poll() is None]
@@ -368,7 +384,7 @@ def queue_state() -> dict[str, Any]:
 def wait_until_launched(campaign_id: int, workers: Workers) -> None:
     try:
         wait_for(lambda: campaign_status(campaign_id) is not CampaignStatus.SCHEDULED, "the campaign to launch",
-                 timeout=WAIT_SECONDS, interval=0.1)
+                 timeout=PROGRESS_SECONDS, interval=0.1)
     except BaseException:
         print(workers.outputs())
         raise
@@ -399,13 +415,13 @@ def wait_for_job(worker: Worker, prefix: str, workers: Workers, campaign_id: int
         return job_id
 
     try:
-        return wait_for(running, f"the worker to run a {prefix} job", interval=0.01)
+        return wait_for(running, f"the worker to run a {prefix} job", timeout=PROGRESS_SECONDS, interval=0.01)
     except BaseException:
         print(workers.outputs())
         raise
 
 
-def wait_for_accepted(sandbox, at_least: int, workers: Workers, timeout: float = WAIT_SECONDS) -> int:
+def wait_for_accepted(sandbox, at_least: int, workers: Workers, timeout: float = PROGRESS_SECONDS) -> int:
     try:
         return wait_for(lambda: (n := accepted(sandbox)) >= at_least and n, f"{at_least} messages accepted",
                         timeout=timeout, interval=0.02)

@@ -46,6 +46,7 @@ def test_two_campaigns_to_overlapping_audiences_send_one_message_per_person(app,
     tags = dict(zip(phones, [TAGS[index % len(TAGS)] for index in range(PEOPLE)], strict=True))
     first = approved_campaign(marketer, reviewer, first_sender, template, "first", rate=RATE, name="First")
     second = approved_campaign(marketer, reviewer, second_sender, template, "second", rate=RATE, name="Second")
+    workers.ready()
     db.session.commit()  # both launch jobs reach Redis together
 
     wait_until_done([first.id, second.id], workers)

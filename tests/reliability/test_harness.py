@@ -45,6 +45,7 @@ def test_a_launched_world_a_killed_worker_and_a_restarted_redis(app, people, wor
     template = add_approved_template()
     phones = add_contacts(300)
     campaign = approved_campaign(marketer, reviewer, sender, template, rate=100)
+    workers.ready()
     db.session.commit()
     wait_until_launched(campaign.id, workers)
     assert sum(row_counts(campaign.id).values()) == len(phones) == db.session.get(Campaign, campaign.id).recipients
@@ -73,6 +74,7 @@ def test_a_worker_outlives_a_redis_outage_during_a_job_and_runs_the_next_job(app
     from tests.test_worker import markers_in_database
 
     worker = workers.start()
+    workers.ready()
     redis_queues.enqueue("default", mark_twice, "during", 1)
     wait_for(lambda: markers_in_database() == ["during-started"], "the job to start")
     redis_server.kill()  # down while the job runs; the job's database work goes on without it

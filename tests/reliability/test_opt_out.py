@@ -52,6 +52,7 @@ def test_an_opt_out_mid_campaign_wins_over_the_rows_not_yet_sent(app, people, wo
     template = add_approved_template()
     phones = add_contacts(RECIPIENTS)
     campaign = approved_campaign(marketer, reviewer, sender, template, rate=RATE)
+    workers.ready()
     db.session.commit()
 
     wait_for_accepted(provider, RECIPIENTS // 5, workers)

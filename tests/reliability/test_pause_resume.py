@@ -60,6 +60,7 @@ def test_pausing_resuming_and_crashing_neither_doubles_nor_skips(app, people, wo
     template = add_approved_template()
     phones = add_contacts(RECIPIENTS)
     campaign = approved_campaign(marketer, reviewer, sender, template, rate=RATE)
+    workers.ready()
     db.session.commit()
     owner = marketer
 

@@ -14,6 +14,7 @@ import pytest
 from extensions import db
 from tests.processes import wait_for
 from tests.reliability.harness import (
+    PROGRESS_SECONDS,
     add_approved_template,
     add_contacts,
     add_sender,
@@ -43,10 +44,11 @@ def test_throttles_and_server_errors_delay_but_never_lose_and_the_rate_holds(app
     phones = add_contacts(RECIPIENTS)
     provider.configure(faults=FAULTS, retry_after=1)
     campaign = approved_campaign(marketer, reviewer, sender, template, rate=CAMPAIGN_RATE)
+    workers.ready()
     db.session.commit()
 
     wait_for(lambda: provider.ledger(summary=True)["counts"]["errors"] >= FAULTED, f"{FAULTED} refused requests",
-             timeout=40, interval=0.05)
+             timeout=PROGRESS_SECONDS, interval=0.05)
     provider.configure(faults=dict.fromkeys(FAULTS, 0))
     wait_until_done(campaign.id, workers)
 

@@ -45,12 +45,12 @@ def test_a_redis_restart_mid_campaign_loses_and_doubles_nobody(request, app, peo
     template = add_approved_template()
     phones = add_contacts(RECIPIENTS)
     campaign = approved_campaign(marketer, reviewer, sender, template, rate=RATE)
+    workers.ready()
     db.session.commit()
 
     wait_for_accepted(provider, RECIPIENTS // 3, workers)
     redis_server.restart()
     held = in_flight(campaign.id)
-    assert redis_server.client().dbsize() == 0, "the new Redis starts empty"
     assert len(provider.ledger()["messages"]) < RECIPIENTS, "the campaign had finished before the restart"
     # A worker that was not waiting on its queue when Redis went away exits (see test_harness's xfail): in
     # production its supervisor starts it again, and so does the test.

@@ -44,6 +44,7 @@ def test_a_worker_killed_mid_campaign_loses_and_doubles_nobody(request, app, peo
     template = add_approved_template()
     phones = add_contacts(RECIPIENTS)
     campaign = approved_campaign(marketer, reviewer, sender, template, rate=RATE)
+    workers.ready()
     db.session.commit()  # the launch job reaches Redis; the worker launches and sends
 
     wait_for_accepted(provider, RECIPIENTS // 3, workers)
@@ -88,6 +89,7 @@ def test_a_worker_killed_while_sweeping_holds_no_sweep_up(app, people, workers, 
     template = add_approved_template()
     phones = add_contacts(RECIPIENTS // 5)
     campaign = approved_campaign(marketer, reviewer, sender, template, rate=RATE)
+    workers.ready()
     db.session.commit()
 
     wait_for_accepted(provider, len(phones) // 3, workers)
