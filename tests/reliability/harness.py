@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import os
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -56,8 +57,8 @@ DISPATCH_SETTINGS = {
 START_SECONDS = 90
 FINISH_SECONDS = 120
 PROGRESS_SECONDS = 60
-# A request is counted as a send to the provider when it posts to a number's messages edge.
-SEND_PATH = f"/{VERSION}/{PHONE_NUMBER_ID}/messages"
+# A request is counted as a send to the provider when it posts to a number's messages edge (any API version).
+SEND_PATH = re.compile(r"/v\d+(\.\d+)?/\d+/messages")
 
 _worlds = counter(1)
 
@@ -288,10 +289,10 @@ def daily_cap(per_day: int = 1) -> None:
     db.session.commit()
 
 
-def approved_campaign(marketer, reviewer, sender: Sender, template: Template, tag: str = "promo", *,
-                      rate: int, name: str = "Autumn sale") -> Campaign:
-    """A campaign to the contacts tagged ``tag``, submitted (the preflight runs), approved by the reviewer and
-    so scheduled to launch now; the caller commits, and the launch job reaches Redis then."""
+def submitted_campaign(marketer, sender: Sender, template: Template, tag: str = "promo", *, rate: int,
+                       name: str = "Autumn sale") -> Campaign:
+    """A campaign to the contacts tagged ``tag``, written by the marketer and submitted (the preflight runs);
+    committed."""
     segment = segments.create_segment(f"Tagged {tag} {next(_worlds)}", {"tags": [tag]})
     db.session.flush()
     campaign = campaign_specs.create_campaign({
@@ -304,6 +305,14 @@ def approved_campaign(marketer, reviewer, sender: Sender, template: Template, ta
     db.session.commit()
     review.submit(campaign, marketer)
     db.session.commit()
+    return campaign
+
+
+def approved_campaign(marketer, reviewer, sender: Sender, template: Template, tag: str = "promo", *,
+                      rate: int, name: str = "Autumn sale") -> Campaign:
+    """A submitted campaign approved by the reviewer, and so scheduled to launch now. The caller commits: the
+    launch job reaches Redis then (so nothing else may commit in between)."""
+    campaign = submitted_campaign(marketer, sender, template, tag, rate=rate, name=name)
     review.approve(campaign, reviewer)
     return campaign
 
@@ -437,7 +446,7 @@ def messages_by_phone(ledger: dict) -> Counter:
 
 def send_requests(ledger: dict) -> list[dict]:
     return [request for request in ledger["requests"]
-            if request["method"] == "POST" and request["path"].startswith(SEND_PATH)]
+            if request["method"] == "POST" and SEND_PATH.fullmatch(request["path"].split("?")[0])]
 
 
 def busiest_second(times: list[float]) -> int:

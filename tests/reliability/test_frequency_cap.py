@@ -11,16 +11,17 @@ from collections import Counter
 
 import pytest
 
+from campaigns import review
 from campaigns.models import MessageStatus
 from extensions import db
 from tests.reliability.harness import (
     add_approved_template,
     add_contacts,
     add_sender,
-    approved_campaign,
     daily_cap,
     messages_by_phone,
     rows_by_phone,
+    submitted_campaign,
     wait_until_done,
 )
 
@@ -44,8 +45,10 @@ def test_two_campaigns_to_overlapping_audiences_send_one_message_per_person(app,
     template = add_approved_template()
     phones = add_contacts(PEOPLE, TAGS)
     tags = dict(zip(phones, [TAGS[index % len(TAGS)] for index in range(PEOPLE)], strict=True))
-    first = approved_campaign(marketer, reviewer, first_sender, template, "first", rate=RATE, name="First")
-    second = approved_campaign(marketer, reviewer, second_sender, template, "second", rate=RATE, name="Second")
+    first = submitted_campaign(marketer, first_sender, template, "first", rate=RATE, name="First")
+    second = submitted_campaign(marketer, second_sender, template, "second", rate=RATE, name="Second")
+    review.approve(first, reviewer)
+    review.approve(second, reviewer)
     workers.ready()
     db.session.commit()  # both launch jobs reach Redis together
 
@@ -68,4 +71,6 @@ def test_two_campaigns_to_overlapping_audiences_send_one_message_per_person(app,
                 assert (row.status, row.error_code) == (MessageStatus.SKIPPED, "frequency_cap"), phone
     shared = [phone for phone in phones if tags[phone] == "|first|second|"]
     contested = sum(all(phone in rows[campaign.id] for campaign in (first, second)) for phone in shared)
-    assert contested, "no shared person had a row in both campaigns: the launch alone kept them apart"
+    launches = {campaign.id: (campaign.recipients, campaign.exclusions["frequency_cap"], str(campaign.launched_at))
+                for campaign in (first, second)}
+    assert contested, f"no shared person had a row in both campaigns: the launch alone kept them apart: {launches}"
