@@ -35,8 +35,10 @@ TAGS = ["|first|", "|first|second|", "|second|", "|first|second|"]
 
 
 def test_two_campaigns_to_overlapping_audiences_send_one_message_per_person(app, people, workers, provider):
-    workers.start()
-    workers.start()
+    # One batch per campaign, so that the two workers send both at once, reaching each shared person at about
+    # the same moment (in batches of 250 ids the queue would hand out the first campaign's batches first).
+    workers.start(DISPATCH_BATCH_SIZE=2 * PEOPLE)
+    workers.start(DISPATCH_BATCH_SIZE=2 * PEOPLE)
     marketer, reviewer = people
     daily_cap(1)
     # Two senders (each its own rate limit), both on the sandbox's number, so both campaigns run at full speed.
