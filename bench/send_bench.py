@@ -1,0 +1,181 @@
+"""Dispatch throughput: a 20,000-message campaign sent by 2 workers, next to the ceiling of the same client.
+
+    .venv/bin/python bench/send_bench.py [--messages 20000] [--workers 2] [--latency-ms 100]
+                                         [--database-url postgresql://…] [--skip-ceiling]
+
+Starts a real Redis, the sandbox provider (``--latency-ms 100``: it answers every send after 100 ms),
+a fresh database (SQLite, or the scratch PostgreSQL database given: its schema is dropped and
+migrated) and ``--workers`` real ``python worker.py`` processes, then launches a campaign of a
+utility template to ``--messages`` contacts through the real launch job and waits until the workers
+have completed it. The sender's and the campaign's rates are set far above what can be reached
+(100,000 msg/s), the sandbox enforces no throughput and its idempotency is on (the default), so
+what is measured is the engine: claims, re-checks, pacing, the requests and the writing of results.
+
+The engine's rate is the sandbox ledger's accepted messages over the time from the first accept to
+the last; the wall clock from the launch job's start to the campaign's completion (materialising the
+rows included) is printed beside it. Then, in the same run and against the same sandbox (reset), the
+ceiling: a bare asyncio loop in ``--workers`` processes, each keeping ``DISPATCH_IN_FLIGHT``
+requests in flight with the same channel (``channels.registry.channel_for`` on ``channels.http``'s
+session) and the same payloads (the campaign's rows, with keys of their own), measured the same way.
+
+Goal (issue 12): the engine at >= 0.7 of the ceiling and >= 1,000 msg/s on the 2-core machine.
+Set ``BENCH_PROFILE=DIR`` to have each batch job write a cProfile file into DIR (bench/profiled_worker.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from dispatch_world import SENDER_PHONE, TEMPLATE_NAME, VARIABLES, Services, load, phone
+
+GOAL_RATE = 1000
+GOAL_SHARE = 0.7
+UNLIMITED = 100_000
+
+
+def rate_of(times: list[float]) -> float:
+    """Messages per second between the first accept and the last."""
+    return (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 else 0.0
+
+
+# --- the ceiling: the same channel, nothing around it -----------------------------------------------
+
+def _ceiling_lanes(settings, outbounds, in_flight: int, start_at: float) -> tuple[int, int, float, float]:
+    """Keep ``in_flight`` sends going until ``outbounds`` are used up; (accepted, other, first start, last end)."""
+    from channels import http
+    from channels.registry import channel_for
+
+    async def drive(session) -> tuple[int, int, float, float]:
+        channel = channel_for(settings, session)
+        pending = iter(outbounds)
+        accepted = other = 0
+
+        async def lane() -> None:
+            nonlocal accepted, other
+            for message in pending:
+                [result] = await channel.send([message])
+                if result.accepted:
+                    accepted += 1
+                else:
+                    other += 1
+
+        await asyncio.sleep(max(0.0, start_at - time.time()))  # both processes start together
+        began = time.time()
+        await asyncio.gather(*(lane() for _ in range(in_flight)))
+        return accepted, other, began, time.time()
+
+    return http.run(drive, timeout=None)
+
+
+def ceiling_process(settings, outbounds, in_flight: int, start_at: float, answers) -> None:
+    """One process of the ceiling (spawned: a fresh interpreter, as a worker is)."""
+    answers.put(_ceiling_lanes(settings, outbounds, in_flight, start_at))
+
+
+def ceiling(services: Services, recipients: int, processes: int, in_flight: int) -> tuple[float, float, int, int]:
+    """The bare client's rate on the campaign's payloads: (ledger rate, the clients' own rate, accepted, other).
+
+    The payloads are the campaign's (its template, each contact's number and values as the launch fills them
+    in), with keys of their own; the sandbox is reset before and after (its templates submitted again).
+    """
+    from sqlalchemy import select
+
+    from campaigns import senders
+    from campaigns.models import Sender, Template
+    from campaigns.test_sends import outbound_for
+    from extensions import db
+
+    template = db.session.scalar(select(Template).where(Template.name == TEMPLATE_NAME))
+    settings = senders.settings_for(db.session.scalar(select(Sender).where(Sender.phone == SENDER_PHONE)))
+    constant = VARIABLES["2"]["value"]
+    outbounds = [outbound_for(template, phone(n), {"1": f"Клиент {n}", "2": constant}, f"ceiling-{n}")
+                 for n in range(recipients)]
+    services.control("POST", "/_sandbox/reset")  # the ledger starts empty; the template is submitted again
+    services.submit_template()
+    spawn = multiprocessing.get_context("spawn")
+    answers = spawn.Queue()
+    start_at = time.time() + 3  # time for the interpreters to start and import
+    children = [spawn.Process(target=ceiling_process, args=(settings, outbounds[n::processes], in_flight, start_at,
+                                                             answers)) for n in range(processes)]
+    for child in children:
+        child.start()
+    results = [answers.get(timeout=600) for _ in children]
+    for child in children:
+        child.join(timeout=30)
+    times, _counts = services.accepted()
+    services.control("POST", "/_sandbox/reset")
+    services.submit_template()
+    accepted, other = sum(r[0] for r in results), sum(r[1] for r in results)
+    began, ended = min(r[2] for r in results), max(r[3] for r in results)
+    return rate_of(times), accepted / (ended - began), accepted, other
+
+
+# --- the run --------------------------------------------------------------------------------------------
+
+def ceiling_line(label: str, figures: tuple[float, float, int, int], processes: int, in_flight: int) -> str:
+    ledger_rate, client_rate, accepted, other = figures
+    return (f"  ceiling {label}: {ledger_rate:8,.0f} msg/s  ({processes} processes x {in_flight} in flight, "
+            f"{accepted:,} accepted, {other} other answers; the clients' own clock {client_rate:,.0f} msg/s); {load()}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--latency-ms", type=float, default=100.0)
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL"))
+    parser.add_argument("--skip-ceiling", action="store_true", help="measure the engine only")
+    args = parser.parse_args()
+    failed = False
+    print(f"before: {load()}", flush=True)
+    with Services(args.database_url, args.workers, args.latency_ms) as services:
+        from extensions import db
+
+        backend = db.engine.dialect.name
+        in_flight = services.app.config["DISPATCH_IN_FLIGHT"]
+        campaign_id = services.campaign(args.messages, UNLIMITED, UNLIMITED)
+        services.start_workers()  # idle through the ceiling's runs as well: the same machine for both
+        print(f"{backend}: {args.messages:,} contacts, {args.workers} workers, sandbox at {args.latency_ms:g} ms, "
+              f"DISPATCH_IN_FLIGHT={in_flight}, DISPATCH_BATCH_SIZE={services.app.config['DISPATCH_BATCH_SIZE']}; "
+              f"{load()}", flush=True)
+        ceilings = []
+        if not args.skip_ceiling:  # before and after the campaign: the machine's other load moves
+            ceilings.append(ceiling(services, args.messages, args.workers, in_flight))
+            print(ceiling_line("before", ceilings[-1], args.workers, in_flight), flush=True)
+        outcome = services.launch(campaign_id, timeout=max(120.0, args.messages / 50))
+        engine = rate_of(outcome.accepted_at)
+        sent = outcome.counts.get("sent", 0)
+        print(f"  engine:  {engine:8,.0f} msg/s  ({len(outcome.accepted_at):,} accepted from the first to the last "
+              f"in {outcome.accepted_at[-1] - outcome.accepted_at[0]:.2f} s; wall clock from the launch to completed "
+              f"{outcome.wall_seconds:.2f} s = {sent / outcome.wall_seconds:,.0f} msg/s, of which the launch job "
+              f"{outcome.launch_seconds:.2f} s); {load()}", flush=True)
+        print(f"           rows: {outcome.counts}; sandbox: {outcome.requests:,} requests, {outcome.duplicates} "
+              f"duplicates, {outcome.errors} errors", flush=True)
+        if sent != args.messages or len(outcome.accepted_at) != args.messages or outcome.duplicates:
+            print("  NOT every message was sent exactly once", flush=True)
+            failed = True
+        print(f"  engine goal >= {GOAL_RATE:,} msg/s: {'met' if engine >= GOAL_RATE else 'MISSED'}", flush=True)
+        failed |= engine < GOAL_RATE
+        if not args.skip_ceiling:
+            ceilings.append(ceiling(services, args.messages, args.workers, in_flight))
+            print(ceiling_line("after ", ceilings[-1], args.workers, in_flight), flush=True)
+            mean = sum(figures[0] for figures in ceilings) / len(ceilings)
+            share = engine / mean if mean else 0.0
+            verdict = "met" if share >= GOAL_SHARE else "MISSED"
+            print(f"  engine / ceiling (mean of before and after, {mean:,.0f} msg/s) = {share:.2f}  "
+                  f"(goal >= {GOAL_SHARE}: {verdict})", flush=True)
+            failed |= share < GOAL_SHARE
+    print(f"after: {load()}", flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
