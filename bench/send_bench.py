@@ -48,8 +48,9 @@ def rate_of(times: list[float]) -> float:
 
 # --- the ceiling: the same channel, nothing around it -----------------------------------------------
 
-def _ceiling_lanes(settings, outbounds, in_flight: int, start_at: float) -> tuple[int, int, float, float]:
-    """Keep ``in_flight`` sends going until ``outbounds`` are used up; (accepted, other, first start, last end)."""
+def _ceiling_lanes(settings, outbounds, in_flight: int, start_at: float) -> tuple[int, int, float, float, float]:
+    """Keep ``in_flight`` sends going until ``outbounds`` are used up; (accepted, other, first start, last end,
+    CPU seconds of the process meanwhile)."""
     from channels import http
     from channels.registry import channel_for
 
@@ -72,7 +73,9 @@ def _ceiling_lanes(settings, outbounds, in_flight: int, start_at: float) -> tupl
         await asyncio.gather(*(lane() for _ in range(in_flight)))
         return accepted, other, began, time.time()
 
-    return http.run(drive, timeout=None)
+    cpu = time.process_time()
+    accepted, other, began, ended = http.run(drive, timeout=None)
+    return accepted, other, began, ended, time.process_time() - cpu
 
 
 def ceiling_process(settings, outbounds, in_flight: int, start_at: float, answers) -> None:
@@ -80,8 +83,9 @@ def ceiling_process(settings, outbounds, in_flight: int, start_at: float, answer
     answers.put(_ceiling_lanes(settings, outbounds, in_flight, start_at))
 
 
-def ceiling(services: Services, recipients: int, processes: int, in_flight: int) -> tuple[float, float, int, int]:
-    """The bare client's rate on the campaign's payloads: (ledger rate, the clients' own rate, accepted, other).
+def ceiling(services: Services, recipients: int, processes: int, in_flight: int) -> dict[str, float]:
+    """The bare client's rate on the campaign's payloads: the ledger's rate, the clients' own, what was accepted
+    and answered otherwise, the CPU seconds of the clients and of the sandbox.
 
     The payloads are the campaign's (its template, each contact's number and values as the launch fills them
     in), with keys of their own; the sandbox is reset before and after (its templates submitted again).
@@ -105,25 +109,35 @@ def ceiling(services: Services, recipients: int, processes: int, in_flight: int)
     start_at = time.time() + 3  # time for the interpreters to start and import
     children = [spawn.Process(target=ceiling_process, args=(settings, outbounds[n::processes], in_flight, start_at,
                                                              answers)) for n in range(processes)]
+    sandbox_cpu = services.cpu_seconds()["sandbox"]
     for child in children:
         child.start()
     results = [answers.get(timeout=600) for _ in children]
     for child in children:
         child.join(timeout=30)
+    sandbox_cpu = services.cpu_seconds()["sandbox"] - sandbox_cpu
     times, _counts = services.accepted()
     services.control("POST", "/_sandbox/reset")
     services.submit_template()
-    accepted, other = sum(r[0] for r in results), sum(r[1] for r in results)
+    accepted = sum(r[0] for r in results)
     began, ended = min(r[2] for r in results), max(r[3] for r in results)
-    return rate_of(times), accepted / (ended - began), accepted, other
+    return {"rate": rate_of(times), "client_rate": accepted / (ended - began), "accepted": accepted,
+            "other": sum(r[1] for r in results), "client_cpu": sum(r[4] for r in results), "sandbox_cpu": sandbox_cpu}
 
 
 # --- the run --------------------------------------------------------------------------------------------
 
-def ceiling_line(label: str, figures: tuple[float, float, int, int], processes: int, in_flight: int) -> str:
-    ledger_rate, client_rate, accepted, other = figures
-    return (f"  ceiling {label}: {ledger_rate:8,.0f} msg/s  ({processes} processes x {in_flight} in flight, "
-            f"{accepted:,} accepted, {other} other answers; the clients' own clock {client_rate:,.0f} msg/s); {load()}")
+def per_message(seconds: float, messages: int) -> str:
+    return f"{seconds / max(messages, 1) * 1e6:,.0f} µs"
+
+
+def ceiling_line(label: str, figures: dict[str, float], processes: int, in_flight: int) -> str:
+    accepted = int(figures["accepted"])
+    return (f"  ceiling {label}: {figures['rate']:8,.0f} msg/s  ({processes} processes x {in_flight} in flight, "
+            f"{accepted:,} accepted, {figures['other']:.0f} other answers; the clients' own clock "
+            f"{figures['client_rate']:,.0f} msg/s; CPU per message: clients "
+            f"{per_message(figures['client_cpu'], accepted)}, sandbox "
+            f"{per_message(figures['sandbox_cpu'], accepted)}); {load()}")
 
 
 def main() -> int:
@@ -158,7 +172,9 @@ def main() -> int:
               f"{outcome.wall_seconds:.2f} s = {sent / outcome.wall_seconds:,.0f} msg/s, of which the launch job "
               f"{outcome.launch_seconds:.2f} s); {load()}", flush=True)
         print(f"           rows: {outcome.counts}; sandbox: {outcome.requests:,} requests, {outcome.duplicates} "
-              f"duplicates, {outcome.errors} errors", flush=True)
+              f"duplicates, {outcome.errors} errors; CPU per message: workers "
+              f"{per_message(outcome.cpu['workers'], sent)}, sandbox {per_message(outcome.cpu['sandbox'], sent)}, "
+              f"Redis {per_message(outcome.cpu['redis'], sent)}", flush=True)
         if sent != args.messages or len(outcome.accepted_at) != args.messages or outcome.duplicates:
             print("  NOT every message was sent exactly once", flush=True)
             failed = True
@@ -167,7 +183,7 @@ def main() -> int:
         if not args.skip_ceiling:
             ceilings.append(ceiling(services, args.messages, args.workers, in_flight))
             print(ceiling_line("after ", ceilings[-1], args.workers, in_flight), flush=True)
-            mean = sum(figures[0] for figures in ceilings) / len(ceilings)
+            mean = sum(figures["rate"] for figures in ceilings) / len(ceilings)
             share = engine / mean if mean else 0.0
             verdict = "met" if share >= GOAL_SHARE else "MISSED"
             print(f"  engine / ceiling (mean of before and after, {mean:,.0f} msg/s) = {share:.2f}  "
