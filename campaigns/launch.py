@@ -32,6 +32,7 @@ from sqlalchemy import func, select, update
 from audience.models import Segment
 from audience.segment_definition import parse_definition
 from campaigns.content import content_hash
+from campaigns.dispatch.cancel import skip_unsent
 from campaigns.lifecycle import STATUS_LABELS, TransitionError, transition
 from campaigns.materialise import EXCLUSION_REASONS, MaterialiseError, check_variables, materialise
 from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus, Sender, Template
@@ -96,14 +97,17 @@ def schedule_launch(campaign: Campaign, actor: Any = None) -> None:
 
 def cancel_launch(campaign: Campaign, actor: Any = None, reason: str = "") -> None:
     """Cancel the campaign. Before its launch this also removes the scheduled launch job (once the
-    caller commits); after it, it is the lifecycle's cancel only (stopping the sending of rows is
-    dispatch's part). Raises ``TransitionError`` when the campaign cannot be cancelled.
+    caller commits); after it (sending or paused), the rows not yet sent are skipped as cancelled in
+    the same transaction (``campaigns.dispatch.cancel``), while those in flight finish. Raises
+    ``TransitionError`` when the campaign cannot be cancelled.
     """
-    was_scheduled = campaign.status is CampaignStatus.SCHEDULED
+    was = campaign.status
     transition(campaign, CampaignStatus.CANCELLED, actor=actor, reason=reason)
-    if was_scheduled:
-        campaign_id = campaign.id
+    campaign_id = campaign.id
+    if was is CampaignStatus.SCHEDULED:
         after_commit(lambda: remove_launch_job(campaign_id))
+    elif was in (CampaignStatus.SENDING, CampaignStatus.PAUSED):
+        skip_unsent(campaign_id)
 
 
 def return_to_draft(campaign: Campaign, actor: Any = None, reason: str = "",

@@ -17,13 +17,10 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 from datetime import datetime, time, timedelta
-from functools import cache
 from typing import Any
 
-import phonenumbers
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from phonenumbers import timezone as number_zones
 from sqlalchemy import and_, case, distinct, func, select
 
 from audience.models import Contact, Segment
@@ -42,6 +39,7 @@ from campaigns.models import (
     TemplateStatus,
     sent_since,
 )
+from campaigns.recipient_facts import country_zones
 from campaigns.template_approvals import status_for
 from compliance import lint, sentences
 from compliance.models import Suppression
@@ -125,17 +123,6 @@ class Audience:
     invalid: int
     contacted_last_24h: int  # unique recipients of the sender in the last 24 hours
     used_this_month: int  # charged messages of the category this calendar month
-
-
-@cache
-def country_zones(country: str | None) -> tuple[str, ...]:
-    """Every time zone of ``country``'s mobile numbers (what a contact without a city may be in)."""
-    if not country:
-        return ()
-    example = phonenumbers.example_number_for_type(country, phonenumbers.PhoneNumberType.MOBILE)
-    if example is None:
-        return ()
-    return tuple(zone for zone in number_zones.time_zones_for_number(example) if zone != "Etc/Unknown")
 
 
 def sending_rules_for(campaign: Campaign) -> SendingRules:

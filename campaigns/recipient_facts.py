@@ -1,0 +1,151 @@
+"""The facts the send-time rules judge (``compliance.send_verdicts.RecipientFacts``), gathered set-wise.
+
+Two callers, one set of definitions:
+
+- the dispatcher's gate, right before a batch of message rows leaves (``message_facts``): a few
+  statements over the rows' numbers and contacts, so an opt-out, a lifted suppression or another
+  campaign's message that went out a minute ago is seen at send time;
+- the preflight of a whole segment (``segment_fact_groups``): the segment's contacts grouped in SQL
+  by the facts the rules read, so a million contacts come back as a few hundred (facts, count) rows
+  instead of a million objects.
+
+A fact means the same in both: suppressions are the open ones of the number; consent is a source that
+is not blank (as Python's ``str.strip`` sees blank) recorded at or before the moment judged; the time
+zone is the contact's own, else every zone of its country's mobile numbers (``country_zones``); the
+frequency cap counts a number's messages of the capped categories sent in the last 24 hours and
+7 days (``campaigns.models.sent_since``: by send time, whatever campaign or contact row they went out
+as), and "contacted" is the sender having sent to the number in the last 24 hours.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
+
+import phonenumbers
+from phonenumbers import timezone as number_zones
+from sqlalchemy import ColumnElement, Select, and_, case, func, literal, select
+
+from audience.models import Contact
+from campaigns.models import Campaign, Message, Template, TemplateCategory, sent_since
+from compliance.models import Suppression, SuppressionReason
+from compliance.send_verdicts import RecipientFacts
+from compliance.sending import SendingRules
+from dbtypes import UTCDateTime
+from extensions import db
+
+# Every character ``str.strip()`` removes: SQL's TRIM removes only spaces by default, and a consent
+# source of a lone no-break space must be as blank in SQL as it is in Python.
+_WHITESPACE = "".join(chr(code) for code in range(0x110000) if chr(code).isspace())
+# One bit per suppression reason: at most one suppression per number and reason is open at a time
+# (``uq_suppressions_open``), so the SUM of a number's bits is their OR, in any dialect.
+_REASON_BITS = {reason.value: 1 << bit for bit, reason in enumerate(SuppressionReason)}
+
+
+@cache
+def country_zones(country: str | None) -> tuple[str, ...]:
+    """Every time zone of ``country``'s mobile numbers (what a contact without a city may be in)."""
+    if not country:
+        return ()
+    example = phonenumbers.example_number_for_type(country, phonenumbers.PhoneNumberType.MOBILE)
+    if example is None:
+        return ()
+    return tuple(zone for zone in number_zones.time_zones_for_number(example) if zone != "Etc/Unknown")
+
+
+def time_zones(country: str | None, zone: str | None) -> tuple[str, ...]:
+    """The candidate zones of a contact: its own when its place is known, else its country's."""
+    return (zone,) if zone else country_zones(country)
+
+
+def consented(now: datetime) -> ColumnElement[bool]:
+    """SQL true for a contact whose consent proof holds at ``now``: a source that is not blank, and a
+    consent moment at or before ``now`` (one recorded later proves nothing yet)."""
+    return and_(Contact.consent_at <= literal(now, UTCDateTime),
+                func.coalesce(func.trim(Contact.consent_source, _WHITESPACE), "") != "")
+
+
+@dataclass(frozen=True)
+class History:
+    """A number's recent messages as the rules count them."""
+
+    sent_today: int = 0
+    sent_this_week: int = 0
+    contacted_last_24h: bool = False
+
+
+def _history(sender_id: int, category: str, now: datetime, rules: SendingRules) -> Select[Any]:
+    """Per number: capped messages sent in 24 h and 7 days, and whether the sender sent to it in 24 h.
+
+    When ``category`` is not capped no rule reads the counts, so they stay 0 and only the last day
+    is scanned.
+    """
+    day_ago = literal(now - timedelta(days=1), UTCDateTime)
+    capped = category in rules.capped_categories
+    if capped:
+        in_cap = Template.category.in_([TemplateCategory(c) for c in rules.capped_categories])
+        today = func.sum(case((and_(in_cap, Message.sent_at >= day_ago), 1), else_=0))
+        week = func.sum(case((in_cap, 1), else_=0))
+        since = literal(now - timedelta(days=7), UTCDateTime)
+    else:
+        today = week = literal(0)
+        since = day_ago
+    contacted = func.max(case((and_(Campaign.sender_id == sender_id, Message.sent_at >= day_ago), 1), else_=0))
+    query = (select(Message.phone, today.label("today"), week.label("week"), contacted.label("contacted"))
+             .join(Campaign, Campaign.id == Message.campaign_id)
+             .where(sent_since(since)))
+    if capped:
+        query = query.join(Template, Template.id == Campaign.template_id)
+    return query.group_by(Message.phone)
+
+
+def _reasons(mask: int | None) -> tuple[str, ...]:
+    # Sorted by name, as the suppression reasons of a recipient always are.
+    return tuple(sorted(reason for reason, bit in _REASON_BITS.items() if (mask or 0) & bit))
+
+
+def message_facts(message_ids: Iterable[int], sender_id: int, category: str, now: datetime,
+                  rules: SendingRules) -> dict[int, RecipientFacts]:
+    """The facts of each message row in ``message_ids`` at ``now``, by row id, in three statements.
+
+    The rows themselves are not counted in their numbers' history: they are being judged, not sent
+    (one of them may be ``sending`` again after a lease was recovered). Any other row of the number
+    is, whatever its campaign or contact row, ``sending`` ones included once ``sent_since`` counts
+    them. ``sender_id`` is the campaign's sender, whose recent recipients are "contacted".
+    """
+    ids = sorted(set(message_ids))
+    if not ids:
+        return {}
+    phones = select(Message.phone).where(Message.id.in_(ids))
+    rows = db.session.execute(
+        select(Message.id, Message.phone, Contact.country, Contact.timezone, consented(now))
+        .join(Contact, Contact.id == Message.contact_id)
+        .where(Message.id.in_(ids))
+    ).all()
+    suppressed: dict[str, list[str]] = {}
+    for phone, reason in db.session.execute(
+            select(Suppression.phone, Suppression.reason)
+            .where(Suppression.phone.in_(phones), Suppression.lifted_at.is_(None))):
+        suppressed.setdefault(phone, []).append(reason.value)
+    history = {
+        phone: History(int(today or 0), int(week or 0), bool(contacted))
+        for phone, today, week, contacted in db.session.execute(
+            _history(sender_id, category, now, rules).where(Message.phone.in_(phones), Message.id.not_in(ids)))
+    }
+    facts = {}
+    for message_id, phone, country, zone, has_consent in rows:
+        recent = history.get(phone, History())
+        facts[message_id] = RecipientFacts(
+            phone=phone,
+            country=country or "",
+            time_zones=time_zones(country, zone),
+            has_consent=bool(has_consent),
+            suppressed=tuple(sorted(suppressed.get(phone, ()))),
+            sent_today=recent.sent_today,
+            sent_this_week=recent.sent_this_week,
+            contacted_last_24h=recent.contacted_last_24h,
+        )
+    return facts
