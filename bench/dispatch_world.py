@@ -318,7 +318,7 @@ class Services:
         outcome = launch_campaign(campaign_id)
         if not outcome["launched"]:
             raise SystemExit(f"the campaign was not launched: {outcome}")
-        if not self._batches_enqueued():  # the launch job enqueues them after its commit; older code did not
+        if not self._batches_enqueued(campaign_id):  # the launch job enqueues them after its commit; older code did not
             dispatch_jobs.enqueue_batches(campaign_id)
         launched = time.perf_counter()
 
@@ -336,17 +336,32 @@ class Services:
             counts = {getattr(status, "value", status): count for status, count in counts.items()}
             status = db.session.get(Campaign, campaign_id).status
             if status is not CampaignStatus.COMPLETED:
-                print(f"  the campaign ended {status.value}, rows: {counts}")
+                print(f"  the campaign ended {status.value}, rows: {counts}; {self.failed_jobs()}")
+                print("  the workers' output, last lines:\n" + "\n".join(self.worker_output().splitlines()[-40:]))
         cpu = {name: seconds - cpu_before[name] for name, seconds in self.cpu_seconds().items()}
         times, ledger = self.accepted()
         return Outcome(launched - started, finished - started, counts, times, ledger.get("duplicates", 0),
                        ledger.get("requests", 0), ledger.get("errors", 0), cpu)
 
-    def _batches_enqueued(self) -> bool:
+    def failed_jobs(self) -> str:
+        from rq.job import Job
+
+        from extensions import redis_queues
+
+        registry = redis_queues.queue("dispatch").failed_job_registry
+        ids = registry.get_job_ids()
+        if not ids:
+            return "no failed job"
+        job = Job.fetch(ids[0], connection=redis_queues.connection)
+        result = job.latest_result()
+        return f"{len(ids)} failed jobs, the first: {result.exc_string if result else '?'}"
+
+    def _batches_enqueued(self, campaign_id: int) -> bool:
         from extensions import redis_queues
 
         queue = redis_queues.queue("dispatch")
-        return bool(queue.count or queue.started_job_registry.count or queue.finished_job_registry.count)
+        ids = [*queue.job_ids, *queue.started_job_registry.get_job_ids(), *queue.finished_job_registry.get_job_ids()]
+        return any(job_id.startswith(f"send-batch-{campaign_id}-") for job_id in ids)
 
 
 def window_counts(times: list[float], seconds: float = 1.0) -> int:
