@@ -70,6 +70,12 @@ def wait(condition, what: str, timeout: float, interval: float = 0.05):
         time.sleep(interval)
 
 
+def settings(args) -> dict[str, str]:
+    """The DISPATCH_* settings the command line gives (``--batch-size``, ``--in-flight``), as environment."""
+    given = {"DISPATCH_BATCH_SIZE": args.batch_size, "DISPATCH_IN_FLIGHT": args.in_flight}
+    return {name: str(value) for name, value in given.items() if value}
+
+
 def driver_url(url: str) -> str:
     return "postgresql+psycopg://" + url[len("postgresql://"):] if url.startswith("postgresql://") else url
 

@@ -22,6 +22,7 @@ def main() -> int:
         if not files:
             continue
         stats = pstats.Stats(*map(str, files))
+        stats.files = []  # not one header line per file
         print(f"=== {kind}: {len(files)} profiles, {stats.total_tt:.2f} s in all ===")
         stats.strip_dirs().sort_stats(args.sort).print_stats(args.top)
     return 0

@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from dispatch_world import Services, load, window_counts
+from dispatch_world import Services, load, settings, window_counts
 
 SENDER_RATE = 1000  # WhatsApp's top throughput: the campaign's own rate is the one that binds
 GOAL_MEAN_SHARE = 0.97  # 194 of 200
@@ -36,10 +36,12 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--latency-ms", type=float, default=100.0)
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL"))
+    parser.add_argument("--batch-size", type=int, help="DISPATCH_BATCH_SIZE for the workers (else theirs)")
+    parser.add_argument("--in-flight", type=int, help="DISPATCH_IN_FLIGHT for the workers (else theirs)")
     args = parser.parse_args()
     recipients = args.rate * args.seconds
     print(f"before: {load()}", flush=True)
-    with Services(args.database_url, args.workers, args.latency_ms) as services:
+    with Services(args.database_url, args.workers, args.latency_ms, settings(args)) as services:
         from extensions import db
 
         backend = db.engine.dialect.name

@@ -34,7 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from dispatch_world import SENDER_PHONE, TEMPLATE_NAME, VARIABLES, Services, load, phone
+from dispatch_world import SENDER_PHONE, TEMPLATE_NAME, VARIABLES, Services, load, phone, settings
 
 GOAL_RATE = 1000
 GOAL_SHARE = 0.7
@@ -146,11 +146,13 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--latency-ms", type=float, default=100.0)
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL"))
+    parser.add_argument("--batch-size", type=int, help="DISPATCH_BATCH_SIZE for the workers (else theirs)")
+    parser.add_argument("--in-flight", type=int, help="DISPATCH_IN_FLIGHT for the workers (else theirs)")
     parser.add_argument("--skip-ceiling", action="store_true", help="measure the engine only")
     args = parser.parse_args()
     failed = False
     print(f"before: {load()}", flush=True)
-    with Services(args.database_url, args.workers, args.latency_ms) as services:
+    with Services(args.database_url, args.workers, args.latency_ms, settings(args)) as services:
         from extensions import db
 
         backend = db.engine.dialect.name
