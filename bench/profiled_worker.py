@@ -1,7 +1,8 @@
 """``python worker.py`` with a cProfile of every job, for the dispatch benchmarks (``BENCH_PROFILE=DIR``).
 
 Each job runs in its own forked work horse; this profiles the job's thread and the thread of the
-channels' event loop (``channels.http``, where the requests run) separately and writes
+channels' event loop (``channels.http``, where the requests run) separately, in CPU time of the thread
+(``time.thread_time``: waiting for an answer, for the GIL or for a core costs nothing), and writes
 ``DIR/job-<pid>-<job id>.prof`` and ``DIR/loop-<pid>-<job id>.prof``. Read them with
 ``python -m pstats`` or ``bench/profile_summary.py DIR``. Only the benchmarks start it.
 """
@@ -13,6 +14,7 @@ import cProfile
 import os
 import sys
 import threading
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -30,7 +32,7 @@ class ProfiledPool(http._Pool):
         self.pid = os.getpid()
         self.loop = asyncio.new_event_loop()
         self.session = None
-        self.profiler = cProfile.Profile()
+        self.profiler = cProfile.Profile(time.thread_time)
 
         def run() -> None:
             self.profiler.enable()
@@ -58,7 +60,7 @@ _perform_job = worker.AppWorker.perform_job
 
 def perform_job(self, job, queue, execution):
     """The job under cProfile (this runs in the work horse)."""
-    profiler = cProfile.Profile()
+    profiler = cProfile.Profile(time.thread_time)
     profiler.enable()
     try:
         return _perform_job(self, job, queue, execution)
