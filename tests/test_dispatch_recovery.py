@@ -11,13 +11,17 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+import cron
 from campaigns import campaign_specs
+from campaigns.dispatch.jobs import send_batch
 from campaigns.dispatch.recovery import fail_unsettled, idempotent_channels, recover_expired_leases
 from campaigns.dispatch.settle import settle
+from campaigns.dispatch.sweep import SWEEP_QUEUE, enqueue_sweep_dispatch, sweep, sweep_dispatch
 from campaigns.lifecycle import TransitionError
 from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus, Sender
 from dbtypes import utcnow
-from extensions import db
+from extensions import db, redis_queues
+from periodic import PERIODIC_JOBS
 from tests.test_materialise import add_campaign, add_contact
 
 S = MessageStatus
@@ -320,3 +324,76 @@ def test_cancelling_through_the_api_skips_the_unsent_rows(app, call_as):
     response = call_as("POST", f"/campaigns/{campaign.id}/cancel", json={"reason": "wrong audience"})
     assert response.status_code == 200, response.get_json()
     assert row(queued).status is S.SKIPPED and row(queued).error_code == "cancelled"
+
+
+# --- the sweep ---------------------------------------------------------------------------------------------
+
+def batch_campaigns() -> list[int]:
+    """The campaigns that have a batch job in the dispatch queue, one entry per job."""
+    queue = redis_queues.queue(SWEEP_QUEUE)
+    return sorted(job.args[0] for job in queue.jobs if job.func is send_batch)
+
+
+def status_of(campaign: Campaign) -> CampaignStatus:
+    db.session.expire_all()
+    return db.session.get(Campaign, campaign.id).status
+
+
+def test_the_sweep_enqueues_the_batches_of_campaigns_with_due_rows_only_and_completes_the_finished(app):
+    past, soon = utcnow() - timedelta(seconds=5), utcnow() + timedelta(minutes=10)
+    window_opened = campaign_on("sandbox")
+    add_row(window_opened, S.DEFERRED, not_before=past)
+    add_row(window_opened, S.SENT, sent_at=past)
+    retry_due = campaign_on("sandbox")
+    add_row(retry_due, S.QUEUED, attempts=1, not_before=past, error_code="130429")
+    worker_died = campaign_on("sandbox")
+    recovered = in_flight(worker_died, lease_seconds=-5)
+    waiting = campaign_on("sandbox")
+    add_row(waiting, S.DEFERRED, not_before=soon)
+    add_row(waiting, S.QUEUED, attempts=1, not_before=soon)
+    claimed = campaign_on("sandbox")
+    add_row(claimed, S.QUEUED, lease_owner="batch-1", lease_until=soon)
+    paused = campaign_on("sandbox", CampaignStatus.PAUSED)
+    add_row(paused, S.QUEUED)
+    finished = campaign_on("whatsapp_cloud")
+    add_row(finished, S.SENT, sent_at=past)
+    add_row(finished, S.SKIPPED, error_code="opted_out")
+    doubtful = in_flight(finished, lease_seconds=-5)  # becomes unknown, which does not hold the campaign open
+
+    counts = sweep()
+    assert batch_campaigns() == [], "nothing may reach Redis before the sweep commits"
+    db.session.commit()
+
+    assert counts == {"requeued": 1, "unknown": 1, "failed_unknown": 0, "due": 3, "completed": 1}
+    assert batch_campaigns() == sorted([window_opened.id, retry_due.id, worker_died.id])
+    assert row(recovered).status is S.QUEUED and row(doubtful).status is S.UNKNOWN
+    assert status_of(finished) is CampaignStatus.COMPLETED
+    for still in (window_opened, retry_due, worker_died, waiting, claimed):
+        assert status_of(still) is CampaignStatus.SENDING
+    assert status_of(paused) is CampaignStatus.PAUSED
+
+    sweep_dispatch()  # the job: batches still queued are not enqueued twice
+    assert batch_campaigns() == sorted([window_opened.id, retry_due.id, worker_died.id])
+
+
+def test_the_sweep_fails_the_unknown_rows_past_their_time(app):
+    app.config["DISPATCH_UNKNOWN_SECONDS"] = 60
+    campaign = campaign_on("whatsapp_cloud", CampaignStatus.COMPLETED)
+    old = add_row(campaign, S.UNKNOWN, sent_at=utcnow() - timedelta(seconds=61))
+    assert sweep_dispatch()["failed_unknown"] == 1
+    assert row(old).status is S.FAILED and row(old).error_code == "unknown_outcome"
+
+
+def test_the_sweep_is_one_job_with_a_fixed_id_on_the_dispatch_queue(app):
+    first, second = enqueue_sweep_dispatch(), enqueue_sweep_dispatch()
+    assert first.id == second.id == "sweep_dispatch" and first.func is sweep_dispatch
+    assert redis_queues.queue("dispatch").job_ids == ["sweep_dispatch"]
+
+
+def test_the_sweep_runs_on_cron_every_dispatch_sweep_seconds_of_the_apps_config(app):
+    [periodic] = [job for job in PERIODIC_JOBS if job.enqueue is enqueue_sweep_dispatch]
+    app.config["DISPATCH_SWEEP_SECONDS"] = 7
+    assert periodic.interval(app.config) == timedelta(seconds=7)
+    assert cron.HelperCronJob(app, periodic).interval == 7
+    app.config["DISPATCH_SWEEP_SECONDS"] = 30
+    assert cron.HelperCronJob(app, periodic).interval == 30
