@@ -4,6 +4,7 @@ after their time, cancel skipping what has not gone, and the sweep that enqueues
 
 from __future__ import annotations
 
+import signal
 from datetime import timedelta
 from itertools import count as counter
 from typing import Any
@@ -22,7 +23,9 @@ from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus, S
 from dbtypes import utcnow
 from extensions import db, redis_queues
 from periodic import PERIODIC_JOBS
+from tests.processes import wait_for
 from tests.test_materialise import add_campaign, add_contact
+from tests.test_worker import finished_cleanly, start_worker  # noqa: F401  (a fixture)
 
 S = MessageStatus
 _keys = counter(1)
@@ -397,3 +400,24 @@ def test_the_sweep_runs_on_cron_every_dispatch_sweep_seconds_of_the_apps_config(
     assert cron.HelperCronJob(app, periodic).interval == 7
     app.config["DISPATCH_SWEEP_SECONDS"] = 30
     assert cron.HelperCronJob(app, periodic).interval == 30
+
+
+@pytest.mark.slow
+@pytest.mark.one_database
+def test_a_real_workers_cron_sweeps_again_every_dispatch_sweep_seconds(app, start_worker):
+    """The interval comes from the worker's own settings (its environment): the sweep runs once when the
+    scheduler takes the lease, and again a second later, recovering a lease that expired in between."""
+    campaign = campaign_on("whatsapp_cloud")
+    add_row(campaign, S.SENT, sent_at=utcnow())
+    worker = start_worker(DISPATCH_SWEEP_SECONDS="1", CRON_LEASE_SECONDS="3")
+
+    wait_for(lambda: status_of(campaign) is CampaignStatus.COMPLETED, "the first sweep to complete the campaign")
+    later = campaign_on("whatsapp_cloud")
+    doubtful = in_flight(later, lease_seconds=-1)
+    # Well within the default interval (15 s): only a sweep every second gets here in time.
+    wait_for(lambda: row(doubtful).status is S.UNKNOWN, "a later sweep to recover the expired lease", timeout=8)
+    wait_for(lambda: status_of(later) is CampaignStatus.COMPLETED, "the sweep to complete the second campaign")
+
+    worker.observe_children()
+    worker.popen.send_signal(signal.SIGTERM)
+    finished_cleanly(worker)
