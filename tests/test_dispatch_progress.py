@@ -329,6 +329,9 @@ def test_the_page_shows_the_bar_and_the_buttons_to_those_allowed(app, world, mak
     assert all(str(label) in section for label in MESSAGE_STATUS_LABELS.values())
     assert f'data-progress-url="/campaigns/{campaign.id}/progress"' in section
     assert "campaign_progress.js" in page and "Pause sending" in section and "Resume sending" not in section
+    # The CSP allows scripts from our origin only (web/security.py): no script on the page is inline.
+    assert re.findall(r"<script\b[^>]*>", page) == ['<script src="/static/campaign_progress.js" defer>']
+    assert "script-src 'self'" in author.get(page_url).headers["Content-Security-Policy"]
 
     stranger = signed_in_client(app, make_user("marketer").email)
     section = progress_section(stranger.get(page_url).get_data(as_text=True))
@@ -386,6 +389,7 @@ def test_the_russian_page_has_no_english_in_its_progress(app, world):
     assert [word for word in english if word in text] == []
     assert "Ход рассылки" in text and "Отправлено 1 из 4" in text and "Готово 3 из 4" in text
     assert "Приостановить рассылку" in text and "сообщ. в секунду" in text
+    assert "Не удалось получить ход рассылки; обновите страницу." in text
     with force_locale("ru"):
         assert str(REASON_SENTENCES["frequency_cap"]) in text
         assert str(MESSAGE_STATUS_LABELS[MessageStatus.QUEUED]) in text

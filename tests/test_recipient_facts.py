@@ -8,7 +8,7 @@ from itertools import count as counter
 import pytest
 from sqlalchemy import event
 
-from campaigns import models, recipient_facts, senders
+from campaigns import recipient_facts, senders
 from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus, TemplateCategory
 from campaigns.recipient_facts import country_zones, message_facts
 from compliance import suppression
@@ -26,13 +26,6 @@ RULES = SendingRules()
 @pytest.fixture
 def world(app, make_user):
     return make_world(make_user)
-
-
-@pytest.fixture
-def sending_counts(monkeypatch):
-    """``sending`` rows count for caps and tiers (core adds it to SENT_STATUSES; until then, here)."""
-    if MessageStatus.SENDING not in models.SENT_STATUSES:
-        monkeypatch.setattr(models, "SENT_STATUSES", (*models.SENT_STATUSES, MessageStatus.SENDING))
 
 
 def campaign_of(world, *, sender=None, category=TemplateCategory.MARKETING) -> Campaign:
@@ -97,7 +90,7 @@ def test_time_zones_are_the_contacts_own_else_its_countrys(world):
     assert recipient_facts.country_zones is __import__("campaigns.preflight").preflight.country_zones
 
 
-def test_the_cap_counts_a_numbers_sends_across_campaigns_and_contact_rows(world, sending_counts):
+def test_the_cap_counts_a_numbers_sends_across_campaigns_and_contact_rows(world):
     judged = add_contact()
     # The number came in earlier as another contact row (its phone edited since): still the same person.
     earlier_row = add_contact()
@@ -126,7 +119,7 @@ def test_the_cap_counts_a_numbers_sends_across_campaigns_and_contact_rows(world,
     assert (uncapped.sent_today, uncapped.sent_this_week, uncapped.contacted_last_24h) == (0, 0, False)
 
 
-def test_the_rows_being_judged_do_not_count_against_themselves(world, sending_counts):
+def test_the_rows_being_judged_do_not_count_against_themselves(world):
     campaign = campaign_of(world)
     # A row already in flight judged again (as the core's gate may, for a row it holds) and a row of
     # the same number in another campaign, judged in the same batch: neither counts the other...
