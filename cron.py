@@ -44,7 +44,8 @@ class HelperCronJob(CronJob):
     """A cron entry that enqueues through its job's own helper, inside the app's context."""
 
     def __init__(self, app: Flask, periodic: Periodic):
-        super().__init__(queue_name="", func=periodic.enqueue, interval=int(periodic.every.total_seconds()))
+        super().__init__(queue_name="", func=periodic.enqueue,
+                         interval=int(periodic.interval(app.config).total_seconds()))
         self.app = app
 
     def enqueue(self, connection: Redis) -> Job | None:

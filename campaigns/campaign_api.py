@@ -1,9 +1,9 @@
 """JSON API of campaigns, the review and the rate card under /api/v1.
 
 Errors are problem details (``web/problems.py``): 400 for a wrong spec or reason, 403 when the
-four-eyes rule or the role forbids it, 404 for an unknown id, 409 when the campaign's status does
-not allow the step (or someone else moved it first), 422 when the preflight blocks a submission
-(with its ``report``).
+four-eyes rule or the role forbids it (pausing and resuming: anyone but a reviewer or the campaign's
+author), 404 for an unknown id, 409 when the campaign's status does not allow the step (or someone
+else moved it first), 422 when the preflight blocks a submission (with its ``report``).
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from accounts.models import Role
 from accounts.roles import role_required
 from campaigns import campaign_specs, launch, pricing, review
 from campaigns.api import bp
+from campaigns.dispatch import control
+from campaigns.dispatch.progress import progress
 from campaigns.models import Campaign, CampaignStatus
 from campaigns.serialisers import campaign_json
 from domain_errors import DomainError
@@ -123,6 +125,33 @@ def cancel_campaign(campaign_id: int):
     return _step(
         campaign, lambda: campaign_specs.cancel_campaign(campaign, _actor(), reason if isinstance(reason, str) else "")
     )
+
+
+@bp.get("/campaigns/<int:campaign_id>/status")
+@role_required()
+def campaign_status(campaign_id: int):
+    """Where the campaign's sending stands: its status, rows by state, rate, ETA, failures by reason."""
+    return jsonify(progress(_campaign(campaign_id)))
+
+
+@bp.post("/campaigns/<int:campaign_id>/pause")
+@role_required()
+def pause_campaign(campaign_id: int):
+    """Pause a sending campaign (reviewers and its author); answers with its progress."""
+    campaign = _campaign(campaign_id)
+    control.pause(campaign, _actor())
+    db.session.commit()
+    return jsonify(progress(campaign))
+
+
+@bp.post("/campaigns/<int:campaign_id>/resume")
+@role_required()
+def resume_campaign(campaign_id: int):
+    """Resume a paused campaign (reviewers and its author) and enqueue its batches; answers with its progress."""
+    campaign = _campaign(campaign_id)
+    control.resume(campaign, _actor())
+    db.session.commit()
+    return jsonify(progress(campaign))
 
 
 @bp.get("/reviews")

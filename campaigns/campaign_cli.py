@@ -1,4 +1,5 @@
-"""`flask campaigns …`: campaigns from a JSON spec, the review, cancel, show, list, the rate card."""
+"""`flask campaigns …`: campaigns from a JSON spec, the review, cancel, show, list, the sending's status,
+pause and resume, the rate card."""
 
 from __future__ import annotations
 
@@ -7,13 +8,16 @@ from pathlib import Path
 from typing import Any
 
 import click
+from flask_babel import gettext as _
 
 from accounts.models import User
 from accounts.users import find_by_email
 from campaigns import campaign_specs, launch, pricing, review
 from campaigns.cli import group
+from campaigns.dispatch import control
+from campaigns.dispatch.progress import MESSAGE_STATUS_LABELS, progress, worded
 from campaigns.lifecycle import STATUS_LABELS
-from campaigns.models import Campaign, CampaignStatus
+from campaigns.models import Campaign, CampaignStatus, MessageStatus
 from campaigns.serialisers import campaign_json
 from extensions import db
 
@@ -176,6 +180,51 @@ def list_command(status: str | None) -> None:
     for campaign in campaign_specs.list_campaigns(CampaignStatus(status) if status else None):
         when = campaign.send_at.isoformat() if campaign.send_at else "-"
         click.echo(f"{campaign.id}\t{campaign.status.value}\t{when}\t{campaign.name}")
+
+
+@group.command("status")
+@click.argument("campaign_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print it as JSON (status, counts, rate, ETA, failures).")
+def status_command(campaign_id: int, as_json: bool) -> None:
+    """Show where a campaign's sending stands: rows by state, the rate, the ETA, failures by reason."""
+    campaign = _campaign(campaign_id)
+    state = progress(campaign)
+    if as_json:
+        click.echo(json.dumps(state, ensure_ascii=False, indent=2))
+        return
+    text = worded(state)
+    click.echo(f"{campaign.id}\t{campaign.name}\t{STATUS_LABELS[campaign.status]}")
+    click.echo(f"{text['sent']}; {text['done']}")
+    click.echo(f"{_('Current rate')}: {text['rate']}; {_('Time left')}: {text['eta']}")
+    width = max(len(str(label)) for label in MESSAGE_STATUS_LABELS.values())
+    for key, count in text["counts"].items():
+        click.echo(f"  {MESSAGE_STATUS_LABELS[MessageStatus(key)]!s:<{width}}  {count:>10}")
+    if text["failures"]:
+        click.echo(f"{_('Not sent, by reason')}:")
+    for item in text["failures"]:
+        click.echo(f"  {item['count']:>10}  {item['sentence']}")
+
+
+@group.command("pause")
+@click.argument("campaign_id", type=int)
+@click.option("--as", "email", help="Who pauses it (an existing user's email: a reviewer or its author).")
+def pause_command(campaign_id: int, email: str | None) -> None:
+    """Pause a sending campaign; messages already on their way still arrive."""
+    campaign = _campaign(campaign_id)
+    control.pause(campaign, _user(email))
+    db.session.commit()
+    click.echo(f"Campaign {campaign.id} paused.")
+
+
+@group.command("resume")
+@click.argument("campaign_id", type=int)
+@click.option("--as", "email", help="Who resumes it (an existing user's email: a reviewer or its author).")
+def resume_command(campaign_id: int, email: str | None) -> None:
+    """Resume a paused campaign; its batches are queued for the workers."""
+    campaign = _campaign(campaign_id)
+    control.resume(campaign, _user(email))
+    db.session.commit()
+    click.echo(f"Campaign {campaign.id} is sending again.")
 
 
 # --- the rate card ----------------------------------------------------------------------------------------------

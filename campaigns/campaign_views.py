@@ -2,14 +2,15 @@
 the reviewers' queue and review page, and the admin's rate card.
 
 Everybody signed in may look at campaigns; marketers (and admins) create, edit, submit and cancel;
-reviewers (and admins) approve and reject, never their own campaigns.
+reviewers (and admins) approve and reject, never their own campaigns; reviewers and the campaign's
+author pause and resume it while it sends (``campaigns.dispatch.control``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
@@ -18,7 +19,7 @@ from accounts.forms import EmptyForm
 from accounts.models import Role
 from accounts.roles import role_required
 from audience.models import Segment
-from campaigns import campaign_specs, launch, preflight, pricing, review
+from campaigns import campaign_specs, preflight, pricing, review
 from campaigns.campaign_forms import (
     ApproveForm,
     CampaignForm,
@@ -28,6 +29,8 @@ from campaigns.campaign_forms import (
     posted_variables,
     spec_from_form,
 )
+from campaigns.dispatch import control
+from campaigns.dispatch.progress import progress, worded
 from campaigns.lifecycle import EDITABLE, STATUS_LABELS, TransitionError, can
 from campaigns.models import Campaign, CampaignStatus, Sender, Template
 from campaigns.sender_forms import TestSendForm
@@ -167,6 +170,7 @@ def _context(campaign: Campaign) -> dict[str, Any]:
         .where(AuditEvent.object_type == "campaign", AuditEvent.object_id == str(campaign.id))
         .order_by(AuditEvent.id)
     )
+    state = progress(campaign)
     return {
         "campaign": campaign,
         "sender": db.session.get(Sender, campaign.sender_id),
@@ -177,7 +181,8 @@ def _context(campaign: Campaign) -> dict[str, Any]:
         "reviews": review.reviews_of(campaign),
         "changes": review.changes_since_last_review(campaign),
         "trail": list(trail),
-        "messages": launch.launch_summary(campaign)["by_status"],
+        "progress": state,
+        "progress_text": worded(state),
         "form": EmptyForm(),
         "reason_label": review.reason_label,
         **_labels(),
@@ -199,7 +204,18 @@ def campaign(campaign_id: int):
                            can_submit=is_marketer and can(found, CampaignStatus.IN_REVIEW),
                            can_revise=is_marketer and found.status is CampaignStatus.REJECTED,
                            can_cancel=is_marketer and can(found, CampaignStatus.CANCELLED),
-                           can_review=found.status is CampaignStatus.IN_REVIEW and current_user.has_role(Role.REVIEWER))
+                           can_review=found.status is CampaignStatus.IN_REVIEW and current_user.has_role(Role.REVIEWER),
+                           can_pause=found.status is CampaignStatus.SENDING and control.may_control(found, _actor()),
+                           can_resume=found.status is CampaignStatus.PAUSED and control.may_control(found, _actor()))
+
+
+@bp.get("/campaigns/<int:campaign_id>/progress")
+@role_required()
+def campaign_progress(campaign_id: int):
+    """The progress section's figures, for the page to poll (static/campaign_progress.js): the API's
+    answer, and the same figures worded in the reader's language."""
+    state = progress(_campaign_or_404(campaign_id))
+    return jsonify({**state, "text": worded(state)})
 
 
 def _step(campaign: Campaign, action, success: str, target: str = "campaigns.campaign"):
@@ -241,6 +257,25 @@ def cancel_campaign(campaign_id: int):
     if not EmptyForm().validate_on_submit():
         abort(400)
     return _step(found, lambda: campaign_specs.cancel_campaign(found, _actor()), _("The campaign is cancelled."))
+
+
+@bp.post("/campaigns/<int:campaign_id>/pause")
+@role_required()
+def pause_campaign(campaign_id: int):
+    found = _campaign_or_404(campaign_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    return _step(found, lambda: control.pause(found, _actor()),
+                 _("The campaign is paused; messages already on their way still arrive."))
+
+
+@bp.post("/campaigns/<int:campaign_id>/resume")
+@role_required()
+def resume_campaign(campaign_id: int):
+    found = _campaign_or_404(campaign_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    return _step(found, lambda: control.resume(found, _actor()), _("The campaign is sending again."))
 
 
 # --- the review -------------------------------------------------------------------------------------------------

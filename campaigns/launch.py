@@ -24,17 +24,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from audience.models import Segment
 from audience.segment_definition import parse_definition
 from campaigns.content import content_hash
+from campaigns.dispatch.cancel import skip_unsent
 from campaigns.lifecycle import STATUS_LABELS, TransitionError, transition
-from campaigns.materialise import EXCLUSION_REASONS, MaterialiseError, check_variables, materialise
-from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus, Sender, Template
+from campaigns.materialise import MaterialiseError, check_variables, materialise
+from campaigns.models import Campaign, CampaignStatus, Sender, Template
 from campaigns.template_approvals import approved_for
 from compliance.policy import current_policy
 from dbtypes import utcnow
@@ -96,14 +96,17 @@ def schedule_launch(campaign: Campaign, actor: Any = None) -> None:
 
 def cancel_launch(campaign: Campaign, actor: Any = None, reason: str = "") -> None:
     """Cancel the campaign. Before its launch this also removes the scheduled launch job (once the
-    caller commits); after it, it is the lifecycle's cancel only (stopping the sending of rows is
-    dispatch's part). Raises ``TransitionError`` when the campaign cannot be cancelled.
+    caller commits); after it (sending or paused), the rows not yet sent are skipped as cancelled in
+    the same transaction (``campaigns.dispatch.cancel``), while those in flight finish. Raises
+    ``TransitionError`` when the campaign cannot be cancelled.
     """
-    was_scheduled = campaign.status is CampaignStatus.SCHEDULED
+    was = campaign.status
     transition(campaign, CampaignStatus.CANCELLED, actor=actor, reason=reason)
-    if was_scheduled:
-        campaign_id = campaign.id
+    campaign_id = campaign.id
+    if was is CampaignStatus.SCHEDULED:
         after_commit(lambda: remove_launch_job(campaign_id))
+    elif was in (CampaignStatus.SENDING, CampaignStatus.PAUSED):
+        skip_unsent(campaign_id)
 
 
 def return_to_draft(campaign: Campaign, actor: Any = None, reason: str = "",
@@ -236,40 +239,3 @@ def _launch_problem(campaign: Campaign) -> str:
     except DomainError as error:
         return str(error)
     return ""
-
-
-# --- what the campaign page shows ---------------------------------------------------------------------
-
-MESSAGE_STATUS_LABELS = {
-    MessageStatus.QUEUED: _l("Queued"),
-    MessageStatus.SENDING: _l("Being sent"),
-    MessageStatus.SENT: _l("Sent"),
-    MessageStatus.DELIVERED: _l("Delivered"),
-    MessageStatus.READ: _l("Read"),
-    MessageStatus.FAILED: _l("Failed"),
-    MessageStatus.SKIPPED: _l("Skipped"),
-    MessageStatus.UNKNOWN: _l("Sent or not, not known yet"),
-    MessageStatus.DEFERRED: _l("Waiting for the send window"),
-}
-
-
-def launch_summary(campaign: Campaign) -> dict[str, Any]:
-    """The launch as the campaign page shows it: rows by status, queued rows, exclusions by reason.
-
-    Before the launch everything is zero and ``launched_at`` is None. Rows stay "queued" until
-    dispatch sends them: nothing here claims a message was sent.
-    """
-    counts = dict(db.session.execute(
-        select(Message.status, func.count()).where(Message.campaign_id == campaign.id).group_by(Message.status)
-    ).all())
-    by_status = {status.value: count for status, count in counts.items()}
-    exclusions = {reason: (campaign.exclusions or {}).get(reason, 0) for reason in EXCLUSION_REASONS}
-    return {
-        "status": campaign.status.value,
-        "launched_at": campaign.launched_at.isoformat() if campaign.launched_at else None,
-        "recipients": campaign.recipients or 0,
-        "queued": by_status.get("queued", 0),
-        "by_status": by_status,
-        "exclusions": exclusions,
-        "excluded": sum(exclusions.values()),
-    }

@@ -17,7 +17,8 @@ from sqlalchemy import func, select, update
 from audience.models import Segment
 from campaigns import jobs, launch
 from campaigns.content import content_hash
-from campaigns.launch import LaunchError, cancel_launch, launch_job_id, launch_summary, schedule_launch
+from campaigns.dispatch.progress import progress
+from campaigns.launch import LaunchError, cancel_launch, launch_job_id, schedule_launch
 from campaigns.lifecycle import TransitionError
 from campaigns.models import Campaign, CampaignStatus, Message, Template, TemplateStatus
 from dbtypes import utcnow
@@ -352,20 +353,20 @@ def test_a_lost_race_leaves_the_callers_own_work_and_its_after_commit_action_alo
     assert message_count(raced) == 0
 
 
-def test_launch_summary_counts_queued_rows_and_exclusions(app, audience):
+def test_the_launch_shows_as_queued_rows_and_its_exclusions(app, audience):
     campaign = add_campaign()
-    before = launch_summary(campaign)
-    assert before["launched_at"] is None and before["queued"] == 0 and before["excluded"] == 0
+    before = progress(campaign)
+    assert before["launched_at"] is None and before["total"] == 0 and campaign.exclusions is None
     schedule_launch(campaign)
     db.session.commit()
     jobs.launch_campaign(campaign.id)
 
-    summary = launch_summary(fresh(campaign))
-    assert summary["status"] == "sending"
-    assert summary["recipients"] == summary["queued"] == 4
-    assert summary["by_status"] == {"queued": 4}
-    assert summary["exclusions"]["opted_out"] == 1 and summary["excluded"] == 1
-    assert summary["launched_at"] == fresh(campaign).launched_at.isoformat()
+    state = progress(fresh(campaign))
+    assert state["status"] == "sending"
+    assert fresh(campaign).recipients == state["total"] == state["counts"]["queued"] == 4
+    assert {key: count for key, count in state["counts"].items() if count} == {"queued": 4}
+    assert fresh(campaign).exclusions["opted_out"] == 1 and sum(fresh(campaign).exclusions.values()) == 1
+    assert state["launched_at"] == fresh(campaign).launched_at.isoformat()
 
 
 # --- the real worker and RQ's scheduler ----------------------------------------------------------------

@@ -26,7 +26,7 @@ from audience import import_records
 from audience.models import Contact, Import, ImportStatus, IssueKind, Segment
 from audience.status import STATUS_LABELS as CONTACT_STATUS_LABELS
 from audience.status import ContactStatus
-from campaigns import jobs, launch, lifecycle, review, senders, template_approvals
+from campaigns import jobs, lifecycle, review, senders, template_approvals
 from campaigns.campaign_forms import SOURCE_LABELS as VARIABLE_SOURCE_LABELS
 from campaigns.lifecycle import TRANSITIONS
 from campaigns.materialise import EXCLUSION_REASONS
@@ -221,11 +221,15 @@ def build_world(make_user) -> dict[str, list]:
     jobs.launch_campaign(campaigns["Идёт рассылка"].id)
     sending = campaigns["Идёт рассылка"].id
     rows = list(db.session.scalars(select(Message.id).where(Message.campaign_id == sending).order_by(Message.id)))
-    for message_id, status in zip(rows, itertools.cycle(MessageStatus)):
-        db.session.execute(update(Message).where(Message.id == message_id).values(status=status))
+    # Failed and skipped rows (first, so that there are some) carry their reasons, which the progress section words.
+    reasons = {MessageStatus.FAILED: "131049", MessageStatus.SKIPPED: "frequency_cap"}
+    states = sorted(MessageStatus, key=lambda status: status not in reasons)
+    for message_id, status in zip(rows, itertools.cycle(states)):
+        db.session.execute(update(Message).where(Message.id == message_id)
+                           .values(status=status, error_code=reasons.get(status)))
     db.session.commit()
     assert len(rows) >= 3 and db.session.get(Campaign, sending).status is CampaignStatus.SENDING
-    assert launch.launch_summary(db.session.get(Campaign, sending))["exclusions"]
+    assert db.session.get(Campaign, sending).exclusions
 
     return {
         "campaign_id": list(db.session.scalars(select(Campaign.id))),

@@ -22,7 +22,7 @@ from audience.columns import FIELD_LABELS
 from audience.status import STATUS_LABELS as CONTACT_STATUS_LABELS
 from campaigns import actions, lifecycle, preflight, review, senders, template_approvals
 from campaigns.campaign_forms import SOURCE_LABELS as VARIABLE_SOURCE_LABELS
-from campaigns.launch import MESSAGE_STATUS_LABELS
+from campaigns.dispatch.progress import MESSAGE_STATUS_LABELS
 from campaigns.message_templates import CATEGORY_LABELS
 from campaigns.message_templates import STATUS_LABELS as TEMPLATE_STATUS_LABELS
 from compliance import audit, sending, suppression

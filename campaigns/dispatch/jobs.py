@@ -1,0 +1,86 @@
+"""RQ entry points of dispatch: the batch job, and enqueueing one per range of due rows.
+
+A campaign's rows are cut into ranges of ``DISPATCH_BATCH_SIZE`` row ids (``id // size``: the same cut
+every time, whoever asks), and each range with due rows gets one ``send_batch`` job with the id
+``send-batch-<campaign>-<first id>``. RQ keeps a job id unique while the job is queued or running, so the
+sweep, a resume and the launch can all ask for a range's job at once and it runs once. One job carries
+hundreds of messages: RQ forks per job and costs milliseconds per job, a message costs microseconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+
+from flask import current_app
+from rq import get_current_job
+from rq.job import Job
+from sqlalchemy import select
+
+from campaigns.dispatch import batch, claims
+from campaigns.models import Message
+from dbtypes import utcnow
+from extensions import db, redis_queues
+
+log = logging.getLogger(__name__)
+
+DISPATCH_QUEUE = "dispatch"
+# RQ retries a batch that raised (a database or Redis outage) after 10 s, 1 min, 5 min (extensions.enqueue);
+# the rows it had claimed were given back, or come back when their lease runs out.
+BATCH_RETRIES = 3
+
+
+def batch_job_id(campaign_id: int, first_id: int) -> str:
+    """The one job id a range of a campaign's rows ever has."""
+    return f"send-batch-{campaign_id}-{first_id}"
+
+
+def batch_timeout() -> timedelta:
+    """How long RQ lets a batch job run: well above the lease, so a slow campaign's batch is never killed
+    mid-chunk by RQ; the batch itself stops claiming before it (``batch.time_budget``)."""
+    return timedelta(seconds=batch.time_budget() + 3 * current_app.config["DISPATCH_LEASE_SECONDS"])
+
+
+def send_batch(campaign_id: int, first_id: int, last_id: int) -> dict:
+    """Send the due rows of ``campaign_id`` with ids in ``[first_id, last_id]`` (``campaigns.dispatch.batch``)
+    and complete the campaign if nothing is left. Commits; raises on failure (RQ's retry and failed registry
+    see it) after giving back the rows it claimed and had not sent."""
+    job = get_current_job()
+    job_id = job.id if job else None
+    started = time.perf_counter()
+    try:
+        outcome = batch.run_batch(campaign_id, first_id, last_id, job_id=job_id)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        log.exception("event=batch_error campaign_id=%s first_id=%s last_id=%s job_id=%s", campaign_id, first_id,
+                      last_id, job_id)
+        raise
+    counts = " ".join(f"{name}={count}" for name, count in sorted(outcome.counts.items()))
+    log.info("event=batch_done campaign_id=%s first_id=%s last_id=%s claimed=%d %s stopped=%s completed=%s "
+             "seconds=%.2f job_id=%s", campaign_id, first_id, last_id, outcome.claimed, counts,
+             outcome.stopped or "-", outcome.completed, time.perf_counter() - started, job_id)
+    return outcome.as_dict()
+
+
+def enqueue_batch(campaign_id: int, first_id: int, last_id: int) -> Job:
+    """Queue the batch job of one range (or return the one already queued or running)."""
+    return redis_queues.enqueue(DISPATCH_QUEUE, send_batch, campaign_id, first_id, last_id,
+                                job_id=batch_job_id(campaign_id, first_id), timeout=batch_timeout(),
+                                retries=BATCH_RETRIES)
+
+
+def enqueue_batches(campaign_id: int) -> int:
+    """Queue one batch job per range of the campaign's rows that has rows due now; returns how many ranges.
+    Call it after the commit that made the rows due (``after_commit``), so the job finds them."""
+    size = current_app.config["DISPATCH_BATCH_SIZE"]
+    bucket = (Message.id // size).label("bucket")
+    ranges = db.session.scalars(
+        select(bucket).where(claims.due(campaign_id, utcnow())).group_by(bucket).order_by(bucket)
+    ).all()
+    for number in ranges:
+        first_id = int(number) * size
+        enqueue_batch(campaign_id, first_id, first_id + size - 1)
+    log.info("event=batches_enqueued campaign_id=%s batches=%d", campaign_id, len(ranges))
+    return len(ranges)
