@@ -12,18 +12,75 @@ from the first accept to the last. The limit is shared by the workers through Re
 sends its own batches.
 
 Goal (issue 12): at most 200 in any second, a mean of at least 194 msg/s.
+
+Then, against the same sandbox (reset), the reference: one bare asyncio loop of the same channel
+(``channels.registry.channel_for`` on ``channels.http``'s session) sending the same number of messages
+each at its own exact slot, spaced as the pacer spaces them (the rate less ``PACING_MARGIN``), measured
+the same way: what the machine and the sandbox's own timing do to a perfectly paced sender.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from dispatch_world import Services, load, settings, window_counts
+from dispatch_world import SENDER_PHONE, TEMPLATE_NAME, Services, load, phone, settings, window_counts
+
+
+def paced(settings, outbounds, interval: float, in_flight: int) -> None:
+    """Send each message at its exact slot (``interval`` apart), at most ``in_flight`` at once."""
+    from channels import http
+    from channels.registry import channel_for
+
+    async def drive(session) -> None:
+        channel = channel_for(settings, session)
+        gate = asyncio.Semaphore(in_flight)
+        start = time.monotonic() + 0.2
+
+        async def one(n: int, message) -> None:
+            await asyncio.sleep(max(0.0, start + n * interval - time.monotonic()))
+            async with gate:
+                await channel.send([message])
+
+        await asyncio.gather(*(one(n, message) for n, message in enumerate(outbounds)))
+
+    http.run(drive, timeout=None)
+
+
+def reference(services: Services, count: int, rate: int, in_flight: int) -> list[float]:
+    """The accept times of ``count`` messages sent at exact slots by a bare loop (see the module's text)."""
+    from sqlalchemy import select
+
+    from campaigns import senders
+    from campaigns.dispatch.ratelimit import PACING_MARGIN
+    from campaigns.models import Sender, Template
+    from campaigns.test_sends import outbound_for
+    from extensions import db
+
+    template = db.session.scalar(select(Template).where(Template.name == TEMPLATE_NAME))
+    settings = senders.settings_for(db.session.scalar(select(Sender).where(Sender.phone == SENDER_PHONE)))
+    outbounds = [outbound_for(template, phone(n), {"1": f"Клиент {n}", "2": "x"}, f"paced-{n}") for n in range(count)]
+    services.control("POST", "/_sandbox/reset")
+    services.submit_template()
+    paced(settings, outbounds, 1 / (rate * (1 - PACING_MARGIN)), in_flight)
+    times, _counts = services.accepted()
+    return times
+
+
+def figures(times: list[float]) -> tuple[int, float, list[int]]:
+    """The most in any 1-second window, the mean from the first accept to the last, the whole seconds' counts."""
+    span = times[-1] - times[0]
+    seconds = [0] * (int(span) + 1)
+    for at in times:
+        seconds[int(at - times[0])] += 1
+    return window_counts(times), (len(times) - 1) / span if span else 0.0, seconds
+
 
 SENDER_RATE = 1000  # WhatsApp's top throughput: the campaign's own rate is the one that binds
 GOAL_MEAN_SHARE = 0.97  # 194 of 200
@@ -36,6 +93,8 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--latency-ms", type=float, default=100.0)
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL"))
+    parser.add_argument("--skip-reference", action="store_true", help="measure the engine only")
+    parser.add_argument("--dump", type=Path, help="write the accept times (one a line) to this file")
     parser.add_argument("--batch-size", type=int, help="DISPATCH_BATCH_SIZE for the workers (else theirs)")
     parser.add_argument("--in-flight", type=int, help="DISPATCH_IN_FLIGHT for the workers (else theirs)")
     args = parser.parse_args()
@@ -51,24 +110,26 @@ def main() -> int:
               f"{args.workers} workers, sandbox at {args.latency_ms:g} ms; {load()}", flush=True)
         outcome = services.launch(campaign_id, timeout=args.seconds * 4 + 60)
         times = outcome.accepted_at
-        span = times[-1] - times[0]
-        mean = (len(times) - 1) / span if span else 0.0
-        most = window_counts(times)
-        # Whole seconds from the first accept: the provider's own counting, and the slowest full second.
-        seconds = [0] * (int(span) + 1)
-        for at in times:
-            seconds[int(at - times[0])] += 1
-        full = seconds[:-1] or seconds
+        if args.dump:
+            args.dump.write_text("".join(f"{at:.6f}\n" for at in times))
         goal_mean = args.rate * GOAL_MEAN_SHARE
-        print(f"  {len(times):,} accepted in {span:.2f} s (wall clock from the launch to completed "
+        most, mean, seconds = figures(times)
+        print(f"  {len(times):,} accepted in {times[-1] - times[0]:.2f} s (wall clock from the launch to completed "
               f"{outcome.wall_seconds:.2f} s); rows: {outcome.counts}; {outcome.duplicates} duplicates", flush=True)
         verdict = "met" if most <= args.rate else "MISSED"
         print(f"  most in any 1-second window: {most}  (goal <= {args.rate}: {verdict})", flush=True)
         print(f"  mean from the first accept to the last: {mean:.1f} msg/s  (goal >= {goal_mean:.0f}: "
               f"{'met' if mean >= goal_mean else 'MISSED'})", flush=True)
+        full = seconds[:-1] or seconds
         print(f"  whole seconds from the first accept: min {min(full)}, max {max(full)} "
               f"(the last, partial: {seconds[-1]}); {load()}", flush=True)
         failed = most > args.rate or mean < goal_mean or len(times) != recipients or outcome.duplicates > 0
+        if not args.skip_reference:
+            most, mean, seconds = figures(reference(services, recipients, args.rate,
+                                                    services.app.config["DISPATCH_IN_FLIGHT"]))
+            full = seconds[:-1] or seconds
+            print(f"  reference (a bare loop at exact slots): most in any 1-second window {most}, mean {mean:.1f} "
+                  f"msg/s, whole seconds min {min(full)}, max {max(full)}; {load()}", flush=True)
     print(f"after: {load()}", flush=True)
     return 1 if failed else 0
 
