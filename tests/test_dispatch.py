@@ -591,3 +591,16 @@ def test_a_pause_stops_the_batch_within_one_sub_chunk_and_a_resume_sends_the_res
     assert sorted(ledger_keys(sandbox)) == sorted(row.idempotency_key for row in rows(campaign.id))
     assert sandbox.ledger()["counts"]["duplicates"] == 0
     assert campaign_status(campaign.id) is CampaignStatus.COMPLETED
+
+
+def test_a_batch_out_of_time_gives_the_rest_of_its_rows_back_for_the_next_job(app, sandbox, fast_sender,
+                                                                              monkeypatch):
+    people(25)
+    campaign = sending_campaign(fast_sender, sandbox_template(fast_sender), rate=20)
+    monkeypatch.setattr(batch, "time_budget", lambda: 0.2)  # a slow campaign: its batch cannot finish in time
+    [outcome] = send_all(campaign.id)
+    left = [row for row in rows(campaign.id) if row.status is MessageStatus.QUEUED]
+    assert outcome["counts"]["released"] == len(left) > 0
+    assert all(row.lease_owner is None for row in left)
+    assert len(ledger_keys(sandbox)) == 25 - len(left)
+    assert dispatch_jobs.enqueue_batches(campaign.id) == 1  # the sweep gives the range its next job

@@ -131,6 +131,7 @@ class _Run:
         self.pipeline = Pipeline(senders.settings_for(sender), int(config["DISPATCH_IN_FLIGHT"]),
                                  float(config["DISPATCH_SEND_TIMEOUT_SECONDS"]))
         self.outcome = BatchOutcome()
+        self.deadline = math.inf  # monotonic time after which the batch sends nothing new
         self.last_slot = 0.0  # monotonic time of the last slot reserved
         self.renewed_at = time.monotonic()
         self.sender_until = 0.0  # monotonic time until which the provider asked the whole sender to wait
@@ -142,7 +143,7 @@ class _Run:
 
     def work(self) -> None:
         self.pipeline.start()
-        deadline = time.monotonic() + time_budget()
+        deadline = self.deadline = time.monotonic() + time_budget()
         while not self.outcome.stopped and time.monotonic() < deadline:
             claimed = claims.claim(self.campaign_id, self.first_id, self.last_id, self.owner, self.batch_size,
                                    utcnow(), self.lease)
@@ -163,7 +164,9 @@ class _Run:
         """Gate, pace and hand over the claimed rows sub-chunk by sub-chunk."""
         for start in range(0, len(claimed), self.chunk):
             self._pace_ahead()
-            if self.outcome.stopped or time.monotonic() < self.sender_until:
+            now = time.monotonic()
+            # Stopped, the sender told to wait, or the job's time used up (a slow campaign): the rest waits.
+            if self.outcome.stopped or now < self.sender_until or now > self.deadline:
                 self._give_back(claimed[start:])
                 return
             gated = gate.check(self.plan, claimed[start:start + self.chunk], self.tiers)
@@ -217,6 +220,8 @@ class _Run:
             if recorded.sender_wait is not None:
                 self.sender_until = max(self.sender_until, time.monotonic() + recorded.sender_wait)
             if recorded.paused and recorded.paused != CampaignStatus.SENDING.value:
+                log.warning("event=campaign_paused_by_failure campaign_id=%s code=%s status=%s job_id=%s",
+                            self.campaign_id, recorded.pause_code, recorded.paused, self.job_id)
                 self.outcome.stopped = recorded.paused
         if now - self.renewed_at >= self.lease / 3:
             claims.renew(self.owner, self.first_id, self.last_id, utcnow(), self.lease)

@@ -20,7 +20,6 @@ Every answer becomes one parameter set of the same UPDATE, guarded by the batch'
 
 from __future__ import annotations
 
-import logging
 import random
 from collections import Counter
 from dataclasses import dataclass, field
@@ -38,8 +37,6 @@ from compliance import suppression
 from compliance.models import SuppressionReason
 from dbtypes import utcnow
 from extensions import db
-
-log = logging.getLogger(__name__)
 
 # The longest a retry's backoff grows to (the provider's own Retry-After may ask for longer).
 BACKOFF_CAP_SECONDS = 3600.0
@@ -83,7 +80,8 @@ class Recorded:
 
     counts: Counter[str] = field(default_factory=Counter)
     sender_wait: float | None = None
-    paused: str = ""
+    paused: str = ""  # the campaign's status after a failure that pauses it ("paused", or whoever won)
+    pause_code: str | None = None
 
 
 def _words(result: SendResult) -> str:
@@ -131,7 +129,7 @@ def record(policy: Policy, answers: list[Answer], pacer: Pacer) -> Recorded:
     if done.sender_wait is not None:
         pacer.slow_down(f"sender:{policy.sender_id}", done.sender_wait)
     if pause is not None:
-        done.paused = _pause(policy, pause.result)
+        done.paused, done.pause_code = _pause(policy, pause.result), pause.result.code
     return done
 
 
@@ -144,6 +142,4 @@ def _pause(policy: Policy, result: SendResult) -> str:
                        details={"code": result.code, "meaning": result.meaning.value})
         except TransitionError:  # someone paused or cancelled it a moment ago
             pass
-        else:
-            log.warning("event=campaign_paused_by_failure campaign_id=%s code=%s", policy.campaign_id, result.code)
     return campaign.status.value
