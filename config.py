@@ -49,6 +49,19 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be a whole number, not {raw!r}.") from None
 
 
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, not {raw!r}.") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ConfigError(f"{name} must be a finite number, not {raw!r}.")
+    return value
+
+
 def instance_path(env: Mapping[str, str] | None = None) -> Path:
     """Folder for the embedded database, Redis socket and generated secret."""
     env = os.environ if env is None else env
@@ -225,6 +238,12 @@ def load(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "DISPATCH_IN_FLIGHT": max(_int(env, "DISPATCH_IN_FLIGHT", 200), 1),
         # Attempts before a transient failure becomes a permanent one.
         "DISPATCH_MAX_ATTEMPTS": max(_int(env, "DISPATCH_MAX_ATTEMPTS", 8), 1),
+        # The first retry waits up to this long (full jitter), each later one twice as long, up to an hour;
+        # the provider's Retry-After wins when it is longer.
+        "DISPATCH_BACKOFF_SECONDS": max(_float(env, "DISPATCH_BACKOFF_SECONDS", 2.0), 0.0),
+        # One send request's time to answer; after it the message may or may not have been accepted. Keep it
+        # well under the lease.
+        "DISPATCH_SEND_TIMEOUT_SECONDS": max(_float(env, "DISPATCH_SEND_TIMEOUT_SECONDS", 15.0), 0.1),
         # An "unknown" row (the request may have left, no answer was recorded) that no status settles within this
         # long counts as failed-unknown, never as sent.
         "DISPATCH_UNKNOWN_SECONDS": max(_int(env, "DISPATCH_UNKNOWN_SECONDS", 6 * 3600), 1),

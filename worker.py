@@ -2,8 +2,9 @@
 
     python worker.py [--burst] [--queue NAME]...
 
-The app is built once, before any fork. Each job runs in the forked work horse inside a fresh app
-context (so a fresh database session), after the horse has dropped any connection it inherited.
+The app is built once, before any fork, and warmed up (``warm_up``). Each job runs in the forked work
+horse inside a fresh app context (so a fresh database session), after the horse has dropped any
+connection it inherited.
 Unless in burst mode, the worker also starts a cron process (``cron.py``): of all the workers, the
 one holding the cron lease enqueues the periodic jobs of ``periodic.py``.
 SIGTERM or Ctrl-C is a warm shutdown: the current job gets WORKER_DRAIN_SECONDS (30 by default) to
@@ -24,10 +25,13 @@ from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from rq import Queue, Worker
 from rq.job import Job
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import configure_mappers
 
 import config
 from accounts.events import set_actor_label
 from app import create_app
+from compliance.policy import current_policy
 from cron import CronProcess
 from extensions import QUEUE_NAMES, db, redis_queues
 from periodic import PERIODIC_JOBS
@@ -87,6 +91,27 @@ def wait_for_redis(connection: Redis, seconds: float = REDIS_WAIT_SECONDS) -> No
             time.sleep(0.2)
 
 
+def warm_up() -> None:
+    """Do once, before any fork, what every job's work horse would otherwise do again by itself.
+
+    SQLAlchemy configures its mappers on first use, and the compliance policy is compiled on first use and
+    then cached per process (each job still checks its stamp against the database, so an edit is seen):
+    done in this process, every horse inherits both instead of spending ~0.1 s of CPU on them, which at a
+    few hundred messages per dispatch job was a third of the job's own work. The connection the policy's
+    query used is closed again: the parent never holds one across a fork. A database that cannot be read
+    yet (not migrated) only skips the policy.
+    """
+    configure_mappers()
+    try:
+        current_policy()
+    except SQLAlchemyError:
+        log.warning("event=warm_up_skipped reason=database_unreadable")
+    finally:
+        db.session.remove()
+        for engine in db.engines.values():
+            engine.dispose()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run a Vestnik worker.")
     parser.add_argument("--burst", action="store_true", help="Exit when the queues are empty.")
@@ -105,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Redis at {app.config['REDIS_URL']} is not answering; start it or set REDIS_URL.", file=sys.stderr)
             return 2
         queues = [redis_queues.queue(name) for name in (options.queue or QUEUE_NAMES)]
+        warm_up()
     cron = None if options.burst else CronProcess(app, connection, PERIODIC_JOBS, app.config["CRON_LEASE_SECONDS"])
     if cron:
         cron.start()

@@ -37,8 +37,18 @@ GOAL_SECONDS = 60
 def campaign_to(definition: dict, number: int):
     """An approved, scheduled campaign of a marketing template to the segment ``definition``."""
     from audience.models import Segment
+    from campaigns import senders
     from campaigns.content import content_hash
-    from campaigns.models import Campaign, CampaignStatus, Sender, Template, TemplateCategory, TemplateStatus
+    from campaigns.models import (
+        ApprovalSource,
+        Campaign,
+        CampaignStatus,
+        Sender,
+        Template,
+        TemplateApproval,
+        TemplateCategory,
+        TemplateStatus,
+    )
     from extensions import db
 
     sender = Sender(name=f"bench {number}", phone=f"+7495000{number:04d}", tier="TIER_UNLIMITED")
@@ -47,6 +57,10 @@ def campaign_to(definition: dict, number: int):
     segment = Segment(name=f"bench {number}", definition=definition)
     db.session.add_all([sender, template, segment])
     db.session.flush()
+    # Approved in the sender's own business account, where the launch asks.
+    account_id, base_url = senders.account_of(sender)
+    db.session.add(TemplateApproval(template_id=template.id, account_id=account_id, base_url=base_url,
+                                    status=TemplateStatus.APPROVED, source=ApprovalSource.ADMIN))
     campaign = Campaign(name=f"bench {number}", sender_id=sender.id, template_id=template.id, segment_id=segment.id,
                         variables=VARIABLES, status=CampaignStatus.SCHEDULED)
     db.session.add(campaign)

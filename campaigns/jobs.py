@@ -10,6 +10,7 @@ from rq import get_current_job
 from rq.job import Job
 
 from campaigns import launch, template_approvals
+from campaigns.dispatch.jobs import enqueue_batches
 from extensions import db, redis_queues
 
 log = logging.getLogger(__name__)
@@ -17,8 +18,9 @@ log = logging.getLogger(__name__)
 
 def launch_campaign(campaign_id: int) -> dict:
     """Launch one scheduled campaign exactly once: the compare-and-set and its message rows commit
-    together. A campaign that is no longer scheduled (launched already, cancelled, edited) is left
-    alone and the log says so. Raises on failure, leaving the campaign scheduled for the retry.
+    together, then its batch jobs are enqueued. A campaign that is no longer scheduled (launched already,
+    cancelled, edited) is left alone and the log says so. Raises on failure, leaving the campaign scheduled
+    for the retry.
     """
     job = get_current_job()
     job_id = job.id if job else None
@@ -32,6 +34,8 @@ def launch_campaign(campaign_id: int) -> dict:
         raise
     seconds = time.perf_counter() - started
     if outcome.launched:
+        # After the commit, so a batch job always finds the rows; a failure here leaves them to the sweep.
+        enqueue_batches(campaign_id)
         excluded = " ".join(f"excluded_{reason}={count}" for reason, count in outcome.exclusions.items())
         log.info("event=campaign_launched campaign_id=%s recipients=%d %s seconds=%.2f job_id=%s",
                  campaign_id, outcome.recipients, excluded, seconds, job_id)

@@ -3,7 +3,8 @@
 ``schedule_launch`` moves an approved campaign to "scheduled" and, once that is committed, puts
 its launch job in RQ's scheduled registry for ``send_at`` under a deterministic id
 (``campaign-launch-<id>``). Any worker's scheduler enqueues it then — or, if no worker was running
-at ``send_at``, as soon as one starts. ``cancel_launch`` cancels it until it has launched.
+at ``send_at``, as soon as one starts. ``cancel_launch`` cancels the campaign: its launch job before
+the launch, its rows not yet sent after it.
 
 ``launch`` is what the job does. Its first write is the compare-and-set scheduled → sending
 (``lifecycle.transition``), so of two schedulers, a retried job or a duplicate enqueue, exactly one

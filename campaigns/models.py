@@ -246,8 +246,11 @@ class MessageStatus(str, enum.Enum):
 # Messages that went out, or may have: with a ``sent_at`` they count against a recipient's frequency
 # cap, the sender's tier and the free allowance, at launch, in the preflight and at send time alike.
 # ``unknown`` counts too: a message that may have gone out must not let a second one through the cap
-# just because we could not tell.
-SENT_STATUSES = (MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.READ, MessageStatus.UNKNOWN)
+# just because we could not tell. So does ``sending``: the request is in flight (its ``sent_at`` is the
+# moment it passed the re-check), and a second campaign's batch judging the same number a moment later
+# must see it, or both would go out.
+SENT_STATUSES = (MessageStatus.SENDING, MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.READ,
+                 MessageStatus.UNKNOWN)
 
 
 def sent_since(since: Any) -> ColumnElement[bool]:

@@ -1,9 +1,11 @@
 """The compliance preflight of a campaign: would it be allowed out, to whom, and what would it cost.
 
-The recipients' facts are gathered for the whole segment in a handful of set-based statements (the
-contacts, their open suppressions, their recent messages, the sender's recent recipients), never one
-query per contact, and judged by ``compliance.send_verdicts.evaluate`` — the same rules the dispatcher
-applies at send time — at the moment the campaign is meant to go out. The report adds what the
+The recipients' facts are gathered for the whole segment by ``campaigns.recipient_facts`` — the same
+facts the dispatcher's gate gathers for its rows at send time — grouped in SQL by what the rules read
+(country, zone, consent, suppressions, recent sends), so a million contacts come back as a few hundred
+groups and never pass through Python one by one. Each group is judged once by
+``compliance.send_verdicts.evaluate_counted`` — the rules the dispatcher applies — at the moment the
+campaign is meant to go out, and weighs as many recipients as it holds. The report adds what the
 rules over one recipient cannot see: is the template approved in the sender's business account,
 what the content linter says about the rendered text, the messaging tier's headroom and the cost
 estimate. Any ``blocking`` sentence prevents submission.
@@ -16,17 +18,18 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, case, distinct, func, select
+from sqlalchemy import distinct, func, select
 
-from audience.models import Contact, Segment
+from audience.models import Segment
 from audience.segments import SegmentError, parse_definition, sample, segment_filter
 from audience.status import ContactStatus, status_of
-from campaigns import pricing, rendering
+from campaigns import pricing, recipient_facts, rendering
 from campaigns.campaign_specs import template_variables, variable_values
 from campaigns.message_templates import STATUS_LABELS as TEMPLATE_STATUS_LABELS
 from campaigns.models import (
@@ -39,13 +42,10 @@ from campaigns.models import (
     TemplateStatus,
     sent_since,
 )
-from campaigns.recipient_facts import country_zones
 from campaigns.template_approvals import status_for
 from compliance import lint, sentences
-from compliance.models import Suppression
-from compliance.numbers import is_e164
 from compliance.policy import current_policy
-from compliance.send_verdicts import RecipientFacts, SendContext, evaluate
+from compliance.send_verdicts import Decision, RecipientFacts, SendContext, evaluate_counted
 from compliance.sending import SendingRules, SendWindow, tier_headroom, tier_limit
 from compliance.sentences import Sentence
 from compliance.verdict import Outcome
@@ -119,10 +119,20 @@ def readable(report: dict[str, Any] | None) -> dict[str, Any] | None:
 class Audience:
     """The segment's recipients as the rules see them, and those excluded before any rule."""
 
-    facts: list[RecipientFacts]
+    groups: list[tuple[RecipientFacts, int]]  # distinct facts and how many recipients have them
     invalid: int
     contacted_last_24h: int  # unique recipients of the sender in the last 24 hours
     used_this_month: int  # charged messages of the category this calendar month
+
+    @property
+    def facts(self) -> list[RecipientFacts]:
+        """The facts of each recipient, one by one."""
+        return [facts for facts, count in self.groups for _ in range(count)]
+
+    @property
+    def total(self) -> int:
+        """Every contact of the segment, invalid numbers included."""
+        return sum(count for _facts, count in self.groups) + self.invalid
 
 
 def sending_rules_for(campaign: Campaign) -> SendingRules:
@@ -143,38 +153,27 @@ def sending_rules_for(campaign: Campaign) -> SendingRules:
 
 def gather(definition: dict[str, Any], sender: Sender, category: str, now: datetime,
            rules: SendingRules | None = None) -> Audience:
-    """The facts of every contact of the segment, in a few set-based statements."""
+    """Every contact of the segment with its own facts and phone (one group each), and the sender's
+    figures: to look at the recipients one by one. The report weighs ``gather_groups`` instead."""
+    return _audience(recipient_facts.segment_facts, definition, sender, category, now, rules)
+
+
+def gather_groups(definition: dict[str, Any], sender: Sender, category: str, now: datetime,
+                  rules: SendingRules | None = None) -> Audience:
+    """The segment's contacts grouped in SQL by their facts (``recipient_facts.segment_fact_groups``),
+    and the sender's figures: a million contacts are a few hundred groups, judged once each."""
+    return _audience(recipient_facts.segment_fact_groups, definition, sender, category, now, rules)
+
+
+def _audience(facts_of: Callable[..., recipient_facts.SegmentFacts], definition: dict[str, Any], sender: Sender,
+              category: str, now: datetime, rules: SendingRules | None) -> Audience:
     rules = rules or current_policy().sending
-    where = segment_filter(parse_definition(definition))
-    day_ago, week_ago = now - timedelta(days=1), now - timedelta(days=7)
-    contacts = db.session.execute(
-        select(Contact.phone, Contact.country, Contact.timezone, Contact.consent_source, Contact.consent_at).where(
-            where
-        )
-    ).all()
-    suppressed: dict[str, list[str]] = {}
-    for phone, reason in db.session.execute(
-            select(Suppression.phone, Suppression.reason).join(Contact, Contact.phone == Suppression.phone)
-            .where(where, Suppression.lifted_at.is_(None))):
-        suppressed.setdefault(phone, []).append(reason.value)
+    segment = facts_of(segment_filter(parse_definition(definition)), sender.id, category, now, rules)
     # Counted by send time (``models.sent_since``): a row made by a launch but not sent yet takes no
     # part in the caps or the tier; one made long ago and sent an hour ago does.
-    capped = Template.category.in_([TemplateCategory(c) for c in rules.capped_categories])
-    history = {
-        phone: (int(today or 0), int(week or 0), bool(contacted))
-        for phone, today, week, contacted in db.session.execute(
-            select(Message.phone,
-                   func.sum(case((and_(capped, Message.sent_at >= day_ago), 1), else_=0)),
-                   func.sum(case((capped, 1), else_=0)),
-                   func.max(case((and_(Campaign.sender_id == sender.id, Message.sent_at >= day_ago), 1), else_=0)))
-            .join(Campaign, Campaign.id == Message.campaign_id).join(Template, Template.id == Campaign.template_id)
-            .where(sent_since(week_ago),
-                   Message.phone.in_(select(Contact.phone).where(where)))
-            .group_by(Message.phone))
-    }
     contacted = db.session.scalar(
         select(func.count(distinct(Message.phone))).join(Campaign, Campaign.id == Message.campaign_id)
-        .where(Campaign.sender_id == sender.id, sent_since(day_ago))) or 0
+        .where(Campaign.sender_id == sender.id, sent_since(now - timedelta(days=1)))) or 0
     month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     used = (
         db.session.scalar(
@@ -190,25 +189,7 @@ def gather(definition: dict[str, Any], sender: Sender, category: str, now: datet
         )
         or 0
     )
-    facts, invalid = [], 0
-    for phone, country, zone, consent_source, consent_at in contacts:
-        if not is_e164(phone):
-            invalid += 1
-            continue
-        today, week, recent = history.get(phone, (0, 0, False))
-        facts.append(
-            RecipientFacts(
-                phone=phone,
-                country=country or "",
-                time_zones=(zone,) if zone else country_zones(country),
-                has_consent=bool((consent_source or "").strip()) and consent_at is not None and consent_at <= now,
-                suppressed=tuple(sorted(suppressed.get(phone, ()))),
-                sent_today=today,
-                sent_this_week=week,
-                contacted_last_24h=recent,
-            )
-        )
-    return Audience(facts, invalid, contacted, used)
+    return Audience(segment.groups, segment.invalid, contacted, used)
 
 
 def example_values(campaign: Campaign, template: Template) -> dict[str, str]:
@@ -255,7 +236,7 @@ def run(campaign: Campaign, now: datetime | None = None) -> dict[str, Any]:
 
     rules = sending_rules_for(campaign)
     try:
-        audience = gather(segment.definition, sender, category, now, rules)
+        audience = gather_groups(segment.definition, sender, category, now, rules)
     except SegmentError as error:
         blocking.extend(error.errors)
         audience = Audience([], 0, 0, 0)
@@ -266,8 +247,10 @@ def run(campaign: Campaign, now: datetime | None = None) -> dict[str, Any]:
     reached: Counter[str] = Counter()  # by country, for the estimate
     new_recipients = 0
     # Decisions are shared instances, so this tallies a handful of (decision, …) keys, not every recipient.
-    tally = Counter((decision, facts.country, facts.suppressed, facts.contacted_last_24h)
-                    for facts, decision in zip(audience.facts, evaluate(audience.facts, context), strict=True))
+    tally: Counter[tuple[Decision, str, tuple[str, ...], bool]] = Counter()
+    for (facts, _count), decided in zip(audience.groups, evaluate_counted(audience.groups, context), strict=True):
+        for decision, count in decided:
+            tally[decision, facts.country, facts.suppressed, facts.contacted_last_24h] += count
     for (decision, country, suppressions, contacted), count in tally.items():
         if decision.outcome is Outcome.BLOCK:
             rule = next(v.rule for v in decision.verdicts if v.outcome is Outcome.BLOCK)
@@ -303,7 +286,7 @@ def run(campaign: Campaign, now: datetime | None = None) -> dict[str, Any]:
         },
         "lint": lint,
         "audience": {
-            "total": len(audience.facts) + audience.invalid,
+            "total": audience.total,
             "eligible": eligible,
             "deferred": sum(deferred.values()),
             "deferred_by": {rule: deferred[rule] for rule in DEFERRAL_LABELS if deferred[rule]},

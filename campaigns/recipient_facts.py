@@ -19,6 +19,7 @@ as), and "contacted" is the sender having sent to the number in the last 24 hour
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,11 +28,12 @@ from typing import Any
 
 import phonenumbers
 from phonenumbers import timezone as number_zones
-from sqlalchemy import ColumnElement, Select, and_, case, func, literal, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, literal, select, text
 
 from audience.models import Contact
 from campaigns.models import Campaign, Message, Template, TemplateCategory, sent_since
 from compliance.models import Suppression, SuppressionReason
+from compliance.numbers import not_e164
 from compliance.send_verdicts import RecipientFacts
 from compliance.sending import SendingRules
 from dbtypes import UTCDateTime
@@ -149,3 +151,91 @@ def message_facts(message_ids: Iterable[int], sender_id: int, category: str, now
             contacted_last_24h=recent.contacted_last_24h,
         )
     return facts
+
+
+@dataclass(frozen=True)
+class SegmentFacts:
+    """A segment's contacts as the rules see them: each distinct set of facts and how many share it.
+
+    The facts of a group carry no phone. ``invalid`` counts the contacts whose number is not shaped
+    like E.164: no provider would take it, so no rule judges them.
+    """
+
+    groups: list[tuple[RecipientFacts, int]]
+    invalid: int
+
+
+def _contacts(where: ColumnElement[bool], sender_id: int, category: str, now: datetime, rules: SendingRules):
+    """One row per contact of the segment with the columns its facts are made of (a subquery)."""
+    open_suppressions = (
+        select(Suppression.phone,
+               func.sum(case(*((Suppression.reason == reason, bit) for reason, bit in _REASON_BITS.items()),
+                             else_=0)).label("reasons"))
+        .where(Suppression.lifted_at.is_(None))
+        .group_by(Suppression.phone)
+        .subquery("open_suppressions")
+    )
+    history = _history(sender_id, category, now, rules).subquery("recently_sent")
+    return (
+        select(Contact.phone,
+               case((not_e164(Contact.phone), 1), else_=0).label("invalid"),
+               Contact.country, Contact.timezone,
+               case((consented(now), 1), else_=0).label("consent"),
+               func.coalesce(open_suppressions.c.reasons, 0).label("reasons"),
+               func.coalesce(history.c.today, 0).label("today"),
+               func.coalesce(history.c.week, 0).label("week"),
+               func.coalesce(history.c.contacted, 0).label("contacted"))
+        .select_from(Contact.__table__
+                     .outerjoin(open_suppressions, open_suppressions.c.phone == Contact.phone)
+                     .outerjoin(history, history.c.phone == Contact.phone))
+        .where(where)
+        .subquery("segment_contacts")
+    )
+
+
+def _facts(phone: str, country: str | None, zone: str | None, consent: int, reasons: int, today: int, week: int,
+           contacted: int) -> RecipientFacts:
+    return RecipientFacts(phone=phone, country=country or "", time_zones=time_zones(country, zone),
+                          has_consent=bool(consent), suppressed=_reasons(reasons), sent_today=int(today),
+                          sent_this_week=int(week), contacted_last_24h=bool(contacted))
+
+
+def _without_nested_loops() -> bool:
+    """On PostgreSQL, plan the rest of the transaction without nested loops (see ``materialise``: the
+    segment scan joins two aggregates by number, and a nested loop over one of them, once per contact,
+    takes minutes where hash joins take seconds). Returns whether the setting needs a reset."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return False
+    db.session.execute(text("SET LOCAL enable_nestloop = off"))
+    return True
+
+
+def segment_fact_groups(where: ColumnElement[bool], sender_id: int, category: str, now: datetime,
+                        rules: SendingRules) -> SegmentFacts:
+    """The contacts matching ``where`` (a segment's condition on ``Contact``) grouped by their facts
+    at ``now``, in one statement: a million contacts come back as a few hundred groups."""
+    contacts = _contacts(where, sender_id, category, now, rules)
+    columns = [contacts.c[name] for name in
+               ("invalid", "country", "timezone", "consent", "reasons", "today", "week", "contacted")]
+    reset = _without_nested_loops()
+    rows = db.session.execute(select(*columns, func.count()).group_by(*columns)).all()
+    if reset:  # after a failure the rollback ends the SET LOCAL anyway
+        db.session.execute(text("RESET enable_nestloop"))
+    groups: Counter[RecipientFacts] = Counter()
+    invalid = 0
+    for is_invalid, *facts, count in rows:
+        if is_invalid:
+            invalid += count
+        else:  # groups apart in SQL may be one here (no zone and an empty one, say)
+            groups[_facts("", *facts)] += count
+    return SegmentFacts(list(groups.items()), invalid)
+
+
+def segment_facts(where: ColumnElement[bool], sender_id: int, category: str, now: datetime,
+                  rules: SendingRules) -> SegmentFacts:
+    """The same as ``segment_fact_groups``, one group per contact with its phone, in the order of
+    the phones: to look at individual recipients of a segment small enough to load."""
+    contacts = _contacts(where, sender_id, category, now, rules)
+    rows = db.session.execute(select(contacts).order_by(contacts.c.phone)).all()
+    return SegmentFacts([(_facts(phone, *facts), 1) for phone, is_invalid, *facts in rows if not is_invalid],
+                        sum(1 for row in rows if row.invalid))

@@ -118,6 +118,9 @@ class SendResult:
     retry_after: float | None = None  # retry: seconds to wait at least (the provider's Retry-After, else a backoff)
     scope: RetryScope = RetryScope.MESSAGE  # retry: who waits
     meaning: FailureMeaning | None = None  # failed: what it means
+    # retry, failed: the provider's own words (its error message and details), kept beside the code for the log
+    # and the operator; a marketer reads the sentence.
+    detail: str = ""
     # retry: the provider may have accepted the message although no id came back — a timeout after the request
     # was sent, a connection broken mid-request, a 2xx without a message id. On a channel without idempotent
     # sends a dispatcher must not blindly send it again (a second request is a second message): it waits for a

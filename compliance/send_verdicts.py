@@ -120,6 +120,17 @@ def evaluate(recipients: Sequence[RecipientFacts], context: SendContext) -> list
     return [decide(facts) for facts in recipients]
 
 
+def evaluate_counted(groups: Sequence[tuple[RecipientFacts, int]], context: SendContext) -> list[
+        list[tuple[Decision, int]]]:
+    """``evaluate`` for recipients given as (facts, how many recipients share them): per group, each
+    decision its recipients get and how many get it, as ``evaluate`` would decide ``count`` copies of
+    the facts in a row. A group that would go out takes what tier headroom is left, in the order of
+    the groups, and the rest of it is deferred; so a million recipients cost one decision per group.
+    """
+    decide = _Batch(context).decide_counted
+    return [decide(facts, count) for facts, count in groups]
+
+
 @dataclass(frozen=True)
 class PreflightReport:
     """How a batch would fare: eligible (pass or warn), deferred and excluded, by rule."""
@@ -199,6 +210,29 @@ class _Batch:
 
     def decide(self, facts: RecipientFacts) -> Decision:
         """The decision for one recipient; takes a unit of tier headroom when it would go out now."""
+        decision = self._before_tier(facts)
+        if decision is not None:
+            return decision
+        if self.headroom is not None and not facts.contacted_last_24h:
+            if not self.headroom:
+                return self.tier_full
+            self.headroom -= 1
+        return PASSED
+
+    def decide_counted(self, facts: RecipientFacts, count: int) -> list[tuple[Decision, int]]:
+        """The decisions for ``count`` recipients with these facts, and how many get each; those who
+        would go out take tier headroom while it lasts, one unit each, as ``decide`` takes it."""
+        decision = self._before_tier(facts)
+        if decision is not None:
+            return [(decision, count)]
+        if self.headroom is None or facts.contacted_last_24h:
+            return [(PASSED, count)]
+        taken = min(count, self.headroom)
+        self.headroom -= taken
+        return [(given, n) for given, n in ((PASSED, taken), (self.tier_full, count - taken)) if n]
+
+    def _before_tier(self, facts: RecipientFacts) -> Decision | None:
+        """The decision of the first rule before the tier that does not pass, if any."""
         if facts.suppressed:
             return self.suppressed[facts.suppressed]
         if not facts.has_consent:
@@ -208,14 +242,8 @@ class _Batch:
         if self.cap_per_week is not None and facts.sent_this_week >= self.cap_per_week:
             return self.capped_week[facts.sent_this_week]
         if self.windowed:
-            decision = self.windows[facts.country, facts.time_zones]
-            if decision is not None:
-                return decision
-        if self.headroom is not None and not facts.contacted_last_24h:
-            if not self.headroom:
-                return self.tier_full
-            self.headroom -= 1
-        return PASSED
+            return self.windows[facts.country, facts.time_zones]
+        return None
 
     @cached_property
     def no_consent(self) -> Decision:

@@ -4,25 +4,34 @@ after their time, cancel skipping what has not gone, and the sweep that enqueues
 
 from __future__ import annotations
 
+import signal
 from datetime import timedelta
 from itertools import count as counter
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 import cron
-from campaigns import campaign_specs
+from campaigns import campaign_specs, senders
 from campaigns.dispatch.jobs import send_batch
 from campaigns.dispatch.recovery import fail_unsettled, idempotent_channels, recover_expired_leases
 from campaigns.dispatch.settle import settle
 from campaigns.dispatch.sweep import SWEEP_QUEUE, enqueue_sweep_dispatch, sweep, sweep_dispatch
 from campaigns.lifecycle import TransitionError
 from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus, Sender
+from channels.base import StatusEvent
+from channels.sandbox import defaults as sandbox_defaults
+from channels.whatsapp_cloud.webhooks import parse as webhooks_parse
 from dbtypes import utcnow
 from extensions import db, redis_queues
 from periodic import PERIODIC_JOBS
+from tests.channels.sandbox_calls import calls_back
+from tests.processes import wait_for
+from tests.test_dispatch import fast_sender, ledger_keys, people, sandbox_template, send_all, sending_campaign  # noqa: F401
+from tests.test_dispatch import rows as campaign_rows
 from tests.test_materialise import add_campaign, add_contact
+from tests.test_worker import finished_cleanly, start_worker  # noqa: F401  (a fixture)
 
 S = MessageStatus
 _keys = counter(1)
@@ -397,3 +406,120 @@ def test_the_sweep_runs_on_cron_every_dispatch_sweep_seconds_of_the_apps_config(
     assert cron.HelperCronJob(app, periodic).interval == 7
     app.config["DISPATCH_SWEEP_SECONDS"] = 30
     assert cron.HelperCronJob(app, periodic).interval == 30
+
+
+@pytest.mark.slow
+@pytest.mark.one_database
+def test_a_real_workers_cron_sweeps_again_every_dispatch_sweep_seconds(app, start_worker):
+    """The interval comes from the worker's own settings (its environment): the sweep runs once when the
+    scheduler takes the lease, and again a second later, recovering a lease that expired in between."""
+    campaign = campaign_on("whatsapp_cloud")
+    add_row(campaign, S.SENT, sent_at=utcnow())
+    worker = start_worker(DISPATCH_SWEEP_SECONDS="1", CRON_LEASE_SECONDS="3")
+
+    wait_for(lambda: status_of(campaign) is CampaignStatus.COMPLETED, "the first sweep to complete the campaign")
+    later = campaign_on("whatsapp_cloud")
+    doubtful = in_flight(later, lease_seconds=-1)
+    # Well within the default interval (15 s): only a sweep every second gets here in time.
+    wait_for(lambda: row(doubtful).status is S.UNKNOWN, "a later sweep to recover the expired lease", timeout=8)
+    wait_for(lambda: status_of(later) is CampaignStatus.COMPLETED, "the sweep to complete the second campaign")
+
+    worker.observe_children()
+    worker.popen.send_signal(signal.SIGTERM)
+    finished_cleanly(worker)
+
+
+# --- through the sandbox: a worker killed mid-send -------------------------------------------------------
+
+def died_in_flight(message_ids: list[int]) -> None:
+    """What a worker killed mid-send leaves: the rows ``sending`` under a lease that ran out, their answers
+    (if the requests left at all) never recorded."""
+    now = utcnow()
+    db.session.execute(update(Message).where(Message.id.in_(message_ids))
+                       .values(status=S.SENDING, lease_owner="dead-batch", lease_until=now - timedelta(seconds=1),
+                               sent_at=now - timedelta(seconds=70), provider_message_id=None, attempts=1))
+    db.session.commit()
+
+
+def run_enqueued_batches() -> int:
+    """Run the batch jobs waiting in the dispatch queue, as a worker would; returns how many ran."""
+    batches = [job for job in redis_queues.queue(SWEEP_QUEUE).jobs if job.func is send_batch]
+    for job in batches:
+        send_batch(*job.args)
+    return len(batches)
+
+
+def half_sent_campaign(sender: Sender, template) -> tuple[Campaign, list[Message], list[Message]]:
+    """Four recipients: the provider accepted two (their answers lost), two requests never left; all four
+    ``sending`` under an expired lease."""
+    people(4)
+    campaign = sending_campaign(sender, template)
+    first = campaign_rows(campaign.id)
+    never_left, accepted = first[:2], first[2:]
+    died_in_flight([m.id for m in never_left])
+    send_all(campaign.id)  # the batch before the kill: only the rows it could claim
+    died_in_flight([m.id for m in accepted])
+    return campaign, never_left, accepted
+
+
+def test_a_killed_workers_rows_on_an_idempotent_channel_go_again_with_their_keys_and_arrive_once(app, sandbox,
+                                                                                                 fast_sender):
+    campaign, never_left, accepted = half_sent_campaign(fast_sender, sandbox_template(fast_sender))
+    assert sorted(ledger_keys(sandbox)) == sorted(m.idempotency_key for m in accepted)
+
+    assert sweep_dispatch()["requeued"] == 4
+    assert run_enqueued_batches() >= 1
+
+    final = campaign_rows(campaign.id)
+    ledger = {message["key"]: message for message in sandbox.ledger()["messages"]}
+    assert len(sandbox.ledger()["messages"]) == 4, "one accepted message per recipient"
+    assert sorted(ledger) == sorted(m.idempotency_key for m in final)
+    assert {m.status for m in final} == {S.SENT}
+    assert all(m.provider_message_id == ledger[m.idempotency_key]["id"] for m in final)
+    # The accepted ones were sent again under the same key, and the provider took it as the same message.
+    assert {ledger[m.idempotency_key]["attempts"] for m in accepted} == {2}
+    assert {ledger[m.idempotency_key]["attempts"] for m in never_left} == {1}
+    assert status_of(campaign) is CampaignStatus.COMPLETED
+
+
+def test_a_killed_workers_rows_on_a_channel_that_is_not_idempotent_are_never_sent_again_and_settle_by_status(
+        app, sandbox, fast_sender, callback_receiver):
+    sandbox.configure(idempotency=False)  # the real Cloud API: a repeated request is a second message
+    calls_back(sandbox, callback_receiver, read=1, reorder=0.5, duplicate=0.5)
+    cloud = senders.create_sender("Cloud", "+74950000002", channel="whatsapp_cloud", base_url=sandbox.url,
+                                  phone_number_id=sandbox_defaults.PHONE_NUMBER_ID, waba_id=sandbox_defaults.WABA_ID,
+                                  access_token=sandbox_defaults.TOKEN, messages_per_second=1000)
+    db.session.commit()
+    campaign, never_left, accepted = half_sent_campaign(cloud, sandbox_template(fast_sender))
+
+    counts = sweep_dispatch()
+    assert (counts["requeued"], counts["unknown"]) == (0, 4)
+    assert run_enqueued_batches() == 0
+    send_all(campaign.id)  # even a batch run over every range finds nothing to send
+    assert sorted(ledger_keys(sandbox)) == sorted(m.idempotency_key for m in accepted), "nothing went twice"
+    assert status_of(campaign) is CampaignStatus.COMPLETED  # unknown rows do not hold it open
+
+    # The provider's statuses carry our key: they settle the two that went, in whatever order they come.
+    def statuses() -> list[StatusEvent]:
+        return [event for webhook in callback_receiver.wait_for(1) for event in webhooks_parse(webhook.body)
+                if isinstance(event, StatusEvent)]
+
+    events = wait_for(lambda: len(statuses()) >= 6 and statuses(), "sent, delivered and read of both messages")
+    for event in events:
+        settle(event.key, event.status.value, provider_id=event.provider_id, at=event.at,
+               error_code=event.error_code, error_title=event.error_title)
+    db.session.commit()
+    ledger = {message["key"]: message["id"] for message in sandbox.ledger()["messages"]}
+    by_key = {m.idempotency_key: m for m in campaign_rows(campaign.id)}
+    for message in accepted:
+        settled_row = by_key[message.idempotency_key]
+        assert (settled_row.status, settled_row.provider_message_id) == (S.READ, ledger[message.idempotency_key])
+    assert {by_key[m.idempotency_key].status for m in never_left} == {S.UNKNOWN}
+
+    # Those no status settles fail as unknown_outcome once their time is up, never counted as sent.
+    assert fail_unsettled(utcnow() + timedelta(seconds=app.config["DISPATCH_UNKNOWN_SECONDS"])) == 2
+    db.session.commit()
+    by_key = {m.idempotency_key: m for m in campaign_rows(campaign.id)}
+    assert {(by_key[m.idempotency_key].status, by_key[m.idempotency_key].error_code) for m in never_left} == {
+        (S.FAILED, "unknown_outcome")}
+    assert {by_key[m.idempotency_key].status for m in accepted} == {S.READ}

@@ -334,3 +334,25 @@ def test_preflight_counts_each_recipient_once_by_its_first_deciding_rule():
 def test_preflight_of_nobody_is_empty():
     report = preflight([], SendContext(NOON))
     assert (report.total, report.eligible, report.deferred, report.excluded, report.deferred_by) == (0, 0, 0, {}, {})
+
+
+@pytest.mark.parametrize("headroom", [None, 0, 3, 5, 100])
+def test_counted_groups_decide_as_their_copies_one_by_one(headroom):
+    """``evaluate_counted`` over (facts, n) gives what ``evaluate`` gives n copies in a row, tier order kept."""
+    from collections import Counter
+
+    from compliance.send_verdicts import evaluate_counted
+
+    kinds = [facts(), facts(contacted_last_24h=True), facts(has_consent=False), facts(time_zones=("Asia/Tokyo",)),
+             facts(country="US", time_zones=("America/New_York",)), facts(sent_today=1), facts(phone="+79160000000")]
+    groups = [(kinds[i % len(kinds)], 1 + i % 4) for i in range(12)]
+    context = SendContext(NOON, tier_headroom=headroom)
+    one_by_one = evaluate([recipient for recipient, n in groups for _ in range(n)], context)
+    counted = evaluate_counted(groups, context)
+    def kind(decision):  # decisions of two calls are two instances: compare what they say
+        return decision.outcome, tuple(json.dumps(v.as_dict(), sort_keys=True) for v in decision.verdicts)
+
+    assert [Counter({kind(d): n for d, n in decided}) for decided in counted] == [
+        Counter(map(kind, one_by_one[start:start + n])) for start, n in zip(
+            [sum(n for _f, n in groups[:i]) for i in range(len(groups))], [n for _f, n in groups], strict=True)]
+    assert all(n > 0 for decided in counted for _d, n in decided)

@@ -20,11 +20,14 @@ import cron
 from accounts import users
 from accounts.jobs import enqueue_expire_invitations
 from accounts.models import Role, User
+from compliance import policy
 from compliance.audit import AuditEvent, record
 from dbtypes import utcnow
 from extensions import db, redis_queues
 from tests import worker_jobs
+from tests.conftest import build_app
 from tests.processes import WAIT_SECONDS, descendants, is_alive, kill_all, survivors, wait_for
+from worker import warm_up
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -125,6 +128,32 @@ def test_the_worker_voids_an_expired_invitation_and_audits_it_as_the_job(app, ma
     assert [(event.object_type, event.object_id) for event in events] == [("user", str(overdue_id))]
     assert events[0].actor_label == "job:accounts.jobs.expire_invitations"
     assert events[0].actor_id is None
+
+
+def no_connection_held() -> bool:
+    return all(engine.pool.checkedin() == 0 and engine.pool.checkedout() == 0 for engine in db.engines.values())
+
+
+def test_the_warm_up_compiles_the_policy_for_the_horses_and_keeps_no_connection(app, monkeypatch):
+    monkeypatch.setitem(policy._cache, "stamp", None)
+    monkeypatch.setitem(policy._cache, "policy", None)
+    db.session.execute(select(1))  # the parent's session has been used: its connection must not survive a fork
+
+    warm_up()
+
+    assert policy._cache["policy"] is not None  # inherited by every work horse
+    assert no_connection_held()
+
+
+def test_the_warm_up_before_the_database_is_migrated_only_skips_the_policy(redis_url, tmp_path, monkeypatch):
+    monkeypatch.setitem(policy._cache, "stamp", None)
+    monkeypatch.setitem(policy._cache, "policy", None)
+    empty = build_app(f"sqlite:///{tmp_path / 'not-migrated.db'}", redis_url)
+    with empty.app_context():
+        warm_up()
+
+        assert policy._cache["policy"] is None
+        assert no_connection_held()
 
 
 def test_enqueueing_the_same_job_twice_yields_one_job(app):

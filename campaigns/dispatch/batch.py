@@ -1,12 +1,66 @@
-"""One batch job's work: claim a range's due rows, then sub-chunk by sub-chunk re-check, pace, send and record."""
+"""One batch job's work: claim a range's due rows, then sub-chunk by sub-chunk re-check, pace, send and record.
+
+The job's thread runs a small pipeline:
+
+1. **claim** the range's due rows under a lease of its own (``claims``); commit.
+2. per **sub-chunk** (about half a second of messages at the campaign's rate, at most ``SUB_CHUNK_MAX``):
+   the **gate** re-checks the rows in one per-phone-serialised transaction and moves those that may go to
+   ``sending`` (``gate``); commit. A campaign no longer ``sending`` (paused, cancelled) stops the batch
+   here: what it still holds is given back, so a pause takes effect within one sub-chunk.
+3. **reserve** their slots in the shared pacer (the sender's msgs/s and the campaign's own rate), and hand
+   them to the channels loop, which sends each at its slot, many in flight (``sending``).
+4. meanwhile **record** the answers as they come, in chunks (``results``); commit. The next sub-chunk is
+   gated when the slots already reserved are about to run out, so requests never wait for the database
+   and the database never holds rows long before their slot.
+
+The lease is renewed while the batch works. When the provider says the whole sender must wait, the rest
+of the claimed rows are given back until then. Retries due within a few seconds are claimed again by the
+same batch; later ones are the sweep's. At the end the campaign completes if nothing is left to send.
+If anything raises, the answers already on their way are still recorded and the rows not sent are given
+back before the error goes up to RQ.
+"""
 
 from __future__ import annotations
 
+import logging
+import math
+import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from flask import current_app
+from sqlalchemy import and_, func, select, update
+
+from campaigns import senders
+from campaigns.dispatch import claims, gate, results
+from campaigns.dispatch.claims import Claimed
+from campaigns.dispatch.completion import complete_if_done
+from campaigns.dispatch.ratelimit import Pacer, TierReservations
+from campaigns.dispatch.sending import InFlight, Outbounds, Pipeline, slot_times
+from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus, Sender, Template
+from campaigns.preflight import sending_rules_for
+from channels.registry import CHANNELS
+from compliance.sending import tier_limit
+from dbtypes import utcnow
+from extensions import db, redis_queues
+
+log = logging.getLogger(__name__)
+
+# A sub-chunk is this much sending time at the campaign's rate: small enough that a pause stops sending
+# within it, large enough that the gate's few statements are spread over many messages.
+SUB_CHUNK_SECONDS = 0.5
+SUB_CHUNK_MAX = 250
+# The next sub-chunk is gated when the slots already reserved end within this long.
+LOOKAHEAD_SECONDS = 0.3
+# Answers are written when this many have come, or when the oldest has waited this long.
+WRITE_CHUNK = 250
+WRITE_INTERVAL_SECONDS = 0.2
+# Rows of the range due again within this long (a short Retry-After) are sent by this batch; later ones
+# are left to the sweep rather than holding a worker.
+RETRY_WAIT_SECONDS = 3.0
 
 
 @dataclass
@@ -19,15 +73,214 @@ class BatchOutcome:
     completed: bool = False
 
     def as_dict(self) -> dict[str, Any]:
+        """The outcome as the job's result (JSON-ready)."""
         return {"claimed": self.claimed, "counts": dict(self.counts), "stopped": self.stopped,
                 "completed": self.completed}
 
 
 def time_budget() -> float:
-    """Seconds a batch keeps claiming and sending before it gives the rest back for the next job."""
+    """Seconds a batch keeps claiming before it leaves the rest of its range to the next job."""
     return 10.0 * current_app.config["DISPATCH_LEASE_SECONDS"]
 
 
+def sub_chunk_size(rate: float) -> int:
+    """Rows per sub-chunk at ``rate`` messages per second."""
+    return max(1, min(SUB_CHUNK_MAX, math.ceil(rate * SUB_CHUNK_SECONDS)))
+
+
 def run_batch(campaign_id: int, first_id: int, last_id: int, job_id: str | None = None) -> BatchOutcome:
-    """Send the due rows of the range (lands with the rest of the batch job)."""
-    raise NotImplementedError("the batch job's body lands next")
+    """Send the due rows of ``campaign_id`` with ids in ``[first_id, last_id]``; commits as it goes (the gate's
+    transactions are the re-check's), the caller commits the end. Raises after salvaging what it can."""
+    campaign = db.session.get(Campaign, campaign_id)
+    if campaign is None or campaign.status is not CampaignStatus.SENDING:
+        return BatchOutcome(stopped=campaign.status.value if campaign else "missing")
+    run = _Run(campaign, first_id, last_id, job_id)
+    try:
+        run.work()
+    except BaseException:
+        run.salvage()
+        raise
+    run.finish()
+    run.outcome.completed = complete_if_done(campaign_id)
+    return run.outcome
+
+
+class _Run:
+    """The state of one batch run (the job's thread only)."""
+
+    def __init__(self, campaign: Campaign, first_id: int, last_id: int, job_id: str | None) -> None:
+        config = current_app.config
+        sender = db.session.get(Sender, campaign.sender_id)
+        template = db.session.get(Template, campaign.template_id)
+        self.campaign_id, self.first_id, self.last_id, self.job_id = campaign.id, first_id, last_id, job_id
+        self.owner = uuid.uuid4().hex
+        self.lease = float(config["DISPATCH_LEASE_SECONDS"])
+        self.batch_size = int(config["DISPATCH_BATCH_SIZE"])
+        self.plan = gate.Plan(campaign.id, sender.id, template.category.value, sending_rules_for(campaign),
+                              tier_limit(sender.tier), self.owner, self.lease)
+        idempotent = CHANNELS[sender.channel].capabilities.idempotent_sends
+        self.policy = results.Policy(campaign.id, sender.id, self.owner, idempotent,
+                                     int(config["DISPATCH_MAX_ATTEMPTS"]), float(config["DISPATCH_BACKOFF_SECONDS"]))
+        self.limits = [(f"sender:{sender.id}", sender.messages_per_second),
+                       (f"campaign:{campaign.id}", campaign.messages_per_second)]
+        rates = [rate for _name, rate in self.limits if rate]
+        self.chunk = sub_chunk_size(min(rates)) if rates else SUB_CHUNK_MAX
+        connection = redis_queues.connection
+        self.pacer, self.tiers = Pacer(connection), TierReservations(connection)
+        self.outbounds = Outbounds(template)
+        self.pipeline = Pipeline(senders.settings_for(sender), int(config["DISPATCH_IN_FLIGHT"]),
+                                 float(config["DISPATCH_SEND_TIMEOUT_SECONDS"]))
+        self.outcome = BatchOutcome()
+        self.deadline = math.inf  # monotonic time after which the batch sends nothing new
+        self.last_slot = 0.0  # monotonic time of the last slot reserved
+        self.renewed_at = time.monotonic()
+        self.sender_until = 0.0  # monotonic time until which the provider asked the whole sender to wait
+        self.unsubmitted: list[int] = []  # rows moved to "sending" whose requests have not been handed over
+        self.buffer: list = []
+        self.buffered_at = 0.0
+
+    # --- the main loop ----------------------------------------------------------------------------------
+
+    def work(self) -> None:
+        self.pipeline.start()
+        deadline = self.deadline = time.monotonic() + time_budget()
+        while not self.outcome.stopped and time.monotonic() < deadline:
+            claimed = claims.claim(self.campaign_id, self.first_id, self.last_id, self.owner, self.batch_size,
+                                   utcnow(), self.lease)
+            db.session.commit()
+            if claimed:
+                self.outcome.claimed += len(claimed)
+                self.send(claimed)
+                continue
+            if self.pipeline.pending or self.buffer:
+                self.drain()  # their answers may put rows back for a retry soon
+                continue
+            wait = self._next_due()
+            if wait is None or time.monotonic() + wait > deadline:
+                break
+            time.sleep(wait)  # a short Retry-After: cheaper to wait than to fork another job for it
+
+    def send(self, claimed: list[Claimed]) -> None:
+        """Gate, pace and hand over the claimed rows sub-chunk by sub-chunk."""
+        for start in range(0, len(claimed), self.chunk):
+            self._pace_ahead()
+            now = time.monotonic()
+            # Stopped, the sender told to wait, or the job's time used up (a slow campaign): the rest waits.
+            if self.outcome.stopped or now < self.sender_until or now > self.deadline:
+                self._give_back(claimed[start:])
+                return
+            gated = gate.check(self.plan, claimed[start:start + self.chunk], self.tiers)
+            self.unsubmitted = [row.id for row in gated.sending]
+            db.session.commit()
+            self.outcome.counts.update(gated.counts)
+            if gated.stopped:
+                self.outcome.stopped = gated.stopped
+                self._give_back(claimed[start + self.chunk:])
+                return
+            if gated.sending:
+                slots = slot_times(self.pacer.reserve(self.limits, len(gated.sending)))
+                self.pipeline.submit((InFlight(row, gated.sent_at), self.outbounds.build(row), slot)
+                                     for row, slot in zip(gated.sending, slots, strict=True))
+                self.last_slot = slots[-1]
+            self.unsubmitted = []
+
+    def finish(self) -> None:
+        """Record every answer still to come."""
+        self.drain()
+
+    # --- answers and the lease ------------------------------------------------------------------------
+
+    def _pace_ahead(self) -> None:
+        """Record answers and keep the lease until the slots reserved so far are about to run out."""
+        while True:
+            self._collect()
+            ahead = self.last_slot - time.monotonic() - LOOKAHEAD_SECONDS
+            if ahead <= 0 or self.outcome.stopped:
+                return
+            self._collect(wait=min(ahead, WRITE_INTERVAL_SECONDS))
+
+    def drain(self) -> None:
+        """Wait for every request in flight and record its answer."""
+        while self.pipeline.pending:
+            self._collect(wait=WRITE_INTERVAL_SECONDS)
+        self._collect(force=True)
+
+    def _collect(self, wait: float = 0.0, force: bool = False) -> None:
+        taken = self.pipeline.take(wait)
+        if taken and not self.buffer:
+            self.buffered_at = time.monotonic()
+        self.buffer.extend(taken)
+        now = time.monotonic()
+        due = force or len(self.buffer) >= WRITE_CHUNK or now - self.buffered_at >= WRITE_INTERVAL_SECONDS
+        if self.buffer and due:
+            chunk, self.buffer = self.buffer, []
+            recorded = results.record(self.policy, chunk, self.pacer)
+            db.session.commit()
+            self.outcome.counts.update(recorded.counts)
+            if recorded.sender_wait is not None:
+                self.sender_until = max(self.sender_until, time.monotonic() + recorded.sender_wait)
+            if recorded.paused and recorded.paused != CampaignStatus.SENDING.value:
+                log.warning("event=campaign_paused_by_failure campaign_id=%s code=%s status=%s job_id=%s",
+                            self.campaign_id, recorded.pause_code, recorded.paused, self.job_id)
+                self.outcome.stopped = recorded.paused
+        if now - self.renewed_at >= self.lease / 3:
+            claims.renew(self.owner, self.first_id, self.last_id, utcnow(), self.lease)
+            db.session.commit()
+            self.renewed_at = now
+
+    def _give_back(self, rows: list[Claimed]) -> None:
+        """Release claimed rows the batch will not send now (until the sender may send again, if it must wait)."""
+        wait = self.sender_until - time.monotonic()
+        not_before = utcnow() + timedelta(seconds=wait) if wait > 0 else None
+        released = claims.release(self.owner, self.first_id, self.last_id, ids=[row.id for row in rows],
+                                  not_before=not_before)
+        db.session.commit()
+        self.outcome.counts["released"] += released
+
+    def _next_due(self) -> float | None:
+        """Seconds until the range's next row becomes due, if that is soon (a retry, a sender's wait)."""
+        now = utcnow()
+        earliest = db.session.scalar(
+            select(func.min(Message.not_before)).where(
+                Message.campaign_id == self.campaign_id, Message.id.between(self.first_id, self.last_id),
+                Message.status.in_(claims.DUE_STATUSES), Message.not_before > now,
+                Message.not_before <= now + timedelta(seconds=RETRY_WAIT_SECONDS)))
+        db.session.commit()
+        return None if earliest is None else max((earliest - now).total_seconds(), 0.0)
+
+    # --- when something broke -------------------------------------------------------------------------
+
+    def salvage(self) -> None:
+        """After an error: record the answers of requests already sent, put back rows gated but never handed
+        over, and release the rest; each step on its own, so one failing does not stop the others."""
+        db.session.rollback()
+        steps = (self._salvage_answers, self._salvage_unsubmitted, self._salvage_claims)
+        for step in steps:
+            try:
+                step()
+                db.session.commit()
+            except Exception:  # the original error is what RQ must see; this one only goes to the log
+                db.session.rollback()
+                log.exception("event=batch_salvage_failed step=%s campaign_id=%s job_id=%s", step.__name__,
+                              self.campaign_id, self.job_id)
+
+    def _salvage_answers(self) -> None:
+        deadline = time.monotonic() + self.lease / 2  # the rows' lease must still be ours when we write
+        while self.pipeline.pending and time.monotonic() < deadline:
+            self.buffer.extend(self.pipeline.take(wait=WRITE_INTERVAL_SECONDS))
+        chunk, self.buffer = self.buffer, []
+        results.record(self.policy, chunk, self.pacer)
+
+    def _salvage_unsubmitted(self) -> None:
+        if not self.unsubmitted:
+            return
+        # Their requests never left: back to queued as they were, not left for the recovery to call unknown.
+        db.session.execute(
+            update(Message).where(and_(Message.id.in_(self.unsubmitted), Message.lease_owner == self.owner,
+                                       Message.status == MessageStatus.SENDING))
+            .values(status=MessageStatus.QUEUED, sent_at=None, attempts=Message.attempts - 1, lease_owner=None,
+                    lease_until=None).execution_options(synchronize_session=False))
+        self.unsubmitted = []
+
+    def _salvage_claims(self) -> None:
+        claims.release(self.owner, self.first_id, self.last_id)

@@ -147,11 +147,11 @@ class WhatsAppCloud(Channel):
             body = payloads.message(message)
         except payloads.PayloadError as error:
             log.warning("event=payload_refused channel=%s key=%s detail=%r", self.name, message.key, str(error))
-            return self._result(message, errors.payload())
+            return self._result(message, errors.payload(), str(error))
         try:
             answer = await self._request("POST", self._url(self.settings.phone_number_id, "messages"), body=body)
         except (TimeoutError, aiohttp.ClientError) as error:
-            return self._result(message, errors.transport(_transport_code(error)))
+            return self._result(message, errors.transport(_transport_code(error)), repr(error))
         if answer.ok:
             ids = responses.accepted_ids(answer.document)
             if ids is None:
@@ -159,15 +159,17 @@ class WhatsAppCloud(Channel):
             return SendResult(message.key, ResultKind.ACCEPTED, provider_id=ids[0], address=ids[1])
         decision = errors.decide(responses.error_code(answer.document), answer.status, answer.retry_after,
                                  message.kind)
+        detail = responses.error_text(answer.document)
         log.info("event=send_refused channel=%s key=%s status=%s code=%s result=%s detail=%r", self.name, message.key,
-                 answer.status, decision.code, decision.kind.value, responses.error_text(answer.document))
-        return self._result(message, decision)
+                 answer.status, decision.code, decision.kind.value, detail)
+        return self._result(message, decision, detail)
 
     @staticmethod
-    def _result(message: Outbound, decision: errors.Decision) -> SendResult:
+    def _result(message: Outbound, decision: errors.Decision, detail: str = "") -> SendResult:
         return SendResult(message.key, decision.kind, code=decision.code, sentence=decision.sentence,
                           retry_after=decision.retry_after, scope=decision.scope, meaning=decision.meaning,
-                          uncertain=decision.kind is ResultKind.RETRY and decision.code in MAY_HAVE_GONE)
+                          uncertain=decision.kind is ResultKind.RETRY and decision.code in MAY_HAVE_GONE,
+                          detail=detail)
 
     # --- templates and the number -----------------------------------------------------------------------
 

@@ -1,0 +1,142 @@
+"""The requests of a batch: each message leaves at its slot, many at once, on the channels' event loop.
+
+The batch job's thread does the database and Redis work; the HTTP runs on the process's channels loop
+(``channels.http``) with its one keep-alive session. ``Pipeline.submit`` hands the loop a sub-chunk of
+messages with the moment each may leave (the slots ``ratelimit.Pacer`` reserved, turned into this
+process's monotonic clock); the loop sends each at its slot, at most ``in_flight`` at once, and puts each
+answer on a thread-safe queue that the job's thread drains and writes in chunks (``results``). A slot is
+a floor, never a promise: with every request slot taken a message goes later, never earlier.
+
+``Outbounds`` builds the wire-neutral message of a row as ``campaigns.test_sends.outbound_for`` does
+(the template's variables in their order, positional by number), with the template's parsing done once
+per batch instead of once per message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+import aiohttp
+
+from campaigns.dispatch.claims import Claimed
+from campaigns.models import Template
+from campaigns.template_rules import POSITIONAL, variable_names
+from channels import http
+from channels.base import Channel, Outbound, Parameter, ResultKind, SenderSettings, SendResult, TemplateContent
+from channels.errors import sentence_for
+from channels.registry import channel_for
+
+
+@dataclass(frozen=True, slots=True)
+class InFlight:
+    """A row that passed the gate, on its way: ``sent_at`` is the gate's moment, stored on the row."""
+
+    row: Claimed
+    sent_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What the provider said about one message, and when the answer came (UTC)."""
+
+    item: InFlight
+    result: SendResult
+    at: datetime
+
+
+class Outbounds:
+    """The template message of each row: the parsing of the template done once."""
+
+    def __init__(self, template: Template) -> None:
+        self.name, self.language = template.name, template.language
+        self.examples = {str(k): str(v) for k, v in (template.examples or {}).items() if v}
+        self.header = self._names(template.header or "")
+        self.body = self._names(template.body or "")
+
+    @staticmethod
+    def _names(text: str) -> tuple[tuple[str, str | None], ...]:
+        return tuple((name, None if POSITIONAL.match(name) else name) for name in variable_names(text, ""))
+
+    def _parameters(self, names: tuple[tuple[str, str | None], ...], values: dict[str, str]
+                    ) -> tuple[Parameter, ...]:
+        # As the preview fills them: the row's value, else the template's example.
+        return tuple(Parameter(values.get(name) or self.examples.get(name, ""), name=named) for name, named in names)
+
+    def build(self, row: Claimed) -> Outbound:
+        """The message of one claimed row, keyed by its idempotency key."""
+        values = row.variables
+        content = TemplateContent(name=self.name, language=self.language, header=self._parameters(self.header, values),
+                                  body=self._parameters(self.body, values))
+        return Outbound(key=row.key, to=row.phone, template=content)
+
+
+class Pipeline:
+    """One batch's requests in flight on the channels loop; answers come back through ``answers``."""
+
+    def __init__(self, settings: SenderSettings, in_flight: int, timeout_seconds: float) -> None:
+        self.settings = replace(settings, timeout_seconds=timeout_seconds)
+        self.in_flight = in_flight
+        self.answers: queue.SimpleQueue[Answer] = queue.SimpleQueue()
+        self.pending = 0  # submitted and not answered yet (counted on the job's thread)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._channel: Channel | None = None
+        self._gate: asyncio.Semaphore | None = None
+        self._tasks: set[asyncio.Task] = set()
+
+    def start(self) -> None:
+        """Build the channel and the in-flight limit on the loop (once per batch)."""
+
+        async def setup(session: aiohttp.ClientSession) -> None:
+            self._loop = asyncio.get_running_loop()
+            self._channel = channel_for(self.settings, session)
+            self._gate = asyncio.Semaphore(self.in_flight)
+
+        http.run(setup)
+
+    def submit(self, items: Iterable[tuple[InFlight, Outbound, float]]) -> None:
+        """Send each ``(item, outbound, monotonic time of its slot)`` at its slot; returns at once."""
+        batch = list(items)
+        self.pending += len(batch)
+        self._loop.call_soon_threadsafe(self._schedule, batch)
+
+    def _schedule(self, batch: list[tuple[InFlight, Outbound, float]]) -> None:
+        for item, outbound, slot in batch:
+            task = self._loop.create_task(self._send(item, outbound, slot))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _send(self, item: InFlight, outbound: Outbound, slot: float) -> None:
+        delay = slot - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        async with self._gate:
+            try:
+                [result] = await self._channel.send([outbound])
+            except Exception as error:  # a channel must not raise; if one does, the request may have left
+                result = SendResult(outbound.key, ResultKind.RETRY, code="disconnected", uncertain=True,
+                                    sentence=sentence_for(self.settings.channel, "disconnected"), detail=repr(error))
+        self.answers.put(Answer(item, result, datetime.now(UTC)))
+
+    def take(self, wait: float = 0.0, limit: int | None = None) -> list[Answer]:
+        """The answers that have come, waiting up to ``wait`` seconds for the first when there are none yet."""
+        taken: list[Answer] = []
+        try:
+            taken.append(self.answers.get(timeout=wait) if wait > 0 else self.answers.get_nowait())
+            while limit is None or len(taken) < limit:
+                taken.append(self.answers.get_nowait())
+        except queue.Empty:
+            pass
+        self.pending -= len(taken)
+        return taken
+
+
+def slot_times(offsets: list[float]) -> list[float]:
+    """Slots as seconds from now (the pacer's answer) in this process's monotonic clock."""
+    base = time.monotonic()
+    return [base + offset for offset in offsets]
+
