@@ -97,10 +97,12 @@ def run_batch(campaign_id: int, first_id: int, last_id: int, job_id: str | None 
     run = _Run(campaign, first_id, last_id, job_id)
     try:
         run.work()
+        run.finish()
     except BaseException:
         run.salvage()
         raise
-    run.finish()
+    finally:
+        run.pipeline.stop()
     run.outcome.completed = complete_if_done(campaign_id)
     return run.outcome
 

@@ -4,7 +4,7 @@ A campaign's rows are cut into ranges of ``DISPATCH_BATCH_SIZE`` row ids (``id /
 every time, whoever asks), and each range with due rows gets one ``send_batch`` job with the id
 ``send-batch-<campaign>-<first id>``. RQ keeps a job id unique while the job is queued or running, so the
 sweep, a resume and the launch can all ask for a range's job at once and it runs once. One job carries
-hundreds of messages: RQ forks per job and costs milliseconds per job, a message costs microseconds.
+thousands of messages: RQ forks per job and costs milliseconds per job, a message costs microseconds.
 """
 
 from __future__ import annotations

@@ -76,7 +76,12 @@ class Outbounds:
 
 
 class Pipeline:
-    """One batch's requests in flight on the channels loop; answers come back through ``answers``."""
+    """One batch's requests in flight on the channels loop; answers come back through ``answers``.
+
+    ``in_flight`` lanes on the loop take the messages in slot order from one queue, each waiting for its
+    message's slot, sending it and putting the answer on the thread-safe queue: no task, no semaphore per
+    message (the loop's time per message is what bounds a worker's rate on a busy machine).
+    """
 
     def __init__(self, settings: SenderSettings, in_flight: int, timeout_seconds: float) -> None:
         self.settings = replace(settings, timeout_seconds=timeout_seconds)
@@ -85,42 +90,52 @@ class Pipeline:
         self.pending = 0  # submitted and not answered yet (counted on the job's thread)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._channel: Channel | None = None
-        self._gate: asyncio.Semaphore | None = None
-        self._tasks: set[asyncio.Task] = set()
+        self._todo: asyncio.Queue | None = None
+        self._lanes: list[asyncio.Task] = []
 
     def start(self) -> None:
-        """Build the channel and the in-flight limit on the loop (once per batch)."""
+        """Build the channel and start the lanes on the loop (once per batch)."""
 
         async def setup(session: aiohttp.ClientSession) -> None:
             self._loop = asyncio.get_running_loop()
             self._channel = channel_for(self.settings, session)
-            self._gate = asyncio.Semaphore(self.in_flight)
+            self._todo = asyncio.Queue()
+            self._lanes = [self._loop.create_task(self._lane()) for _ in range(self.in_flight)]
 
         http.run(setup)
+
+    def stop(self) -> None:
+        """Stop the lanes (after the last answer came, or when giving up on them)."""
+        if self._loop is not None and self._lanes:
+            lanes, self._lanes = self._lanes, []
+            self._loop.call_soon_threadsafe(lambda: [lane.cancel() for lane in lanes])
 
     def submit(self, items: Iterable[tuple[InFlight, Outbound, float]]) -> None:
         """Send each ``(item, outbound, monotonic time of its slot)`` at its slot; returns at once."""
         batch = list(items)
         self.pending += len(batch)
-        self._loop.call_soon_threadsafe(self._schedule, batch)
+        self._loop.call_soon_threadsafe(self._enqueue, batch)
 
-    def _schedule(self, batch: list[tuple[InFlight, Outbound, float]]) -> None:
-        for item, outbound, slot in batch:
-            task = self._loop.create_task(self._send(item, outbound, slot))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+    def _enqueue(self, batch: list[tuple[InFlight, Outbound, float]]) -> None:
+        put = self._todo.put_nowait
+        for entry in batch:
+            put(entry)
 
-    async def _send(self, item: InFlight, outbound: Outbound, slot: float) -> None:
-        delay = slot - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        async with self._gate:
+    async def _lane(self) -> None:
+        todo, channel, answers = self._todo, self._channel, self.answers
+        while True:
+            item, outbound, slot = await todo.get()
+            delay = slot - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
             try:
-                [result] = await self._channel.send([outbound])
+                [result] = await channel.send([outbound])
+            except asyncio.CancelledError:
+                raise
             except Exception as error:  # a channel must not raise; if one does, the request may have left
                 result = SendResult(outbound.key, ResultKind.RETRY, code="disconnected", uncertain=True,
                                     sentence=sentence_for(self.settings.channel, "disconnected"), detail=repr(error))
-        self.answers.put(Answer(item, result, datetime.now(UTC)))
+            answers.put(Answer(item, result, datetime.now(UTC)))
 
     def take(self, wait: float = 0.0, limit: int | None = None) -> list[Answer]:
         """The answers that have come, waiting up to ``wait`` seconds for the first when there are none yet."""
