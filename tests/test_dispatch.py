@@ -604,3 +604,34 @@ def test_a_batch_out_of_time_gives_the_rest_of_its_rows_back_for_the_next_job(ap
     assert all(row.lease_owner is None for row in left)
     assert len(ledger_keys(sandbox)) == 25 - len(left)
     assert dispatch_jobs.enqueue_batches(campaign.id) == 1  # the sweep gives the range its next job
+
+
+def test_a_sender_another_worker_slowed_for_long_gets_nothing_gated_and_the_rows_wait_queued(app, sandbox,
+                                                                                            fast_sender):
+    # Another worker met 131048 (spam limit: the whole sender waits an hour) and slowed the shared pacer.
+    # A batch of this sender must not move rows to "sending" and sit on them for an hour: RQ would kill the
+    # job first, and on a channel that is not idempotent the rows would become "unknown" although nothing left.
+    from campaigns.dispatch.ratelimit import Pacer
+
+    people(3)
+    campaign = sending_campaign(fast_sender, sandbox_template(fast_sender))
+    Pacer(redis_queues.connection).slow_down(f"sender:{fast_sender.id}", 3600)
+    before = utcnow()
+    finished: list[list[dict]] = []
+
+    def run() -> None:
+        with app.app_context():
+            finished.append(send_all(campaign.id))
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(timeout=30)
+    assert finished, "the batch sat on its rows waiting for a slot an hour away"
+    [outcome] = finished[0]
+    assert outcome["counts"]["released"] == 3
+    waiting = rows(campaign.id)
+    assert all((row.status, row.attempts, row.sent_at, row.lease_owner) == (MessageStatus.QUEUED, 0, None, None)
+               for row in waiting)
+    assert all(row.not_before >= before + timedelta(seconds=3500) for row in waiting)
+    assert ledger_keys(sandbox) == []
+    assert campaign_status(campaign.id) is CampaignStatus.SENDING
