@@ -635,3 +635,32 @@ def test_a_sender_another_worker_slowed_for_long_gets_nothing_gated_and_the_rows
     assert all(row.not_before >= before + timedelta(seconds=3500) for row in waiting)
     assert ledger_keys(sandbox) == []
     assert campaign_status(campaign.id) is CampaignStatus.SENDING
+
+
+def test_a_recipient_the_provider_keeps_holding_back_fails_once_the_attempts_are_used_up(app, sandbox, fast_sender):
+    # 131049 defers the row a day each time; without a limit a person Meta keeps protecting would hold the
+    # campaign "sending" for ever.
+    app.config["DISPATCH_MAX_ATTEMPTS"] = 2
+    template = sandbox_template(fast_sender)
+    provider = RefusingProvider(131049, "(#131049) This message was not delivered to maintain healthy ecosystem "
+                                        "engagement.")
+    try:
+        senders.update_sender(fast_sender, {"base_url": provider.url})
+        provider_status_everywhere(template)
+        db.session.commit()
+        people(1)
+        campaign = sending_campaign(fast_sender, template)
+        before = utcnow()
+        send_all(campaign.id)
+        [row] = rows(campaign.id)
+        assert (row.status, row.attempts, row.error_code) == (MessageStatus.DEFERRED, 1, "131049")
+        assert row.not_before >= before + timedelta(hours=24)
+        db.session.execute(update(Message).where(Message.id == row.id).values(not_before=utcnow()))
+        db.session.commit()
+        send_all(campaign.id)
+    finally:
+        provider.stop()
+    [row] = rows(campaign.id)
+    assert (row.status, row.attempts, row.error_code) == (MessageStatus.FAILED, 2, "131049")
+    assert row.failed_at is not None
+    assert campaign_status(campaign.id) is CampaignStatus.COMPLETED
