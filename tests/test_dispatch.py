@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, time, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from itertools import count as counter
@@ -489,19 +491,27 @@ class RefusingProvider:
         self.server.server_close()
 
 
-def test_a_recipient_who_stopped_marketing_is_suppressed_as_an_opt_out(app, sandbox, fast_sender):
-    template = sandbox_template(fast_sender)
-    provider = RefusingProvider(131050, "(#131050) Unable to deliver the message. This recipient has chosen to stop "
-                                        "receiving marketing messages on WhatsApp from your business.")
+@contextmanager
+def refusing_campaign(sender: Sender, code: int, message: str) -> Iterator[tuple[Campaign, Contact]]:
+    """A campaign to one new person, its sender pointed at a provider that refuses every send with ``code``
+    (stopped when the block ends)."""
+    template = sandbox_template(sender)
+    provider = RefusingProvider(code, message)
     try:
-        senders.update_sender(fast_sender, {"base_url": provider.url})
+        senders.update_sender(sender, {"base_url": provider.url})
         provider_status_everywhere(template)
         db.session.commit()
         [person] = people(1)
-        campaign = sending_campaign(fast_sender, template)
-        send_all(campaign.id)
+        yield sending_campaign(sender, template), person
     finally:
         provider.stop()
+
+
+def test_a_recipient_who_stopped_marketing_is_suppressed_as_an_opt_out(app, sandbox, fast_sender):
+    stopped = ("(#131050) Unable to deliver the message. This recipient has chosen to stop receiving marketing "
+               "messages on WhatsApp from your business.")
+    with refusing_campaign(fast_sender, 131050, stopped) as (campaign, person):
+        send_all(campaign.id)
     [row] = rows(campaign.id)
     assert (row.status, row.error_code) == (MessageStatus.FAILED, "131050")
     assert "chosen to stop receiving marketing messages" in row.error_message
@@ -641,15 +651,8 @@ def test_a_recipient_the_provider_keeps_holding_back_fails_once_the_attempts_are
     # 131049 defers the row a day each time; without a limit a person Meta keeps protecting would hold the
     # campaign "sending" for ever.
     app.config["DISPATCH_MAX_ATTEMPTS"] = 2
-    template = sandbox_template(fast_sender)
-    provider = RefusingProvider(131049, "(#131049) This message was not delivered to maintain healthy ecosystem "
-                                        "engagement.")
-    try:
-        senders.update_sender(fast_sender, {"base_url": provider.url})
-        provider_status_everywhere(template)
-        db.session.commit()
-        people(1)
-        campaign = sending_campaign(fast_sender, template)
+    with refusing_campaign(fast_sender, 131049, "(#131049) This message was not delivered to maintain healthy "
+                           "ecosystem engagement.") as (campaign, _person):
         before = utcnow()
         send_all(campaign.id)
         [row] = rows(campaign.id)
@@ -658,8 +661,6 @@ def test_a_recipient_the_provider_keeps_holding_back_fails_once_the_attempts_are
         db.session.execute(update(Message).where(Message.id == row.id).values(not_before=utcnow()))
         db.session.commit()
         send_all(campaign.id)
-    finally:
-        provider.stop()
     [row] = rows(campaign.id)
     assert (row.status, row.attempts, row.error_code) == (MessageStatus.FAILED, 2, "131049")
     assert row.failed_at is not None
