@@ -39,6 +39,7 @@ from audience.models import Contact, Segment
 from audience.segment_definition import parse_definition
 from audience.segments import attribute_text, segment_filter
 from campaigns.models import Campaign, Message, MessageStatus, Template, sent_since
+from campaigns.recipient_facts import consented
 from campaigns.variables import CONTACT_FIELDS, SOURCES
 from compliance.models import BLOCKING_REASONS, Suppression
 from compliance.numbers import not_e164
@@ -140,8 +141,8 @@ class _Sources:
         self.blocked = suppressions.c.blocking == 1
         self.invalid = not_e164(Contact.phone)
         # The consent proof is a source and a moment; one recorded after the launch proves nothing yet.
-        self.no_consent = or_(Contact.consent_at.is_(None), Contact.consent_at > literal(now, UTCDateTime),
-                              func.trim(func.coalesce(Contact.consent_source, "")) == "")
+        # The same proof the preflight and the send-time gate accept (a source blank by any whitespace is none).
+        self.no_consent = or_(Contact.consent_at.is_(None), ~consented(now))
         self.capped = self._capped(template.category.value, now, rules)
 
     def _capped(self, category: str, now: datetime, rules: SendingRules) -> ColumnElement[bool] | None:
