@@ -371,7 +371,9 @@ class Services:
 
 
 def window_counts(times: list[float], seconds: float = 1.0) -> int:
-    """The most accepted messages in any window of ``seconds`` (sliding: every start point is tried)."""
+    """The most messages (times in seconds, any order) in any window of ``seconds`` (sliding: every start
+    point is tried)."""
+    times = sorted(times)
     most, first = 0, 0
     for last, at in enumerate(times):
         while at - times[first] >= seconds:

@@ -35,6 +35,8 @@ import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from dispatch_world import window_counts
+
 from campaigns.dispatch.ratelimit import PACING_MARGIN, Pacer
 
 KEY = "bench"
@@ -146,16 +148,6 @@ def child(name: str, url: str, rate: float, batch: int, seconds: float, start, r
     results.put((times, RoundTrips.count))
 
 
-def most_in_window(times: list[float], seconds: float) -> int:
-    times = sorted(times)
-    most, first = 0, 0
-    for last, at in enumerate(times):
-        while times[first] <= at - seconds:
-            first += 1
-        most = max(most, last - first + 1)
-    return most
-
-
 def run(name: str, url: str, processes: int, rate: float, batch: int, seconds: float) -> str:
     if LIMITERS[name]() is None:
         return f"{name:32} not installed"
@@ -172,7 +164,7 @@ def run(name: str, url: str, processes: int, rate: float, batch: int, seconds: f
     times = [at for per_process, _calls in collected for at in per_process]
     calls = sum(calls for _times, calls in collected)
     span = seconds if times else 1
-    return (f"{name:32} {most_in_window(times, 1):>9} {most_in_window(times, 0.1):>11} "
+    return (f"{name:32} {window_counts(times, 1):>9} {window_counts(times, 0.1):>11} "
             f"{len(times) / span:>9.1f} {calls / max(len(times), 1):>12.3f}")
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, time, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from itertools import count as counter
@@ -489,19 +491,27 @@ class RefusingProvider:
         self.server.server_close()
 
 
-def test_a_recipient_who_stopped_marketing_is_suppressed_as_an_opt_out(app, sandbox, fast_sender):
-    template = sandbox_template(fast_sender)
-    provider = RefusingProvider(131050, "(#131050) Unable to deliver the message. This recipient has chosen to stop "
-                                        "receiving marketing messages on WhatsApp from your business.")
+@contextmanager
+def refusing_campaign(sender: Sender, code: int, message: str) -> Iterator[tuple[Campaign, Contact]]:
+    """A campaign to one new person, its sender pointed at a provider that refuses every send with ``code``
+    (stopped when the block ends)."""
+    template = sandbox_template(sender)
+    provider = RefusingProvider(code, message)
     try:
-        senders.update_sender(fast_sender, {"base_url": provider.url})
+        senders.update_sender(sender, {"base_url": provider.url})
         provider_status_everywhere(template)
         db.session.commit()
         [person] = people(1)
-        campaign = sending_campaign(fast_sender, template)
-        send_all(campaign.id)
+        yield sending_campaign(sender, template), person
     finally:
         provider.stop()
+
+
+def test_a_recipient_who_stopped_marketing_is_suppressed_as_an_opt_out(app, sandbox, fast_sender):
+    stopped = ("(#131050) Unable to deliver the message. This recipient has chosen to stop receiving marketing "
+               "messages on WhatsApp from your business.")
+    with refusing_campaign(fast_sender, 131050, stopped) as (campaign, person):
+        send_all(campaign.id)
     [row] = rows(campaign.id)
     assert (row.status, row.error_code) == (MessageStatus.FAILED, "131050")
     assert "chosen to stop receiving marketing messages" in row.error_message
@@ -604,3 +614,54 @@ def test_a_batch_out_of_time_gives_the_rest_of_its_rows_back_for_the_next_job(ap
     assert all(row.lease_owner is None for row in left)
     assert len(ledger_keys(sandbox)) == 25 - len(left)
     assert dispatch_jobs.enqueue_batches(campaign.id) == 1  # the sweep gives the range its next job
+
+
+def test_a_sender_another_worker_slowed_for_long_gets_nothing_gated_and_the_rows_wait_queued(app, sandbox,
+                                                                                            fast_sender):
+    # Another worker met 131048 (spam limit: the whole sender waits an hour) and slowed the shared pacer.
+    # A batch of this sender must not move rows to "sending" and sit on them for an hour: RQ would kill the
+    # job first, and on a channel that is not idempotent the rows would become "unknown" although nothing left.
+    from campaigns.dispatch.ratelimit import Pacer
+
+    people(3)
+    campaign = sending_campaign(fast_sender, sandbox_template(fast_sender))
+    Pacer(redis_queues.connection).slow_down(f"sender:{fast_sender.id}", 3600)
+    before = utcnow()
+    finished: list[list[dict]] = []
+
+    def run() -> None:
+        with app.app_context():
+            finished.append(send_all(campaign.id))
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(timeout=30)
+    assert finished, "the batch sat on its rows waiting for a slot an hour away"
+    [outcome] = finished[0]
+    assert outcome["counts"]["released"] == 3
+    waiting = rows(campaign.id)
+    assert all((row.status, row.attempts, row.sent_at, row.lease_owner) == (MessageStatus.QUEUED, 0, None, None)
+               for row in waiting)
+    assert all(row.not_before >= before + timedelta(seconds=3500) for row in waiting)
+    assert ledger_keys(sandbox) == []
+    assert campaign_status(campaign.id) is CampaignStatus.SENDING
+
+
+def test_a_recipient_the_provider_keeps_holding_back_fails_once_the_attempts_are_used_up(app, sandbox, fast_sender):
+    # 131049 defers the row a day each time; without a limit a person Meta keeps protecting would hold the
+    # campaign "sending" for ever.
+    app.config["DISPATCH_MAX_ATTEMPTS"] = 2
+    with refusing_campaign(fast_sender, 131049, "(#131049) This message was not delivered to maintain healthy "
+                           "ecosystem engagement.") as (campaign, _person):
+        before = utcnow()
+        send_all(campaign.id)
+        [row] = rows(campaign.id)
+        assert (row.status, row.attempts, row.error_code) == (MessageStatus.DEFERRED, 1, "131049")
+        assert row.not_before >= before + timedelta(hours=24)
+        db.session.execute(update(Message).where(Message.id == row.id).values(not_before=utcnow()))
+        db.session.commit()
+        send_all(campaign.id)
+    [row] = rows(campaign.id)
+    assert (row.status, row.attempts, row.error_code) == (MessageStatus.FAILED, 2, "131049")
+    assert row.failed_at is not None
+    assert campaign_status(campaign.id) is CampaignStatus.COMPLETED

@@ -309,6 +309,32 @@ def test_cancelling_skips_the_rows_not_yet_sent_and_lets_those_in_flight_finish(
     assert row(other).status is S.QUEUED
 
 
+def test_a_row_in_flight_at_the_cancel_and_answered_with_a_retry_is_not_left_queued_for_ever(app):
+    # Nothing sends a cancelled campaign's rows (right), so a retry written after the cancel would wait for ever.
+    from campaigns.dispatch import results
+    from campaigns.dispatch.claims import Claimed
+    from campaigns.dispatch.ratelimit import Pacer
+    from campaigns.dispatch.sending import Answer, InFlight
+    from channels.base import ResultKind, SendResult
+
+    campaign = campaign_on("sandbox")
+    sending = in_flight(campaign, lease_seconds=30)
+    campaign_specs.cancel_campaign(campaign)
+    db.session.commit()
+    flying = row(sending)
+    item = InFlight(Claimed(flying.id, flying.phone, flying.idempotency_key, {}, 0), flying.sent_at)
+    answer = Answer(item, SendResult(flying.idempotency_key, ResultKind.RETRY, code="131000", retry_after=5), utcnow())
+    policy = results.Policy(campaign.id, campaign.sender_id, "batch-1", True, 8, 2.0)
+    results.record(policy, [answer], Pacer(redis_queues.connection))
+    db.session.commit()
+    assert row(sending).status is S.QUEUED  # the batch did not know of the cancel
+
+    assert sweep()["cancelled"] == 1
+    db.session.commit()
+    assert rows_by_status(campaign) == {sending: (S.SKIPPED, "cancelled")}
+    assert batch_campaigns() == []
+
+
 def test_a_cancel_that_rolls_back_skips_nothing(app):
     campaign = campaign_on("sandbox")
     queued = add_row(campaign, S.QUEUED)
@@ -373,7 +399,7 @@ def test_the_sweep_enqueues_the_batches_of_campaigns_with_due_rows_only_and_comp
     assert batch_campaigns() == [], "nothing may reach Redis before the sweep commits"
     db.session.commit()
 
-    assert counts == {"requeued": 1, "unknown": 1, "failed_unknown": 0, "due": 3, "completed": 1}
+    assert counts == {"requeued": 1, "unknown": 1, "failed_unknown": 0, "cancelled": 0, "due": 3, "completed": 1}
     assert batch_campaigns() == sorted([window_opened.id, retry_due.id, worker_died.id])
     assert row(recovered).status is S.QUEUED and row(doubtful).status is S.UNKNOWN
     assert status_of(finished) is CampaignStatus.COMPLETED

@@ -397,10 +397,11 @@ def test_past_send_at_with_no_worker_running_it_launches_when_one_starts(app, au
 
 
 @pytest.mark.slow
-def test_two_workers_running_duplicate_launch_jobs_launch_once(app, audience, start_worker):
+def test_two_workers_running_duplicate_launch_jobs_launch_once(app, audience, start_worker, sandbox_sender):
     """As when a scheduler picks a campaign up again (Chatwoot) or crons overlap (Mautic): two jobs
-    for the same launch, under different ids, on two real workers at once."""
-    campaign = add_campaign()
+    for the same launch, under different ids, on two real workers at once. (The launch enqueues its send
+    batches; with a sender on the sandbox they drain at once, so the burst workers can run out of work.)"""
+    campaign = add_campaign(sender=sandbox_sender)
     db.session.commit()
     campaign.status = CampaignStatus.SCHEDULED
     db.session.commit()

@@ -67,11 +67,12 @@ APPROVED_AS_IT_IS = "approved as it is"
 
 def add_campaign(*, definition: dict | None = None, variables: dict | None = None, template: Template | None = None,
                  status: CampaignStatus = CampaignStatus.APPROVED, send_at=None,
-                 approved_hash: str | None = APPROVED_AS_IT_IS) -> Campaign:
+                 approved_hash: str | None = APPROVED_AS_IT_IS, sender: Sender | None = None) -> Campaign:
     """An approved campaign over a segment (Russian contacts by default), committed; its approval
-    covers its content as it is unless ``approved_hash`` says otherwise."""
+    covers its content as it is unless ``approved_hash`` says otherwise. Its sender is a new one that
+    reaches no provider, unless ``sender`` is given."""
     number = next(_names)
-    sender = Sender(name=f"Магазин {number}", phone=f"+7495{number:07d}", tier="TIER_UNLIMITED")
+    sender = sender or Sender(name=f"Магазин {number}", phone=f"+7495{number:07d}", tier="TIER_UNLIMITED")
     segment = Segment(name=f"Сегмент {number}", definition=definition or {"countries": ["RU"]})
     template = template or add_template()
     db.session.add_all([sender, segment])

@@ -60,7 +60,7 @@ class WorkerProcess:
 
 
 @pytest.fixture
-def start_worker(database_url, redis_url, tmp_path):
+def start_worker(app, database_url, redis_url, tmp_path):
     """Start the real worker; on the way out, kill anything a failed test left running."""
     env = {
         **os.environ,
@@ -68,6 +68,8 @@ def start_worker(database_url, redis_url, tmp_path):
         "REDIS_URL": redis_url,
         "VESTNIK_INSTANCE_PATH": str(tmp_path / "instance"),
         "SECRET_KEY": "worker-test-secret-key-long-enough-for-production",
+        # The test's own keys: the worker decrypts the senders' secrets the test stored.
+        "VESTNIK_SECRETS_KEY": ", ".join(app.config["SECRETS_KEYS"]),
     }
     started: list[WorkerProcess] = []
 

@@ -32,7 +32,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import func, select
 
 from campaigns import senders
 from campaigns.dispatch import claims, gate, results
@@ -40,7 +40,7 @@ from campaigns.dispatch.claims import Claimed
 from campaigns.dispatch.completion import complete_if_done
 from campaigns.dispatch.ratelimit import Pacer, TierReservations
 from campaigns.dispatch.sending import InFlight, Outbounds, Pipeline, slot_times
-from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus, Sender, Template
+from campaigns.models import Campaign, CampaignStatus, Message, Sender, Template
 from campaigns.preflight import sending_rules_for
 from channels.registry import CHANNELS
 from compliance.sending import tier_limit
@@ -180,7 +180,11 @@ class _Run:
                 self._give_back(claimed[start + self.chunk:])
                 return
             if gated.sending:
-                slots = slot_times(self.pacer.reserve(self.limits, len(gated.sending)))
+                offsets = self.pacer.reserve(self.limits, len(gated.sending))
+                if offsets[0] > self.lease:
+                    self._wait_for_sender(offsets[0], gated.sending, claimed[start + self.chunk:])
+                    return
+                slots = slot_times(offsets)
                 self.pipeline.submit((InFlight(row, gated.sent_at), self.outbounds.build(row), slot)
                                      for row, slot in zip(gated.sending, slots, strict=True))
                 self.last_slot = slots[-1]
@@ -230,6 +234,17 @@ class _Run:
             db.session.commit()
             self.renewed_at = now
 
+    def _wait_for_sender(self, wait: float, gated: list[Claimed], rest: list[Claimed]) -> None:
+        """The shared pacer's next slot is more than a lease away (another worker's provider slowed the whole
+        sender down): rather than hold rows ``sending`` that long — judged long before they leave, and left
+        ``unknown`` if RQ kills the waiting job — put them back until then and give back the rest."""
+        self.sender_until = max(self.sender_until, time.monotonic() + wait)
+        put_back = gate.put_back([row.id for row in gated], self.owner, utcnow() + timedelta(seconds=wait))
+        self.unsubmitted = []
+        db.session.commit()
+        self.outcome.counts["released"] += put_back
+        self._give_back(rest)
+
     def _give_back(self, rows: list[Claimed]) -> None:
         """Release claimed rows the batch will not send now (until the sender may send again, if it must wait)."""
         wait = self.sender_until - time.monotonic()
@@ -277,11 +292,7 @@ class _Run:
         if not self.unsubmitted:
             return
         # Their requests never left: back to queued as they were, not left for the recovery to call unknown.
-        db.session.execute(
-            update(Message).where(and_(Message.id.in_(self.unsubmitted), Message.lease_owner == self.owner,
-                                       Message.status == MessageStatus.SENDING))
-            .values(status=MessageStatus.QUEUED, sent_at=None, attempts=Message.attempts - 1, lease_owner=None,
-                    lease_until=None).execution_options(synchronize_session=False))
+        gate.put_back(self.unsubmitted, self.owner)
         self.unsubmitted = []
 
     def _salvage_claims(self) -> None:

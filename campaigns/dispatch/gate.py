@@ -152,6 +152,19 @@ def _to_sending(rows: list[Claimed], owner: str, now: datetime) -> list[int]:
     ))
 
 
+def put_back(ids: list[int], owner: str, not_before: datetime | None = None) -> int:
+    """Undo the gate for rows ``owner`` moved to ``sending`` whose requests never left: ``queued`` again as they
+    were (attempt uncounted, no send time, lease cleared), due at ``not_before``. Returns how many; flushes."""
+    if not ids:
+        return 0
+    return db.session.execute(
+        update(Message)
+        .where(Message.id.in_(ids), Message.lease_owner == owner, Message.status == MessageStatus.SENDING)
+        .values(status=MessageStatus.QUEUED, sent_at=None, attempts=Message.attempts - 1, lease_owner=None,
+                lease_until=None, not_before=not_before).execution_options(synchronize_session=False)
+    ).rowcount
+
+
 def _tier_seed(sender_id: int, now: datetime) -> list[tuple[str, datetime]]:
     """The phones the sender reached in the last 24 h, each with its latest send (for a Redis that forgot)."""
     return [(phone, at) for phone, at in db.session.execute(

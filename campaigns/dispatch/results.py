@@ -9,7 +9,7 @@ Every answer becomes one parameter set of the same UPDATE, guarded by the batch'
   with the transient code and words, ``sent_at`` cleared (it did not go out). The provider's
   ``SENDER`` scope slows the whole sender down in the shared pacer (every worker's next slots move), and
   the batch gives back the rest of its rows until then; ``RECIPIENT`` scope defers only this row
-  (``deferred``, due after the provider's wait: a day for 131049);
+  (``deferred``, due after the provider's wait: a day for 131049), within the same attempts;
 - a retry that may have been accepted (a timeout after the request left) on a channel without idempotent
   sends → ``unknown``, never sent again: a status carrying its key settles it (``settle``);
 - attempts used up → ``failed`` with the last transient code;
@@ -100,6 +100,7 @@ def record(policy: Policy, answers: list[Answer], pacer: Pacer) -> Recorded:
     for answer in answers:
         result, item = answer.result, answer.item
         attempts = item.row.attempts + 1  # the gate counted this attempt
+        retrying = result.kind is ResultKind.RETRY and attempts < policy.max_attempts
         values: dict[str, Any] = {"row_id": item.row.id, "owner": policy.owner, "provider_id": None, "at": None,
                                   "due": None, "code": result.code, "words": _words(result), "failed": None}
         if result.kind is ResultKind.ACCEPTED:
@@ -107,9 +108,9 @@ def record(policy: Policy, answers: list[Answer], pacer: Pacer) -> Recorded:
                           words=None)
         elif result.kind is ResultKind.RETRY and result.uncertain and not policy.idempotent:
             values.update(new_status=MessageStatus.UNKNOWN, at=item.sent_at)
-        elif result.kind is ResultKind.RETRY and result.scope is RetryScope.RECIPIENT:
+        elif retrying and result.scope is RetryScope.RECIPIENT:
             values.update(new_status=MessageStatus.DEFERRED, due=now + timedelta(seconds=result.retry_after or 0))
-        elif result.kind is ResultKind.RETRY and attempts < policy.max_attempts:
+        elif retrying:
             wait = max(result.retry_after or 0.0, backoff(attempts, policy.backoff_seconds))
             values.update(new_status=MessageStatus.QUEUED, due=now + timedelta(seconds=wait))
             if result.scope is RetryScope.SENDER:

@@ -1,7 +1,8 @@
 """The dispatch sweep, on RQ's cron every ``DISPATCH_SWEEP_SECONDS``: what no batch job will do by itself.
 
 1. Recover the rows of batches that died (``recovery.recover_expired_leases``) and fail the ``unknown`` rows
-   no status settled in time (``recovery.fail_unsettled``).
+   no status settled in time (``recovery.fail_unsettled``); skip the rows of cancelled campaigns that came
+   back to wait after the cancel (a retry of a row in flight: ``cancel.skip_left_behind``).
 2. For every ``sending`` campaign with a due row — ``queued`` or ``deferred`` with ``not_before`` past or
    empty and no live lease: a deferred row whose window opened, a retry whose backoff ended, a recovered row,
    a batch job Redis lost — enqueue its batches (``jobs.enqueue_batches``) once this commits. The batch jobs
@@ -23,6 +24,7 @@ from rq.job import Job
 from sqlalchemy import exists, or_, select
 
 from campaigns.dispatch import completion, jobs
+from campaigns.dispatch.cancel import skip_left_behind
 from campaigns.dispatch.recovery import fail_unsettled, recover_expired_leases
 from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus
 from dbtypes import utcnow
@@ -49,11 +51,13 @@ def due_campaigns(now: datetime | None = None) -> list[int]:
 
 
 def sweep(now: datetime | None = None) -> dict[str, int]:
-    """Recover, fail what is unsettled, enqueue the due campaigns' batches (after the caller's commit) and
-    complete the finished campaigns; returns the counts. Flushes only: the job commits."""
+    """Recover, fail what is unsettled, skip what a cancel left behind, enqueue the due campaigns' batches
+    (after the caller's commit) and complete the finished campaigns; returns the counts. Flushes only: the job
+    commits."""
     now = now or utcnow()
     counts = recover_expired_leases(now)
     counts["failed_unknown"] = fail_unsettled(now)
+    counts["cancelled"] = skip_left_behind()
     due = due_campaigns(now)
     for campaign_id in due:
         after_commit(partial(jobs.enqueue_batches, campaign_id))

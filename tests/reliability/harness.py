@@ -203,12 +203,16 @@ class Workers:
             everyone += worker.seen
             if worker.popen.poll() is None:
                 everyone.append(psutil.Process(worker.pid))
-        kill_all(everyone)
+        for process in everyone:
+            try:
+                process.kill()
+            except psutil.NoSuchProcess:
+                pass
         for worker in self.started:
-            if worker.popen.poll() is None:
-                worker.popen.kill()
             worker.popen.wait(timeout=WAIT_SECONDS)
-        return survivors(everyone)
+        left = survivors(everyone, timeout=WAIT_SECONDS)
+        kill_all(left)  # a last resort, should the assertion that follows fail
+        return left
 
 
 def worker_env(database_url: str, redis_url: str) -> dict[str, str]:
