@@ -110,6 +110,7 @@ class Services:
         self.seen: list[psutil.Process] = []
         self.app = None
         self.context = None
+        self.arrivals: list[float] = []  # the accepted sends' arrivals (before the latency), as ``accepted`` read
 
     # --- start and stop ---
 
@@ -256,6 +257,8 @@ class Services:
     def accepted(self) -> tuple[list[float], dict[str, int]]:
         """The sandbox's accept time of every message it accepted (sorted), and its counts."""
         ledger = self.control("GET", "/_sandbox/ledger")
+        self.arrivals = sorted(request["at"] for request in ledger["requests"]
+                               if request["path"].endswith("/messages") and request["status"] == 200)
         return sorted(message["at"] for message in ledger["messages"]), ledger["counts"]
 
     # --- the campaign ---
