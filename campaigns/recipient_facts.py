@@ -36,7 +36,7 @@ from compliance.models import Suppression, SuppressionReason
 from compliance.numbers import not_e164
 from compliance.send_verdicts import RecipientFacts
 from compliance.sending import SendingRules
-from dbtypes import UTCDateTime
+from dbtypes import UTCDateTime, one_of
 from extensions import db
 
 # Every character ``str.strip()`` removes: SQL's TRIM removes only spaces by default, and a consent
@@ -121,11 +121,13 @@ def message_facts(message_ids: Iterable[int], sender_id: int, category: str, now
     ids = sorted(set(message_ids))
     if not ids:
         return {}
-    phones = select(Message.phone).where(Message.id.in_(ids))
+    # One array parameter on PostgreSQL instead of an IN list per statement (``dbtypes.one_of``).
+    judged = one_of(Message.id, ids, db.session.get_bind().dialect.name)
+    phones = select(Message.phone).where(judged)
     rows = db.session.execute(
         select(Message.id, Message.phone, Contact.country, Contact.timezone, consented(now))
         .join(Contact, Contact.id == Message.contact_id)
-        .where(Message.id.in_(ids))
+        .where(judged)
     ).all()
     suppressed: dict[str, list[str]] = {}
     for phone, reason in db.session.execute(
@@ -135,7 +137,7 @@ def message_facts(message_ids: Iterable[int], sender_id: int, category: str, now
     history = {
         phone: History(int(today or 0), int(week or 0), bool(contacted))
         for phone, today, week, contacted in db.session.execute(
-            _history(sender_id, category, now, rules).where(Message.phone.in_(phones), Message.id.not_in(ids)))
+            _history(sender_id, category, now, rules).where(Message.phone.in_(phones), ~judged))
     }
     facts = {}
     for message_id, phone, country, zone, has_consent in rows:

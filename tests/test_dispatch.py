@@ -11,6 +11,7 @@ from datetime import UTC, datetime, time, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from itertools import count as counter
 from itertools import pairwise
+from time import monotonic
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -25,7 +26,8 @@ from campaigns import message_templates as templates
 from campaigns.content import content_hash
 from campaigns.dispatch import batch, claims, completion, gate, results
 from campaigns.dispatch import jobs as dispatch_jobs
-from campaigns.dispatch.sending import Outbounds
+from campaigns.dispatch.sending import InFlight, Outbounds, Pipeline
+from campaigns.dispatch.sending import slot_times as batch_slot_times
 from campaigns.lifecycle import transition
 from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus, Sender, Template
 from channels.sandbox import defaults as sandbox_defaults
@@ -292,6 +294,47 @@ def test_sends_leave_at_the_campaigns_rate(app, sandbox, fast_sender):
     # Ten intervals of 1/20 s at least (less the pacer's margin): a batch that sent them all at once fails.
     assert times[-1] - times[0] >= 10 / 20 * 0.9
     assert all(later - earlier > 1 / 20 * 0.5 for earlier, later in pairwise(times))
+
+
+def test_a_message_whose_slot_passed_during_a_stall_is_not_sent_on_it(app, sandbox, fast_sender):
+    """Sent at once, overdue messages would bunch with the slots after them (every worker's slots are one
+    spaced stream): a lane hands a late one back instead, and it leaves on a fresh slot."""
+    [contact] = people(1)
+    pipeline = Pipeline(senders.settings_for(fast_sender), in_flight=2, timeout_seconds=5)
+    pipeline.start()
+    try:
+        row = claims.Claimed(id=1, phone=contact.phone, key="late-1", variables=dict.fromkeys(VARIABLES, "x"),
+                             attempts=0)
+        outbound = Outbounds(sandbox_template(fast_sender)).build(row)
+        item = InFlight(row, utcnow())
+        pipeline.submit([(item, outbound, monotonic() - 1)])  # its slot passed a second ago
+        missed = wait_for(pipeline.take_missed, "the late message to be handed back")
+        assert [entry[0] for entry in missed] == [item] and pipeline.pending == 1
+        assert ledger_keys(sandbox) == []
+        pipeline.submit([(item, outbound, monotonic())], again=True)
+        [answer] = wait_for(lambda: pipeline.take(wait=0.1), "the answer on the fresh slot")
+        assert answer.result.accepted and pipeline.pending == 0
+        assert ledger_keys(sandbox) == ["late-1"]
+    finally:
+        pipeline.stop()
+
+
+def test_a_batch_gives_messages_that_missed_their_slots_fresh_ones_and_sends_each_once(app, sandbox, fast_sender,
+                                                                                    monkeypatch):
+    people(6)
+    campaign = sending_campaign(fast_sender, sandbox_template(fast_sender))
+    stalled = iter([True])
+
+    def stalling(offsets):  # the first sub-chunk's slots as if the job's thread had stalled for two seconds
+        slots = batch_slot_times(offsets)
+        return [slot - 2 for slot in slots] if next(stalled, False) else slots
+
+    monkeypatch.setattr(batch, "slot_times", stalling)
+    outcomes = send_all(campaign.id)
+
+    assert sum(outcome["counts"].get("reslotted", 0) for outcome in outcomes) == 6
+    assert sorted(ledger_keys(sandbox)) == sorted(row.idempotency_key for row in rows(campaign.id))
+    assert {row.status for row in rows(campaign.id)} == {MessageStatus.SENT}
 
 
 def test_a_number_opted_out_between_two_batches_gets_nothing(app, sandbox, fast_sender):

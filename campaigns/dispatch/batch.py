@@ -211,7 +211,19 @@ class _Run:
             self._collect(wait=WRITE_INTERVAL_SECONDS)
         self._collect(force=True)
 
+    def _reslot_missed(self) -> None:
+        """Give the messages that missed their slot fresh ones (``sending.LATE_SECONDS``)."""
+        missed = self.pipeline.take_missed()
+        if not missed:
+            return
+        slots = slot_times(self.pacer.reserve(self.limits, len(missed)))
+        self.pipeline.submit(((item, outbound, slot) for (item, outbound), slot in zip(missed, slots, strict=True)),
+                             again=True)
+        self.last_slot = max(self.last_slot, slots[-1])
+        self.outcome.counts["reslotted"] += len(missed)
+
     def _collect(self, wait: float = 0.0, force: bool = False) -> None:
+        self._reslot_missed()
         taken = self.pipeline.take(wait)
         if taken and not self.buffer:
             self.buffered_at = time.monotonic()
@@ -285,6 +297,10 @@ class _Run:
         deadline = time.monotonic() + self.lease / 2  # the rows' lease must still be ours when we write
         while self.pipeline.pending and time.monotonic() < deadline:
             self.buffer.extend(self.pipeline.take(wait=WRITE_INTERVAL_SECONDS))
+            missed = self.pipeline.take_missed()
+            if missed:  # they never left: queued again as they were, not left for the recovery to call unknown
+                gate.put_back([item.row.id for item, _outbound in missed], self.owner)
+                self.pipeline.forget(len(missed))
         chunk, self.buffer = self.buffer, []
         results.record(self.policy, chunk, self.pacer)
 

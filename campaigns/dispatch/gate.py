@@ -34,7 +34,7 @@ from campaigns.recipient_facts import message_facts
 from compliance.send_verdicts import RecipientFacts, SendContext, evaluate
 from compliance.sending import SendingRules
 from compliance.verdict import Outcome
-from dbtypes import utcnow
+from dbtypes import one_of, utcnow
 from extensions import db
 
 # The first key of the two-key advisory locks: phone locks of dispatch, apart from anyone else's.
@@ -130,7 +130,8 @@ def _skip_code(decision: Any, facts: RecipientFacts) -> str:
 
 def _held(ids: Iterable[int], owner: str) -> Any:
     # Only rows still ours and not sent: a cancel may have skipped them, a lost lease given them to another batch.
-    return and_(Message.id.in_(list(ids)), Message.lease_owner == owner, Message.status.in_(DUE_STATUSES))
+    return and_(one_of(Message.id, ids, db.session.get_bind().dialect.name), Message.lease_owner == owner,
+                Message.status.in_(DUE_STATUSES))
 
 
 def _move(ids: list[int], owner: str, **values: Any) -> int:

@@ -5,7 +5,11 @@ The batch job's thread does the database and Redis work; the HTTP runs on the pr
 messages with the moment each may leave (the slots ``ratelimit.Pacer`` reserved, turned into this
 process's monotonic clock); the loop sends each at its slot, at most ``in_flight`` at once, and puts each
 answer on a thread-safe queue that the job's thread drains and writes in chunks (``results``). A slot is
-a floor, never a promise: with every request slot taken a message goes later, never earlier.
+a floor, never a promise: with every request slot taken a message goes later, never earlier — but never much
+later either. Every worker's slots are one evenly spaced stream, so a message that left long after its slot
+(the loop or the job's thread stalled) would bunch with the slots after it, and the provider counts arrivals:
+one more than ``LATE_SECONDS`` late is handed back (``take_missed``) for a fresh slot instead. Lateness within
+it is what the pacer's margin (``ratelimit.PACING_MARGIN``) absorbs.
 
 ``Outbounds`` builds the wire-neutral message of a row as ``campaigns.test_sends.outbound_for`` does
 (the template's variables in their order, positional by number), with the template's parsing done once
@@ -30,6 +34,11 @@ from channels import http
 from channels.base import Channel, Outbound, Parameter, ResultKind, SenderSettings, SendResult, TemplateContent
 from channels.errors import sentence_for
 from channels.registry import channel_for
+
+# The pacer keeps 2 % of every second spare (``ratelimit.PACING_MARGIN``): 20 ms of lateness per second can
+# never add up to more than the rate in any one-second window; half of it is left for the clock's own error
+# (slots are read after the pacer's round trip).
+LATE_SECONDS = 0.01
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +96,8 @@ class Pipeline:
         self.settings = replace(settings, timeout_seconds=timeout_seconds)
         self.in_flight = in_flight
         self.answers: queue.SimpleQueue[Answer] = queue.SimpleQueue()
+        # Messages whose slot passed before a lane could send them: still pending, they need a fresh slot.
+        self.missed: queue.SimpleQueue[tuple[InFlight, Outbound]] = queue.SimpleQueue()
         self.pending = 0  # submitted and not answered yet (counted on the job's thread)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._channel: Channel | None = None
@@ -110,11 +121,26 @@ class Pipeline:
             lanes, self._lanes = self._lanes, []
             self._loop.call_soon_threadsafe(lambda: [lane.cancel() for lane in lanes])
 
-    def submit(self, items: Iterable[tuple[InFlight, Outbound, float]]) -> None:
-        """Send each ``(item, outbound, monotonic time of its slot)`` at its slot; returns at once."""
+    def submit(self, items: Iterable[tuple[InFlight, Outbound, float]], again: bool = False) -> None:
+        """Send each ``(item, outbound, monotonic time of its slot)`` at its slot; returns at once. ``again``: they
+        are missed messages with fresh slots, pending already."""
         batch = list(items)
-        self.pending += len(batch)
+        if not again:
+            self.pending += len(batch)
         self._loop.call_soon_threadsafe(self._enqueue, batch)
+
+    def take_missed(self) -> list[tuple[InFlight, Outbound]]:
+        """The messages handed back for being late, since the last call (still counted as pending)."""
+        taken = []
+        try:
+            while True:
+                taken.append(self.missed.get_nowait())
+        except queue.Empty:
+            return taken
+
+    def forget(self, count: int) -> None:
+        """Stop waiting for ``count`` missed messages that will not be submitted again (put back instead)."""
+        self.pending -= count
 
     def _enqueue(self, batch: list[tuple[InFlight, Outbound, float]]) -> None:
         put = self._todo.put_nowait
@@ -122,12 +148,15 @@ class Pipeline:
             put(entry)
 
     async def _lane(self) -> None:
-        todo, channel, answers = self._todo, self._channel, self.answers
+        todo, channel, answers, missed = self._todo, self._channel, self.answers, self.missed
         while True:
             item, outbound, slot = await todo.get()
             delay = slot - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
+            if time.monotonic() - slot > LATE_SECONDS:
+                missed.put((item, outbound))
+                continue
             try:
                 [result] = await channel.send([outbound])
             except asyncio.CancelledError:

@@ -80,6 +80,9 @@ def graph(sandbox: Sandbox, handler: Handler) -> Callable[[web.BaseRequest], Awa
     async def wrapped(request: web.BaseRequest) -> web.Response:
         state = sandbox.state
         settings = state.settings
+        # Before the latency: the ledger's request times are arrivals, what a provider's rate limit counts (a
+        # busy loop's late wake-ups after the sleep would bunch them where the client never did).
+        arrived = time.time()
         if settings.latency_ms:
             await asyncio.sleep(settings.latency_ms / 1000)
         node = request["node"]
@@ -95,11 +98,12 @@ def graph(sandbox: Sandbox, handler: Handler) -> Callable[[web.BaseRequest], Awa
             elif fault is not None:
                 raise fault
             response = await handler(request, sandbox, node, number)
-            state.ledger.request(request.method, request.raw_path, response.status, None, request.get("key"))
+            state.ledger.request(request.method, request.raw_path, response.status, None, request.get("key"), arrived)
         except GraphError as error:
             response = web.Response(status=error.status, body=error.body(), content_type=JSON,
                                     headers=error.headers())
-            state.ledger.request(request.method, request.raw_path, error.status, error.code, request.get("key"))
+            state.ledger.request(request.method, request.raw_path, error.status, error.code, request.get("key"),
+                                 arrived)
         if hold:
             # The request was handled (a send is accepted) but its answer is held back longer than any client
             # waits, as when Meta's answer is lost on the way: the client cannot know whether it went through.

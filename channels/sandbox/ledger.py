@@ -60,9 +60,12 @@ class Ledger:
         self.counts: Counter[str] = Counter()
         self.codes: Counter[str] = Counter()
 
-    def request(self, method: str, path: str, status: int, code: int | None = None, key: str | None = None) -> None:
-        """Record one Graph API request and its answer (``code``: the error code, None when it succeeded)."""
-        self.requests.append((method, sys.intern(path), status, code, key, time.time()))  # one copy of each path
+    def request(self, method: str, path: str, status: int, code: int | None = None, key: str | None = None,
+                at: float | None = None) -> None:
+        """Record one Graph API request and its answer (``code``: the error code, None when it succeeded); ``at``
+        is when it arrived (a provider counts its rate limits by arrivals), now if not given."""
+        # One copy of each path.
+        self.requests.append((method, sys.intern(path), status, code, key, time.time() if at is None else at))
         self.counts["requests"] += 1
         if code is not None:
             self.counts["errors"] += 1

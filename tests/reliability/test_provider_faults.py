@@ -1,9 +1,8 @@
 """The provider answers 30 % of the requests with HTTP 429, code 130429 or HTTP 500 for a while, then
 recovers: every recipient is still accepted exactly once (a throttle or a server error is transient, never a
 permanent failure), and the campaign's rate is never exceeded at the provider — counted from the arrival
-times of the requests (every try, refused ones included) and of the accepted messages, by two workers
-sharing one limit. (Today up to ~15 % over the rate happens after stalls: that is an expected failure,
-reported with its figures; more than ``JITTER`` over always fails.)
+times of the requests (every try, refused ones included: what a provider's limit counts), by two workers
+sharing one limit, on a loaded machine where the workers' threads stall now and then.
 """
 
 from __future__ import annotations
@@ -34,10 +33,6 @@ CAMPAIGN_RATE = 100  # the campaign's own limit, below its sender's
 SENDER_RATE = 400
 FAULTS = {"http_429": 0.1, "code_130429": 0.1, "http_500": 0.1}
 FAULTED = 40  # refused requests before the provider recovers
-# A known defect lets sends bunch after a stall (see the xfail below: 101–114 in a second at 100 msg/s on a
-# loaded machine); more over the rate than this always fails. A limiter kept per process would let two workers
-# through at twice the rate, one that ignores the campaign's own rate at the sender's four times.
-JITTER = 0.25
 
 
 def test_throttles_and_server_errors_delay_but_never_lose_and_the_rate_holds(app, people, workers, provider):
@@ -69,11 +64,6 @@ def test_throttles_and_server_errors_delay_but_never_lose_and_the_rate_holds(app
     assert any(row.attempts > 1 for row in rows.values()), "the refused messages were tried again"
 
     tries = busiest_second([request["at"] for request in tried])
-    accepts = busiest_second([message["at"] for message in ledger["messages"]])
-    # Twice the rate is what a limiter kept per process would let through with two workers: that always fails.
-    assert max(tries, accepts) <= CAMPAIGN_RATE * (1 + JITTER), (
-        f"{tries} requests ({accepts} accepted) reached the provider within one second")
-    if max(tries, accepts) > CAMPAIGN_RATE:
-        pytest.xfail(f"{tries} requests ({accepts} accepted) within one second at {CAMPAIGN_RATE} msg/s: a "
-                     "message whose slot passed during a stall leaves at once (campaigns/dispatch/sending.py, the "
-                     "lanes), so overdue sends bunch: a known defect")
+    # A limiter kept per process lets two workers through at twice the rate, one that ignores the campaign's own
+    # rate at the sender's four times; overdue sends let out together after a stall, 101–114 (as they once did).
+    assert tries <= CAMPAIGN_RATE, f"{tries} requests reached the provider within one second"
