@@ -708,3 +708,28 @@ def test_a_recipient_the_provider_keeps_holding_back_fails_once_the_attempts_are
     assert (row.status, row.attempts, row.error_code) == (MessageStatus.FAILED, 2, "131049")
     assert row.failed_at is not None
     assert campaign_status(campaign.id) is CampaignStatus.COMPLETED
+
+
+def test_answers_whose_write_failed_are_recorded_by_the_salvage_before_the_error_goes_to_rq(app, sandbox, fast_sender,
+                                                                                           monkeypatch):
+    # A deadlock or a dropped connection while writing a chunk of answers: the provider took these messages,
+    # so they must end "sent", not "sending" until the lease runs out (then "unknown" on the Cloud API).
+    from sqlalchemy.exc import OperationalError
+
+    people(3)
+    campaign = sending_campaign(fast_sender, sandbox_template(fast_sender))
+    real_record = results.record
+    calls: list[int] = []
+
+    def record_failing_once(policy, answers, pacer):
+        calls.append(len(answers))
+        if len(calls) == 1:
+            raise OperationalError("UPDATE messages", {}, Exception("deadlock detected"))
+        return real_record(policy, answers, pacer)
+
+    monkeypatch.setattr(results, "record", record_failing_once)
+    with pytest.raises(OperationalError):
+        send_all(campaign.id)
+    assert len(ledger_keys(sandbox)) == 3
+    assert [row.status for row in rows(campaign.id)] == [MessageStatus.SENT] * 3
+    assert all(row.lease_owner is None and row.provider_message_id for row in rows(campaign.id))

@@ -231,9 +231,9 @@ class _Run:
         now = time.monotonic()
         due = force or len(self.buffer) >= WRITE_CHUNK or now - self.buffered_at >= WRITE_INTERVAL_SECONDS
         if self.buffer and due:
-            chunk, self.buffer = self.buffer, []
-            recorded = results.record(self.policy, chunk, self.pacer)
+            recorded = results.record(self.policy, self.buffer, self.pacer)
             db.session.commit()
+            self.buffer = []  # only now: if the write failed, the salvage writes these answers again
             self.outcome.counts.update(recorded.counts)
             if recorded.sender_wait is not None:
                 self.sender_until = max(self.sender_until, time.monotonic() + recorded.sender_wait)

@@ -39,8 +39,9 @@ class Claimed:
     attempts: int
 
 
-def due(campaign_id: int, now: datetime) -> ColumnElement[bool]:
-    """Rows of the campaign that a batch may claim at ``now``."""
+def due(campaign_id: int | ColumnElement[int], now: datetime) -> ColumnElement[bool]:
+    """Rows of the campaign that a batch may claim at ``now`` (``campaign_id`` may be a column, e.g. a
+    correlated ``Campaign.id``)."""
     return and_(
         Message.campaign_id == campaign_id,
         Message.status.in_(DUE_STATUSES),

@@ -159,7 +159,8 @@ def put_back(ids: list[int], owner: str, not_before: datetime | None = None) -> 
         return 0
     return db.session.execute(
         update(Message)
-        .where(Message.id.in_(ids), Message.lease_owner == owner, Message.status == MessageStatus.SENDING)
+        .where(one_of(Message.id, ids, db.session.get_bind().dialect.name), Message.lease_owner == owner,
+               Message.status == MessageStatus.SENDING)
         .values(status=MessageStatus.QUEUED, sent_at=None, attempts=Message.attempts - 1, lease_owner=None,
                 lease_until=None, not_before=not_before).execution_options(synchronize_session=False)
     ).rowcount

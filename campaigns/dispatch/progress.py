@@ -17,6 +17,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, select
 
+from campaigns.dispatch.completion import OPEN_STATUSES
 from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus, Sender
 from channels.errors import sentence_for
 from dbtypes import utcnow
@@ -30,8 +31,8 @@ COUNT_KEYS = tuple(status.value for status in (
     MessageStatus.QUEUED, MessageStatus.DEFERRED, MessageStatus.SENDING, MessageStatus.SENT, MessageStatus.DELIVERED,
     MessageStatus.READ, MessageStatus.FAILED, MessageStatus.UNKNOWN, MessageStatus.SKIPPED,
 ))
-# Rows that somebody will still send: the campaign is not done while any is left.
-WAITING = (MessageStatus.QUEUED, MessageStatus.DEFERRED, MessageStatus.SENDING)
+# Rows that somebody will still send: the campaign is not done while any is left (what completion asks).
+WAITING = OPEN_STATUSES
 # Rows the provider accepted: what "sent" means to the marketer.
 ACCEPTED = (MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.READ)
 # Rows whose error code is why they will never arrive (a queued row's code is only its last retry's).

@@ -21,12 +21,12 @@ from functools import partial
 
 from rq import get_current_job
 from rq.job import Job
-from sqlalchemy import exists, or_, select
+from sqlalchemy import exists, select
 
-from campaigns.dispatch import completion, jobs
+from campaigns.dispatch import claims, completion, jobs
 from campaigns.dispatch.cancel import skip_left_behind
 from campaigns.dispatch.recovery import fail_unsettled, recover_expired_leases
-from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus
+from campaigns.models import Campaign, CampaignStatus
 from dbtypes import utcnow
 from extensions import after_commit, db, redis_queues
 
@@ -39,12 +39,7 @@ SWEEP_JOB_ID = "sweep_dispatch"
 def due_campaigns(now: datetime | None = None) -> list[int]:
     """The ``sending`` campaigns with at least one row a batch could claim now, by id."""
     now = now or utcnow()
-    due_row = exists().where(
-        Message.campaign_id == Campaign.id,
-        Message.status.in_((MessageStatus.QUEUED, MessageStatus.DEFERRED)),
-        or_(Message.not_before.is_(None), Message.not_before <= now),
-        or_(Message.lease_until.is_(None), Message.lease_until < now),
-    )
+    due_row = exists().where(claims.due(Campaign.id, now))
     return list(db.session.scalars(
         select(Campaign.id).where(Campaign.status == CampaignStatus.SENDING, due_row).order_by(Campaign.id)
     ))
