@@ -24,6 +24,7 @@ from flask import Flask
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from rq import Queue, Worker
+from rq.exceptions import StopRequested
 from rq.job import Job
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import configure_mappers
@@ -47,11 +48,13 @@ class AppWorker(Worker):
         super().__init__(*args, **kwargs)
         self.app = app
         self.drain_timer: threading.Timer | None = None
+        self.stop_signalled = False
 
     def request_stop(self, signum, frame):
         # Warm shutdown: RQ waits for the running job however long it takes; we give it the drain time,
         # then kill it, so the worker still records the job as failed (RQ's retry applies) and exits
         # before `make run` or a supervisor kills it outright (which would leave the job's process behind).
+        self.stop_signalled = True  # RQ only records a stop asked for while a job runs
         super().request_stop(signum, frame)  # raises StopRequested when no job is running
         if self.drain_timer is None:
             self.drain_timer = threading.Timer(self.app.config["WORKER_DRAIN_SECONDS"], self.end_drain)
@@ -135,12 +138,37 @@ def main(argv: list[str] | None = None) -> int:
     if cron:
         cron.start()
     try:
-        worker = AppWorker(queues, connection=connection, app=app)
-        worker.work(burst=options.burst, with_scheduler=True, logging_level=app.config["LOG_LEVEL"])
+        while True:
+            worker = AppWorker(queues, connection=connection, app=app)
+            try:
+                worker.work(burst=options.burst, with_scheduler=True, logging_level=app.config["LOG_LEVEL"])
+            except RedisConnectionError:  # raised by work()'s own clean-up (registering its death) without Redis
+                pass
+            if options.burst or worker.stop_signalled:
+                break
+            # RQ's work() also returns when Redis went away outside its blocking wait for a job ("found an
+            # unhandled exception, quitting..."). Exiting then would stop `make run` (honcho ends every process
+            # when one exits) and leave a supervisor to notice: wait for Redis and work again instead.
+            log.warning("event=worker_restarting reason=redis_unavailable")
+            if not _wait_again(connection):
+                return 2
     finally:
         if cron:
             cron.stop()
     return 0
+
+
+def _wait_again(connection: Redis) -> bool:
+    """Wait for Redis to answer again, for as long as it takes; False when a stop signal ends the wait."""
+    try:
+        while True:
+            try:
+                wait_for_redis(connection)
+                return True
+            except RedisConnectionError:
+                log.warning("event=redis_still_unavailable seconds=%s", REDIS_WAIT_SECONDS)
+    except (StopRequested, KeyboardInterrupt):  # SIGTERM (RQ's handler is still installed) or Ctrl-C
+        return False
 
 
 if __name__ == "__main__":

@@ -65,10 +65,6 @@ def test_a_launched_world_a_killed_worker_and_a_restarted_redis(app, people, wor
 @pytest.mark.slow
 @pytest.mark.reliability
 @pytest.mark.one_database
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "worker.py: RQ's Worker.work() logs 'found an unhandled exception, quitting...' and returns when Redis is "
-    "away outside its blocking dequeue (here: recording its state after a job), and main() then exits 0; it "
-    "should wait for Redis and work again"))
 def test_a_worker_outlives_a_redis_outage_during_a_job_and_runs_the_next_job(app, workers, redis_server):
     from tests.reliability.jobs import mark_twice
     from tests.test_worker import markers_in_database
