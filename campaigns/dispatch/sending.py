@@ -149,12 +149,15 @@ class Pipeline:
 
     async def _lane(self) -> None:
         todo, channel, answers, missed = self._todo, self._channel, self.answers, self.missed
+        freed = 0.0  # when this lane's last request ended
         while True:
             item, outbound, slot = await todo.get()
             delay = slot - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
-            if time.monotonic() - slot > LATE_SECONDS:
+            # Late from its slot, or from when this lane came free if that was later: a message that waited for a
+            # free lane leaves as answers free lanes (paced by them, not bunched); one held up by a stall is late.
+            if time.monotonic() - max(slot, freed) > LATE_SECONDS:
                 missed.put((item, outbound))
                 continue
             try:
@@ -165,6 +168,7 @@ class Pipeline:
                 result = SendResult(outbound.key, ResultKind.RETRY, code="disconnected", uncertain=True,
                                     sentence=sentence_for(self.settings.channel, "disconnected"), detail=repr(error))
             answers.put(Answer(item, result, datetime.now(UTC)))
+            freed = time.monotonic()
 
     def take(self, wait: float = 0.0, limit: int | None = None) -> list[Answer]:
         """The answers that have come, waiting up to ``wait`` seconds for the first when there are none yet."""
