@@ -52,11 +52,11 @@ log = logging.getLogger(__name__)
 # A sub-chunk is this much sending time at the campaign's rate: small enough that a pause stops sending
 # within it, large enough that the gate's few statements are spread over many messages.
 SUB_CHUNK_SECONDS = 0.5
-SUB_CHUNK_MAX = 250
+SUB_CHUNK_MAX = 500
 # The next sub-chunk is gated when the slots already reserved end within this long.
 LOOKAHEAD_SECONDS = 0.3
 # Answers are written when this many have come, or when the oldest has waited this long.
-WRITE_CHUNK = 250
+WRITE_CHUNK = 500
 WRITE_INTERVAL_SECONDS = 0.2
 # Rows of the range due again within this long (a short Retry-After) are sent by this batch; later ones
 # are left to the sweep rather than holding a worker.
