@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from launch_bench import campaign_to, forget_campaigns
-from segment_bench import arguments, over_contacts
+from segment_bench import analyse, arguments, over_contacts
 
 GOAL_SECONDS = 3.0
 
@@ -73,21 +73,8 @@ def prepare() -> int:
     campaign.sender_id = sender_id
     db.session.get(Sender, sender_id).tier = "TIER_10K"
     db.session.commit()
-    _analyse()
+    analyse()
     return campaign_id
-
-
-def _analyse() -> None:
-    from sqlalchemy import text
-
-    from extensions import db
-
-    if db.engine.dialect.name == "postgresql":
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.execute(text("VACUUM ANALYZE"))
-    else:
-        db.session.execute(text("ANALYZE"))
-        db.session.commit()
 
 
 def bench(runs: int) -> None:

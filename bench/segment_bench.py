@@ -206,7 +206,6 @@ def _suppression(phone: str, reason: str, now: datetime) -> dict[str, Any]:
 
 def fill(count: int) -> None:
     """Create the schema and insert ``count`` contacts and their suppressions, then analyse."""
-    from sqlalchemy import text
 
     from audience.models import Contact
     from audience.upsert import insert_rows
@@ -221,6 +220,15 @@ def fill(count: int) -> None:
         if suppressions:
             insert_rows(Suppression.__table__, suppressions)
         db.session.commit()
+    analyse()
+
+
+def analyse() -> None:
+    """Refresh the planner's statistics after a bulk insert, as an operator would after an import."""
+    from sqlalchemy import text
+
+    from extensions import db
+
     if db.engine.dialect.name == "postgresql":
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.execute(text("VACUUM ANALYZE"))
