@@ -14,10 +14,10 @@ from sqlalchemy import select, update
 
 import cron
 from campaigns import campaign_specs, senders
-from campaigns.dispatch.jobs import send_batch
+from campaigns.dispatch.jobs import DISPATCH_QUEUE, send_batch
 from campaigns.dispatch.recovery import fail_unsettled, idempotent_channels, recover_expired_leases
 from campaigns.dispatch.settle import settle
-from campaigns.dispatch.sweep import SWEEP_QUEUE, enqueue_sweep_dispatch, sweep, sweep_dispatch
+from campaigns.dispatch.sweep import enqueue_sweep_dispatch, sweep, sweep_dispatch
 from campaigns.lifecycle import TransitionError
 from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus, Sender
 from channels.base import StatusEvent
@@ -365,7 +365,7 @@ def test_cancelling_through_the_api_skips_the_unsent_rows(app, call_as):
 
 def batch_campaigns() -> list[int]:
     """The campaigns that have a batch job in the dispatch queue, one entry per job."""
-    queue = redis_queues.queue(SWEEP_QUEUE)
+    queue = redis_queues.queue(DISPATCH_QUEUE)
     return sorted(job.args[0] for job in queue.jobs if job.func is send_batch)
 
 
@@ -469,7 +469,7 @@ def died_in_flight(message_ids: list[int]) -> None:
 
 def run_enqueued_batches() -> int:
     """Run the batch jobs waiting in the dispatch queue, as a worker would; returns how many ran."""
-    batches = [job for job in redis_queues.queue(SWEEP_QUEUE).jobs if job.func is send_batch]
+    batches = [job for job in redis_queues.queue(DISPATCH_QUEUE).jobs if job.func is send_batch]
     for job in batches:
         send_batch(*job.args)
     return len(batches)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from sqlalchemy import ColumnElement, select, update
 
+from campaigns.dispatch.claims import DUE_STATUSES
 from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus
 from extensions import db
 
@@ -36,7 +37,7 @@ def skip_left_behind() -> int:
 def _skip(campaigns: ColumnElement[bool]) -> int:
     return db.session.execute(
         update(Message)
-        .where(campaigns, Message.status.in_((MessageStatus.QUEUED, MessageStatus.DEFERRED)))
+        .where(campaigns, Message.status.in_(DUE_STATUSES))
         .values(status=MessageStatus.SKIPPED, error_code=CANCELLED, error_message=None, lease_owner=None,
                 lease_until=None, not_before=None)
         .execution_options(synchronize_session=False)

@@ -21,11 +21,13 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, or_, select, update
 
 from campaigns.models import Message, MessageStatus
+from dbtypes import one_of
 from extensions import db
 
 DUE_STATUSES = (MessageStatus.QUEUED, MessageStatus.DEFERRED)
-# Rows a batch may hold under its lease: claimed (not sent yet) or in flight.
-HELD_STATUSES = (MessageStatus.QUEUED, MessageStatus.DEFERRED, MessageStatus.SENDING)
+# Rows a batch may hold under its lease: claimed (not sent yet) or in flight. They are also what is left to
+# send: a campaign is not done while any is left (``completion``).
+HELD_STATUSES = (*DUE_STATUSES, MessageStatus.SENDING)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +99,7 @@ def release(owner: str, first_id: int, last_id: int, *, ids: list[int] | None = 
     if ids is not None:
         if not ids:
             return 0
-        condition = and_(condition, Message.id.in_(ids))
+        condition = and_(condition, one_of(Message.id, ids, db.session.get_bind().dialect.name))
     values: dict[str, Any] = {"lease_owner": None, "lease_until": None}
     if not_before is not None:
         values["not_before"] = not_before

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from campaigns.dispatch.claims import HELD_STATUSES
 from campaigns.lifecycle import TransitionError, transition
-from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus
+from campaigns.models import Campaign, CampaignStatus, Message
 from extensions import db
 
-OPEN_STATUSES = (MessageStatus.QUEUED, MessageStatus.DEFERRED, MessageStatus.SENDING)
+# Rows left to send: due, or in flight under a batch's lease.
+OPEN_STATUSES = HELD_STATUSES
 
 
 def complete_if_done(campaign_id: int) -> bool:

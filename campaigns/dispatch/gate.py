@@ -128,17 +128,19 @@ def _skip_code(decision: Any, facts: RecipientFacts) -> str:
     return SKIP_CODES.get(rule, rule)
 
 
-def _held(ids: Iterable[int], owner: str) -> Any:
-    # Only rows still ours and not sent: a cancel may have skipped them, a lost lease given them to another batch.
+def _held(ids: Iterable[int], owner: str, statuses: tuple[MessageStatus, ...] = DUE_STATUSES) -> Any:
+    # Only rows still ours and as we left them: a cancel may have skipped them, a lost lease given them to
+    # another batch.
     return and_(one_of(Message.id, ids, db.session.get_bind().dialect.name), Message.lease_owner == owner,
-                Message.status.in_(DUE_STATUSES))
+                Message.status.in_(statuses))
 
 
-def _move(ids: list[int], owner: str, **values: Any) -> int:
+def _move(ids: list[int], owner: str, statuses: tuple[MessageStatus, ...] = DUE_STATUSES, **values: Any) -> int:
     if not ids:
         return 0
     return db.session.execute(
-        update(Message).where(_held(ids, owner)).values(**values).execution_options(synchronize_session=False)
+        update(Message).where(_held(ids, owner, statuses)).values(**values)
+        .execution_options(synchronize_session=False)
     ).rowcount
 
 
@@ -155,15 +157,8 @@ def _to_sending(rows: list[Claimed], owner: str, now: datetime) -> list[int]:
 def put_back(ids: list[int], owner: str, not_before: datetime | None = None) -> int:
     """Undo the gate for rows ``owner`` moved to ``sending`` whose requests never left: ``queued`` again as they
     were (attempt uncounted, no send time, lease cleared), due at ``not_before``. Returns how many; flushes."""
-    if not ids:
-        return 0
-    return db.session.execute(
-        update(Message)
-        .where(one_of(Message.id, ids, db.session.get_bind().dialect.name), Message.lease_owner == owner,
-               Message.status == MessageStatus.SENDING)
-        .values(status=MessageStatus.QUEUED, sent_at=None, attempts=Message.attempts - 1, lease_owner=None,
-                lease_until=None, not_before=not_before).execution_options(synchronize_session=False)
-    ).rowcount
+    return _move(ids, owner, (MessageStatus.SENDING,), status=MessageStatus.QUEUED, sent_at=None,
+                 attempts=Message.attempts - 1, lease_owner=None, lease_until=None, not_before=not_before)
 
 
 def _tier_seed(sender_id: int, now: datetime) -> list[tuple[str, datetime]]:

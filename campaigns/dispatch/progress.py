@@ -31,8 +31,6 @@ COUNT_KEYS = tuple(status.value for status in (
     MessageStatus.QUEUED, MessageStatus.DEFERRED, MessageStatus.SENDING, MessageStatus.SENT, MessageStatus.DELIVERED,
     MessageStatus.READ, MessageStatus.FAILED, MessageStatus.UNKNOWN, MessageStatus.SKIPPED,
 ))
-# Rows that somebody will still send: the campaign is not done while any is left (what completion asks).
-WAITING = OPEN_STATUSES
 # Rows the provider accepted: what "sent" means to the marketer.
 ACCEPTED = (MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.READ)
 # Rows whose error code is why they will never arrive (a queued row's code is only its last retry's).
@@ -99,11 +97,11 @@ def progress(campaign: Campaign) -> dict[str, Any]:
         recent += sent_recently
         if status in GIVEN_UP:
             reasons[code] = reasons.get(code, 0) + count
-        if status in WAITING and not_before is not None and (due_last is None or not_before > due_last):
+        if status in OPEN_STATUSES and not_before is not None and (due_last is None or not_before > due_last):
             due_last = not_before
 
     total = sum(counts.values())
-    left = sum(counts[status.value] for status in WAITING)
+    left = sum(counts[status.value] for status in OPEN_STATUSES)
     rate = recent / _window_seconds(campaign, now)
     return {
         "status": campaign.status.value,

@@ -23,13 +23,12 @@ from campaigns.models import Message, MessageStatus
 from dbtypes import UTCDateTime, utcnow
 from extensions import db
 
-_S = MessageStatus
 # The states a row may be in for each status to move it; a row in any other state is already further on.
 _FROM: dict[MessageStatus, tuple[MessageStatus, ...]] = {
-    _S.SENT: (_S.SENDING, _S.UNKNOWN),
-    _S.DELIVERED: (_S.SENDING, _S.UNKNOWN, _S.SENT),
-    _S.READ: (_S.SENDING, _S.UNKNOWN, _S.SENT, _S.DELIVERED),
-    _S.FAILED: (_S.SENDING, _S.UNKNOWN, _S.SENT),
+    MessageStatus.SENT: (MessageStatus.SENDING, MessageStatus.UNKNOWN),
+    MessageStatus.DELIVERED: (MessageStatus.SENDING, MessageStatus.UNKNOWN, MessageStatus.SENT),
+    MessageStatus.READ: (MessageStatus.SENDING, MessageStatus.UNKNOWN, MessageStatus.SENT, MessageStatus.DELIVERED),
+    MessageStatus.FAILED: (MessageStatus.SENDING, MessageStatus.UNKNOWN, MessageStatus.SENT),
 }
 
 
@@ -44,23 +43,23 @@ def settle(key: str, status: MessageStatus | str, provider_id: str | None = None
         raise ValueError(f"a status cannot settle a message as {status.value!r}")
     at = at or utcnow()
     movable = Message.status.in_(_FROM[status])
-    if status is not _S.FAILED:
-        movable = or_(movable, and_(Message.status == _S.FAILED, Message.error_code == UNKNOWN_OUTCOME))
+    if status is not MessageStatus.FAILED:
+        movable = or_(movable, and_(Message.status == MessageStatus.FAILED, Message.error_code == UNKNOWN_OUTCOME))
     when = literal(at, UTCDateTime())
     values: dict[str, Any] = {"status": status, "lease_owner": None, "lease_until": None}
     if provider_id:
         values["provider_message_id"] = provider_id
-    if status is _S.FAILED:
+    if status is MessageStatus.FAILED:
         values.update(failed_at=at, error_message=error_title or None)
         if error_code:
             values["error_code"] = error_code
     else:
         # Sent after all: a failure or an uncertain retry recorded before no longer holds.
         values.update(failed_at=None, error_code=None, error_message=None,
-                      sent_at=at if status is _S.SENT else func.coalesce(Message.sent_at, when))
-        if status is _S.DELIVERED:
+                      sent_at=at if status is MessageStatus.SENT else func.coalesce(Message.sent_at, when))
+        if status is MessageStatus.DELIVERED:
             values["delivered_at"] = at
-        if status is _S.READ:
+        if status is MessageStatus.READ:
             values.update(read_at=at, delivered_at=func.coalesce(Message.delivered_at, when))
     changed = db.session.execute(
         update(Message)

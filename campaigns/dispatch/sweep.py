@@ -32,7 +32,6 @@ from extensions import after_commit, db, redis_queues
 
 log = logging.getLogger(__name__)
 
-SWEEP_QUEUE = "dispatch"
 SWEEP_JOB_ID = "sweep_dispatch"
 
 
@@ -81,6 +80,7 @@ def enqueue_sweep_dispatch() -> Job:
     """Queue the dispatch sweep; one waiting at a time (a fixed job id; a sweep whose worker died does not
     hold the next one up: ``jobs.enqueue_once``)."""
     return jobs.enqueue_once(
-        lambda job_id: redis_queues.enqueue(SWEEP_QUEUE, sweep_dispatch, job_id=job_id, timeout=timedelta(minutes=5)),
+        lambda job_id: redis_queues.enqueue(jobs.DISPATCH_QUEUE, sweep_dispatch, job_id=job_id,
+                                            timeout=timedelta(minutes=5)),
         SWEEP_JOB_ID,
     )
