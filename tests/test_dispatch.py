@@ -332,7 +332,9 @@ def test_a_batch_gives_messages_that_missed_their_slots_fresh_ones_and_sends_eac
     monkeypatch.setattr(batch, "slot_times", stalling)
     outcomes = send_all(campaign.id)
 
-    assert sum(outcome["counts"].get("reslotted", 0) for outcome in outcomes) == 6
+    # Each stalled message is reslotted; on a loaded machine a fresh slot can itself be missed by more than
+    # sending.LATE_SECONDS and be reslotted once more, which is the rule working, not a second send.
+    assert sum(outcome["counts"].get("reslotted", 0) for outcome in outcomes) >= 6
     assert sorted(ledger_keys(sandbox)) == sorted(row.idempotency_key for row in rows(campaign.id))
     assert {row.status for row in rows(campaign.id)} == {MessageStatus.SENT}
 
