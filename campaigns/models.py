@@ -200,6 +200,11 @@ class Campaign(db.Model):
     exclusions: Mapped[dict[str, int] | None] = mapped_column(JSON)  # at launch, by reason
     recipients: Mapped[int | None] = mapped_column(Integer)  # message rows materialised at launch
     launched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Why it is paused, for the page and the API: "manual", "circuit_breaker", "quality_red", "template_paused",
+    # a provider's code…; ``pause_details`` fill the sentence (the rate and threshold, the template's reason).
+    pause_reason: Mapped[str | None] = mapped_column(String(64))
+    pause_details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -304,3 +309,13 @@ class Message(db.Model):
     failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The category the provider says it charges the message as, for the cost actually spent.
     price_category: Mapped[str | None] = mapped_column(String(32))
+    # What the provider says it charges (``pricing.billable``) and what that costs by the rate card, in the
+    # card's minor units: the actual cost beside the estimate.
+    billable: Mapped[bool | None] = mapped_column()
+    cost_minor: Mapped[int | None] = mapped_column(Integer)
+    # The recipient's first reply to it (the funnel's "replied").
+    replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# The feedback loop's tables belong to this package's metadata too (migrations compare all of them).
+from campaigns.feedback import models as _feedback_models  # noqa: E402, F401
