@@ -32,6 +32,7 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from redis.exceptions import RedisError
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -186,7 +187,30 @@ def store(accepted: Sequence[Accepted]) -> int:
     return len(db.session.execute(statement).all())
 
 
+def handshake(sender_id: int, params: Mapping[str, str]) -> str:
+    """The answer to the provider's subscription check of sender ``sender_id`` (its ``hub.challenge`` when
+    ``hub.mode`` is subscribe and ``hub.verify_token`` is the sender's); :class:`IntakeRefusal` 404 or 403."""
+    entry = _channel(sender_id)
+    if entry.channel is None:
+        raise _refuse(sender_id, 404, _l("No sender has this webhook address."))
+    answer = entry.channel.handshake(params)
+    if answer is None and time.monotonic() - entry.loaded >= RELOAD_AFTER_SECONDS:
+        fresh = _channel(sender_id, fresh=True).channel  # the verify token may have just been changed
+        answer = fresh.handshake(params) if fresh is not None else None
+    if answer is None:
+        raise _refuse(sender_id, 403, _l("The verify token does not match this sender's."))
+    return answer
+
+
+def _enqueue_drain() -> None:
+    try:
+        jobs.enqueue_process_webhooks()
+    except RedisError as error:
+        # The bodies are committed: the sweep applies them; a lost wake-up costs latency, never an event.
+        log.warning("event=webhook_wake_failed error=%r", error)
+
+
 def wake() -> None:
     """Have a worker apply the stored bodies once the current transaction commits (``process_webhooks``, one job
-    however many callbacks ask)."""
-    after_commit(jobs.enqueue_process_webhooks)
+    however many callbacks ask). Redis being away is logged, not raised: the sweep applies the bodies later."""
+    after_commit(_enqueue_drain)
