@@ -40,7 +40,8 @@ _table = Message.__table__
 def forward(status: MessageStatus) -> ColumnElement[bool]:
     """The rows ``status`` may move: those it is forward from, and for a status other than failed also the rows
     failed by our own ``unknown_outcome`` guess."""
-    movable = _table.c.status.in_(_FROM[status])
+    # Equalities, not IN: an IN list is an "expanding" parameter, which an executemany cannot take.
+    movable = or_(*(_table.c.status == state for state in _FROM[status]))
     if status is not MessageStatus.FAILED:
         movable = or_(movable, and_(_table.c.status == MessageStatus.FAILED, _table.c.error_code == UNKNOWN_OUTCOME))
     return movable

@@ -52,8 +52,8 @@ def _drain(what: str) -> dict:
     if done.more:
         enqueue_process_webhooks()
     events = " ".join(f"{name}={count}" for name, count in sorted(done.events.items()))
-    log.info("event=%s_done batches=%d bodies=%d failed=%d given_up=%d %s more=%s seconds=%.2f job_id=%s", what,
-             done.batches, done.bodies, done.failed, done.given_up, events, done.more,
+    log.info("event=%s_done batches=%d bodies=%d failed=%d given_up=%d isolated=%d %s more=%s seconds=%.2f "
+             "job_id=%s", what, done.batches, done.bodies, done.failed, done.given_up, done.isolated, events, done.more,
              time.perf_counter() - started, job_id)
     return done.as_dict()
 

@@ -61,13 +61,14 @@ class Drained:
     bodies: int = 0
     failed: int = 0
     given_up: int = 0
+    isolated: int = 0  # batches that raised and were applied body by body
     events: Counter[str] = field(default_factory=Counter)
     more: bool = False  # stopped by the time budget with bodies still pending
     failed_ids: set[int] = field(default_factory=set, repr=False)  # not claimed again by the same drain
 
     def as_dict(self) -> dict[str, Any]:
         return {"batches": self.batches, "bodies": self.bodies, "failed": self.failed, "given_up": self.given_up,
-                "events": dict(self.events), "more": self.more}
+                "isolated": self.isolated, "events": dict(self.events), "more": self.more}
 
 
 def _transient(error: BaseException) -> bool:
@@ -224,6 +225,7 @@ def drain(budget_seconds: float | None = None) -> Drained:
             if not ids:  # the claim itself failed: nothing to isolate
                 raise
             log.warning("event=webhook_batch_error bodies=%d error=%r; applying them one by one", len(ids), error)
+            done.isolated += 1
             contexts = _one_by_one(ids, max_attempts, done)
         else:
             done.bodies += len(rows)

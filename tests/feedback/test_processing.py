@@ -42,7 +42,7 @@ def test_bodies_are_applied_in_batches_of_the_configured_size(app, client, cloud
     messages = [add_message(campaign_of(cloud_sender), S.SENT) for _ in range(5)]
     post_statuses(client, cloud_sender, messages)
     done = processing.drain()
-    assert (done.batches, done.bodies, done.failed, done.events) == (3, 5, 0, {"StatusEvent": 5})
+    assert (done.batches, done.bodies, done.failed, done.isolated, done.events) == (3, 5, 0, 0, {"StatusEvent": 5})
     assert all(fresh(message).status is S.DELIVERED for message in messages)
     assert pending() == 0 and processing.drain().batches == 0
 
@@ -56,7 +56,7 @@ def test_a_poison_body_is_isolated_while_the_others_apply_and_is_left_after_its_
     post_statuses(client, cloud_sender, [last])
 
     done = processing.drain()
-    assert (done.bodies, done.failed, done.given_up) == (2, 1, 0)
+    assert (done.bodies, done.failed, done.given_up, done.isolated) == (2, 1, 0, 1)
     assert fresh(first).status is S.DELIVERED and fresh(last).status is S.DELIVERED
     event = db.session.get(WebhookEvent, poison)
     assert (event.processed_at, event.attempts) == (None, 1) and event.error.startswith("WebhookError: ")

@@ -44,7 +44,7 @@ def deliver(client, sender, *names: str, message=None, **fields) -> dict:
         response = post(client, sender, body(name, **fields))
         assert response.status_code == 200, response.get_data(as_text=True)
     done = jobs.process_webhooks()
-    assert pending() == 0
+    assert pending() == 0 and done["isolated"] == 0  # applied as one batch, not body by body
     return done
 
 
@@ -76,6 +76,31 @@ def test_statuses_in_separate_bodies_of_one_batch_apply_in_any_arrival_order(cli
     deliver(client, cloud_sender, "status_read", "status_sent", "status_delivered", message=message)
     row = fresh(message)
     assert (row.status, row.sent_at, row.delivered_at, row.read_at) == (S.READ, at(0), at(4), at(95))
+
+
+def test_every_kind_applies_to_many_rows_in_one_statement_per_kind(client, cloud_sender):
+    campaign = campaign_of(cloud_sender)
+    sending = [add_message(campaign, S.SENDING) for _ in range(3)]
+    sent = [add_message(campaign, S.SENT) for _ in range(3)]
+    for message in sending:
+        deliver(client, cloud_sender, "status_sent", "status_read", message=message)
+    for message in sent:
+        deliver(client, cloud_sender, "status_failed_131026", message=message)
+    assert pending() == 0
+    # The same again, all in one batch: statuses of three kinds for six rows.
+    campaign = campaign_of(cloud_sender)
+    sending = [add_message(campaign, S.SENDING) for _ in range(3)]
+    sent = [add_message(campaign, S.SENT) for _ in range(3)]
+    for message in sending:
+        for name in ("status_sent", "status_delivered", "status_read"):
+            post(client, cloud_sender, body(name, wamid=message.provider_message_id, key=message.idempotency_key))
+    for message in sent:
+        post(client, cloud_sender, body("status_failed_131026", wamid=message.provider_message_id,
+                                        key=message.idempotency_key))
+    done = jobs.process_webhooks()
+    assert (done["batches"], done["bodies"], done["isolated"], done["failed"]) == (1, 12, 0, 0)
+    assert [fresh(message).status for message in sending + sent] == [S.READ] * 3 + [S.FAILED] * 3
+    assert all(fresh(message).cost_minor == 8 for message in sending)
 
 
 def test_a_failure_after_delivery_is_ignored(client, cloud_sender, touched):
