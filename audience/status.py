@@ -19,13 +19,17 @@ class ContactStatus(str, enum.Enum):
     SUBSCRIBED = "subscribed"
     OPTED_OUT = "opted_out"
     BLOCKED = "blocked"  # blocked or reported the business, or put on the list by the team
+    HELD = "held"  # replied in words that may be a refusal; nobody messages them until a person decides
 
 
 STATUS_LABELS = {
     ContactStatus.SUBSCRIBED: _l("Subscribed"),
     ContactStatus.OPTED_OUT: _l("Opted out"),
     ContactStatus.BLOCKED: _l("Blocked (never message)"),
+    ContactStatus.HELD: _l("On hold (a reply awaits a decision)"),
 }
+_HOLDING = (SuppressionReason.UNSURE_REPLY,)
+
 
 def _suppressed(reasons: tuple[SuppressionReason, ...]) -> ColumnElement[bool]:
     return exists().where(
@@ -39,11 +43,16 @@ def is_status(status: ContactStatus) -> ColumnElement[bool]:
         return _suppressed(BLOCKING_REASONS)
     if status is ContactStatus.OPTED_OUT:
         return and_(_suppressed((SuppressionReason.OPT_OUT,)), ~_suppressed(BLOCKING_REASONS))
+    if status is ContactStatus.HELD:
+        return and_(_suppressed(_HOLDING), ~_suppressed((SuppressionReason.OPT_OUT, *BLOCKING_REASONS)))
     return ~_suppressed(tuple(SuppressionReason))
 
 
 def status_of(reasons: tuple[str, ...]) -> ContactStatus:
     """The status for a number suppressed for ``reasons`` (as ``suppression.suppressed_reasons`` gives)."""
-    if any(SuppressionReason(reason) in BLOCKING_REASONS for reason in reasons):
+    found = {SuppressionReason(reason) for reason in reasons}
+    if found & set(BLOCKING_REASONS):
         return ContactStatus.BLOCKED
-    return ContactStatus.OPTED_OUT if reasons else ContactStatus.SUBSCRIBED
+    if SuppressionReason.OPT_OUT in found:
+        return ContactStatus.OPTED_OUT
+    return ContactStatus.HELD if found else ContactStatus.SUBSCRIBED

@@ -20,7 +20,7 @@ from typing import Any
 from flask_babel import gettext as _
 
 from campaigns.models import TemplateCategory
-from compliance.keywords import DEFAULT_KEYWORDS, Intent, KeywordSets, normalise
+from compliance.keywords import DEFAULT_KEYWORDS, KeywordSets, is_opt_out_label
 from compliance.numbers import is_e164
 
 MAX_NAME = 512
@@ -107,16 +107,6 @@ def variable_names(header: str, body: str) -> list[str]:
     if distinct and all(POSITIONAL.match(name) for name in distinct):
         return sorted(distinct, key=int)
     return distinct
-
-
-def is_opt_out_label(label: str, keywords: KeywordSets = DEFAULT_KEYWORDS) -> bool:
-    """Whether a quick reply reads as a request to opt out: an opt-out keyword as a whole, or a
-    label starting with one ("Stop promotions", «Отписаться от рассылки»)."""
-    words = normalise(label or "")
-    if not words:
-        return False
-    entries = keywords.normalised[Intent.OPT_OUT]
-    return any(words == entry or words.startswith(entry + " ") for entry in entries)
 
 
 def warnings(spec: TemplateSpec, keywords: KeywordSets = DEFAULT_KEYWORDS) -> list[str]:

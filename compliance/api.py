@@ -14,7 +14,7 @@ from accounts.roles import role_required
 from compliance import suppression
 from compliance.audit import page_from_query
 from compliance.lint import MAX_TEXT
-from compliance.models import SuppressionReason
+from compliance.models import ASSIGNABLE_REASONS, SuppressionReason
 from compliance.numbers import InvalidNumberError, to_e164
 from compliance.policy import current_policy
 from compliance.serialisers import event_json, suppression_json
@@ -30,9 +30,12 @@ csrf.exempt(bp)
 
 def _reason(value: Any) -> SuppressionReason:
     try:
-        return SuppressionReason(value or "manual")
+        reason = SuppressionReason(value or "manual")
+        if reason in ASSIGNABLE_REASONS:
+            return reason
     except ValueError:
-        raise DomainError(_("“reason” must be one of opt_out, block, spam_report or manual."), field="reason") from None
+        pass
+    raise DomainError(_("“reason” must be one of opt_out, block, spam_report or manual."), field="reason")
 
 
 @bp.get("/audit")

@@ -29,6 +29,7 @@ PAGE_SIZE = 50
 ACTION_LABELS = {
     "suppression.added": _l("Number suppressed"),
     "suppression.lifted": _l("Suppression lifted"),
+    "suppression.decided": _l("Reply on hold decided"),
     "suppression.imported": _l("Suppression list imported"),
     "compliance.settings_changed": _l("Compliance settings changed"),
     "compliance.settings_reset": _l("Compliance settings reset to the defaults"),

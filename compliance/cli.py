@@ -16,13 +16,13 @@ from cli_errors import CommandGroup
 from compliance import suppression
 from compliance.keywords import classify_reply
 from compliance.lint import MAX_TEXT
-from compliance.models import SuppressionReason
+from compliance.models import ASSIGNABLE_REASONS, SuppressionReason
 from compliance.numbers import to_e164
 from compliance.policy import current_policy
 from compliance.suppression_files import export_lines, import_csv
 from extensions import db
 
-REASON_CHOICE = click.Choice([reason.value for reason in SuppressionReason])
+REASON_CHOICE = click.Choice([reason.value for reason in ASSIGNABLE_REASONS])
 
 
 @click.group("compliance", cls=CommandGroup, help="Suppression list, reply intents and content checks.")

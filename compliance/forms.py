@@ -10,14 +10,15 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from compliance.lint import MAX_TEXT
+from compliance.models import ASSIGNABLE_REASONS
 from compliance.suppression import REASON_LABELS
 
 LANGUAGE_CHOICES = [SelectChoice("ru", "Русский"), SelectChoice("en", "English")]
 
 
 def reason_choices():
-    """Suppression reasons as the UI names them."""
-    return [SelectChoice(reason.value, label) for reason, label in REASON_LABELS.items()]
+    """The reasons a person may give, as the UI names them."""
+    return [SelectChoice(reason.value, REASON_LABELS[reason]) for reason in ASSIGNABLE_REASONS]
 
 
 class SuppressForm(FlaskForm):

@@ -21,6 +21,7 @@ class Intent(str, enum.Enum):
     OPT_OUT = "opt_out"
     OPT_IN = "opt_in"
     HELP = "help"
+    UNSURE = "unsure"  # may be a refusal: the number is held until a person decides
     NONE = "none"
 
 
@@ -124,4 +125,30 @@ def classify_reply(text: str, keywords: KeywordSets = DEFAULT_KEYWORDS) -> Inten
     for intent, entries in keywords.normalised.items():
         if reply in entries:
             return intent
+    if reply in _UNSURE:
+        return Intent.UNSURE
     return Intent.NONE
+
+
+# Replies that may be refusals but ask for nothing clearly: held until a person decides.
+_UNSURE = frozenset(normalise(text) for text in (
+    "не надо", "зачем вы мне пишете", "кто вы такие", "откуда у вас мой номер", "who is this", "why are you texting me",
+))
+
+
+def is_opt_out_label(label: str, keywords: KeywordSets = DEFAULT_KEYWORDS) -> bool:
+    """Whether a button's label or payload reads as a request to opt out: an opt-out keyword as a
+    whole, or a label starting with one ("Stop promotions", «Отписаться от рассылки», ``STOP_PROMO``)."""
+    words = normalise(label or "")
+    if not words:
+        return False
+    entries = keywords.normalised[Intent.OPT_OUT]
+    return any(words == entry or words.startswith(entry + " ") for entry in entries)
+
+
+def classify_button(text: str, payload: str | None, keywords: KeywordSets = DEFAULT_KEYWORDS) -> Intent:
+    """The intent of a reply that may be a button tap: a tap whose payload or label is an opt-out is
+    one, whatever else the label says; any other reply is read as its text."""
+    if payload is not None and (is_opt_out_label(payload, keywords) or is_opt_out_label(text, keywords)):
+        return Intent.OPT_OUT
+    return classify_reply(text, keywords)

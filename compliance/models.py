@@ -19,11 +19,16 @@ class SuppressionReason(str, enum.Enum):
     BLOCK = "block"  # the person blocked the business
     SPAM_REPORT = "spam_report"
     MANUAL = "manual"  # someone on the team decided, with a note
+    # A reply that may be a refusal: nobody is messaged until a person decides (``replies.decide_unsure``).
+    UNSURE_REPLY = "unsure_reply"
 
 
 # The reasons that make a number "blocked" rather than "opted out": START lifts an opt-out but never
 # one of these, so a block outranks an opt-out wherever a status or an exclusion is named.
 BLOCKING_REASONS = (SuppressionReason.BLOCK, SuppressionReason.SPAM_REPORT, SuppressionReason.MANUAL)
+# Reasons a person or a file may give when suppressing a number. A hold is placed only by the reply
+# handler and ended only by a decision, so it is not offered in forms, the API, the CLI or imports.
+ASSIGNABLE_REASONS = tuple(reason for reason in SuppressionReason if reason is not SuppressionReason.UNSURE_REPLY)
 
 
 class SuppressionError(DomainError):

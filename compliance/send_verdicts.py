@@ -50,6 +50,7 @@ SUPPRESSION_REASONS = {
     "block": _l("The recipient blocked the business."),
     "opt_out": _l("The recipient opted out."),
     "manual": _l("The recipient was suppressed manually."),
+    "unsure_reply": _l("The recipient's reply may be a refusal and awaits a decision."),
 }
 
 

@@ -38,6 +38,7 @@ REASON_LABELS = {
     SuppressionReason.BLOCK: _l("Blocked the business"),
     SuppressionReason.SPAM_REPORT: _l("Reported spam"),
     SuppressionReason.MANUAL: _l("Suppressed manually"),
+    SuppressionReason.UNSURE_REPLY: _l("On hold: a reply awaits a decision"),
 }
 # Where a suppression came from (the ``source`` the callers of ``suppress`` pass).
 SOURCE_LABELS = {
@@ -47,6 +48,14 @@ SOURCE_LABELS = {
     "import": _l("File import"),
     "keyword": _l("Opt-out reply"),
     "webhook": _l("Provider report"),
+    "reply": _l("Customer's reply"),
+    "decision": _l("Decision on a reply"),
+}
+# Why a suppression was lifted, when the system wrote a code rather than a person a sentence.
+LIFT_REASON_LABELS = {
+    "opt-in": _l("The person opted back in"),
+    "reply_refusal": _l("The reply was a refusal: opted out"),
+    "reply_not_refusal": _l("The reply was not a refusal: messages may resume"),
 }
 
 
@@ -124,6 +133,12 @@ def lift_opt_out(phone: str, *, evidence: str = "", at: datetime | None = None) 
     """The person opted back in (START): lift their opt-out, and nothing else."""
     rows = [row for row in open_entries(phone) if row.reason is SuppressionReason.OPT_OUT]
     return _lift(rows, actor=None, reason_text="opt-in", evidence=evidence, at=at)
+
+
+def lift_hold(phone: str, *, actor: User | None, reason_text: str) -> list[Suppression]:
+    """End the hold an unclear reply put on ``phone`` (``replies.decide_unsure`` decides; nothing else calls this)."""
+    rows = [row for row in open_entries(phone) if row.reason is SuppressionReason.UNSURE_REPLY]
+    return _lift(rows, actor=actor, reason_text=reason_text, evidence="", at=None)
 
 
 def lift(phone: str, *, reason_text: str, actor: User | None) -> list[Suppression]:

@@ -155,7 +155,7 @@ def test_the_detail_page_shows_everything_with_the_proof_and_history(browser_as)
     assert "<tr><td>birthday</td><td>03-14</td></tr>" in page and "<tr><td>loyalty</td><td>=gold</td></tr>" in page
     # The suppression history, newest first, and the way to the number's compliance page.
     assert page.index("Suppressed manually") < page.index("Opted out") and "Asked in the shop" in page
-    assert "system · opt-in" in page
+    assert "system · The person opted back in" in page
     assert 'href="/suppressions/+79031112233"' in page
     # Marketers, who may open imports, reach the file's import from the proof.
     marketers = page_of(browser_as("marketer").get(f"/audience/contacts/{contact.id}"))

@@ -63,7 +63,7 @@ from web.labels import LABELS
 ENUMS = (Role, ImportStatus, IssueKind, ContactStatus, TemplateCategory, TemplateStatus, CampaignStatus,
          ReviewDecision, MessageStatus, SuppressionReason, Outcome, SenderChannel, ApprovalSource)
 # The suppression sources the code writes (compliance.suppression.suppress(source=…)).
-SUPPRESSION_SOURCES = ("ui", "cli", "api", "import", "keyword")
+SUPPRESSION_SOURCES = ("ui", "cli", "api", "import", "keyword", "reply", "decision")
 LABEL_TABLES = (
     ROLE_LABELS,
     CONTACT_STATUS_LABELS,

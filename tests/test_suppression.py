@@ -9,9 +9,10 @@ from sqlalchemy import select
 
 from compliance import policy, suppression
 from compliance.audit import AuditEvent
+from compliance.keywords import Intent
 from compliance.models import Suppression, SuppressionError, SuppressionReason
 from compliance.numbers import InvalidNumberError, from_provider, to_e164
-from compliance.replies import handle_reply
+from compliance.replies import ReplyOutcome, handle_reply
 from compliance.suppression_files import import_csv
 from extensions import db
 
@@ -166,42 +167,42 @@ def test_concurrent_stops_leave_one_open_entry(app):
 
 @pytest.mark.parametrize(("language", "expected"), [("ru", "СТАРТ"), ("en", "START")])
 def test_stop_opts_out_and_confirms_once_in_the_contacts_language(app, language, expected):
-    reply = handle_reply("79031234567", "Стоп!", RECEIVED, "wamid.1", language=language)
+    outcome = handle_reply("79031234567", "Стоп!", RECEIVED, "wamid.1", language=language)
     db.session.commit()
-    assert expected in reply
+    assert outcome.intent is Intent.OPT_OUT and expected in outcome.confirmation
     assert reasons() == {"opt_out"}
     entry = suppression.open_entries(PHONE)[0]
     assert (entry.source, entry.evidence, entry.created_at) == ("keyword", "wamid.1", RECEIVED)
-    assert handle_reply("79031234567", "STOP", RECEIVED, "wamid.2", language=language) is None
+    assert handle_reply("79031234567", "STOP", RECEIVED, "wamid.2", language=language) == ReplyOutcome(Intent.OPT_OUT)
 
 
 def test_start_lifts_the_opt_out_and_confirms(app):
     handle_reply(PHONE, "STOP", RECEIVED, "wamid.1", language="en")
-    reply = handle_reply(PHONE, "start", RECEIVED, "wamid.2", language="en")
+    outcome = handle_reply(PHONE, "start", RECEIVED, "wamid.2", language="en")
     db.session.commit()
-    assert "subscribed again" in reply and reasons() == set()
+    assert outcome.intent is Intent.OPT_IN and "subscribed again" in outcome.confirmation and reasons() == set()
     assert suppression.history(PHONE)[0].lift_evidence == "wamid.2"
-    assert handle_reply(PHONE, "start", RECEIVED, "wamid.3", language="en") is None
+    assert handle_reply(PHONE, "start", RECEIVED, "wamid.3", language="en").confirmation is None
 
 
 def test_start_never_lifts_a_block_and_nothing_is_sent_to_who_blocked_us(app):
     suppression.suppress(PHONE, BLOCK, source="webhook")
-    assert handle_reply(PHONE, "START", RECEIVED, "wamid.1") is None
-    assert handle_reply(PHONE, "HELP", RECEIVED, "wamid.2") is None
-    assert handle_reply(PHONE, "СТОП", RECEIVED, "wamid.3") is None
+    assert handle_reply(PHONE, "START", RECEIVED, "wamid.1").confirmation is None
+    assert handle_reply(PHONE, "HELP", RECEIVED, "wamid.2").confirmation is None
+    assert handle_reply(PHONE, "СТОП", RECEIVED, "wamid.3").confirmation is None
     assert reasons() == {"block", "opt_out"}
 
 
 def test_start_says_nothing_while_another_suppression_holds(app):
     suppression.suppress(PHONE, OPT_OUT, source="keyword")
     suppression.suppress(PHONE, MANUAL, source="ui", note="legal hold")
-    assert handle_reply(PHONE, "СТАРТ", RECEIVED, "wamid.1") is None
+    assert handle_reply(PHONE, "СТАРТ", RECEIVED, "wamid.1").confirmation is None
     assert reasons() == {"manual"}
 
 
 def test_help_is_answered_and_ordinary_replies_are_left_alone(app):
-    assert "СТОП" in handle_reply(PHONE, "помощь", RECEIVED, "wamid.1", language="ru")
-    assert handle_reply(PHONE, "Can I stop by tomorrow?", RECEIVED, "wamid.2") is None
+    assert "СТОП" in handle_reply(PHONE, "помощь", RECEIVED, "wamid.1", language="ru").confirmation
+    assert handle_reply(PHONE, "Can I stop by tomorrow?", RECEIVED, "wamid.2") == ReplyOutcome(Intent.NONE)
     assert reasons() == set()
 
 
@@ -209,7 +210,7 @@ def test_an_admins_keywords_apply_to_replies(app, admin):
     keywords = policy.section_data("keywords")
     policy.save_section("keywords", {**keywords, "opt_out": [*keywords["opt_out"], "хватит"]}, admin)
     db.session.commit()
-    assert handle_reply(PHONE, "Хватит!", RECEIVED, "wamid.1") is not None
+    assert handle_reply(PHONE, "Хватит!", RECEIVED, "wamid.1").confirmation is not None
     assert reasons() == {"opt_out"}
     assert "compliance.settings_changed" in actions()
 

@@ -340,7 +340,7 @@ def test_the_history_page_shows_every_entry_of_a_number(admin_browser):
     assert "Suppressed: no message will be sent to this number." in page
     # Newest first: the manual entry, then the lifted opt-out with who lifted it and why.
     assert page.index("Suppressed manually") < page.index("Opted out")
-    assert "Asked again in the shop" in page and "system · opt-in" in page
+    assert "Asked again in the shop" in page and "system · The person opted back in" in page
     assert 'action="/suppressions/+79031112233/lift"' in page
 
 

@@ -73,6 +73,7 @@ LABELS: dict[str, dict[str, Any]] = {kind: _by_value(table) for kind, table in {
     "contact_field": FIELD_LABELS,
     "suppression_reason": suppression.REASON_LABELS,
     "suppression_source": suppression.SOURCE_LABELS,
+    "lift_reason": suppression.LIFT_REASON_LABELS,
     "outcome": OUTCOME_LABELS,
     "object_type": OBJECT_TYPES,
     "actor": ACTOR_LABELS,
@@ -100,7 +101,7 @@ DETAIL_LABELS = {
     "prefix": _l("starts with"), "definition": _l("definition"), "currency": _l("currency"),
     "free_per_month": _l("free per month"), "previous_id": _l("previous version"),
     "previous_status": _l("previous status"), "duplicates": _l("duplicates merged"), "unchanged": _l("unchanged"),
-    "suppressed": _l("kept suppressed"),
+    "suppressed": _l("kept suppressed"), "decision": _l("decision"),
     "account": _l("business account"), "category": _l("category"), "sender": _l("sender"), "code": _l("code"),
     "key": _l("message key"), "ok": _l("connected"), "quality": _l("quality"), "provider_tier": _l("provider's tier"),
     "phone_number_id": _l("phone number ID"), "waba_id": _l("business account ID"), "base_url": _l("base URL"),
@@ -115,7 +116,8 @@ _DETAIL_KINDS = {
                   "reason": "provider_rejection"},  # an admin's own words are not a code: shown as written
     "sender.": {"channel": "sender_channel", "quality": "quality", "tier": "tier", "provider_tier": "tier"},
     "conversation.": {"result": "send_result"},
-    "suppression.": {"reason": "suppression_reason", "source": "suppression_source"},
+    "suppression.": {"reason": "suppression_reason", "source": "suppression_source", "lift_reason": "lift_reason",
+                     "decision": "lift_reason"},
 }
 
 
