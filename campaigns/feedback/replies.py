@@ -217,16 +217,18 @@ def _apply_replies(new: list[_Reply], contacts: dict[str, tuple[int, str | None]
     opt-out's campaign touched. A reply older than a decisive one already applied (they came out of order) is
     classified but does not undo the newer one."""
     latest = _latest_decisive({reply.conversation_id for reply in new}, {reply.row_id for reply in new})
+    keywords = current_policy().keywords  # read once for the batch
     outcomes: dict[int, Intent] = {}
     confirmations = []
     for reply in new:
         event = reply.event
         superseded = latest.get(reply.conversation_id)
         if superseded is not None and superseded > event.at:
-            outcomes[reply.row_id] = _classify_only(event)
+            outcomes[reply.row_id] = classify_button(event.text or "", event.button_payload, keywords)
             continue
         outcome = handle_reply(reply.phone, event.text or "", event.at, event.provider_id,
-                               language=_language(reply, contacts), button_payload=event.button_payload)
+                               language=_language(reply, contacts), keywords=keywords,
+                               button_payload=event.button_payload)
         outcomes[reply.row_id] = outcome.intent
         if outcome.intent.value in DECISIVE:
             latest[reply.conversation_id] = max(latest.get(reply.conversation_id, event.at), event.at)
@@ -249,10 +251,6 @@ def _apply_replies(new: list[_Reply], contacts: dict[str, tuple[int, str | None]
 
             after_commit(lambda ids=tuple(queued): reply_jobs.enqueue_sends(ids))
     return outcomes
-
-
-def _classify_only(event: InboundMessage) -> Intent:
-    return classify_button(event.text or "", event.button_payload, current_policy().keywords)
 
 
 def _update_conversations(new: list[_Reply], contacts: dict[str, tuple[int, str | None]],
