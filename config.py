@@ -252,4 +252,17 @@ def load(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         # How often the sweep looks for due rows (deferred rows whose window opened, retries whose time came,
         # jobs Redis lost) and expired leases.
         "DISPATCH_SWEEP_SECONDS": max(_int(env, "DISPATCH_SWEEP_SECONDS", 15), 1),
+        # Webhook intake (campaigns/feedback, docs/feedback.md). A callback body larger than this is refused (413)
+        # unread: Meta's bodies are a few kilobytes, a batch of 1,000 statuses well under a megabyte.
+        "WEBHOOK_MAX_BYTES": max(_int(env, "WEBHOOK_MAX_BYTES", 1024 * 1024), 1),
+        # How long a process keeps a sender's verification keys (app secret, verify token) decrypted in memory,
+        # so that a burst of callbacks does not decrypt per request; a changed secret is re-read at once when a
+        # signature fails against the kept one.
+        "WEBHOOK_KEY_CACHE_SECONDS": max(_float(env, "WEBHOOK_KEY_CACHE_SECONDS", 60.0), 0.0),
+        # Stored bodies one worker applies in one transaction.
+        "WEBHOOK_BATCH_SIZE": max(_int(env, "WEBHOOK_BATCH_SIZE", 500), 1),
+        # Failed applications of one body before it is left for the operator (kept, with its last error).
+        "WEBHOOK_MAX_ATTEMPTS": max(_int(env, "WEBHOOK_MAX_ATTEMPTS", 5), 1),
+        # How often the sweep applies bodies still pending (a wake-up Redis lost, a worker that died).
+        "WEBHOOK_SWEEP_SECONDS": max(_int(env, "WEBHOOK_SWEEP_SECONDS", 30), 1),
     }

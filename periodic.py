@@ -17,6 +17,7 @@ from rq.job import Job
 from accounts.jobs import enqueue_expire_invitations
 from audience.import_jobs import enqueue_fail_stalled_imports
 from campaigns.dispatch.sweep import enqueue_sweep_dispatch
+from campaigns.feedback.jobs import enqueue_sweep_webhooks
 from campaigns.feedback.reply_jobs import enqueue_sweep_conversation_messages
 from campaigns.jobs import enqueue_restore_launches, enqueue_sync_template_statuses
 
@@ -48,6 +49,8 @@ PERIODIC_JOBS = (
     # Expired leases, unknown rows past their time, and rows that came due (deferred windows that opened,
     # retries whose backoff ended, batches Redis lost); completes the campaigns left with nothing to send.
     Periodic(enqueue_sweep_dispatch, "DISPATCH_SWEEP_SECONDS"),
+    # Webhook bodies acknowledged and still pending: a wake-up Redis lost, a worker that died mid-batch.
+    Periodic(enqueue_sweep_webhooks, "WEBHOOK_SWEEP_SECONDS"),
     # Confirmations and replies whose job Redis lost, or whose worker died mid-request.
     Periodic(enqueue_sweep_conversation_messages, timedelta(minutes=1)),
 )

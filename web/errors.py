@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, render_template
+from flask import Flask, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from accounts.auth import is_api_request
+from campaigns.feedback.webhook_views import URL_PREFIX as WEBHOOKS_PREFIX
 from domain_errors import DomainError
 from extensions import db
 from web.problems import domain_problem, problem
@@ -34,21 +35,26 @@ API_MESSAGES = {
 CSRF_MESSAGE = _l("This form has expired or was sent from another site. Reload the page and try again.")
 
 
+def _speaks_problems() -> bool:
+    # The API, and the providers' webhooks: machines read these answers, never a page.
+    return is_api_request() or request.path.startswith(WEBHOOKS_PREFIX + "/")
+
+
 def _render(code: int, message) -> tuple:
-    if is_api_request():
+    if _speaks_problems():
         return problem(code, message), code
     return render_template("errors/error.html", code=code, message=message), code
 
 
 def _message(code: int):
-    messages = {**MESSAGES, **API_MESSAGES} if is_api_request() else MESSAGES
+    messages = {**MESSAGES, **API_MESSAGES} if _speaks_problems() else MESSAGES
     return messages.get(code, messages[400] if code < 500 else messages[500])
 
 
 def _http_error(error: HTTPException):
     code = error.code or 500
     body, code = _render(code, _message(code))
-    if is_api_request():
+    if _speaks_problems():
         # Allow (405), Retry-After (429) and the like belong to the answer; only the body is ours.
         body.headers.extend((name, value) for name, value in error.get_headers() if name.lower() != "content-type")
         if code == 401:
@@ -59,7 +65,7 @@ def _http_error(error: HTTPException):
 def _domain_error(error: DomainError):
     # A refusal no view caught (the API lets them all come here): its sentences, with its status.
     db.session.rollback()
-    if is_api_request():
+    if _speaks_problems():
         return domain_problem(error)
     return render_template("errors/error.html", code=error.status, message=str(error)), error.status
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -124,14 +125,20 @@ def record(policy: Policy, answers: list[Answer], pacer: Pacer) -> Recorded:
         done.counts[values["new_status"].value] += 1
         params.append(values)
     db.session.execute(_WRITE, params)
-    for answer in opted_out:
-        suppression.suppress(answer.item.row.phone, SuppressionReason.OPT_OUT, source=SUPPRESSION_SOURCE,
-                             evidence=f"{answer.result.code} {answer.item.row.key}")
+    suppress_opt_outs((answer.item.row.phone, f"{answer.result.code} {answer.item.row.key}") for answer in opted_out)
     if done.sender_wait is not None:
         pacer.slow_down(f"sender:{policy.sender_id}", done.sender_wait)
     if pause is not None:
         done.paused, done.pause_code = _pause(policy, pause.result), pause.result.code
     return done
+
+
+def suppress_opt_outs(opt_outs: Iterable[tuple[str, str]]) -> None:
+    """Suppress each number the provider said stopped marketing messages (WhatsApp 131050), as an opt-out with
+    its evidence (the code and our message key), through ``compliance.suppression``: a number already opted out
+    keeps its first entry. Send answers and failed status webhooks both come here."""
+    for phone, evidence in opt_outs:
+        suppression.suppress(phone, SuppressionReason.OPT_OUT, source=SUPPRESSION_SOURCE, evidence=evidence)
 
 
 def _pause(policy: Policy, result: SendResult) -> str:

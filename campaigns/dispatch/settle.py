@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, literal, or_, update
+from sqlalchemy import ColumnElement, String, Update, and_, bindparam, func, or_, update
 
 from campaigns.dispatch.recovery import UNKNOWN_OUTCOME
 from campaigns.models import Message, MessageStatus
@@ -30,6 +30,55 @@ _FROM: dict[MessageStatus, tuple[MessageStatus, ...]] = {
     MessageStatus.READ: (MessageStatus.SENDING, MessageStatus.UNKNOWN, MessageStatus.SENT, MessageStatus.DELIVERED),
     MessageStatus.FAILED: (MessageStatus.SENDING, MessageStatus.UNKNOWN, MessageStatus.SENT),
 }
+# The statuses a provider reports, in the order one batch applies them: a row with several statuses in the same
+# batch takes each of its times (sent, then delivered, then read), and a failure after a delivery stays ignored.
+SETTLING = (MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.READ, MessageStatus.FAILED)
+
+_table = Message.__table__
+
+
+def forward(status: MessageStatus) -> ColumnElement[bool]:
+    """The rows ``status`` may move: those it is forward from, and for a status other than failed also the rows
+    failed by our own ``unknown_outcome`` guess."""
+    movable = _table.c.status.in_(_FROM[status])
+    if status is not MessageStatus.FAILED:
+        movable = or_(movable, and_(_table.c.status == MessageStatus.FAILED, _table.c.error_code == UNKNOWN_OUTCOME))
+    return movable
+
+
+def moving(status: MessageStatus | str, target: ColumnElement[bool]) -> Update:
+    """The UPDATE that moves the rows ``target`` picks to ``status`` where that is forward (``forward``), with the
+    parameters of ``parameters()``; executed with a list of them it settles many rows in one statement. The
+    provider's id is recorded when given; ``at`` is the time of that status; a failure keeps the code and the
+    provider's words. ValueError for a status a provider does not report."""
+    status = MessageStatus(status)
+    if status not in _FROM:
+        raise ValueError(f"a status cannot settle a message as {status.value!r}")
+    column = _table.c
+    at = bindparam("at", type_=UTCDateTime())
+    values: dict[str, Any] = {
+        "status": status, "lease_owner": None, "lease_until": None,
+        "provider_message_id": func.coalesce(bindparam("provider_id", type_=String()), column.provider_message_id),
+    }
+    if status is MessageStatus.FAILED:
+        values.update(failed_at=at, error_message=bindparam("error_title", type_=String()),
+                      error_code=func.coalesce(bindparam("error_code", type_=String()), column.error_code))
+    else:
+        # Sent after all: a failure or an uncertain retry recorded before no longer holds.
+        values.update(failed_at=None, error_code=None, error_message=None,
+                      sent_at=at if status is MessageStatus.SENT else func.coalesce(column.sent_at, at))
+        if status is MessageStatus.DELIVERED:
+            values["delivered_at"] = at
+        if status is MessageStatus.READ:
+            values.update(read_at=at, delivered_at=func.coalesce(column.delivered_at, at))
+    return update(_table).where(target, forward(status)).values(**values)
+
+
+def parameters(at: datetime | None = None, provider_id: str | None = None, error_code: str | None = None,
+               error_title: str = "") -> dict[str, Any]:
+    """The parameters of one row's ``moving`` statement (``at`` defaults to now)."""
+    return {"at": at or utcnow(), "provider_id": provider_id or None, "error_code": error_code or None,
+            "error_title": error_title[:2000] or None}
 
 
 def settle(key: str, status: MessageStatus | str, provider_id: str | None = None, at: datetime | None = None,
@@ -38,33 +87,6 @@ def settle(key: str, status: MessageStatus | str, provider_id: str | None = None
     forward from where it stands; True if it moved. ``provider_id`` is recorded when given, ``at`` (the
     provider's time, else now) is the time of that status; a failure keeps ``error_code`` and the provider's
     ``error_title``. One UPDATE; flushes only (the webhook commits). ValueError for any other status."""
-    status = MessageStatus(status)
-    if status not in _FROM:
-        raise ValueError(f"a status cannot settle a message as {status.value!r}")
-    at = at or utcnow()
-    movable = Message.status.in_(_FROM[status])
-    if status is not MessageStatus.FAILED:
-        movable = or_(movable, and_(Message.status == MessageStatus.FAILED, Message.error_code == UNKNOWN_OUTCOME))
-    when = literal(at, UTCDateTime())
-    values: dict[str, Any] = {"status": status, "lease_owner": None, "lease_until": None}
-    if provider_id:
-        values["provider_message_id"] = provider_id
-    if status is MessageStatus.FAILED:
-        values.update(failed_at=at, error_message=error_title or None)
-        if error_code:
-            values["error_code"] = error_code
-    else:
-        # Sent after all: a failure or an uncertain retry recorded before no longer holds.
-        values.update(failed_at=None, error_code=None, error_message=None,
-                      sent_at=at if status is MessageStatus.SENT else func.coalesce(Message.sent_at, when))
-        if status is MessageStatus.DELIVERED:
-            values["delivered_at"] = at
-        if status is MessageStatus.READ:
-            values.update(read_at=at, delivered_at=func.coalesce(Message.delivered_at, when))
-    changed = db.session.execute(
-        update(Message)
-        .where(Message.idempotency_key == key, movable)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    return changed == 1
+    statement = moving(status, _table.c.idempotency_key == bindparam("key"))
+    changed = db.session.execute(statement, {"key": key, **parameters(at, provider_id, error_code, error_title)})
+    return changed.rowcount == 1

@@ -1,0 +1,227 @@
+"""Applying stored callback bodies: claimed in batches, parsed, routed to the handlers, marked processed.
+
+A batch is up to ``WEBHOOK_BATCH_SIZE`` pending bodies (``processed_at`` empty, fewer than
+``WEBHOOK_MAX_ATTEMPTS`` failed tries), oldest first. On PostgreSQL they are claimed ``FOR UPDATE SKIP
+LOCKED``, so any number of workers share the queue without waiting for each other or applying a body twice;
+SQLite has one writer, and its claim is a write that takes the lock first. The handlers' effects and
+``processed_at`` commit in ONE transaction per batch: a worker that dies mid-batch leaves every body of it
+pending, and the next worker applies them (the handlers are idempotent).
+
+A batch that raises is rolled back and retried body by body, each in its own transaction, so one poison body
+cannot hold up the others: the bodies that apply are committed, the one that raises gets ``attempts + 1`` and
+its error, and after ``WEBHOOK_MAX_ATTEMPTS`` it is left for the operator (logged). A database that is
+unavailable, a lock timeout or a deadlock is not the body's fault: the batch is tried again a few times, then
+the job raises (RQ retries it; the sweep comes anyway).
+
+After each committed batch the ``routing.AFTER_BATCH`` functions run for every sender context of it, each in
+a transaction of its own; one that raises is logged, the others still run, and the error is raised when the
+drain ends.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import Row, select, update
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from campaigns.feedback import routing
+from campaigns.feedback.models import WebhookEvent
+from campaigns.feedback.routing import FeedbackContext
+from campaigns.models import Sender
+from campaigns.senders import settings_for
+from channels.registry import channel_for
+from dbtypes import one_of, utcnow
+from extensions import db
+
+log = logging.getLogger(__name__)
+
+# A batch that meets a transient database error (a deadlock, a lock timeout, a lost connection) is tried again
+# this many times before the drain gives up and raises.
+TRANSIENT_RETRIES = 3
+ERROR_LENGTH = 2000
+
+_table = WebhookEvent.__table__
+
+
+@dataclass
+class Drained:
+    """What one drain did: batches committed, bodies applied, bodies that failed, events handled by class."""
+
+    batches: int = 0
+    bodies: int = 0
+    failed: int = 0
+    given_up: int = 0
+    events: Counter[str] = field(default_factory=Counter)
+    more: bool = False  # stopped by the time budget with bodies still pending
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"batches": self.batches, "bodies": self.bodies, "failed": self.failed, "given_up": self.given_up,
+                "events": dict(self.events), "more": self.more}
+
+
+def _transient(error: BaseException) -> bool:
+    return isinstance(error, OperationalError | InterfaceError)
+
+
+def _pending(max_attempts: int) -> Any:
+    return (_table.c.processed_at.is_(None)) & (_table.c.attempts < max_attempts)
+
+
+def claim(limit: int, max_attempts: int, ids: Sequence[int] | None = None) -> list[Row]:
+    """Lock up to ``limit`` pending bodies (of ``ids`` only, if given) for this transaction, oldest first:
+    ``(id, sender_id, body)``. PostgreSQL skips bodies another worker holds; SQLite takes its write lock."""
+    dialect = db.session.get_bind().dialect.name
+    condition = _pending(max_attempts)
+    if ids is not None:
+        condition = condition & one_of(_table.c.id, ids, dialect)
+    picked = select(_table.c.id).where(condition).order_by(_table.c.id).limit(limit)
+    if dialect == "postgresql":
+        rows = db.session.execute(
+            select(_table.c.id, _table.c.sender_id, _table.c.body).where(condition).order_by(_table.c.id)
+            .limit(limit).with_for_update(skip_locked=True)
+        ).all()
+        return list(rows)
+    # A write first: SQLite's lock is taken before the rows are read, so a second worker waits, then sees them done.
+    rows = db.session.execute(
+        update(_table).where(_table.c.id.in_(picked.scalar_subquery())).values(attempts=_table.c.attempts)
+        .returning(_table.c.id, _table.c.sender_id, _table.c.body)
+    ).all()
+    return sorted(rows, key=lambda row: row[0])
+
+
+def apply(rows: Sequence[Row], now: datetime) -> tuple[list[FeedbackContext], Counter[str]]:
+    """Parse the claimed bodies, route their events sender by sender, and mark them processed; flushes only.
+    A body whose sender no longer exists is marked processed with nothing applied (logged)."""
+    by_sender: dict[int | None, list[Row]] = {}
+    for row in rows:
+        by_sender.setdefault(row.sender_id, []).append(row)
+    contexts: list[FeedbackContext] = []
+    handled: Counter[str] = Counter()
+    orphans: list[int] = []
+    for sender_id, group in by_sender.items():
+        sender = db.session.get(Sender, sender_id) if sender_id is not None else None
+        if sender is None:
+            orphans.extend(row.id for row in group)
+            continue
+        channel = channel_for(settings_for(sender), None)  # type: ignore[arg-type]  # parsing needs no HTTP
+        events = [event for row in group for event in channel.parse_webhook(row.body)]
+        context = FeedbackContext(sender=sender, now=now)
+        handled.update(routing.route(context, events))
+        contexts.append(context)
+    if orphans:
+        log.warning("event=webhooks_without_sender count=%d ids=%s", len(orphans), orphans[:20])
+    ids = [row.id for row in rows]
+    db.session.execute(update(_table).where(one_of(_table.c.id, ids, db.session.get_bind().dialect.name))
+                       .values(processed_at=now, error=None))
+    return contexts, handled
+
+
+def _record_failure(event_id: int, error: BaseException, max_attempts: int, done: Drained) -> None:
+    """Count a failed try of one body and keep its error (its own transaction)."""
+    words = f"{type(error).__name__}: {error}"[:ERROR_LENGTH]
+    db.session.execute(update(_table).where(_table.c.id == event_id)
+                       .values(attempts=_table.c.attempts + 1, error=words))
+    attempts = db.session.scalar(select(_table.c.attempts).where(_table.c.id == event_id))
+    db.session.commit()
+    done.failed += 1
+    if attempts is not None and attempts >= max_attempts:
+        done.given_up += 1
+        log.error("event=webhook_given_up webhook_event_id=%s attempts=%s error=%r", event_id, attempts, words)
+    else:
+        log.warning("event=webhook_failed webhook_event_id=%s attempts=%s error=%r", event_id, attempts, words)
+
+
+def _one_by_one(ids: Sequence[int], max_attempts: int, done: Drained) -> list[FeedbackContext]:
+    """Apply the bodies of a batch that raised one at a time; the ones that raise again are counted as failed."""
+    contexts: list[FeedbackContext] = []
+    for event_id in ids:
+        try:
+            rows = claim(1, max_attempts, [event_id])
+            if not rows:  # another worker took it meanwhile, or it is done
+                db.session.rollback()
+                continue
+            applied, handled = apply(rows, utcnow())
+            db.session.commit()
+        except Exception as error:
+            db.session.rollback()
+            if _transient(error):
+                raise
+            log.exception("event=webhook_apply_error webhook_event_id=%s", event_id)
+            _record_failure(event_id, error, max_attempts, done)
+            continue
+        done.bodies += 1
+        done.events.update(handled)
+        contexts.extend(applied)
+    return contexts
+
+
+def _after_batch(contexts: Sequence[FeedbackContext]) -> BaseException | None:
+    first: BaseException | None = None
+    for hook in routing.AFTER_BATCH:
+        for context in contexts:
+            try:
+                hook(context)
+                db.session.commit()
+            except Exception as error:
+                db.session.rollback()
+                log.exception("event=webhook_after_batch_error hook=%s sender_id=%s",
+                              getattr(hook, "__qualname__", hook), context.sender.id)
+                first = first or error
+    return first
+
+
+def drain(budget_seconds: float | None = None) -> Drained:
+    """Apply pending bodies batch by batch until none is left (or, with ``budget_seconds``, until that time is
+    spent: ``more`` says bodies are still pending). Commits each batch; raises after the drain when an
+    ``AFTER_BATCH`` function raised, and at once when the database keeps failing."""
+    limit = current_app.config["WEBHOOK_BATCH_SIZE"]
+    max_attempts = current_app.config["WEBHOOK_MAX_ATTEMPTS"]
+    started = time.monotonic()
+    done = Drained()
+    hook_error: BaseException | None = None
+    transient = 0
+    while True:
+        if budget_seconds is not None and time.monotonic() - started > budget_seconds:
+            done.more = bool(db.session.scalar(select(_table.c.id).where(_pending(max_attempts)).limit(1)))
+            db.session.rollback()
+            break
+        ids: list[int] = []
+        try:
+            rows = claim(limit, max_attempts)
+            if not rows:
+                db.session.rollback()
+                break
+            ids = [row.id for row in rows]
+            contexts, handled = apply(rows, utcnow())
+            db.session.commit()
+        except Exception as error:
+            db.session.rollback()
+            if _transient(error):
+                transient += 1
+                log.warning("event=webhook_batch_transient_error attempt=%d error=%r", transient, error)
+                if transient > TRANSIENT_RETRIES:
+                    raise
+                time.sleep(random.uniform(0.05, 0.2) * transient)  # let the other transaction finish
+                continue
+            if not ids:  # the claim itself failed: nothing to isolate
+                raise
+            log.warning("event=webhook_batch_error bodies=%d error=%r; applying them one by one", len(ids), error)
+            contexts = _one_by_one(ids, max_attempts, done)
+        else:
+            done.bodies += len(rows)
+            done.events.update(handled)
+        transient = 0
+        done.batches += 1
+        hook_error = _after_batch(contexts) or hook_error
+    if hook_error is not None:
+        raise hook_error
+    return done

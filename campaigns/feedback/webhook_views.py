@@ -1,0 +1,55 @@
+"""The webhook endpoint of each sender: ``/webhooks/whatsapp/<sender id>``.
+
+- ``GET`` is the Cloud API's subscription check: ``hub.mode=subscribe`` and ``hub.verify_token`` equal to the
+  sender's verify token → ``hub.challenge`` as text/plain, 200; anything else 403 (404 for no such sender).
+- ``POST`` is a callback: ``intake.accept`` (size, sender, ``X-Hub-Signature-256`` on the raw body, parse),
+  ``intake.store``, commit, then 200 — the body is durable in ``webhook_events`` before the answer — and the
+  workers are woken after the commit. A refusal is a problem details document (413, 404, 403, 400; logged) and
+  stores nothing. A database that cannot take the body answers 503, so the provider retries; never a 500.
+
+The blueprint is CSRF-exempt (a provider has no session and no form token) and reads no session.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, current_app, request
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.exc import SQLAlchemyError
+
+from campaigns.feedback import intake
+from campaigns.feedback.intake import IntakeRefusal
+from extensions import csrf, db
+
+log = logging.getLogger(__name__)
+
+URL_PREFIX = "/webhooks"
+bp = Blueprint("feedback_webhooks", __name__, url_prefix=URL_PREFIX)
+csrf.exempt(bp)
+
+
+@bp.get("/whatsapp/<int:sender_id>")
+def handshake(sender_id: int) -> Response:
+    """Answer the provider's subscription check with its challenge, or refuse."""
+    challenge = intake.handshake(sender_id, request.args)
+    return Response(challenge, status=200, mimetype="text/plain")
+
+
+@bp.post("/whatsapp/<int:sender_id>")
+def receive(sender_id: int) -> tuple[str, int]:
+    """Take one callback: verified and parsed, stored and committed, then acknowledged."""
+    limit = current_app.config["WEBHOOK_MAX_BYTES"]
+    if request.content_length is not None and request.content_length > limit:
+        raise IntakeRefusal(413, _l("The body is larger than %(limit)s bytes.", limit=limit))
+    body = request.stream.read(limit + 1)  # one byte more than allowed tells a body that is too large
+    accepted = intake.accept(sender_id, request.headers, body)
+    try:
+        intake.store([accepted])
+        intake.wake()
+        db.session.commit()
+    except SQLAlchemyError:
+        db.session.rollback()
+        log.exception("event=webhook_store_failed sender_id=%s", sender_id)
+        raise IntakeRefusal(503, _l("The callback cannot be stored right now; send it again later.")) from None
+    return "", 200
