@@ -171,9 +171,9 @@ def _insert_messages(replies: list[_Reply]) -> list[_Reply]:
     """Insert the batch's messages; the ones that were not stored before (with their row ids)."""
     rows = [{"conversation_id": reply.conversation_id, "direction": Direction.INBOUND,
              "provider_message_id": reply.event.provider_id, "kind": (reply.event.kind or "text")[:32],
-             "text": reply.event.text or "", "button_payload": (reply.event.button_payload or None),
+             "text": reply.event.text or "", "button_payload": (reply.event.button_payload or "")[:256] or None,
              "message_id": reply.message_id, "campaign_id": reply.campaign_id, "at": reply.event.at}
-            for reply in replies]
+            for reply in sorted(replies, key=lambda reply: (reply.conversation_id, reply.event.provider_id))]
     inserted = db.session.execute(
         _insert()(ConversationMessage).values(rows)
         .on_conflict_do_nothing(index_elements=["conversation_id", "provider_message_id"])
@@ -261,7 +261,8 @@ def _update_conversations(new: list[_Reply], contacts: dict[str, tuple[int, str 
     for reply in new:
         by_conversation[reply.conversation_id].append(reply)
     params = []
-    for conversation_id, replies in by_conversation.items():
+    # In id order, as every batch locks them: two batches touching the same conversations wait, never deadlock.
+    for conversation_id, replies in sorted(by_conversation.items()):
         newest = max(replies, key=lambda reply: reply.event.at)
         named = [reply for reply in replies if reply.event.profile_name]
         user_ids = [reply for reply in replies if reply.event.user_id]

@@ -3,13 +3,13 @@ inbound messages a provider would report, and applying them as the webhook proce
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import count as counter
 
 from audience.models import Contact
 from campaigns.feedback import replies
 from campaigns.feedback.models import Conversation, ConversationMessage, Direction
+from campaigns.feedback.routing import FeedbackContext
 from campaigns.models import Message, MessageStatus, Sender
 from channels.base import InboundMessage
 from dbtypes import utcnow
@@ -18,13 +18,6 @@ from tests.campaign_world import add_contact
 from tests.test_materialise import add_campaign, add_template
 
 _ids = counter(1)
-
-
-@dataclass
-class FeedbackContext:  # TODO(inbox): campaigns.feedback.routing.FeedbackContext once intake lands
-    sender: Sender
-    now: datetime
-    touched_campaigns: set[int] = field(default_factory=set)
 
 
 def sent(contact: Contact, sender: Sender, *, hours_ago: float = 1, provider_id: str | None = None) -> Message:
