@@ -174,6 +174,11 @@ def load(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     elif not redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError("REDIS_URL must start with redis://, rediss:// or unix://.")
 
+    # make run starts the webhook receiver on VESTNIK_WEBHOOKS_PORT (Procfile): the sandbox posts its callbacks there.
+    webhooks_port = _int(env, "VESTNIK_WEBHOOKS_PORT", 8026)
+    webhooks_url = (env.get("WEBHOOK_RECEIVER_URL") or f"http://127.0.0.1:{webhooks_port}").strip().rstrip("/")
+    if not webhooks_url.startswith(("http://", "https://")):
+        raise ConfigError(f"WEBHOOK_RECEIVER_URL must start with http:// or https://, not {webhooks_url!r}.")
     public_url = (env.get("PUBLIC_URL") or f"http://{env.get('VESTNIK_BIND') or '127.0.0.1:5000'}").rstrip("/")
     upload_mb = _int(env, "MAX_UPLOAD_MB", 100)
     default_language = env.get("DEFAULT_LANGUAGE", "en")
@@ -191,6 +196,14 @@ def load(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "SECRETS_KEYS": secrets_keys,
         # Where the local sandbox provider listens (`python -m channels.sandbox`); the embedded sandbox sender uses it.
         "SANDBOX_URL": sandbox_url,
+        # Where providers reach the webhook receiver (python webhooks.py): the sandbox sender's callbacks go to
+        # <this>/webhooks/whatsapp/<sender id> (`flask campaigns sender ensure-sandbox`).
+        "WEBHOOK_RECEIVER_URL": webhooks_url,
+        # The sandbox's state file (the Procfile's --state-file): ensure-sandbox records the callback URL there
+        # when the sandbox is not running yet.
+        "SANDBOX_STATE_FILE": str(instance / "sandbox.json"),
+        # Bodies the receiver stores in one INSERT and COMMIT at most (all that arrived during the last commit).
+        "WEBHOOK_RECEIVER_BATCH": max(_int(env, "WEBHOOK_RECEIVER_BATCH", 1000), 1),
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "REDIS_URL": redis_url,
@@ -223,6 +236,9 @@ def load(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "LOGIN_MAX_DELAY_SECONDS": _int(env, "LOGIN_MAX_DELAY_SECONDS", 15 * 60),
         "INVITATION_DAYS": _int(env, "INVITATION_DAYS", 7),
         "METRICS_TOKEN": env.get("METRICS_TOKEN") or None,
+        # Prometheus' multiprocess folder (its client reads the variable itself, at import): /metrics sums the
+        # files every process writes there. `make run` sets it under the instance folder (run.py).
+        "METRICS_MULTIPROC_DIR": env.get("PROMETHEUS_MULTIPROC_DIR") or None,
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO").upper(),
         # On SIGTERM or Ctrl-C the worker gives its running job this long to finish, then kills it (worker.py);
         # `make run` waits for that (run.py) and the embedded Redis outlives it (embedded_redis.py).

@@ -32,6 +32,7 @@ from sqlalchemy.orm import configure_mappers
 import config
 from accounts.events import set_actor_label
 from app import create_app
+from campaigns import metrics
 from compliance.policy import current_policy
 from cron import CronProcess
 from extensions import QUEUE_NAMES, db, redis_queues
@@ -68,6 +69,8 @@ class AppWorker(Worker):
             self.kill_horse()
 
     def main_work_horse(self, job: Job, queue: Queue):
+        # The horses of this worker follow one another: they share its metrics files, not one set per job.
+        metrics.use_process_identity(f"rq-{self.name}")
         # A connection copied across fork() would be shared with the parent; drop the copies.
         with self.app.app_context():
             for engine in db.engines.values():

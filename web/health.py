@@ -6,7 +6,7 @@ import logging
 import secrets
 
 from flask import Blueprint, abort, current_app, jsonify, request
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 from extensions import db, redis_queues
@@ -42,5 +42,5 @@ def metrics():
         scheme, _sep, given = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not secrets.compare_digest(given.encode(), token.encode()):
             abort(401)
-    registry = current_app.extensions[EXTENSION_KEY].registry
-    return generate_latest(registry), 200, {"Content-Type": CONTENT_TYPE_LATEST}
+    metrics = current_app.extensions[EXTENSION_KEY]
+    return metrics.exposition(current_app.config["METRICS_MULTIPROC_DIR"]), 200, {"Content-Type": CONTENT_TYPE_LATEST}

@@ -1,14 +1,21 @@
-"""Prometheus metrics: request counts and latency, plus queue depths read at scrape time."""
+"""Prometheus metrics: request counts and latency, queue depths read at scrape time, and what ``/metrics`` shows.
+
+Single-process (tests, ``flask run``): this app's registry and the process-wide one of ``campaigns.metrics``.
+Multiprocess (``PROMETHEUS_MULTIPROC_DIR``, set by ``make run``): the sums over the folder's files, written by
+every gunicorn worker, the webhook receiver and the RQ workers, plus the queue depths.
+"""
 
 from __future__ import annotations
 
 import time
 
 from flask import Flask, g, request
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
 from rq.registry import FailedJobRegistry
 
+from campaigns import metrics as domain_metrics
 from extensions import QUEUE_NAMES, redis_queues
 
 EXTENSION_KEY = "vestnik.metrics"
@@ -48,11 +55,22 @@ class Metrics:
             ["endpoint"],
             registry=self.registry,
         )
-        self.registry.register(QueueCollector(app))
+        self.queues = QueueCollector(app)
+        self.registry.register(self.queues)
+
+    def exposition(self, multiprocess_dir: str | None) -> bytes:
+        """The text ``/metrics`` answers."""
+        if multiprocess_dir:
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry, path=multiprocess_dir)
+            registry.register(self.queues)
+            return generate_latest(registry)
+        return generate_latest(self.registry) + generate_latest(REGISTRY)
 
 
 def init_app(app: Flask) -> None:
     """Create the app's registry and time every request."""
+    domain_metrics.configure()
     metrics = Metrics(app)
     app.extensions[EXTENSION_KEY] = metrics
 

@@ -34,13 +34,13 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import func, select
 
-from campaigns import senders
+from campaigns import metrics, senders
 from campaigns.dispatch import claims, gate, results
 from campaigns.dispatch.claims import Claimed
 from campaigns.dispatch.completion import complete_if_done
 from campaigns.dispatch.ratelimit import Pacer, TierReservations
 from campaigns.dispatch.sending import InFlight, Outbounds, Pipeline, slot_times
-from campaigns.models import Campaign, CampaignStatus, Message, Sender, Template
+from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus, Sender, Template
 from campaigns.preflight import sending_rules_for
 from channels.registry import CHANNELS
 from compliance.sending import tier_limit
@@ -121,6 +121,7 @@ class _Run:
         self.plan = gate.Plan(campaign.id, sender.id, template.category.value, sending_rules_for(campaign),
                               tier_limit(sender.tier), self.owner, self.lease)
         idempotent = CHANNELS[sender.channel].capabilities.idempotent_sends
+        self.channel = sender.channel
         self.policy = results.Policy(campaign.id, sender.id, self.owner, idempotent,
                                      int(config["DISPATCH_MAX_ATTEMPTS"]), float(config["DISPATCH_BACKOFF_SECONDS"]))
         self.limits = [(f"sender:{sender.id}", sender.messages_per_second),
@@ -235,6 +236,7 @@ class _Run:
             db.session.commit()
             self.buffer = []  # only now: if the write failed, the salvage writes these answers again
             self.outcome.counts.update(recorded.counts)
+            self._count(recorded)
             if recorded.sender_wait is not None:
                 self.sender_until = max(self.sender_until, time.monotonic() + recorded.sender_wait)
             if recorded.paused and recorded.paused != CampaignStatus.SENDING.value:
@@ -302,7 +304,13 @@ class _Run:
                 gate.put_back([item.row.id for item, _outbound in missed], self.owner)
                 self.pipeline.forget(len(missed))
         chunk, self.buffer = self.buffer, []
-        results.record(self.policy, chunk, self.pacer)
+        self._count(results.record(self.policy, chunk, self.pacer))
+
+    def _count(self, recorded: results.Recorded) -> None:
+        counts = recorded.counts
+        metrics.sends_recorded(self.channel, sent=counts[MessageStatus.SENT.value],
+                               failed=counts[MessageStatus.FAILED.value],
+                               retried=counts[MessageStatus.QUEUED.value] + counts[MessageStatus.DEFERRED.value])
 
     def _salvage_unsubmitted(self) -> None:
         if not self.unsubmitted:

@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 
 import aiohttp
 
+from campaigns import metrics
 from campaigns.dispatch.claims import Claimed
 from campaigns.models import Template
 from campaigns.template_rules import POSITIONAL, variable_names
@@ -149,6 +150,7 @@ class Pipeline:
 
     async def _lane(self) -> None:
         todo, channel, answers, missed = self._todo, self._channel, self.answers, self.missed
+        name = self.settings.channel
         freed = 0.0  # when this lane's last request ended
         while True:
             item, outbound, slot = await todo.get()
@@ -160,6 +162,8 @@ class Pipeline:
             if time.monotonic() - max(slot, freed) > LATE_SECONDS:
                 missed.put((item, outbound))
                 continue
+            metrics.sends_started(name)
+            leaving = time.monotonic()
             try:
                 [result] = await channel.send([outbound])
             except asyncio.CancelledError:
@@ -167,6 +171,8 @@ class Pipeline:
             except Exception as error:  # a channel must not raise; if one does, the request may have left
                 result = SendResult(outbound.key, ResultKind.RETRY, code="disconnected", uncertain=True,
                                     sentence=sentence_for(self.settings.channel, "disconnected"), detail=repr(error))
+            finally:
+                metrics.send_answered(name, time.monotonic() - leaving)
             answers.put(Answer(item, result, datetime.now(UTC)))
             freed = time.monotonic()
 

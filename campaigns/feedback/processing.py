@@ -9,7 +9,8 @@ pending, and the next worker applies them (the handlers are idempotent).
 
 A batch that raises is rolled back and retried body by body, each in its own transaction, so one poison body
 cannot hold up the others: the bodies that apply are committed, the one that raises gets ``attempts + 1`` and
-its error, and after ``WEBHOOK_MAX_ATTEMPTS`` it is left for the operator (logged). A database that is
+its error and is not tried again by the same drain (the next drain or sweep tries it again); after
+``WEBHOOK_MAX_ATTEMPTS`` it is left for the operator (logged). A database that is
 unavailable, a lock timeout or a deadlock is not the body's fault: the batch is tried again a few times, then
 the job raises (RQ retries it; the sweep comes anyway).
 
@@ -24,7 +25,7 @@ import logging
 import random
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -62,6 +63,7 @@ class Drained:
     given_up: int = 0
     events: Counter[str] = field(default_factory=Counter)
     more: bool = False  # stopped by the time budget with bodies still pending
+    failed_ids: set[int] = field(default_factory=set, repr=False)  # not claimed again by the same drain
 
     def as_dict(self) -> dict[str, Any]:
         return {"batches": self.batches, "bodies": self.bodies, "failed": self.failed, "given_up": self.given_up,
@@ -76,13 +78,17 @@ def _pending(max_attempts: int) -> Any:
     return (_table.c.processed_at.is_(None)) & (_table.c.attempts < max_attempts)
 
 
-def claim(limit: int, max_attempts: int, ids: Sequence[int] | None = None) -> list[Row]:
-    """Lock up to ``limit`` pending bodies (of ``ids`` only, if given) for this transaction, oldest first:
-    ``(id, sender_id, body)``. PostgreSQL skips bodies another worker holds; SQLite takes its write lock."""
+def claim(limit: int, max_attempts: int, ids: Sequence[int] | None = None,
+          skip: Collection[int] = ()) -> list[Row]:
+    """Lock up to ``limit`` pending bodies (of ``ids`` only, if given; none of ``skip``) for this transaction,
+    oldest first: ``(id, sender_id, body)``. PostgreSQL skips bodies another worker holds; SQLite takes its
+    write lock."""
     dialect = db.session.get_bind().dialect.name
     condition = _pending(max_attempts)
     if ids is not None:
         condition = condition & one_of(_table.c.id, ids, dialect)
+    if skip:
+        condition = condition & ~one_of(_table.c.id, skip, dialect)
     picked = select(_table.c.id).where(condition).order_by(_table.c.id).limit(limit)
     if dialect == "postgresql":
         rows = db.session.execute(
@@ -133,6 +139,7 @@ def _record_failure(event_id: int, error: BaseException, max_attempts: int, done
     attempts = db.session.scalar(select(_table.c.attempts).where(_table.c.id == event_id))
     db.session.commit()
     done.failed += 1
+    done.failed_ids.add(event_id)
     if attempts is not None and attempts >= max_attempts:
         done.given_up += 1
         log.error("event=webhook_given_up webhook_event_id=%s attempts=%s error=%r", event_id, attempts, words)
@@ -191,12 +198,14 @@ def drain(budget_seconds: float | None = None) -> Drained:
     transient = 0
     while True:
         if budget_seconds is not None and time.monotonic() - started > budget_seconds:
-            done.more = bool(db.session.scalar(select(_table.c.id).where(_pending(max_attempts)).limit(1)))
+            done.more = bool(db.session.scalar(select(_table.c.id).where(
+                _pending(max_attempts) & ~one_of(_table.c.id, done.failed_ids, db.session.get_bind().dialect.name))
+                .limit(1)))
             db.session.rollback()
             break
         ids: list[int] = []
         try:
-            rows = claim(limit, max_attempts)
+            rows = claim(limit, max_attempts, skip=done.failed_ids)
             if not rows:
                 db.session.rollback()
                 break
