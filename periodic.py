@@ -18,6 +18,7 @@ from accounts.jobs import enqueue_expire_invitations
 from audience.import_jobs import enqueue_fail_stalled_imports
 from campaigns.dispatch.sweep import enqueue_sweep_dispatch
 from campaigns.feedback.jobs import enqueue_sweep_webhooks
+from campaigns.feedback.reply_jobs import enqueue_sweep_conversation_messages
 from campaigns.jobs import enqueue_restore_launches, enqueue_sync_template_statuses
 
 
@@ -50,4 +51,6 @@ PERIODIC_JOBS = (
     Periodic(enqueue_sweep_dispatch, "DISPATCH_SWEEP_SECONDS"),
     # Webhook bodies acknowledged and still pending: a wake-up Redis lost, a worker that died mid-batch.
     Periodic(enqueue_sweep_webhooks, "WEBHOOK_SWEEP_SECONDS"),
+    # Confirmations and replies whose job Redis lost, or whose worker died mid-request.
+    Periodic(enqueue_sweep_conversation_messages, timedelta(minutes=1)),
 )

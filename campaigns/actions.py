@@ -32,6 +32,7 @@ ACTION_LABELS = {
     "sender.updated": _l("Sender changed"),
     "sender.checked": _l("Sender's connection checked"),
     "template.test_sent": _l("Test message sent"),
+    "conversation.replied": _l("Reply sent from the inbox"),
     "pricing.rate_card_changed": _l("Rate card changed"),
     "pricing.rate_card_reset": _l("Rate card reset to the shipped one"),
 }

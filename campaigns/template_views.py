@@ -188,8 +188,9 @@ def template_detail(template_id: int):
     shown = templates.preview(template_json(template))
     status_form = StatusForm(formdata=None, data={"status": template.status.value})
     status_form.fill()
-    test_form = TestSendForm(formdata=None)
-    test_form.fill(template)
+    # The inbox links here with the number and the sender of a conversation whose 24-hour window is closed.
+    test_form = TestSendForm(formdata=None, data={"to": request.args.get("to", "")[:40]})
+    test_form.fill(template, sender_id=parse_id(request.args.get("sender")))
     return render_template(
         "campaigns/template_detail.html", template=template, versions=templates.versions(template),
         preview=shown["preview"], violations=shown["violations"], warnings=shown["warnings"],

@@ -12,6 +12,7 @@ import html
 import itertools
 import re
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 from flask_babel import force_locale
@@ -28,6 +29,15 @@ from audience.status import STATUS_LABELS as CONTACT_STATUS_LABELS
 from audience.status import ContactStatus
 from campaigns import jobs, lifecycle, review, senders, template_approvals
 from campaigns.campaign_forms import SOURCE_LABELS as VARIABLE_SOURCE_LABELS
+from campaigns.feedback.free_text import OWN_CODES, WINDOW_CLOSED, OutboundStatus
+from campaigns.feedback.inbox import KIND_LABELS
+from campaigns.feedback.models import (
+    Conversation,
+    ConversationMessage,
+    Direction,
+    Notification,
+    NotificationKind,
+)
 from campaigns.lifecycle import TRANSITIONS
 from campaigns.materialise import EXCLUSION_REASONS
 from campaigns.message_templates import CATEGORY_LABELS
@@ -48,6 +58,7 @@ from campaigns.models import (
 from campaigns.preflight import DEFERRAL_LABELS, EXCLUSION_LABELS
 from compliance import audit, suppression
 from compliance.audit import AuditEvent
+from compliance.keywords import Intent
 from compliance.models import Suppression, SuppressionReason
 from compliance.sending import TIER_LIMITS
 from compliance.suppression import REASON_LABELS as SUPPRESSION_REASON_LABELS
@@ -61,7 +72,8 @@ from tests.helpers import signed_in_client
 from web.labels import LABELS
 
 ENUMS = (Role, ImportStatus, IssueKind, ContactStatus, TemplateCategory, TemplateStatus, CampaignStatus,
-         ReviewDecision, MessageStatus, SuppressionReason, Outcome, SenderChannel, ApprovalSource)
+         ReviewDecision, MessageStatus, SuppressionReason, Outcome, SenderChannel, ApprovalSource, Intent,
+         OutboundStatus)
 # The suppression sources the code writes (compliance.suppression.suppress(source=…)).
 SUPPRESSION_SOURCES = ("ui", "cli", "api", "import", "keyword", "reply", "decision")
 LABEL_TABLES = (
@@ -94,6 +106,7 @@ def codes() -> set[str]:
     found |= set(EXCLUSION_REASONS) | set(EXCLUSION_LABELS) | set(DEFERRAL_LABELS) | set(SUPPRESSION_SOURCES)
     found |= set(import_records.REASONS) | set(review.REJECTION_REASONS) | set(VARIABLE_SOURCE_LABELS)
     found |= set(template_approvals.REJECTION_LABELS)
+    found |= set(OWN_CODES) | set(KIND_LABELS)  # the inbox's own failure codes, the kinds of message people send
     found |= set(TIER_LIMITS) | set(senders.QUALITY_LABELS)  # a sender's messaging tier and quality rating
     found |= set(db.session.scalars(select(AuditEvent.action).distinct())) | set(ACTOR_LABELS)
     found |= set(db.session.scalars(select(Suppression.source).distinct()))
@@ -230,6 +243,7 @@ def build_world(make_user) -> dict[str, list]:
     db.session.commit()
     assert len(rows) >= 3 and db.session.get(Campaign, sending).status is CampaignStatus.SENDING
     assert db.session.get(Campaign, sending).exclusions
+    add_conversations(world, db.session.get(Message, rows[0]), db.session.get(Campaign, sending))
 
     return {
         "campaign_id": list(db.session.scalars(select(Campaign.id))),
@@ -241,7 +255,44 @@ def build_world(make_user) -> dict[str, list]:
         "user_id": list(db.session.scalars(select(User.id))),
         "phone": list(dict.fromkeys(db.session.scalars(select(Suppression.phone)))),
         "token": ["not-a-real-invitation"],
+        "conversation_id": list(db.session.scalars(select(Conversation.id).order_by(Conversation.id))),
     }
+
+
+def add_conversations(world, answered: Message, campaign: Campaign) -> None:
+    """Conversations in every state: replies of every intent and kind, one answering a campaign message, our
+    messages in every status (failed with the provider's code and with ours), a reply waiting for a decision
+    with its notification, and a window long closed."""
+    now = utcnow()
+    flagged = Conversation(sender_id=world.sender.id, phone=answered.phone, contact_id=answered.contact_id,
+                           profile_name="Оля", last_inbound_at=now - timedelta(hours=1), unread=2, needs_decision=True)
+    closed = Conversation(sender_id=world.sender.id, phone="+79035559999", profile_name="",
+                          last_inbound_at=now - timedelta(days=3), last_message_at=now - timedelta(days=3))
+    db.session.add_all([flagged, closed])
+    db.session.flush()
+    inbound = [("Стоп, а сколько стоит доставка?", Intent.NONE, "text"), ("СТОП", Intent.OPT_OUT, "text"),
+               ("СТАРТ", Intent.OPT_IN, "text"), ("Помощь", Intent.HELP, "text"), ("Не надо", Intent.UNSURE, "text"),
+               ("Отписаться", Intent.OPT_OUT, "button"), ("", Intent.NONE, "image"), ("", Intent.NONE, "sticker")]
+    for index, (text, intent, kind) in enumerate(inbound):
+        db.session.add(ConversationMessage(
+            conversation_id=flagged.id, direction=Direction.INBOUND, provider_message_id=f"wamid.world{index}",
+            kind=kind, text=text, button_payload="STOP_PROMO" if kind == "button" else None, intent=intent.value,
+            message_id=answered.id, campaign_id=campaign.id, at=now - timedelta(minutes=60 - index)))
+    codes = {"failed": "131047", "unknown": "timeout"}
+    for index, status in enumerate(OutboundStatus):
+        db.session.add(ConversationMessage(
+            conversation_id=flagged.id, direction=Direction.OUTBOUND, idempotency_key=f"reply-world-{index}",
+            text="Здравствуйте! Доставка бесплатная.", status=status.value, error_code=codes.get(status.value),
+            sent_by_id=world.marketer.id if index % 2 else None, at=now - timedelta(minutes=30 - index)))
+    db.session.add(ConversationMessage(conversation_id=closed.id, direction=Direction.OUTBOUND,
+                                       idempotency_key="confirm-wamid.world", text="Вы отписались.", status="failed",
+                                       error_code=WINDOW_CLOSED, at=now - timedelta(days=3)))
+    db.session.add(Notification(kind=NotificationKind.UNSURE_REPLY, sender_id=world.sender.id,
+                                conversation_id=flagged.id, params={"phone": flagged.phone, "text": "Не надо"}))
+    audit.record("conversation.replied", actor=world.marketer, target=flagged,
+                 details={"phone": flagged.phone, "sender": world.sender.name, "result": "failed", "code": "131047",
+                          "key": "reply-world-1"})
+    db.session.commit()
 
 
 def page_urls(app, ids: dict[str, list]) -> list[str]:

@@ -23,6 +23,7 @@ from audience.status import STATUS_LABELS as CONTACT_STATUS_LABELS
 from campaigns import actions, lifecycle, preflight, review, senders, template_approvals
 from campaigns.campaign_forms import SOURCE_LABELS as VARIABLE_SOURCE_LABELS
 from campaigns.dispatch.progress import MESSAGE_STATUS_LABELS
+from campaigns.feedback import free_text, inbox
 from campaigns.message_templates import CATEGORY_LABELS
 from campaigns.message_templates import STATUS_LABELS as TEMPLATE_STATUS_LABELS
 from compliance import audit, sending, suppression
@@ -34,6 +35,7 @@ SEND_RESULT_LABELS = {"accepted": _l("accepted"), "retry": _l("to retry"), "fail
 OBJECT_TYPES = {
     "user": _l("user"), "api_token": _l("API token"), "audience_import": _l("import"), "segment": _l("segment"),
     "suppression": _l("suppression"), "template": _l("template"), "campaign": _l("campaign"), "sender": _l("sender"),
+    "conversation": _l("conversation"),
 }
 
 
@@ -65,6 +67,9 @@ LABELS: dict[str, dict[str, Any]] = {kind: _by_value(table) for kind, table in {
     "rejection_reason": review.REJECTION_REASONS,
     "transition_reason": actions.TRANSITION_REASONS,
     "variable_source": VARIABLE_SOURCE_LABELS,
+    "reply_intent": inbox.INTENT_LABELS,
+    "message_kind": inbox.KIND_LABELS,
+    "conversation_status": free_text.STATUS_LABELS,
     "contact_field": FIELD_LABELS,
     "suppression_reason": suppression.REASON_LABELS,
     "suppression_source": suppression.SOURCE_LABELS,
@@ -100,7 +105,7 @@ DETAIL_LABELS = {
     "account": _l("business account"), "category": _l("category"), "sender": _l("sender"), "code": _l("code"),
     "key": _l("message key"), "ok": _l("connected"), "quality": _l("quality"), "provider_tier": _l("provider's tier"),
     "phone_number_id": _l("phone number ID"), "waba_id": _l("business account ID"), "base_url": _l("base URL"),
-    "api_version": _l("API version"), "secrets_changed": _l("secrets changed"),
+    "api_version": _l("API version"), "secrets_changed": _l("secrets changed"), "result": _l("result"),
 }
 _DETAIL_KINDS = {
     "user.": {"role": "role", "before": "role", "after": "role"},
@@ -110,6 +115,7 @@ _DETAIL_KINDS = {
                   "source": "approval_source", "outcome": "send_result", "category": "provider_category",
                   "reason": "provider_rejection"},  # an admin's own words are not a code: shown as written
     "sender.": {"channel": "sender_channel", "quality": "quality", "tier": "tier", "provider_tier": "tier"},
+    "conversation.": {"result": "send_result"},
     "suppression.": {"reason": "suppression_reason", "source": "suppression_source", "lift_reason": "lift_reason",
                      "decision": "lift_reason"},
 }

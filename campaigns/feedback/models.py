@@ -91,6 +91,10 @@ class ConversationMessage(db.Model):
         # A provider re-posts an inbound message; its id makes the second one a no-op.
         UniqueConstraint("conversation_id", "provider_message_id"),
         Index("ix_conversation_messages_thread", "conversation_id", "at"),
+        # The sweep's look for outbound messages left queued or sending (a lost job, a dead worker): few rows of
+        # a table that holds every message of every thread.
+        Index("ix_conversation_messages_pending", "id", postgresql_where=text("status IN ('queued', 'sending')"),
+              sqlite_where=text("status IN ('queued', 'sending')")),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from campaigns.feedback import statuses
+from campaigns.feedback import free_text, replies, statuses
 from campaigns.models import Sender
-from channels.base import StatusEvent
+from channels.base import InboundMessage, StatusEvent
 
 
 @dataclass
@@ -36,8 +36,16 @@ class FeedbackContext:
 
 Handler = Callable[[FeedbackContext, Sequence[Any]], None]
 
+
+def _statuses(context: FeedbackContext, events: Sequence[StatusEvent]) -> None:
+    """Statuses of campaign messages, then of the conversations' outbound messages (their keys tell them apart)."""
+    statuses.handle(context, events)
+    free_text.apply_statuses(events)
+
+
 HANDLERS: dict[type, Handler] = {
-    StatusEvent: statuses.handle,
+    StatusEvent: _statuses,
+    InboundMessage: replies.handle,
 }
 
 # Event classes by name, in the order a batch applies them (names, so a class defined later can take its place).
