@@ -20,6 +20,8 @@ FORBIDDEN = "Your role does not allow this. Ask an administrator if you need acc
 PUBLIC_ENDPOINTS = {
     "static", "web.favicon", "accounts.login", "accounts.accept_invitation", "web.switch_language", "health.healthz",
     "health.metrics",
+    # The provider's callbacks: no session, the sender's app secret signs every body (tests/feedback).
+    "feedback_webhooks.handshake", "feedback_webhooks.receive",
 }
 ADMIN_ENDPOINTS = {
     "accounts.user_list", "accounts.set_role", "accounts.deactivate", "accounts.reactivate", "accounts_api.users",
