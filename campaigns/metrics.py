@@ -102,16 +102,21 @@ def event_kind(event: object) -> str:
 
 # --- webhook intake -------------------------------------------------------------------------------------
 
-def webhook_acknowledged(events: Iterable[object], edge: str, seconds: float) -> None:
-    """A callback stored and answered 200 by ``edge`` after ``seconds``; ``events`` what its body held."""
-    WEBHOOK_REQUESTS.labels(edge, "stored").inc()
-    WEBHOOK_ACK_SECONDS.labels(edge).observe(seconds)
+def _count_kinds(metric: Counter, events: Iterable[object]) -> None:
+    """Add ``events`` to ``metric`` by kind: one increment per kind, not per event."""
     kinds: dict[str, int] = {}
     for event in events:
         kind = event_kind(event)
         kinds[kind] = kinds.get(kind, 0) + 1
     for kind, count in kinds.items():
-        WEBHOOK_EVENTS_RECEIVED.labels(kind).inc(count)
+        metric.labels(kind).inc(count)
+
+
+def webhook_acknowledged(events: Iterable[object], edge: str, seconds: float) -> None:
+    """A callback stored and answered 200 by ``edge`` after ``seconds``; ``events`` what its body held."""
+    WEBHOOK_REQUESTS.labels(edge, "stored").inc()
+    WEBHOOK_ACK_SECONDS.labels(edge).observe(seconds)
+    _count_kinds(WEBHOOK_EVENTS_RECEIVED, events)
 
 
 def webhook_refused(status: int, edge: str, seconds: float) -> None:
@@ -132,12 +137,7 @@ def webhook_stored(bodies: int, new: int) -> None:
 def webhook_applied(channel: str, events: Iterable[object], lags: Iterable[float]) -> None:
     """One processed batch of ``channel``'s bodies: the events applied, and each body's seconds from arrival to
     this commit."""
-    kinds: dict[str, int] = {}
-    for event in events:
-        kind = event_kind(event)
-        kinds[kind] = kinds.get(kind, 0) + 1
-    for kind, count in kinds.items():
-        WEBHOOK_EVENTS_APPLIED.labels(kind).inc(count)
+    _count_kinds(WEBHOOK_EVENTS_APPLIED, events)
     for lag in lags:
         WEBHOOK_PROCESSING_LAG.labels(channel).observe(max(lag, 0.0))
 
