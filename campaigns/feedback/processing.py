@@ -90,16 +90,18 @@ def claim(limit: int, max_attempts: int, ids: Sequence[int] | None = None,
         condition = condition & one_of(_table.c.id, ids, dialect)
     if skip:
         condition = condition & ~one_of(_table.c.id, skip, dialect)
-    picked = select(_table.c.id).where(condition).order_by(_table.c.id).limit(limit)
+
+    def oldest(*columns: Any) -> Any:
+        return select(*columns).where(condition).order_by(_table.c.id).limit(limit)
+
     if dialect == "postgresql":
         rows = db.session.execute(
-            select(_table.c.id, _table.c.sender_id, _table.c.body).where(condition).order_by(_table.c.id)
-            .limit(limit).with_for_update(skip_locked=True)
+            oldest(_table.c.id, _table.c.sender_id, _table.c.body).with_for_update(skip_locked=True)
         ).all()
         return list(rows)
     # A write first: SQLite's lock is taken before the rows are read, so a second worker waits, then sees them done.
     rows = db.session.execute(
-        update(_table).where(_table.c.id.in_(picked.scalar_subquery())).values(attempts=_table.c.attempts)
+        update(_table).where(_table.c.id.in_(oldest(_table.c.id).scalar_subquery())).values(attempts=_table.c.attempts)
         .returning(_table.c.id, _table.c.sender_id, _table.c.body)
     ).all()
     return sorted(rows, key=lambda row: row[0])
