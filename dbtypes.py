@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import ARRAY, BigInteger, ColumnElement, DateTime, Enum, Integer, any_, literal
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator, TypeEngine
@@ -36,6 +38,12 @@ def dialect_function(name: str, type_: TypeEngine, *, sqlite: str, postgresql: s
 
 def _spelled(spelling: str):
     return lambda element, compiler, **kw: f"{spelling}({compiler.process(element.clauses, **kw)})"
+
+
+def conflict_insert(table: Any, dialect: str) -> Any:
+    """An INSERT into ``table`` that takes ``on_conflict_do_nothing``/``on_conflict_do_update`` in ``dialect``'s
+    spelling: PostgreSQL's, else SQLite's (the two databases we run on)."""
+    return postgresql_insert(table) if dialect == "postgresql" else sqlite_insert(table)
 
 
 def one_of(column: ColumnElement[Any], values: Iterable[Any], dialect: str) -> ColumnElement[bool]:

@@ -31,8 +31,6 @@ from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import BigInteger, ColumnElement, String, and_, case, cast, func, literal, null, or_, select, text
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.types import JSON
 
 from audience.models import Contact, Segment
@@ -44,7 +42,7 @@ from campaigns.variables import CONTACT_FIELDS, SOURCES
 from compliance.models import BLOCKING_REASONS, Suppression
 from compliance.numbers import not_e164
 from compliance.sending import SendingRules
-from dbtypes import UTCDateTime, dialect_function
+from dbtypes import UTCDateTime, conflict_insert, dialect_function
 from domain_errors import DomainError
 from extensions import db
 
@@ -191,7 +189,7 @@ def _idempotency_key(campaign_id: int) -> ColumnElement[str]:
 
 
 def _insert(table):
-    return postgresql_insert(table) if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert(table)
+    return conflict_insert(table, db.session.get_bind().dialect.name)
 
 
 def _statements(campaign: Campaign, now: datetime, rules: SendingRules):

@@ -18,15 +18,13 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from accounts.events import actor_label
 from accounts.models import Role, User
 from compliance import audit
 from compliance.models import Suppression, SuppressionError, SuppressionReason
 from compliance.numbers import InvalidNumberError, to_e164
-from dbtypes import keyset_page, utcnow
+from dbtypes import conflict_insert, keyset_page, utcnow
 from extensions import db
 
 PAGE_SIZE = 50
@@ -114,7 +112,8 @@ def suppress(
     # Two workers handling the same STOP at once: the unique index on open entries lets one insert
     # win and the other do nothing, inside the caller's transaction (no savepoint, which SQLite's
     # driver would commit on its own).
-    insert = _dialect_insert()(Suppression).values(**values).on_conflict_do_nothing(
+    insert = conflict_insert(Suppression, db.session.get_bind().dialect.name).values(**values)
+    insert = insert.on_conflict_do_nothing(
         index_elements=["phone", "reason"], index_where=Suppression.lifted_at.is_(None)
     )
     new_id = db.session.execute(insert.returning(Suppression.id)).scalar()
@@ -123,10 +122,6 @@ def suppress(
     entry = db.session.get(Suppression, new_id)
     audit.record("suppression.added", actor=actor, target=entry, details=_describe(entry))
     return entry, True
-
-
-def _dialect_insert():
-    return postgresql_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
 def lift_opt_out(phone: str, *, evidence: str = "", at: datetime | None = None) -> list[Suppression]:

@@ -33,8 +33,6 @@ from typing import Any
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from redis.exceptions import RedisError
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from campaigns import sender_secrets, senders
 from campaigns.feedback import jobs
@@ -42,7 +40,7 @@ from campaigns.feedback.models import WebhookEvent
 from campaigns.models import Sender
 from channels.base import Channel, Event, WebhookError
 from channels.registry import channel_for
-from dbtypes import utcnow
+from dbtypes import conflict_insert, utcnow
 from domain_errors import DomainError
 from extensions import after_commit, db
 
@@ -180,10 +178,9 @@ def store(accepted: Sequence[Accepted]) -> int:
         })
     if not rows:
         return 0
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(WebhookEvent.__table__).values(list(rows.values())).on_conflict_do_nothing(
-        index_elements=["sender_id", "digest"]).returning(WebhookEvent.__table__.c.id)
+    table = WebhookEvent.__table__
+    statement = (conflict_insert(table, db.session.get_bind().dialect.name).values(list(rows.values()))
+                 .on_conflict_do_nothing(index_elements=["sender_id", "digest"]).returning(table.c.id))
     return len(db.session.execute(statement).all())
 
 

@@ -28,8 +28,6 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Boolean, Integer, bindparam, case, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from audience.models import Contact
 from campaigns.feedback import free_text
@@ -40,7 +38,7 @@ from compliance.keywords import Intent, classify_button
 from compliance.numbers import InvalidNumberError, from_provider
 from compliance.policy import current_policy
 from compliance.replies import handle_reply
-from dbtypes import UTCDateTime
+from dbtypes import UTCDateTime, conflict_insert
 from extensions import after_commit, db
 
 if TYPE_CHECKING:
@@ -97,8 +95,8 @@ def _count(intents) -> dict[str, int]:
     return counts
 
 
-def _insert():
-    return postgresql_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+def _insert(table: Any) -> Any:
+    return conflict_insert(table, db.session.get_bind().dialect.name)
 
 
 def _readable(events: Sequence[InboundMessage]) -> list[_Reply]:
@@ -132,7 +130,7 @@ def _upsert_conversations(sender_id: int, replies: list[_Reply], contacts: dict[
     rows = [{"sender_id": sender_id, "phone": phone, "contact_id": contacts.get(phone, (None, None))[0],
              "profile_name": "", "last_message_at": first[phone], "unread": 0, "needs_decision": False,
              "created_at": now} for phone in phones]
-    db.session.execute(_insert()(Conversation).values(rows)
+    db.session.execute(_insert(Conversation).values(rows)
                        .on_conflict_do_nothing(index_elements=["sender_id", "phone"]))
     found = db.session.execute(select(Conversation.phone, Conversation.id)
                                .where(Conversation.sender_id == sender_id, Conversation.phone.in_(phones)))
@@ -175,7 +173,7 @@ def _insert_messages(replies: list[_Reply]) -> list[_Reply]:
              "message_id": reply.message_id, "campaign_id": reply.campaign_id, "at": reply.event.at}
             for reply in sorted(replies, key=lambda reply: (reply.conversation_id, reply.event.provider_id))]
     inserted = db.session.execute(
-        _insert()(ConversationMessage).values(rows)
+        _insert(ConversationMessage).values(rows)
         .on_conflict_do_nothing(index_elements=["conversation_id", "provider_message_id"])
         .returning(ConversationMessage.id, ConversationMessage.conversation_id,
                    ConversationMessage.provider_message_id))
@@ -243,7 +241,7 @@ def _apply_replies(new: list[_Reply], contacts: dict[str, tuple[int, str | None]
     db.session.execute(update(table).where(table.c.id == bindparam("row")).values(intent=bindparam("intent")),
                        [{"row": row_id, "intent": intent.value} for row_id, intent in outcomes.items()])
     if confirmations:
-        queued = db.session.scalars(_insert()(ConversationMessage).values(confirmations)
+        queued = db.session.scalars(_insert(ConversationMessage).values(confirmations)
                                     .on_conflict_do_nothing(index_elements=["idempotency_key"])
                                     .returning(ConversationMessage.id)).all()
         if queued:
