@@ -186,7 +186,7 @@ def _remove_me(clause: Clause) -> Intent | None:
             continue
         me = any(w.any_of(lex.ME) for w in (*words[max(0, i - 2):i], *rest))
         about = _about(rest)
-        if about == MAILING or me and about != OTHER:
+        if about == MAILING or (me and about != OTHER):
             return Intent.OPT_OUT
         if about == NOTHING and word.any_of(lex.UNSUBSCRIBE):
             return Intent.OPT_OUT  # «отпишите, пожалуйста»
@@ -201,7 +201,7 @@ def _refuse(clause: Clause) -> Intent | None:
     words = clause.words
     for i, word in enumerate(words):
         opt_out = word.text == "opt" and any(w.text == "out" for w in words[i + 1:i + 3])
-        if not (word.any_of(lex.REFUSE) or opt_out or word.latin and word.any_of(lex.UNSUBSCRIBE)):
+        if not (word.any_of(lex.REFUSE) or opt_out or (word.latin and word.any_of(lex.UNSUBSCRIBE))):
             continue
         if _negation_before(words, i, reach=3) is not None:
             return Intent.NONE  # «не хочу отписываться»
@@ -260,16 +260,20 @@ def _fed_up(clause: Clause) -> Intent | None:
     return None
 
 
+_GIVE = frozenset({"давать", "дать", "оставлять", "оставить"})
+
+
 def _who_is_this(clause: Clause) -> Intent | None:
     """The doubtful: «я не подписывался», «откуда у вас мой номер», «зачем вы мне пишете», «это спам»."""
     words = clause.words
     texts = {w.text for w in words}
     for i, word in enumerate(words):
-        if word.any_of(lex.NOT_SIGNED_UP) and (word.has("past") or word.text in ("signed", "agreed")):
-            if _negation_before(words, i, reach=3) is not None or "never" in texts:
-                if not word.any_of(frozenset({"давать", "дать", "оставлять", "оставить"})) or texts & {
-                        "согласие", "согласия", "номер"}:
-                    return Intent.UNSURE
+        reported = word.has("past") or word.text in ("signed", "agreed")
+        negated = _negation_before(words, i, reach=3) is not None or "never" in texts
+        # «не давал(а) согласия», «не оставлял номер»; «не давали скидку» is about something else.
+        consent = not word.any_of(_GIVE) or bool(texts & {"согласие", "согласия", "номер"})
+        if word.any_of(lex.NOT_SIGNED_UP) and reported and negated and consent:
+            return Intent.UNSURE
     if any(w.any_of(lex.WHERE_FROM) for w in words) and any(w.any_of(lex.NUMBER) for w in words) and (
             any(w.any_of(lex.NUMBER_SOURCE) for w in words) or "у" in texts):
         return Intent.UNSURE
@@ -301,7 +305,7 @@ def _subscribe_again(clause: Clause) -> Intent | None:
             return Intent.OPT_IN
         if word.any_of(lex.RECEIVE) and about == MAILING and any(w.any_of(lex.WANT) for w in words):
             return Intent.OPT_IN
-    if {"sign", "up"} <= texts and me or {"opt", "in"} <= texts or {"start", "again"} <= texts:
+    if ({"sign", "up"} <= texts and me) or {"opt", "in"} <= texts or {"start", "again"} <= texts:
         return Intent.OPT_IN
     return None
 
