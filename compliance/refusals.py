@@ -28,7 +28,7 @@ from compliance.lemmas import Clause, Word, analyse, clauses
 # When clauses disagree, the strongest wins: a refusal anywhere in a reply is a refusal.
 _STRENGTH = {Intent.OPT_OUT: 4, Intent.UNSURE: 3, Intent.OPT_IN: 2, Intent.HELP: 1, Intent.NONE: 0}
 
-MAILING, OTHER, UNKNOWN, NOTHING = "mailing", "other", "unknown", "nothing"
+MAILING, MIXED, OTHER, UNKNOWN, NOTHING = "mailing", "mixed", "other", "unknown", "nothing"
 
 
 def strongest(intents: Iterable[Intent | None]) -> Intent:
@@ -58,10 +58,13 @@ def _clause(clause: Clause) -> Intent:
 
 
 def _about(words: Sequence[Word]) -> str:
-    """Whether words (the object of a verb) name our messages, something else, something unknown or nothing."""
-    if any(word.any_of(lex.MAILING) or word.any_of(lex.LISTS) for word in words):
-        return MAILING
-    if any(word.any_of(lex.OTHER) for word in words):
+    """Whether words (the object of a verb) name our messages, something else, both, something unknown or nothing."""
+    mailing = any(word.any_of(lex.MAILING) or word.any_of(lex.LISTS) for word in words)
+    other = any(word.any_of(lex.OTHER) for word in words)
+    if mailing:
+        # «отпишите от смс о статусе заказа»: our messages, but about an order — a person decides.
+        return MIXED if other else MAILING
+    if other:
         return OTHER
     return UNKNOWN if _unknown(words) else NOTHING
 
@@ -141,8 +144,23 @@ def _do_not_send(clause: Clause) -> Intent | None:
                 w.text for w in words[:i]}:
             continue
         about = _about([*between, *_span(words, i + 1)])
-        return {MAILING: Intent.OPT_OUT, NOTHING: Intent.OPT_OUT, UNKNOWN: Intent.UNSURE, OTHER: Intent.NONE}[about]
+        if about in (MAILING, NOTHING) and _asks_to_write_elsewhere(clause, i):
+            return Intent.UNSURE  # «не пишите мне на почту, пишите сюда»: where, not whether
+        return {MAILING: Intent.OPT_OUT, NOTHING: Intent.OPT_OUT, UNKNOWN: Intent.UNSURE, MIXED: Intent.UNSURE,
+                OTHER: Intent.NONE}[about]
     return None
+
+
+def _asks_to_write_elsewhere(clause: Clause, refused: int) -> bool:
+    """Whether the clause also asks to be contacted (a sending imperative not negated), or says "instead"."""
+    words = clause.words
+    if any(w.text in ("instead", "rather") for w in words):
+        return True
+    return any(
+        j != refused and w.any_of(lex.SEND) and w.has("impr") and _negation_before(words, j) is None
+        and not any(v.any_of(lex.STOP_VERBS) for v in words[max(0, j - 2):j])
+        for j, w in enumerate(words)
+    )
 
 
 def _stop_sending(clause: Clause) -> Intent | None:
@@ -165,12 +183,15 @@ def _stop_sending(clause: Clause) -> Intent | None:
         if clause.question and rest:
             # «Как остановить рассылку?» wants out but asks; «…подписку на журнал в приложении?» is elsewhere.
             return Intent.UNSURE if about == MAILING and not _unknown(objects) else Intent.NONE
-        if any(w.any_of(lex.SEND) for w in rest) or about == MAILING:
-            return {OTHER: Intent.NONE, UNKNOWN: Intent.UNSURE}.get(about, Intent.OPT_OUT)
+        if any(w.any_of(lex.SEND) for w in rest) or about in (MAILING, MIXED):
+            return {OTHER: Intent.NONE, UNKNOWN: Intent.UNSURE, MIXED: Intent.UNSURE}.get(about, Intent.OPT_OUT)
         if about == NOTHING and not clause.question:
             return Intent.UNSURE  # «Хватит!», «прекратите это», "stop it": refusal-shaped, object unsaid
         return Intent.NONE  # «остановите доставку», "stop by the store"
     return None
+
+
+_ME_OBJECT = frozenset({"меня", "нас", "me", "us"})
 
 
 def _remove_me(clause: Clause) -> Intent | None:
@@ -184,10 +205,16 @@ def _remove_me(clause: Clause) -> Intent | None:
         rest = _span(words, i + 1)
         if word.text == "take" and not any(w.text in ("off", "out") for w in rest):
             continue
-        me = any(w.any_of(lex.ME) for w in (*words[max(0, i - 2):i], *rest))
+        # Me (accusative: «уберите меня») or my number; «мой адрес» is not me, «отпишите мне» is "write back".
+        me = any(w.text in _ME_OBJECT for w in (*words[max(0, i - 2):i], *rest))
+        number = any(w.any_of(lex.NUMBER) for w in rest)
         about = _about(rest)
-        if about == MAILING or (me and about != OTHER):
+        if about == MIXED:
+            return Intent.UNSURE
+        if about == MAILING or ((me or number) and about == NOTHING):
             return Intent.OPT_OUT
+        if any(w.text in ("мне", "нам") for w in rest):
+            return Intent.NONE  # «отпишите мне, когда будет в наличии»
         if about == NOTHING and word.any_of(lex.UNSUBSCRIBE):
             return Intent.OPT_OUT  # «отпишите, пожалуйста»
         if about == NOTHING and not _content(rest) and len(_content(words)) == 1:
@@ -211,6 +238,8 @@ def _refuse(clause: Clause) -> Intent | None:
         about = _about(rest)
         if about in (OTHER, UNKNOWN):
             return Intent.NONE  # «отказываюсь от заказа»
+        if about == MIXED:
+            return Intent.UNSURE
         unsubscribing = opt_out or word.any_of(lex.UNSUBSCRIBE)
         if clause.question:
             return Intent.UNSURE  # «как отписаться?» wants out, but asks rather than tells

@@ -32,6 +32,7 @@ LISTS = _set("рассылка список база спам база конт�
 OTHER = _set(
     "чек счет документ документы накладная квитанция договор акт фото фотография ссылка код курьер заказ "
     "доставка посылка товар корзина оплата платеж покупка подарок возврат отзыв бонус карта чат-бот бот "
+    "адрес профиль домофон дверь подъезд пакет размер цвет "
     "receipt invoice bill order delivery package parcel item cart payment refund code link photo review"
 )
 # Nouns that say where or when, not what: «не пишите мне в ватсап по вечерам» still refuses.
