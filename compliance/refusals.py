@@ -213,6 +213,8 @@ def _remove_me(clause: Clause) -> Intent | None:
             return Intent.UNSURE
         if about == MAILING or ((me or number) and about == NOTHING):
             return Intent.OPT_OUT
+        if me and about == UNKNOWN:
+            return Intent.OPT_OUT  # me out of anything we do not know of: «уберите меня из расылки» (a typo)
         if any(w.text in ("мне", "нам") for w in rest):
             return Intent.NONE  # «отпишите мне, когда будет в наличии»
         if about == NOTHING and word.any_of(lex.UNSUBSCRIBE):
