@@ -23,7 +23,7 @@ from audience.status import STATUS_LABELS as CONTACT_STATUS_LABELS
 from campaigns import actions, lifecycle, preflight, review, senders, template_approvals
 from campaigns.campaign_forms import SOURCE_LABELS as VARIABLE_SOURCE_LABELS
 from campaigns.dispatch.progress import MESSAGE_STATUS_LABELS
-from campaigns.feedback import free_text, inbox
+from campaigns.feedback import free_text, inbox, notices
 from campaigns.message_templates import CATEGORY_LABELS
 from campaigns.message_templates import STATUS_LABELS as TEMPLATE_STATUS_LABELS
 from compliance import audit, sending, suppression
@@ -68,6 +68,8 @@ LABELS: dict[str, dict[str, Any]] = {kind: _by_value(table) for kind, table in {
     "transition_reason": actions.TRANSITION_REASONS,
     "variable_source": VARIABLE_SOURCE_LABELS,
     "reply_intent": inbox.INTENT_LABELS,
+    "notification_kind": notices.KIND_LABELS,
+    "pause_reason": notices.PAUSE_REASON_LABELS,
     "message_kind": inbox.KIND_LABELS,
     "conversation_status": free_text.STATUS_LABELS,
     "contact_field": FIELD_LABELS,
