@@ -31,6 +31,7 @@ from campaigns.campaign_forms import (
 )
 from campaigns.dispatch import control
 from campaigns.dispatch.progress import progress, worded
+from campaigns.feedback import pausing
 from campaigns.lifecycle import EDITABLE, STATUS_LABELS, TransitionError, can
 from campaigns.models import Campaign, CampaignStatus, Sender, Template
 from campaigns.sender_forms import TestSendForm
@@ -185,6 +186,8 @@ def _context(campaign: Campaign) -> dict[str, Any]:
         "progress_text": worded(state),
         "form": EmptyForm(),
         "reason_label": review.reason_label,
+        # An automatic pause (a paused template, the number at RED, the circuit breaker) says why, in words.
+        "pause_sentence": pausing.details_sentence(campaign.pause_reason, campaign.pause_details),
         **_labels(),
     }
 
