@@ -185,8 +185,10 @@ def _stop_sending(clause: Clause) -> Intent | None:
             return Intent.UNSURE if about == MAILING and not _unknown(objects) else Intent.NONE
         if any(w.any_of(lex.SEND) for w in rest) or about in (MAILING, MIXED):
             return {OTHER: Intent.NONE, UNKNOWN: Intent.UNSURE, MIXED: Intent.UNSURE}.get(about, Intent.OPT_OUT)
-        if about == NOTHING and not clause.question:
-            return Intent.UNSURE  # «Хватит!», «прекратите это», "stop it": refusal-shaped, object unsaid
+        unsaid = about == NOTHING or (about == UNKNOWN and any(w.any_of(lex.THIS) for w in rest))
+        if unsaid and not clause.question:
+            # «Хватит!», «прекратите это безобразие», "stop this nonsense": refusal-shaped, the object unsaid
+            return Intent.UNSURE
         return Intent.NONE  # «остановите доставку», "stop by the store"
     return None
 
@@ -295,7 +297,7 @@ _GIVE = frozenset({"давать", "дать", "оставлять", "остав
 
 
 def _who_is_this(clause: Clause) -> Intent | None:
-    """The doubtful: «я не подписывался», «откуда у вас мой номер», «зачем вы мне пишете», «это спам»."""
+    """The doubtful: «я не подписывался», «откуда у вас мой номер», «зачем вы пишете», «это спам», «заблокирую»."""
     words = clause.words
     texts = {w.text for w in words}
     for i, word in enumerate(words):
@@ -313,6 +315,9 @@ def _who_is_this(clause: Clause) -> Intent | None:
         arriving = any("приходить" in w.lemmas for w in words) and any(w.any_of(lex.MAILING) for w in words)
         if (sending or arriving) and not any(w.any_of(lex.NEGATION) for w in words) and _about(words) != OTHER:
             return Intent.UNSURE
+    if not clause.question and any(w.any_of(lex.THREATS) and w.has("1per") for w in words) and (
+            _about(words) != OTHER):  # «пожалуюсь на курьера» is about the delivery
+        return Intent.UNSURE
     content = _content(words)
     if any(w.any_of(lex.SPAM_WORDS) for w in content) and len(content) <= 4 and _about(content) != OTHER:
         return Intent.UNSURE

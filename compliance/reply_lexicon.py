@@ -46,7 +46,7 @@ NUMBER = _set("номер телефон контакт данные number phon
 NEGATION = _set("не ни нет never not no")
 # Words that may stand between a negation and its verb: «не надо мне больше писать».
 GAP = _set(
-    "надо нужно стоит можно мне меня нам нас больше более уже вы вам ничего никогда так сюда сюда пожалуйста "
+    "надо нада нужно стоит можно мне меня нам нас больше более уже вы вам ничего никогда так сюда пожалуйста от "
     "прошу просить впредь вообще лучше этот это мой номер на do please ever again anymore any more to me us "
     "want хотеть желать нужный еще"
 )
@@ -84,6 +84,8 @@ QUESTION_WORDS = _set(
 )
 THIS = _set("это этот то такой it this that these those")
 SPAM_WORDS = _set("спам spam")
+# «Заблокирую вас», «пожалуюсь»: a threat to block or report is a refusal in all but name.
+THREATS = _set("заблокировать блокировать пожаловаться жаловаться")
 UNINTERESTED = _set("интересный интересно неинтересный неинтересно актуальный актуально interested interesting")
 HELP_WHO = _set("кто who")
 HELP_WHAT = _set("что what")

@@ -63,6 +63,9 @@ def test_sentences_forgive_case_emoji_and_look_alike_letters(text):
     ("Как отписаться?", "asks how to refuse rather than refusing"),
     ("Я не подписывался на это", "a complaint that may be a refusal"),
     ("Не интересно", "declines the offer, maybe the messages"),
+    ("Не пишите мне на почту, пишите сюда", "refuses a channel and asks for another"),
+    ("Хочу отписаться от смс о статусе заказа", "our messages, but about an order"),
+    ("Заблокирую вас", "a threat to block"),
 ])
 def test_refusal_like_sentences_with_a_doubt_are_unsure(text, why):
     assert classify_reply(text) is Intent.UNSURE, why
@@ -73,6 +76,7 @@ def test_refusal_like_sentences_with_a_doubt_are_unsure(text, why):
     "Я не получаю сообщения о заказе", "Удалите заказ", "Отказываюсь от заказа", "Остановите доставку",
     "Мне двух штук хватит", "Хватит ли одной упаковки?", "Не беспокойтесь, всё получила",
     "Подпишите акт, пожалуйста", "Don't send me the paper receipt", "How do I stop the order?",
+    "Удалите мой старый адрес из профиля", "Отпишите мне, когда будет в наличии", "Я пожалуюсь на курьера",
 ])
 def test_negation_and_verbs_about_something_else_are_ordinary(text):
     assert classify_reply(text) is Intent.NONE
