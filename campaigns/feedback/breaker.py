@@ -78,8 +78,9 @@ def verdict(reading: Reading, config: Any) -> dict[str, Any] | None:
                 ("complaints", reading.complaints, config["BREAKER_THRESHOLD"]))
     for measure, count, threshold in measures:
         if count >= config["BREAKER_MIN_COMPLAINTS"] and reading.rate(count) > threshold:
+            # ``window``: the delivered messages counted (at most ``window_size``), as notices words it.
             return {"measure": measure, "rate": round(reading.rate(count), 6), "threshold": threshold,
-                    "window": config["BREAKER_WINDOW"], "delivered": reading.delivered,
+                    "window": reading.delivered, "window_size": config["BREAKER_WINDOW"],
                     "complaints": reading.complaints, "opt_outs": reading.opt_outs, "blocks": reading.blocks,
                     "spam_reports": reading.spam_reports}
     return None

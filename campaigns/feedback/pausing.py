@@ -18,78 +18,30 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from campaigns.feedback.models import Notification, NotificationKind
 from campaigns.lifecycle import TransitionError, transition
-from campaigns.message_templates import STATUS_LABELS as TEMPLATE_STATUS_LABELS
-from campaigns.models import Campaign, CampaignStatus, TemplateStatus
-from campaigns.senders import QUALITY_LABELS
+from campaigns.models import Campaign, CampaignStatus
 from extensions import db
 
 log = logging.getLogger(__name__)
 
 
 class PauseReason(str, enum.Enum):
-    """``Campaign.pause_reason`` of an automatic pause (a person's pause leaves it empty)."""
+    """``Campaign.pause_reason`` of an automatic pause (a person's is ``manual``); the notification kinds' values,
+    which ``notices`` labels and words (``notices.PAUSE_REASON_LABELS``, ``notices.pause_sentence``)."""
 
     TEMPLATE_PAUSED = "template_paused"
     QUALITY_RED = "quality_red"
     CIRCUIT_BREAKER = "circuit_breaker"
 
 
-PAUSE_REASON_LABELS = {
-    PauseReason.TEMPLATE_PAUSED: _l("The provider paused or disabled the template"),
-    PauseReason.QUALITY_RED: _l("The number's quality rating dropped to red"),
-    PauseReason.CIRCUIT_BREAKER: _l("Too many opt-outs, blocks and spam reports"),
-}
 NOTIFICATION_KINDS = {
     PauseReason.TEMPLATE_PAUSED: NotificationKind.TEMPLATE_PAUSED,
     PauseReason.QUALITY_RED: NotificationKind.QUALITY_RED,
     PauseReason.CIRCUIT_BREAKER: NotificationKind.CIRCUIT_BREAKER,
 }
-
-
-def pause_reason_label(reason: str | None) -> Any:
-    """The words for a stored ``pause_reason`` (the code itself when it is not one of ours)."""
-    try:
-        return PAUSE_REASON_LABELS[PauseReason(reason)]
-    except ValueError:
-        return reason or ""
-
-
-def details_sentence(reason: str | None, details: Mapping[str, Any] | None) -> Any:
-    """A sentence of what an automatic pause's ``pause_details`` say, for the campaign page ("" if nothing)."""
-    details = details or {}
-    if reason == PauseReason.TEMPLATE_PAUSED.value:
-        return _l("Template “%(template)s” is “%(status)s” at the provider (reason: %(reason)s).",
-                  template=details.get("template", ""), status=_template_status(details.get("status")),
-                  reason=details.get("reason") or "—")
-    if reason == PauseReason.QUALITY_RED.value:
-        return _l("The quality rating of %(sender)s is %(quality)s.", sender=details.get("sender", ""),
-                  quality=QUALITY_LABELS.get(details.get("quality", ""), details.get("quality", "")))
-    if reason == PauseReason.CIRCUIT_BREAKER.value:
-        return _l("%(rate)s of the last %(delivered)s delivered messages drew a complaint (threshold %(threshold)s): "
-                  "%(opt_outs)s opt-outs, %(blocks)s blocks, %(spam)s spam reports.",
-                  rate=_percent(details.get("rate")), delivered=details.get("delivered", 0),
-                  threshold=_percent(details.get("threshold")), opt_outs=details.get("opt_outs", 0),
-                  blocks=details.get("blocks", 0), spam=details.get("spam_reports", 0))
-    return ""
-
-
-def _template_status(value: Any) -> Any:
-    try:
-        return TEMPLATE_STATUS_LABELS[TemplateStatus(value)]
-    except ValueError:
-        return value or ""
-
-
-def _percent(value: Any) -> str:
-    try:
-        return f"{float(value) * 100:.2f} %"
-    except (TypeError, ValueError):
-        return "—"
 
 
 def pause_automatically(campaigns: Iterable[Campaign | int], reason: PauseReason, details: Mapping[str, Any],

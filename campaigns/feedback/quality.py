@@ -60,18 +60,23 @@ def handle(context: FeedbackContext, events: Sequence[NumberQualityChange]) -> N
         if tier in TIER_LIMITS:
             sender.tier = tier
         db.session.flush()
-        params = {"sender": sender.name, "phone": sender.phone, "event": event.event, "quality": quality or "",
-                  "previous_quality": before[0] or "", "tier": tier or "", "previous_tier": before[1] or ""}
+        # What changed only (notices words a quality change and a tier change each when present).
+        params: dict[str, str] = {"sender": sender.name, "phone": sender.phone, "event": event.event}
+        if quality != before[0]:
+            params |= {"quality": quality or "UNKNOWN", "previous": before[0] or "UNKNOWN"}
+        if tier != before[1]:
+            params |= {"tier": tier or "", "previous_tier": before[1] or ""}
         audit.record("sender.quality_changed", actor=None, target=sender, details=params)
         db.session.add(Notification(kind=NotificationKind.QUALITY_CHANGE, sender_id=sender.id, params=params,
                                     created_at=context.now))
         log.warning("event=sender_quality_changed sender_id=%s quality=%s tier=%s", sender.id, quality, tier)
-        if quality == RED:
+        if quality == RED and before[0] != RED:
             sending = db.session.scalars(select(Campaign.id).where(
                 Campaign.sender_id == sender.id, Campaign.status == CampaignStatus.SENDING)).all()
             pause_automatically(sending, PauseReason.QUALITY_RED,
                                 {"sender": sender.name, "phone": sender.phone, "quality": quality,
-                                 "tier": tier or ""}, context.now, sender_id=sender.id)
+                                 "previous": before[0] or "UNKNOWN", "tier": tier or ""}, context.now,
+                                sender_id=sender.id)
     db.session.flush()
 
 
