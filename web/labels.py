@@ -65,7 +65,8 @@ LABELS: dict[str, dict[str, Any]] = {kind: _by_value(table) for kind, table in {
     "exclusion": preflight.EXCLUSION_LABELS,
     "deferral": preflight.DEFERRAL_LABELS,
     "rejection_reason": review.REJECTION_REASONS,
-    "transition_reason": actions.TRANSITION_REASONS,
+    # An automatic pause gives its pause reason's code as the transition's reason.
+    "transition_reason": {**notices.PAUSE_REASON_LABELS, **actions.TRANSITION_REASONS},
     "variable_source": VARIABLE_SOURCE_LABELS,
     "reply_intent": inbox.INTENT_LABELS,
     "notification_kind": notices.KIND_LABELS,
