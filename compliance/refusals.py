@@ -143,9 +143,12 @@ def _do_not_send(clause: Clause) -> Intent | None:
         elif not glued and not receiving and not _is_request(word, clause) and "чтобы" not in {
                 w.text for w in words[:i]}:
             continue
-        about = _about([*between, *_span(words, i + 1)])
+        objects = [*between, *_span(words, i + 1)]
+        about = _about(objects)
         if about in (MAILING, NOTHING) and _asks_to_write_elsewhere(clause, i):
             return Intent.UNSURE  # «не пишите мне на почту, пишите сюда»: where, not whether
+        if about in (MAILING, NOTHING) and any(w.any_of(lex.TIMES) for w in objects):
+            return Intent.UNSURE  # «не звоните мне до 10 утра», «не пишите по выходным»: when, not whether
         return {MAILING: Intent.OPT_OUT, NOTHING: Intent.OPT_OUT, UNKNOWN: Intent.UNSURE, MIXED: Intent.UNSURE,
                 OTHER: Intent.NONE}[about]
     return None
@@ -244,6 +247,8 @@ def _refuse(clause: Clause) -> Intent | None:
             return Intent.NONE  # «отказываюсь от заказа»
         if about == MIXED:
             return Intent.UNSURE
+        if not word.latin and word.has("impr") and not any(w.text == "от" for w in rest):
+            return Intent.NONE  # «отпишитесь, когда отправите» asks *us* to write back
         unsubscribing = opt_out or word.any_of(lex.UNSUBSCRIBE)
         if clause.question:
             return Intent.UNSURE  # «как отписаться?» wants out, but asks rather than tells

@@ -35,10 +35,16 @@ OTHER = _set(
     "адрес профиль домофон дверь подъезд пакет размер цвет "
     "receipt invoice bill order delivery package parcel item cart payment refund code link photo review"
 )
-# Nouns that say where or when, not what: «не пишите мне в ватсап по вечерам» still refuses.
+# Words that say where or when, not what: «не пишите мне в ватсап» still refuses.
 SETTING = _set(
     "ватсап вотсап whatsapp вацап телеграм почта номер телефон раз день вечер ночь утро время выходной "
     "праздник год месяц неделя сюда тут здесь больше никогда пока впредь вообще"
+)
+# A refusal limited in time («не пишите по выходным», «не звоните до 10 утра») may be about when, not
+# whether: unsure.
+TIMES = _set(
+    "вечер ночь утро выходной праздник суббота воскресенье рано поздно раньше позже часто night morning "
+    "evening weekend weekends early late"
 )
 ME = _set("я мы мой наш me us my our i myself")
 NUMBER = _set("номер телефон контакт данные number phone contact details data")
