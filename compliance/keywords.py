@@ -1,14 +1,15 @@
 """What a customer's reply asks for: opt out, opt back in, help, or nothing.
 
-A reply counts only when the whole message is a keyword or an unmistakable short request, so a
-keyword inside an ordinary sentence ("can I stop by tomorrow?") never opts anyone out. Matching
-forgives case, punctuation, spacing, ё/е and letters typed in the other alphabet (a Latin "C" in
-"СТОП", a Cyrillic "О" in "STOP").
+First the keywords: a reply that is, as a whole, a keyword or short request of the policy (an admin
+may edit them) means that intent. Matching forgives case, punctuation, spacing, ё/е and letters typed
+in the other alphabet (a Latin "C" in "СТОП", a Cyrillic "О" in "STOP"). Then the sentence: a reply
+that is not a keyword is read by ``refusals``, which recognises refusals (and requests to subscribe
+again, and questions about us) written in the customer's own words, by Russian morphology — so a
+keyword inside an ordinary sentence ("can I stop by tomorrow?") still opts nobody out.
 """
 
 from __future__ import annotations
 
-import enum
 import functools
 import re
 import unicodedata
@@ -16,13 +17,10 @@ from dataclasses import dataclass, field
 
 from flask_babel import gettext as _
 
+from compliance import refusals
+from compliance.intents import Intent
 
-class Intent(str, enum.Enum):
-    OPT_OUT = "opt_out"
-    OPT_IN = "opt_in"
-    HELP = "help"
-    UNSURE = "unsure"  # may be a refusal: the number is held until a person decides
-    NONE = "none"
+__all__ = ["DEFAULT_KEYWORDS", "Intent", "KeywordSets", "classify_button", "classify_reply", "normalise"]
 
 
 # Cyrillic letters that look like Latin ones. Both the reply and the keywords are reduced to this
@@ -30,7 +28,7 @@ class Intent(str, enum.Enum):
 _HOMOGLYPHS = str.maketrans("аеорсухкмтвніј", "aeopcyxkmtbhij")
 _NOT_WORD = re.compile(r"[^\w]+", re.UNICODE)
 
-# Long messages are conversations, not commands; this also keeps classification cheap.
+# A keyword or short request has at most this many words; longer replies are read as sentences (refusals).
 MAX_WORDS = 6
 REQUIRED_OPT_OUT = ("stop", "стоп")
 # Politeness around a request changes nothing about what it asks for.
@@ -118,16 +116,18 @@ DEFAULT_KEYWORDS = KeywordSets()
 
 
 def classify_reply(text: str, keywords: KeywordSets = DEFAULT_KEYWORDS) -> Intent:
-    """The intent of a whole reply; ``Intent.NONE`` unless the message is a keyword or request."""
+    """The intent of a whole reply: a keyword of ``keywords`` first, then what its sentences ask for
+    (``refusals.recognise``); ``Intent.NONE`` for an ordinary reply."""
     reply = normalise(text)
-    if not reply or reply.count(" ") >= MAX_WORDS:
+    if not reply:
         return Intent.NONE
-    for intent, entries in keywords.normalised.items():
-        if reply in entries:
-            return intent
-    if reply in _UNSURE:
-        return Intent.UNSURE
-    return Intent.NONE
+    if reply.count(" ") < MAX_WORDS:
+        for intent, entries in keywords.normalised.items():
+            if reply in entries:
+                return intent
+        if reply in _UNSURE:
+            return Intent.UNSURE
+    return refusals.recognise(text)
 
 
 # Replies that may be refusals but ask for nothing clearly: held until a person decides.

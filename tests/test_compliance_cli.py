@@ -223,11 +223,11 @@ def test_intent_classifies_a_reply(app, reply, intent):
 
 
 def test_intent_uses_the_keywords_an_admin_saved(app):
-    assert run(app, "intent", input="хватит").output == "none\n"
+    assert run(app, "intent", input="баста").output == "none\n"
     keywords = policy.section_data("keywords")
-    policy.save_section("keywords", {**keywords, "opt_out": [*keywords["opt_out"], "хватит"]}, actor=None)
+    policy.save_section("keywords", {**keywords, "opt_out": [*keywords["opt_out"], "баста"]}, actor=None)
     db.session.commit()
-    assert run(app, "intent", input="Хватит!").output == "opt_out\n"
+    assert run(app, "intent", input="Баста!").output == "opt_out\n"
 
 
 def test_intent_jsonl_keeps_every_input_key(app):

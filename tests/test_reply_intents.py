@@ -57,10 +57,12 @@ def test_keywords_inside_ordinary_messages_trigger_nothing(text):
 
 
 def test_keyword_sets_are_configurable():
-    custom = KeywordSets(opt_out=frozenset({"хватит"}), opt_in=frozenset(), help=frozenset())
-    assert classify_reply("Хватит!", custom) is Intent.OPT_OUT
-    assert classify_reply("STOP", custom) is Intent.NONE
+    custom = KeywordSets(opt_out=frozenset({"баста"}), opt_in=frozenset(), help=frozenset())
+    assert classify_reply("Баста!", custom) is Intent.OPT_OUT
     assert classify_reply("START", custom) is Intent.NONE
+    assert classify_reply("HELP", custom) is Intent.NONE
+    # A refusal is read in any words, whatever the keywords say (38-FZ art. 18): STOP cannot be configured away.
+    assert classify_reply("STOP", custom) is Intent.OPT_OUT
 
 
 def test_normalise_drops_fillers_and_unifies_look_alikes():

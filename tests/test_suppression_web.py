@@ -442,7 +442,7 @@ def test_the_content_check_of_a_plain_text_passes(browser_as):
 def test_only_admins_change_the_settings(browser_as, role):
     browser = browser_as(role)
     assert browser.get("/compliance/settings").status_code == 403
-    response = save_settings(browser, "keywords", **keyword_fields(opt_out=["хватит"]))
+    response = save_settings(browser, "keywords", **keyword_fields(opt_out=["баста"]))
     assert response.status_code == 403
     assert post_form(browser, "/compliance/settings/keywords/reset", {}, page="/lint").status_code == 403
     assert not is_customised("keywords") and events("compliance.settings_changed") == []
@@ -459,20 +459,20 @@ def test_the_settings_page_shows_every_section(admin_browser):
     assert re.search(r'<textarea[^>]*name="spam-[^"]+"[^>]*>\s*\{', page), "the spam rules are shown as JSON"
     assert "/reset" not in page
 
-    save_settings(admin_browser, "keywords", **keyword_fields(opt_out=["хватит"]))
+    save_settings(admin_browser, "keywords", **keyword_fields(opt_out=["баста"]))
     page = page_of(admin_browser.get("/compliance/settings"))
     assert "Reply keywords saved." in page and "<h2>Reply keywords</h2>" in page
-    assert 'action="/compliance/settings/keywords/reset"' in page and "хватит" in page
+    assert 'action="/compliance/settings/keywords/reset"' in page and "баста" in page
 
 
 def test_a_saved_opt_out_keyword_classifies_replies(app, admin_browser, admin):
-    assert classify_reply("Хватит!", policy.current_policy().keywords) is Intent.NONE
+    assert classify_reply("Баста!", policy.current_policy().keywords) is Intent.NONE
 
-    response = save_settings(admin_browser, "keywords", **keyword_fields(opt_out=["хватит"]))
+    response = save_settings(admin_browser, "keywords", **keyword_fields(opt_out=["баста"]))
     assert response.status_code == 302 and response.headers["Location"] == "/compliance/settings#keywords"
     db.session.expire_all()
-    assert classify_reply("Хватит!", policy.current_policy().keywords) is Intent.OPT_OUT
-    assert app.test_cli_runner().invoke(args=["compliance", "intent"], input="ХВАТИТ").output == "opt_out\n"
+    assert classify_reply("Баста!", policy.current_policy().keywords) is Intent.OPT_OUT
+    assert app.test_cli_runner().invoke(args=["compliance", "intent"], input="БАСТА").output == "opt_out\n"
     assert classify_reply("STOP", policy.current_policy().keywords) is Intent.OPT_OUT
     assert_settings_change_recorded("compliance.settings_changed", "keywords", admin)
 
@@ -550,13 +550,13 @@ def test_a_registry_alias_takes_effect_on_the_content_check(admin_browser, admin
 
 
 def test_reset_goes_back_to_the_defaults(admin_browser, admin):
-    save_settings(admin_browser, "keywords", **keyword_fields(opt_out=["хватит"]))
+    save_settings(admin_browser, "keywords", **keyword_fields(opt_out=["баста"]))
     assert is_customised("keywords")
 
     response = post_form(admin_browser, "/compliance/settings/keywords/reset", {}, page="/lint")
     assert response.status_code == 302 and response.headers["Location"] == "/compliance/settings#keywords"
     assert not is_customised("keywords")
-    assert classify_reply("хватит", policy.current_policy().keywords) is Intent.NONE
+    assert classify_reply("баста", policy.current_policy().keywords) is Intent.NONE
     assert_settings_change_recorded("compliance.settings_reset", "keywords", admin)
     # Nothing to reset, nothing to record.
     post_form(admin_browser, "/compliance/settings/keywords/reset", {}, page="/lint")
