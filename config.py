@@ -281,4 +281,14 @@ def load(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "WEBHOOK_MAX_ATTEMPTS": max(_int(env, "WEBHOOK_MAX_ATTEMPTS", 5), 1),
         # How often the sweep applies bodies still pending (a wake-up Redis lost, a worker that died).
         "WEBHOOK_SWEEP_SECONDS": max(_int(env, "WEBHOOK_SWEEP_SECONDS", 30), 1),
+        # The complaint circuit breaker (campaigns/feedback/breaker.py; the defaults are argued in
+        # docs/feedback.md): over a sending campaign's last BREAKER_WINDOW delivered messages, once at least
+        # BREAKER_MIN_DELIVERED were delivered, it pauses when blocks + spam reports pass BREAKER_BLOCK_THRESHOLD
+        # of them, or opt-outs + blocks + spam reports pass BREAKER_THRESHOLD; never on fewer than
+        # BREAKER_MIN_COMPLAINTS complaints.
+        "BREAKER_WINDOW": max(_int(env, "BREAKER_WINDOW", 1000), 1),
+        "BREAKER_MIN_DELIVERED": max(_int(env, "BREAKER_MIN_DELIVERED", 200), 1),
+        "BREAKER_THRESHOLD": max(_float(env, "BREAKER_THRESHOLD", 0.02), 0.0),
+        "BREAKER_BLOCK_THRESHOLD": max(_float(env, "BREAKER_BLOCK_THRESHOLD", 0.003), 0.0),
+        "BREAKER_MIN_COMPLAINTS": max(_int(env, "BREAKER_MIN_COMPLAINTS", 3), 1),
     }

@@ -2,7 +2,8 @@
 
 Errors are problem details (``web/problems.py``): 400 for a wrong spec or reason, 403 when the
 four-eyes rule or the role forbids it (pausing and resuming: anyone but a reviewer or the campaign's
-author), 404 for an unknown id, 409 when the campaign's status does not allow the step (or someone
+author; resuming a campaign the platform paused: anyone but a reviewer, and 400 without a ``reason``),
+404 for an unknown id, 409 when the campaign's status does not allow the step (or someone
 else moved it first), 422 when the preflight blocks a submission (with its ``report``).
 """
 
@@ -147,9 +148,13 @@ def pause_campaign(campaign_id: int):
 @bp.post("/campaigns/<int:campaign_id>/resume")
 @role_required()
 def resume_campaign(campaign_id: int):
-    """Resume a paused campaign (reviewers and its author) and enqueue its batches; answers with its progress."""
+    """Resume a paused campaign (reviewers and its author; only reviewers, with a ``reason``, when the platform
+    paused it) and enqueue its batches; answers with its progress."""
     campaign = _campaign(campaign_id)
-    control.resume(campaign, _actor())
+    reason = json_body().get("reason")
+    if reason is not None and not isinstance(reason, str):
+        raise DomainError(_("The reason must be text."), field="reason")
+    control.resume(campaign, _actor(), reason or "")
     db.session.commit()
     return jsonify(progress(campaign))
 

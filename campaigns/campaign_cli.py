@@ -219,10 +219,12 @@ def pause_command(campaign_id: int, email: str | None) -> None:
 @group.command("resume")
 @click.argument("campaign_id", type=int)
 @click.option("--as", "email", help="Who resumes it (an existing user's email: a reviewer or its author).")
-def resume_command(campaign_id: int, email: str | None) -> None:
-    """Resume a paused campaign; its batches are queued for the workers."""
+@click.option("--reason", default="", help="Why it is safe to send again: required when the platform paused it.")
+def resume_command(campaign_id: int, email: str | None, reason: str) -> None:
+    """Resume a paused campaign; its batches are queued for the workers. A campaign the platform paused (the
+    circuit breaker, the number's quality, the template) needs a reviewer (or the operator) and a reason."""
     campaign = _campaign(campaign_id)
-    control.resume(campaign, _user(email))
+    control.resume(campaign, _user(email), reason)
     db.session.commit()
     click.echo(f"Campaign {campaign.id} is sending again.")
 

@@ -145,6 +145,13 @@ class RejectForm(FlaskForm):
     reason = TextAreaField(_l("Explain (the author sees this)"), validators=[Optional(), Length(max=MAX_REASON)])
 
 
+class ResumeForm(FlaskForm):
+    """Resuming a paused campaign: the reason is required when the platform paused it (the control says)."""
+
+    reason = TextAreaField(_l("Why it is safe to send again (kept in the audit log)"),
+                           validators=[Optional(), Length(max=MAX_REASON)])
+
+
 class RateCardForm(FlaskForm):
     free_per_month = IntegerField(_l("Free messages per month"), default=0, validators=[NumberRange(min=0)])
     prices = TextAreaField(

@@ -25,12 +25,14 @@ from campaigns.campaign_forms import (
     CampaignForm,
     RateCardForm,
     RejectForm,
+    ResumeForm,
     form_data,
     posted_variables,
     spec_from_form,
 )
 from campaigns.dispatch import control
 from campaigns.dispatch.progress import progress, worded
+from campaigns.feedback import notices
 from campaigns.lifecycle import EDITABLE, STATUS_LABELS, TransitionError, can
 from campaigns.models import Campaign, CampaignStatus, Sender, Template
 from campaigns.sender_forms import TestSendForm
@@ -206,7 +208,19 @@ def campaign(campaign_id: int):
                            can_cancel=is_marketer and can(found, CampaignStatus.CANCELLED),
                            can_review=found.status is CampaignStatus.IN_REVIEW and current_user.has_role(Role.REVIEWER),
                            can_pause=found.status is CampaignStatus.SENDING and control.may_control(found, _actor()),
-                           can_resume=found.status is CampaignStatus.PAUSED and control.may_control(found, _actor()))
+                           can_resume=found.status is CampaignStatus.PAUSED and control.may_resume(found, _actor()),
+                           **_pause(found))
+
+
+def _pause(campaign: Campaign) -> dict[str, Any]:
+    """Why a paused campaign is paused, and what resuming it asks for."""
+    if campaign.status is not CampaignStatus.PAUSED:
+        return {"paused": False}
+    automatic = notices.is_automatic(campaign)
+    return {"paused": True, "automatic_pause": automatic, "pause_label": notices.pause_label(campaign),
+            "pause_sentence": notices.pause_sentence(campaign),
+            "reviewer_only": control.reviewer_only(campaign) if automatic else None,
+            "resume_form": ResumeForm(formdata=None)}
 
 
 @bp.get("/campaigns/<int:campaign_id>/progress")
@@ -273,9 +287,16 @@ def pause_campaign(campaign_id: int):
 @role_required()
 def resume_campaign(campaign_id: int):
     found = _campaign_or_404(campaign_id)
-    if not EmptyForm().validate_on_submit():
-        abort(400)
-    return _step(found, lambda: control.resume(found, _actor()), _("The campaign is sending again."))
+    form = ResumeForm()
+    if not form.validate_on_submit():
+        if "csrf_token" in form.errors:
+            abort(400)
+        for errors in form.errors.values():
+            for sentence in errors:
+                flash(sentence, "error")
+        return redirect(url_for("campaigns.campaign", campaign_id=found.id))
+    return _step(found, lambda: control.resume(found, _actor(), form.reason.data or ""),
+                 _("The campaign is sending again."))
 
 
 # --- the review -------------------------------------------------------------------------------------------------

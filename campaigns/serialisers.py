@@ -6,6 +6,7 @@ from typing import Any
 
 from campaigns import message_templates as templates
 from campaigns import preflight, rendering, review, senders, template_approvals
+from campaigns.feedback import notices
 from campaigns.models import Campaign, Sender, Template, TemplateApproval
 
 
@@ -48,6 +49,7 @@ def campaign_json(campaign: Campaign, full: bool = False) -> dict[str, Any]:
         "created_at": campaign.created_at.isoformat(), "updated_at": campaign.updated_at.isoformat(),
         "recipients": campaign.recipients, "exclusions": campaign.exclusions,
         "launched_at": campaign.launched_at.isoformat() if campaign.launched_at else None,
+        "pause": _pause_json(campaign),
     }
     if full:
         data["preflight"] = preflight.readable(campaign.preflight)
@@ -60,6 +62,16 @@ def campaign_json(campaign: Campaign, full: bool = False) -> dict[str, Any]:
         ]
         data["changes_since_last_review"] = review.changes_since_last_review(campaign)
     return data
+
+
+def _pause_json(campaign: Campaign) -> dict[str, Any] | None:
+    """Why a paused campaign is paused (None otherwise): the code, its label and sentence, and who may resume."""
+    if campaign.pause_reason is None and campaign.paused_at is None:
+        return None
+    return {"reason": campaign.pause_reason, "label": notices.pause_label(campaign),
+            "sentence": notices.pause_sentence(campaign), "details": campaign.pause_details,
+            "at": campaign.paused_at.isoformat() if campaign.paused_at else None,
+            "automatic": notices.is_automatic(campaign)}
 
 
 def template_json(template: Template, with_versions: bool = False) -> dict[str, Any]:

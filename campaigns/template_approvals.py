@@ -206,6 +206,24 @@ def record(template: Template, account_id: str, base_url: str, status: TemplateS
     return approval
 
 
+def record_from_provider(template: Template, account_id: str, base_url: str, channel: str, status: str | None, *,
+                         reason: str = "", category: str | None = None,
+                         provider_template_id: str | None = None) -> TemplateApproval:
+    """What the provider said of the template in one account on its own (a status webhook), audited as said by
+    the channel: its status (lower case, as channels give it; None keeps the status: a category change), reason
+    and category. A status it does not say (anything we do not know) reads as pending."""
+    approval = _approval(template.id, account_id, base_url)
+    if status is None:
+        new = approval.status if approval is not None else TemplateStatus.PENDING
+        reason = (approval.reason or "") if approval is not None else ""
+    else:
+        new = PROVIDER_STATUSES.get(status.lower(), TemplateStatus.PENDING)
+        reason = (reason or "").strip() if new in NEEDS_REASON else ""
+    with _as_channel(channel):
+        return record(template, account_id, base_url, new, reason=reason, category=category,
+                      provider_template_id=provider_template_id)
+
+
 # --- submission ---------------------------------------------------------------------------------------------
 
 @dataclass

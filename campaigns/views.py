@@ -11,4 +11,4 @@ bp = Blueprint("campaigns", __name__, template_folder="templates")
 
 # Imported for their routes; they import ``bp`` from here, so they must come after it.
 from campaigns import campaign_views, sender_views, template_views  # noqa: E402,F401
-from campaigns.feedback import inbox_views  # noqa: E402,F401
+from campaigns.feedback import inbox_views, notification_views  # noqa: E402,F401

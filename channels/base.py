@@ -205,7 +205,23 @@ class NumberQualityChange:
     quality: str | None = None  # GREEN, YELLOW, RED
 
 
-Event = StatusEvent | InboundMessage | PreferenceChange | TemplateStatusChange | NumberQualityChange
+@dataclass(frozen=True)
+class BlockReport:
+    """A person blocked the business or reported it as spam, as a channel or an operator tells it.
+
+    The Cloud API sends no webhook for either (Meta folds them into the number's quality rating); this is how
+    the channels that do report them (the sandbox's simulated recipients, an operator's feed) say so.
+    """
+
+    address: str  # their address on the channel (wa_id)
+    kind: str  # "block" | "spam_report"
+    at: datetime
+    evidence: str = ""  # the report's id at its source
+
+
+BLOCK_REPORT_KINDS = ("block", "spam_report")
+
+Event = StatusEvent | InboundMessage | PreferenceChange | BlockReport | TemplateStatusChange | NumberQualityChange
 
 
 class WebhookError(ValueError):

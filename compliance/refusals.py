@@ -143,9 +143,12 @@ def _do_not_send(clause: Clause) -> Intent | None:
         elif not glued and not receiving and not _is_request(word, clause) and "чтобы" not in {
                 w.text for w in words[:i]}:
             continue
-        about = _about([*between, *_span(words, i + 1)])
+        objects = [*between, *_span(words, i + 1)]
+        about = _about(objects)
         if about in (MAILING, NOTHING) and _asks_to_write_elsewhere(clause, i):
             return Intent.UNSURE  # «не пишите мне на почту, пишите сюда»: where, not whether
+        if about in (MAILING, NOTHING) and any(w.any_of(lex.TIMES) for w in objects):
+            return Intent.UNSURE  # «не звоните мне до 10 утра», «не пишите по выходным»: when, not whether
         return {MAILING: Intent.OPT_OUT, NOTHING: Intent.OPT_OUT, UNKNOWN: Intent.UNSURE, MIXED: Intent.UNSURE,
                 OTHER: Intent.NONE}[about]
     return None
@@ -185,8 +188,10 @@ def _stop_sending(clause: Clause) -> Intent | None:
             return Intent.UNSURE if about == MAILING and not _unknown(objects) else Intent.NONE
         if any(w.any_of(lex.SEND) for w in rest) or about in (MAILING, MIXED):
             return {OTHER: Intent.NONE, UNKNOWN: Intent.UNSURE, MIXED: Intent.UNSURE}.get(about, Intent.OPT_OUT)
-        if about == NOTHING and not clause.question:
-            return Intent.UNSURE  # «Хватит!», «прекратите это», "stop it": refusal-shaped, object unsaid
+        unsaid = about == NOTHING or (about == UNKNOWN and any(w.any_of(lex.THIS) for w in rest))
+        if unsaid and not clause.question:
+            # «Хватит!», «прекратите это безобразие», "stop this nonsense": refusal-shaped, the object unsaid
+            return Intent.UNSURE
         return Intent.NONE  # «остановите доставку», "stop by the store"
     return None
 
@@ -242,6 +247,8 @@ def _refuse(clause: Clause) -> Intent | None:
             return Intent.NONE  # «отказываюсь от заказа»
         if about == MIXED:
             return Intent.UNSURE
+        if not word.latin and word.has("impr") and not any(w.text == "от" for w in rest):
+            return Intent.NONE  # «отпишитесь, когда отправите» asks *us* to write back
         unsubscribing = opt_out or word.any_of(lex.UNSUBSCRIBE)
         if clause.question:
             return Intent.UNSURE  # «как отписаться?» wants out, but asks rather than tells
@@ -261,7 +268,7 @@ def _no_mailing(clause: Clause) -> Intent | None:
     mailing = any(w.any_of(lex.MAILING) for w in words)
     if mailing and (texts & {"никаких", "никакой", "никакие", "more"} or any(w.any_of(lex.WANT) for w in words)):
         return Intent.OPT_OUT
-    if any(w.any_of(lex.UNINTERESTED) for w in words) and _about(words) != OTHER and not clause.question:
+    if any(w.any_of(lex.UNINTERESTED) for w in words) and not clause.question:
         return Intent.UNSURE
     if texts >= {"no", "more"} and not _content(w for w in words if w.text not in ("no", "more")):
         return Intent.UNSURE
@@ -295,24 +302,29 @@ _GIVE = frozenset({"давать", "дать", "оставлять", "остав
 
 
 def _who_is_this(clause: Clause) -> Intent | None:
-    """The doubtful: «я не подписывался», «откуда у вас мой номер», «зачем вы мне пишете», «это спам»."""
+    """The doubtful: «я не подписывался», «откуда у вас мой номер», «зачем вы пишете», «это спам», «заблокирую»."""
     words = clause.words
     texts = {w.text for w in words}
     for i, word in enumerate(words):
-        reported = word.has("past") or word.text in ("signed", "agreed")
+        if not word.any_of(lex.NOT_SIGNED_UP) or not (word.has("past") or word.text in ("signed", "agreed")):
+            continue
         negated = _negation_before(words, i, reach=3) is not None or "never" in texts
         # «не давал(а) согласия», «не оставлял номер»; «не давали скидку» is about something else.
         consent = not word.any_of(_GIVE) or bool(texts & {"согласие", "согласия", "номер"})
-        if word.any_of(lex.NOT_SIGNED_UP) and reported and negated and consent:
+        if negated and consent:
             return Intent.UNSURE
     if any(w.any_of(lex.WHERE_FROM) for w in words) and any(w.any_of(lex.NUMBER) for w in words) and (
             any(w.any_of(lex.NUMBER_SOURCE) for w in words) or "у" in texts):
         return Intent.UNSURE
-    if any(w.any_of(lex.WHY) for w in words):
-        sending = any(w.any_of(lex.SEND) for w in words) and _negation_before(words, len(words)) is None
+    # «Зачем вы мне пишете?», «почему мне приходят эти сообщения?»; «почему вы не пишете?» misses us.
+    if any(w.any_of(lex.WHY) for w in words) and not any(w.any_of(lex.NEGATION) for w in words):
+        sending = any(w.any_of(lex.SEND) for w in words)
         arriving = any("приходить" in w.lemmas for w in words) and any(w.any_of(lex.MAILING) for w in words)
-        if (sending or arriving) and not any(w.any_of(lex.NEGATION) for w in words) and _about(words) != OTHER:
+        if (sending or arriving) and _about(words) != OTHER:
             return Intent.UNSURE
+    if not clause.question and any(w.any_of(lex.THREATS) and w.has("1per") for w in words) and (
+            _about(words) != OTHER):  # «пожалуюсь на курьера» is about the delivery
+        return Intent.UNSURE
     content = _content(words)
     if any(w.any_of(lex.SPAM_WORDS) for w in content) and len(content) <= 4 and _about(content) != OTHER:
         return Intent.UNSURE

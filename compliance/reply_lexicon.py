@@ -26,7 +26,9 @@ MAILING = _set(
     "message messages text texts sms spam mailing newsletter notification promo promotion ad ads advert "
     "marketing offer offers email emails"
 )
-LISTS = _set("рассылка список база спам база контакт чат группа подписка list database mailing newsletter")
+LISTS = _set(
+    "рассылка список база контакт чат группа подписка list database mailing newsletter subscription"
+)
 # Things other than our messages a customer may ask not to send, stop, remove or refuse: the sentence
 # is about an order, not about being contacted («Можно не присылать чек на почту?»).
 OTHER = _set(
@@ -35,10 +37,16 @@ OTHER = _set(
     "адрес профиль домофон дверь подъезд пакет размер цвет "
     "receipt invoice bill order delivery package parcel item cart payment refund code link photo review"
 )
-# Nouns that say where or when, not what: «не пишите мне в ватсап по вечерам» still refuses.
+# Words that say where or when, not what: «не пишите мне в ватсап» still refuses.
 SETTING = _set(
     "ватсап вотсап whatsapp вацап телеграм почта номер телефон раз день вечер ночь утро время выходной "
     "праздник год месяц неделя сюда тут здесь больше никогда пока впредь вообще"
+)
+# A refusal limited in time («не пишите по выходным», «не звоните до 10 утра») may be about when, not
+# whether: unsure.
+TIMES = _set(
+    "вечер ночь утро выходной праздник суббота воскресенье рано поздно раньше позже часто night morning "
+    "evening weekend weekends early late"
 )
 ME = _set("я мы мой наш me us my our i myself")
 NUMBER = _set("номер телефон контакт данные number phone contact details data")
@@ -46,18 +54,18 @@ NUMBER = _set("номер телефон контакт данные number phon
 NEGATION = _set("не ни нет never not no")
 # Words that may stand between a negation and its verb: «не надо мне больше писать».
 GAP = _set(
-    "надо нужно стоит можно мне меня нам нас больше более уже вы вам ничего никогда так сюда сюда пожалуйста "
+    "надо нада нужно стоит можно мне меня нам нас больше более уже вы вам ничего никогда так сюда пожалуйста от "
     "прошу просить впредь вообще лучше этот это мой номер на do please ever again anymore any more to me us "
     "want хотеть желать нужный еще"
 )
 STOP_VERBS = _set(
     "прекратить прекращать перестать переставать хватить остановить остановиться завязать заканчивать "
-    "закончить кончать кончить stop quit cease halt"
+    "закончить кончать кончить stop quit cease halt enough"
 )
 REMOVE = _set(
     "убрать убирать удалить удалять исключить исключать вычеркнуть вычеркивать отписать отписывать снять "
-    "снимать вывести выводить стереть выписать отключить отключать "
-    "remove delete take drop erase exclude"
+    "снимать вывести выводить стереть выписать отключить отключать отменить отменять "
+    "remove delete take drop erase exclude cancel"
 )
 REFUSE = _set("отказаться отказываться отписаться отписываться")
 UNSUBSCRIBE = _set("отписаться отписываться отписать отписывать unsubscribe unsub optout")
@@ -70,7 +78,7 @@ AGAIN = _set("снова опять обратно заново again back")
 OTHER_LIST = _set("другой чужой иной other another")
 WHY = _set("зачем почему why")
 WHERE_FROM = _set("откуда где кто how where who")
-NUMBER_SOURCE = _set("взять брать дать достать получить найти get got take")
+NUMBER_SOURCE = _set("взять брать дать достать получить найти get got take give gave")
 STOP_WORDS = _set("стоп stop стопэ")
 # Words that add nothing to a refusal: «всё, стоп», «стоп уже!!!», «Stop pls».
 EMPTY = _set(
@@ -84,6 +92,8 @@ QUESTION_WORDS = _set(
 )
 THIS = _set("это этот то такой it this that these those")
 SPAM_WORDS = _set("спам spam")
+# «Заблокирую вас», «пожалуюсь»: a threat to block or report is a refusal in all but name.
+THREATS = _set("заблокировать блокировать пожаловаться жаловаться")
 UNINTERESTED = _set("интересный интересно неинтересный неинтересно актуальный актуально interested interesting")
 HELP_WHO = _set("кто who")
 HELP_WHAT = _set("что what")

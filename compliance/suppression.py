@@ -48,12 +48,18 @@ SOURCE_LABELS = {
     "webhook": _l("Provider report"),
     "reply": _l("Customer's reply"),
     "decision": _l("Decision on a reply"),
+    "preference": _l("Stopped marketing messages in WhatsApp"),
+    "block_report": _l("Block or spam report"),
 }
+# The sources of an opt-out that the person's own provider setting made (the stop in WhatsApp, or the 131050
+# failure that follows it): resuming marketing messages there lifts these, and no other opt-out.
+PROVIDER_OPT_OUT_SOURCES = ("preference", "webhook")
 # Why a suppression was lifted, when the system wrote a code rather than a person a sentence.
 LIFT_REASON_LABELS = {
     "opt-in": _l("The person opted back in"),
     "reply_refusal": _l("The reply was a refusal: opted out"),
     "reply_not_refusal": _l("The reply was not a refusal: messages may resume"),
+    "preference_resume": _l("The person resumed marketing messages in WhatsApp"),
 }
 
 
@@ -128,6 +134,23 @@ def lift_opt_out(phone: str, *, evidence: str = "", at: datetime | None = None) 
     """The person opted back in (START): lift their opt-out, and nothing else."""
     rows = [row for row in open_entries(phone) if row.reason is SuppressionReason.OPT_OUT]
     return _lift(rows, actor=None, reason_text="opt-in", evidence=evidence, at=at)
+
+
+def lift_provider_opt_out(phone: str, *, at: datetime, evidence: str = "") -> list[Suppression]:
+    """The person resumed marketing messages in the provider's app: lift their opt-out if the provider's setting
+    made it (``PROVIDER_OPT_OUT_SOURCES``) before ``at``; a keyword STOP, a block, a spam report or a manual
+    suppression stays."""
+    rows = [row for row in open_entries(phone) if row.reason is SuppressionReason.OPT_OUT
+            and row.source in PROVIDER_OPT_OUT_SOURCES and row.created_at <= at]
+    return _lift(rows, actor=None, reason_text="preference_resume", evidence=evidence, at=at)
+
+
+def resumed_since(phone: str, at: datetime) -> bool:
+    """Whether a provider opt-out of ``phone`` was lifted by a resume at or after ``at`` (a stop older than that
+    resume, arriving late, must not undo it)."""
+    return db.session.scalar(select(Suppression.id).where(
+        Suppression.phone == phone, Suppression.reason == SuppressionReason.OPT_OUT,
+        Suppression.lift_reason == "preference_resume", Suppression.lifted_at >= at).limit(1)) is not None
 
 
 def lift_hold(phone: str, *, actor: User | None, reason_text: str) -> list[Suppression]:

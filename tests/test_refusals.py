@@ -63,6 +63,10 @@ def test_sentences_forgive_case_emoji_and_look_alike_letters(text):
     ("Как отписаться?", "asks how to refuse rather than refusing"),
     ("Я не подписывался на это", "a complaint that may be a refusal"),
     ("Не интересно", "declines the offer, maybe the messages"),
+    ("Не пишите мне на почту, пишите сюда", "refuses a channel and asks for another"),
+    ("Хочу отписаться от смс о статусе заказа", "our messages, but about an order"),
+    ("Заблокирую вас", "a threat to block"),
+    ("Не пишите мне по выходным", "refuses a time, maybe not the messages"),
 ])
 def test_refusal_like_sentences_with_a_doubt_are_unsure(text, why):
     assert classify_reply(text) is Intent.UNSURE, why
@@ -73,6 +77,8 @@ def test_refusal_like_sentences_with_a_doubt_are_unsure(text, why):
     "Я не получаю сообщения о заказе", "Удалите заказ", "Отказываюсь от заказа", "Остановите доставку",
     "Мне двух штук хватит", "Хватит ли одной упаковки?", "Не беспокойтесь, всё получила",
     "Подпишите акт, пожалуйста", "Don't send me the paper receipt", "How do I stop the order?",
+    "Удалите мой старый адрес из профиля", "Отпишите мне, когда будет в наличии", "Я пожалуюсь на курьера",
+    "Отпишитесь, когда отправите",  # «отпишитесь» without «от»: write back to me
 ])
 def test_negation_and_verbs_about_something_else_are_ordinary(text):
     assert classify_reply(text) is Intent.NONE
@@ -117,11 +123,11 @@ def test_a_batch_of_500_replies_stays_cheap():
     lemmas.analyser()  # built once per process; not the batch's cost
     batch = [text for text, _label in load()] * 2
     lemmas.analyse.cache_clear()
-    started = time.perf_counter()
+    started = time.process_time()  # CPU time: other processes on a shared machine do not count
     for text in batch[:500]:
         classify_reply(text)
-    # Measured ~9,000 replies/s cold on this machine (bench/reply_intents.py); 1 s leaves room for a busy CI.
-    assert time.perf_counter() - started < 1.0
+    # bench/reply_intents.py measures under 100 ms of CPU for it cold; a second leaves room for a slow CI.
+    assert time.process_time() - started < 1.0
 
 
 def test_the_analyser_is_built_once():

@@ -39,6 +39,8 @@ ADMIN_PAGES += ["/senders", "/senders/new"]
 ADMIN_ENDPOINTS |= {"campaigns.sender_list", "campaigns.new_sender", "campaigns.create_sender",
                     "campaigns.sender_detail", "campaigns.save_sender", "campaigns.check_sender",
                     "campaigns_api.update_sender", "campaigns_api.check_sender"}
+# Notifications (campaigns/feedback/notification_views.py, notification_api.py): every signed-in role reads them.
+SIGNED_IN_PAGES += ["/notifications", "/notifications?unresolved=1"]
 GUARD_CODE = role_required()(lambda: None).__code__
 
 

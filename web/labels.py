@@ -23,7 +23,7 @@ from audience.status import STATUS_LABELS as CONTACT_STATUS_LABELS
 from campaigns import actions, lifecycle, preflight, review, senders, template_approvals
 from campaigns.campaign_forms import SOURCE_LABELS as VARIABLE_SOURCE_LABELS
 from campaigns.dispatch.progress import MESSAGE_STATUS_LABELS
-from campaigns.feedback import free_text, inbox
+from campaigns.feedback import free_text, inbox, notices
 from campaigns.message_templates import CATEGORY_LABELS
 from campaigns.message_templates import STATUS_LABELS as TEMPLATE_STATUS_LABELS
 from compliance import audit, sending, suppression
@@ -65,9 +65,11 @@ LABELS: dict[str, dict[str, Any]] = {kind: _by_value(table) for kind, table in {
     "exclusion": preflight.EXCLUSION_LABELS,
     "deferral": preflight.DEFERRAL_LABELS,
     "rejection_reason": review.REJECTION_REASONS,
-    "transition_reason": actions.TRANSITION_REASONS,
+    "transition_reason": {**actions.TRANSITION_REASONS, **notices.PAUSE_REASON_LABELS},
     "variable_source": VARIABLE_SOURCE_LABELS,
     "reply_intent": inbox.INTENT_LABELS,
+    "notification_kind": notices.KIND_LABELS,
+    "pause_reason": notices.PAUSE_REASON_LABELS,
     "message_kind": inbox.KIND_LABELS,
     "conversation_status": free_text.STATUS_LABELS,
     "contact_field": FIELD_LABELS,
@@ -106,6 +108,8 @@ DETAIL_LABELS = {
     "key": _l("message key"), "ok": _l("connected"), "quality": _l("quality"), "provider_tier": _l("provider's tier"),
     "phone_number_id": _l("phone number ID"), "waba_id": _l("business account ID"), "base_url": _l("base URL"),
     "api_version": _l("API version"), "secrets_changed": _l("secrets changed"), "result": _l("result"),
+    "pause_details": _l("why paused"), "previous": _l("previous quality"), "previous_tier": _l("previous tier"),
+    "event": _l("event"),
 }
 _DETAIL_KINDS = {
     "user.": {"role": "role", "before": "role", "after": "role"},
@@ -114,7 +118,8 @@ _DETAIL_KINDS = {
     "template.": {"from": "template_status", "to": "template_status", "previous_status": "template_status",
                   "source": "approval_source", "outcome": "send_result", "category": "provider_category",
                   "reason": "provider_rejection"},  # an admin's own words are not a code: shown as written
-    "sender.": {"channel": "sender_channel", "quality": "quality", "tier": "tier", "provider_tier": "tier"},
+    "sender.": {"channel": "sender_channel", "quality": "quality", "tier": "tier", "provider_tier": "tier",
+                "previous": "quality", "previous_tier": "tier"},
     "conversation.": {"result": "send_result"},
     "suppression.": {"reason": "suppression_reason", "source": "suppression_source", "lift_reason": "lift_reason",
                      "decision": "lift_reason"},

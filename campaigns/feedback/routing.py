@@ -19,9 +19,25 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from campaigns.feedback import free_text, replies, statuses
+from campaigns.feedback import (
+    blocks,
+    breaker,
+    free_text,
+    preferences,
+    quality,
+    replies,
+    statuses,
+    template_updates,
+)
 from campaigns.models import Sender
-from channels.base import InboundMessage, StatusEvent
+from channels.base import (
+    BlockReport,
+    InboundMessage,
+    NumberQualityChange,
+    PreferenceChange,
+    StatusEvent,
+    TemplateStatusChange,
+)
 
 
 @dataclass
@@ -46,13 +62,17 @@ def _statuses(context: FeedbackContext, events: Sequence[StatusEvent]) -> None:
 HANDLERS: dict[type, Handler] = {
     StatusEvent: _statuses,
     InboundMessage: replies.handle,
+    PreferenceChange: preferences.handle,
+    BlockReport: blocks.handle,
+    TemplateStatusChange: template_updates.handle,
+    NumberQualityChange: quality.handle,
 }
 
 # Event classes by name, in the order a batch applies them (names, so a class defined later can take its place).
 ORDER = ("StatusEvent", "InboundMessage", "PreferenceChange", "BlockReport", "TemplateStatusChange",
          "NumberQualityChange")
 
-AFTER_BATCH: list[Callable[[FeedbackContext], None]] = []
+AFTER_BATCH: list[Callable[[FeedbackContext], None]] = [breaker.check]
 
 
 def _rank(kind: type) -> int:

@@ -7,10 +7,11 @@
  81    replies СТОП        sent, delivered, then an inbound text "СТОП"
  82    stopped marketing   a marketing template: a ``user_preferences`` stop (the first time), then a
                            failed status 131050; other messages are delivered normally
- 83    blocks the business the first message is delivered and read; every later one fails (131026)
- 84    reports spam        delivered and read, then reports spam (which blocks too): the number's
-                           quality drops one step (``phone_number_quality_update`` FLAGGED) and
-                           later messages fail (131026)
+ 83    blocks the business the first message is delivered and read, then a block report (the
+                           ``vestnik_block_reports`` extension, not Meta's); every later one fails (131026)
+ 84    reports spam        delivered and read, then reports spam (which blocks too): a spam report (the
+                           same extension), the number's quality drops one step
+                           (``phone_number_quality_update`` FLAGGED) and later messages fail (131026)
  85    not on WhatsApp     failed status 131026, nothing else
  86    answers with text   delivered, read, then an inbound text
  87    taps a quick reply  delivered, read, then a button message (payload of the first quick reply,
@@ -113,6 +114,8 @@ class Simulation:
             self.callbacks.later(last, lambda: self.inbound(number, message.to, label, payload, message.id))
         elif kind == "reports_spam":
             self.callbacks.later(last, lambda: self.spam_report(number, message.to))
+        elif kind == "blocks":
+            self.callbacks.later(last, lambda: self._post(number, webhooks.block_report(number, message.to, "block")))
 
     def inbound(self, number: Number, wa_id: str, text: str, payload: str | None = None,
                 context_id: str | None = None) -> str:
@@ -128,6 +131,7 @@ class Simulation:
 
     def spam_report(self, number: Number, wa_id: str) -> None:
         self.state.blocked.add((number.phone_number_id, wa_id))
+        self._post(number, webhooks.block_report(number, wa_id, "spam_report"))
         lower = QUALITY_STEPS[number.quality]
         if lower != number.quality:
             number.quality = lower

@@ -84,5 +84,16 @@ def template_category(waba_id: str, template: Any) -> dict[str, Any]:
 
 
 def quality(number: Number, event: str) -> dict[str, Any]:
-    value = {"display_phone_number": number.digits, "event": event, "current_limit": number.tier}
+    """A ``phone_number_quality_update``; ``current_quality_rating`` says the rating the event left, so that a
+    FLAGGED at YELLOW is not read as Meta's FLAGGED at RED (docs/sandbox.md)."""
+    value = {"display_phone_number": number.digits, "event": event, "current_limit": number.tier,
+             "current_quality_rating": number.quality}
     return envelope(number.waba_id, "phone_number_quality_update", value)
+
+
+def block_report(number: Number, wa_id: str, kind: str) -> dict[str, Any]:
+    """NOT a Meta webhook: the operator's extension field ``vestnik_block_reports`` saying that ``wa_id`` blocked
+    the number (``kind`` "block") or reported it as spam ("spam_report"), which the Cloud API never reports."""
+    at = int(time.time())
+    report = {"wa_id": wa_id, "kind": kind, "timestamp": at, "id": f"{kind}.{number.phone_number_id}.{wa_id}.{at}"}
+    return envelope(number.waba_id, "vestnik_block_reports", _messages_value(number, block_reports=[report]))

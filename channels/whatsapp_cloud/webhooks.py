@@ -5,6 +5,10 @@ One body holds entries (one per business account), each with changes named by ``
 (stop/resume marketing messages), ``message_template_status_update``, ``template_category_update``
 and ``phone_number_quality_update``. Fields and values we do not know are ignored (Meta adds them
 freely); a body that is not JSON or has the wrong shape raises :class:`WebhookError` saying what.
+
+One field is not Meta's: ``vestnik_block_reports`` (value ``{"block_reports": [{"wa_id", "kind": "block" |
+"spam_report", "timestamp", "id"}]}``) is how the sandbox's simulated recipients and an operator's feed say that
+someone blocked the number or reported it as spam, which the Cloud API never sends (docs/feedback.md).
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from channels.base import (
+    BLOCK_REPORT_KINDS,
+    BlockReport,
     DeliveryStatus,
     Event,
     InboundMessage,
@@ -166,12 +172,14 @@ def _preferences(value: dict[str, Any], where: str, account: str | None) -> list
 
 def _template_status(value: dict[str, Any], where: str, account: str | None) -> list[Event]:
     category = _optional(value, "message_template_category")
+    # A pause or a disabling says why in other_info ({title: FIRST_PAUSE, description: "… paused for 3 hours …"}).
+    other = value.get("other_info") if isinstance(value.get("other_info"), dict) else {}
     return [TemplateStatusChange(
         template_id=_text(value, "message_template_id", where),
         name=_text(value, "message_template_name", where),
         language=_optional(value, "message_template_language") or "",
         status=_text(value, "event", where).lower(),
-        reason=reason(value.get("reason")),
+        reason=reason(value.get("reason")) or str(other.get("description") or other.get("title") or ""),
         category=category.lower() if category else None,
         account=account,
     )]
@@ -198,12 +206,29 @@ def _quality(value: dict[str, Any], where: str, account: str | None) -> list[Eve
     )]
 
 
+def _block_reports(value: dict[str, Any], where: str, account: str | None) -> list[Event]:
+    events: list[Event] = []
+    for index, item in enumerate(_list(value, "block_reports", where)):
+        place = f"{where}.block_reports[{index}]"
+        item = _object(item, place)
+        kind = str(item.get("kind", "")).lower()
+        if kind not in BLOCK_REPORT_KINDS:
+            raise WebhookError(f"{place}.kind should be one of {', '.join(BLOCK_REPORT_KINDS)}, not {kind!r}")
+        events.append(BlockReport(address=_text(item, "wa_id", place), kind=kind, at=_moment(item, place),
+                                  evidence=_optional(item, "id") or ""))
+    return events
+
+
+# Not a field Meta sends: the sandbox's and operators' block and spam reports (see the module's docstring).
+BLOCK_REPORTS_FIELD = "vestnik_block_reports"
+
 _FIELDS = {
     "messages": _messages,
     "user_preferences": _preferences,
     "message_template_status_update": _template_status,
     "template_category_update": _template_category,
     "phone_number_quality_update": _quality,
+    BLOCK_REPORTS_FIELD: _block_reports,
 }
 
 

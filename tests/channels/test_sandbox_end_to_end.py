@@ -4,6 +4,7 @@ campaign would learn from each of them, end to end over HTTP and signed webhooks
 from __future__ import annotations
 
 from channels.base import (
+    BlockReport,
     DeliveryStatus,
     FailureMeaning,
     InboundMessage,
@@ -36,11 +37,13 @@ def test_stop_replies_spam_reports_and_strangers_as_events(sandbox, callback_rec
 
     channel, results = with_channel(sandbox, work)
     assert all(result.accepted for result in results)
-    events = events_of(sandbox, callback_receiver, channel, extra=2)  # the STOP reply, the quality drop
+    events = events_of(sandbox, callback_receiver, channel, extra=3)  # STOP, the spam report, the quality drop
     [stop] = [e for e in events if isinstance(e, InboundMessage)]
     assert (stop.sender, stop.text, stop.kind) == ("79161234580", "STOP", "text")
     [quality] = [e for e in events if isinstance(e, NumberQualityChange)]
-    assert quality.event == "FLAGGED" and quality.display_phone_number == "74950000001"
+    assert (quality.event, quality.display_phone_number, quality.quality) == ("FLAGGED", "74950000001", "YELLOW")
+    [report] = [e for e in events if isinstance(e, BlockReport)]
+    assert (report.address, report.kind) == ("79161234584", "spam_report")
     [stranger] = [e for e in events if isinstance(e, StatusEvent) and e.key == "stranger"]
     assert (stranger.status, stranger.error_code) == (DeliveryStatus.FAILED, "131026")
     info = with_channel(sandbox, lambda channel: channel.number_info())

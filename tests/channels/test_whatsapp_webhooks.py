@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from channels.base import (
+    BlockReport,
     DeliveryStatus,
     InboundMessage,
     NumberQualityChange,
@@ -234,7 +235,9 @@ def test_template_decisions():
         )
     ]
     assert parse("template_paused.json") == [
-        TemplateStatusChange("806312974732579", "welcome_template", "ru", "paused", "", account="102290129340398")
+        TemplateStatusChange("806312974732579", "welcome_template", "ru", "paused",
+                             "Your WhatsApp message template has been paused for 3 hours until Nov 22 at 5:53 AM UTC "
+                             "because it had issues.", account="102290129340398")
     ]
 
 
@@ -248,6 +251,21 @@ def test_a_template_category_change():
 
 def test_a_quality_change():
     assert parse("quality_update.json") == [NumberQualityChange("15550783881", "DOWNGRADE", tier="TIER_1K")]
+
+
+def test_block_and_spam_reports_of_the_sandbox_extension_field():
+    assert parse("vestnik_block_reports.json") == [
+        BlockReport("16505551283", "block", datetime.fromtimestamp(1731705800, UTC), "block.16505551283.1731705800"),
+        BlockReport("16505551284", "spam_report", datetime.fromtimestamp(1731705810, UTC),
+                    "spam_report.16505551284.1731705810"),
+    ]
+
+
+def test_a_block_report_of_another_kind_is_malformed():
+    document = fixture("vestnik_block_reports.json")
+    document["entry"][0]["changes"][0]["value"]["block_reports"][0]["kind"] = "mute"
+    with pytest.raises(WebhookError, match="kind should be one of block, spam_report"):
+        channel().parse_webhook(json.dumps(document).encode())
 
 
 def test_fields_we_do_not_act_on_are_ignored():
