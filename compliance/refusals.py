@@ -268,7 +268,7 @@ def _no_mailing(clause: Clause) -> Intent | None:
     mailing = any(w.any_of(lex.MAILING) for w in words)
     if mailing and (texts & {"никаких", "никакой", "никакие", "more"} or any(w.any_of(lex.WANT) for w in words)):
         return Intent.OPT_OUT
-    if any(w.any_of(lex.UNINTERESTED) for w in words) and _about(words) != OTHER and not clause.question:
+    if any(w.any_of(lex.UNINTERESTED) for w in words) and not clause.question:
         return Intent.UNSURE
     if texts >= {"no", "more"} and not _content(w for w in words if w.text not in ("no", "more")):
         return Intent.UNSURE
@@ -306,19 +306,21 @@ def _who_is_this(clause: Clause) -> Intent | None:
     words = clause.words
     texts = {w.text for w in words}
     for i, word in enumerate(words):
-        reported = word.has("past") or word.text in ("signed", "agreed")
+        if not word.any_of(lex.NOT_SIGNED_UP) or not (word.has("past") or word.text in ("signed", "agreed")):
+            continue
         negated = _negation_before(words, i, reach=3) is not None or "never" in texts
         # «не давал(а) согласия», «не оставлял номер»; «не давали скидку» is about something else.
         consent = not word.any_of(_GIVE) or bool(texts & {"согласие", "согласия", "номер"})
-        if word.any_of(lex.NOT_SIGNED_UP) and reported and negated and consent:
+        if negated and consent:
             return Intent.UNSURE
     if any(w.any_of(lex.WHERE_FROM) for w in words) and any(w.any_of(lex.NUMBER) for w in words) and (
             any(w.any_of(lex.NUMBER_SOURCE) for w in words) or "у" in texts):
         return Intent.UNSURE
-    if any(w.any_of(lex.WHY) for w in words):
-        sending = any(w.any_of(lex.SEND) for w in words) and _negation_before(words, len(words)) is None
+    # «Зачем вы мне пишете?», «почему мне приходят эти сообщения?»; «почему вы не пишете?» misses us.
+    if any(w.any_of(lex.WHY) for w in words) and not any(w.any_of(lex.NEGATION) for w in words):
+        sending = any(w.any_of(lex.SEND) for w in words)
         arriving = any("приходить" in w.lemmas for w in words) and any(w.any_of(lex.MAILING) for w in words)
-        if (sending or arriving) and not any(w.any_of(lex.NEGATION) for w in words) and _about(words) != OTHER:
+        if (sending or arriving) and _about(words) != OTHER:
             return Intent.UNSURE
     if not clause.question and any(w.any_of(lex.THREATS) and w.has("1per") for w in words) and (
             _about(words) != OTHER):  # «пожалуюсь на курьера» is about the delivery
