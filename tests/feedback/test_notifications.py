@@ -327,6 +327,9 @@ def test_a_pause_by_hand_is_still_resumed_by_its_author_without_a_reason(app, cl
 def test_the_cli_resumes_a_campaign_the_platform_paused_only_with_a_reason(app, world):
     campaign = auto_paused(world)
     runner = app.test_cli_runner()
+    result = runner.invoke(args=["campaigns", "status", str(campaign.id)])
+    assert result.exit_code == 0 and "Paused automatically: too many complaints" in result.output
+    assert "1.2% of its last 1,000 delivered messages" in result.output
     result = runner.invoke(args=["campaigns", "resume", str(campaign.id), "--as", world.marketer.email,
                                  "--reason", "x"])
     assert result.exit_code == 1 and "only a compliance reviewer can resume it" in result.output
