@@ -181,6 +181,9 @@ def _stop_sending(clause: Clause) -> Intent | None:
             if any(w.any_of(lex.ME) for w in words[:i]):
                 continue  # «мне двух штук хватит» is about having enough
         rest = _span(words, i + 1)
+        if "хватить" in word.lemmas and [w.text for w in rest[:2]] == ["с", "меня"]:
+            # «хватит с меня ваших скидок»: enough of it, whatever it is
+            return Intent.OPT_OUT if _about(rest) == MAILING else Intent.UNSURE
         objects = [w for w in rest if not w.any_of(lex.SEND)]
         about = _about(objects)
         if clause.question and rest:
@@ -212,7 +215,7 @@ def _remove_me(clause: Clause) -> Intent | None:
             continue
         # Me (accusative: «уберите меня») or my number; «мой адрес» is not me, «отпишите мне» is "write back".
         me = any(w.text in _ME_OBJECT for w in (*words[max(0, i - 2):i], *rest))
-        number = any(w.any_of(lex.NUMBER) for w in rest)
+        number = any(w.any_of(lex.NUMBER) for w in (*words[:i], *rest))  # «этот номер удалите»
         about = _about(rest)
         if about == MIXED:
             return Intent.UNSURE
@@ -268,7 +271,7 @@ def _no_mailing(clause: Clause) -> Intent | None:
     mailing = any(w.any_of(lex.MAILING) for w in words)
     if mailing and (texts & {"никаких", "никакой", "никакие", "more"} or any(w.any_of(lex.WANT) for w in words)):
         return Intent.OPT_OUT
-    if any(w.any_of(lex.UNINTERESTED) for w in words) and _about(words) != OTHER and not clause.question:
+    if any(w.any_of(lex.UNINTERESTED) for w in words) and not clause.question:
         return Intent.UNSURE
     if texts >= {"no", "more"} and not _content(w for w in words if w.text not in ("no", "more")):
         return Intent.UNSURE
@@ -306,22 +309,31 @@ def _who_is_this(clause: Clause) -> Intent | None:
     words = clause.words
     texts = {w.text for w in words}
     for i, word in enumerate(words):
-        reported = word.has("past") or word.text in ("signed", "agreed")
+        if not word.any_of(lex.NOT_SIGNED_UP) or not (word.has("past") or word.text in ("signed", "agreed")):
+            continue
         negated = _negation_before(words, i, reach=3) is not None or "never" in texts
         # «не давал(а) согласия», «не оставлял номер»; «не давали скидку» is about something else.
         consent = not word.any_of(_GIVE) or bool(texts & {"согласие", "согласия", "номер"})
-        if word.any_of(lex.NOT_SIGNED_UP) and reported and negated and consent:
+        if negated and consent:
             return Intent.UNSURE
     if any(w.any_of(lex.WHERE_FROM) for w in words) and any(w.any_of(lex.NUMBER) for w in words) and (
             any(w.any_of(lex.NUMBER_SOURCE) for w in words) or "у" in texts):
         return Intent.UNSURE
-    if any(w.any_of(lex.WHY) for w in words):
-        sending = any(w.any_of(lex.SEND) for w in words) and _negation_before(words, len(words)) is None
+    # «Зачем вы мне пишете?», «почему мне приходят эти сообщения?»; «почему вы не пишете?» misses us.
+    if any(w.any_of(lex.WHY) for w in words) and not any(w.any_of(lex.NEGATION) for w in words):
+        sending = any(w.any_of(lex.SEND) for w in words)
         arriving = any("приходить" in w.lemmas for w in words) and any(w.any_of(lex.MAILING) for w in words)
-        if (sending or arriving) and not any(w.any_of(lex.NEGATION) for w in words) and _about(words) != OTHER:
+        if (sending or arriving) and _about(words) != OTHER:
             return Intent.UNSURE
     if not clause.question and any(w.any_of(lex.THREATS) and w.has("1per") for w in words) and (
             _about(words) != OTHER):  # «пожалуюсь на курьера» is about the delivery
+        return Intent.UNSURE
+    # A wrong number («это не мой номер», «вы ошиблись номером»): whoever consented is not the one reading.
+    if "номер" in {lemma for w in words for lemma in w.lemmas} and (
+            {"не", "мой"} <= texts or any("ошибиться" in w.lemmas for w in words)) and _about(words) != OTHER:
+        return Intent.UNSURE
+    # «Сколько можно присылать одно и то же?»: exasperation at being written to.
+    if {"сколько", "можно"} <= texts and any(w.any_of(lex.SEND) and w.has("INFN") for w in words):
         return Intent.UNSURE
     content = _content(words)
     if any(w.any_of(lex.SPAM_WORDS) for w in content) and len(content) <= 4 and _about(content) != OTHER:

@@ -26,7 +26,9 @@ MAILING = _set(
     "message messages text texts sms spam mailing newsletter notification promo promotion ad ads advert "
     "marketing offer offers email emails"
 )
-LISTS = _set("рассылка список база спам база контакт чат группа подписка list database mailing newsletter")
+LISTS = _set(
+    "рассылка список база контакт чат группа подписка list database mailing newsletter subscription"
+)
 # Things other than our messages a customer may ask not to send, stop, remove or refuse: the sentence
 # is about an order, not about being contacted («Можно не присылать чек на почту?»).
 OTHER = _set(
@@ -58,12 +60,12 @@ GAP = _set(
 )
 STOP_VERBS = _set(
     "прекратить прекращать перестать переставать хватить остановить остановиться завязать заканчивать "
-    "закончить кончать кончить stop quit cease halt"
+    "закончить кончать кончить stop quit cease halt enough"
 )
 REMOVE = _set(
     "убрать убирать удалить удалять исключить исключать вычеркнуть вычеркивать отписать отписывать снять "
-    "снимать вывести выводить стереть выписать отключить отключать "
-    "remove delete take drop erase exclude"
+    "снимать вывести выводить стереть выписать отключить отключать отменить отменять "
+    "remove delete take drop erase exclude cancel"
 )
 REFUSE = _set("отказаться отказываться отписаться отписываться")
 UNSUBSCRIBE = _set("отписаться отписываться отписать отписывать unsubscribe unsub optout")
@@ -76,7 +78,7 @@ AGAIN = _set("снова опять обратно заново again back")
 OTHER_LIST = _set("другой чужой иной other another")
 WHY = _set("зачем почему why")
 WHERE_FROM = _set("откуда где кто how where who")
-NUMBER_SOURCE = _set("взять брать дать достать получить найти get got take")
+NUMBER_SOURCE = _set("взять брать дать достать получить найти get got take give gave")
 STOP_WORDS = _set("стоп stop стопэ")
 # Words that add nothing to a refusal: «всё, стоп», «стоп уже!!!», «Stop pls».
 EMPTY = _set(
@@ -92,7 +94,9 @@ THIS = _set("это этот то такой it this that these those")
 SPAM_WORDS = _set("спам spam")
 # «Заблокирую вас», «пожалуюсь»: a threat to block or report is a refusal in all but name.
 THREATS = _set("заблокировать блокировать пожаловаться жаловаться")
-UNINTERESTED = _set("интересный интересно неинтересный неинтересно актуальный актуально interested interesting")
+UNINTERESTED = _set(
+    "интересный интересно неинтересный неинтересно интересовать актуальный актуально interested interesting"
+)
 HELP_WHO = _set("кто who")
 HELP_WHAT = _set("что what")
 YOU = _set("вы ты вас you")

@@ -65,6 +65,7 @@ LABELS: dict[str, dict[str, Any]] = {kind: _by_value(table) for kind, table in {
     "exclusion": preflight.EXCLUSION_LABELS,
     "deferral": preflight.DEFERRAL_LABELS,
     "rejection_reason": review.REJECTION_REASONS,
+    # An automatic pause gives its pause reason's code as the transition's reason.
     "transition_reason": {**actions.TRANSITION_REASONS, **notices.PAUSE_REASON_LABELS},
     "variable_source": VARIABLE_SOURCE_LABELS,
     "reply_intent": inbox.INTENT_LABELS,

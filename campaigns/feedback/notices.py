@@ -6,8 +6,8 @@ What a producer puts in ``Notification.params`` (and, for a pause, in ``Campaign
 thresholds are fractions (0.012 is 1.2 %); names are copied when the notification is made, and the current
 name of a linked campaign or sender wins when it still exists.
 
-- ``circuit_breaker``: ``rate``, ``threshold``, ``window`` (the last N delivered messages counted),
-  ``complaints`` (opt-outs + blocks + spam reports among them); ``campaign`` (name).
+- ``circuit_breaker``: ``rate``, ``threshold``, ``window`` (or ``delivered``: the last N delivered messages
+  counted), ``complaints`` (or ``opt_outs``, ``blocks``, ``spam_reports``, which it adds up); ``campaign``.
 - ``quality_red``: ``quality`` (``RED``), ``previous``; ``sender`` (name), ``phone``; ``campaign`` when one
   notification is made per paused campaign.
 - ``quality_change``: ``previous``, ``quality`` (GREEN, YELLOW, RED, UNKNOWN), and/or ``previous_tier``,
@@ -119,12 +119,16 @@ def sentence(kind: NotificationKind | str, params: dict[str, Any], *, campaign: 
     campaign = campaign or params.get("campaign") or "?"
     number = sender or params.get("sender") or params.get("phone") or "?"
     if kind is NotificationKind.CIRCUIT_BREAKER:
+        window = params.get("window") or params.get("delivered")
         rate = params.get("rate")
-        if rate is None and params.get("window"):
-            rate = (params.get("complaints") or 0) / params["window"]
+        if rate is None and window:
+            complaints = params.get("complaints")
+            if complaints is None:
+                complaints = sum(params.get(key) or 0 for key in ("opt_outs", "blocks", "spam_reports"))
+            rate = complaints / window
         return _("Campaign «%(campaign)s» paused: %(rate)s of its last %(window)s delivered messages brought "
                  "complaints — opt-outs, blocks and spam reports (threshold %(threshold)s).",
-                 campaign=campaign, rate=_percent(rate), window=_count(params.get("window")),
+                 campaign=campaign, rate=_percent(rate), window=_count(window),
                  threshold=_percent(params.get("threshold")))
     if kind is NotificationKind.QUALITY_RED:
         quality = _labelled(QUALITY_LABELS, params.get("quality") or "RED")
@@ -146,7 +150,7 @@ def sentence(kind: NotificationKind | str, params: dict[str, Any], *, campaign: 
         return " ".join(parts) or _("The quality rating of the number %(sender)s changed.", sender=number)
     if kind is NotificationKind.TEMPLATE_PAUSED:
         template = params.get("template") or "?"
-        if params.get("status") == "disabled":
+        if str(params.get("status") or "").lower() == "disabled":
             text = _("Campaign «%(campaign)s» paused: the provider disabled its template «%(template)s».",
                      campaign=campaign, template=template)
         else:

@@ -34,6 +34,7 @@ from flask import current_app
 from sqlalchemy import Row, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from campaigns import metrics
 from campaigns.feedback import routing
 from campaigns.feedback.models import WebhookEvent
 from campaigns.feedback.routing import FeedbackContext
@@ -51,6 +52,8 @@ TRANSIENT_RETRIES = 3
 ERROR_LENGTH = 2000
 
 _table = WebhookEvent.__table__
+# What a claim reads of each body: to apply it, and to count it once applied (its family, its arrival).
+_CLAIMED = (_table.c.id, _table.c.sender_id, _table.c.body, _table.c.channel, _table.c.received_at)
 
 
 @dataclass
@@ -82,8 +85,8 @@ def _pending(max_attempts: int) -> Any:
 def claim(limit: int, max_attempts: int, ids: Sequence[int] | None = None,
           skip: Collection[int] = ()) -> list[Row]:
     """Lock up to ``limit`` pending bodies (of ``ids`` only, if given; none of ``skip``) for this transaction,
-    oldest first: ``(id, sender_id, body)``. PostgreSQL skips bodies another worker holds; SQLite takes its
-    write lock."""
+    oldest first: ``(id, sender_id, body, channel, received_at)``. PostgreSQL skips bodies another worker holds;
+    SQLite takes its write lock."""
     dialect = db.session.get_bind().dialect.name
     condition = _pending(max_attempts)
     if ids is not None:
@@ -96,25 +99,33 @@ def claim(limit: int, max_attempts: int, ids: Sequence[int] | None = None,
 
     if dialect == "postgresql":
         rows = db.session.execute(
-            oldest(_table.c.id, _table.c.sender_id, _table.c.body).with_for_update(skip_locked=True)
+            oldest(*_CLAIMED).with_for_update(skip_locked=True)
         ).all()
         return list(rows)
     # A write first: SQLite's lock is taken before the rows are read, so a second worker waits, then sees them done.
     rows = db.session.execute(
         update(_table).where(_table.c.id.in_(oldest(_table.c.id).scalar_subquery())).values(attempts=_table.c.attempts)
-        .returning(_table.c.id, _table.c.sender_id, _table.c.body)
+        .returning(*_CLAIMED)
     ).all()
     return sorted(rows, key=lambda row: row[0])
 
 
-def apply(rows: Sequence[Row], now: datetime) -> tuple[list[FeedbackContext], Counter[str]]:
+@dataclass
+class Applied:
+    """What ``apply`` did to one batch, for the drain to act on once it commits."""
+
+    contexts: list[FeedbackContext]  # one per sender, for the AFTER_BATCH functions
+    handled: Counter[str]  # events handled by class
+    events: dict[str, list[Any]]  # every parsed event by the provider family that posted it (the metrics)
+
+
+def apply(rows: Sequence[Row], now: datetime) -> Applied:
     """Parse the claimed bodies, route their events sender by sender, and mark them processed; flushes only.
     A body whose sender no longer exists is marked processed with nothing applied (logged)."""
     by_sender: dict[int | None, list[Row]] = {}
     for row in rows:
         by_sender.setdefault(row.sender_id, []).append(row)
-    contexts: list[FeedbackContext] = []
-    handled: Counter[str] = Counter()
+    applied = Applied([], Counter(), {})
     orphans: list[int] = []
     for sender_id, group in by_sender.items():
         sender = db.session.get(Sender, sender_id) if sender_id is not None else None
@@ -122,16 +133,30 @@ def apply(rows: Sequence[Row], now: datetime) -> tuple[list[FeedbackContext], Co
             orphans.extend(row.id for row in group)
             continue
         channel = channel_for(settings_for(sender), None)  # type: ignore[arg-type]  # parsing needs no HTTP
-        events = [event for row in group for event in channel.parse_webhook(row.body)]
+        events = []
+        for row in group:
+            parsed = channel.parse_webhook(row.body)
+            events.extend(parsed)
+            applied.events.setdefault(row.channel, []).extend(parsed)
         context = FeedbackContext(sender=sender, now=now)
-        handled.update(routing.route(context, events))
-        contexts.append(context)
+        applied.handled.update(routing.route(context, events))
+        applied.contexts.append(context)
     if orphans:
         log.warning("event=webhooks_without_sender count=%d ids=%s", len(orphans), orphans[:20])
     ids = [row.id for row in rows]
     db.session.execute(update(_table).where(one_of(_table.c.id, ids, db.session.get_bind().dialect.name))
                        .values(processed_at=now, error=None))
-    return contexts, handled
+    return applied
+
+
+def _count_applied(rows: Sequence[Row], applied: Applied) -> None:
+    """After the commit of a batch: its events by kind, and each body's lag from arrival to now."""
+    now = utcnow()
+    lags: dict[str, list[float]] = {}
+    for row in rows:
+        lags.setdefault(row.channel, []).append((now - row.received_at).total_seconds())
+    for channel, channel_lags in lags.items():
+        metrics.webhook_applied(channel, applied.events.get(channel, ()), channel_lags)
 
 
 def _record_failure(event_id: int, error: BaseException, max_attempts: int, done: Drained) -> None:
@@ -159,7 +184,7 @@ def _one_by_one(ids: Sequence[int], max_attempts: int, done: Drained) -> list[Fe
             if not rows:  # another worker took it meanwhile, or it is done
                 db.session.rollback()
                 continue
-            applied, handled = apply(rows, utcnow())
+            applied = apply(rows, utcnow())
             db.session.commit()
         except Exception as error:
             db.session.rollback()
@@ -168,9 +193,10 @@ def _one_by_one(ids: Sequence[int], max_attempts: int, done: Drained) -> list[Fe
             log.exception("event=webhook_apply_error webhook_event_id=%s", event_id)
             _record_failure(event_id, error, max_attempts, done)
             continue
+        _count_applied(rows, applied)
         done.bodies += 1
-        done.events.update(handled)
-        contexts.extend(applied)
+        done.events.update(applied.handled)
+        contexts.extend(applied.contexts)
     return contexts
 
 
@@ -213,7 +239,7 @@ def drain(budget_seconds: float | None = None) -> Drained:
                 db.session.rollback()
                 break
             ids = [row.id for row in rows]
-            contexts, handled = apply(rows, utcnow())
+            applied = apply(rows, utcnow())
             db.session.commit()
         except Exception as error:
             db.session.rollback()
@@ -230,8 +256,10 @@ def drain(budget_seconds: float | None = None) -> Drained:
             done.isolated += 1
             contexts = _one_by_one(ids, max_attempts, done)
         else:
+            _count_applied(rows, applied)
+            contexts = applied.contexts
             done.bodies += len(rows)
-            done.events.update(handled)
+            done.events.update(applied.handled)
         transient = 0
         done.batches += 1
         hook_error = _after_batch(contexts) or hook_error

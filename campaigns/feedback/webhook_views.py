@@ -13,11 +13,13 @@ The blueprint is CSRF-exempt (a provider has no session and no form token) and r
 from __future__ import annotations
 
 import logging
+import time
 
 from flask import Blueprint, Response, current_app, request
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import SQLAlchemyError
 
+from campaigns import metrics
 from campaigns.feedback import intake
 from campaigns.feedback.intake import IntakeRefusal
 from extensions import csrf, db
@@ -25,6 +27,7 @@ from extensions import csrf, db
 log = logging.getLogger(__name__)
 
 URL_PREFIX = "/webhooks"
+EDGE = "flask"  # the ``edge`` label of this endpoint's metrics (the receiver process is ``receiver``)
 bp = Blueprint("feedback_webhooks", __name__, url_prefix=URL_PREFIX)
 csrf.exempt(bp)
 
@@ -38,18 +41,31 @@ def handshake(sender_id: int) -> Response:
 
 @bp.post("/whatsapp/<int:sender_id>")
 def receive(sender_id: int) -> tuple[str, int]:
-    """Take one callback: verified and parsed, stored and committed, then acknowledged."""
+    """Take one callback: verified and parsed, stored and committed, then acknowledged (and counted)."""
+    started = time.perf_counter()
+    try:
+        accepted, new = _store(sender_id)
+    except IntakeRefusal as refusal:
+        metrics.webhook_refused(refusal.status, EDGE, time.perf_counter() - started)
+        raise
+    metrics.webhook_stored(1, new)
+    metrics.webhook_acknowledged(accepted.events, EDGE, time.perf_counter() - started)
+    return "", 200
+
+
+def _store(sender_id: int) -> tuple[intake.Accepted, int]:
+    """Accept the request's body and commit it (the wake-up queued after the commit); ``(accepted, new)``."""
     limit = current_app.config["WEBHOOK_MAX_BYTES"]
     if request.content_length is not None and request.content_length > limit:
         raise IntakeRefusal(413, _l("The body is larger than %(limit)s bytes.", limit=limit))
     body = request.stream.read(limit + 1)  # one byte more than allowed tells a body that is too large
     accepted = intake.accept(sender_id, request.headers, body)
     try:
-        intake.store([accepted])
+        new = intake.store([accepted])
         intake.wake()
         db.session.commit()
     except SQLAlchemyError:
         db.session.rollback()
         log.exception("event=webhook_store_failed sender_id=%s", sender_id)
         raise IntakeRefusal(503, _l("The callback cannot be stored right now; send it again later.")) from None
-    return "", 200
+    return accepted, new

@@ -327,6 +327,9 @@ def test_a_pause_by_hand_is_still_resumed_by_its_author_without_a_reason(app, cl
 def test_the_cli_resumes_a_campaign_the_platform_paused_only_with_a_reason(app, world):
     campaign = auto_paused(world)
     runner = app.test_cli_runner()
+    result = runner.invoke(args=["campaigns", "status", str(campaign.id)])
+    assert result.exit_code == 0 and "Paused automatically: too many complaints" in result.output
+    assert "1.2% of its last 1,000 delivered messages" in result.output
     result = runner.invoke(args=["campaigns", "resume", str(campaign.id), "--as", world.marketer.email,
                                  "--reason", "x"])
     assert result.exit_code == 1 and "only a compliance reviewer can resume it" in result.output
@@ -337,3 +340,28 @@ def test_the_cli_resumes_a_campaign_the_platform_paused_only_with_a_reason(app, 
     assert result.exit_code == 0, result.output
     db.session.expire_all()
     assert db.session.get(Campaign, campaign.id).status is CampaignStatus.SENDING and open_of(campaign) == 0
+
+
+def test_a_cancel_settles_the_pause_notifications_of_the_campaign(app, client, world):
+    campaign = auto_paused(world)
+    answer = client.post(f"/api/v1/campaigns/{campaign.id}/cancel", json={"reason": "Too risky"},
+                         headers=bearer(world.marketer))
+    assert answer.status_code == 200 and answer.get_json()["status"] == "cancelled"
+    db.session.expire_all()
+    note = db.session.scalar(select(Notification).where(Notification.campaign_id == campaign.id))
+    assert note.resolved_at is not None and note.resolved_by_id == world.marketer.id
+    assert notices.unread_count(world.reviewer) == 0
+
+
+def test_the_breaker_sentence_adds_up_the_complaints_when_no_rate_is_given(app):
+    from flask_babel import force_locale
+
+    params = {"delivered": 400, "opt_outs": 3, "blocks": 1, "spam_reports": 2, "threshold": 0.005}
+    with app.test_request_context(), force_locale("en"):
+        text = notices.sentence(NotificationKind.CIRCUIT_BREAKER, params, campaign="Sale")
+        assert "Campaign «Sale» paused: 1.5% of its last 400 delivered messages" in text
+        assert "(threshold 0.5%)" in text
+        # Whatever a producer left out reads as "?", never a crash or a raw key.
+        assert "?" in notices.sentence(NotificationKind.TEMPLATE_PAUSED, {})
+        disabled = notices.sentence(NotificationKind.TEMPLATE_PAUSED, {"template": "t", "status": "DISABLED"})
+        assert "the provider disabled its template «t»" in disabled
