@@ -33,7 +33,8 @@ from sqlalchemy.orm import aliased
 
 from accounts.models import User
 from campaigns.feedback.models import Notification, NotificationKind, NotificationRead
-from campaigns.models import Campaign, Sender
+from campaigns.lifecycle import STATUS_LABELS
+from campaigns.models import Campaign, CampaignStatus, Sender
 from campaigns.senders import QUALITY_LABELS
 from campaigns.template_approvals import REJECTION_LABELS
 from compliance import audit
@@ -180,8 +181,11 @@ def pause_sentence(campaign: Campaign) -> str | None:
 
 
 def pause_label(campaign: Campaign) -> str:
-    """The pause reason's label (a person's pause when none was recorded)."""
-    return _labelled(PAUSE_REASON_LABELS, campaign.pause_reason or MANUAL)
+    """The pause reason's label; without a recorded reason (dispatch's own pause for a provider's refusal, whose
+    sentence the audit log keeps, or a pause made before reasons were kept) just "Paused"."""
+    if campaign.pause_reason is None:
+        return str(STATUS_LABELS[CampaignStatus.PAUSED])
+    return _labelled(PAUSE_REASON_LABELS, campaign.pause_reason)
 
 
 # --- the list, the badge, reading ----------------------------------------------------------------------------------

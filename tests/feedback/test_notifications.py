@@ -402,3 +402,14 @@ def test_a_reviewer_settles_by_hand_only_what_nothing_else_settles(app, client, 
                    detail="This notification is settled already.")
     page = html.unescape(reviewer.get("/notifications").get_data(as_text=True))
     assert "The notification is marked settled." in page and f"by {world.reviewer.email}." in page
+
+
+def test_a_pause_without_a_recorded_reason_is_not_called_a_persons_and_keeps_todays_rule(app, client, world):
+    campaign, _ids = sending_campaign(world, 2)
+    campaign = set_campaign(campaign, status=CampaignStatus.PAUSED)  # as dispatch pauses for a provider's refusal
+    page = html.unescape(signed_in_client(app, world.marketer.email).get(f"/campaigns/{campaign.id}")
+                         .get_data(as_text=True))
+    assert "Paused by hand" not in page and 'id="pause"' not in page and "Resume sending" in page
+    assert client.get(f"/api/v1/campaigns/{campaign.id}", headers=bearer(world.marketer)).get_json()["pause"] is None
+    answer = client.post(f"/api/v1/campaigns/{campaign.id}/resume", headers=bearer(world.marketer))
+    assert answer.status_code == 200 and answer.get_json()["status"] == "sending"
