@@ -217,6 +217,8 @@ def _pause(campaign: Campaign) -> dict[str, Any]:
     """Why a paused campaign is paused, and what resuming it asks for."""
     if campaign.status is not CampaignStatus.PAUSED:
         return {"paused": False}
+    if campaign.pause_reason is None:  # dispatch's own pause for a provider's refusal: the history says why
+        return {"paused": False, "automatic_pause": False, "resume_form": ResumeForm(formdata=None)}
     automatic = notices.is_automatic(campaign)
     return {"paused": True, "automatic_pause": automatic, "pause_label": notices.pause_label(campaign),
             "pause_sentence": notices.pause_sentence(campaign),

@@ -35,7 +35,7 @@ SEND_RESULT_LABELS = {"accepted": _l("accepted"), "retry": _l("to retry"), "fail
 OBJECT_TYPES = {
     "user": _l("user"), "api_token": _l("API token"), "audience_import": _l("import"), "segment": _l("segment"),
     "suppression": _l("suppression"), "template": _l("template"), "campaign": _l("campaign"), "sender": _l("sender"),
-    "conversation": _l("conversation"),
+    "conversation": _l("conversation"), "notification": _l("notification"),
 }
 
 

@@ -365,3 +365,51 @@ def test_the_breaker_sentence_adds_up_the_complaints_when_no_rate_is_given(app):
         assert "?" in notices.sentence(NotificationKind.TEMPLATE_PAUSED, {})
         disabled = notices.sentence(NotificationKind.TEMPLATE_PAUSED, {"template": "t", "status": "DISABLED"})
         assert "the provider disabled its template «t»" in disabled
+
+
+def test_a_reviewer_settles_by_hand_only_what_nothing_else_settles(app, client, world, make_user):
+    campaign = world.campaign()
+    db.session.commit()
+    change = notify(NotificationKind.QUALITY_CHANGE, sender_id=world.sender.id)
+    breaker = notify(NotificationKind.CIRCUIT_BREAKER, campaign)
+    reply = notify(NotificationKind.UNSURE_REPLY)
+
+    # The page offers it to reviewers for the quality change only.
+    reviewer = signed_in_client(app, world.reviewer.email)
+    page = reviewer.get("/notifications").get_data(as_text=True)
+    assert f"/notifications/{change.id}/resolve" in page
+    assert f"/notifications/{breaker.id}/resolve" not in page and f"/notifications/{reply.id}/resolve" not in page
+    marketer = signed_in_client(app, world.marketer.email)
+    assert "/resolve" not in marketer.get("/notifications").get_data(as_text=True)
+    assert post_form(marketer, f"/notifications/{change.id}/resolve", {}, page="/notifications").status_code == 403
+
+    # The API refuses the kinds their own step settles, with how they are settled.
+    headers = bearer(world.reviewer)
+    assert_problem(client.post(f"/api/v1/notifications/{breaker.id}/resolve", headers=headers), 409,
+                   detail="This notification is settled when a reviewer resumes the campaign, or when it is "
+                          "cancelled.")
+    assert_problem(client.post(f"/api/v1/notifications/{reply.id}/resolve", headers=headers), 409,
+                   detail="This notification is settled by the decision on the reply, in the inbox.")
+    assert_problem(client.post(f"/api/v1/notifications/{change.id}/resolve", headers=bearer(world.marketer)), 403)
+
+    assert post_form(reviewer, f"/notifications/{change.id}/resolve", {}, page="/notifications").status_code == 302
+    db.session.expire_all()
+    settled = db.session.get(Notification, change.id)
+    assert settled.resolved_by_id == world.reviewer.id and settled.resolved_at is not None
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "notification.resolved"))
+    assert event.actor_id == world.reviewer.id and event.object_id == str(change.id)
+    assert_problem(client.post(f"/api/v1/notifications/{change.id}/resolve", headers=headers), 409,
+                   detail="This notification is settled already.")
+    page = html.unescape(reviewer.get("/notifications").get_data(as_text=True))
+    assert "The notification is marked settled." in page and f"by {world.reviewer.email}." in page
+
+
+def test_a_pause_without_a_recorded_reason_is_not_called_a_persons_and_keeps_todays_rule(app, client, world):
+    campaign, _ids = sending_campaign(world, 2)
+    campaign = set_campaign(campaign, status=CampaignStatus.PAUSED)  # as dispatch pauses for a provider's refusal
+    page = html.unescape(signed_in_client(app, world.marketer.email).get(f"/campaigns/{campaign.id}")
+                         .get_data(as_text=True))
+    assert "Paused by hand" not in page and 'id="pause"' not in page and "Resume sending" in page
+    assert client.get(f"/api/v1/campaigns/{campaign.id}", headers=bearer(world.marketer)).get_json()["pause"] is None
+    answer = client.post(f"/api/v1/campaigns/{campaign.id}/resume", headers=bearer(world.marketer))
+    assert answer.status_code == 200 and answer.get_json()["status"] == "sending"
