@@ -36,7 +36,7 @@ BREAKER = {"BREAKER_WINDOW": "100", "BREAKER_MIN_DELIVERED": "5", "BREAKER_BLOCK
 def audience() -> None:
     """5 ordinary people, the blockers and the spammer, then 40 ordinary people (sent in this order)."""
     zone = zone_at(12)
-    ordinary = iter(f"+790366610{index:02d}" for index in range(45))  # ends 00–44: ordinary recipients
+    ordinary = iter(f"+79036661{index:03d}" for index in range(45))  # ends 00–44: ordinary recipients
     for phone in [*(next(ordinary) for _ in range(5)), *BLOCKERS, SPAMMER, *ordinary]:
         add_contact(phone, name=f"Получатель {phone[-4:]}", timezone=zone)
     db.session.commit()
@@ -53,8 +53,10 @@ def test_blocks_and_a_spam_report_mid_campaign_trip_the_breaker_and_sending_stop
         campaign = sending_campaign(fast_sender, template, rate=4)  # 49 messages: about 12 seconds
         # Two workers, as a deployment runs them: one sends the campaign, the other applies the callbacks meanwhile
         # (one worker would run the 12-second batch job before the webhooks' job).
-        sender_worker = start_worker("--queue", "dispatch", **BREAKER)
+        # The callbacks' worker first: the campaign must not be through before anyone applies its callbacks.
         worker = start_worker("--queue", "webhooks", **BREAKER)
+        wait_for(lambda: "Listening on" in worker.output(), f"the webhooks' worker to start:\n{worker.output()}")
+        sender_worker = start_worker("--queue", "dispatch", **BREAKER)
 
         def paused() -> Campaign | None:
             db.session.rollback()
