@@ -139,6 +139,14 @@ def clients_process(url: str, posts: list[tuple[bytes, str]], clients: int, star
     answers.put((counts, times, time.process_time() - cpu))
 
 
+def cpu_of(pid: int) -> float:
+    """CPU seconds so far of a process and its children (gunicorn's workers)."""
+    import psutil
+
+    process = psutil.Process(pid)
+    return sum(sum(item.cpu_times()[:2]) for item in [process, *process.children(recursive=True)])
+
+
 def run(args) -> None:
     from sqlalchemy import func, select
 
@@ -163,8 +171,10 @@ def run(args) -> None:
             answers = spawn.Queue()
             start_at = time.time() + 3  # the client's interpreter starts and imports meanwhile
             child = spawn.Process(target=clients_process, args=(url, posts, args.clients, start_at, answers))
+            edge_cpu = cpu_of(edge.process.pid)
             child.start()
             counts, times, client_cpu = answers.get(timeout=1800)
+            edge_cpu = cpu_of(edge.process.pid) - edge_cpu
             child.join(timeout=30)
             ended = max(began + latency for began, latency in times)
             began = min(began for began, _latency in times)
@@ -187,7 +197,8 @@ def run(args) -> None:
         print(f"  accepted:  {rate:8,.0f} POSTs/s = {status_rate:,.0f} statuses/s ({accepted:,} of {len(posts):,} "
               f"answered 200, others { {k: v for k, v in counts.items() if k != 200} or 'none'}) in "
               f"{ended - began:.2f} s; ack p50 {p50:.1f} ms, p99 {p99:.1f} ms; client CPU "
-              f"{client_cpu / len(posts) * 1e6:,.0f} µs a POST", flush=True)
+              f"{client_cpu / len(posts) * 1e6:,.0f} µs a POST, edge CPU {edge_cpu / len(posts) * 1e6:,.0f} µs a POST",
+              flush=True)
         print(f"  applied:   {apply_rate:8,.0f} statuses/s (all {statuses:,} rows read {applied - ended:.2f} s after "
               f"the last answer); {load()}")
         goal = "MET" if ratio >= GOAL_RATIO and p99 <= GOAL_P99_MS else "MISSED"

@@ -28,24 +28,6 @@ from tests.test_worker import start_worker  # noqa: F401  (a fixture)
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def start_receiver(app, database_url, redis_url, tmp_path):
-    """Start ``python webhooks.py`` on the test's database and Redis (with ``settings`` as environment)."""
-    started: list[EdgeProcess] = []
-
-    def start(**settings: str) -> EdgeProcess:
-        edge = EdgeProcess({"DATABASE_URL": database_url, "REDIS_URL": redis_url, "LOG_LEVEL": "WARNING",
-                            "VESTNIK_INSTANCE_PATH": str(tmp_path / "instance"),
-                            "SECRET_KEY": "receiver-test-secret-key-long-enough-for-production",
-                            "VESTNIK_SECRETS_KEY": ", ".join(app.config["SECRETS_KEYS"]), **settings}).start()
-        started.append(edge)
-        return edge
-
-    yield start
-    for edge in started:
-        edge.stop()
-
-
 def call(edge: EdgeProcess, path: str, raw: bytes | None = None, headers: dict | None = None,
          query: dict | None = None) -> tuple[int, str, bytes]:
     """(status, content type, body) of a GET (``raw`` None) or a POST to the receiver."""
