@@ -6,14 +6,14 @@ It serves the same addresses as the web app's ``/webhooks/whatsapp/<sender id>``
 POSTs) with the same ``campaigns.feedback.intake`` steps, on its own port (``VESTNIK_WEBHOOKS_PORT``, the
 Procfile's ``webhooks:``); the Flask route stays for deployments that send providers to the web app.
 
-Why a process of its own: the Flask endpoint commits one body per request, one thread per request, and
-measured ~X req/s (docs/feedback.md); here each POST is checked on the event loop (size, sender, signature,
+Why a process of its own: the Flask endpoint commits one body per request, one gunicorn thread per request
+(its figures beside this one's in docs/feedback.md); here each POST is checked on the event loop (size, sender, signature,
 parse: refusals answer at once) and then waits for the next **group commit**: one committer stores every body
 accepted while the previous commit ran, in one ``INSERT … ON CONFLICT DO NOTHING`` and one ``COMMIT`` (up to
 ``WEBHOOK_RECEIVER_BATCH`` bodies), on a thread beside the loop. Each POST is answered 200 only after the
 commit that holds its body — the body is durable in ``webhook_events`` before the acknowledgement, exactly as
 with the Flask route — and a commit that fails answers all its POSTs 503 (the provider sends them again).
-The workers are woken once per commit.
+The workers are woken after the commits (at most every ``WAKE_SECONDS``).
 
 SIGTERM or Ctrl-C: the listening socket closes, the POSTs in flight are committed and answered (for up to
 ``SHUTDOWN_SECONDS``), then the process exits. The readiness line ``webhooks listening on http://HOST:PORT``
@@ -46,6 +46,10 @@ log = logging.getLogger("vestnik.webhooks")
 EDGE = "receiver"  # the ``edge`` label of this process's metrics (the web app's route is ``flask``)
 ROUTE = "/webhooks/whatsapp/{sender_id:\\d+}"
 SHUTDOWN_SECONDS = 10.0
+# The workers are woken at most this often (after the commits since the last wake-up): an enqueue is a few Redis
+# round trips, and at a commit every few milliseconds it was the committer's largest cost. Every commit is still
+# followed by a wake-up that starts after it, so no body waits for the sweep.
+WAKE_SECONDS = 0.05
 UNAVAILABLE = _l("The callback cannot be stored right now; send it again later.")
 
 
@@ -56,18 +60,21 @@ class Committer:
         self.app, self.batch = app, batch
         self.waiting: list[tuple[Accepted, asyncio.Future[None]]] = []
         self.ready = asyncio.Event()
-        self.task: asyncio.Task | None = None
+        self.wake_due = asyncio.Event()
+        self.tasks: list[asyncio.Task] = []
 
     def start(self) -> None:
-        self.task = asyncio.create_task(self._run())
+        self.tasks = [asyncio.create_task(self._run()), asyncio.create_task(self._wake_workers())]
 
     async def stop(self) -> None:
-        """Commit what is waiting, then stop."""
-        if self.task is not None:
-            self.task.cancel()
-            await asyncio.gather(self.task, return_exceptions=True)
+        """Commit what is waiting, wake the workers for it, then stop."""
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
         while self.waiting:
             await self._commit_next()
+        if self.wake_due.is_set():
+            await asyncio.to_thread(self._wake)
 
     async def store(self, accepted: Accepted) -> None:
         """Return once ``accepted`` is committed; raises :class:`IntakeRefusal` 503 when its commit failed."""
@@ -93,6 +100,7 @@ class Committer:
                 if not future.done():
                     future.set_exception(IntakeRefusal(503, UNAVAILABLE))
             return
+        self.wake_due.set()
         metrics.webhook_stored(len(group), new)
         for _accepted, future in group:
             if not future.done():  # a client that went away cancelled its wait; its body is stored all the same
@@ -103,12 +111,22 @@ class Committer:
         with self.app.app_context():
             try:
                 new = intake.store(group)
-                intake.wake()
                 db.session.commit()
             except SQLAlchemyError:
                 db.session.rollback()
                 raise
         return new
+
+    async def _wake_workers(self) -> None:
+        while True:
+            await self.wake_due.wait()
+            self.wake_due.clear()
+            await asyncio.to_thread(self._wake)
+            await asyncio.sleep(WAKE_SECONDS)
+
+    def _wake(self) -> None:
+        with self.app.app_context():
+            intake.wake_now()
 
 
 class Receiver:

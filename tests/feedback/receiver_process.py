@@ -44,7 +44,8 @@ class EdgeProcess:
         port = free_port()
         self.process = subprocess.Popen(
             [str(Path(sys.executable).parent / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-             "--threads", str(threads), "app:create_app()"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+             "--threads", str(threads), "--log-level", "warning", "app:create_app()"], cwd=ROOT, env=env,
+            stdout=subprocess.DEVNULL)
         self.url = f"http://127.0.0.1:{port}"
         self._wait_until_it_answers()
         return self

@@ -77,7 +77,7 @@ def test_a_body_is_committed_before_its_200_and_a_repeat_is_stored_once(start_re
     assert post(edge, cloud_sender, raw)[0] == 200
     [event] = stored()  # read by another connection right after the answer: committed
     assert (event.sender_id, event.channel, event.body, event.processed_at) == (cloud_sender.id, "whatsapp", raw, None)
-    assert redis_queues.queue("webhooks").job_ids == [PROCESS_JOB_ID]
+    wait_for(lambda: redis_queues.queue("webhooks").job_ids == [PROCESS_JOB_ID], "the workers to be woken after it")
     assert post(edge, cloud_sender, raw)[0] == 200  # Meta's retry of a body it thinks was lost
     assert [item.id for item in stored()] == [event.id]
 
