@@ -34,6 +34,7 @@ ACTION_LABELS = {
     "sender.quality_changed": _l("The provider changed the number's quality or tier"),
     "template.test_sent": _l("Test message sent"),
     "conversation.replied": _l("Reply sent from the inbox"),
+    "notification.resolved": _l("Notification marked settled"),
     "pricing.rate_card_changed": _l("Rate card changed"),
     "pricing.rate_card_reset": _l("Rate card reset to the shipped one"),
 }

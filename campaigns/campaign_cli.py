@@ -16,6 +16,7 @@ from campaigns import campaign_specs, launch, pricing, review
 from campaigns.cli import group
 from campaigns.dispatch import control
 from campaigns.dispatch.progress import MESSAGE_STATUS_LABELS, progress, worded
+from campaigns.feedback import notices
 from campaigns.lifecycle import STATUS_LABELS
 from campaigns.models import Campaign, CampaignStatus, MessageStatus
 from campaigns.serialisers import campaign_json
@@ -194,6 +195,10 @@ def status_command(campaign_id: int, as_json: bool) -> None:
         return
     text = worded(state)
     click.echo(f"{campaign.id}\t{campaign.name}\t{STATUS_LABELS[campaign.status]}")
+    if campaign.status is CampaignStatus.PAUSED:
+        click.echo(notices.pause_label(campaign))
+        if notices.is_automatic(campaign):
+            click.echo(notices.pause_sentence(campaign))
     click.echo(f"{text['sent']}; {text['done']}")
     click.echo(f"{_('Current rate')}: {text['rate']}; {_('Time left')}: {text['eta']}")
     width = max(len(str(label)) for label in MESSAGE_STATUS_LABELS.values())

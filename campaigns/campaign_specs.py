@@ -27,6 +27,7 @@ from audience.models import Contact, Segment
 from audience.segments import find_segment
 from campaigns import launch, lifecycle, rendering
 from campaigns.content import content_hash
+from campaigns.feedback import notices
 from campaigns.message_templates import STATUS_LABELS as TEMPLATE_STATUS_LABELS
 from campaigns.models import Campaign, CampaignStatus, Sender, Template, TemplateApproval, TemplateStatus
 from campaigns.senders import find_sender
@@ -353,8 +354,10 @@ def update_campaign(
 
 def cancel_campaign(campaign: Campaign, actor: Any = None, reason: str = "") -> Campaign:
     """Cancel a campaign that has not finished (and its scheduled launch job, once the caller
-    commits); ``lifecycle.TransitionError`` if it cannot be."""
+    commits); ``lifecycle.TransitionError`` if it cannot be. A cancelled campaign's notifications about
+    its pause are settled by the cancel (nobody will resume it)."""
     launch.cancel_launch(campaign, actor=actor, reason=reason)
+    notices.resolve_campaign(campaign, actor)
     return campaign
 
 

@@ -20,6 +20,7 @@ from accounts.models import Role
 from accounts.roles import role_required
 from audience.models import Segment
 from campaigns import campaign_specs, preflight, pricing, review
+from campaigns.analytics_text import campaign_analytics
 from campaigns.campaign_forms import (
     ApproveForm,
     CampaignForm,
@@ -199,7 +200,7 @@ def campaign(campaign_id: int):
     test_form = TestSendForm(formdata=None)
     template = db.session.get(Template, found.template_id)
     test_form.fill(template, found.sender_id)
-    return render_template("campaigns/campaign_detail.html", **_context(found),
+    return render_template("campaigns/campaign_detail.html", **_context(found), analytics=campaign_analytics(found),
                            can_test_send=is_marketer, test_form=test_form,
                            test_action=url_for("campaigns.test_send_campaign", campaign_id=found.id),
                            can_edit=is_marketer and found.status in EDITABLE,
@@ -216,6 +217,8 @@ def _pause(campaign: Campaign) -> dict[str, Any]:
     """Why a paused campaign is paused, and what resuming it asks for."""
     if campaign.status is not CampaignStatus.PAUSED:
         return {"paused": False}
+    if campaign.pause_reason is None:  # dispatch's own pause for a provider's refusal: the history says why
+        return {"paused": False, "automatic_pause": False, "resume_form": ResumeForm(formdata=None)}
     automatic = notices.is_automatic(campaign)
     return {"paused": True, "automatic_pause": automatic, "pause_label": notices.pause_label(campaign),
             "pause_sentence": notices.pause_sentence(campaign),

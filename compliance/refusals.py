@@ -181,6 +181,9 @@ def _stop_sending(clause: Clause) -> Intent | None:
             if any(w.any_of(lex.ME) for w in words[:i]):
                 continue  # «мне двух штук хватит» is about having enough
         rest = _span(words, i + 1)
+        if "хватить" in word.lemmas and [w.text for w in rest[:2]] == ["с", "меня"]:
+            # «хватит с меня ваших скидок»: enough of it, whatever it is
+            return Intent.OPT_OUT if _about(rest) == MAILING else Intent.UNSURE
         objects = [w for w in rest if not w.any_of(lex.SEND)]
         about = _about(objects)
         if clause.question and rest:
@@ -212,7 +215,7 @@ def _remove_me(clause: Clause) -> Intent | None:
             continue
         # Me (accusative: «уберите меня») or my number; «мой адрес» is not me, «отпишите мне» is "write back".
         me = any(w.text in _ME_OBJECT for w in (*words[max(0, i - 2):i], *rest))
-        number = any(w.any_of(lex.NUMBER) for w in rest)
+        number = any(w.any_of(lex.NUMBER) for w in (*words[:i], *rest))  # «этот номер удалите»
         about = _about(rest)
         if about == MIXED:
             return Intent.UNSURE
@@ -324,6 +327,13 @@ def _who_is_this(clause: Clause) -> Intent | None:
             return Intent.UNSURE
     if not clause.question and any(w.any_of(lex.THREATS) and w.has("1per") for w in words) and (
             _about(words) != OTHER):  # «пожалуюсь на курьера» is about the delivery
+        return Intent.UNSURE
+    # A wrong number («это не мой номер», «вы ошиблись номером»): whoever consented is not the one reading.
+    if "номер" in {lemma for w in words for lemma in w.lemmas} and (
+            {"не", "мой"} <= texts or any("ошибиться" in w.lemmas for w in words)) and _about(words) != OTHER:
+        return Intent.UNSURE
+    # «Сколько можно присылать одно и то же?»: exasperation at being written to.
+    if {"сколько", "можно"} <= texts and any(w.any_of(lex.SEND) and w.has("INFN") for w in words):
         return Intent.UNSURE
     content = _content(words)
     if any(w.any_of(lex.SPAM_WORDS) for w in content) and len(content) <= 4 and _about(content) != OTHER:

@@ -94,7 +94,9 @@ THIS = _set("это этот то такой it this that these those")
 SPAM_WORDS = _set("спам spam")
 # «Заблокирую вас», «пожалуюсь»: a threat to block or report is a refusal in all but name.
 THREATS = _set("заблокировать блокировать пожаловаться жаловаться")
-UNINTERESTED = _set("интересный интересно неинтересный неинтересно актуальный актуально interested interesting")
+UNINTERESTED = _set(
+    "интересный интересно неинтересный неинтересно интересовать актуальный актуально interested interesting"
+)
 HELP_WHO = _set("кто who")
 HELP_WHAT = _set("что what")
 YOU = _set("вы ты вас you")

@@ -55,6 +55,20 @@ def test_sentences_forgive_case_emoji_and_look_alike_letters(text):
     assert classify_reply(text) is Intent.OPT_OUT
 
 
+@pytest.mark.parametrize(("text", "meant"), [
+    ("атпишите меня", "отпишите"), ("удолите меня из базы", "удалите"), ("не пишыте мне", "пишите"),
+    ("уберити меня", "уберите"), ("отписатся от рассылки", "отписаться"), ("стопп", "стоп"),
+])
+def test_a_spelling_slip_is_read_as_the_word_meant(text, meant):
+    assert meant in {lemmas.repaired(word) for word in text.split()}
+    assert classify_reply(text) is Intent.OPT_OUT
+
+
+def test_only_words_the_dictionary_does_not_know_are_repaired():
+    assert [lemmas.repaired(word) for word in ("пишите", "писать", "стол", "озон")] == [
+        "пишите", "писать", "стол", "озон"]
+
+
 @pytest.mark.parametrize(("text", "why"), [
     ("Хватит!", "a bare stop verb: the object is not said"),
     ("Не присылайте мне больше каталоги", "a negated sending verb with an object we do not know"),

@@ -7,6 +7,7 @@ from flask_login import current_user
 
 from accounts import users
 from accounts.roles import role_required
+from campaigns.analytics_text import dashboard
 from extensions import db
 from web.i18n import SESSION_KEY
 
@@ -16,7 +17,7 @@ bp = Blueprint("web", __name__)
 @bp.get("/")
 @role_required()
 def home():
-    return render_template("web/home.html")
+    return render_template("web/home.html", dashboard=dashboard())
 
 
 @bp.get("/favicon.ico")

@@ -35,7 +35,7 @@ SEND_RESULT_LABELS = {"accepted": _l("accepted"), "retry": _l("to retry"), "fail
 OBJECT_TYPES = {
     "user": _l("user"), "api_token": _l("API token"), "audience_import": _l("import"), "segment": _l("segment"),
     "suppression": _l("suppression"), "template": _l("template"), "campaign": _l("campaign"), "sender": _l("sender"),
-    "conversation": _l("conversation"),
+    "conversation": _l("conversation"), "notification": _l("notification"),
 }
 
 
@@ -65,6 +65,7 @@ LABELS: dict[str, dict[str, Any]] = {kind: _by_value(table) for kind, table in {
     "exclusion": preflight.EXCLUSION_LABELS,
     "deferral": preflight.DEFERRAL_LABELS,
     "rejection_reason": review.REJECTION_REASONS,
+    # An automatic pause gives its pause reason's code as the transition's reason.
     "transition_reason": {**actions.TRANSITION_REASONS, **notices.PAUSE_REASON_LABELS},
     "variable_source": VARIABLE_SOURCE_LABELS,
     "reply_intent": inbox.INTENT_LABELS,

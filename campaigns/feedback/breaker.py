@@ -10,8 +10,8 @@ after the send; one lifted since — a resume — still counted as a complaint w
 (``pausing``: reason ``circuit_breaker``, a notification) when blocks + spam reports pass
 ``BREAKER_BLOCK_THRESHOLD`` of the window, or all complaints pass ``BREAKER_THRESHOLD``.
 
-Two statements per touched campaign, both on the campaign's delivered rows (``ix_messages_campaign_status``) and
-the suppressions of their numbers (``ix_suppressions_phone``); nothing for a batch that touched none.
+One statement per touched campaign: the window walks ``ix_messages_sent_at`` newest first and stops after its
+rows, the suppressions of their numbers come by ``ix_suppressions_phone``; nothing for a batch that touched none.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from flask import current_app
-from sqlalchemy import distinct, func, or_, select
+from sqlalchemy import and_, case, distinct, func, or_, select
 
 from campaigns.feedback.pausing import PauseReason, pause_automatically
 from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus
@@ -55,19 +55,24 @@ class Reading:
 
 
 def read(campaign_id: int, window: int) -> Reading:
-    """The complaints of the campaign's last ``window`` delivered messages, by reason."""
+    """The complaints of the campaign's last ``window`` delivered messages (the latest sent of those delivered),
+    by reason: one statement."""
+    # By ``ix_messages_sent_at``, newest first: the walk stops after the window's rows, however large the campaign
+    # (ordering its delivered rows by ``delivered_at`` would sort all of them: 0.2 s at 100,000).
     recent = (select(Message.id, Message.phone, Message.sent_at)
-              .where(Message.campaign_id == campaign_id, Message.status.in_(DELIVERED))
-              .order_by(Message.delivered_at.desc(), Message.id.desc()).limit(window).subquery())
-    delivered = db.session.scalar(select(func.count()).select_from(recent)) or 0
-    counts = dict(db.session.execute(
-        select(Suppression.reason, func.count(distinct(recent.c.id)))
-        .join(Suppression, Suppression.phone == recent.c.phone)
-        .where(Suppression.reason.in_(COMPLAINTS),
-               or_(Suppression.lifted_at.is_(None), Suppression.lifted_at >= recent.c.sent_at))
-        .group_by(Suppression.reason)).all())
-    return Reading(delivered, counts.get(SuppressionReason.OPT_OUT, 0), counts.get(SuppressionReason.BLOCK, 0),
-                   counts.get(SuppressionReason.SPAM_REPORT, 0))
+              .where(Message.sent_at.is_not(None), Message.campaign_id == campaign_id, Message.status.in_(DELIVERED))
+              .order_by(Message.sent_at.desc()).limit(window).subquery())
+    complaint = and_(Suppression.phone == recent.c.phone, Suppression.reason.in_(COMPLAINTS),
+                     or_(Suppression.lifted_at.is_(None), Suppression.lifted_at >= recent.c.sent_at))
+
+    def of(reason: SuppressionReason) -> Any:
+        return func.count(distinct(case((Suppression.reason == reason, recent.c.id))))
+
+    row = db.session.execute(
+        select(func.count(distinct(recent.c.id)), of(SuppressionReason.OPT_OUT), of(SuppressionReason.BLOCK),
+               of(SuppressionReason.SPAM_REPORT))
+        .select_from(recent).outerjoin(Suppression, complaint)).one()
+    return Reading(*row)
 
 
 def verdict(reading: Reading, config: Any) -> dict[str, Any] | None:

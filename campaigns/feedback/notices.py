@@ -6,8 +6,8 @@ What a producer puts in ``Notification.params`` (and, for a pause, in ``Campaign
 thresholds are fractions (0.012 is 1.2 %); names are copied when the notification is made, and the current
 name of a linked campaign or sender wins when it still exists.
 
-- ``circuit_breaker``: ``rate``, ``threshold``, ``window`` (the last N delivered messages counted),
-  ``complaints`` (opt-outs + blocks + spam reports among them); ``campaign`` (name).
+- ``circuit_breaker``: ``rate``, ``threshold``, ``window`` (or ``delivered``: the last N delivered messages
+  counted), ``complaints`` (or ``opt_outs``, ``blocks``, ``spam_reports``, which it adds up); ``campaign``.
 - ``quality_red``: ``quality`` (``RED``), ``previous``; ``sender`` (name), ``phone``; ``campaign`` when one
   notification is made per paused campaign.
 - ``quality_change``: ``previous``, ``quality`` (GREEN, YELLOW, RED, UNKNOWN), and/or ``previous_tier``,
@@ -33,11 +33,14 @@ from sqlalchemy.orm import aliased
 
 from accounts.models import User
 from campaigns.feedback.models import Notification, NotificationKind, NotificationRead
-from campaigns.models import Campaign, Sender
+from campaigns.lifecycle import STATUS_LABELS
+from campaigns.models import Campaign, CampaignStatus, Sender
 from campaigns.senders import QUALITY_LABELS
 from campaigns.template_approvals import REJECTION_LABELS
+from compliance import audit
 from compliance.sending import TIER_LABELS
 from dbtypes import conflict_insert, utcnow
+from domain_errors import DomainError
 from extensions import db
 
 PAGE_SIZE = 50
@@ -119,12 +122,16 @@ def sentence(kind: NotificationKind | str, params: dict[str, Any], *, campaign: 
     campaign = campaign or params.get("campaign") or "?"
     number = sender or params.get("sender") or params.get("phone") or "?"
     if kind is NotificationKind.CIRCUIT_BREAKER:
+        window = params.get("window") or params.get("delivered")
         rate = params.get("rate")
-        if rate is None and params.get("window"):
-            rate = (params.get("complaints") or 0) / params["window"]
+        if rate is None and window:
+            complaints = params.get("complaints")
+            if complaints is None:
+                complaints = sum(params.get(key) or 0 for key in ("opt_outs", "blocks", "spam_reports"))
+            rate = complaints / window
         return _("Campaign «%(campaign)s» paused: %(rate)s of its last %(window)s delivered messages brought "
                  "complaints — opt-outs, blocks and spam reports (threshold %(threshold)s).",
-                 campaign=campaign, rate=_percent(rate), window=_count(params.get("window")),
+                 campaign=campaign, rate=_percent(rate), window=_count(window),
                  threshold=_percent(params.get("threshold")))
     if kind is NotificationKind.QUALITY_RED:
         quality = _labelled(QUALITY_LABELS, params.get("quality") or "RED")
@@ -146,7 +153,7 @@ def sentence(kind: NotificationKind | str, params: dict[str, Any], *, campaign: 
         return " ".join(parts) or _("The quality rating of the number %(sender)s changed.", sender=number)
     if kind is NotificationKind.TEMPLATE_PAUSED:
         template = params.get("template") or "?"
-        if params.get("status") == "disabled":
+        if str(params.get("status") or "").lower() == "disabled":
             text = _("Campaign «%(campaign)s» paused: the provider disabled its template «%(template)s».",
                      campaign=campaign, template=template)
         else:
@@ -174,8 +181,11 @@ def pause_sentence(campaign: Campaign) -> str | None:
 
 
 def pause_label(campaign: Campaign) -> str:
-    """The pause reason's label (a person's pause when none was recorded)."""
-    return _labelled(PAUSE_REASON_LABELS, campaign.pause_reason or MANUAL)
+    """The pause reason's label; without a recorded reason (dispatch's own pause for a provider's refusal, whose
+    sentence the audit log keeps, or a pause made before reasons were kept) just "Paused"."""
+    if campaign.pause_reason is None:
+        return str(STATUS_LABELS[CampaignStatus.PAUSED])
+    return _labelled(PAUSE_REASON_LABELS, campaign.pause_reason)
 
 
 # --- the list, the badge, reading ----------------------------------------------------------------------------------
@@ -248,6 +258,42 @@ def resolve_campaign(campaign: Campaign, actor: Any) -> int:
                Notification.resolved_at.is_(None))
         .values(resolved_at=utcnow(), resolved_by_id=getattr(actor, "id", None))
         .execution_options(synchronize_session=False)).rowcount
+
+
+# How each kind is settled when not by hand: a reviewer marks settled only what nothing else settles (a change
+# of the number's quality or limit, to be read and acted on outside the platform).
+SETTLED_ELSEWHERE = {
+    **dict.fromkeys(PAUSING_KINDS, _l("This notification is settled when a reviewer resumes the campaign, or when "
+                                      "it is cancelled.")),
+    NotificationKind.UNSURE_REPLY: _l("This notification is settled by the decision on the reply, in the inbox."),
+}
+
+
+class NoticeError(DomainError):
+    """A notification cannot be settled as asked."""
+
+    status = 409
+
+
+def may_settle(notification: Notification) -> bool:
+    """Whether a reviewer may mark the notification settled by hand (an open one of a kind nothing else settles)."""
+    return notification.resolved_at is None and notification.kind not in SETTLED_ELSEWHERE
+
+
+def settle(notification: Notification, actor: Any) -> None:
+    """A reviewer (the caller checks the role) marks an open notification that nothing else settles as settled,
+    audited. ``NoticeError`` (409) for one already settled or one its own step settles. Flushes only."""
+    if notification.kind in SETTLED_ELSEWHERE:
+        raise NoticeError(SETTLED_ELSEWHERE[notification.kind])
+    changed = db.session.execute(
+        update(Notification).where(Notification.id == notification.id, Notification.resolved_at.is_(None))
+        .values(resolved_at=utcnow(), resolved_by_id=getattr(actor, "id", None))
+        .execution_options(synchronize_session=False)).rowcount
+    db.session.refresh(notification)
+    if not changed:
+        raise NoticeError(_("This notification is settled already."))
+    audit.record("notification.resolved", actor=actor, target=notification,
+                 details={"kind": notification.kind.value, "sender_id": notification.sender_id})
 
 
 # --- as JSON (the API) ------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 Anyone signed in (a session or an API token) may list them, as on the page: reviewers act on them, marketers
 read why their campaign stopped. ``unresolved=1`` keeps the open ones, ``since`` (ISO 8601, UTC when it names
 no zone) those made after it — a script polls with the newest ``created_at`` it saw. ``read`` is per person.
+``/resolve`` is a reviewer's, for the kinds nothing else settles (a change of the number's quality or limit).
 """
 
 from __future__ import annotations
@@ -13,12 +14,20 @@ from flask import jsonify, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from accounts.models import Role
 from accounts.roles import role_required
 from campaigns.api import bp
 from campaigns.feedback import notices
 from campaigns.feedback.models import Notification
 from domain_errors import DomainError
 from extensions import db
+
+
+def _notification(notification_id: int) -> Notification:
+    notification = db.session.get(Notification, notification_id)
+    if notification is None:
+        raise DomainError(_("There is no notification with this id."), status=404)
+    return notification
 
 
 def _since(value: str | None) -> datetime | None:
@@ -50,9 +59,17 @@ def notifications_list():
 @bp.post("/notifications/<int:notification_id>/read")
 @role_required()
 def notification_read(notification_id: int):
-    notification = db.session.get(Notification, notification_id)
-    if notification is None:
-        raise DomainError(_("There is no notification with this id."), status=404)
+    notification = _notification(notification_id)
     notices.mark_read(current_user, [notification.id])
+    db.session.commit()
+    return jsonify(notices.entry_json(notices.entry_of(notification, current_user)))
+
+
+@bp.post("/notifications/<int:notification_id>/resolve")
+@role_required(Role.REVIEWER)
+def notification_resolve(notification_id: int):
+    """A reviewer marks settled a notification nothing else settles (409 for the others, with how they are)."""
+    notification = _notification(notification_id)
+    notices.settle(notification, current_user._get_current_object())
     db.session.commit()
     return jsonify(notices.entry_json(notices.entry_of(notification, current_user)))

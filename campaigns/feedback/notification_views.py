@@ -1,20 +1,26 @@
 """The notifications page on the campaigns blueprint, and the navigation's badge.
 
 Reviewers (and admins) are who the notifications are for: the badge counts the open ones they have not read,
-on every page. Marketers may open the list too, read-only like everyone — it explains why their campaign
-stopped — but get no badge: resuming an automatically paused campaign is not theirs to do. Opening the page
+on every page. Marketers may open the list too, read-only — it explains why their campaign stopped — but get
+no badge: resuming an automatically paused campaign is not theirs to do. A notification that nothing else
+settles (a change of the number's quality or limit) a reviewer marks settled here, audited; the others are
+settled by their own step (a campaign's resume or cancel, the decision on a reply). Opening the page
 marks what it shows as read by the viewer (only for them: every reviewer sees the badge until they looked).
 """
 
 from __future__ import annotations
 
-from flask import render_template, request
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
+from accounts.forms import EmptyForm
 from accounts.models import Role
 from accounts.roles import role_required
 from campaigns.feedback import notices
+from campaigns.feedback.models import Notification
 from campaigns.views import bp
+from domain_errors import DomainError
 from extensions import db
 
 
@@ -36,4 +42,23 @@ def notification_list():
         notices.mark_read(current_user, unseen)
         db.session.commit()
     return render_template("campaigns/notifications.html", entries=entries, more=more, page=page, chosen=chosen,
-                           kind_labels=notices.KIND_LABELS, is_reviewer=current_user.has_role(Role.REVIEWER))
+                           kind_labels=notices.KIND_LABELS, is_reviewer=current_user.has_role(Role.REVIEWER),
+                           may_settle=notices.may_settle, form=EmptyForm())
+
+
+@bp.post("/notifications/<int:notification_id>/resolve")
+@role_required(Role.REVIEWER)
+def resolve_notification(notification_id: int):
+    found = db.session.get(Notification, notification_id) or abort(404)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        notices.settle(found, current_user._get_current_object())
+    except DomainError as error:
+        db.session.rollback()
+        for sentence in error.errors:
+            flash(sentence, "error")
+    else:
+        db.session.commit()
+        flash(_("The notification is marked settled."), "info")
+    return redirect(url_for("campaigns.notification_list") + f"#notification-{found.id}")

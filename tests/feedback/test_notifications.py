@@ -327,6 +327,9 @@ def test_a_pause_by_hand_is_still_resumed_by_its_author_without_a_reason(app, cl
 def test_the_cli_resumes_a_campaign_the_platform_paused_only_with_a_reason(app, world):
     campaign = auto_paused(world)
     runner = app.test_cli_runner()
+    result = runner.invoke(args=["campaigns", "status", str(campaign.id)])
+    assert result.exit_code == 0 and "Paused automatically: too many complaints" in result.output
+    assert "1.2% of its last 1,000 delivered messages" in result.output
     result = runner.invoke(args=["campaigns", "resume", str(campaign.id), "--as", world.marketer.email,
                                  "--reason", "x"])
     assert result.exit_code == 1 and "only a compliance reviewer can resume it" in result.output
@@ -337,3 +340,76 @@ def test_the_cli_resumes_a_campaign_the_platform_paused_only_with_a_reason(app, 
     assert result.exit_code == 0, result.output
     db.session.expire_all()
     assert db.session.get(Campaign, campaign.id).status is CampaignStatus.SENDING and open_of(campaign) == 0
+
+
+def test_a_cancel_settles_the_pause_notifications_of_the_campaign(app, client, world):
+    campaign = auto_paused(world)
+    answer = client.post(f"/api/v1/campaigns/{campaign.id}/cancel", json={"reason": "Too risky"},
+                         headers=bearer(world.marketer))
+    assert answer.status_code == 200 and answer.get_json()["status"] == "cancelled"
+    db.session.expire_all()
+    note = db.session.scalar(select(Notification).where(Notification.campaign_id == campaign.id))
+    assert note.resolved_at is not None and note.resolved_by_id == world.marketer.id
+    assert notices.unread_count(world.reviewer) == 0
+
+
+def test_the_breaker_sentence_adds_up_the_complaints_when_no_rate_is_given(app):
+    from flask_babel import force_locale
+
+    params = {"delivered": 400, "opt_outs": 3, "blocks": 1, "spam_reports": 2, "threshold": 0.005}
+    with app.test_request_context(), force_locale("en"):
+        text = notices.sentence(NotificationKind.CIRCUIT_BREAKER, params, campaign="Sale")
+        assert "Campaign «Sale» paused: 1.5% of its last 400 delivered messages" in text
+        assert "(threshold 0.5%)" in text
+        # Whatever a producer left out reads as "?", never a crash or a raw key.
+        assert "?" in notices.sentence(NotificationKind.TEMPLATE_PAUSED, {})
+        disabled = notices.sentence(NotificationKind.TEMPLATE_PAUSED, {"template": "t", "status": "DISABLED"})
+        assert "the provider disabled its template «t»" in disabled
+
+
+def test_a_reviewer_settles_by_hand_only_what_nothing_else_settles(app, client, world, make_user):
+    campaign = world.campaign()
+    db.session.commit()
+    change = notify(NotificationKind.QUALITY_CHANGE, sender_id=world.sender.id)
+    breaker = notify(NotificationKind.CIRCUIT_BREAKER, campaign)
+    reply = notify(NotificationKind.UNSURE_REPLY)
+
+    # The page offers it to reviewers for the quality change only.
+    reviewer = signed_in_client(app, world.reviewer.email)
+    page = reviewer.get("/notifications").get_data(as_text=True)
+    assert f"/notifications/{change.id}/resolve" in page
+    assert f"/notifications/{breaker.id}/resolve" not in page and f"/notifications/{reply.id}/resolve" not in page
+    marketer = signed_in_client(app, world.marketer.email)
+    assert "/resolve" not in marketer.get("/notifications").get_data(as_text=True)
+    assert post_form(marketer, f"/notifications/{change.id}/resolve", {}, page="/notifications").status_code == 403
+
+    # The API refuses the kinds their own step settles, with how they are settled.
+    headers = bearer(world.reviewer)
+    assert_problem(client.post(f"/api/v1/notifications/{breaker.id}/resolve", headers=headers), 409,
+                   detail="This notification is settled when a reviewer resumes the campaign, or when it is "
+                          "cancelled.")
+    assert_problem(client.post(f"/api/v1/notifications/{reply.id}/resolve", headers=headers), 409,
+                   detail="This notification is settled by the decision on the reply, in the inbox.")
+    assert_problem(client.post(f"/api/v1/notifications/{change.id}/resolve", headers=bearer(world.marketer)), 403)
+
+    assert post_form(reviewer, f"/notifications/{change.id}/resolve", {}, page="/notifications").status_code == 302
+    db.session.expire_all()
+    settled = db.session.get(Notification, change.id)
+    assert settled.resolved_by_id == world.reviewer.id and settled.resolved_at is not None
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "notification.resolved"))
+    assert event.actor_id == world.reviewer.id and event.object_id == str(change.id)
+    assert_problem(client.post(f"/api/v1/notifications/{change.id}/resolve", headers=headers), 409,
+                   detail="This notification is settled already.")
+    page = html.unescape(reviewer.get("/notifications").get_data(as_text=True))
+    assert "The notification is marked settled." in page and f"by {world.reviewer.email}." in page
+
+
+def test_a_pause_without_a_recorded_reason_is_not_called_a_persons_and_keeps_todays_rule(app, client, world):
+    campaign, _ids = sending_campaign(world, 2)
+    campaign = set_campaign(campaign, status=CampaignStatus.PAUSED)  # as dispatch pauses for a provider's refusal
+    page = html.unescape(signed_in_client(app, world.marketer.email).get(f"/campaigns/{campaign.id}")
+                         .get_data(as_text=True))
+    assert "Paused by hand" not in page and 'id="pause"' not in page and "Resume sending" in page
+    assert client.get(f"/api/v1/campaigns/{campaign.id}", headers=bearer(world.marketer)).get_json()["pause"] is None
+    answer = client.post(f"/api/v1/campaigns/{campaign.id}/resume", headers=bearer(world.marketer))
+    assert answer.status_code == 200 and answer.get_json()["status"] == "sending"
