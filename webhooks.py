@@ -8,12 +8,12 @@ Procfile's ``webhooks:``); the Flask route stays for deployments that send provi
 
 Why a process of its own: the Flask endpoint commits one body per request, one gunicorn thread per request
 (its figures beside this one's in docs/feedback.md); here each POST is checked on the event loop (size,
-sender, signature, parse: refusals answer at once) and then waits for the next **group commit**: one
-committer stores every body accepted while the previous commit ran, in one ``INSERT … ON CONFLICT DO
-NOTHING`` and one ``COMMIT`` (up to ``WEBHOOK_RECEIVER_BATCH`` bodies), on a thread beside the loop. Each POST is answered 200 only after the
-commit that holds its body — the body is durable in ``webhook_events`` before the acknowledgement, exactly as
-with the Flask route — and a commit that fails answers all its POSTs 503 (the provider sends them again).
-The workers are woken after the commits (at most every ``WAKE_SECONDS``).
+sender, signature, parse: refusals answer at once) and then waits for the next **group commit**: one committer
+stores every body accepted while the previous commit ran, in one ``INSERT … ON CONFLICT DO NOTHING`` and one
+``COMMIT`` (up to ``WEBHOOK_RECEIVER_BATCH`` bodies), on a thread beside the loop. Each POST is answered 200
+only after the commit that holds its body — the body is durable in ``webhook_events`` before the
+acknowledgement, exactly as with the Flask route — and a commit that fails answers all its POSTs 503 (the
+provider sends them again). The workers are woken after the commits (at most every ``WAKE_SECONDS``).
 
 SIGTERM or Ctrl-C: the listening socket closes, the POSTs in flight are committed and answered (for up to
 ``SHUTDOWN_SECONDS``), then the process exits. The readiness line ``webhooks listening on http://HOST:PORT``
