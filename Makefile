@@ -3,8 +3,9 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed
-# The embedded Redis runs only when no external one is configured; the sandbox provider always (docs/sandbox.md).
-PROCESSES := $(if $(REDIS_URL),web worker sandbox,redis web worker sandbox)
+# The embedded Redis runs only when no external one is configured; the sandbox provider always (docs/sandbox.md);
+# webhooks is the receiver the sandbox posts its callbacks to (docs/feedback.md).
+PROCESSES := $(if $(REDIS_URL),web webhooks worker sandbox,redis web webhooks worker sandbox)
 
 .PHONY: run test lint install translations clean
 

@@ -16,7 +16,7 @@ import click
 from flask import current_app
 
 from campaigns import message_templates as templates
-from campaigns import senders, test_sends
+from campaigns import sandbox_callbacks, senders, test_sends
 from campaigns.cli import group
 from campaigns.models import Sender, SenderChannel
 from channels.base import ResultKind, SendResult
@@ -130,6 +130,8 @@ def ensure_sandbox_command() -> None:
     db.session.commit()
     click.echo(f"{'Created' if created else 'There is'} the sandbox sender “{sender.name}” ({sender.phone}, "
                f"{sender.base_url}).")
+    # Every run, not only the first: the receiver's URL or the sender's secret may have changed since.
+    click.echo(f"The sandbox posts its callbacks to {sandbox_callbacks.point(sender)}.")
 
 
 @sender_group.command("rotate-secrets")

@@ -16,9 +16,10 @@ import pytest
 PROJECT = Path(__file__).resolve().parent.parent
 # Processes of the Procfile and what only they use: they may import the project (embedded_redis and run,
 # make run's honcho, only the leaves); nothing
-# imports them, except that the worker builds the app.
-ENTRY_POINTS = {"app", "worker", "cron", "periodic", "run", "embedded_redis"}
-ALLOWED_ENTRY_POINT_IMPORTS = {("worker", "app"), ("worker", "cron"), ("worker", "periodic"), ("cron", "periodic")}
+# imports them, except that the worker and the webhook receiver build the app.
+ENTRY_POINTS = {"app", "worker", "webhooks", "cron", "periodic", "run", "embedded_redis"}
+ALLOWED_ENTRY_POINT_IMPORTS = {("worker", "app"), ("webhooks", "app"), ("worker", "cron"), ("worker", "periodic"),
+                               ("cron", "periodic")}
 # The base class of every refusal: the one module a leaf may import.
 ERROR_BASE = "domain_errors"
 # Top-level modules every package may use, which need a leaf or two themselves (the CLI's error mapping).

@@ -5,6 +5,7 @@ against the real sandbox, and the embedded default's sandbox sender."""
 from __future__ import annotations
 
 import html
+import json
 import re
 import socket
 
@@ -23,6 +24,7 @@ from extensions import db
 from tests.channels.sandbox_calls import approved
 from tests.helpers import assert_problem, post_form, signed_in_client
 from tests.records import audit_events
+from tests.sandbox_provider import SandboxProcess
 
 TOKEN = "EAAGm0PX4ZCpsBAKZCtokenForTests9876"
 
@@ -257,6 +259,23 @@ def test_ensure_sandbox_makes_one_sandbox_sender_however_often_it_runs(app):
     skipped = cli(app, "ensure-sandbox")
     assert skipped.exit_code == 0 and skipped.output.startswith("Production mode: no sandbox sender is created")
     assert [s.name for s in senders.list_senders()] == ["Renamed sandbox"]
+
+
+def test_ensure_sandbox_points_a_sandbox_not_yet_running_at_the_receiver_through_its_state_file(app, tmp_path):
+    app.config.update(SANDBOX_URL="http://127.0.0.1:9", SANDBOX_STATE_FILE=str(tmp_path / "sandbox.json"),
+                      WEBHOOK_RECEIVER_URL="http://127.0.0.1:8026")  # port 9: nothing listens, as before make run
+    result = cli(app, "ensure-sandbox")
+    [sender] = senders.list_senders()
+    url = f"http://127.0.0.1:8026/webhooks/whatsapp/{sender.id}"
+    assert result.exit_code == 0 and f"The sandbox posts its callbacks to {url}." in result.output
+    assert cli(app, "ensure-sandbox").exit_code == 0  # every run again, changing nothing
+    [kept] = json.loads((tmp_path / "sandbox.json").read_text())["numbers"]
+    assert (kept["phone_number_id"], kept["callback_url"]) == (sender.phone_number_id, url)
+    assert kept["app_secret"] == senders.settings_for(sender).app_secret  # it signs, we check, with this one
+    with SandboxProcess("--state-file", str(tmp_path / "sandbox.json")) as sandbox:  # as the Procfile starts it
+        numbers = sandbox.control("GET", "/_sandbox/numbers")
+    [number] = [n for n in numbers if n["phone_number_id"] == sender.phone_number_id]
+    assert (number["callback_url"], number["app_secret"]) == (url, True)  # the control API hides the secret
 
 
 # --- checking the connection against the real sandbox -----------------------------------------------------

@@ -33,6 +33,7 @@ from typing import Any
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from redis.exceptions import RedisError
+from rq.exceptions import DuplicateJobError, InvalidJobOperation, NoSuchJobError
 
 from campaigns import sender_secrets, senders
 from campaigns.feedback import jobs
@@ -202,15 +203,20 @@ def handshake(sender_id: int, params: Mapping[str, str]) -> str:
     return answer
 
 
-def _enqueue_drain() -> None:
+def wake_now() -> None:
+    """Enqueue ``process_webhooks`` now (for bodies already committed); Redis being away is logged, not raised."""
     try:
         jobs.enqueue_process_webhooks()
-    except RedisError as error:
-        # The bodies are committed: the sweep applies them; a lost wake-up costs latency, never an event.
+    except DuplicateJobError:
+        pass  # another request's wake-up queued it at the same moment: the job is waiting, as this one wanted
+    except (RedisError, NoSuchJobError, InvalidJobOperation) as error:
+        # The bodies are committed: the sweep applies them; a lost wake-up costs latency, never an event. (A job
+        # that ended between RQ's steps, under concurrent wake-ups, is NoSuchJobError or InvalidJobOperation.)
+        # Never raised: the commit has happened, the 200 is due.
         log.warning("event=webhook_wake_failed error=%r", error)
 
 
 def wake() -> None:
     """Have a worker apply the stored bodies once the current transaction commits (``process_webhooks``, one job
     however many callbacks ask). Redis being away is logged, not raised: the sweep applies the bodies later."""
-    after_commit(_enqueue_drain)
+    after_commit(wake_now)

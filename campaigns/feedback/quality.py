@@ -52,6 +52,7 @@ def handle(context: FeedbackContext, events: Sequence[NumberQualityChange]) -> N
             log.info("event=quality_update_unknown_number number=%s", event.display_phone_number)
             continue
         before = (sender.quality_rating, sender.provider_tier)
+        known_tier = sender.provider_tier or sender.tier  # the provider's word, else the tier we plan with
         quality = rating_of(event, sender.quality_rating)
         tier = event.tier or sender.provider_tier
         if (quality, tier) == before:
@@ -64,11 +65,12 @@ def handle(context: FeedbackContext, events: Sequence[NumberQualityChange]) -> N
         params: dict[str, str] = {"sender": sender.name, "phone": sender.phone, "event": event.event}
         if quality != before[0]:
             params |= {"quality": quality or "UNKNOWN", "previous": before[0] or "UNKNOWN"}
-        if tier != before[1]:
-            params |= {"tier": tier or "", "previous_tier": before[1] or ""}
+        if tier != known_tier:
+            params |= {"tier": tier or "", "previous_tier": known_tier or ""}
         audit.record("sender.quality_changed", actor=None, target=sender, details=params)
-        db.session.add(Notification(kind=NotificationKind.QUALITY_CHANGE, sender_id=sender.id, params=params,
-                                    created_at=context.now))
+        if "quality" in params or "tier" in params:  # else the provider said the tier we planned with: no news
+            db.session.add(Notification(kind=NotificationKind.QUALITY_CHANGE, sender_id=sender.id, params=params,
+                                        created_at=context.now))
         log.warning("event=sender_quality_changed sender_id=%s quality=%s tier=%s", sender.id, quality, tier)
         if quality == RED and before[0] != RED:
             sending = db.session.scalars(select(Campaign.id).where(

@@ -13,7 +13,7 @@ import os
 from dataclasses import asdict
 from pathlib import Path
 
-from channels.sandbox.state import Number, State
+from channels.sandbox.state import Number, State, number_from
 from channels.sandbox.templates import delay_ms, parse_submission
 
 KEPT = ("name", "language", "category", "parameter_format", "components")
@@ -54,3 +54,19 @@ def load(path: Path, state: State) -> list:
             waiting.append(template)
     state.book.next_id = max(state.book.next_id, int(data.get("next_template_id", 0)))
     return waiting
+
+
+def register(path: Path, fields: dict) -> None:
+    """Register (or change) a number in the state file of a sandbox that is not running, which starts with it:
+    ``fields`` as ``POST /_sandbox/numbers`` takes them (the others keep their values, or the defaults)."""
+    data = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    numbers = {str(n["phone_number_id"]): n for n in data.get("numbers", ())} or {
+        Number().phone_number_id: asdict(Number())}  # the default number stays, as an empty list would leave it
+    current = numbers.get(str(fields.get("phone_number_id")))
+    number = number_from(fields, Number(**current) if current else None)
+    numbers[number.phone_number_id] = asdict(number)
+    data["numbers"] = list(numbers.values())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+    os.replace(temporary, path)

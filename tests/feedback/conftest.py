@@ -13,6 +13,7 @@ from campaigns.feedback.models import WebhookEvent
 from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus, Sender
 from extensions import db
 from tests.feedback.payloads import APP_SECRET, VERIFY_TOKEN, signed
+from tests.feedback.receiver_process import EdgeProcess
 from tests.test_materialise import add_campaign, add_contact
 
 _numbers = counter(1)
@@ -75,3 +76,21 @@ def url_of(sender: Sender | int) -> str:
 def post(client, sender: Sender | int, raw: bytes, secret: str = APP_SECRET, headers: dict | None = None):
     """POST ``raw`` to the sender's webhook, signed with ``secret`` (or with exactly ``headers``)."""
     return client.post(url_of(sender), data=raw, headers=signed(raw, secret) if headers is None else headers)
+
+
+@pytest.fixture
+def start_receiver(app, database_url, redis_url, tmp_path):
+    """Start ``python webhooks.py`` on the test's database and Redis (with ``settings`` as environment)."""
+    started: list[EdgeProcess] = []
+
+    def start(**settings: str) -> EdgeProcess:
+        edge = EdgeProcess({"DATABASE_URL": database_url, "REDIS_URL": redis_url, "LOG_LEVEL": "WARNING",
+                            "VESTNIK_INSTANCE_PATH": str(tmp_path / "instance"),
+                            "SECRET_KEY": "receiver-test-secret-key-long-enough-for-production",
+                            "VESTNIK_SECRETS_KEY": ", ".join(app.config["SECRETS_KEYS"]), **settings}).start()
+        started.append(edge)
+        return edge
+
+    yield start
+    for edge in started:
+        edge.stop()

@@ -1,12 +1,16 @@
-"""End to end with real processes: the sandbox posts its signed statuses to the app over HTTP, a real worker
-sends the campaign and applies them; and a callback acknowledged while Redis is down and no worker runs is
+"""End to end with real processes: the sandbox posts its signed statuses over HTTP to the app's route or to the
+webhook receiver process (pointed at it as `make run` points it), a real worker sends the campaign and applies
+them; and a callback acknowledged while Redis is down and no worker runs is
 applied later by the sweep — nothing acknowledged is lost."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import pytest
 from sqlalchemy import func, select
 
+from campaigns import sandbox_callbacks
 from campaigns.feedback.models import WebhookEvent
 from campaigns.models import MessageStatus
 from extensions import db
@@ -22,14 +26,33 @@ from tests.test_worker import start_worker  # noqa: F401  (a fixture)
 S = MessageStatus
 
 
+@contextmanager
+def edge_for(kind: str, app, sandbox, sender, start_receiver):
+    """The Flask route served live, pointed at by the sandbox's global callback URL; or the receiver process, to
+    which the sandbox is pointed as `make run`'s ensure-sandbox points it (the sender's number, its app secret)."""
+    if kind == "flask":
+        with LiveServer(app) as live:
+            sandbox.configure(callback_url=f"{live.url}/webhooks/whatsapp/{sender.id}")
+            yield
+        return
+    receiver = start_receiver()
+    app.config["WEBHOOK_RECEIVER_URL"] = receiver.url
+    assert sandbox_callbacks.point(sender) == f"{receiver.url}/webhooks/whatsapp/{sender.id}"
+    [number] = [n for n in sandbox.control("GET", "/_sandbox/numbers")
+                if n["phone_number_id"] == sender.phone_number_id]
+    assert number["callback_url"].startswith(receiver.url)
+    yield
+
+
 @pytest.mark.slow
+@pytest.mark.parametrize("edge", ["flask", "receiver"])
 def test_a_real_worker_applies_the_statuses_the_sandbox_posts_to_the_live_endpoint(app, sandbox, fast_sender,
-                                                                                   start_worker):
+                                                                                   start_worker, start_receiver,
+                                                                                   edge):
     template = sandbox_template(fast_sender)
     people(6)
-    with LiveServer(app) as live:
-        sandbox.configure(callback_url=f"{live.url}/webhooks/whatsapp/{fast_sender.id}", callback_delays_ms=[20, 60],
-                          status_shares={**QUIET, "read": 1})
+    with edge_for(edge, app, sandbox, fast_sender, start_receiver):
+        sandbox.configure(callback_delays_ms=[20, 60], status_shares={**QUIET, "read": 1})
         campaign = sending_campaign(fast_sender, template)
         worker = start_worker()
 

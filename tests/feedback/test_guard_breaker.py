@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from campaigns.feedback import breaker
+from campaigns.feedback import breaker, notices
 from campaigns.feedback.models import NotificationKind
 from campaigns.models import CampaignStatus
 from compliance import suppression
@@ -51,6 +51,10 @@ def test_blocks_over_the_threshold_pause_the_campaign_with_the_reason_and_a_noti
     [note] = notifications(NotificationKind.CIRCUIT_BREAKER)
     assert (note.campaign_id, note.sender_id) == (campaign.id, cloud_sender.id)
     assert note.params == {"campaign": campaign.name, **found.pause_details}
+    # What reviewers read (notices words the params): nothing missing.
+    assert notices.sentence(note.kind, note.params) == (
+        f"Campaign «{campaign.name}» paused: 5% of its last 40 delivered messages brought complaints — opt-outs, "
+        "blocks and spam reports (threshold 3%).")
     assert campaign_now(untouched).status is CampaignStatus.SENDING
     # Another complaint later: the campaign is paused already, nothing is paused or notified twice.
     apply(client, cloud_sender, report("block", phones[9], seconds=10))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from campaigns.feedback import routing
+from campaigns.feedback import notices, routing
 from campaigns.feedback.models import NotificationKind
 from campaigns.models import CampaignStatus, Sender, TemplateApproval, TemplateStatus
 from compliance import suppression
@@ -184,6 +184,7 @@ def test_a_paused_or_disabled_template_pauses_exactly_the_campaigns_sending_it(c
     [note] = notifications(NotificationKind.TEMPLATE_PAUSED)
     assert (note.campaign_id, note.sender_id, note.resolved_at) == (using.id, cloud_sender.id, None)
     assert note.params == {"campaign": using.name, **using.pause_details}
+    assert "?" not in notices.sentence(note.kind, note.params) and "autumn_sale" in notices.pause_sentence(using)
     # Paused by the system: the audit log's entry has no actor and says why.
     entry = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "campaign.pause")
                               .order_by(AuditEvent.id.desc()))
@@ -237,15 +238,19 @@ def test_a_flagged_number_is_red_and_pauses_every_sending_campaign_of_its_sender
     assert campaign_now(other).status is CampaignStatus.SENDING
     assert sorted(note.campaign_id for note in notifications(NotificationKind.QUALITY_RED)) == [
         campaign.id for campaign in sending]
+    assert "?" not in notices.pause_sentence(campaign_now(sending[0]))
     [change] = notifications(NotificationKind.QUALITY_CHANGE)
+    assert "?" not in notices.sentence(change.kind, change.params)
     assert (change.sender_id, change.campaign_id) == (sender.id, None)
     assert change.params == {"sender": sender.name, "phone": sender.phone, "event": "FLAGGED", "quality": "RED",
-                             "previous": "UNKNOWN", "tier": "TIER_1K", "previous_tier": ""}
+                             "previous": "UNKNOWN", "tier": "TIER_1K", "previous_tier": "TIER_250"}
     apply(client, cloud_sender, fixture("quality_flagged", max_daily_conversation_per_phone=1000))  # a repeat
     assert len(notifications()) == 3
 
 
 def test_a_tier_downgrade_is_recorded_and_notified_without_pausing(client, cloud_sender):
+    cloud_sender.tier = "TIER_1K"
+    db.session.commit()
     campaign = campaign_of(cloud_sender)
     apply(client, cloud_sender, fixture("quality_downgrade"))
     sender = sender_now(cloud_sender)
@@ -253,7 +258,7 @@ def test_a_tier_downgrade_is_recorded_and_notified_without_pausing(client, cloud
     [change] = notifications()
     assert change.kind is NotificationKind.QUALITY_CHANGE
     assert change.params == {"sender": sender.name, "phone": sender.phone, "event": "DOWNGRADE", "tier": "TIER_250",
-                             "previous_tier": ""}  # the rating did not change: not named
+                             "previous_tier": "TIER_1K"}  # the rating did not change: not named
     assert campaign_now(campaign).status is CampaignStatus.SENDING
 
 
