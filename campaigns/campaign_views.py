@@ -34,6 +34,7 @@ from campaigns.campaign_forms import (
 from campaigns.dispatch import control
 from campaigns.dispatch.progress import progress, worded
 from campaigns.feedback import notices
+from campaigns.flashing import commit_or_flash
 from campaigns.lifecycle import EDITABLE, STATUS_LABELS, TransitionError, can
 from campaigns.models import Campaign, CampaignStatus, Sender, Template
 from campaigns.sender_forms import TestSendForm
@@ -237,15 +238,7 @@ def campaign_progress(campaign_id: int):
 
 def _step(campaign: Campaign, action, success: str, target: str = "campaigns.campaign"):
     """Run one lifecycle step from a button; flash its outcome and go back to the page."""
-    try:
-        action()
-    except DomainError as error:
-        db.session.rollback()
-        for sentence in error.errors:
-            flash(sentence, "error")
-    else:
-        db.session.commit()
-        flash(success, "info")
+    commit_or_flash(action, success)
     return redirect(url_for(target, campaign_id=campaign.id))
 
 

@@ -15,6 +15,7 @@ from accounts.forms import EmptyForm
 from accounts.models import Role
 from accounts.roles import role_required
 from campaigns import senders, test_sends
+from campaigns.flashing import flash_refusal
 from campaigns.models import Campaign, Sender, Template
 from campaigns.sender_forms import SenderForm, TestSendForm, posted_values, sender_changes, sender_form_data
 from campaigns.views import bp
@@ -102,9 +103,7 @@ def check_sender(sender_id: int):
     try:
         senders.check_connection(sender, actor=_actor())
     except DomainError as error:
-        db.session.rollback()
-        for sentence in error.errors:
-            flash(sentence, "error")
+        flash_refusal(error)
         return redirect(url_for("campaigns.sender_detail", sender_id=sender_id))
     db.session.commit()
     problem = senders.check_error_sentence(sender)
@@ -138,9 +137,7 @@ def _test_send(template: Template, back: str):
         result = test_sends.send_test(sender, template, form.to.data or "", posted_values(request.form),
                                       actor=_actor())
     except DomainError as error:
-        db.session.rollback()
-        for sentence in error.errors:
-            flash(sentence, "error")
+        flash_refusal(error)
         return redirect(back)
     db.session.commit()
     flash(test_sends.result_sentence(result), "info" if result.kind is ResultKind.ACCEPTED else "error")

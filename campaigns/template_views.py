@@ -21,6 +21,7 @@ from accounts.models import Role
 from accounts.roles import role_required
 from campaigns import message_templates as templates
 from campaigns import template_approvals
+from campaigns.flashing import commit_or_flash
 from campaigns.models import Sender, Template, TemplateCategory, TemplateStatus
 from campaigns.sender_forms import TestSendForm
 from campaigns.serialisers import template_json
@@ -39,7 +40,6 @@ from campaigns.template_rules import opt_out_suggestions
 from campaigns.views import bp
 from compliance.verdict import OUTCOME_LABELS
 from dbtypes import parse_id
-from domain_errors import DomainError
 from extensions import db
 
 
@@ -61,15 +61,7 @@ def _posted_template(template_id: int) -> Template:
 
 def _saved(change: Callable[[], object]) -> bool:
     """Run ``change`` and commit it; on refusal roll back, flash its sentences and say so."""
-    try:
-        change()
-    except DomainError as error:
-        db.session.rollback()
-        for sentence in error.errors:
-            flash(sentence, "error")
-        return False
-    db.session.commit()
-    return True
+    return commit_or_flash(change)
 
 
 def _labels() -> dict[str, Any]:

@@ -19,6 +19,7 @@ from accounts.roles import role_required
 from campaigns.feedback import free_text, inbox
 from campaigns.feedback.inbox_forms import DecisionForm, ReplyForm
 from campaigns.feedback.models import Conversation
+from campaigns.flashing import flash_refusal
 from campaigns.models import Template, TemplateStatus
 from campaigns.views import bp
 from domain_errors import DomainError
@@ -96,9 +97,7 @@ def reply_conversation(conversation_id: int):
     try:
         message, new = free_text.prepare_reply(found, form.text.data or "", actor=_actor(), key=form.key.data or None)
     except DomainError as error:
-        db.session.rollback()
-        for sentence in error.errors:
-            flash(sentence, "error")
+        flash_refusal(error)
         return _conversation_page(found, form, error.status)
     if not new:
         flash(_("This reply was sent already; it is not sent twice."), "info")
@@ -122,9 +121,7 @@ def decide_conversation(conversation_id: int):
     try:
         decided = inbox.decide(found, decision == "refusal", actor=_actor(), note=form.note.data or "")
     except DomainError as error:
-        db.session.rollback()
-        for sentence in error.errors:
-            flash(sentence, "error")
+        flash_refusal(error)
         return redirect(url_for("campaigns.conversation", conversation_id=found.id))
     db.session.commit()
     if not decided:

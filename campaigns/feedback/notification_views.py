@@ -10,7 +10,7 @@ marks what it shows as read by the viewer (only for them: every reviewer sees th
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -19,8 +19,8 @@ from accounts.models import Role
 from accounts.roles import role_required
 from campaigns.feedback import notices
 from campaigns.feedback.models import Notification
+from campaigns.flashing import commit_or_flash
 from campaigns.views import bp
-from domain_errors import DomainError
 from extensions import db
 
 
@@ -52,13 +52,6 @@ def resolve_notification(notification_id: int):
     found = db.session.get(Notification, notification_id) or abort(404)
     if not EmptyForm().validate_on_submit():
         abort(400)
-    try:
-        notices.settle(found, current_user._get_current_object())
-    except DomainError as error:
-        db.session.rollback()
-        for sentence in error.errors:
-            flash(sentence, "error")
-    else:
-        db.session.commit()
-        flash(_("The notification is marked settled."), "info")
+    commit_or_flash(lambda: notices.settle(found, current_user._get_current_object()),
+                    _("The notification is marked settled."))
     return redirect(url_for("campaigns.notification_list") + f"#notification-{found.id}")
