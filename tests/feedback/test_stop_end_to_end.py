@@ -20,7 +20,7 @@ from tests.campaign_world import add_contact
 from tests.channels.sandbox_calls import QUIET
 from tests.feedback.live_server import LiveServer
 from tests.processes import wait_for
-from tests.test_dispatch import fast_sender, people, rows, sandbox_template, sending_campaign  # noqa: F401
+from tests.test_dispatch import fast_sender, people, rows, sandbox_template, sending_campaign, zone_at  # noqa: F401
 from tests.test_worker import start_worker  # noqa: F401  (a fixture)
 
 S = MessageStatus
@@ -36,7 +36,7 @@ def test_a_recipient_who_replies_stop_mid_campaign_gets_one_confirmation_and_not
         app, sandbox, fast_sender, start_worker):
     template = sandbox_template(fast_sender)
     people(4)
-    add_contact(STOPPER, name="Пётр Стопов")
+    add_contact(STOPPER, name="Пётр Стопов", timezone=zone_at(12))  # inside the send window, whatever the hour
     with LiveServer(app) as live:
         sandbox.configure(callback_url=f"{live.url}/webhooks/whatsapp/{fast_sender.id}", callback_delays_ms=[20, 60],
                           status_shares={**QUIET, "read": 1})
