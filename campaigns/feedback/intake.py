@@ -209,9 +209,10 @@ def wake_now() -> None:
         jobs.enqueue_process_webhooks()
     except DuplicateJobError:
         pass  # another request's wake-up queued it at the same moment: the job is waiting, as this one wanted
-    except (RedisError, NoSuchJobError, InvalidJobOperation) as error:
+    except (RedisError, NoSuchJobError, InvalidJobOperation, ValueError) as error:
         # The bodies are committed: the sweep applies them; a lost wake-up costs latency, never an event. (A job
-        # that ended between RQ's steps, under concurrent wake-ups, is NoSuchJobError or InvalidJobOperation.)
+        # that ended between RQ's steps, under concurrent wake-ups, is NoSuchJobError, InvalidJobOperation, or
+        # RQ 3's plain ValueError "Execution … not found in Redis".)
         # Never raised: the commit has happened, the 200 is due.
         log.warning("event=webhook_wake_failed error=%r", error)
 
