@@ -293,7 +293,11 @@ def test_sends_leave_at_the_campaigns_rate(app, sandbox, fast_sender):
     assert len(times) == 11
     # Ten intervals of 1/20 s at least (less the pacer's margin): a batch that sent them all at once fails.
     assert times[-1] - times[0] >= 10 / 20 * 0.9
-    assert all(later - earlier > 1 / 20 * 0.5 for earlier, later in pairwise(times))
+    # Paced one by one, not in pairs or bursts: nearly every interval is near 1/20 s. A send the starved
+    # machine delayed past its slot leaves one short interval to the next on-time send, which is the pacer
+    # keeping to the rate, so two such intervals are allowed; sending in pairs would make five.
+    short = [later - earlier for earlier, later in pairwise(times) if later - earlier <= 1 / 20 * 0.5]
+    assert len(short) <= 2, short
 
 
 def test_a_message_whose_slot_passed_during_a_stall_is_not_sent_on_it(app, sandbox, fast_sender):
