@@ -16,7 +16,8 @@ Meta sends), or ``--statuses-per-post N`` statuses of N messages in one body. Th
 before the clock starts (the provider's cost, not ours).
 
 Printed: accepted POSTs per second from the first POST to the last answer, p50/p99 of the acknowledgement as the
-clients saw it, the statuses applied per second (from the first POST until every row is ``read``), and the
+clients saw it, the statuses applied per second (from the first POST until every row is ``read``), the CPU of
+a POST in the edge and in the clients and of a status in the workers (their work horses included), and the
 ratio of accepted statuses per second to the send rate (``--send-rate``, the engine's figure that
 ``bench/send_bench.py`` printed). Goal (issue 13): ≥ 3 × the send rate (≈ 3 callbacks per message), p99 ≤ 250 ms.
 The load generator runs on the same cores as the edge, the workers and the database: the figures are lower bounds.
@@ -139,12 +140,14 @@ def clients_process(url: str, posts: list[tuple[bytes, str]], clients: int, star
     answers.put((counts, times, time.process_time() - cpu))
 
 
-def cpu_of(pid: int) -> float:
-    """CPU seconds so far of a process and its children (gunicorn's workers)."""
+def cpu_of(*pids: int) -> float:
+    """CPU seconds so far of processes and their children: the living (gunicorn's workers, the receiver's
+    ``--processes``) and the ended ones they waited for (RQ's work horses)."""
     import psutil
 
-    process = psutil.Process(pid)
-    return sum(sum(item.cpu_times()[:2]) for item in [process, *process.children(recursive=True)])
+    processes = [psutil.Process(pid) for pid in pids]
+    return sum(sum(item.cpu_times()[:4]) for process in processes
+               for item in [process, *process.children(recursive=True)])
 
 
 def run(args) -> None:
@@ -167,6 +170,7 @@ def run(args) -> None:
             url = f"{edge.url}/webhooks/whatsapp/{sender_id}"
             if args.workers:
                 services.start_workers()
+            workers_cpu = cpu_of(*(worker.pid for worker in services.workers))
             spawn = multiprocessing.get_context("spawn")
             answers = spawn.Queue()
             start_at = time.time() + 3  # the client's interpreter starts and imports meanwhile
@@ -187,6 +191,7 @@ def run(args) -> None:
             if args.workers:
                 wait(all_read, "every row to be read", 600, 0.05)
             applied = time.time()
+            workers_cpu = cpu_of(*(worker.pid for worker in services.workers)) - workers_cpu
         accepted = counts.get(200, 0)
         latencies = [latency * 1000 for _began, latency in times]
         rate = accepted / (ended - began)
@@ -200,7 +205,7 @@ def run(args) -> None:
               f"{client_cpu / len(posts) * 1e6:,.0f} µs a POST, edge CPU {edge_cpu / len(posts) * 1e6:,.0f} µs a POST",
               flush=True)
         print(f"  applied:   {apply_rate:8,.0f} statuses/s (all {statuses:,} rows read {applied - ended:.2f} s after "
-              f"the last answer); {load()}")
+              f"the last answer); workers CPU {workers_cpu / statuses * 1e6:,.0f} µs a status; {load()}")
         goal = "MET" if ratio >= GOAL_RATIO and p99 <= GOAL_P99_MS else "MISSED"
         print(f"  ratio to the send rate {args.send_rate:,.0f} msg/s: {ratio:.2f} x (accepted statuses/s), "
               f"{apply_rate / args.send_rate:.2f} x (applied); goal >= {GOAL_RATIO:g} x and p99 <= "
