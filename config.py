@@ -277,6 +277,8 @@ def load(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "WEBHOOK_KEY_CACHE_SECONDS": max(_float(env, "WEBHOOK_KEY_CACHE_SECONDS", 60.0), 0.0),
         # Stored bodies one worker applies in one transaction.
         "WEBHOOK_BATCH_SIZE": max(_int(env, "WEBHOOK_BATCH_SIZE", 500), 1),
+        # A drain that ran out of bodies waits this long for more before its job ends (docs/feedback.md).
+        "WEBHOOK_DRAIN_LINGER_SECONDS": max(_float(env, "WEBHOOK_DRAIN_LINGER_SECONDS", 0.5), 0.0),
         # Failed applications of one body before it is left for the operator (kept, with its last error).
         "WEBHOOK_MAX_ATTEMPTS": max(_int(env, "WEBHOOK_MAX_ATTEMPTS", 5), 1),
         # How often the sweep applies bodies still pending (a wake-up Redis lost, a worker that died).

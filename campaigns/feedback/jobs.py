@@ -44,7 +44,7 @@ def _drain(what: str) -> dict:
     job_id = job.id if job else None
     started = time.perf_counter()
     try:
-        done = processing.drain(DRAIN_SECONDS)
+        done = processing.drain(DRAIN_SECONDS, current_app.config["WEBHOOK_DRAIN_LINGER_SECONDS"])
     except Exception:
         db.session.rollback()
         log.exception("event=%s_error job_id=%s", what, job_id)

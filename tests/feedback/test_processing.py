@@ -158,3 +158,36 @@ def test_the_sweep_is_periodic_on_the_webhooks_queue_and_applies_what_no_wake_up
     redis_queues.connection.flushdb()  # the wake-up is lost
     assert jobs.sweep_webhooks()["pending"] == 1
     assert fresh(message).status is S.DELIVERED and pending() == 0
+
+
+@pytest.mark.parametrize("linger", [0.0, 2.0])
+def test_a_lingering_drain_applies_what_arrives_after_it_ran_dry_and_a_plain_one_has_ended(
+        app, client, cloud_sender, monkeypatch, linger):
+    message = add_message(campaign_of(cloud_sender), S.SENT)
+    ran_dry = threading.Event()
+    claim = processing.claim
+
+    def watched_claim(*args, **kwargs):
+        rows = claim(*args, **kwargs)
+        if not rows:
+            ran_dry.set()
+        return rows
+
+    monkeypatch.setattr(processing, "claim", watched_claim)
+    drained: list[processing.Drained] = []
+
+    def worker() -> None:
+        with app.app_context():
+            drained.append(processing.drain(60, linger_seconds=linger))
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    assert ran_dry.wait(30)  # the drain found nothing pending
+    if not linger:
+        thread.join(30)
+    post_statuses(client, cloud_sender, [message])  # a callback arrives after that
+    thread.join(30)
+    assert not thread.is_alive()
+    # Lingering, the same job applies it; a plain drain had ended, and the body waits for the next wake-up.
+    assert drained[0].bodies == (1 if linger else 0)
+    assert (fresh(message).status is S.DELIVERED) is bool(linger)
