@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import selectors
+import subprocess
 import time
 from collections.abc import Callable, Iterable
 
@@ -75,3 +77,20 @@ def kill_all(processes: Iterable[psutil.Process]) -> None:
     # Not psutil.wait_procs: a killed grandchild stays a zombie until something reaps it (where PID 1 does
     # not, never), and waiting for zombies to vanish cost every worker test 30 s of teardown.
     survivors(alive, timeout=WAIT_SECONDS)
+
+
+def readiness_line(process: subprocess.Popen, prefix: str, timeout: float) -> str | None:
+    """The first line ``process`` prints on its stdout pipe that starts with ``prefix``, or None when it closed the
+    pipe (died) or printed none within ``timeout``. Waits on the pipe itself with a deadline, so a process that
+    dies or hangs fails the test instead of blocking it."""
+    selector = selectors.DefaultSelector()
+    selector.register(process.stdout, selectors.EVENT_READ)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if selector.select(timeout=deadline - time.monotonic()):
+            line = process.stdout.readline()
+            if line.startswith(prefix):
+                return line
+            if not line:
+                return None
+    return None

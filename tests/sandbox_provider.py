@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import json
 import os
-import selectors
 import subprocess
 import sys
 import threading
-import time
 import urllib.request
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+from tests.processes import readiness_line
 
 ROOT = Path(__file__).resolve().parent.parent
 READY_PREFIX = "sandbox listening on "
@@ -52,17 +52,9 @@ class SandboxProcess:
         return self
 
     def _readiness_line(self) -> str:
-        # Wait on the pipe itself with a deadline: a process that dies or hangs fails the test instead of blocking it.
-        selector = selectors.DefaultSelector()
-        selector.register(self.process.stdout, selectors.EVENT_READ)
-        deadline = time.monotonic() + START_SECONDS
-        while time.monotonic() < deadline:
-            if selector.select(timeout=deadline - time.monotonic()):
-                line = self.process.stdout.readline()
-                if line.startswith(READY_PREFIX):
-                    return line
-                if not line:
-                    break
+        line = readiness_line(self.process, READY_PREFIX, START_SECONDS)
+        if line is not None:
+            return line
         self.stop()
         raise RuntimeError(f"the sandbox did not start (exit code {self.process.returncode})")
 

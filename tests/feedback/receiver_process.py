@@ -4,7 +4,6 @@ under gunicorn. Started with the environment given, ready once it answers (no sl
 from __future__ import annotations
 
 import os
-import selectors
 import socket
 import subprocess
 import sys
@@ -12,6 +11,8 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from tests.processes import readiness_line
 
 ROOT = Path(__file__).resolve().parents[2]
 READY_PREFIX = "webhooks listening on "
@@ -51,16 +52,9 @@ class EdgeProcess:
         return self
 
     def _readiness_line(self) -> str:
-        selector = selectors.DefaultSelector()
-        selector.register(self.process.stdout, selectors.EVENT_READ)
-        deadline = time.monotonic() + START_SECONDS
-        while time.monotonic() < deadline:
-            if selector.select(timeout=deadline - time.monotonic()):
-                line = self.process.stdout.readline()
-                if line.startswith(READY_PREFIX):
-                    return line
-                if not line and self.process.poll() is not None:
-                    break
+        line = readiness_line(self.process, READY_PREFIX, START_SECONDS)
+        if line is not None:
+            return line
         self.stop()
         raise RuntimeError("the webhook receiver did not start")
 
