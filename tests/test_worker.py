@@ -336,7 +336,8 @@ def test_two_workers_run_one_cron_scheduler_and_the_other_takes_over_when_its_wo
     dying.wait()
     successor = wait_for(lambda: cron.holder() not in (None, leader) and cron.holder(),
                          "the other worker to take the lease over")
-    assert list(live_cron_schedulers()) == [successor]
+    # The lease is taken before the scheduler registers itself in Redis: wait for that registration.
+    wait_for(lambda: list(live_cron_schedulers()) == [successor], "the successor's scheduler to register")
     assert live_cron_schedulers()[successor].ppid() == survivor.pid
     wait_for(lambda: voided(second_invitation), "the new scheduler to run expire_invitations")
 
