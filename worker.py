@@ -40,6 +40,7 @@ from periodic import PERIODIC_JOBS
 
 log = logging.getLogger("vestnik.worker")
 REDIS_WAIT_SECONDS = 30
+PUBSUB_WAIT_SECONDS = 1
 
 
 class AppWorker(Worker):
@@ -67,6 +68,17 @@ class AppWorker(Worker):
             log.warning("event=drain_time_over horse_pid=%s seconds=%s", self.horse_pid,
                         self.app.config["WORKER_DRAIN_SECONDS"])
             self.kill_horse()
+
+    def subscribe(self):
+        # RQ listens for its commands (stop, kill a job) in a thread that waits up to 60 s per read, and
+        # once unsubscribed it waits that long again for a subscription that never comes; since redis-py
+        # 8.2 stopping that thread waits for it, so every worker took up to a minute to exit. A one-second
+        # wait bounds the exit and still answers commands at once (a published command ends the wait).
+        self.log.info("Worker %s: subscribing to channel %s", self.name, self.pubsub_channel_name)
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self.pubsub_thread = self.pubsub.run_in_thread(
+            sleep_time=PUBSUB_WAIT_SECONDS, daemon=True, exception_handler=self._pubsub_exception_handler)
 
     def main_work_horse(self, job: Job, queue: Queue):
         # The horses of this worker follow one another: they share its metrics files, not one set per job.
