@@ -23,6 +23,7 @@ from campaigns import segment_edits
 from campaigns.api import bp as campaigns_api
 from campaigns.cli import group as campaigns_cli
 from campaigns.feedback.webhook_views import bp as feedback_webhooks
+from campaigns.subscribe_views import bp as subscribe_views
 from campaigns.views import bp as campaigns_views
 from compliance import audit
 from compliance.api import bp as compliance_api
@@ -84,7 +85,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     for blueprint in (
         web_views, health_views, accounts_views, accounts_api,
         compliance_views, compliance_api, audience_views, audience_api, campaigns_views, campaigns_api,
-        feedback_webhooks,
+        feedback_webhooks, subscribe_views,
     ):
         app.register_blueprint(blueprint)
     app.context_processor(template_globals)

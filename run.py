@@ -9,6 +9,11 @@ way. honcho 2.0 has no option for that wait, so this sets it: the worker gets
 it to record the result and sign off (``embedded_redis.py``), and only after both, 10 s after the
 drain, does the hard kill come.
 
+Once the processes start, it subscribes the embedded default's sandbox bots (MAX, Telegram) to the webhook
+receiver at the sandbox, through their platforms' own API (``flask campaigns sender connect-sandbox-bots
+--wait``, in the background: the sandbox is starting beside it), every run, since the receiver's URL may have
+changed. The WhatsApp sender's callbacks were pointed before the start (``ensure-sandbox``, the state file).
+
 It also gives every process one Prometheus multiprocess folder, ``PROMETHEUS_MULTIPROC_DIR`` (by default
 ``metrics/`` in the instance folder), emptied first: the web app's ``/metrics`` sums what gunicorn's workers,
 the webhook receiver and the RQ workers write there, and a previous run's files would be counted again.
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -28,6 +34,21 @@ import config
 
 # After the drain and the embedded Redis's own wait for its clients (the drain + 5 s).
 AFTER_DRAIN_SECONDS = 10
+# How long the bots' subscription waits for the sandbox to answer.
+SANDBOX_START_SECONDS = 60
+
+
+def connect_sandbox_bots(argv: list[str]) -> subprocess.Popen | None:
+    """When ``argv`` starts the sandbox (``start`` with it, or with every process), subscribe the sandbox bots'
+    webhooks once it answers, in a process of its own that ends when done; None when nothing is to be done."""
+    if "start" not in argv:
+        return None
+    named = argv[argv.index("start") + 1:]
+    if named and "sandbox" not in named:
+        return None
+    command = [sys.executable, "-m", "flask", "--app", "app", "campaigns", "sender", "connect-sandbox-bots",
+               "--wait", str(SANDBOX_START_SECONDS)]
+    return subprocess.Popen(command, stdin=subprocess.DEVNULL)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -42,6 +63,8 @@ def main(argv: list[str] | None = None) -> None:
     metrics_folder.mkdir(parents=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_folder)  # read by each process's Prometheus client
     honcho.manager.KILL_WAIT = drain + AFTER_DRAIN_SECONDS  # read by honcho's loop each time it checks
+    if settings["VESTNIK_ENV"] != "production":  # production has no sandbox bots to subscribe
+        connect_sandbox_bots(argv)
     honcho_main(argv)
 
 

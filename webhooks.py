@@ -3,8 +3,9 @@
     python webhooks.py [--host 127.0.0.1] [--port 8026]
 
 It serves the same addresses as the web app's ``/webhooks/whatsapp/<sender id>`` (the handshake and signed
-POSTs) with the same ``campaigns.feedback.intake`` steps, on its own port (``VESTNIK_WEBHOOKS_PORT``, the
-Procfile's ``webhooks:``); the Flask route stays for deployments that send providers to the web app.
+POSTs), ``/webhooks/max/<sender id>`` and ``/webhooks/telegram/<sender id>`` (bots' updates) with the same
+``campaigns.feedback.intake`` steps, on its own port (``VESTNIK_WEBHOOKS_PORT``, the Procfile's ``webhooks:``);
+the Flask route stays for deployments that send providers to the web app.
 
 Why a process of its own: the Flask endpoint commits one body per request, one gunicorn thread per request
 (its figures beside this one's in docs/feedback.md); here each POST is checked on the event loop (size,
@@ -45,6 +46,7 @@ log = logging.getLogger("vestnik.webhooks")
 
 EDGE = "receiver"  # the ``edge`` label of this process's metrics (the web app's route is ``flask``)
 ROUTE = "/webhooks/whatsapp/{sender_id:\\d+}"
+BOT_ROUTE = "/webhooks/{family:max|telegram}/{sender_id:\\d+}"  # bots make no handshake
 SHUTDOWN_SECONDS = 10.0
 # The workers are woken at most this often (after the commits since the last wake-up): an enqueue is a few Redis
 # round trips, and at a commit every few milliseconds it was the committer's largest cost. Every commit is still
@@ -140,6 +142,7 @@ class Receiver:
         application = web.Application()
         application.router.add_get(ROUTE, self.handshake)
         application.router.add_post(ROUTE, self.receive)
+        application.router.add_post(BOT_ROUTE, self.receive)
         return application
 
     async def handshake(self, request: web.Request) -> web.StreamResponse:
@@ -152,9 +155,10 @@ class Receiver:
     async def receive(self, request: web.Request) -> web.StreamResponse:
         started = time.perf_counter()
         sender_id = int(request.match_info["sender_id"])
+        family = request.match_info.get("family", "whatsapp")
         try:
             body = await self._body(request)
-            accepted = self._checked(lambda: intake.accept(sender_id, request.headers, body))
+            accepted = self._checked(lambda: intake.accept(sender_id, request.headers, body, family))
             await self.committer.store(accepted)
         except IntakeRefusal as refusal:
             metrics.webhook_refused(refusal.status, EDGE, time.perf_counter() - started)

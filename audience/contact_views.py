@@ -10,10 +10,11 @@ import spreadsheets
 from accounts.models import Role
 from accounts.roles import role_required
 from audience import contacts
+from audience.addresses import CHANNEL_NAMES
 from audience.models import Contact
 from audience.status import STATUS_LABELS, ContactStatus
 from audience.views import bp
-from compliance.suppression import REASON_LABELS
+from compliance.suppression import REASON_LABELS, display_key, key_of
 from dbtypes import parse_id, utcnow
 from extensions import db
 
@@ -34,7 +35,8 @@ def contact_list():
 def contact_detail(contact_id: str):
     contact = db.get_or_404(Contact, parse_id(contact_id) or 0)
     return render_template("audience/contact_detail.html", detail=contacts.contact_detail(contact),
-                           status_labels=STATUS_LABELS, reason_labels=REASON_LABELS, import_roles=IMPORT_ROLES)
+                           status_labels=STATUS_LABELS, reason_labels=REASON_LABELS, import_roles=IMPORT_ROLES,
+                           channel_names=CHANNEL_NAMES, display_key=display_key, key_of=key_of)
 
 
 def csv_download() -> Response:

@@ -20,13 +20,13 @@ from datetime import datetime
 
 import phonenumbers
 from flask import current_app
-from sqlalchemy import JSON, ColumnElement, and_, cast, func, select, text, true
+from sqlalchemy import JSON, ColumnElement, and_, cast, column, func, select, table, text, true
 
-from audience import cells
-from audience.models import Contact, Import, ImportMerge
+from audience import addresses, cells
+from audience.models import Contact, ContactAddress, Import, ImportMerge
 from audience.status import ContactStatus, is_status, status_of
 from compliance import suppression
-from compliance.models import Suppression
+from compliance.models import Suppression, SuppressionScope
 from compliance.numbers import InvalidNumberError, to_e164
 from dbtypes import keyset_page, parse_id
 from extensions import db
@@ -87,7 +87,9 @@ class ContactDetail:
     contact: Contact
     status: ContactStatus
     consent: ConsentProof
-    suppressions: list[Suppression]  # the number's whole history, newest first
+    suppressions: list[Suppression]  # the whole history of the number and of every address key, newest first
+    addresses: list[ContactAddress]  # the bot addresses, by channel and bot
+    bots: dict[int, str]  # sender id → the bot's name, for the addresses
 
 
 
@@ -143,10 +145,10 @@ def browse(
 
 
 def _with_statuses(page: list[Contact]) -> list[ContactRow]:
-    # Asked for the page's numbers afterwards rather than as a column of the page's query: as a
+    # Asked for the page's contacts afterwards rather than as a column of the page's query: as a
     # column, PostgreSQL reads the whole suppression list into a hash for every page it serves.
-    reasons = suppression.suppressed_reasons(contact.phone for contact in page)
-    return [ContactRow(contact, status_of(reasons.get(contact.phone, ()))) for contact in page]
+    reasons = addresses.person_suppressed(contact.id for contact in page)
+    return [ContactRow(contact, status_of(reasons.get(contact.id, ()))) for contact in page]
 
 
 def _phone_condition(query: str, region: str) -> ColumnElement[bool]:
@@ -204,9 +206,13 @@ def _sorts_by_code_point() -> bool:
 
 
 def contact_detail(contact: Contact) -> ContactDetail:
-    """Everything known about ``contact``: status now, consent proof and the number's suppression history."""
-    history = suppression.history(contact.phone)
-    status = status_of(tuple(sorted({entry.reason.value for entry in history if entry.is_open})))
+    """Everything known about ``contact``: status now, consent proof, the bot addresses with their own opt-in
+    evidence, and the suppression history of the number and of every address key."""
+    bot_addresses = addresses.addresses_of(contact.id)
+    keys = [contact.phone] if contact.phone else []
+    history = suppression.histories([*keys, *(row.address_key for row in bot_addresses)])
+    status = status_of(tuple(sorted({entry.reason.value for entry in history
+                                     if entry.is_open and entry.scope is SuppressionScope.PERSON})))
     upload = db.session.get(Import, contact.consent_import_id) if contact.consent_import_id is not None else None
     consent = ConsentProof(
         source=contact.consent_source, consented_at=contact.consent_at, import_id=contact.consent_import_id,
@@ -218,7 +224,16 @@ def contact_detail(contact: Contact) -> ContactDetail:
                                           ImportMerge.into_row == contact.consent_row).order_by(ImportMerge.row)
         )) if upload else [],
     )
-    return ContactDetail(contact, status, consent, history)
+    return ContactDetail(contact, status, consent, history, bot_addresses, _bot_names(bot_addresses))
+
+
+def _bot_names(rows: list[ContactAddress]) -> dict[int, str]:
+    # The senders table belongs to campaigns, which audience may not import: its names are read as a table.
+    ids = sorted({row.sender_id for row in rows})
+    if not ids:
+        return {}
+    senders = table("senders", column("id"), column("name"))
+    return dict(db.session.execute(select(senders.c.id, senders.c.name).where(senders.c.id.in_(ids))).all())
 
 
 def attribute_keys() -> list[str]:
@@ -256,10 +271,10 @@ def _export_rows(keys: list[str]) -> Iterator[list[object]]:
         batch = db.session.execute(
             select(*columns).where(Contact.id > last_id).order_by(Contact.id).limit(EXPORT_BATCH)
         ).all()
-        reasons = suppression.suppressed_reasons(row.phone for row in batch)
+        reasons = addresses.person_suppressed(row.id for row in batch)
         for row in batch:
             attributes = row[-1] if isinstance(row[-1], dict) else {}
-            status = status_of(reasons.get(row.phone, ())).value
+            status = status_of(reasons.get(row.id, ())).value
             yield [*(_cell(value) for value in row[1:-1]), status, *(attributes.get(key) for key in keys)]
         if len(batch) < EXPORT_BATCH:
             return

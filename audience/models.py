@@ -6,7 +6,20 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, cast, func, literal_column
+from sqlalchemy import (
+    JSON,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    cast,
+    func,
+    literal_column,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dbtypes import BigId, UTCDateTime, utcnow, value_enum
@@ -14,10 +27,11 @@ from extensions import db
 
 
 class Contact(db.Model):
-    """One person who opted in, keyed by their number in E.164.
+    """One person who opted in, keyed by their number in E.164 — or, for a person who came in through a bot's
+    entry point and never gave a number, by their messenger addresses only (``phone`` None).
 
     Whether they may be messaged now is not stored here: the suppression list (compliance) is keyed
-    by number and always wins, so a re-import can never re-subscribe anybody.
+    by number (and by messenger address) and always wins, so a re-import can never re-subscribe anybody.
     """
 
     __tablename__ = "contacts"
@@ -31,7 +45,7 @@ class Contact(db.Model):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    phone: Mapped[str] = mapped_column(String(16), unique=True)
+    phone: Mapped[str | None] = mapped_column(String(16), unique=True)
     name: Mapped[str | None] = mapped_column(String(200))
     # Case-folded name for search: SQLite's lower() only folds ASCII, and names are mostly Cyrillic.
     name_key: Mapped[str | None] = mapped_column(String(200), index=True)
@@ -69,6 +83,50 @@ class Contact(db.Model):
 # migration that rebuilds the contacts table on SQLite must create this index again.
 CITY_MATCH = func.coalesce(literal_column("'#'", String) + cast(Contact.place_id, String), Contact.city_key)
 Index("ix_contacts_city_match", CITY_MATCH, Contact.country, postgresql_include=["place_id", "city_key"])
+
+
+class AddressChannel(str, enum.Enum):
+    """The messengers whose addresses a bot learns (WhatsApp's address is the contact's number itself)."""
+
+    MAX = "max"
+    TELEGRAM = "telegram"
+
+
+class AddressStatus(str, enum.Enum):
+    ACTIVE = "active"  # the person started the bot: it may write to them
+    STOPPED = "stopped"  # the person stopped or blocked the bot
+    UNREACHABLE = "unreachable"  # the provider says the chat does not exist (any more)
+
+
+class ContactAddress(db.Model):
+    """A contact's address on one bot (a MAX or Telegram user or chat id), with its own opt-in evidence.
+
+    It exists only because the person came in through an entry point or wrote to the bot first: bots may
+    write only to people who started them, so imports never create one. ``address_key`` ("max:<id>") is
+    what the suppression list keys a messenger-only person by. The bot is a sender (``senders.id``).
+    """
+
+    __tablename__ = "contact_addresses"
+    __table_args__ = (UniqueConstraint("sender_id", "address"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
+    sender_id: Mapped[int] = mapped_column(ForeignKey("senders.id", ondelete="CASCADE"))
+    channel: Mapped[AddressChannel] = mapped_column(value_enum(AddressChannel))
+    address: Mapped[str] = mapped_column(String(64))  # as the bot writes to it: user id or "chat:<id>"
+    address_key: Mapped[str] = mapped_column(String(100), index=True)  # "<channel>:<person's user id>"
+    status: Mapped[AddressStatus] = mapped_column(value_enum(AddressStatus), default=AddressStatus.ACTIVE)
+    profile_name: Mapped[str] = mapped_column(String(200), default="")
+    # The opt-in evidence: where (source, e.g. "qr:<code>" or "personal:<entry point>"), when, through which
+    # entry point, and the provider's event that carried it.
+    consent_source: Mapped[str] = mapped_column(String(300))
+    consent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    entry_point_id: Mapped[int | None] = mapped_column(Integer)
+    consent_event_id: Mapped[str] = mapped_column(String(128), default="")
+    status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status_evidence: Mapped[str] = mapped_column(String(255), default="")  # the event or error that changed it
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class ImportStatus(str, enum.Enum):

@@ -7,7 +7,7 @@ from typing import Any
 
 from audience import segments
 from audience.contacts import ContactDetail
-from audience.models import Contact, Segment
+from audience.models import Contact, ContactAddress, Segment
 from audience.status import ContactStatus
 from compliance.serialisers import suppression_json
 
@@ -53,7 +53,19 @@ def contact_detail_json(contact: Contact, detail: ContactDetail) -> dict[str, An
             "uploaded_by": consent.uploaded_by, "uploaded_at": _iso(consent.uploaded_at),
             "merged_rows": consent.merged_rows,
         },
+        "addresses": [address_json(row) for row in detail.addresses],
         "suppressions": [suppression_json(entry) for entry in detail.suppressions],
+    }
+
+
+def address_json(row: ContactAddress) -> dict[str, Any]:
+    """One bot address of a contact with its opt-in evidence, as JSON."""
+    return {
+        "id": row.id, "sender_id": row.sender_id, "channel": row.channel.value, "address": row.address,
+        "address_key": row.address_key, "status": row.status.value, "profile_name": row.profile_name,
+        "consent_source": row.consent_source, "consent_at": _iso(row.consent_at), "entry_point_id": row.entry_point_id,
+        "consent_event_id": row.consent_event_id, "status_changed_at": _iso(row.status_changed_at),
+        "status_evidence": row.status_evidence,
     }
 
 

@@ -1,7 +1,9 @@
 """A contact's subscription status, derived from the suppression list at the moment it is asked.
 
-Nothing is copied onto the contact: the suppression list is keyed by number and is the only truth,
-so a re-import, an edit or a restored backup of contacts cannot re-subscribe anybody.
+Nothing is copied onto the contact: the suppression list is keyed by number (and by messenger address key)
+and is the only truth, so a re-import, an edit or a restored backup of contacts cannot re-subscribe anybody.
+A person's status reads the person-scope entries of their number and of each of their bot addresses; a
+stopped bot (address scope) closes that address only and is not a status of the person.
 """
 
 from __future__ import annotations
@@ -9,10 +11,10 @@ from __future__ import annotations
 import enum
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ColumnElement, and_, exists
+from sqlalchemy import ColumnElement, and_, exists, or_
 
-from audience.models import Contact
-from compliance.models import BLOCKING_REASONS, Suppression, SuppressionReason
+from audience.models import Contact, ContactAddress
+from compliance.models import BLOCKING_REASONS, Suppression, SuppressionReason, SuppressionScope
 
 
 class ContactStatus(str, enum.Enum):
@@ -31,10 +33,21 @@ STATUS_LABELS = {
 _HOLDING = (SuppressionReason.UNSURE_REPLY,)
 
 
+_PERSON_REASONS = tuple(reason for reason in SuppressionReason if reason is not SuppressionReason.BOT_STOPPED)
+
+
 def _suppressed(reasons: tuple[SuppressionReason, ...]) -> ColumnElement[bool]:
-    return exists().where(
+    reasons = tuple(reason for reason in reasons if reason in _PERSON_REASONS)
+    by_phone = exists().where(
         and_(Suppression.phone == Contact.phone, Suppression.lifted_at.is_(None), Suppression.reason.in_(reasons))
     )
+    # A messenger-only person (or one who opted out in a bot) is keyed by their address keys.
+    by_address = exists().where(and_(
+        ContactAddress.contact_id == Contact.id, Suppression.address_key == ContactAddress.address_key,
+        Suppression.lifted_at.is_(None), Suppression.scope == SuppressionScope.PERSON,
+        Suppression.reason.in_(reasons),
+    ))
+    return or_(by_phone, by_address)
 
 
 def is_status(status: ContactStatus) -> ColumnElement[bool]:
@@ -49,8 +62,9 @@ def is_status(status: ContactStatus) -> ColumnElement[bool]:
 
 
 def status_of(reasons: tuple[str, ...]) -> ContactStatus:
-    """The status for a number suppressed for ``reasons`` (as ``suppression.suppressed_reasons`` gives)."""
-    found = {SuppressionReason(reason) for reason in reasons}
+    """The status for a number suppressed for ``reasons`` (as ``suppression.suppressed_reasons`` gives); a stopped
+    bot closes one address, not the person, so it is not a status."""
+    found = {SuppressionReason(reason) for reason in reasons} - {SuppressionReason.BOT_STOPPED}
     if found & set(BLOCKING_REASONS):
         return ContactStatus.BLOCKED
     if SuppressionReason.OPT_OUT in found:

@@ -31,6 +31,7 @@ ACTION_LABELS = {
     "sender.created": _l("Sender added"),
     "sender.updated": _l("Sender changed"),
     "sender.checked": _l("Sender's connection checked"),
+    "sender.webhook_connected": _l("Bot's webhook connected at its platform"),
     "sender.quality_changed": _l("The provider changed the number's quality or tier"),
     "template.test_sent": _l("Test message sent"),
     "conversation.replied": _l("Reply sent from the inbox"),

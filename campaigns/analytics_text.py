@@ -17,7 +17,7 @@ from flask_babel import format_currency, format_decimal, format_percent
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from campaigns import analytics, preflight
+from campaigns import analytics, bot_preflight, preflight
 from campaigns.models import Campaign
 from compliance.sending import TIER_LABELS
 
@@ -52,8 +52,9 @@ def worded_funnel(figures: dict[str, Any]) -> list[dict[str, Any]]:
     """The funnel's lines in order, each worded (label, count, rate and what it is a rate of), with the
     breakdowns of the excluded, skipped and failed lines as details under them."""
     lines = {key: _line(key, figures[key]) for key, _base in analytics.FUNNEL_LINES}
+    labels = {**preflight.EXCLUSION_LABELS, **bot_preflight.EXCLUSION_LABELS}
     lines["excluded"]["details"] = [
-        {"label": str(preflight.EXCLUSION_LABELS.get(item["reason"], item["reason"])),
+        {"label": str(labels.get(item["reason"], item["reason"])),
          "count": format_decimal(item["count"]), "rate": percent(item["rate"]), "words": ""}
         for item in figures["excluded"]["by_reason"]]
     lines["skipped"]["details"] = [

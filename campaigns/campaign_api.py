@@ -89,8 +89,11 @@ def submit_campaign(campaign_id: int):
 @role_required(Role.REVIEWER)
 def approve_campaign(campaign_id: int):
     campaign = _campaign(campaign_id)
-    note = json_body().get("note")
-    return _step(campaign, lambda: review.approve(campaign, _actor(), note=note if isinstance(note, str) else ""))
+    body = json_body()
+    note, acknowledgement = body.get("note"), body.get("acknowledgement")
+    return _step(campaign, lambda: review.approve(
+        campaign, _actor(), note=note if isinstance(note, str) else "",
+        acknowledgement=acknowledgement if isinstance(acknowledgement, str) else None))
 
 
 @bp.post("/campaigns/<int:campaign_id>/reject")

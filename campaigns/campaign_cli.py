@@ -94,11 +94,14 @@ def submit_command(campaign_id: int, email: str | None) -> None:
 @click.argument("campaign_id", type=int)
 @click.option("--as", "email", required=True, help="The reviewer (an existing user's email).")
 @click.option("--note", default="", help="A note for the author.")
-def approve_command(campaign_id: int, email: str, note: str) -> None:
+@click.option("--acknowledgement", default=None,
+              help="Needed when the channel rule warns (a restricted channel to recipients in Russia): "
+                   "a sentence saying you have read the warning and why the campaign may go out anyway.")
+def approve_command(campaign_id: int, email: str, note: str, acknowledgement: str | None) -> None:
     """Approve a campaign in review; it is scheduled to launch at its send time."""
     campaign = _campaign(campaign_id)
     reviewer = _user(email)
-    review.approve(campaign, reviewer, note=note)
+    review.approve(campaign, reviewer, note=note, acknowledgement=acknowledgement)
     db.session.commit()
     when = campaign.send_at.isoformat() if campaign.send_at else "now"
     click.echo(f"Campaign {campaign.id} approved and scheduled for {when}.")

@@ -134,6 +134,9 @@ def form_data(campaign: Campaign, zone: str = DEFAULT_ZONE) -> dict[str, Any]:
 
 class ApproveForm(FlaskForm):
     note = TextAreaField(_l("Note for the author (optional)"), validators=[Optional(), Length(max=MAX_REASON)])
+    # Shown only when the channel rule warns (campaigns/_channel_acknowledgement.html); ``review.approve`` decides.
+    acknowledgement = TextAreaField(_l("Your acknowledgement of the channel warning"),
+                                    validators=[Optional(), Length(max=MAX_REASON)])
 
 
 class RejectForm(FlaskForm):

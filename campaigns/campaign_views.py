@@ -19,7 +19,7 @@ from accounts.forms import EmptyForm
 from accounts.models import Role
 from accounts.roles import role_required
 from audience.models import Segment
-from campaigns import campaign_specs, preflight, pricing, review
+from campaigns import bot_preflight, bot_rendering, campaign_specs, channel_reach, preflight, pricing, review
 from campaigns.analytics_text import campaign_analytics
 from campaigns.campaign_forms import (
     ApproveForm,
@@ -70,7 +70,8 @@ def send_time(campaign: Campaign) -> str:
 
 def _labels() -> dict[str, Any]:
     return {"status_labels": {status.value: label for status, label in STATUS_LABELS.items()}, "send_time": send_time,
-            "exclusion_labels": preflight.EXCLUSION_LABELS, "deferral_labels": preflight.DEFERRAL_LABELS,
+            "exclusion_labels": {**preflight.EXCLUSION_LABELS, **bot_preflight.EXCLUSION_LABELS},
+            "deferral_labels": preflight.DEFERRAL_LABELS,
             "field_labels": review.FIELD_LABELS, "reason_labels": review.REJECTION_REASONS,
             "outcome_labels": {outcome.value: label for outcome, label in OUTCOME_LABELS.items()}}
 
@@ -304,13 +305,23 @@ def review_queue():
     return render_template("campaigns/review_queue.html", campaigns=review.review_queue(), **_labels())
 
 
+def _bot_renderings(found: Campaign) -> list[dict]:
+    """Each bot channel's rendering of the campaign's template, its own channel first (none for a WhatsApp one)."""
+    sender, template = db.session.get(Sender, found.sender_id), db.session.get(Template, found.template_id)
+    if sender is None or template is None or not bot_rendering.is_bot(sender.channel):
+        return []
+    return bot_rendering.for_review(template, sender.channel)
+
+
 def _review_page(found: Campaign, approve_form: ApproveForm | None = None, reject_form: RejectForm | None = None,
                  status: int = 200):
     return render_template("campaigns/review_page.html", **{**_context(found), "form": EmptyForm()},
                            samples=preflight.sample_messages(found, SAMPLE_SIZE),
+                           bot_renderings=_bot_renderings(found),
                            approve_form=approve_form or ApproveForm(formdata=None),
                            reject_form=reject_form or RejectForm(formdata=None),
-                           refusal=review.may_review(found, _actor())), status
+                           refusal=review.may_review(found, _actor()),
+                           channel_report=channel_reach.campaign_reach(found)), status
 
 
 @bp.get("/reviews/<int:campaign_id>")
@@ -326,7 +337,8 @@ def approve_campaign(campaign_id: int):
     form = ApproveForm()
     if not form.validate_on_submit():
         return _review_page(found, approve_form=form, status=400)
-    return _step(found, lambda: review.approve(found, _actor(), note=form.note.data or ""),
+    return _step(found, lambda: review.approve(found, _actor(), note=form.note.data or "",
+                                               acknowledgement=form.acknowledgement.data),
                  _("The campaign is approved and scheduled."))
 
 

@@ -16,4 +16,4 @@ def group() -> None:
 
 
 # Imported for their commands; they import ``group`` from here, so they must come after it.
-from campaigns import campaign_cli, sender_cli, template_cli  # noqa: E402,F401
+from campaigns import campaign_cli, entry_point_cli, sender_cli, template_cli  # noqa: E402,F401

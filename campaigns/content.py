@@ -2,6 +2,11 @@
 
 An approval binds to this hash. It is computed from the segment and template as they are now, so an
 edit of either after the approval is caught at launch as well as an edit of the campaign itself.
+
+A bot sender's campaign (MAX, Telegram) also hashes the sender's channel and the template as rendered for it
+(``campaigns.bot_rendering``: the text in the channel's markup and the buttons, with the opt-out one): a change of
+the channel, of the rendering or of what it is made of (the disclaimers, the opt-out keywords) voids the approval.
+WhatsApp campaigns hash what they always did, so their approvals stand.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from datetime import UTC
 from typing import Any
 
 from audience.models import Segment
+from campaigns import bot_rendering
 from campaigns.models import Campaign, Sender, Template
 from extensions import db
 
@@ -22,7 +28,7 @@ def content_snapshot(campaign: Campaign) -> dict[str, Any]:
     template = db.session.get(Template, campaign.template_id) if campaign.template_id else None
     segment = db.session.get(Segment, campaign.segment_id) if campaign.segment_id else None
     sender = db.session.get(Sender, campaign.sender_id) if campaign.sender_id else None
-    return {
+    snapshot = {
         "template": None if template is None else {
             "id": template.id, "name": template.name, "language": template.language, "version": template.version,
             "category": template.category.value, "header": template.header or "", "body": template.body,
@@ -35,6 +41,11 @@ def content_snapshot(campaign: Campaign) -> dict[str, Any]:
         "send_window": campaign.send_window or None,
         "messages_per_second": campaign.messages_per_second,
     }
+    if sender is not None and bot_rendering.is_bot(sender.channel):
+        snapshot["sender"]["channel"] = sender.channel
+        snapshot["rendering"] = None if template is None else \
+            bot_rendering.preview_for(sender.channel, template).as_dict()
+    return snapshot
 
 
 def hash_snapshot(snapshot: Mapping[str, Any]) -> str:

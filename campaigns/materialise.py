@@ -5,7 +5,8 @@ condition, the exclusions and the rendering of each variable are all SQL, so a m
 are one statement and no contact ever passes through Python. A second statement counts the
 segment's contacts by the reason they were left out. Both read the same joined sources:
 
-- the open suppressions, aggregated per number (one hash join instead of a lookup per contact);
+- the open suppressions, aggregated per number (one hash join instead of a lookup per contact), and the
+  open person-scope suppressions of the contact's messenger address keys, aggregated per contact;
 - for a capped category, the marketing messages each number was sent in the last 24 hours and
   7 days, aggregated per number from ``messages``.
 
@@ -17,6 +18,15 @@ split into the two statuses a marketer sees, and the same keys, conditions and o
 preflight (``campaigns.preflight``), which judges the same contacts before the review. The send
 window is not judged here: dispatch defers or blocks each row by the recipient's local time when
 it sends.
+
+A bot campaign (a MAX or Telegram sender) reaches the segment's contacts through their addresses on that bot:
+a grouped join of ``contact_addresses`` gives each contact its active address (the oldest, as
+``audience.addresses.active_addresses`` picks it), whose own opt-in evidence is the consent, and each row
+records it in ``Message.address`` (``Message.phone`` is the contact's number, or "" for a messenger-only
+contact). A contact without an address on the bot is left out as ``no_address``, one who stopped it as
+``bot_stopped``; a person-wide refusal on the number or on any of the contact's address keys
+(``audience.addresses.person_suppressed``, here as a join) as ``blocked``/``opted_out``. No number is needed, so
+``invalid_number`` does not apply.
 
 The rows are inserted with ``ON CONFLICT (campaign_id, contact_id) DO NOTHING`` and a
 deterministic idempotency key (``<campaign id>-<contact id>``), so running the statement again for
@@ -31,15 +41,17 @@ from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import BigInteger, ColumnElement, String, and_, case, cast, func, literal, null, or_, select, text
+from sqlalchemy.orm import aliased
 from sqlalchemy.types import JSON
 
-from audience.models import Contact, Segment
+from audience.models import AddressStatus, Contact, ContactAddress, Segment
 from audience.segment_definition import parse_definition
 from audience.segments import attribute_text, segment_filter
-from campaigns.models import Campaign, Message, MessageStatus, Template, sent_since
+from campaigns.bot_rendering import is_bot
+from campaigns.models import Campaign, Message, MessageStatus, Sender, Template, sent_since
 from campaigns.recipient_facts import consented
 from campaigns.variables import CONTACT_FIELDS, SOURCES
-from compliance.models import BLOCKING_REASONS, Suppression
+from compliance.models import BLOCKING_REASONS, Suppression, SuppressionScope
 from compliance.numbers import not_e164
 from compliance.sending import SendingRules
 from dbtypes import UTCDateTime, conflict_insert, dialect_function
@@ -50,6 +62,8 @@ from extensions import db
 # The keys are the preflight's (campaigns.preflight.EXCLUSION_LABELS), so the campaign page can set
 # what the launch excluded beside what the preflight foresaw.
 EXCLUSION_REASONS = ("invalid_number", "blocked", "opted_out", "no_consent", "frequency_cap")
+# A bot campaign's: who cannot be written to on the bot first, then the same suppressions, consent and cap.
+BOT_EXCLUSION_REASONS = ("no_address", "bot_stopped", "blocked", "opted_out", "no_consent", "frequency_cap")
 
 
 class MaterialiseError(DomainError):
@@ -134,9 +148,20 @@ class _Sources:
             .group_by(Suppression.phone)
             .subquery("open_suppressions")
         )
-        self.from_ = Contact.__table__.outerjoin(suppressions, suppressions.c.phone == Contact.phone)
-        self.suppressed = suppressions.c.phone.is_not(None)
-        self.blocked = suppressions.c.blocking == 1
+        # An opt-out in a messenger bot is the person's (person scope, on their address key): it stops WhatsApp too.
+        by_address = (
+            select(ContactAddress.contact_id,
+                   func.max(case((Suppression.reason.in_(BLOCKING_REASONS), 1), else_=0)).label("blocking"))
+            .join(Suppression, Suppression.address_key == ContactAddress.address_key)
+            .where(Suppression.lifted_at.is_(None), Suppression.scope == SuppressionScope.PERSON)
+            .group_by(ContactAddress.contact_id)
+            .subquery("open_address_suppressions")
+        )
+        self.from_ = (Contact.__table__.outerjoin(suppressions, suppressions.c.phone == Contact.phone)
+                      .outerjoin(by_address, by_address.c.contact_id == Contact.id))
+        self.suppressed = or_(suppressions.c.phone.is_not(None), by_address.c.contact_id.is_not(None))
+        self.blocked = or_(suppressions.c.blocking == 1, by_address.c.blocking == 1)
+        # NULL too: a messenger-only contact (no number) is never sent WhatsApp.
         self.invalid = not_e164(Contact.phone)
         # The consent proof is a source and a moment; one recorded after the launch proves nothing yet.
         # The same proof the preflight and the send-time gate accept (a source blank by any whitespace is none).
@@ -183,6 +208,64 @@ class _Sources:
         return case(*whens, else_=null())
 
 
+class _BotSources(_Sources):
+    """The contacts of a bot campaign's segment, joined to their addresses on the bot and the person-wide
+    suppressions of those addresses' keys."""
+
+    def __init__(self, campaign: Campaign, now: datetime, rules: SendingRules):
+        super().__init__(campaign, now, rules)
+        active = ContactAddress.status == AddressStatus.ACTIVE
+        # Whether each contact stopped an address on the bot (an unreachable one is no address to write to).
+        on_bot = (
+            select(ContactAddress.contact_id,
+                   func.max(case((ContactAddress.status == AddressStatus.STOPPED, 1), else_=0)).label("stopped"))
+            .where(ContactAddress.sender_id == campaign.sender_id)
+            .group_by(ContactAddress.contact_id)
+            .subquery("bot_contacts")
+        )
+        # The oldest active address per contact, as ``active_addresses`` picks it (ids grow with time).
+        chosen = (
+            select(ContactAddress.contact_id, func.min(ContactAddress.id).label("address_id"))
+            .where(ContactAddress.sender_id == campaign.sender_id, active)
+            .group_by(ContactAddress.contact_id)
+            .subquery("active_addresses")
+        )
+        self.address = aliased(ContactAddress, name="bot_address")
+        person = (
+            select(ContactAddress.contact_id,
+                   func.max(case((Suppression.reason.in_(BLOCKING_REASONS), 1), else_=0)).label("blocking"))
+            .join(Suppression, Suppression.address_key == ContactAddress.address_key)
+            .where(Suppression.lifted_at.is_(None), Suppression.scope == SuppressionScope.PERSON)
+            .group_by(ContactAddress.contact_id)
+            .subquery("person_suppressions")
+        )
+        self.from_ = (self.from_
+                      .outerjoin(on_bot, on_bot.c.contact_id == Contact.id)
+                      .outerjoin(chosen, chosen.c.contact_id == Contact.id)
+                      .outerjoin(self.address, self.address.id == chosen.c.address_id)
+                      .outerjoin(person, person.c.contact_id == Contact.id))
+        self.no_address = and_(chosen.c.address_id.is_(None), func.coalesce(on_bot.c.stopped, 0) == 0)
+        self.stopped = chosen.c.address_id.is_(None)
+        self.blocked = or_(self.blocked, person.c.blocking == 1)
+        self.suppressed = or_(self.suppressed, person.c.contact_id.is_not(None))
+        # The address's own opt-in evidence: the person started the bot, at a moment before the launch.
+        self.no_consent = or_(self.address.consent_at > literal(now, UTCDateTime),
+                              func.coalesce(func.trim(self.address.consent_source), "") == "")
+
+    def eligible(self) -> ColumnElement[bool]:
+        conditions = [self.where, ~self.stopped, ~self.suppressed, ~self.no_consent]
+        if self.capped is not None:
+            conditions.append(~self.capped)
+        return and_(*conditions)
+
+    def reason(self) -> ColumnElement[str | None]:
+        whens = [(self.no_address, "no_address"), (self.stopped, "bot_stopped"), (self.blocked, "blocked"),
+                 (self.suppressed, "opted_out"), (self.no_consent, "no_consent")]
+        if self.capped is not None:
+            whens.append((self.capped, "frequency_cap"))
+        return case(*whens, else_=null())
+
+
 def _idempotency_key(campaign_id: int) -> ColumnElement[str]:
     # "<campaign>-<contact>": the same recipient always gets the same key, so no retry can mint another.
     return _text(f"{campaign_id}-") + cast(Contact.id, String)
@@ -194,24 +277,46 @@ def _insert(table):
 
 def _statements(campaign: Campaign, now: datetime, rules: SendingRules):
     """The INSERT … SELECT of the message rows and the SELECT of the exclusions by reason."""
-    sources = _Sources(campaign, now, rules)
+    bot = is_bot_campaign(campaign)
+    sources = (_BotSources if bot else _Sources)(campaign, now, rules)
     key = _idempotency_key(campaign.id)
-    rows = select(
+    values = [
         cast(literal(campaign.id, BigInteger), BigInteger),
         Contact.id,
-        Contact.phone,
+        func.coalesce(Contact.phone, _text("")) if bot else Contact.phone,
         render_variables(campaign.variables or {}),
         key,
         _text(MessageStatus.QUEUED.value),
         literal(now, UTCDateTime),
-    ).select_from(sources.from_).where(sources.eligible())
+    ]
     columns = ["campaign_id", "contact_id", "phone", "variables", "idempotency_key", "status", "created_at"]
+    if bot:
+        values.append(sources.address.address)
+        columns.append("address")
+    rows = select(*values).select_from(sources.from_).where(sources.eligible())
     insert = _insert(Message.__table__).from_select(columns, rows).on_conflict_do_nothing(
         index_elements=["campaign_id", "contact_id"])
     reason = sources.reason().label("reason")
     count = (select(reason, func.count()).select_from(sources.from_)
              .where(sources.where, reason.is_not(None)).group_by(reason))
     return insert, count
+
+
+def bot_audience(campaign: Campaign, now: datetime, rules: SendingRules) -> Materialised:
+    """What materialising the bot campaign would do now, without doing it (the preflight's audience): the
+    contacts it would reach and those it would leave out, by reason. One statement; writes nothing."""
+    sources = _BotSources(campaign, now, rules)
+    reason = sources.reason().label("reason")
+    found = dict(db.session.execute(
+        select(reason, func.count()).select_from(sources.from_).where(sources.where).group_by(reason)).all())
+    return Materialised(recipients=found.pop(None, 0),
+                        exclusions={name: found.get(name, 0) for name in BOT_EXCLUSION_REASONS})
+
+
+def is_bot_campaign(campaign: Campaign) -> bool:
+    """Whether the campaign goes out through a bot (its recipients are addresses on it)."""
+    sender = db.session.get(Sender, campaign.sender_id)
+    return sender is not None and is_bot(sender.channel)
 
 
 def materialise(campaign: Campaign, now: datetime, rules: SendingRules) -> Materialised:
@@ -232,6 +337,7 @@ def materialise(campaign: Campaign, now: datetime, rules: SendingRules) -> Mater
     found = dict(db.session.execute(count).all())
     if postgresql:  # after a failure the rollback ends the SET LOCAL anyway
         db.session.execute(text("RESET enable_nestloop"))
-    exclusions = {name: found.get(name, 0) for name in EXCLUSION_REASONS}
+    reasons = BOT_EXCLUSION_REASONS if is_bot_campaign(campaign) else EXCLUSION_REASONS
+    exclusions = {name: found.get(name, 0) for name in reasons}
     recipients = db.session.scalar(select(func.count()).select_from(Message).where(Message.campaign_id == campaign.id))
     return Materialised(recipients=recipients or 0, exclusions=exclusions)

@@ -19,6 +19,8 @@ class SenderChannel(str, enum.Enum):
 
     SANDBOX = "sandbox"  # the local sandbox provider: the Cloud API's format, no Meta account
     WHATSAPP_CLOUD = "whatsapp_cloud"
+    MAX = "max"  # a MAX bot (the real platform, or the sandbox at its base URL)
+    TELEGRAM = "telegram"  # a Telegram bot (likewise)
 
 
 class Sender(db.Model):
@@ -37,7 +39,8 @@ class Sender(db.Model):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     name: Mapped[str] = mapped_column(String(120), unique=True)
-    phone: Mapped[str] = mapped_column(String(16), unique=True)  # E.164
+    phone: Mapped[str | None] = mapped_column(String(16), unique=True)  # E.164; None for a bot
+    bot_username: Mapped[str] = mapped_column(String(64), default="")  # a bot's name in deep links
     tier: Mapped[str] = mapped_column(String(32), default="TIER_250")
     messages_per_second: Mapped[int] = mapped_column(Integer, default=80)
     channel: Mapped[str] = mapped_column(String(32), default="sandbox")
@@ -230,6 +233,8 @@ class CampaignReview(db.Model):
     content_hash: Mapped[str] = mapped_column(String(64))
     # What the reviewer saw: the campaign's hashed content, to show what changed next time.
     snapshot: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # An approval despite a channel warning (a restricted channel to recipients in Russia): the reviewer's words.
+    acknowledgement: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -282,7 +287,9 @@ class Message(db.Model):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
-    phone: Mapped[str] = mapped_column(String(16))
+    phone: Mapped[str] = mapped_column(String(16))  # E.164; "" for a messenger-only contact
+    # Bots: the address the message goes to (ContactAddress.address); None on WhatsApp (the phone is the address).
+    address: Mapped[str | None] = mapped_column(String(64))
     variables: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)  # rendered values by variable
     # Sent with the message to the provider, so that a retried send cannot deliver twice.
     idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)

@@ -7,8 +7,10 @@ groups and never pass through Python one by one. Each group is judged once by
 ``compliance.send_verdicts.evaluate_counted`` — the rules the dispatcher applies — at the moment the
 campaign is meant to go out, and weighs as many recipients as it holds. The report adds what the
 rules over one recipient cannot see: is the template approved in the sender's business account,
-what the content linter says about the rendered text, the messaging tier's headroom and the cost
-estimate. Any ``blocking`` sentence prevents submission.
+what the content linter says about the rendered text, the messaging tier's headroom, the cost
+estimate, and how many recipients each channel reaches lawfully with the channel rule's verdict for the
+campaign's own channel (``campaigns.channel_reach``: a warning the reviewer must acknowledge, or a
+block). Any ``blocking`` sentence prevents submission.
 
 The template is rendered with ``campaigns.rendering`` (the examples, else the constants and
 fallbacks) and linted as ``rendering.content_verdicts`` lints it for the template editor.
@@ -29,7 +31,7 @@ from sqlalchemy import distinct, func, select
 from audience.models import Segment
 from audience.segments import SegmentError, parse_definition, sample, segment_filter
 from audience.status import ContactStatus, status_of
-from campaigns import pricing, recipient_facts, rendering
+from campaigns import bot_preflight, bot_rendering, channel_reach, pricing, recipient_facts, rendering
 from campaigns.campaign_specs import template_variables, variable_values
 from campaigns.message_templates import STATUS_LABELS as TEMPLATE_STATUS_LABELS
 from campaigns.models import (
@@ -95,7 +97,8 @@ SENTENCES = {
     ),
 }
 # Every table a stored report's sentences may come from.
-_TABLES = (SENTENCES, lint.SENTENCES, rendering.SENTENCES)
+_TABLES = (SENTENCES, lint.SENTENCES, rendering.SENTENCES, channel_reach.SENTENCES, bot_rendering.SENTENCES,
+           bot_preflight.SENTENCES)
 
 
 def readable(report: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -108,7 +111,10 @@ def readable(report: dict[str, Any] | None) -> dict[str, Any] | None:
         return sentences.say(kept, *_TABLES)
 
     lint_part = report.get("lint") or {}
-    return {**report,
+    channels = report.get("channels")
+    if channels is not None:
+        channels = {**channels, "sentences": [say(kept) for kept in channels.get("sentences", [])]}
+    return {**report, **({"channels": channels} if channels is not None else {}),
             "blocking": [say(kept) for kept in report.get("blocking", [])],
             "warnings": [say(kept) for kept in report.get("warnings", [])],
             "lint": {**lint_part, "verdicts": [{**verdict, "reason": say(verdict.get("reason", ""))}
@@ -267,12 +273,15 @@ def run(campaign: Campaign, now: datetime | None = None) -> dict[str, Any]:
     eligible = sum(reached.values())
     if eligible == 0 and not blocking:
         blocking.append(Sentence(SENTENCES, "nobody_eligible"))
+    channels = channel_reach.campaign_reach(campaign, policy.channels)
+    for sentence in channels.sentences:
+        (warnings if sentence.code == "channel_warning" else blocking).append(sentence)
     limit = tier_limit(sender.tier)
     fits = headroom is None or new_recipients <= headroom
     if not fits:
         warnings.append(Sentence(SENTENCES, "tier_overflow", headroom=headroom, rest=new_recipients - headroom))
     estimate = pricing.estimate(reached, category, pricing.current_rate_card(), audience.used_this_month)
-    return {
+    found = {
         "checked_at": now.isoformat(),
         "judged_at": moment.isoformat(),
         "template": {
@@ -301,10 +310,12 @@ def run(campaign: Campaign, now: datetime | None = None) -> dict[str, Any]:
             "fits": fits,
         },
         "estimate": estimate,
+        "channels": channels.as_dict(),
         "blocking": [sentences.stored(sentence) for sentence in blocking],
         "warnings": [sentences.stored(sentence) for sentence in warnings],
         "outcome": "block" if blocking else ("warn" if warnings else "pass"),
     }
+    return bot_preflight.amend(found, campaign, now, rules)  # a bot reaches addresses, not numbers
 
 
 def sample_messages(campaign: Campaign, limit: int = 5) -> list[dict[str, Any]]:

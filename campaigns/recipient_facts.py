@@ -79,8 +79,10 @@ class History:
     contacted_last_24h: bool = False
 
 
-def _history(sender_id: int, category: str, now: datetime, rules: SendingRules) -> Select[Any]:
-    """Per number: capped messages sent in 24 h and 7 days, and whether the sender sent to it in 24 h.
+def _history(sender_id: int, category: str, now: datetime, rules: SendingRules,
+             key: ColumnElement[Any] = Message.phone) -> Select[Any]:
+    """Per number (or per ``key``: the contact, for a person known by a bot address only): capped messages sent
+    in 24 h and 7 days, and whether the sender sent to it in 24 h.
 
     When ``category`` is not capped no rule reads the counts, so they stay 0 and only the last day
     is scanned.
@@ -96,12 +98,12 @@ def _history(sender_id: int, category: str, now: datetime, rules: SendingRules) 
         today = week = literal(0)
         since = day_ago
     contacted = func.max(case((and_(Campaign.sender_id == sender_id, Message.sent_at >= day_ago), 1), else_=0))
-    query = (select(Message.phone, today.label("today"), week.label("week"), contacted.label("contacted"))
+    query = (select(key, today.label("today"), week.label("week"), contacted.label("contacted"))
              .join(Campaign, Campaign.id == Message.campaign_id)
              .where(sent_since(since)))
     if capped:
         query = query.join(Template, Template.id == Campaign.template_id)
-    return query.group_by(Message.phone)
+    return query.group_by(key)
 
 
 def _reasons(mask: int | None) -> tuple[str, ...]:
@@ -125,7 +127,7 @@ def message_facts(message_ids: Iterable[int], sender_id: int, category: str, now
     judged = one_of(Message.id, ids, db.session.get_bind().dialect.name)
     phones = select(Message.phone).where(judged)
     rows = db.session.execute(
-        select(Message.id, Message.phone, Contact.country, Contact.timezone, consented(now))
+        select(Message.id, Message.phone, Contact.country, Contact.timezone, consented(now), Message.contact_id)
         .join(Contact, Contact.id == Message.contact_id)
         .where(judged)
     ).all()
@@ -137,11 +139,19 @@ def message_facts(message_ids: Iterable[int], sender_id: int, category: str, now
     history = {
         phone: History(int(today or 0), int(week or 0), bool(contacted))
         for phone, today, week, contacted in db.session.execute(
-            _history(sender_id, category, now, rules).where(Message.phone.in_(phones), ~judged))
+            _history(sender_id, category, now, rules).where(Message.phone.in_(phones), Message.phone != "", ~judged))
+    }
+    # A person known by a bot address only has no number ("" on every row): their history is their contact's.
+    lone = [contact_id for _id, phone, *_facts, contact_id in rows if not phone]
+    by_contact = {} if not lone else {
+        contact_id: History(int(today or 0), int(week or 0), bool(contacted))
+        for contact_id, today, week, contacted in db.session.execute(
+            _history(sender_id, category, now, rules, key=Message.contact_id)
+            .where(Message.phone == "", Message.contact_id.in_(lone), ~judged))
     }
     facts = {}
-    for message_id, phone, country, zone, has_consent in rows:
-        recent = history.get(phone, History())
+    for message_id, phone, country, zone, has_consent, contact_id in rows:
+        recent = history.get(phone, History()) if phone else by_contact.get(contact_id, History())
         facts[message_id] = RecipientFacts(
             phone=phone,
             country=country or "",

@@ -5,6 +5,9 @@ verdict refuses the submission with its reasons. A reviewer (or an admin) who ne
 last edited the campaign approves it or rejects it with a reason. The approval binds to the content
 hash at that moment and keeps a snapshot of the hashed content, so the next review can show what
 changed; an approved campaign is then scheduled to launch at ``send_at`` (``launch.schedule_launch``).
+An approval checks the channel rule again (``campaigns.channel_reach``: an admin may have changed it since
+the submission): a block refuses it, and a warning needs the reviewer's written acknowledgement, which
+is kept on the review and in the audit log.
 Every step is a lifecycle transition, written to the audit log. Functions add and flush; the caller
 commits.
 """
@@ -19,14 +22,18 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from accounts.models import Role, User
-from campaigns import launch, lifecycle, preflight
+from campaigns import channel_reach, launch, lifecycle, preflight
 from campaigns.content import content_hash, content_snapshot, hash_snapshot
 from campaigns.models import Campaign, CampaignReview, CampaignStatus, ReviewDecision
+from compliance.verdict import Outcome
 from dbtypes import utcnow
 from domain_errors import DomainError
 from extensions import db
 
 MAX_REASON = 2000
+# An acknowledgement is a sentence in the reviewer's own words, not a tick: at least this many words and characters.
+MIN_ACKNOWLEDGEMENT_WORDS = 3
+MIN_ACKNOWLEDGEMENT_CHARS = 20
 
 # Common reasons a reviewer rejects a campaign, with the label the author sees.
 REJECTION_REASONS = {
@@ -112,11 +119,14 @@ def may_review(campaign: Campaign, user: User | None) -> str | None:
     return None
 
 
-def approve(campaign: Campaign, reviewer: User, *, note: str = "", schedule: bool = True) -> CampaignReview:
+def approve(campaign: Campaign, reviewer: User, *, note: str = "", schedule: bool = True,
+            acknowledgement: str | None = None) -> CampaignReview:
     """Approve the campaign as it is now and (with ``schedule``) schedule its launch at ``send_at``.
 
     The approval binds to the current content hash. If the content changed since submission (its
     segment or template was edited underneath it), the reviewer is told to have it submitted again.
+    The channel rule is judged again now: a block refuses the approval; a warning needs
+    ``acknowledgement``, the reviewer's written words (kept on the review and in the audit log).
     """
     problem = may_review(campaign, reviewer)
     if problem:
@@ -128,8 +138,14 @@ def approve(campaign: Campaign, reviewer: User, *, note: str = "", schedule: boo
     if current != campaign.content_hash:
         raise ReviewError(_("What this campaign sends changed after it was submitted (its segment or template was "
                             "edited); reject it so that the author submits it again."), status=409)
+    channels = channel_reach.campaign_reach(campaign)
+    acknowledged = _acknowledged(channels, acknowledgement)
     now = utcnow()
-    lifecycle.transition(campaign, CampaignStatus.APPROVED, actor=reviewer, details={"content_hash": current},
+    details: dict[str, Any] = {"content_hash": current}
+    if channels.outcome is Outcome.WARN:
+        details.update(channel_rule={"channel": channels.channel, "warned": channels.own.warned},
+                       acknowledgement=acknowledged)
+    lifecycle.transition(campaign, CampaignStatus.APPROVED, actor=reviewer, details=details,
                          approved_hash=current, approved_by_id=reviewer.id, approved_at=now)
     review = CampaignReview(
         campaign_id=campaign.id,
@@ -138,6 +154,7 @@ def approve(campaign: Campaign, reviewer: User, *, note: str = "", schedule: boo
         reason=(note or "").strip()[:MAX_REASON],
         content_hash=current,
         snapshot=snapshot,
+        acknowledgement=acknowledged,
         created_at=now,
     )
     db.session.add(review)
@@ -145,6 +162,24 @@ def approve(campaign: Campaign, reviewer: User, *, note: str = "", schedule: boo
     if schedule:
         launch.schedule_launch(campaign, actor=reviewer)
     return review
+
+
+def _acknowledged(channels: channel_reach.ChannelReport, acknowledgement: str | None) -> str | None:
+    """The acknowledgement to keep when the channel rule warns (None when it passes); raises ``ReviewError``
+    when it blocks, or when it warns and the acknowledgement is missing or not a sentence."""
+    if channels.outcome is Outcome.BLOCK:
+        raise ReviewError([*channels.sentences], status=422)
+    if channels.outcome is not Outcome.WARN:
+        return None
+    text = (acknowledgement or "").strip()
+    if len(text.split()) < MIN_ACKNOWLEDGEMENT_WORDS or len(" ".join(text.split())) < MIN_ACKNOWLEDGEMENT_CHARS:
+        raise ReviewError([*channels.sentences, _(
+            "To approve it anyway, write in a sentence (at least %(words)s words) that you have read this warning "
+            "and why the campaign may go out through %(channel)s.", words=MIN_ACKNOWLEDGEMENT_WORDS,
+            channel=channel_reach.CHANNEL_NAMES[channels.channel])], status=422)
+    if len(text) > MAX_REASON:
+        raise ReviewError([_("The acknowledgement is longer than %(limit)s characters.", limit=MAX_REASON)])
+    return text
 
 
 def reject(campaign: Campaign, reviewer: User, reason_code: str | None, reason: str = "") -> CampaignReview:

@@ -1,8 +1,9 @@
 """JSON API of senders under /api/v1, and the test send of a template.
 
 Every signed-in role lists and reads senders (campaigns are written with them); admins add, change and
-check them. Secrets go in (``access_token``, ``app_secret``, ``verify_token``) and never come out: the
-answers carry their last four characters only. Errors are problem details (``web/problems.py``).
+check them, and connect a bot's webhook. Secrets go in (``access_token``, ``app_secret``, ``verify_token``;
+a bot's token is its ``access_token``, its webhook secret ``app_secret``, made for it when not given) and
+never come out: the answers carry their last four characters only. Errors are problem details (``web/problems.py``).
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ def senders_list():
 def create_sender():
     """``{"name", "phone", "channel", "phone_number_id", "waba_id", "base_url", "api_version",
     "access_token", "app_secret", "verify_token", "tier", "messages_per_second"}``; a sandbox sender
-    needs only a name and a phone."""
+    needs only a name and a phone. A bot: ``{"name", "channel": "max"|"telegram", "access_token",
+    "bot_username", "base_url", "messages_per_second", "app_secret"}`` (a name, the channel and the token)."""
     sender = senders.add_sender(json_body(), actor=_actor())
     db.session.commit()
     return jsonify(sender_json(sender)), 201
@@ -72,6 +74,19 @@ def check_sender(sender_id: int):
     sender = senders.check_connection(_sender(sender_id), actor=_actor())
     db.session.commit()
     return jsonify(sender_json(sender))
+
+
+@bp.post("/senders/<int:sender_id>/webhook")
+@role_required(Role.ADMIN)
+def connect_webhook(sender_id: int):
+    """Ask a bot's platform to post its updates to Vestnik (``webhook_url``); 200 ``{"connected": true, "url"}``,
+    or a problem (502) with the platform's refusal worded. The attempt is audited either way."""
+    result = senders.connect_webhook(_sender(sender_id), actor=_actor())
+    db.session.commit()
+    if not result.connected:
+        raise DomainError(_("The webhook could not be connected: %(reason)s", reason=str(result.sentence)),
+                          status=502)
+    return jsonify(connected=True, url=result.url)
 
 
 @bp.post("/templates/<int:template_id>/test-send")

@@ -1,5 +1,5 @@
-"""`flask campaigns sender …` (create, list, check, ensure-sandbox, rotate-secrets) and
-`flask campaigns send-test`.
+"""`flask campaigns sender …` (create, list, check, connect-webhook, ensure-sandbox, connect-sandbox-bots,
+rotate-secrets) and `flask campaigns send-test`.
 
 Secrets never travel as argument values (they would sit in the shell's history and in ``ps``): each
 ``--…-env`` option names an environment variable that holds the secret, or is ``-`` to read it from
@@ -11,6 +11,9 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
+import urllib.error
+import urllib.request
 
 import click
 from flask import current_app
@@ -23,6 +26,9 @@ from channels.base import ResultKind, SendResult
 from compliance.sending import TIER_LIMITS
 from domain_errors import DomainError
 from extensions import db
+
+# How often connect-sandbox-bots --wait asks a sandbox that is still starting.
+SANDBOX_POLL_SECONDS = 0.5
 
 
 @group.group("sender")
@@ -55,7 +61,9 @@ def _line(sender: Sender) -> str:
     secrets = ",".join(f"{key}=…{getattr(sender, key + '_last4')}" for key in senders.SECRETS
                        if getattr(sender, f"{key}_encrypted"))
     checked = f"{sender.checked_at:%Y-%m-%d %H:%M}" if sender.checked_at else "-"
-    return "\t".join([str(sender.id), sender.name, sender.phone, sender.channel, sender.phone_number_id or "-",
+    # A bot has no number: its @username stands in that column.
+    shown = sender.phone or (f"@{sender.bot_username}" if sender.bot_username else "-")
+    return "\t".join([str(sender.id), sender.name, shown, sender.channel, sender.phone_number_id or "-",
                       sender.waba_id or "-", sender.base_url or "-", sender.api_version or "-", sender.tier,
                       str(sender.messages_per_second), sender.quality_rating or "-", checked,
                       sender.check_error_code or "-", secrets or "-"])
@@ -63,32 +71,47 @@ def _line(sender: Sender) -> str:
 
 @sender_group.command("create")
 @click.argument("name")
-@click.argument("phone")
+@click.argument("phone", required=False)
 @click.option("--channel", required=True, type=click.Choice([c.value for c in SenderChannel]))
+@click.option("--bot-username", default=None, help="A MAX or Telegram bot's username (`sender check` reads it).")
 @click.option("--phone-number-id", default="", help="The number's id at the provider (the sandbox: its default).")
 @click.option("--waba-id", default="", help="The WhatsApp Business Account id (the sandbox: its default).")
 @click.option("--base-url", default="", help="The provider's address (default: Graph API, or SANDBOX_URL).")
 @click.option("--api-version", default="", help=f"Such as {senders.DEFAULT_API_VERSION} (the default).")
-@click.option("--token-env", metavar="VAR", help="Environment variable holding the access token, or - for stdin.")
-@click.option("--app-secret-env", metavar="VAR", help="Environment variable holding the app secret, or - for stdin.")
+@click.option("--token-env", metavar="VAR",
+              help="Environment variable holding the access token (a bot's token), or - for stdin.")
+@click.option("--app-secret-env", metavar="VAR",
+              help="Environment variable holding the app secret (a bot's webhook secret: made when not given), "
+                   "or - for stdin.")
 @click.option("--verify-token-env", metavar="VAR",
               help="Environment variable holding the webhook verify token, or - for stdin.")
-@click.option("--tier", type=click.Choice(list(TIER_LIMITS)), default="TIER_250", show_default=True,
-              help="WhatsApp messaging tier (new unique recipients per 24 h); `sender check` reads it.")
-@click.option("--mps", "messages_per_second", type=int, default=80, show_default=True,
-              help="Throughput, messages per second; `sender check` reads it.")
-def sender_create_command(name: str, phone: str, channel: str, phone_number_id: str, waba_id: str, base_url: str,
-                          api_version: str, token_env: str | None, app_secret_env: str | None,
-                          verify_token_env: str | None, tier: str, messages_per_second: int) -> None:
-    """Add the sender NAME with the number PHONE."""
+@click.option("--tier", type=click.Choice(list(TIER_LIMITS)), default=None,
+              help="WhatsApp messaging tier (new unique recipients per 24 h; default TIER_250); `sender check` "
+                   "reads it. A bot has none.")
+@click.option("--mps", "messages_per_second", type=int, default=None,
+              help="Throughput, messages per second (default 80; a bot: its platform's 30, at most); "
+                   "`sender check` reads a number's.")
+def sender_create_command(name: str, phone: str | None, channel: str, bot_username: str | None,
+                          phone_number_id: str, waba_id: str, base_url: str, api_version: str, token_env: str | None,
+                          app_secret_env: str | None, verify_token_env: str | None, tier: str | None,
+                          messages_per_second: int | None) -> None:
+    """Add the sender NAME with the number PHONE, or the MAX or Telegram bot NAME (no PHONE: --channel max or
+    telegram, the bot's token in --token-env)."""
     secrets = {"access_token": _secret("--token-env", token_env),
                "app_secret": _secret("--app-secret-env", app_secret_env),
                "verify_token": _secret("--verify-token-env", verify_token_env)}
-    sender = senders.create_sender(
-        name, phone, channel=channel, phone_number_id=phone_number_id, waba_id=waba_id, base_url=base_url,
-        api_version=api_version, tier=tier, messages_per_second=messages_per_second,
-        **{key: value for key, value in secrets.items() if value is not None})
+    values = {"name": name, "phone": phone, "channel": channel, "bot_username": bot_username,
+              "phone_number_id": phone_number_id, "waba_id": waba_id, "base_url": base_url,
+              "api_version": api_version, "tier": tier, "messages_per_second": messages_per_second, **secrets}
+    # What was not given is left to the service's defaults (and a bot is refused only what it was given).
+    sender = senders.add_sender({key: value for key, value in values.items() if value not in (None, "")}
+                                | {"name": name, "channel": channel})
     db.session.commit()
+    if senders.is_bot(sender):
+        click.echo(f"Created the bot “{sender.name}” (id {sender.id}, {sender.channel}, "
+                   f"{sender.messages_per_second} msg/s); `flask campaigns sender check {sender.name}` reads its "
+                   f"username, `flask campaigns sender connect-webhook {sender.name}` subscribes its webhook.")
+        return
     click.echo(f"Created sender “{sender.name}” (id {sender.id}, {sender.phone}, {sender.channel}, "
                f"{sender.tier}, {sender.messages_per_second} msg/s); `flask campaigns sender check "
                f"{sender.name}` reads its tier and quality.")
@@ -112,13 +135,31 @@ def sender_check_command(name: str) -> None:
     if problem:
         raise click.ClickException(f"The connection check of “{sender.name}” failed ({sender.check_error_code}): "
                                    f"{problem}")
+    if senders.is_bot(sender):
+        click.echo(f"“{sender.name}”: the bot @{sender.bot_username} ({sender.verified_name or '-'}), "
+                   f"{sender.messages_per_second} msg/s.")
+        return
     click.echo(f"“{sender.name}”: quality {sender.quality_rating}, tier {sender.tier}, "
                f"{sender.messages_per_second} msg/s.")
 
 
+@sender_group.command("connect-webhook")
+@click.argument("name")
+def connect_webhook_command(name: str) -> None:
+    """Ask the platform of the MAX or Telegram bot NAME to post its updates to Vestnik's webhook receiver
+    (WEBHOOK_RECEIVER_URL/webhooks/<channel>/<id>); exit status 1 when it refuses."""
+    result = senders.connect_webhook(_sender(name))
+    db.session.commit()
+    if not result.connected:
+        raise click.ClickException(f"The webhook of “{name}” could not be connected ({result.code}): "
+                                   f"{result.sentence}")
+    click.echo(f"“{name}”: the platform posts its updates to {result.url}.")
+
+
 @sender_group.command("ensure-sandbox")
 def ensure_sandbox_command() -> None:
-    """Embedded mode: make sure the sandbox sender exists (`make run` calls this; it changes nothing twice).
+    """Embedded mode: make sure the sandbox sender and the sandbox MAX and Telegram bots exist (`make run` calls
+    this; it changes nothing twice), and point their callbacks at the webhook receiver.
 
     In production it does nothing (and says so), so that `make run` against real services still starts.
     """
@@ -127,11 +168,52 @@ def ensure_sandbox_command() -> None:
                    "`flask campaigns sender create`.")
         return
     sender, created = senders.ensure_sandbox_sender()
+    bots = senders.ensure_sandbox_bots()
     db.session.commit()
     click.echo(f"{'Created' if created else 'There is'} the sandbox sender “{sender.name}” ({sender.phone}, "
                f"{sender.base_url}).")
+    for bot, made in bots:
+        click.echo(f"{'Created' if made else 'There is'} the sandbox bot “{bot.name}” ({bot.channel}, "
+                   f"@{bot.bot_username}, {bot.base_url}).")
     # Every run, not only the first: the receiver's URL or the sender's secret may have changed since.
     click.echo(f"The sandbox posts its callbacks to {sandbox_callbacks.point(sender)}.")
+
+
+@sender_group.command("connect-sandbox-bots")
+@click.option("--wait", "wait_seconds", type=float, default=0.0, show_default=True,
+              help="Seconds to wait for the sandbox to start answering (make run starts it beside this).")
+def connect_sandbox_bots_command(wait_seconds: float) -> None:
+    """Subscribe every bot on the sandbox provider (base URL SANDBOX_URL) to the webhook receiver, as `make run`
+    does once the sandbox answers; exit status 1 if the sandbox never answered or refused one."""
+    bots = senders.sandbox_bots()
+    if not bots:
+        click.echo("There is no bot on the sandbox; `flask campaigns sender ensure-sandbox` adds its two.")
+        return
+    deadline = time.monotonic() + wait_seconds
+    while not _answers(current_app.config["SANDBOX_URL"]) and time.monotonic() < deadline:
+        time.sleep(SANDBOX_POLL_SECONDS)  # the sandbox process is still starting
+    failed = 0
+    for bot in bots:
+        result = senders.connect_webhook(bot)
+        db.session.commit()
+        if result.connected:
+            click.echo(f"The sandbox posts the updates of “{bot.name}” to {result.url}.")
+        else:
+            failed += 1
+            click.echo(f"Not connected: “{bot.name}” ({result.code}): {result.sentence}", err=True)
+    if failed:
+        raise click.exceptions.Exit(1)
+
+
+def _answers(url: str) -> bool:
+    """Whether anything answers HTTP at ``url`` (any status: the process is up)."""
+    try:
+        with urllib.request.urlopen(f"{url.rstrip('/')}/_sandbox/config", timeout=1):
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
 
 
 @sender_group.command("rotate-secrets")

@@ -47,6 +47,24 @@ class SenderForm(FlaskForm):
                        description=_l("“Check connection” reads it from the provider."))
     messages_per_second = IntegerField(_l("Messages per second"), default=80,
                                        validators=[Optional(), NumberRange(min=1, max=1000)])
+    # A bot's own fields (the page shows them instead of the number's when the channel is MAX or Telegram).
+    bot_username = StringField(_l("Bot username"), validators=[Length(max=80)],
+                               description=_l("Its name in links (t.me/<username>, max.ru/<username>); empty: "
+                                              "“Check connection” reads it."))
+    bot_token = _secret(_l("Bot token"), _l("From @BotFather (Telegram) or business.max.ru (MAX); stored encrypted, "
+                                            "only its last four characters are shown again."))
+
+    def for_channel(self, channel: str | None) -> SenderForm:
+        """Show the fields of ``channel`` (a bot's or a number's); the choices stay within the same kind."""
+        bot = senders.is_bot(channel or "")
+        self.channel.choices = [SelectChoice(c.value, label) for c, label in senders.CHANNEL_LABELS.items()
+                                if senders.is_bot(c.value) == bot]
+        if bot and not self.is_submitted():
+            self.channel.data = channel
+            # A new bot's page offers the platform's rate, not a number's 80.
+            if (self.messages_per_second.data or 0) > senders.BOT_RATES[channel]:
+                self.messages_per_second.data = senders.BOT_RATES[channel]
+        return self
 
 
 def sender_form_data(sender: Sender) -> dict[str, Any]:
@@ -55,9 +73,16 @@ def sender_form_data(sender: Sender) -> dict[str, Any]:
 
 
 def sender_changes(form: SenderForm) -> dict[str, Any]:
-    """The sender the form describes; blank secrets are left out (kept on an edit)."""
-    data: dict[str, Any] = {key: (getattr(form, key).data or "") for key in senders.FIELDS
-                            if key not in senders.SECRETS and key != "messages_per_second"}
+    """The sender the form describes (a bot's fields for a bot); blank secrets are left out (kept on an edit)."""
+    if senders.is_bot(form.channel.data or ""):
+        data: dict[str, Any] = {key: (getattr(form, key).data or "") for key in ("name", "channel", "bot_username",
+                                                                                  "base_url")}
+        data["messages_per_second"] = form.messages_per_second.data  # None: the platform's rate
+        if form.bot_token.data:
+            data["access_token"] = form.bot_token.data
+        return data
+    data = {key: (getattr(form, key).data or "") for key in senders.FIELDS
+            if key not in senders.SECRETS and key not in ("messages_per_second", "bot_username")}
     data["messages_per_second"] = form.messages_per_second.data or 80
     data.update({key: getattr(form, key).data for key in senders.SECRETS if getattr(form, key).data})
     return data
@@ -87,7 +112,7 @@ class TestSendForm(FlaskForm):
 
     def fill(self, template: Template, sender_id: int | None = None) -> None:
         """The senders to choose from, and the given sender (else the first) chosen."""
-        self.sender.choices = [SelectChoice(s.id, f"{s.name} ({s.phone})") for s in senders.list_senders()]
+        self.sender.choices = [SelectChoice(s.id, senders.display_name(s)) for s in senders.list_senders()]
         # Only the page offers a default: a post without a (readable) sender must not go out from the first one.
         if self.sender.data is None and self.sender.choices and not self.is_submitted():
             self.sender.data = sender_id or self.sender.choices[0].value

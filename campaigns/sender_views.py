@@ -1,5 +1,6 @@
-"""Sender pages on the campaigns blueprint (admins): the list, add and edit a sender, check its connection;
-and the test send from a template's or a campaign's page (marketers and admins).
+"""Sender pages on the campaigns blueprint (admins): the list, add and edit a sender (a WhatsApp number or a
+MAX or Telegram bot), check its connection, connect a bot's webhook; and the test send from a template's or a
+campaign's page (marketers and admins).
 
 Secrets are never put back into a page: the forms show their last four characters beside a blank
 field, and a blank field keeps what is stored.
@@ -37,7 +38,8 @@ def _sender_or_404(sender_id: int) -> Sender:
 @role_required(Role.ADMIN)
 def sender_list():
     return render_template("campaigns/sender_list.html", senders=senders.list_senders(), form=EmptyForm(),
-                           check_error=senders.check_error_sentence, channel_labels=_channel_labels())
+                           check_error=senders.check_error_sentence, channel_labels=_channel_labels(),
+                           bot_channels=senders.BOT_CHANNELS)
 
 
 def _channel_labels() -> dict[str, str]:
@@ -45,15 +47,24 @@ def _channel_labels() -> dict[str, str]:
 
 
 def _sender_page(form: SenderForm, sender: Sender | None, errors=(), status: int = 200):
-    return render_template("campaigns/sender_form.html", form=form, sender=sender, errors=list(errors),
-                           check_form=EmptyForm(), check_error=senders.check_error_sentence(sender) if sender else None
+    channel = sender.channel if sender is not None else (form.channel.data or "")
+    return render_template("campaigns/sender_form.html", form=form.for_channel(channel), sender=sender,
+                           errors=list(errors), bot=senders.is_bot(channel), check_form=EmptyForm(),
+                           check_error=senders.check_error_sentence(sender) if sender else None,
+                           channel_labels=_channel_labels(),
+                           webhook_url=senders.webhook_url(sender) if sender and senders.is_bot(sender) else None
                            ), status
 
 
 @bp.get("/senders/new")
 @role_required(Role.ADMIN)
 def new_sender():
-    return _sender_page(SenderForm(formdata=None), None)
+    # ?channel=max or telegram: a bot's form (its fields differ from a number's).
+    channel = request.args.get("channel", "")
+    form = SenderForm(formdata=None)
+    if senders.is_bot(channel):
+        form.channel.data = channel
+    return _sender_page(form, None)
 
 
 @bp.post("/senders/new")
@@ -82,15 +93,19 @@ def _save_sender(sender: Sender | None):
     changes = sender_changes(form)
     try:
         if sender is None:
-            sender = senders.create_sender(changes.pop("name"), changes.pop("phone"), actor=_actor(), **changes)
+            sender = senders.add_sender(changes, actor=_actor())
         else:
             senders.update_sender(sender, changes, actor=_actor())
     except DomainError as error:
         db.session.rollback()
         return _sender_page(form, sender, error.errors, error.status)
     db.session.commit()
-    flash(_("The sender “%(name)s” is saved; check its connection to read its tier and quality.", name=sender.name),
-          "info")
+    if senders.is_bot(sender):
+        flash(_("The bot “%(name)s” is saved; check its connection, then connect its webhook.", name=sender.name),
+              "info")
+    else:
+        flash(_("The sender “%(name)s” is saved; check its connection to read its tier and quality.",
+                name=sender.name), "info")
     return redirect(url_for("campaigns.sender_detail", sender_id=sender.id))
 
 
@@ -109,10 +124,33 @@ def check_sender(sender_id: int):
     problem = senders.check_error_sentence(sender)
     if problem:
         flash(_("The connection check failed: %(reason)s", reason=problem), "error")
+    elif senders.is_bot(sender):
+        flash(_("Connected: the bot @%(username)s (%(name)s), %(rate)s messages per second.",
+                username=sender.bot_username, name=sender.verified_name or "—", rate=sender.messages_per_second),
+              "info")
     else:
         flash(_("Connected: quality %(quality)s, tier %(tier)s, %(rate)s messages per second.",
                 quality=str(senders.QUALITY_LABELS.get(sender.quality_rating or "", sender.quality_rating or "—")),
                 tier=str(TIER_LABELS.get(sender.tier, sender.tier)), rate=sender.messages_per_second), "info")
+    return redirect(url_for("campaigns.sender_detail", sender_id=sender_id))
+
+
+@bp.post("/senders/<int:sender_id>/webhook")
+@role_required(Role.ADMIN)
+def connect_webhook(sender_id: int):
+    sender = _sender_or_404(sender_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        result = senders.connect_webhook(sender, actor=_actor())
+    except DomainError as error:
+        flash_refusal(error)
+        return redirect(url_for("campaigns.sender_detail", sender_id=sender_id))
+    db.session.commit()
+    if result.connected:
+        flash(_("Webhook connected: the platform posts the bot's updates to %(url)s.", url=result.url), "info")
+    else:
+        flash(_("The webhook could not be connected: %(reason)s", reason=str(result.sentence)), "error")
     return redirect(url_for("campaigns.sender_detail", sender_id=sender_id))
 
 

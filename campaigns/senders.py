@@ -1,29 +1,39 @@
-"""Senders: the numbers campaigns go out from, how their provider is reached, and checking it.
+"""Senders: the numbers and bots campaigns go out from, how their provider is reached, and checking it.
 
-A sender has a channel (the local sandbox or the WhatsApp Cloud API), the provider's ids of its
+A WhatsApp sender has a channel (the local sandbox or the WhatsApp Cloud API), the provider's ids of its
 number and business account, the base URL and API version to call, and secrets (access token, app
 secret, webhook verify token) encrypted at rest (``campaigns.sender_secrets``) and never shown again.
 ``check_connection`` reads the number's quality, messaging tier and throughput from the provider and
 stores them: the tier feeds the tier rule, the throughput caps a campaign's rate. A failed check is
 stored as the channel's code and worded when shown. Functions add and flush; the caller commits.
+
+A bot (channel ``max`` or ``telegram``) has no number, business account or tier: a name, its username
+(deep links), the base URL (the platform's, or the sandbox's), its token (``access_token``) and the
+webhook secret we generate (``app_secret``: the platform echoes it on every update), and a rate no higher
+than the platform allows. ``check_connection`` reads its username and name; ``connect_webhook`` asks the
+platform to post its updates to ``<WEBHOOK_RECEIVER_URL>/webhooks/<channel>/<sender id>``.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import secrets as secret_numbers
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
 from campaigns import sender_secrets
 from campaigns.models import Sender, SenderChannel
 from campaigns.provider_calls import call_provider
+from channels import max as max_channel
+from channels import telegram as telegram_channel
 from channels.base import ChannelError, SenderSettings
 from channels.errors import call_sentence_for
 from channels.sandbox import defaults as sandbox_defaults
@@ -37,20 +47,40 @@ from extensions import db
 log = logging.getLogger(__name__)
 
 CHANNEL_LABELS = {SenderChannel.SANDBOX: _l("Sandbox (local test provider)"),
-                  SenderChannel.WHATSAPP_CLOUD: _l("WhatsApp Cloud API")}
+                  SenderChannel.WHATSAPP_CLOUD: _l("WhatsApp Cloud API"),
+                  SenderChannel.MAX: _l("MAX bot"), SenderChannel.TELEGRAM: _l("Telegram bot")}
 QUALITY_LABELS = {"GREEN": _l("High (green)"), "YELLOW": _l("Medium (yellow)"), "RED": _l("Low (red)"),
                   "UNKNOWN": _l("Not rated yet")}
 DEFAULT_API_VERSION = "v23.0"
 CLOUD_BASE_URL = "https://graph.facebook.com"
 # The embedded default's sender, on the sandbox provider's own number and account (channels.sandbox.defaults).
 SANDBOX_NAME = "Sandbox"
+SANDBOX_MAX_NAME = "Sandbox MAX bot"
+SANDBOX_TELEGRAM_NAME = "Sandbox Telegram bot"
 SECRETS = ("access_token", "app_secret", "verify_token")
 FIELDS = ("name", "phone", "channel", "phone_number_id", "waba_id", "base_url", "api_version", "tier",
-          "messages_per_second", *SECRETS)
+          "messages_per_second", "bot_username", *SECRETS)
+# Bots: what the platform is reached at by default, and the most messages a second it takes from one bot (each
+# channel's Capabilities.messages_per_second).
+BOT_CHANNELS = (SenderChannel.MAX.value, SenderChannel.TELEGRAM.value)
+BOT_BASE_URLS = {SenderChannel.MAX.value: max_channel.BASE_URL, SenderChannel.TELEGRAM.value: telegram_channel.BASE_URL}
+BOT_RATES = {SenderChannel.MAX.value: max_channel.MaxBot.capabilities.messages_per_second,
+             SenderChannel.TELEGRAM.value: telegram_channel.TelegramBot.capabilities.messages_per_second}
+# What a bot is given; the WhatsApp settings (number, its ids, API version, tier, verify token) it has none of.
+BOT_FIELDS = ("name", "channel", "bot_username", "base_url", "messages_per_second", "access_token", "app_secret")
+WHATSAPP_ONLY = ("phone", "phone_number_id", "waba_id", "api_version", "tier", "verify_token")
+_WHATSAPP_ONLY_LABELS = {"phone": _l("Display number"), "phone_number_id": _l("Phone number ID"),
+                         "waba_id": _l("WhatsApp Business Account ID"), "api_version": _l("API version"),
+                         "tier": _l("Messaging tier"), "verify_token": _l("Webhook verify token")}
 MAX_SECRET = 4000
 _PROVIDER_ID = re.compile(r"^[0-9]{1,64}$")
 _API_VERSION = re.compile(r"^v[0-9]{1,3}\.[0-9]{1,2}$")
 _BASE_URL = re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
+# Telegram: 5 to 32 characters ending in "bot" (@BotFather's rule); MAX: the name in max.ru/<name>.
+_BOT_USERNAMES = {SenderChannel.TELEGRAM.value: re.compile(r"^[A-Za-z][A-Za-z0-9_]{1,28}[Bb][Oo][Tt]$"),
+                  SenderChannel.MAX.value: re.compile(r"^[A-Za-z0-9_]{3,64}$")}
+# What both MAX (``secret`` of POST /subscriptions) and Telegram (``secret_token`` of setWebhook) accept.
+_WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{5,256}$")
 
 
 class SenderError(DomainError):
@@ -77,6 +107,19 @@ def find_sender(name_or_id: str | int) -> Sender | None:
     )
 
 
+def is_bot(sender_or_channel: Sender | str) -> bool:
+    """Whether the sender (or a channel's name) is a MAX or Telegram bot rather than a WhatsApp number."""
+    channel = sender_or_channel if isinstance(sender_or_channel, str) else sender_or_channel.channel
+    return channel in BOT_CHANNELS
+
+
+def display_name(sender: Sender) -> str:
+    """How a sender is named in lists and choices: its name and number, or its name and @username for a bot."""
+    if sender.phone:
+        return f"{sender.name} ({sender.phone})"
+    return f"{sender.name} (@{sender.bot_username})" if sender.bot_username else sender.name
+
+
 def account_of(sender: Sender) -> tuple[str, str]:
     """The business account the sender belongs to: its WABA id at its provider's base URL."""
     return sender.waba_id, sender.base_url
@@ -93,7 +136,7 @@ def settings_for(sender: Sender) -> SenderSettings:
         channel=sender.channel, base_url=sender.base_url, api_version=sender.api_version,
         phone_number_id=sender.phone_number_id, account_id=sender.waba_id, access_token=token,
         app_secret=app_secret, verify_token=sender_secrets.decrypt(sender.verify_token_encrypted, sender.name),
-        display_phone=sender.phone,
+        display_phone=sender.phone or "", bot_username=sender.bot_username,
     )
 
 
@@ -133,6 +176,65 @@ def _checked(values: dict[str, Any], sender: Sender | None) -> tuple[dict[str, A
         if not name or len(name) > 120:
             errors.append(_("Give the sender a name of at most 120 characters."))
         clean["name"] = name
+    raw_channel = values.get("channel") if given("channel") else sender.channel
+    channel = _text(raw_channel) or SenderChannel.SANDBOX.value
+    errors.field = "channel"
+    if channel not in {item.value for item in SenderChannel} or not isinstance(raw_channel, str | None):
+        errors.append(_("Channel: choose the sandbox, the WhatsApp Cloud API, a MAX bot or a Telegram bot."))
+    elif sender is not None and channel != sender.channel and (is_bot(channel) or is_bot(sender)):
+        # A bot's token, username and addresses belong to its platform: another channel is another sender.
+        errors.append(_("Channel: a bot cannot move to another channel, nor a number become a bot; add a new "
+                        "sender instead."))
+    clean["channel"] = channel
+    checker = _checked_bot if is_bot(channel) else _checked_number
+    secrets = checker(values, sender, channel, clean, errors)
+    errors.field = None
+    if not errors:
+        _check_clashes(clean, sender, errors)
+    if errors:
+        raise SenderError(errors=errors)
+    return clean, secrets
+
+
+def _checked_secrets(values: Mapping[str, Any], errors: FieldErrors) -> dict[str, str]:
+    secrets: dict[str, str] = {}
+    for key in SECRETS:
+        errors.field = key
+        raw = values.get(key)
+        if raw is not None and not isinstance(raw, str):
+            errors.append(_("Secrets must be given as text."))
+            continue
+        raw = (raw or "").strip()
+        if len(raw) > MAX_SECRET or any(char.isspace() for char in raw):
+            errors.append(_("A token or secret is one line of at most 4,000 characters without spaces."))
+        elif raw:
+            secrets[key] = raw
+    return secrets
+
+
+def _checked_setting(values: Mapping[str, Any], key: str, rule: re.Pattern, sentence: Any, default: str,
+                     errors: FieldErrors) -> str:
+    errors.field = key
+    raw = values.get(key)
+    if raw is not None and not isinstance(raw, str):
+        # A number or a list is not an address left blank: refused, not replaced with the default.
+        errors.append(sentence)
+        return ""
+    value = _text(raw) or default
+    value = value.rstrip("/") if key == "base_url" else value
+    if not value or len(value) > 500 or not rule.match(value):
+        errors.append(sentence)
+    return value
+
+
+def _checked_number(values: Mapping[str, Any], sender: Sender | None, channel: str, clean: dict[str, Any],
+                    errors: FieldErrors) -> dict[str, str]:
+    """A WhatsApp number's columns into ``clean``; its secrets returned."""
+    creating = sender is None
+
+    def given(key: str) -> bool:
+        return creating or key in values
+
     if given("phone"):
         errors.field = "phone"
         try:
@@ -140,12 +242,9 @@ def _checked(values: dict[str, Any], sender: Sender | None) -> tuple[dict[str, A
         except InvalidNumberError:
             errors.append(_("The sender's phone is not a valid number; write it with the country code, "
                             "such as +7 495 123-45-67."))
-    raw_channel = values.get("channel") if given("channel") else sender.channel
-    channel = _text(raw_channel) or SenderChannel.SANDBOX.value
-    errors.field = "channel"
-    if channel not in {item.value for item in SenderChannel} or not isinstance(raw_channel, str | None):
-        errors.append(_("Channel: choose the sandbox or the WhatsApp Cloud API."))
-    clean["channel"] = channel
+    errors.field = "bot_username"
+    if _text(values.get("bot_username")):
+        errors.append(_("Bot username: only a MAX or Telegram bot has one; leave it empty for a WhatsApp number."))
     sandbox = channel == SenderChannel.SANDBOX.value
     # A sandbox sender needs nothing but a name and a phone: the sandbox's defaults fill the rest.
     defaults = {"phone_number_id": sandbox_defaults.PHONE_NUMBER_ID, "waba_id": sandbox_defaults.WABA_ID,
@@ -159,19 +258,8 @@ def _checked(values: dict[str, Any], sender: Sender | None) -> tuple[dict[str, A
                                   "https://graph.facebook.com.")),
         ("api_version", _API_VERSION, _("API version: write it as v followed by numbers, such as v23.0.")),
     ):
-        if not given(key):
-            continue
-        errors.field = key
-        raw = values.get(key)
-        if raw is not None and not isinstance(raw, str):
-            # A number or a list is not an address left blank: refused, not replaced with the default.
-            errors.append(sentence)
-            continue
-        value = _text(raw) or defaults.get(key, "")
-        value = value.rstrip("/") if key == "base_url" else value
-        if not value or len(value) > 500 or not rule.match(value):
-            errors.append(sentence)
-        clean[key] = value
+        if given(key):
+            clean[key] = _checked_setting(values, key, rule, sentence, defaults.get(key, ""), errors)
     if given("tier"):
         errors.field = "tier"
         tier = values.get("tier") or "TIER_250"
@@ -185,18 +273,7 @@ def _checked(values: dict[str, Any], sender: Sender | None) -> tuple[dict[str, A
         if not _positive_int(rate) or rate > 1000:
             errors.append(_("The sender's throughput must be a whole number of messages per second from 1 to 1,000."))
         clean["messages_per_second"] = rate
-    secrets: dict[str, str] = {}
-    for key in SECRETS:
-        errors.field = key
-        raw = values.get(key)
-        if raw is not None and not isinstance(raw, str):
-            errors.append(_("Secrets must be given as text."))
-            continue
-        raw = (raw or "").strip()
-        if len(raw) > MAX_SECRET or any(char.isspace() for char in raw):
-            errors.append(_("A token or secret is one line of at most 4,000 characters without spaces."))
-        elif raw:
-            secrets[key] = raw
+    secrets = _checked_secrets(values, errors)
     if sandbox and creating:
         secrets.setdefault("access_token", sandbox_defaults.TOKEN)
         secrets.setdefault("app_secret", sandbox_defaults.APP_SECRET)
@@ -204,17 +281,85 @@ def _checked(values: dict[str, Any], sender: Sender | None) -> tuple[dict[str, A
     has_token = "access_token" in secrets or (sender is not None and sender.access_token_encrypted)
     if not sandbox and not has_token:
         errors.append(_("Access token: the WhatsApp Cloud API needs the system user's access token."))
-    errors.field = None
-    if not errors:
-        name, phone = clean.get("name", ""), clean.get("phone", "")
-        clash = select(Sender.id).where((Sender.name == name) | (Sender.phone == phone))
-        if sender is not None:
-            clash = clash.where(Sender.id != sender.id)
-        if ("name" in clean or "phone" in clean) and db.session.scalar(clash.limit(1)):
-            errors.append(_("A sender with this name or phone already exists."))
-    if errors:
-        raise SenderError(errors=errors)
-    return clean, secrets
+    return secrets
+
+
+def _checked_bot(values: Mapping[str, Any], sender: Sender | None, channel: str, clean: dict[str, Any],
+                 errors: FieldErrors) -> dict[str, str]:
+    """A bot's columns into ``clean`` (refusing every WhatsApp setting given); its secrets returned."""
+    creating = sender is None
+    platform = str(CHANNEL_LABELS[SenderChannel(channel)])
+    for key in WHATSAPP_ONLY:
+        raw = values.get(key)
+        if raw is not None and raw != "":
+            errors.field = key
+            errors.append(_("%(setting)s: a bot has no WhatsApp number, business account, messaging tier or "
+                            "template approvals; leave it empty.", setting=_WHATSAPP_ONLY_LABELS[key]))
+    if creating:
+        clean["phone"] = None
+    if creating or "bot_username" in values:
+        errors.field = "bot_username"
+        raw = values.get("bot_username")
+        username = _text(raw).removeprefix("@")
+        sentence = (_("Bot username: 5 to 32 Latin letters, digits and underscores ending in “bot”, as @BotFather "
+                      "gave it (such as shop_bot); empty: “Check connection” reads it.")
+                    if channel == SenderChannel.TELEGRAM.value else
+                    _("Bot username: 3 to 64 Latin letters, digits and underscores, as in the bot's link "
+                      "max.ru/<username>; empty: “Check connection” reads it."))
+        if (raw is not None and not isinstance(raw, str)) or (username and not _BOT_USERNAMES[channel].match(username)):
+            errors.append(sentence)
+        clean["bot_username"] = username
+    if creating or "base_url" in values:
+        clean["base_url"] = _checked_setting(
+            values, "base_url", _BASE_URL,
+            _("Base URL: an address starting with http:// or https://, such as %(url)s.", url=BOT_BASE_URLS[channel]),
+            BOT_BASE_URLS[channel], errors)
+    ceiling = BOT_RATES[channel]
+    if creating or "messages_per_second" in values:
+        errors.field = "messages_per_second"
+        rate = values.get("messages_per_second")
+        rate = ceiling if rate is None else rate
+        if not _positive_int(rate) or rate > ceiling:
+            errors.append(_("A %(platform)s sends at most %(limit)s messages per second: give a whole number from 1 "
+                            "to %(limit)s.", platform=platform, limit=ceiling))
+        clean["messages_per_second"] = rate
+    if creating:
+        # Neither platform tracks a tier; the column keeps its default and no rule reads it for a bot.
+        clean["tier"] = "TIER_250"
+    secrets = _checked_secrets(values, errors)
+    errors.field = "app_secret"
+    if "app_secret" in secrets and not _WEBHOOK_SECRET.match(secrets["app_secret"]):
+        errors.append(_("Webhook secret: 5 to 256 Latin letters, digits, dashes and underscores (MAX and Telegram "
+                        "take no other); empty: Vestnik makes one."))
+    if creating:
+        secrets.setdefault("app_secret", new_webhook_secret())
+    errors.field = "access_token"
+    has_token = "access_token" in secrets or (sender is not None and sender.access_token_encrypted)
+    if not has_token:
+        errors.append(_("Bot token: a MAX bot needs the token from business.max.ru (Chat bots → Integration).")
+                      if channel == SenderChannel.MAX.value else
+                      _("Bot token: a Telegram bot needs the token @BotFather gave for it."))
+    return secrets
+
+
+def _check_clashes(clean: Mapping[str, Any], sender: Sender | None, errors: FieldErrors) -> None:
+    others = select(Sender.id).where(Sender.id != sender.id) if sender is not None else select(Sender.id)
+    # A bot has no phone (None): only a given name or number can clash.
+    taken = [Sender.name == clean["name"]] if clean.get("name") else []
+    taken += [Sender.phone == clean["phone"]] if clean.get("phone") else []
+    if taken and db.session.scalar(others.where(or_(*taken)).limit(1)):
+        errors.append(_("A sender with this name or phone already exists."))
+    username, channel = clean.get("bot_username"), clean.get("channel")
+    same_bot = others.where(Sender.channel == channel, Sender.bot_username == username)
+    if username and db.session.scalar(same_bot.limit(1)):
+        errors.field = "bot_username"
+        errors.append(_("Bot username: another sender is already this bot; one bot is one sender."))
+        errors.field = None
+
+
+def new_webhook_secret() -> str:
+    """A fresh webhook secret for a bot: 43 URL-safe characters, which both MAX and Telegram accept."""
+    return secret_numbers.token_urlsafe(32)
 
 
 def _store_secrets(sender: Sender, secrets: Mapping[str, str]) -> None:
@@ -290,6 +435,16 @@ def check_connection(sender: Sender, actor: Any = None) -> Sender:
         sender.check_error_code, sender.check_error_params = code, {}
         log.info("event=sender_check_failed sender=%s code=%s", sender.id, code)
         details = {"ok": False, "code": code}
+    elif is_bot(sender):
+        # A bot has no quality or tier: its username (deep links) and name; the rate stays the admin's, capped
+        # at what the platform says it takes.
+        sender.check_error_code = sender.check_error_params = None
+        sender.bot_username = (info.display_phone_number or "").removeprefix("@")[:64] or sender.bot_username
+        sender.verified_name = (info.verified_name or "")[:200]
+        if _positive_int(info.messages_per_second):
+            sender.messages_per_second = min(sender.messages_per_second, info.messages_per_second)
+        details = {"ok": True, "bot_username": sender.bot_username, "name": sender.verified_name,
+                   "messages_per_second": sender.messages_per_second}
     else:
         sender.check_error_code = sender.check_error_params = None
         sender.quality_rating, sender.provider_tier = info.quality, info.tier
@@ -305,6 +460,59 @@ def check_connection(sender: Sender, actor: Any = None) -> Sender:
     return sender
 
 
+@dataclass(frozen=True)
+class WebhookConnection:
+    """What ``connect_webhook`` did: the URL asked for, and why the platform refused it (None: connected)."""
+
+    url: str
+    code: str | None = None
+    sentence: Any = None
+
+    @property
+    def connected(self) -> bool:
+        return self.code is None
+
+
+def webhook_url(sender: Sender) -> str:
+    """Where the bot's platform posts its updates: the receiver's address (``WEBHOOK_RECEIVER_URL``, as for the
+    sandbox's WhatsApp callbacks) with ``/webhooks/<channel>/<sender id>``."""
+    return f"{current_app.config['WEBHOOK_RECEIVER_URL'].rstrip('/')}/webhooks/{sender.channel}/{sender.id}"
+
+
+def connect_webhook(sender: Sender, actor: Any = None) -> WebhookConnection:
+    """Ask the bot's platform to post its updates to ``webhook_url(sender)`` with the bot's webhook secret (MAX
+    ``POST /subscriptions``, Telegram ``setWebhook``); audited either way.
+
+    A platform's refusal or a network failure is returned worded, not raised (the attempt is recorded); a sender
+    that is no bot, or a real platform asked to post to an address it cannot reach, is a ``SenderError``.
+    """
+    if not is_bot(sender):
+        raise SenderError([_("Only a MAX or Telegram bot's webhook is connected from Vestnik; a WhatsApp number's "
+                             "callback URL is set in the Meta app's dashboard.")], status=409)
+    settings = settings_for(sender)
+    if not settings.app_secret:
+        # A bot saved without one (by a script that cleared it): subscribe with a fresh secret, kept from now on.
+        _store_secrets(sender, {"app_secret": new_webhook_secret()})
+        settings = settings_for(sender)
+    url = webhook_url(sender)
+    if sender.base_url == BOT_BASE_URLS[sender.channel] and not url.startswith("https://"):
+        raise SenderError([_("%(platform)s posts updates only to an https:// address it can reach; set "
+                             "WEBHOOK_RECEIVER_URL to the webhook receiver's public address (now %(url)s).",
+                             platform=str(CHANNEL_LABELS[SenderChannel(sender.channel)]), url=url)], status=409)
+    try:
+        call_provider(settings, lambda channel: channel.subscribe_webhook(url, settings.app_secret))
+    except ChannelError as error:
+        result = WebhookConnection(url, error.code or "unknown", error.sentence)
+        log.info("event=sender_webhook_failed sender=%s code=%s", sender.id, result.code)
+    else:
+        result = WebhookConnection(url)
+        log.info("event=sender_webhook_connected sender=%s url=%s", sender.id, url)
+    db.session.flush()
+    audit.record("sender.webhook_connected", actor=actor, target=sender,
+                 details={"ok": result.connected, "url": url, **({"code": result.code} if result.code else {})})
+    return result
+
+
 def ensure_sandbox_sender(actor: Any = None) -> tuple[Sender, bool]:
     """The embedded default's sandbox sender, created if missing; ``(sender, created)``.
 
@@ -316,6 +524,47 @@ def ensure_sandbox_sender(actor: Any = None) -> tuple[Sender, bool]:
         return existing, False
     return create_sender(SANDBOX_NAME, sandbox_defaults.PHONE, channel=SenderChannel.SANDBOX.value, tier="TIER_1K",
                          actor=actor), True
+
+
+def _sandbox_bots() -> dict[str, dict[str, str]]:
+    """The embedded default's bots on the sandbox provider: its public token, username and webhook secret for
+    each (channels.sandbox.defaults), by sender name."""
+    return {
+        SANDBOX_MAX_NAME: {"channel": SenderChannel.MAX.value, "access_token": sandbox_defaults.MAX_TOKEN,
+                           "bot_username": sandbox_defaults.MAX_BOT_USERNAME,
+                           "app_secret": sandbox_defaults.MAX_WEBHOOK_SECRET},
+        SANDBOX_TELEGRAM_NAME: {"channel": SenderChannel.TELEGRAM.value,
+                                "access_token": sandbox_defaults.TELEGRAM_TOKEN,
+                                "bot_username": sandbox_defaults.TELEGRAM_USERNAME,
+                                "app_secret": sandbox_defaults.TELEGRAM_SECRET},
+    }
+
+
+def ensure_sandbox_bots(actor: Any = None) -> list[tuple[Sender, bool]]:
+    """The embedded default's sandbox MAX and Telegram bots, each created if missing; ``[(sender, created)]``.
+
+    Idempotent: a bot already named so, or a sender that is already the sandbox's bot (its username on its
+    channel), is left as it is.
+    """
+    found = []
+    for name, values in _sandbox_bots().items():
+        existing = db.session.scalar(select(Sender).where(
+            (Sender.name == name)
+            | ((Sender.channel == values["channel"]) & (Sender.bot_username == values["bot_username"])
+               & (Sender.base_url == current_app.config["SANDBOX_URL"]))).limit(1))
+        if existing is not None:
+            found.append((existing, False))
+            continue
+        found.append((add_sender({"name": name, "base_url": current_app.config["SANDBOX_URL"], **values},
+                                 actor=actor), True))
+    return found
+
+
+def sandbox_bots() -> list[Sender]:
+    """The bots on the sandbox provider (their base URL is ``SANDBOX_URL``), by name."""
+    return list(db.session.scalars(select(Sender).where(
+        Sender.channel.in_(BOT_CHANNELS), Sender.base_url == current_app.config["SANDBOX_URL"].rstrip("/"))
+        .order_by(Sender.name, Sender.id)))
 
 
 def rotate_secrets() -> tuple[int, list[tuple[Sender, str]]]:

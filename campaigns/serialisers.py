@@ -15,7 +15,8 @@ def sender_json(sender: Sender) -> dict[str, Any]:
     return {"id": sender.id, "name": sender.name, "phone": sender.phone, "tier": sender.tier,
             "messages_per_second": sender.messages_per_second, "channel": sender.channel,
             "phone_number_id": sender.phone_number_id, "waba_id": sender.waba_id, "base_url": sender.base_url,
-            "api_version": sender.api_version,
+            "api_version": sender.api_version, "bot_username": sender.bot_username,
+            "webhook_url": senders.webhook_url(sender) if senders.is_bot(sender) else None,
             **{f"{key}_last4": getattr(sender, f"{key}_last4") if getattr(sender, f"{key}_encrypted") else None
                for key in senders.SECRETS},
             "quality_rating": sender.quality_rating, "provider_tier": sender.provider_tier,
@@ -57,7 +58,8 @@ def campaign_json(campaign: Campaign, full: bool = False) -> dict[str, Any]:
         data["reviews"] = [
             {"id": item.id, "decision": item.decision.value, "reviewer_id": item.reviewer_id,
              "reason_code": item.reason_code, "reason": item.reason, "reason_label": review.reason_label(item),
-             "content_hash": item.content_hash, "created_at": item.created_at.isoformat()}
+             "acknowledgement": item.acknowledgement, "content_hash": item.content_hash,
+             "created_at": item.created_at.isoformat()}
             for item in review.reviews_of(campaign)
         ]
         data["changes_since_last_review"] = review.changes_since_last_review(campaign)

@@ -24,7 +24,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from accounts.events import set_actor_label
-from campaigns import senders
+from campaigns import bot_rendering, senders
 from campaigns.message_templates import (
     ADMIN_STATUSES,
     NEEDS_REASON,
@@ -103,9 +103,12 @@ class Account:
 
 
 def accounts(sender: Sender | None = None) -> list[Account]:
-    """The business accounts of every sender (the first sender of each by id speaks for it), or ``sender``'s."""
+    """The business accounts of every sender (the first sender of each by id speaks for it), or ``sender``'s.
+    A bot has none: it takes no provider templates."""
     found: dict[tuple[str, str], Account] = {}
     for each in ([sender] if sender is not None else db.session.scalars(select(Sender).order_by(Sender.id))):
+        if bot_rendering.is_bot(each.channel):
+            continue
         key = senders.account_of(each)
         found.setdefault(key, Account(key[0], key[1], each))
     return list(found.values())
@@ -129,7 +132,11 @@ def approval_for(template: Template, sender: Sender) -> TemplateApproval | None:
 
 
 def status_for(template: Template, sender: Sender | None) -> TemplateStatus:
-    """The template's status in ``sender``'s account: ``draft`` when it was never submitted there."""
+    """The template's status in ``sender``'s account: ``draft`` when it was never submitted there. A bot (MAX,
+    Telegram) has no provider templates: any template is ``approved`` for it, rendered to its text and buttons
+    (``campaigns.bot_rendering``); the four-eyes review of the campaign is the only approval it needs."""
+    if sender is not None and bot_rendering.is_bot(sender.channel):
+        return TemplateStatus.APPROVED
     found = approval_for(template, sender) if sender is not None else None
     return found.status if found is not None else TemplateStatus.DRAFT
 

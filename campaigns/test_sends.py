@@ -1,5 +1,8 @@
 """The test send: one template message from one sender to one number (a marketer's own), to see it arrive.
 
+A bot sender (MAX, Telegram) sends the template as it renders for its channel, and only to an address the bot has:
+a bot can write only to people who started it, so the marketer starts it from their own account first.
+
 The values come from what the marketer typed, else the template's examples; each test send has a
 message key of its own, so the provider never takes it for a repeat of another. The provider's
 answer is the result (accepted, retry, failed, with the channel's sentence), and it is audited.
@@ -14,7 +17,9 @@ from typing import Any
 
 from flask_babel import gettext as _
 
-from campaigns import rendering, senders
+from audience import addresses
+from audience.models import AddressStatus
+from campaigns import bot_rendering, rendering, senders
 from campaigns.models import Sender, Template
 from campaigns.provider_calls import call_provider
 from campaigns.template_rules import POSITIONAL, variable_names
@@ -49,6 +54,25 @@ def outbound_for(template: Template, to: str, values: Mapping[str, str], key: st
     content = TemplateContent(name=template.name, language=template.language, header=parameters(template.header),
                               body=parameters(template.body))
     return Outbound(key=key, to=to, template=content)
+
+
+def bot_outbound_for(sender: Sender, template: Template, to: str, values: Mapping[str, str], key: str) -> Outbound:
+    """The template rendered for the bot ``sender``'s channel (``campaigns.bot_rendering``) to the address ``to``,
+    which must be one the bot has: an active address of someone who started it (the marketer's own, as a rule).
+    ``TestSendError`` with a sentence otherwise."""
+    found = addresses.find_address(sender.id, to)
+    if found is None or found.status is not AddressStatus.ACTIVE:
+        errors = FieldErrors()
+        errors.field = "to"
+        errors.append(
+            _("The bot “%(bot)s” has no open dialog with “%(to)s”: a bot writes only to people who started it. "
+              "Start the bot from your own account, then use the address it shows on your contact page.",
+              bot=sender.name, to=to) if found is None else
+            _("“%(to)s” stopped the bot “%(bot)s” or cannot be reached on it; start the bot again from that account "
+              "first.", bot=sender.name, to=to))
+        raise TestSendError(errors=errors, code="unknown_address")
+    rendered = bot_rendering.render_for(sender.channel, template, rendering.preview_values(template, values))
+    return rendered.outbound(key, found.address)
 
 
 def result_json(result: SendResult) -> dict[str, Any]:
@@ -89,8 +113,11 @@ def send_test(sender: Sender, template: Template, to: str, values: Mapping[str, 
     """
     errors, codes = FieldErrors(), []
     errors.field = "to"
+    bot = bot_rendering.is_bot(sender.channel)
+    phone = (to or "").strip()
     try:
-        phone = to_e164((to or "").strip(), "RU")
+        if not bot:  # a bot's address is the user or chat id it writes to, checked below
+            phone = to_e164(phone, "RU")
     except InvalidNumberError:
         codes.append("invalid_phone")
         errors.append(_("“%(to)s” is not a phone number; write it with the country code, such as +7 903 123-45-67.",
@@ -116,7 +143,9 @@ def send_test(sender: Sender, template: Template, to: str, values: Mapping[str, 
                         names=", ".join(f"{{{{{name}}}}}" for name in missing)))
     if errors:
         raise TestSendError(errors=errors, code=codes[0])
-    message = outbound_for(template, phone, given, f"test-{uuid.uuid4().hex}")
+    key = f"test-{uuid.uuid4().hex}"
+    message = (bot_outbound_for(sender, template, phone, given, key) if bot
+               else outbound_for(template, phone, given, key))
     try:
         [result] = call_provider(senders.settings_for(sender), lambda channel: channel.send([message]))
     except ChannelError as error:

@@ -10,5 +10,5 @@ from campaigns import models  # noqa: F401  (the tables, for migrations and crea
 bp = Blueprint("campaigns", __name__, template_folder="templates")
 
 # Imported for their routes; they import ``bp`` from here, so they must come after it.
-from campaigns import analytics_views, campaign_views, sender_views, template_views  # noqa: E402,F401
+from campaigns import analytics_views, campaign_views, entry_point_views, sender_views, template_views  # noqa: E402,F401
 from campaigns.feedback import inbox_views, notification_views  # noqa: E402,F401

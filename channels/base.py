@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from flask_babel import lazy_gettext as _l
+
 if TYPE_CHECKING:
     import aiohttp
 
@@ -63,6 +65,16 @@ class TemplateContent:
 
 
 @dataclass(frozen=True)
+class InlineButton:
+    """A button under a bot's message (MAX ``inline_keyboard``, Telegram ``InlineKeyboardMarkup``): a callback
+    button whose ``payload`` comes back when pressed (a quick reply, the opt-out button), or a link."""
+
+    text: str
+    payload: str | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True)
 class Outbound:
     """One message to one recipient. ``key`` is our message key (the message row's idempotency key):
     it travels with the message (WhatsApp: ``biz_opaque_callback_data``) and comes back in statuses."""
@@ -71,6 +83,10 @@ class Outbound:
     to: str  # the address on the channel: E.164 for WhatsApp and SMS, a user or chat id for bots
     template: TemplateContent | None = None
     text: str | None = None  # free text instead of a template
+    # Bot channels (no provider templates): the rendered message's buttons, one per row, and its markup
+    # ("markdown" | "html"; None: plain text).
+    buttons: tuple[InlineButton, ...] = ()
+    text_format: str | None = None
 
     @property
     def kind(self) -> MessageKind:
@@ -103,6 +119,7 @@ class FailureMeaning(str, enum.Enum):
     OUTSIDE_WINDOW = "outside_window"  # free text outside the service window
     SENDER = "sender"  # the token is bad, expired or lacks a permission: stop everything on this sender
     MESSAGE = "message"  # this message was refused for another reason; the next one may pass
+    STOPPED = "stopped"  # the person stopped or blocked the bot: this address is closed, never retry it
 
 
 @dataclass(frozen=True)
@@ -221,7 +238,33 @@ class BlockReport:
 
 BLOCK_REPORT_KINDS = ("block", "spam_report")
 
-Event = StatusEvent | InboundMessage | PreferenceChange | BlockReport | TemplateStatusChange | NumberQualityChange
+
+@dataclass(frozen=True)
+class BotStarted:
+    """A person started the bot (MAX ``bot_started``, Telegram ``/start``): from now on the bot may write to them.
+    ``payload`` is the deep link's start parameter (our entry token), None when they opened the bot directly."""
+
+    address: str  # the user or chat id the bot writes to
+    at: datetime
+    event_id: str  # unique per update at the provider (Telegram update_id; MAX: user, kind and timestamp)
+    payload: str | None = None
+    profile_name: str = ""
+    user_id: str | None = None  # the person's user id, where it differs from the chat the bot writes to
+    language: str | None = None  # the person's app language, where the provider tells it
+
+
+@dataclass(frozen=True)
+class BotStopped:
+    """A person stopped or blocked the bot (MAX ``bot_stopped``, Telegram ``my_chat_member`` → ``kicked``): the
+    bot may not write to this address any more."""
+
+    address: str
+    at: datetime
+    event_id: str
+
+
+Event = (StatusEvent | InboundMessage | PreferenceChange | BlockReport | TemplateStatusChange
+         | NumberQualityChange | BotStarted | BotStopped)
 
 
 class WebhookError(ValueError):
@@ -267,6 +310,9 @@ class NumberInfo:
     verified_name: str = ""
 
 
+_NOT_BY_API = _l("This channel's webhook is configured at the provider, not through its API.")
+
+
 class ChannelError(Exception):
     """A call other than a send failed (template submission, status, number info): ``code`` and a
     (lazy) ``sentence`` for the admin; ``retryable`` when trying again later may help."""
@@ -288,6 +334,11 @@ class Capabilities:
     kinds: frozenset[MessageKind]
     batch_size: int = 100  # outbound messages worth handing to one send() call
     service_window_hours: int | None = None  # free text only this long after the person's last message
+    # At most this many messages a second to one dialog (MAX 2, Telegram 1); None: the channel sets no such limit.
+    dialog_messages_per_second: float | None = None
+    provider_templates: bool = True  # False: no approved templates; a template is rendered to text and buttons
+    # False: the provider reports no delivered/read statuses (bots): an accepted send stays "sent".
+    delivery_receipts: bool = True
 
 
 @dataclass(frozen=True)
@@ -304,6 +355,9 @@ class SenderSettings:
     verify_token: str = field(default="", repr=False)
     display_phone: str = ""
     timeout_seconds: float = 15.0
+    # Bots: the bot's public name in deep links (max.ru/<bot>, t.me/<bot>); the secret the provider echoes on
+    # every webhook is ``app_secret``, the bot token ``access_token``.
+    bot_username: str = ""
 
 
 class Channel(ABC):
@@ -340,6 +394,12 @@ class Channel(ABC):
     @abstractmethod
     async def number_info(self) -> NumberInfo:
         """The number's quality, messaging tier and throughput; raises :class:`ChannelError`."""
+
+    async def subscribe_webhook(self, url: str, secret: str) -> None:
+        """Ask the provider to post this sender's updates to ``url``, echoing ``secret`` (bots: MAX
+        ``POST /subscriptions``, Telegram ``setWebhook``); raises :class:`ChannelError`. A channel whose webhook
+        is configured elsewhere (WhatsApp: in the Meta app) says so."""
+        raise ChannelError(_NOT_BY_API, code="webhook_not_by_api")
 
     @abstractmethod
     def handshake(self, params: Mapping[str, str]) -> str | None:

@@ -14,13 +14,17 @@ from types import ModuleType
 from typing import Any
 
 from channels.base import MessageKind
+from channels.max import errors as max_errors
 from channels.sentences import unknown_code
+from channels.telegram import errors as telegram_errors
 from channels.whatsapp_cloud import errors as whatsapp_errors
 
 Decision = whatsapp_errors.Decision
 
-# Channel name → its code table (the sandbox speaks the Cloud API's codes).
-_TABLES: dict[str, ModuleType] = {"whatsapp_cloud": whatsapp_errors, "sandbox": whatsapp_errors}
+# Channel name → its code table (the sandbox speaks the Cloud API's codes; a MAX or Telegram sender on the sandbox,
+# its own channel's).
+_TABLES: dict[str, ModuleType] = {"whatsapp_cloud": whatsapp_errors, "sandbox": whatsapp_errors, "max": max_errors,
+                                  "telegram": telegram_errors}
 
 
 def sentence_for(channel: str, code: str | None) -> Any:

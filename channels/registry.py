@@ -1,7 +1,9 @@
 """The channels by name, and the one way to get a sender's channel.
 
-``SenderSettings.channel`` names the class: ``whatsapp_cloud`` (Meta's Cloud API) or ``sandbox`` (the
-local provider process, which serves the same wire format at the same paths).
+``SenderSettings.channel`` names the class: ``whatsapp_cloud`` (Meta's Cloud API), ``sandbox`` (the
+local provider process, which serves the same wire format at the same paths), ``max`` (a MAX bot; the
+sandbox speaks MAX's format too, so a ``max`` sender points at it by its base URL) or ``telegram`` (the Bot
+API; the sandbox serves it too, at ``/bot<token>/…`` of its own base URL).
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from channels.base import Channel, SenderSettings
+from channels.max import MaxBot
+from channels.telegram import TelegramBot
 from channels.whatsapp_cloud import WhatsAppCloud
 
 if TYPE_CHECKING:
@@ -31,7 +35,8 @@ class SandboxWhatsApp(WhatsAppCloud):
     capabilities = replace(WhatsAppCloud.capabilities, idempotent_sends=True)
 
 
-CHANNELS: dict[str, type[Channel]] = {"whatsapp_cloud": WhatsAppCloud, "sandbox": SandboxWhatsApp}
+CHANNELS: dict[str, type[Channel]] = {"whatsapp_cloud": WhatsAppCloud, "sandbox": SandboxWhatsApp, "max": MaxBot,
+                                      "telegram": TelegramBot}
 
 
 def channel_for(settings: SenderSettings, session: aiohttp.ClientSession) -> Channel:

@@ -73,8 +73,9 @@ def add_suppression():
 
 
 def _phone_from_path(raw: str) -> str:
+    # A number in any spelling, or a messenger address key ("max:123").
     try:
-        return to_e164(raw, current_app.config["DEFAULT_REGION"])
+        return suppression.parse_key(raw, current_app.config["DEFAULT_REGION"])
     except InvalidNumberError as error:
         raise DomainError(error.errors, status=404) from None  # not a number: there is nothing at this address
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import SelectField, StringField, TextAreaField
+from wtforms import BooleanField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
 
+from compliance.channel_rule import CHANNEL_NAMES, MODE_LABELS
 from compliance.lint import MAX_TEXT
 from compliance.models import ASSIGNABLE_REASONS
 from compliance.suppression import REASON_LABELS
@@ -68,3 +70,17 @@ class JsonSectionForm(FlaskForm):
     content = TextAreaField(_l("Settings (JSON)"), validators=[DataRequired(), Length(max=200_000)])
 
 
+
+
+class ChannelRulesForm(FlaskForm):
+    restricted_channels = SelectMultipleField(
+        _l("Channels whose access is restricted in Russia"),
+        choices=[SelectChoice(channel, name) for channel, name in CHANNEL_NAMES.items()],
+        widget=ListWidget(prefix_label=False), option_widget=CheckboxInput(),
+        description=_l("Shipped with WhatsApp and Telegram; change it when the list of restricted resources changes."),
+    )
+    marketing_mode = SelectField(_l("Marketing to recipients in Russia through these channels"),
+                                 choices=[SelectChoice(mode.value, label) for mode, label in MODE_LABELS.items()])
+    covered_by_41fz = BooleanField(
+        _l("This workspace is an organisation covered by 41-FZ (a bank, a microfinance company, a state company "
+           "or a telecom operator): no message of any kind to clients in Russia through WhatsApp or Telegram"))

@@ -21,6 +21,13 @@ class SuppressionReason(str, enum.Enum):
     MANUAL = "manual"  # someone on the team decided, with a note
     # A reply that may be a refusal: nobody is messaged until a person decides (``replies.decide_unsure``).
     UNSURE_REPLY = "unsure_reply"
+    # The person stopped or blocked one bot: that address only (``scope`` "address"), lifted when they start it again.
+    BOT_STOPPED = "bot_stopped"
+
+
+class SuppressionScope(str, enum.Enum):
+    PERSON = "person"  # marketing to this person stops on every channel (38-FZ ties refusal to the subscriber)
+    ADDRESS = "address"  # only this messenger address is closed (a stopped bot)
 
 
 # The reasons that make a number "blocked" rather than "opted out": START lifts an opt-out but never
@@ -28,7 +35,8 @@ class SuppressionReason(str, enum.Enum):
 BLOCKING_REASONS = (SuppressionReason.BLOCK, SuppressionReason.SPAM_REPORT, SuppressionReason.MANUAL)
 # Reasons a person or a file may give when suppressing a number. A hold is placed only by the reply
 # handler and ended only by a decision, so it is not offered in forms, the API, the CLI or imports.
-ASSIGNABLE_REASONS = tuple(reason for reason in SuppressionReason if reason is not SuppressionReason.UNSURE_REPLY)
+ASSIGNABLE_REASONS = tuple(reason for reason in SuppressionReason
+                           if reason not in (SuppressionReason.UNSURE_REPLY, SuppressionReason.BOT_STOPPED))
 
 
 class SuppressionError(DomainError):
@@ -36,10 +44,13 @@ class SuppressionError(DomainError):
 
 
 class Suppression(db.Model):
-    """One suppression of one number, from the moment it began until (if ever) it was lifted.
+    """One suppression of one number or messenger address, from the moment it began until (if ever) it was lifted.
 
     Rows are history: a new opt-out after a lift is a new row, and a lift only fills in the
-    ``lifted_*`` columns of an open row. At most one row per number and reason is open at a time.
+    ``lifted_*`` columns of an open row. At most one row per number (or address) and reason is open at a time.
+    A person is keyed by their number where we know it, else by a messenger address key ("max:<user id>",
+    ``audience.models.ContactAddress.address_key``); ``scope`` says whether it stops marketing to the person
+    on every channel or closes that one address (a stopped bot).
     """
 
     __tablename__ = "suppressions"
@@ -48,11 +59,17 @@ class Suppression(db.Model):
             "uq_suppressions_open", "phone", "reason", unique=True,
             sqlite_where=text("lifted_at IS NULL"), postgresql_where=text("lifted_at IS NULL"),
         ),
+        Index(
+            "uq_suppressions_open_address", "address_key", "reason", unique=True,
+            sqlite_where=text("lifted_at IS NULL"), postgresql_where=text("lifted_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     # E.164, not a contact id: deleting and re-importing a contact must not lift its suppression.
-    phone: Mapped[str] = mapped_column(String(16), index=True)
+    phone: Mapped[str | None] = mapped_column(String(16), index=True)
+    address_key: Mapped[str | None] = mapped_column(String(100), index=True)
+    scope: Mapped[SuppressionScope] = mapped_column(value_enum(SuppressionScope), default=SuppressionScope.PERSON)
     reason: Mapped[SuppressionReason] = mapped_column(value_enum(SuppressionReason))
     source: Mapped[str] = mapped_column(String(32))
     note: Mapped[str] = mapped_column(Text, default="")

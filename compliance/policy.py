@@ -1,9 +1,10 @@
 """The compliance policy in force: shipped defaults, overridden section by section by an admin.
 
-Sections: reply keywords, the restricted-platform registry, spam-likeness rules and sending rules
-(windows, caps). Each is stored whole, as JSON, in ``compliance_settings``; a section nobody has
-changed is the default. Every process rebuilds its compiled copy when a row's timestamp changes,
-so an admin's edit reaches all web processes and workers without a restart.
+Sections: reply keywords, the restricted-platform registry, spam-likeness rules, sending rules
+(windows, caps) and the channel rule (which channels are restricted in Russia, and what that means).
+Each is stored whole, as JSON, in ``compliance_settings``; a section nobody has changed is the default.
+Every process rebuilds its compiled copy when a row's timestamp changes, so an admin's edit
+reaches all web processes and workers without a restart.
 """
 
 from __future__ import annotations
@@ -11,13 +12,14 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
 
 from accounts.models import User
 from compliance import audit
+from compliance.channel_rule import ChannelRules
 from compliance.keywords import DEFAULT_KEYWORDS, KeywordSets
 from compliance.lint import LintReport, lint
 from compliance.models import ComplianceSetting
@@ -34,6 +36,7 @@ class Policy:
     registry: Registry
     spam: SpamRules
     sending: SendingRules
+    channels: ChannelRules = field(default_factory=ChannelRules)
 
     def lint(self, text: str, language: str) -> LintReport:
         """The content report of ``text`` under this policy's registry and spam rules."""
@@ -44,6 +47,8 @@ class Policy:
 class Section:
     parse: Callable[[dict[str, Any]], Any]
     default: Callable[[], dict[str, Any]]
+    # Small sections whose values go into the audit log with each change (what it was, what it became).
+    audit_values: bool = False
 
 
 SECTIONS: dict[str, Section] = {
@@ -51,6 +56,7 @@ SECTIONS: dict[str, Section] = {
     "registry": Section(Registry.from_dict, lambda: json.loads(REGISTRY_PATH.read_text(encoding="utf-8"))),
     "spam": Section(SpamRules.from_dict, lambda: SpamRules().as_dict()),
     "sending": Section(SendingRules.from_dict, lambda: SendingRules().as_dict()),
+    "channels": Section(ChannelRules.from_dict, lambda: ChannelRules().as_dict(), audit_values=True),
 }
 
 _lock = threading.Lock()
@@ -85,10 +91,11 @@ def is_customised(name: str) -> bool:
 def save_section(name: str, data: dict[str, Any], actor: User | None) -> None:
     """Validate and store one section; ``ValueError`` with a sentence when it is not valid."""
     value = SECTIONS[name].parse(data).as_dict()
+    before = section_data(name)
     row = db.session.get(ComplianceSetting, name) or ComplianceSetting(key=name)
     row.value, row.updated_at, row.updated_by_id = value, utcnow(), getattr(actor, "id", None)
     db.session.add(row)
-    audit.record("compliance.settings_changed", actor=actor, details={"section": name})
+    audit.record("compliance.settings_changed", actor=actor, details={"section": name, **_values(name, before, value)})
     db.session.flush()
 
 
@@ -96,6 +103,12 @@ def reset_section(name: str, actor: User | None) -> None:
     """Go back to the shipped default of one section."""
     row = db.session.get(ComplianceSetting, name)
     if row is not None:
+        before = row.value
         db.session.delete(row)
-        audit.record("compliance.settings_reset", actor=actor, details={"section": name})
+        audit.record("compliance.settings_reset", actor=actor,
+                     details={"section": name, **_values(name, before, SECTIONS[name].default())})
         db.session.flush()
+
+
+def _values(name: str, before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    return {"before": before, "after": after} if SECTIONS[name].audit_values else {}

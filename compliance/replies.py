@@ -1,4 +1,9 @@
-"""Acting on a customer's reply: opt them out or back in, hold an unclear one, and say so once."""
+"""Acting on a customer's reply: opt them out or back in, hold an unclear one, and say so once.
+
+A reply comes from a number (WhatsApp) or a messenger address ("max:<user id>", a bot's). Consent and refusal
+are the person's, so the caller passes every key of the person (``person_keys``: their number and their address
+keys): an opt-out suppresses them all, an opt-in lifts the opt-out of them all, a hold holds them all.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ from flask_babel import lazy_gettext as _l
 from accounts.models import Role, User
 from compliance import audit, suppression
 from compliance.keywords import Intent, KeywordSets, classify_button
-from compliance.models import SuppressionError, SuppressionReason
+from compliance.models import SuppressionError, SuppressionReason, SuppressionScope
 from compliance.numbers import from_provider
 from compliance.policy import current_policy
 
@@ -53,6 +58,7 @@ def handle_reply(
     language: str = "ru",
     keywords: KeywordSets | None = None,
     button_payload: str | None = None,
+    person_keys: tuple[str, ...] | list[str] = (),
 ) -> ReplyOutcome:
     """Apply what the reply asks for; return its intent and the one confirmation to send back.
 
@@ -63,27 +69,36 @@ def handle_reply(
     reply that may be a refusal (``Intent.UNSURE``) holds the number (``unsure_reply``) until a
     person calls ``decide_unsure``, and nothing is sent back. Nothing is sent when nothing changed,
     so repeating STOP does not start a conversation, and nothing at all is sent to a number that
-    blocked or reported us.
+    blocked or reported us. ``phone`` may be a messenger address key, and ``person_keys`` the person's other
+    keys (their number, their other addresses): all of them are suppressed, lifted or held alike.
     """
     intent = classify_button(text, button_payload, keywords or current_policy().keywords)
     if intent is Intent.NONE:
         return ReplyOutcome(intent)
-    phone = from_provider(phone)
+    keys = _keys(phone, person_keys)
     note = (text or button_payload or "")[:200]
     if intent is Intent.UNSURE:
-        suppression.suppress(
-            phone, SuppressionReason.UNSURE_REPLY, source="reply", evidence=evidence, note=note, at=received_at
-        )
+        for key in keys:
+            suppression.suppress(
+                key, SuppressionReason.UNSURE_REPLY, source="reply", evidence=evidence, note=note, at=received_at
+            )
         return ReplyOutcome(intent)
     if intent is Intent.OPT_OUT:
-        _entry, changed = suppression.suppress(
-            phone, SuppressionReason.OPT_OUT, source="keyword", evidence=evidence, note=note, at=received_at
-        )
+        changed = False
+        for key in keys:
+            _entry, created = suppression.suppress(
+                key, SuppressionReason.OPT_OUT, source="keyword", evidence=evidence, note=note, at=received_at
+            )
+            changed = changed or created
     elif intent is Intent.OPT_IN:
-        changed = bool(suppression.lift_opt_out(phone, evidence=evidence, at=received_at))
+        changed = False
+        for key in keys:
+            changed = bool(suppression.lift_opt_out(key, evidence=evidence, at=received_at)) or changed
     else:
         changed = True  # help is answered every time it is asked
-    still_open = suppression.open_entries(phone)
+    # A stopped bot closes one address, not the person: it does not make "subscribed again" untrue.
+    still_open = [entry for key in keys for entry in suppression.open_entries(key)
+                  if entry.scope is SuppressionScope.PERSON]
     # "Subscribed again" would be untrue while another suppression (manual, a hold…) still holds.
     if not changed or (intent is Intent.OPT_IN and still_open):
         return ReplyOutcome(intent)
@@ -93,29 +108,42 @@ def handle_reply(
         return ReplyOutcome(intent, _confirmation(intent))
 
 
-def decide_unsure(phone: str, refusal: bool, *, actor: User | None, note: str = "") -> None:
+def _keys(phone: str, person_keys) -> list[str]:
+    """The reply's sender as a key (a provider's number in E.164; an address key as it is) and the person's
+    other keys, once each."""
+    key = phone if suppression.is_address_key(phone) else from_provider(phone)
+    return list(dict.fromkeys([key, *(k for k in person_keys if k)]))
+
+
+def decide_unsure(phone: str, refusal: bool, *, actor: User | None, note: str = "",
+                  person_keys: tuple[str, ...] | list[str] = ()) -> None:
     """A person decides what a held reply of ``phone`` meant, and the hold ends.
 
     ``refusal``: the number is opted out (as if the person had written STOP; their own START can
     lift it) and the hold lifted. Otherwise the hold is lifted and messages may resume, which only a
     reviewer (or an admin, or the server's operator with ``actor=None``) may decide: when in doubt,
     do not send. Either way the decision is audited with ``note``. ``SuppressionError`` (a
-    sentence) when no reply of the number awaits a decision — say, another person decided first.
+    sentence) when no reply of the number awaits a decision — say, another person decided first. ``phone`` may
+    be a messenger address key; the decision applies to every one of ``person_keys`` too (the person's).
     """
-    phone = from_provider(phone)
+    keys = _keys(phone, person_keys)
+    phone = keys[0]
+    shown = suppression.display_key(phone)
     note = (note or "").strip()[:2000]
     if not refusal and actor is not None and not actor.has_role(Role.REVIEWER):
         raise SuppressionError(_l("Only a reviewer can decide that a reply was not a refusal."))
-    holds = [entry for entry in suppression.open_entries(phone) if entry.reason is SuppressionReason.UNSURE_REPLY]
+    holds = [entry for key in keys for entry in suppression.open_entries(key)
+             if entry.reason is SuppressionReason.UNSURE_REPLY]
     if not holds:
-        raise SuppressionError(_l("No reply of %(phone)s awaits a decision.", phone=phone))
+        raise SuppressionError(_l("No reply of %(phone)s awaits a decision.", phone=shown))
     hold = holds[0]
     if refusal:
-        suppression.suppress(phone, SuppressionReason.OPT_OUT, source="decision", actor=actor, note=hold.note,
-                             evidence=hold.evidence)
+        for key in keys:
+            suppression.suppress(key, SuppressionReason.OPT_OUT, source="decision", actor=actor, note=hold.note,
+                                 evidence=hold.evidence)
     decision = REFUSAL if refusal else NOT_A_REFUSAL
-    lifted = suppression.lift_hold(phone, actor=actor, reason_text=decision)
+    lifted = [entry for key in keys for entry in suppression.lift_hold(key, actor=actor, reason_text=decision)]
     if not lifted:  # another person's decision won the race between the read and the lift
-        raise SuppressionError(_l("No reply of %(phone)s awaits a decision.", phone=phone))
+        raise SuppressionError(_l("No reply of %(phone)s awaits a decision.", phone=shown))
     audit.record("suppression.decided", actor=actor, target=hold,
                  details={"phone": phone, "decision": decision, "evidence": hold.evidence, "note": note})

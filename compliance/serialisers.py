@@ -26,6 +26,8 @@ def suppression_json(entry: Suppression) -> dict:
     return {
         "id": entry.id,
         "phone": entry.phone,
+        "address_key": entry.address_key,
+        "scope": entry.scope.value,
         "reason": entry.reason.value,
         "source": entry.source,
         "note": entry.note,

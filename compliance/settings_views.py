@@ -1,4 +1,4 @@
-"""Compliance settings (admins): reply keywords, send windows and caps, spam rules, the registry."""
+"""Compliance settings (admins): reply keywords, send windows and caps, the channel rule, spam rules, the registry."""
 
 from __future__ import annotations
 
@@ -15,13 +15,14 @@ from accounts.forms import EmptyForm
 from accounts.models import Role
 from accounts.roles import role_required
 from compliance import policy
-from compliance.forms import JsonSectionForm, KeywordsForm, SendingForm
+from compliance.forms import ChannelRulesForm, JsonSectionForm, KeywordsForm, SendingForm
 from compliance.views import bp
 from extensions import db
 
 SECTION_TITLES = {
     "keywords": _l("Reply keywords"),
     "sending": _l("Send windows and frequency caps"),
+    "channels": _l("Channels restricted in Russia"),
     "spam": _l("Spam-likeness rules"),
     "registry": _l("Restricted platforms"),
 }
@@ -82,9 +83,15 @@ def _json_to_data(form: JsonSectionForm) -> dict[str, Any]:
                                   problem=error.msg, line=error.lineno, column=error.colno)) from None
 
 
+def _channels_to_data(form: ChannelRulesForm) -> dict[str, Any]:
+    return {"restricted_channels": list(form.restricted_channels.data or []),
+            "marketing_mode": form.marketing_mode.data, "covered_by_41fz": bool(form.covered_by_41fz.data)}
+
+
 FORMS = {
     "keywords": (KeywordsForm, _keywords_to_data),
     "sending": (SendingForm, _sending_to_data),
+    "channels": (ChannelRulesForm, _channels_to_data),
     "spam": (JsonSectionForm, _json_to_data),
     "registry": (JsonSectionForm, _json_to_data),
 }
@@ -103,6 +110,8 @@ def _filled_form(section: str):
             cap_per_day="" if data["cap_per_day"] is None else str(data["cap_per_day"]),
             cap_per_week="" if data["cap_per_week"] is None else str(data["cap_per_week"]),
         )
+    if section == "channels":
+        return form_class(formdata=None, prefix=section, **data)
     return form_class(formdata=None, prefix=section, content=json.dumps(data, ensure_ascii=False, indent=2))
 
 

@@ -37,8 +37,10 @@ PHONE_HEADERS = {
 REASON_HEADERS = {"reason", "причина"}
 NOTE_HEADERS = {"note", "comment", "примечание", "комментарий"}
 LIFTED_HEADERS = {"lifted_at"}
+ADDRESS_HEADERS = {"address_key"}
+# A messenger address's entry has an empty phone and its key in address_key; scope says whom it stops.
 EXPORT_HEADER = ["phone", "reason", "source", "note", "evidence", "suppressed_at", "suppressed_by",
-                 "lifted_at", "lifted_by", "lift_reason"]
+                 "lifted_at", "lifted_by", "lift_reason", "address_key", "scope"]
 
 
 @dataclass
@@ -77,6 +79,7 @@ def _columns(first: list[str]) -> tuple[dict[str, int], bool]:
         ("reason", REASON_HEADERS),
         ("note", NOTE_HEADERS),
         ("lifted", LIFTED_HEADERS),
+        ("address_key", ADDRESS_HEADERS),
     ):
         for index, name in enumerate(names):
             if name in headers:
@@ -92,7 +95,8 @@ def _columns(first: list[str]) -> tuple[dict[str, int], bool]:
 def import_csv(
     data: bytes, *, filename: str, actor: User | None, default_reason: SuppressionReason, default_region: str
 ) -> ImportResult:
-    """Suppress every number in the file; rows without a reason column get ``default_reason``."""
+    """Suppress every number in the file; rows without a reason column get ``default_reason``. A row with an
+    ``address_key`` and no phone (our own export of a messenger's entry) suppresses that address key."""
     rows = _rows(decode_text(data))
     if not rows:
         raise UnreadableFileError(_("The file is empty."))
@@ -105,8 +109,14 @@ def import_csv(
         if _cell(row, columns, "lifted"):
             continue  # a lifted entry of an exported history is history, not a suppression to add
         try:
-            phone = to_e164(_cell(row, columns, "phone"), default_region)
+            address_key = _cell(row, columns, "address_key")
             reason = _reason(_cell(row, columns, "reason"), default_reason)
+            if address_key and not _cell(row, columns, "phone"):
+                if reason is SuppressionReason.BOT_STOPPED:
+                    continue  # a stopped bot is that bot's own state: only its events open or close it
+                phone = suppression.parse_key(address_key, default_region)  # a person's opt-out on a messenger
+            else:
+                phone = to_e164(_cell(row, columns, "phone"), default_region)
             # Our own export protects notes from spreadsheets with a leading apostrophe; drop it again.
             note = _cell(row, columns, "note").removeprefix("'") or (
                 _("Imported from %(file)s", file=filename) if reason is SuppressionReason.MANUAL else ""
@@ -161,8 +171,9 @@ def export_lines(include_lifted: bool = False) -> Iterator[str]:
     if not include_lifted:
         query = query.where(Suppression.lifted_at.is_(None))
     rows = (
-        [entry.phone, entry.reason.value, entry.source, entry.note, entry.evidence, _iso(entry.created_at),
-         entry.actor_label, _iso(entry.lifted_at), entry.lifted_by_label or "", entry.lift_reason or ""]
+        [entry.phone or "", entry.reason.value, entry.source, entry.note, entry.evidence, _iso(entry.created_at),
+         entry.actor_label, _iso(entry.lifted_at), entry.lifted_by_label or "", entry.lift_reason or "",
+         entry.address_key or "", entry.scope.value]
         for entry in db.session.scalars(query)
     )
     # Phones are validated E.164 and start with "+"; neutralising them would break a re-import.

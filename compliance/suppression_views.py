@@ -1,4 +1,4 @@
-"""Suppression list pages: search, add, import, export, one number's history, lift (admins)."""
+"""Suppression list pages: search, add, import, export, one number's (or messenger address's) history, lift (admins)."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ def _list_page(
     )
     return render_template(
         "compliance/suppressions.html", page=page, reason_labels=suppression.REASON_LABELS,
+        key_of=suppression.key_of, display_key=suppression.display_key,
         add_form=add_form or SuppressForm(formdata=None), import_form=import_form or ImportForm(formdata=None),
         import_result=import_result,
     ), status
@@ -107,8 +108,9 @@ def export_suppressions():
 
 
 def _phone_or_404(raw: str) -> str:
+    # A number in any spelling, or a messenger address key ("max:123").
     try:
-        return to_e164(raw, current_app.config["DEFAULT_REGION"])
+        return suppression.parse_key(raw, current_app.config["DEFAULT_REGION"])
     except InvalidNumberError:
         abort(404)
 
@@ -124,6 +126,7 @@ def _history_page(phone: str, form: LiftForm, status: int = 200):
     entries = suppression.history(phone)
     return render_template(
         "compliance/suppression.html", phone=phone, entries=entries, reason_labels=suppression.REASON_LABELS,
+        title=suppression.display_key(phone), is_address=suppression.is_address_key(phone),
         suppressed=any(entry.is_open for entry in entries), lift_form=form,
     ), status
 
@@ -143,6 +146,6 @@ def lift_suppression(phone: str):
             return redirect(url_for("compliance.suppression_history", phone=phone))
         else:
             db.session.commit()
-            flash(_("The suppression of %(phone)s is lifted.", phone=phone), "info")
+            flash(_("The suppression of %(phone)s is lifted.", phone=suppression.display_key(phone)), "info")
             return redirect(url_for("compliance.suppression_history", phone=phone))
     return _history_page(phone, form, status=400)

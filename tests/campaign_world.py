@@ -110,3 +110,8 @@ def make_world(make_user) -> World:
     segment = segments.create_segment("Promo", {"tags": ["promo"]})
     db.session.commit()
     return World(marketer, reviewer, sender, add_template(), segment)
+
+
+# What a reviewer writes to approve a campaign despite the channel rule's warning: the default world sends
+# marketing through WhatsApp to contacts in Russia, which the rule warns about (``compliance.channel_rule``).
+ACKNOWLEDGEMENT = "Эти клиенты сами просили писать им в WhatsApp; предупреждение ФАС прочитано, риск принимаем."

@@ -20,7 +20,7 @@ from compliance import suppression
 from compliance.models import SuppressionReason
 from dbtypes import utcnow
 from extensions import db
-from tests.campaign_world import add_contact, make_world
+from tests.campaign_world import ACKNOWLEDGEMENT, add_contact, make_world
 
 # A fixed moment well in the past, so that buckets and days are known whatever the clock says.
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -38,7 +38,7 @@ def launched(world, recipients: int, **spec) -> tuple[Campaign, list[Message]]:
         add_contact()
     campaign = world.campaign(**spec)
     review.submit(campaign, world.marketer)
-    review.approve(campaign, world.reviewer)
+    review.approve(campaign, world.reviewer, acknowledgement=ACKNOWLEDGEMENT)
     db.session.commit()
     jobs.launch_campaign(campaign.id)
     db.session.expire_all()
@@ -137,7 +137,7 @@ def test_opt_outs_and_blocks_count_only_after_the_campaigns_message_and_before_t
     suppress_at(later.phone, SuppressionReason.OPT_OUT, sent_at + timedelta(hours=5))
     second = world.campaign(name="Winter sale")
     review.submit(second, world.marketer)
-    review.approve(second, world.reviewer)
+    review.approve(second, world.reviewer, acknowledgement=ACKNOWLEDGEMENT)
     db.session.commit()
     jobs.launch_campaign(second.id)  # the open opt-out excludes it now; the row below is history
     db.session.add(Message(campaign_id=second.id, contact_id=later.contact_id, phone=later.phone, variables={},

@@ -12,7 +12,7 @@ from campaigns import review, senders, template_approvals
 from campaigns.launch import launch_job_id
 from campaigns.models import Campaign, CampaignStatus, Template
 from extensions import db, redis_queues
-from tests.campaign_world import add_contact, add_template, make_world
+from tests.campaign_world import ACKNOWLEDGEMENT, add_contact, add_template, make_world
 from tests.helpers import assert_problem
 from tests.records import audit_events
 
@@ -49,7 +49,8 @@ def test_the_api_walks_a_campaign_from_spec_to_scheduled(client, world):
 
     response = client.post(f"/api/v1/campaigns/{campaign_id}/approve", json={"note": "ok"}, headers=author)
     assert_problem(response, 403)  # a marketer holds no reviewer role
-    response = client.post(f"/api/v1/campaigns/{campaign_id}/approve", json={"note": "ok"}, headers=reviewer)
+    response = client.post(f"/api/v1/campaigns/{campaign_id}/approve",
+                           json={"note": "ok", "acknowledgement": ACKNOWLEDGEMENT}, headers=reviewer)
     assert response.status_code == 200 and response.json["status"] == "scheduled"
     assert response.json["approved_hash"] == response.json["content_hash"]
 
@@ -145,7 +146,9 @@ def test_the_cli_walks_a_campaign_through_the_review(app, world, tmp_path):
     assert result.exit_code == 0, result.output
     assert run(app, "revise", str(campaign_id)).exit_code == 0
     assert run(app, "submit", str(campaign_id)).exit_code == 0
-    result = run(app, "approve", str(campaign_id), "--as", world.reviewer.email)
+    result = run(app, "approve", str(campaign_id), "--as", world.reviewer.email)  # WhatsApp to Russia: a warning
+    assert result.exit_code == 1 and "acknowledge this in writing" in result.output
+    result = run(app, "approve", str(campaign_id), "--as", world.reviewer.email, "--acknowledgement", ACKNOWLEDGEMENT)
     assert result.exit_code == 0 and "approved and scheduled" in result.output
     shown = json.loads(run(app, "show", str(campaign_id), "--json").output)
     assert shown["status"] == "scheduled" and [r["decision"] for r in shown["reviews"]] == ["approved", "rejected"]
@@ -276,7 +279,8 @@ def test_submit_review_and_approve_through_the_pages(app, world, make_user):
     page = admin.get(f"/reviews/{own.id}").get_data(as_text=True)
     assert "four-eyes" in page and "Approve and schedule" not in page
 
-    response = post_form(reviewer, f"/reviews/{campaign.id}/approve", {"note": "Good"}, page=f"/reviews/{campaign.id}")
+    response = post_form(reviewer, f"/reviews/{campaign.id}/approve",
+                         {"note": "Good", "acknowledgement": ACKNOWLEDGEMENT}, page=f"/reviews/{campaign.id}")
     assert response.status_code == 302
     db.session.expire_all()
     assert db.session.get(Campaign, campaign.id).status is CampaignStatus.SCHEDULED
@@ -342,7 +346,7 @@ def approved_not_scheduled(world) -> Campaign:
     """A campaign approved without scheduling its launch (as when scheduling failed at approval)."""
     campaign = world.campaign()
     review.submit(campaign, world.marketer)
-    review.approve(campaign, world.reviewer, schedule=False)
+    review.approve(campaign, world.reviewer, schedule=False, acknowledgement=ACKNOWLEDGEMENT)
     db.session.commit()
     assert campaign.status is CampaignStatus.APPROVED
     return campaign
@@ -376,7 +380,7 @@ def test_the_list_says_when_each_campaign_goes_or_went_out(app, world):
     launched, due, dropped = (world.campaign(name=name, send_at=None) for name in ("Launched", "Due", "Dropped"))
     for campaign in (launched, due):
         review.submit(campaign, world.marketer)
-        review.approve(campaign, world.reviewer)
+        review.approve(campaign, world.reviewer, acknowledgement=ACKNOWLEDGEMENT)
     campaign_specs.cancel_campaign(dropped, world.marketer)
     db.session.commit()
     assert launch.launch(launched.id).launched

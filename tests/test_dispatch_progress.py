@@ -26,7 +26,7 @@ from channels.sentences import unknown_code
 from compliance.audit import AuditEvent
 from dbtypes import utcnow
 from extensions import db, redis_queues
-from tests.campaign_world import add_contact, make_world
+from tests.campaign_world import ACKNOWLEDGEMENT, add_contact, make_world
 from tests.helpers import assert_problem, post_form, signed_in_client
 
 PROGRESS_KEYS = {"status", "counts", "total", "done", "rate", "eta_seconds", "failures", "launched_at"}
@@ -43,7 +43,7 @@ def sending_campaign(world, recipients: int) -> tuple[Campaign, list[int]]:
         add_contact()
     campaign = world.campaign()
     review.submit(campaign, world.marketer)
-    review.approve(campaign, world.reviewer)
+    review.approve(campaign, world.reviewer, acknowledgement=ACKNOWLEDGEMENT)
     db.session.commit()
     jobs.launch_campaign(campaign.id)
     db.session.expire_all()

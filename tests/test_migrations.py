@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect
+from sqlalchemy.exc import IntegrityError
 
 from extensions import db
 
@@ -102,3 +104,41 @@ def test_0007_keeps_existing_messages_with_no_send_time_and_no_attempts(app, mak
             "SELECT phone, status, idempotency_key, attempts, sent_at, not_before, lease_owner, provider_message_id "
             "FROM messages ORDER BY id")).all()
     assert [tuple(row) for row in rows] == expected
+
+
+def test_0010_rebuilds_contacts_and_senders_keeping_their_rows_references_and_indexes(app, make_user):
+    from sqlalchemy import text
+
+    from campaigns.models import Message
+    from tests.campaign_world import add_contact, make_world
+
+    world = make_world(make_user)
+    campaign = world.campaign(name="Old")
+    contact = add_contact()
+    db.session.add(Message(campaign_id=campaign.id, contact_id=contact.id, phone=contact.phone,
+                           idempotency_key="key-old"))
+    db.session.commit()
+    phone = contact.phone
+    db.session.remove()
+    downgrade(directory=str(MIGRATIONS), revision="0009_inbox")
+    upgrade(directory=str(MIGRATIONS))
+
+    with db.engine.begin() as connection:
+        # Read from the catalogue: SQLAlchemy's inspector skips expression indexes on SQLite.
+        indexes = set(connection.execute(text(
+            "SELECT name FROM sqlite_master WHERE type = 'index'" if connection.dialect.name == "sqlite"
+            else "SELECT indexname FROM pg_indexes")).scalars())
+        assert {"ix_contacts_city_match", "uq_suppressions_open", "uq_suppressions_open_address"} <= indexes
+        # The campaign's message still points at its contact, and the sender at its campaign.
+        assert connection.execute(text(
+            "SELECT m.phone FROM messages m JOIN contacts c ON c.id = m.contact_id "
+            "JOIN campaigns k ON k.id = m.campaign_id JOIN senders s ON s.id = k.sender_id")).scalar() == phone
+        # Numbers are optional now: a bot and a person who came in through it.
+        connection.execute(text(
+            "INSERT INTO contacts (phone, tags, attributes, consent_source, consent_at, created_at, updated_at) "
+            "VALUES (NULL, '', '{}', 'qr:test', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+    with db.engine.connect() as connection:
+        if connection.dialect.name == "sqlite":  # the rebuild turned enforcement back on
+            assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        with pytest.raises(IntegrityError):
+            connection.execute(text("DELETE FROM contacts WHERE phone = :phone"), {"phone": phone})

@@ -27,8 +27,10 @@ from audience import import_records
 from audience.models import Contact, Import, ImportStatus, IssueKind, Segment
 from audience.status import STATUS_LABELS as CONTACT_STATUS_LABELS
 from audience.status import ContactStatus
-from campaigns import jobs, lifecycle, review, senders, template_approvals
+from campaigns import entry_points, jobs, lifecycle, review, senders, template_approvals
 from campaigns.campaign_forms import SOURCE_LABELS as VARIABLE_SOURCE_LABELS
+from campaigns.entry_point_models import EntryPoint
+from campaigns.entry_points import Changes as EntryChanges
 from campaigns.feedback.free_text import OWN_CODES, WINDOW_CLOSED, OutboundStatus
 from campaigns.feedback.inbox import KIND_LABELS
 from campaigns.feedback.models import (
@@ -67,7 +69,7 @@ from compliance.verdict import OUTCOME_LABELS, Outcome
 from dbtypes import utcnow
 from extensions import db
 from tests import audience_files as files
-from tests.campaign_world import add_contact, add_template, make_world
+from tests.campaign_world import ACKNOWLEDGEMENT, add_contact, add_template, make_world
 from tests.helpers import signed_in_client
 from web.labels import LABELS
 
@@ -227,9 +229,9 @@ def build_world(make_user) -> dict[str, list]:
         db.session.commit()
         campaigns[name] = campaign
     review.reject(campaigns["Отклонённая"], world.reviewer, "timing", "Слишком рано")
-    review.approve(campaigns["Одобренная"], world.reviewer, schedule=False)
-    review.approve(campaigns["Запланированная"], world.reviewer, note="Хорошо")
-    review.approve(campaigns["Идёт рассылка"], world.reviewer)
+    review.approve(campaigns["Одобренная"], world.reviewer, schedule=False, acknowledgement=ACKNOWLEDGEMENT)
+    review.approve(campaigns["Запланированная"], world.reviewer, note="Хорошо", acknowledgement=ACKNOWLEDGEMENT)
+    review.approve(campaigns["Идёт рассылка"], world.reviewer, acknowledgement=ACKNOWLEDGEMENT)
     db.session.commit()
     jobs.launch_campaign(campaigns["Идёт рассылка"].id)
     sending = campaigns["Идёт рассылка"].id
@@ -244,6 +246,7 @@ def build_world(make_user) -> dict[str, list]:
     assert len(rows) >= 3 and db.session.get(Campaign, sending).status is CampaignStatus.SENDING
     assert db.session.get(Campaign, sending).exclusions
     add_conversations(world, db.session.get(Message, rows[0]), db.session.get(Campaign, sending))
+    entry_codes = add_entry_points(world)
 
     return {
         "campaign_id": list(db.session.scalars(select(Campaign.id))),
@@ -256,7 +259,23 @@ def build_world(make_user) -> dict[str, list]:
         "phone": list(dict.fromkeys(db.session.scalars(select(Suppression.phone)))),
         "token": ["not-a-real-invitation"],
         "conversation_id": list(db.session.scalars(select(Conversation.id).order_by(Conversation.id))),
+        "entry_point_id": list(db.session.scalars(select(EntryPoint.id))),
+        "code": [*entry_codes, "nosuchcode"],
+        "kind": ["svg", "png"],
     }
+
+
+def add_entry_points(world) -> list[str]:
+    """A live entry point offering the WhatsApp number, with a personal token and counts; an archived one (its
+    page and QR codes answer politely). (No bot sender: the channel walk would ask for its adapter.)"""
+    live = entry_points.create_entry_point(EntryChanges(name="Плакат у кассы", sender_ids=(world.sender.id,),
+                                                        source_label="касса"))
+    archived = entry_points.create_entry_point(EntryChanges(name="Снятый плакат", sender_ids=(world.sender.id,)))
+    entry_points.set_archived(archived, True)
+    entry_points.mint_token(live, db.session.scalar(select(Contact).order_by(Contact.id)))
+    entry_points.count_starts({live.id: (3, 2)})
+    db.session.commit()
+    return [live.code, archived.code]
 
 
 def add_conversations(world, answered: Message, campaign: Campaign) -> None:

@@ -15,7 +15,7 @@ from compliance import sending
 from compliance.models import SuppressionReason
 from dbtypes import utcnow
 from extensions import db
-from tests.campaign_world import add_contact, add_template, make_world
+from tests.campaign_world import ACKNOWLEDGEMENT, add_contact, add_template, make_world
 from tests.records import audit_events, suppress
 
 
@@ -182,7 +182,7 @@ def test_the_author_cannot_approve_even_as_a_reviewer(audience, make_user):
     campaign = campaign_specs.create_campaign(audience.spec(), author)
     review.submit(campaign, author)
     with pytest.raises(review.ReviewError, match="four-eyes"):
-        review.approve(campaign, author)
+        review.approve(campaign, author, acknowledgement=ACKNOWLEDGEMENT)
     assert campaign.status is CampaignStatus.IN_REVIEW
 
 
@@ -192,7 +192,7 @@ def test_the_last_editor_cannot_approve(audience, make_user):
     campaign_specs.update_campaign(campaign, {"messages_per_second": 9}, editor)
     review.submit(campaign, audience.marketer)
     with pytest.raises(review.ReviewError, match="four-eyes"):
-        review.approve(campaign, editor)
+        review.approve(campaign, editor, acknowledgement=ACKNOWLEDGEMENT)
 
 
 def test_a_marketer_cannot_review(audience, make_user):
@@ -205,7 +205,7 @@ def test_a_marketer_cannot_review(audience, make_user):
 
 def test_approval_binds_to_the_hash_and_schedules_the_launch(audience):
     campaign = submitted(audience)
-    decision = review.approve(campaign, audience.reviewer, note="Fine")
+    decision = review.approve(campaign, audience.reviewer, note="Fine", acknowledgement=ACKNOWLEDGEMENT)
     db.session.commit()
     assert campaign.status is CampaignStatus.SCHEDULED
     assert campaign.approved_hash == campaign.content_hash and campaign.approved_by_id == audience.reviewer.id
@@ -222,19 +222,19 @@ def test_approval_binds_to_the_hash_and_schedules_the_launch(audience):
 
 def test_approve_without_scheduling(audience):
     campaign = submitted(audience)
-    review.approve(campaign, audience.reviewer, schedule=False)
+    review.approve(campaign, audience.reviewer, schedule=False, acknowledgement=ACKNOWLEDGEMENT)
     assert campaign.status is CampaignStatus.APPROVED
 
 
 def test_an_admin_may_approve(audience, make_user):
     campaign = submitted(audience)
-    review.approve(campaign, make_user("admin"), schedule=False)
+    review.approve(campaign, make_user("admin"), schedule=False, acknowledgement=ACKNOWLEDGEMENT)
     assert campaign.status is CampaignStatus.APPROVED
 
 
 def test_an_edit_after_approval_voids_it(audience):
     campaign = submitted(audience)
-    review.approve(campaign, audience.reviewer)
+    review.approve(campaign, audience.reviewer, acknowledgement=ACKNOWLEDGEMENT)
     db.session.commit()
     campaign_specs.update_campaign(campaign, {"send_window": {"start": "10:00", "end": "19:00"}}, audience.marketer)
     db.session.commit()
@@ -250,12 +250,12 @@ def test_content_that_changed_underneath_cannot_be_approved(audience):
     audience.segment.definition = {"tags": ["promo", "vip"]}
     db.session.flush()
     with pytest.raises(review.ReviewError, match="changed after it was submitted"):
-        review.approve(campaign, audience.reviewer)
+        review.approve(campaign, audience.reviewer, acknowledgement=ACKNOWLEDGEMENT)
 
 
 def test_approving_twice_is_refused(audience, make_user):
     campaign = submitted(audience)
-    review.approve(campaign, audience.reviewer, schedule=False)
+    review.approve(campaign, audience.reviewer, schedule=False, acknowledgement=ACKNOWLEDGEMENT)
     with pytest.raises(TransitionError):
         review.approve(campaign, make_user("reviewer"))
 
@@ -313,6 +313,6 @@ def test_what_changed_since_the_last_review(audience):
     assert [change["field"] for change in changes] == ["send_window", "messages_per_second"]
     assert changes[1] == {"field": "messages_per_second", "before": 20, "after": 5}
     review.submit(campaign, audience.marketer)
-    review.approve(campaign, audience.reviewer, schedule=False)
+    review.approve(campaign, audience.reviewer, schedule=False, acknowledgement=ACKNOWLEDGEMENT)
     assert [r.decision for r in review.reviews_of(campaign)] == [ReviewDecision.APPROVED, ReviewDecision.REJECTED]
     assert db.session.query(CampaignReview).count() == 2

@@ -210,6 +210,27 @@ def assert_a_fresh_instance_sends_a_test_message(run: MakeRun, folder: Path) -> 
     assert message["template"]["name"] == "welcome"
 
 
+def sandbox_bots(run: MakeRun, channel: str) -> list[dict]:
+    with run.browser.open(f"http://127.0.0.1:{run.sandbox_port}/_sandbox/{channel}/bots", timeout=10) as response:
+        return json.loads(response.read())
+
+
+def assert_the_sandbox_bots_are_subscribed_to_the_receiver(run: MakeRun, instance: Path) -> None:
+    """The embedded default's MAX and Telegram bots, seeded once, their webhooks at the receiver (port 8026)."""
+    with sqlite3.connect(instance / "vestnik.db") as connection:
+        ids = dict(connection.execute("SELECT channel, id FROM senders WHERE channel IN ('max', 'telegram')"))
+    assert sorted(ids) == ["max", "telegram"]
+
+    def subscribed() -> bool:
+        [max_bot] = [bot for bot in sandbox_bots(run, "max") if bot["token"]]
+        [telegram_bot] = sandbox_bots(run, "telegram")
+        return (max_bot["subscription_url"], telegram_bot["webhook_url"]) == (
+            f"http://127.0.0.1:8026/webhooks/max/{ids['max']}",
+            f"http://127.0.0.1:8026/webhooks/telegram/{ids['telegram']}")
+
+    wait_for(subscribed, "the sandbox bots' webhooks to be subscribed to the receiver")
+
+
 def test_make_run_serves_signs_in_and_stops_on_ctrl_c_without_leftovers(instance, make_run, tmp_path):
     redis_socket = config.embedded_redis_socket(instance)
     first = make_run()
@@ -225,6 +246,7 @@ def test_make_run_serves_signs_in_and_stops_on_ctrl_c_without_leftovers(instance
     assert wait_for(first.health, "/healthz to answer 200") == {"status": "ok", "database": "ok", "redis": "ok"}
     assert wait_for(first.sandbox_health, "the sandbox provider to answer")
     assert_a_fresh_instance_sends_a_test_message(first, tmp_path)
+    assert_the_sandbox_bots_are_subscribed_to_the_receiver(first, instance)
 
     # A job running at Ctrl-C is finished and recorded before Redis goes away, even one that needs
     # longer than honcho's own 5 s: this one runs until the test releases it.

@@ -17,7 +17,7 @@ from campaigns.content import content_hash
 from campaigns.launch import launch_job_id
 from campaigns.models import Campaign, CampaignStatus
 from extensions import db, redis_queues
-from tests.campaign_world import add_contact, make_world
+from tests.campaign_world import ACKNOWLEDGEMENT, add_contact, make_world
 from tests.helpers import assert_problem, post_form, signed_in_client
 from tests.records import audit_events
 
@@ -48,7 +48,8 @@ def campaigns_on_segment(world):
     for status in (CampaignStatus.IN_REVIEW, CampaignStatus.APPROVED, CampaignStatus.SCHEDULED, CampaignStatus.SENDING):
         review.submit(made[status], world.marketer)
     for status in (CampaignStatus.APPROVED, CampaignStatus.SCHEDULED, CampaignStatus.SENDING):
-        review.approve(made[status], world.reviewer, schedule=status is not CampaignStatus.APPROVED)
+        review.approve(made[status], world.reviewer, schedule=status is not CampaignStatus.APPROVED,
+                       acknowledgement=ACKNOWLEDGEMENT)
     db.session.commit()
     made[
         CampaignStatus.SENDING
@@ -142,7 +143,8 @@ def test_a_rollback_keeps_the_campaigns_and_the_launch_job(world, campaigns_on_s
 def test_a_confirmation_that_missed_a_change_is_asked_again(world, campaigns_on_segment):
     made = campaigns_on_segment
     seen = voided_keys(made)
-    review.approve(made[CampaignStatus.IN_REVIEW], world.reviewer, schedule=False)  # approved since the editor looked
+    # approved since the editor looked
+    review.approve(made[CampaignStatus.IN_REVIEW], world.reviewer, schedule=False, acknowledgement=ACKNOWLEDGEMENT)
     db.session.commit()
     with pytest.raises(segments.SegmentInUseError):
         segments.update_segment(world.segment, definition=NEW, confirmed=seen)

@@ -113,8 +113,9 @@ def test_a_cloud_sender_is_refused_without_its_ids_and_token_naming_each_field(a
     fields = [field for field, _sentence in refused.value.field_errors]
     assert fields == ["phone_number_id", "waba_id", "base_url", "api_version", "access_token", "access_token"]
     assert "Phone number ID: the digits of the number's id at the provider" in refused.value.errors[0]
-    with pytest.raises(senders.SenderError, match=re.escape("Channel: choose the sandbox or the WhatsApp Cloud API.")):
-        senders.create_sender("X", "+74951112234", channel="telegram")
+    with pytest.raises(senders.SenderError, match=re.escape(
+            "Channel: choose the sandbox, the WhatsApp Cloud API, a MAX bot or a Telegram bot.")):
+        senders.create_sender("X", "+74951112234", channel="sms")
     assert db.session.scalar(select(func.count()).select_from(Sender)) == 0
 
 
@@ -250,7 +251,7 @@ def test_ensure_sandbox_makes_one_sandbox_sender_however_often_it_runs(app):
     first = cli(app, "ensure-sandbox")
     assert first.exit_code == 0 and first.output.startswith("Created the sandbox sender “Sandbox” (+74950000001")
     assert cli(app, "ensure-sandbox").output.startswith("There is the sandbox sender “Sandbox”")
-    [sender] = senders.list_senders()
+    [sender] = [s for s in senders.list_senders() if not senders.is_bot(s)]  # beside it, the two sandbox bots
     assert (sender.phone_number_id, sender.waba_id, sender.base_url) == (
         "100000000000001", "200000000000001", app.config["SANDBOX_URL"])
     senders.update_sender(sender, {"name": "Renamed sandbox"})
@@ -258,14 +259,14 @@ def test_ensure_sandbox_makes_one_sandbox_sender_however_often_it_runs(app):
     app.config["VESTNIK_ENV"] = "production"
     skipped = cli(app, "ensure-sandbox")
     assert skipped.exit_code == 0 and skipped.output.startswith("Production mode: no sandbox sender is created")
-    assert [s.name for s in senders.list_senders()] == ["Renamed sandbox"]
+    assert [s.name for s in senders.list_senders() if not senders.is_bot(s)] == ["Renamed sandbox"]
 
 
 def test_ensure_sandbox_points_a_sandbox_not_yet_running_at_the_receiver_through_its_state_file(app, tmp_path):
     app.config.update(SANDBOX_URL="http://127.0.0.1:9", SANDBOX_STATE_FILE=str(tmp_path / "sandbox.json"),
                       WEBHOOK_RECEIVER_URL="http://127.0.0.1:8026")  # port 9: nothing listens, as before make run
     result = cli(app, "ensure-sandbox")
-    [sender] = senders.list_senders()
+    sender = senders.find_sender(senders.SANDBOX_NAME)
     url = f"http://127.0.0.1:8026/webhooks/whatsapp/{sender.id}"
     assert result.exit_code == 0 and f"The sandbox posts its callbacks to {url}." in result.output
     assert cli(app, "ensure-sandbox").exit_code == 0  # every run again, changing nothing

@@ -17,10 +17,10 @@ from flask_babel import lazy_gettext as _l
 from accounts.events import ACTION_LABELS as ACCOUNT_ACTIONS
 from accounts.events import ACTOR_LABELS
 from accounts.roles import ROLE_LABELS
-from audience import import_records
+from audience import addresses, import_records
 from audience.columns import FIELD_LABELS
 from audience.status import STATUS_LABELS as CONTACT_STATUS_LABELS
-from campaigns import actions, lifecycle, preflight, review, senders, template_approvals
+from campaigns import actions, bot_preflight, entry_points, lifecycle, preflight, review, senders, template_approvals
 from campaigns.campaign_forms import SOURCE_LABELS as VARIABLE_SOURCE_LABELS
 from campaigns.dispatch.progress import MESSAGE_STATUS_LABELS
 from campaigns.feedback import free_text, inbox, notices
@@ -35,7 +35,7 @@ SEND_RESULT_LABELS = {"accepted": _l("accepted"), "retry": _l("to retry"), "fail
 OBJECT_TYPES = {
     "user": _l("user"), "api_token": _l("API token"), "audience_import": _l("import"), "segment": _l("segment"),
     "suppression": _l("suppression"), "template": _l("template"), "campaign": _l("campaign"), "sender": _l("sender"),
-    "conversation": _l("conversation"), "notification": _l("notification"),
+    "conversation": _l("conversation"), "notification": _l("notification"), "entry_point": _l("entry point"),
 }
 
 
@@ -62,7 +62,7 @@ LABELS: dict[str, dict[str, Any]] = {kind: _by_value(table) for kind, table in {
     "send_result": SEND_RESULT_LABELS,
     "campaign_status": lifecycle.STATUS_LABELS,
     "message_status": MESSAGE_STATUS_LABELS,
-    "exclusion": preflight.EXCLUSION_LABELS,
+    "exclusion": {**preflight.EXCLUSION_LABELS, **bot_preflight.EXCLUSION_LABELS},
     "deferral": preflight.DEFERRAL_LABELS,
     "rejection_reason": review.REJECTION_REASONS,
     # An automatic pause gives its pause reason's code as the transition's reason.
@@ -76,11 +76,14 @@ LABELS: dict[str, dict[str, Any]] = {kind: _by_value(table) for kind, table in {
     "contact_field": FIELD_LABELS,
     "suppression_reason": suppression.REASON_LABELS,
     "suppression_source": suppression.SOURCE_LABELS,
+    "suppression_scope": suppression.SCOPE_LABELS,
+    "address_status": addresses.STATUS_LABELS,
     "lift_reason": suppression.LIFT_REASON_LABELS,
     "outcome": OUTCOME_LABELS,
     "object_type": OBJECT_TYPES,
     "actor": ACTOR_LABELS,
-    "audit_action": {**ACCOUNT_ACTIONS, **audit.ACTION_LABELS, **import_records.ACTION_LABELS, **actions.ACTION_LABELS},
+    "audit_action": {**ACCOUNT_ACTIONS, **audit.ACTION_LABELS, **import_records.ACTION_LABELS, **actions.ACTION_LABELS,
+                     **entry_points.ACTION_LABELS},
 }.items()}
 
 
@@ -110,7 +113,11 @@ DETAIL_LABELS = {
     "phone_number_id": _l("phone number ID"), "waba_id": _l("business account ID"), "base_url": _l("base URL"),
     "api_version": _l("API version"), "secrets_changed": _l("secrets changed"), "result": _l("result"),
     "pause_details": _l("why paused"), "previous": _l("previous quality"), "previous_tier": _l("previous tier"),
-    "event": _l("event"),
+    "event": _l("event"), "address_key": _l("messenger address"), "scope": _l("applies to"),
+    "senders": _l("senders"), "keyword": _l("Keyword (WhatsApp)"), "campaign_id": _l("campaign"),
+    "source_label": _l("source label"), "expires_at": _l("expires"), "contact_id": _l("contact"),
+    "token_id": _l("token"),
+    "bot_username": _l("bot username"), "url": _l("address"),
 }
 _DETAIL_KINDS = {
     "user.": {"role": "role", "before": "role", "after": "role"},
@@ -123,7 +130,7 @@ _DETAIL_KINDS = {
                 "previous": "quality", "previous_tier": "tier"},
     "conversation.": {"result": "send_result"},
     "suppression.": {"reason": "suppression_reason", "source": "suppression_source", "lift_reason": "lift_reason",
-                     "decision": "lift_reason"},
+                     "decision": "lift_reason", "scope": "suppression_scope"},
 }
 
 

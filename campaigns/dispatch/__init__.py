@@ -16,7 +16,7 @@ The life of a message row (``campaigns.models.Message``), and who moves it:
 ``failed``            a permanent failure (``error_code``, ``error_message``, ``failed_at``), retries used up,
                       or an ``unknown`` row no status settled in time (code ``unknown_outcome``).
 ``skipped``           the re-check at send time said no (``error_code``: ``opted_out``, ``blocked``,
-                      ``no_consent``, ``frequency_cap``, ``time_zone``), or the campaign was cancelled
+                      ``no_consent``, ``frequency_cap``, ``time_zone``, ``channel_rule``), or the campaign was cancelled
                       (``cancelled``).
 ``unknown``           sent or not, we cannot tell: settled by a status carrying its key (``settle``).
 """

@@ -35,11 +35,12 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from campaigns import metrics, senders
+from campaigns.bot_rendering import bot_capabilities
 from campaigns.dispatch import claims, gate, results
 from campaigns.dispatch.claims import Claimed
 from campaigns.dispatch.completion import complete_if_done
-from campaigns.dispatch.ratelimit import Pacer, TierReservations
-from campaigns.dispatch.sending import InFlight, Outbounds, Pipeline, slot_times
+from campaigns.dispatch.ratelimit import Pacer, TierReservations, dialog_name
+from campaigns.dispatch.sending import BotOutbounds, InFlight, Outbounds, Pipeline, slot_times
 from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus, Sender, Template
 from campaigns.preflight import sending_rules_for
 from channels.registry import CHANNELS
@@ -76,6 +77,10 @@ class BatchOutcome:
         """The outcome as the job's result (JSON-ready)."""
         return {"claimed": self.claimed, "counts": dict(self.counts), "stopped": self.stopped,
                 "completed": self.completed}
+
+
+def _slot(pair: tuple[Claimed, float]) -> float:
+    return pair[1]
 
 
 def time_budget() -> float:
@@ -118,19 +123,28 @@ class _Run:
         self.owner = uuid.uuid4().hex
         self.lease = float(config["DISPATCH_LEASE_SECONDS"])
         self.batch_size = int(config["DISPATCH_BATCH_SIZE"])
+        bot = bot_capabilities(sender.channel)
         self.plan = gate.Plan(campaign.id, sender.id, template.category.value, sending_rules_for(campaign),
-                              tier_limit(sender.tier), self.owner, self.lease)
+                              tier_limit(sender.tier) if bot is None else None, self.owner, self.lease,
+                              bot=bot is not None)
         idempotent = CHANNELS[sender.channel].capabilities.idempotent_sends
         self.channel = sender.channel
         self.policy = results.Policy(campaign.id, sender.id, self.owner, idempotent,
-                                     int(config["DISPATCH_MAX_ATTEMPTS"]), float(config["DISPATCH_BACKOFF_SECONDS"]))
-        self.limits = [(f"sender:{sender.id}", sender.messages_per_second),
+                                     int(config["DISPATCH_MAX_ATTEMPTS"]), float(config["DISPATCH_BACKOFF_SECONDS"]),
+                                     bot=bot is not None)
+        # A bot: never over the platform's rate per bot, whatever the sender says, and each dialog at its own.
+        sender_rate = sender.messages_per_second
+        if bot is not None:
+            sender_rate = min(sender_rate or bot.messages_per_second, bot.messages_per_second)
+        self.dialog_rate = bot.dialog_messages_per_second if bot is not None else None
+        self.sender_id = sender.id
+        self.limits = [(f"sender:{sender.id}", sender_rate),
                        (f"campaign:{campaign.id}", campaign.messages_per_second)]
         rates = [rate for _name, rate in self.limits if rate]
         self.chunk = sub_chunk_size(min(rates)) if rates else SUB_CHUNK_MAX
         connection = redis_queues.connection
         self.pacer, self.tiers = Pacer(connection), TierReservations(connection)
-        self.outbounds = Outbounds(template)
+        self.outbounds = Outbounds(template) if bot is None else BotOutbounds(sender.channel, template)
         self.pipeline = Pipeline(senders.settings_for(sender), int(config["DISPATCH_IN_FLIGHT"]),
                                  float(config["DISPATCH_SEND_TIMEOUT_SECONDS"]))
         self.outcome = BatchOutcome()
@@ -181,14 +195,20 @@ class _Run:
                 self._give_back(claimed[start + self.chunk:])
                 return
             if gated.sending:
-                offsets = self.pacer.reserve(self.limits, len(gated.sending))
-                if offsets[0] > self.lease:
-                    self._wait_for_sender(offsets[0], gated.sending, claimed[start + self.chunk:])
+                slotted = self._slotted(gated.sending)
+                if not slotted:
+                    self.unsubmitted = []
+                    continue
+                first = min(offset for _row, offset in slotted)
+                if first > self.lease:
+                    self._wait_for_sender(first, [row for row, _offset in slotted], claimed[start + self.chunk:])
                     return
-                slots = slot_times(offsets)
+                slots = slot_times([offset for _row, offset in slotted])
+                # In slot order (a bot's dialogs may reorder them): the lanes take the messages first come.
+                ordered = sorted(zip([row for row, _offset in slotted], slots, strict=True), key=_slot)
                 self.pipeline.submit((InFlight(row, gated.sent_at), self.outbounds.build(row), slot)
-                                     for row, slot in zip(gated.sending, slots, strict=True))
-                self.last_slot = slots[-1]
+                                     for row, slot in ordered)
+                self.last_slot = max(self.last_slot, ordered[-1][1])
             self.unsubmitted = []
 
     def finish(self) -> None:
@@ -217,11 +237,15 @@ class _Run:
         missed = self.pipeline.take_missed()
         if not missed:
             return
-        slots = slot_times(self.pacer.reserve(self.limits, len(missed)))
-        self.pipeline.submit(((item, outbound, slot) for (item, outbound), slot in zip(missed, slots, strict=True)),
+        by_id = {item.row.id: (item, outbound) for item, outbound in missed}
+        slotted = self._slotted([item.row for item, _outbound in missed], again=True)
+        if not slotted:
+            return
+        slots = slot_times([offset for _row, offset in slotted])
+        self.pipeline.submit(((*by_id[row.id], slot) for (row, _offset), slot in zip(slotted, slots, strict=True)),
                              again=True)
-        self.last_slot = max(self.last_slot, slots[-1])
-        self.outcome.counts["reslotted"] += len(missed)
+        self.last_slot = max(self.last_slot, *slots)
+        self.outcome.counts["reslotted"] += len(slotted)
 
     def _collect(self, wait: float = 0.0, force: bool = False) -> None:
         self._reslot_missed()
@@ -247,6 +271,30 @@ class _Run:
             claims.renew(self.owner, self.first_id, self.last_id, utcnow(), self.lease)
             db.session.commit()
             self.renewed_at = now
+
+    def _slotted(self, rows: list[Claimed], again: bool = False) -> list[tuple[Claimed, float]]:
+        """The rows' slots (seconds from now) under the shared limits, and for a bot under each row's dialog limit
+        too (``Pacer.reserve_dialogs``). A bot's row whose dialog is busy (another campaign or a reply to the person
+        a moment ago) gets no slot: it goes back to ``queued`` until its dialog is free (``again``: a missed
+        message the pipeline still counts), and the rest goes on without it."""
+        if self.dialog_rate is None:
+            return list(zip(rows, self.pacer.reserve(self.limits, len(rows)), strict=True))
+        dialogs = [dialog_name(self.sender_id, row.address or "") for row in rows]
+        answers = self.pacer.reserve_dialogs(self.limits, dialogs, self.dialog_rate)
+        waiting: dict[float, list[int]] = {}
+        for row, answer in zip(rows, answers, strict=True):
+            if answer.slot is None:
+                waiting.setdefault(math.ceil(answer.wait * 10) / 10, []).append(row.id)  # never before
+        if waiting:
+            now = utcnow()
+            for wait, ids in waiting.items():
+                self.outcome.counts["dialog_wait"] += gate.put_back(ids, self.owner, now + timedelta(seconds=wait))
+            held = {row_id for ids in waiting.values() for row_id in ids}
+            self.unsubmitted = [row_id for row_id in self.unsubmitted if row_id not in held]
+            db.session.commit()
+            if again:
+                self.pipeline.forget(len(held))
+        return [(row, answer.slot) for row, answer in zip(rows, answers, strict=True) if answer.slot is not None]
 
     def _wait_for_sender(self, wait: float, gated: list[Claimed], rest: list[Claimed]) -> None:
         """The shared pacer's next slot is more than a lease away (another worker's provider slowed the whole

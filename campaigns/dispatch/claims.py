@@ -39,6 +39,8 @@ class Claimed:
     key: str
     variables: dict[str, str]
     attempts: int
+    contact_id: int = 0
+    address: str | None = None  # a bot's address for the person (``Message.address``); None on WhatsApp
 
 
 def due(campaign_id: int | ColumnElement[int], now: datetime) -> ColumnElement[bool]:
@@ -63,7 +65,8 @@ def claim(campaign_id: int, first_id: int, last_id: int, owner: str, limit: int,
     condition = and_(due(campaign_id, now), Message.id.between(first_id, last_id))
     picked = select(Message.id).where(condition).order_by(Message.id).limit(limit)
     values = {"lease_owner": owner, "lease_until": now + timedelta(seconds=lease_seconds)}
-    columns = (Message.id, Message.phone, Message.idempotency_key, Message.variables, Message.attempts)
+    columns = (Message.id, Message.phone, Message.idempotency_key, Message.variables, Message.attempts,
+               Message.contact_id, Message.address)
     if _postgresql():
         cte = picked.with_for_update(skip_locked=True).cte("picked")
         statement = update(Message).where(Message.id == cte.c.id)
@@ -72,7 +75,8 @@ def claim(campaign_id: int, first_id: int, last_id: int, owner: str, limit: int,
     rows = db.session.execute(
         statement.values(**values).returning(*columns).execution_options(synchronize_session=False)
     ).all()
-    return sorted((Claimed(row[0], row[1], row[2], row[3] or {}, row[4] or 0) for row in rows), key=_by_id)
+    return sorted((Claimed(row[0], row[1], row[2], row[3] or {}, row[4] or 0, row[5], row[6]) for row in rows),
+                  key=_by_id)
 
 
 def _by_id(row: Claimed) -> int:

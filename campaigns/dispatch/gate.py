@@ -8,7 +8,9 @@ lock before anything is read. Under that lock it reads the campaign's status (pa
 rows are given back and the batch stops), the rows' facts (``campaigns.recipient_facts``), judges them
 (``compliance.send_verdicts``) and reserves the tier's headroom in Redis; then it moves each row:
 
-- blocked → ``skipped`` with the reason's code, lease cleared;
+- blocked → ``skipped`` with the reason's code, lease cleared; so is a row the channel rule blocks
+  (``channel_rule``: block mode or 41-FZ, read from the policy for every sub-chunk, so an admin's switch
+  to block mid-campaign wins);
 - deferred (send window) → ``deferred`` until the window opens in the recipient's zone, lease cleared;
 - over the tier → ``deferred`` until headroom frees, lease cleared;
 - passed → ``sending``, ``sent_at`` = now, ``attempts`` + 1: from now on caps and tiers count it.
@@ -27,10 +29,14 @@ from typing import Any
 from sqlalchemy import and_, func, select, text, update
 
 from audience.status import ContactStatus, status_of
+from campaigns.channel_reach import family_of
+from campaigns.dispatch import bot_checks
 from campaigns.dispatch.claims import DUE_STATUSES, Claimed
 from campaigns.dispatch.ratelimit import TierReservations
-from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus, sent_since
+from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus, Sender, sent_since
 from campaigns.recipient_facts import message_facts
+from compliance.channel_rule import country_of, judge
+from compliance.policy import current_policy
 from compliance.send_verdicts import RecipientFacts, SendContext, evaluate
 from compliance.sending import SendingRules
 from compliance.verdict import Outcome
@@ -61,6 +67,7 @@ class Plan:
     tier_limit: int | None
     owner: str
     lease_seconds: float
+    bot: bool = False  # a MAX or Telegram bot: its rows go to addresses (``bot_checks``), and it has no tier
 
 
 @dataclass
@@ -79,7 +86,7 @@ def check(plan: Plan, rows: list[Claimed], tiers: TierReservations) -> Gated:
     now = utcnow()
     ids = [row.id for row in rows]
     if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(_LOCKS, {"namespace": LOCK_NAMESPACE, "phones": sorted({row.phone for row in rows})})
+        db.session.execute(_LOCKS, {"namespace": LOCK_NAMESPACE, "phones": _lock_keys(plan, rows)})
     # On SQLite this write comes first and takes the write lock; everywhere it keeps the lease fresh.
     _move(ids, plan.owner, lease_until=now + timedelta(seconds=plan.lease_seconds))
     status = db.session.scalar(select(Campaign.status).where(Campaign.id == plan.campaign_id))
@@ -87,6 +94,9 @@ def check(plan: Plan, rows: list[Claimed], tiers: TierReservations) -> Gated:
         _move(ids, plan.owner, lease_owner=None, lease_until=None)
         return Gated([], now, stopped=status.value if status else "missing", counts=Counter(released=len(ids)))
     facts = message_facts(ids, plan.sender_id, plan.category, now, plan.rules)
+    closed: dict[str, list[int]] = {}
+    if plan.bot:
+        facts, closed = bot_checks.recheck(plan.sender_id, rows, facts, now)
     judged = [row for row in rows if row.id in facts]
     decisions = evaluate([facts[row.id] for row in judged], SendContext(now=now, category=plan.category,
                                                                       rules=plan.rules))
@@ -95,20 +105,21 @@ def check(plan: Plan, rows: list[Claimed], tiers: TierReservations) -> Gated:
     deferred: dict[datetime, list[int]] = defaultdict(list)
     passed: list[Claimed] = []
     # A row whose contact is gone has no consent to send on.
-    skipped["no_consent"] = [row.id for row in rows if row.id not in facts]
-    for row, decision in zip(judged, decisions, strict=True):
+    skipped["no_consent"] = [row.id for row in rows if row.id not in facts and row.id not in _ids_of(closed)]
+    skipped.update(closed)
+    channel_blocked = channel_rule_blocks(plan, [facts[row.id] for row in judged])
+    for row, decision, blocked in zip(judged, decisions, channel_blocked, strict=True):
         if decision.outcome is Outcome.BLOCK:
             skipped[_skip_code(decision, facts[row.id])].append(row.id)
+        elif blocked:
+            skipped["channel_rule"].append(row.id)
         elif decision.outcome is Outcome.DEFER:
             deferred[decision.until or now + timedelta(seconds=TIER_RETRY_SECONDS)].append(row.id)
         else:
             passed.append(row)
-    granted = tiers.reserve(plan.sender_id, [row.phone for row in passed], plan.tier_limit,
-                            lambda: _tier_seed(plan.sender_id, now))
-    going = [row for row in passed if row.phone in granted.phones]
-    waiting = [row.id for row in passed if row.phone not in granted.phones]
+    going, waiting, frees_in = _within_tier(plan, passed, tiers, now)
     if waiting:
-        deferred[now + timedelta(seconds=granted.frees_in or TIER_RETRY_SECONDS)].extend(waiting)
+        deferred[now + timedelta(seconds=frees_in or TIER_RETRY_SECONDS)].extend(waiting)
     for code, skipped_ids in skipped.items():
         counts["skipped"] += _move(skipped_ids, plan.owner, status=MessageStatus.SKIPPED, error_code=code,
                                    lease_owner=None, lease_until=None)
@@ -119,6 +130,50 @@ def check(plan: Plan, rows: list[Claimed], tiers: TierReservations) -> Gated:
     sending = [row for row in going if row.id in moved]
     counts["gated"] += len(sending)
     return Gated(sending, now, counts=counts)
+
+
+def channel_rule_blocks(plan: Plan, recipients: list[RecipientFacts]) -> list[bool]:
+    """Per recipient, whether the channel rule blocks it now (block mode, or a workspace under 41-FZ).
+
+    The rule is read from the policy in force for every sub-chunk (one small query), not once per batch,
+    so an admin who switches to block while a campaign sends stops it at the next sub-chunk. A warning
+    is not checked here: the reviewer acknowledged it when approving.
+    """
+    if not recipients:
+        return []
+    rules = current_policy().channels
+    channel = family_of(db.session.scalar(select(Sender.channel).where(Sender.id == plan.sender_id)) or "")
+    verdicts: dict[str, bool] = {}  # by country: a sub-chunk holds a handful of them
+    blocked = []
+    for facts in recipients:
+        country = country_of(facts.phone, facts.country)
+        if country not in verdicts:
+            verdicts[country] = judge(channel, country, plan.category, rules).outcome is Outcome.BLOCK
+        blocked.append(verdicts[country])
+    return blocked
+
+
+def _within_tier(plan: Plan, passed: list[Claimed], tiers: TierReservations, now: datetime
+                 ) -> tuple[list[Claimed], list[int], float | None]:
+    """The rows the sender's messaging tier lets go now, the ids it defers, and when headroom frees. A bot has no
+    tier (WhatsApp's limit on unique recipients): all go."""
+    if plan.bot:
+        return passed, [], None
+    granted = tiers.reserve(plan.sender_id, [row.phone for row in passed], plan.tier_limit,
+                            lambda: _tier_seed(plan.sender_id, now))
+    going = [row for row in passed if row.phone in granted.phones]
+    return going, [row.id for row in passed if row.phone not in granted.phones], granted.frees_in
+
+
+def _lock_keys(plan: Plan, rows: list[Claimed]) -> list[str]:
+    """The per-person locks, sorted: numbers, and a bot's addresses for people without one."""
+    if plan.bot:
+        return sorted({bot_checks.lock_key(plan.sender_id, row) for row in rows})
+    return sorted({row.phone for row in rows})
+
+
+def _ids_of(by_code: dict[str, list[int]]) -> set[int]:
+    return {row_id for ids in by_code.values() for row_id in ids}
 
 
 def _skip_code(decision: Any, facts: RecipientFacts) -> str:

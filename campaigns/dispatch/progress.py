@@ -56,7 +56,11 @@ REASON_SENTENCES = {
     "no_consent": _l("The recipient's consent was missing at send time."),
     "frequency_cap": _l("The recipient had already had as many messages as the frequency cap allows."),
     "time_zone": _l("The recipient's time zone is unknown or has no send window in common with the campaign."),
+    "channel_rule": _l("The channel rule blocked it at send time: the recipient is in Russia, where this "
+                       "channel may not be used for it (38-FZ art. 5 part 10.7, or 41-FZ)."),
     "cancelled": _l("The campaign was cancelled before the message went out."),
+    "bot_stopped": _l("The recipient stopped the bot before the message went out."),
+    "no_address": _l("The recipient had no open address on the bot any more when the message was due."),
     "unknown_outcome": _l("Whether the message went out could not be told, and no status from the provider "
                           "settled it in time."),
 }

@@ -1,5 +1,5 @@
-"""Rate limits shared by every worker through Redis: send-time slots (``Pacer``) and the messaging tier's
-unique recipients per rolling 24 h (``TierReservations``).
+"""Rate limits shared by every worker through Redis: send-time slots (``Pacer``; per dialog too, for bots) and the
+messaging tier's unique recipients per rolling 24 h (``TierReservations``).
 
 Both are single Lua scripts, so each decision is atomic across any number of processes and hosts, and both
 read the clock with ``redis.call('TIME')``: one clock for everybody, and the answers are relative (seconds
@@ -36,6 +36,12 @@ TIER_TTL_SLACK_SECONDS = 3600
 SEEDED_MARKER = "~seeded"
 
 
+def dialog_name(sender_id: int, address: str) -> str:
+    """The limit of one bot's dialog with one person (``Pacer.reserve_dialogs``): every campaign and reply of the
+    bot to that address shares it."""
+    return f"dialog:{sender_id}:{address}"
+
+
 class RateLimitUnavailableError(RuntimeError):
     """Redis, which holds the shared rate limits, did not answer: nothing may be sent until it does."""
 
@@ -61,6 +67,52 @@ for i, key in ipairs(KEYS) do
   end
 end
 return {string.format('%.6f', start - now), string.format('%.9f', step)}
+"""
+
+# Slots under the shared limits and, per message, its dialog's limit (a bot: MAX 2/s, Telegram 1/s to one person).
+# KEYS: the k shared limits' keys, then the n messages' dialog keys (distinct). ARGV[1]: n; ARGV[2]: k;
+# ARGV[2 + i]: the interval of KEYS[i]; ARGV[3 + k]: the dialog interval. In order, each message whose dialog is
+# free by the next slot of the shared stream takes that slot (and its dialog's TAT moves on); one whose dialog is
+# not gets no slot and holds nothing: its place goes to the next message, and the caller tries it again once its
+# dialog is free. Returns, per message, {"s", offset of its slot} or {"w", seconds until its dialog is free},
+# offsets from now as strings.
+_RESERVE_DIALOGS = """
+local time = redis.call('TIME')
+local now = tonumber(time[1]) + tonumber(time[2]) / 1000000
+local n = tonumber(ARGV[1])
+local k = tonumber(ARGV[2])
+local dialog = tonumber(ARGV[3 + k])
+local free, step = now, 0
+for i = 1, k do
+  local tat = tonumber(redis.call('GET', KEYS[i]) or '0')
+  if tat > free then free = tat end
+  local interval = tonumber(ARGV[2 + i])
+  if interval > step then step = interval end
+end
+local result = {}
+local taken = 0
+for j = 1, n do
+  local ready = tonumber(redis.call('GET', KEYS[k + j]) or '0')
+  if ready <= free then
+    result[j] = {'s', string.format('%.6f', free - now)}
+    local tat = free + dialog
+    redis.call('SET', KEYS[k + j], string.format('%.6f', tat), 'PX', math.ceil((tat - now) * 1000) + 1000)
+    free = free + step
+    taken = taken + 1
+  else
+    result[j] = {'w', string.format('%.6f', ready - now)}
+  end
+end
+if taken > 0 then
+  local last = free - step
+  for i = 1, k do
+    local tat = last + tonumber(ARGV[2 + i])
+    if tat > now then
+      redis.call('SET', KEYS[i], string.format('%.6f', tat), 'PX', math.ceil((tat - now) * 1000) + 1000)
+    end
+  end
+end
+return result
 """
 
 # KEYS[1]: the key. ARGV[1]: seconds. TAT = max(TAT, now + seconds).
@@ -138,6 +190,19 @@ def _unavailable(error: Exception) -> NoReturn:
         from error
 
 
+@dataclass(frozen=True)
+class DialogSlot:
+    """One message's answer from ``Pacer.reserve_dialogs``: its slot in seconds from now, or (``slot`` None) how long
+    until its dialog is free."""
+
+    slot: float | None
+    wait: float
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
 class Pacer:
     """Send-time slots under several rates at once (the sender's msgs/s, the campaign's own lower rate).
 
@@ -149,6 +214,7 @@ class Pacer:
         self.redis = redis
         self.prefix = prefix
         self._reserve = redis.register_script(_RESERVE)
+        self._reserve_dialogs = redis.register_script(_RESERVE_DIALOGS)
         self._slow_down = redis.register_script(_SLOW_DOWN)
 
     def key(self, name: str) -> str:
@@ -170,6 +236,28 @@ class Pacer:
             _unavailable(error)
         offset, step = float(offset), float(step)
         return [offset + index * step for index in range(n)]
+
+    def reserve_dialogs(self, limits: Sequence[tuple[str, float | None]], dialogs: Sequence[str],
+                        dialog_rate: float) -> list[DialogSlot]:
+        """A slot for each message of ``dialogs`` (each message's dialog name, ``dialog_name``; distinct) under every
+        shared ``limits`` as ``reserve`` gives them, and under its dialog's ``dialog_rate`` msgs/s (less
+        ``PACING_MARGIN``), across every worker, campaign and reply. A message whose dialog is not free by the
+        shared stream's next slot gets none (``slot`` None) and ``wait``, the seconds until it is: it holds no
+        place, so the messages after it go at the bot's rate and never wait behind it. In the order of
+        ``dialogs``; the slots are ascending among those that got one."""
+        if not dialogs:
+            return []
+        if len(set(dialogs)) != len(dialogs):
+            raise ValueError("each dialog may have one message per reservation")
+        intervals = [1 / (rate * (1 - PACING_MARGIN)) if rate else 0.0 for _name, rate in limits]
+        dialog_interval = 1 / (dialog_rate * (1 - PACING_MARGIN))
+        keys = [self.key(name) for name, _rate in limits] + [self.key(name) for name in dialogs]
+        try:
+            reply = self._reserve_dialogs(keys=keys, args=[len(dialogs), len(limits), *intervals, dialog_interval])
+        except (RedisConnectionError, RedisTimeoutError) as error:
+            _unavailable(error)
+        return [DialogSlot(float(value), 0.0) if _text(kind) == "s" else DialogSlot(None, float(value))
+                for kind, value in reply]
 
     def slow_down(self, name: str, seconds: float) -> None:
         """Hold every slot of the limit ``name`` back until ``seconds`` from now (the provider said to wait);

@@ -16,6 +16,9 @@ Every answer becomes one parameter set of the same UPDATE, guarded by the batch'
 - failed → ``failed`` with the provider's code and its own words, ``failed_at``. An opt-out (131050) also
   suppresses the number through ``compliance.suppression``; a failure that is the template's or the
   sender's (every next message would fail alike) pauses the campaign, audited, with the sentence as reason.
+  On a bot, a person who stopped it (``STOPPED``: MAX 403 ``chat.denied``, Telegram "bot was blocked") closes the
+  address (``audience.addresses.stop_address``) and a dialog that does not exist (``INVALID_RECIPIENT``) makes it
+  unreachable; neither is retried. A bot's accepted message stays ``sent``: bots report no delivery.
 """
 
 from __future__ import annotations
@@ -24,11 +27,12 @@ import random
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, update
 
+from audience import addresses
 from campaigns.dispatch.ratelimit import Pacer
 from campaigns.dispatch.sending import Answer
 from campaigns.lifecycle import TransitionError, transition
@@ -43,6 +47,8 @@ from extensions import db
 BACKOFF_CAP_SECONDS = 3600.0
 # Failures that will fail every next message of the campaign alike: the campaign pauses.
 PAUSING = (FailureMeaning.TEMPLATE, FailureMeaning.SENDER)
+# A bot's failures that close the row's address (``close_addresses``).
+CLOSING = (FailureMeaning.STOPPED, FailureMeaning.INVALID_RECIPIENT)
 # Where the suppression list says an opt-out came from: the provider's answer.
 SUPPRESSION_SOURCE = "webhook"
 
@@ -72,6 +78,7 @@ class Policy:
     idempotent: bool
     max_attempts: int
     backoff_seconds: float
+    bot: bool = False  # the rows go to addresses on a bot: a stopped or unknown dialog closes the address
 
 
 @dataclass
@@ -97,6 +104,7 @@ def record(policy: Policy, answers: list[Answer], pacer: Pacer) -> Recorded:
     now = utcnow()
     params: list[dict[str, Any]] = []
     opted_out: list[Answer] = []
+    closing: list[Answer] = []  # a bot's answers that close the address
     pause: Answer | None = None
     for answer in answers:
         result, item = answer.result, answer.item
@@ -118,7 +126,9 @@ def record(policy: Policy, answers: list[Answer], pacer: Pacer) -> Recorded:
                 done.sender_wait = max(done.sender_wait or 0.0, result.retry_after or 0.0)
         else:  # a permanent failure, or a transient one out of attempts
             values.update(new_status=MessageStatus.FAILED, failed=now)
-            if result.meaning is FailureMeaning.OPTED_OUT:
+            if policy.bot and result.meaning in CLOSING:
+                closing.append(answer)
+            elif result.meaning is FailureMeaning.OPTED_OUT and answer.item.row.phone:
                 opted_out.append(answer)
             elif result.meaning in PAUSING and pause is None:
                 pause = answer
@@ -126,6 +136,7 @@ def record(policy: Policy, answers: list[Answer], pacer: Pacer) -> Recorded:
         params.append(values)
     db.session.execute(_WRITE, params)
     suppress_opt_outs((answer.item.row.phone, f"{answer.result.code} {answer.item.row.key}") for answer in opted_out)
+    close_addresses(policy.sender_id, closing, now)
     if done.sender_wait is not None:
         pacer.slow_down(f"sender:{policy.sender_id}", done.sender_wait)
     if pause is not None:
@@ -139,6 +150,21 @@ def suppress_opt_outs(opt_outs: Iterable[tuple[str, str]]) -> None:
     keeps its first entry. Send answers and failed status webhooks both come here."""
     for phone, evidence in opt_outs:
         suppression.suppress(phone, SuppressionReason.OPT_OUT, source=SUPPRESSION_SOURCE, evidence=evidence)
+
+
+def close_addresses(sender_id: int, answers: Iterable[Answer], at: datetime) -> None:
+    """A bot said the person stopped it (``STOPPED``: the address is closed, with the code and our message key as
+    evidence) or that the dialog does not exist (``INVALID_RECIPIENT``: unreachable until they start it again),
+    through ``audience.addresses``: no later campaign writes to it."""
+    for answer in answers:
+        row, result = answer.item.row, answer.result
+        if not row.address:
+            continue
+        evidence = f"{result.code} {row.key}"
+        if result.meaning is FailureMeaning.STOPPED:
+            addresses.stop_address(sender_id, row.address, at=at, evidence=evidence)
+        else:
+            addresses.mark_unreachable(sender_id, row.address, at=at, evidence=evidence)
 
 
 def _pause(policy: Policy, result: SendResult) -> str:

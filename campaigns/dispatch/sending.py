@@ -13,7 +13,7 @@ it is what the pacer's margin (``ratelimit.PACING_MARGIN``) absorbs.
 
 ``Outbounds`` builds the wire-neutral message of a row as ``campaigns.test_sends.outbound_for`` does
 (the template's variables in their order, positional by number), with the template's parsing done once
-per batch instead of once per message.
+per batch instead of once per message; ``BotOutbounds`` renders a bot campaign's row to its text and buttons.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 import aiohttp
 
 from campaigns import metrics
+from campaigns.bot_rendering import BotRenderer
 from campaigns.dispatch.claims import Claimed
 from campaigns.models import Template
 from campaigns.template_rules import POSITIONAL, variable_names
@@ -83,6 +84,21 @@ class Outbounds:
         content = TemplateContent(name=self.name, language=self.language, header=self._parameters(self.header, values),
                                   body=self._parameters(self.body, values))
         return Outbound(key=row.key, to=row.phone, template=content)
+
+
+class BotOutbounds:
+    """The rendered message of each row of a bot campaign (``campaigns.bot_rendering``), to the row's address:
+    the template's buttons and the channel's limit worked out once per batch."""
+
+    def __init__(self, channel: str, template: Template) -> None:
+        self.renderer = BotRenderer(channel, template)
+        self.examples = {str(k): str(v) for k, v in (template.examples or {}).items() if v}
+
+    def build(self, row: Claimed) -> Outbound:
+        """The message of one claimed row, keyed by its idempotency key."""
+        # As the preview fills them: the row's value, else the template's example.
+        values = {**self.examples, **{name: value for name, value in row.variables.items() if value}}
+        return self.renderer.render(values).outbound(row.key, row.address or "")
 
 
 class Pipeline:

@@ -31,6 +31,8 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, select, update
 
+from audience import addresses
+from audience.models import AddressChannel, AddressStatus, Contact
 from campaigns import senders
 from campaigns.feedback.models import Conversation, ConversationMessage, Direction
 from campaigns.models import Sender
@@ -59,6 +61,9 @@ REPLY_KEY = re.compile(r"^reply-[0-9a-f]{32}$")
 # Numbers nothing is sent to, whoever asks: they blocked or reported us, or a person has yet to decide
 # whether their reply was a refusal ("when in doubt, do not send").
 NEVER_SEND = (SuppressionReason.BLOCK, SuppressionReason.SPAM_REPORT, SuppressionReason.UNSURE_REPLY)
+# Senders that are messenger bots: their conversation's ``phone`` holds the bot address the person writes from
+# (unique per bot as a number is per WhatsApp sender), and the person is keyed by the address key.
+BOT_CHANNELS = frozenset(channel.value for channel in AddressChannel)
 
 
 class OutboundStatus(str, enum.Enum):
@@ -140,12 +145,43 @@ def held_reasons(phone: str) -> list[SuppressionReason]:
     return [entry.reason for entry in suppression.open_entries(phone) if entry.reason in NEVER_SEND]
 
 
+@dataclass(frozen=True)
+class Person:
+    """Who a conversation is with, as the suppression list keys them: the number (WhatsApp), or for a bot the
+    address key first, then the contact's number and other address keys; ``closed`` when the bot may not write
+    to the address (stopped, unreachable, unknown)."""
+
+    keys: tuple[str, ...]
+    closed: bool = False
+
+
+def person_of(conversation: Conversation, sender: Sender | None = None) -> Person:
+    """The person of ``conversation`` (see ``Person``)."""
+    sender = sender or db.session.get(Sender, conversation.sender_id)
+    if sender.channel not in BOT_CHANNELS:
+        return Person((conversation.phone,))
+    row = addresses.find_address(sender.id, conversation.phone)
+    if row is None:
+        return Person((), closed=True)
+    contact = db.session.get(Contact, row.contact_id)
+    keys = [row.address_key, *(addresses.person_keys(contact) if contact else [])]
+    return Person(tuple(dict.fromkeys(keys)), closed=row.status is not AddressStatus.ACTIVE)
+
+
+def held_reasons_of(conversation: Conversation, sender: Sender | None = None) -> list[SuppressionReason]:
+    """The open suppressions of the conversation's person (every key of theirs) that forbid any message."""
+    return [reason for key in person_of(conversation, sender).keys for reason in held_reasons(key)]
+
+
 def refusal(conversation: Conversation, sender: Sender, now: datetime | None = None) -> str | None:
     """Why free text cannot go to the conversation now (a sentence), or None when it can."""
     capabilities = CHANNELS[sender.channel].capabilities
     if MessageKind.TEXT not in capabilities.kinds:
         return _("The sender's channel cannot send free text; send an approved template instead.")
-    held = held_reasons(conversation.phone)
+    person = person_of(conversation, sender)
+    if person.closed:
+        return _("This person stopped the bot (or the chat no longer exists), so the bot cannot write to them.")
+    held = [reason for key in person.keys for reason in held_reasons(key)]
     if conversation.needs_decision or SuppressionReason.UNSURE_REPLY in held:
         return _("A reply of this person may be a refusal: decide on it first. Until then nothing is sent to them.")
     if held:
@@ -389,7 +425,8 @@ def claim(message_id: int, now: datetime | None = None) -> ConversationMessage |
     conversation = db.session.get(Conversation, row.conversation_id)
     sender = db.session.get(Sender, conversation.sender_id)
     status, code = OutboundStatus.SENDING, None
-    if held_reasons(conversation.phone):
+    person = person_of(conversation, sender)
+    if person.closed or any(held_reasons(key) for key in person.keys):
         status, code = OutboundStatus.FAILED, NOT_SENDABLE
     elif not window_of(conversation, sender, now).open:
         status, code = OutboundStatus.FAILED, WINDOW_CLOSED

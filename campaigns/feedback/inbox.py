@@ -179,21 +179,28 @@ def decide(conversation: Conversation, refusal: bool, *, actor: Any, note: str =
         raise InboxError(_("Only a reviewer can decide that a reply was not a refusal."), status=403)
     if not conversation.needs_decision:
         raise InboxError(_("No reply in this conversation waits for a decision."), status=409)
-    held = SuppressionReason.UNSURE_REPLY in free_text.held_reasons(conversation.phone)
+    person = free_text.person_of(conversation)
+    held = SuppressionReason.UNSURE_REPLY in free_text.held_reasons_of(conversation)
     if held:
         try:
-            decide_unsure(conversation.phone, refusal, actor=actor, note=note)
+            # A bot's person is keyed by the address key (first), then the number and their other addresses.
+            decide_unsure(person.keys[0], refusal, actor=actor, note=note, person_keys=person.keys)
         except SuppressionError as error:  # another person's decision won the race
             raise InboxError(*error.args, status=409) from None
-    resolve(conversation.phone, actor)
+    # A number is the person on every WhatsApp sender; a bot address is only this bot's.
+    resolve(conversation.phone, actor, sender_id=None if conversation.phone.startswith("+") else conversation.sender_id)
     db.session.refresh(conversation)
     return held
 
 
-def resolve(phone: str, actor: Any) -> int:
-    """Clear the flag of every conversation of ``phone`` and resolve their open unsure-reply notifications by
+def resolve(phone: str, actor: Any, sender_id: int | None = None) -> int:
+    """Clear the flag of every conversation of ``phone`` (of the bot ``sender_id`` only, where ``phone`` is a bot
+    address, which another bot may use for somebody else) and resolve their open unsure-reply notifications by
     ``actor``; returns how many notifications were open."""
-    ids = list(db.session.scalars(select(Conversation.id).where(Conversation.phone == phone)))
+    query = select(Conversation.id).where(Conversation.phone == phone)
+    if sender_id is not None:
+        query = query.where(Conversation.sender_id == sender_id)
+    ids = list(db.session.scalars(query))
     if not ids:
         return 0
     db.session.execute(update(Conversation).where(Conversation.id.in_(ids)).values(needs_decision=False)

@@ -3,12 +3,16 @@
 Every edge that receives callbacks (the Flask view ``webhook_views``, the fast receiver process) does the same
 three steps, in this order, and answers 200 only after the commit between the second and the third:
 
-1. ``accept(sender_id, headers, body)`` checks the body against the sender (size, signature on the raw bytes,
-   that its channel can parse it) and returns an :class:`Accepted`, or raises :class:`IntakeRefusal` with the
-   HTTP status to answer (413 too large, 404 unknown sender, 403 bad or missing signature, 400 malformed);
+1. ``accept(sender_id, headers, body, family)`` checks the body against the sender (size, that the address's
+   family — ``whatsapp``, ``max``, ``telegram`` — is the sender's, signature or secret on the raw bytes, that
+   its channel can parse it) and returns an :class:`Accepted`, or raises :class:`IntakeRefusal` with the HTTP
+   status to answer (413 too large, 404 unknown sender or another channel's address, 403 bad or missing
+   signature, 400 malformed);
 2. ``store(accepted)`` inserts the bodies into ``webhook_events`` in one statement; a body stored before (Meta
-   re-posts an unanswered callback unchanged) is ignored by its (sender, digest). The edge commits: from then
-   on the event is durable, whatever happens to the process, the worker or Redis;
+   re-posts an unanswered callback unchanged) is ignored by its (sender, digest). A bot's update is known by
+   the ids of its events instead (Telegram's ``update_id``, MAX's update type, user and time), so a redelivery
+   is dropped even if its bytes differ. The edge commits: from then on the event is durable, whatever happens
+   to the process, the worker or Redis;
 3. ``wake()`` enqueues ``process_webhooks`` once the transaction commits (a fixed job id: a burst of callbacks
    queues one job, not one per callback). A wake-up that Redis loses costs latency only: the sweep applies the
    bodies still pending.
@@ -47,8 +51,11 @@ from extensions import after_commit, db
 
 log = logging.getLogger(__name__)
 
-# The provider family a sender's channel posts as (the ``channel`` column of a stored body).
-FAMILIES = {"sandbox": "whatsapp", "whatsapp_cloud": "whatsapp"}
+# The provider family a sender's channel posts as (the ``channel`` column of a stored body, and the first part of
+# its webhook address: /webhooks/<family>/<sender id>); a bot's channel is its own family.
+FAMILIES = {"sandbox": "whatsapp", "whatsapp_cloud": "whatsapp", "max": "max", "telegram": "telegram"}
+# Families whose updates carry ids of their own: a body is stored once per set of event ids, not per bytes.
+EVENT_KEYED = frozenset({"max", "telegram"})
 # A refusal because the sender does not exist is kept no longer than this (a sender just created must work).
 UNKNOWN_SENDER_SECONDS = 1.0
 # Kept keys older than this are read again when a signature fails against them (a secret just changed).
@@ -141,31 +148,54 @@ def _refuse(sender_id: int, status: int, reason: Any, detail: str = "") -> Intak
     return IntakeRefusal(status, reason)
 
 
-def accept(sender_id: int, headers: Mapping[str, str], body: bytes) -> Accepted:
-    """Check one callback of sender ``sender_id``: size, then the sender, then the signature of the raw ``body``
-    (``headers`` in any case), then that the sender's channel can parse it. Returns what to store; raises
+def _family(channel: Channel) -> str:
+    return FAMILIES.get(channel.name, channel.name)
+
+
+def _ours(sender_id: int, entry: _Kept, family: str) -> Channel:
+    """The sender's channel if the address's family is its own; 404 for no sender, or another channel's address
+    (a bot's updates posted at /webhooks/whatsapp/…, a WhatsApp number's at /webhooks/max/…)."""
+    if entry.channel is None or _family(entry.channel) != family:
+        raise _refuse(sender_id, 404, _l("No sender has this webhook address."))
+    return entry.channel
+
+
+def _event_key(event: Event) -> str | None:
+    """What identifies an event at its provider, where it says (bots' updates and messages)."""
+    return getattr(event, "event_id", None) or getattr(event, "provider_id", None)
+
+
+def _digest(family: str, body: bytes, events: Sequence[Event]) -> str:
+    """The body's key in ``webhook_events``: its SHA-256, or for a bot's update the SHA-256 of its events' ids (a
+    redelivered update is the same update whatever its bytes; an update without events keeps its bytes' key)."""
+    keys = [_event_key(event) for event in events]
+    if family in EVENT_KEYED and keys and all(keys):
+        return hashlib.sha256(f"{family}:events:{'|'.join(sorted(keys))}".encode()).hexdigest()
+    return hashlib.sha256(body).hexdigest()
+
+
+def accept(sender_id: int, headers: Mapping[str, str], body: bytes, family: str = "whatsapp") -> Accepted:
+    """Check one callback posted to ``/webhooks/<family>/<sender_id>``: size, then the sender and that ``family``
+    is its channel's, then the signature (WhatsApp) or the echoed secret (bots) of the raw ``body`` (``headers``
+    in any case), then that the sender's channel can parse it. Returns what to store; raises
     :class:`IntakeRefusal` (413, 404, 403, 400; 503 when the sender's secret cannot be decrypted), logged."""
     limit = current_app.config["WEBHOOK_MAX_BYTES"]
     if len(body) > limit:
         raise _refuse(sender_id, 413, _l("The body is larger than %(limit)s bytes.", limit=limit))
     entry = _channel(sender_id)
-    if entry.channel is None:
-        raise _refuse(sender_id, 404, _l("No sender has this webhook address."))
-    channel = entry.channel
+    channel = _ours(sender_id, entry, family)
     if not channel.verify_webhook(headers, body):
         if time.monotonic() - entry.loaded < RELOAD_AFTER_SECONDS:
             raise _refuse(sender_id, 403, _l("The signature is missing or does not match the body."))
-        channel = _channel(sender_id, fresh=True).channel
-        if channel is None:
-            raise _refuse(sender_id, 404, _l("No sender has this webhook address."))
+        channel = _ours(sender_id, _channel(sender_id, fresh=True), family)
         if not channel.verify_webhook(headers, body):
             raise _refuse(sender_id, 403, _l("The signature is missing or does not match the body."))
     try:
         events = channel.parse_webhook(body)
     except WebhookError as error:
         raise _refuse(sender_id, 400, _l("The body is not a callback this address can read."), str(error)) from None
-    return Accepted(sender_id=sender_id, channel=FAMILIES.get(channel.name, channel.name),
-                    digest=hashlib.sha256(body).hexdigest(), body=body, events=tuple(events))
+    return Accepted(sender_id=sender_id, channel=family, digest=_digest(family, body, events), body=body,
+                    events=tuple(events))
 
 
 def store(accepted: Sequence[Accepted]) -> int:
@@ -188,16 +218,15 @@ def store(accepted: Sequence[Accepted]) -> int:
     return len(db.session.execute(statement, list(rows.values())).all())
 
 
-def handshake(sender_id: int, params: Mapping[str, str]) -> str:
+def handshake(sender_id: int, params: Mapping[str, str], family: str = "whatsapp") -> str:
     """The answer to the provider's subscription check of sender ``sender_id`` (its ``hub.challenge`` when
-    ``hub.mode`` is subscribe and ``hub.verify_token`` is the sender's); :class:`IntakeRefusal` 404 or 403."""
+    ``hub.mode`` is subscribe and ``hub.verify_token`` is the sender's); :class:`IntakeRefusal` 404 (no such
+    sender at this family's address) or 403."""
     entry = _channel(sender_id)
-    if entry.channel is None:
-        raise _refuse(sender_id, 404, _l("No sender has this webhook address."))
-    answer = entry.channel.handshake(params)
+    answer = _ours(sender_id, entry, family).handshake(params)
     if answer is None and time.monotonic() - entry.loaded >= RELOAD_AFTER_SECONDS:
         fresh = _channel(sender_id, fresh=True).channel  # the verify token may have just been changed
-        answer = fresh.handshake(params) if fresh is not None else None
+        answer = fresh.handshake(params) if fresh is not None and _family(fresh) == family else None
     if answer is None:
         raise _refuse(sender_id, 403, _l("The verify token does not match this sender's."))
     return answer

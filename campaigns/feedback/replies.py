@@ -15,6 +15,14 @@ the batch). The one confirmation compliance asks for becomes an outbound message
 ``confirm-<inbound provider id>``, sent after the commit by a job (``reply_jobs``) as free text. A reply
 compliance is unsure about holds the number (compliance suppresses it) and flags the conversation with a
 notification until a person decides (``inbox.decide``).
+
+A bot's inbound messages (a MAX or Telegram sender) come from a bot address, not a number. The conversation
+is keyed by that address (in ``Conversation.phone``, unique per bot as a number is per WhatsApp sender), the
+address leads to its contact (``audience.addresses``), and compliance gets every key of the person — the
+address key, the contact's number, their other addresses — so an opt-out in a bot stops WhatsApp too. An
+address the bot does not know yet (the person wrote first) is linked with consent source ``inbound``: it opens
+the dialog, it is not consent to marketing. The confirmation goes back through the same bot (bots have no
+service window).
 """
 
 from __future__ import annotations
@@ -29,7 +37,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Boolean, Integer, bindparam, case, func, or_, select, update
 
-from audience.models import Contact
+from audience import addresses
+from audience.models import Contact, ContactAddress
 from campaigns.feedback import free_text
 from campaigns.feedback.models import Conversation, ConversationMessage, Direction, Notification, NotificationKind
 from campaigns.models import SENT_STATUSES, Campaign, Message
@@ -38,6 +47,7 @@ from compliance.keywords import Intent, classify_button
 from compliance.numbers import InvalidNumberError, from_provider
 from compliance.policy import current_policy
 from compliance.replies import handle_reply
+from compliance.suppression import display_key
 from dbtypes import UTCDateTime, conflict_insert
 from extensions import after_commit, db
 
@@ -53,6 +63,9 @@ CLOCK_SLACK = timedelta(seconds=60)
 DECISIVE = (Intent.OPT_OUT.value, Intent.OPT_IN.value, Intent.UNSURE.value)
 _CYRILLIC = re.compile(r"[а-яё]", re.IGNORECASE)
 _LATIN = re.compile(r"[a-z]", re.IGNORECASE)
+# ``Conversation.phone`` holds a bot address too; a longer one (a group chat) cannot have a conversation.
+_CONVERSATION_KEY = 16
+INBOUND_SOURCE = addresses.INBOUND_SOURCE  # an address opened by the person's own first message
 
 
 @dataclass
@@ -63,19 +76,21 @@ class _Reply:
     row_id: int = 0
     message_id: int | None = None  # the campaign message it answers
     campaign_id: int | None = None
+    keys: tuple[str, ...] = ()  # a bot's: the person's address key first, then their number and other addresses
 
 
 def handle(context: FeedbackContext, events: Sequence[InboundMessage]) -> None:
     """Apply a batch of inbound messages of ``context.sender``; flushes only, the processing commits."""
-    replies = _readable(events)
+    bot = context.sender.channel in free_text.BOT_CHANNELS
+    replies = _readable_bot(context, events) if bot else _readable(events)
     if not replies:
         return
     sender_id = context.sender.id
-    contacts = _contacts({reply.phone for reply in replies})
+    contacts = _bot_contacts(sender_id, replies) if bot else _contacts({reply.phone for reply in replies})
     conversations = _upsert_conversations(sender_id, replies, contacts, context.now)
     for reply in replies:
         reply.conversation_id = conversations[reply.phone]
-    _link_campaign_messages(sender_id, replies)
+    _link_campaign_messages(sender_id, replies, Message.address if bot else Message.phone)
     new = _insert_messages(replies)
     if not new:
         return
@@ -114,6 +129,57 @@ def _readable(events: Sequence[InboundMessage]) -> list[_Reply]:
     return list(seen.values())
 
 
+def _readable_bot(context: FeedbackContext, events: Sequence[InboundMessage]) -> list[_Reply]:
+    """A bot's messages once each (by provider id), each from a bot address; an address the bot does not know
+    yet is linked (a new messenger-only contact), with consent source ``inbound`` and the message as evidence."""
+    seen: dict[str, _Reply] = {}
+    for event in sorted(events, key=lambda event: (event.at, event.provider_id)):
+        address = str(event.sender or "").strip()
+        if event.provider_id in seen:
+            continue
+        if not address or len(address) > _CONVERSATION_KEY:
+            log.warning("event=reply_unreadable_sender provider_id=%s sender=%r", event.provider_id, event.sender)
+            continue
+        seen[event.provider_id] = _Reply(event, address)
+    wanted = {reply.phone for reply in seen.values()}
+    known = set(db.session.scalars(select(ContactAddress.address).where(
+        ContactAddress.sender_id == context.sender.id, ContactAddress.address.in_(wanted))))
+    for reply in seen.values():  # oldest first: the person's first message is the evidence
+        if reply.phone not in known:
+            event = reply.event
+            addresses.link_address(sender_id=context.sender.id, channel=context.sender.channel, address=reply.phone,
+                                   at=event.at, consent_source=INBOUND_SOURCE, event_id=event.provider_id,
+                                   user_id=event.user_id or reply.phone, profile_name=event.profile_name)
+            known.add(reply.phone)
+    return list(seen.values())
+
+
+def _bot_contacts(sender_id: int, replies: list[_Reply]) -> dict[str, tuple[int, str | None]]:
+    """Per bot address of the batch: its contact and language; and each reply's keys of the person (set-wise:
+    the batch's addresses, their contacts, and those contacts' other addresses)."""
+    rows = db.session.execute(
+        select(ContactAddress.address, ContactAddress.address_key, ContactAddress.contact_id)
+        .where(ContactAddress.sender_id == sender_id, ContactAddress.address.in_({reply.phone for reply in replies}))
+    ).all()
+    contact_ids = {contact_id for _address, _key, contact_id in rows}
+    people = {contact_id: (phone, language) for contact_id, phone, language in db.session.execute(
+        select(Contact.id, Contact.phone, Contact.language).where(Contact.id.in_(contact_ids)))}
+    other_keys: dict[int, list[str]] = defaultdict(list)
+    for contact_id, key in db.session.execute(
+            select(ContactAddress.contact_id, ContactAddress.address_key)
+            .where(ContactAddress.contact_id.in_(contact_ids)).order_by(ContactAddress.id)):
+        other_keys[contact_id].append(key)
+    found: dict[str, tuple[int, str | None]] = {}
+    keys: dict[str, tuple[str, ...]] = {}
+    for address, key, contact_id in rows:
+        phone, language = people.get(contact_id, (None, None))
+        found[address] = (contact_id, language)
+        keys[address] = tuple(dict.fromkeys([key, *([phone] if phone else []), *other_keys[contact_id]]))
+    for reply in replies:
+        reply.keys = keys.get(reply.phone, ())
+    return found
+
+
 def _contacts(phones: set[str]) -> dict[str, tuple[int, str | None]]:
     rows = db.session.execute(select(Contact.phone, Contact.id, Contact.language).where(Contact.phone.in_(phones)))
     return {phone: (contact_id, language) for phone, contact_id, language in rows}
@@ -137,9 +203,9 @@ def _upsert_conversations(sender_id: int, replies: list[_Reply], contacts: dict[
     return dict(found.all())
 
 
-def _link_campaign_messages(sender_id: int, replies: list[_Reply]) -> None:
+def _link_campaign_messages(sender_id: int, replies: list[_Reply], recipient=Message.phone) -> None:
     """The campaign message each reply answers: the one its ``context.id`` names, else the latest this sender
-    sent to the number up to the reply."""
+    sent to the number (a bot: to the address, ``recipient`` = ``Message.address``) up to the reply."""
     context_ids = {reply.event.context_id for reply in replies if reply.event.context_id}
     by_provider_id = {}
     if context_ids:
@@ -150,9 +216,9 @@ def _link_campaign_messages(sender_id: int, replies: list[_Reply]) -> None:
     unlinked = {reply.phone for reply in replies if reply.event.context_id not in by_provider_id}
     if unlinked:
         rows = db.session.execute(
-            select(Message.phone, Message.sent_at, Message.id, Message.campaign_id)
+            select(recipient, Message.sent_at, Message.id, Message.campaign_id)
             .join(Campaign, Campaign.id == Message.campaign_id)
-            .where(Campaign.sender_id == sender_id, Message.phone.in_(unlinked), Message.sent_at.is_not(None),
+            .where(Campaign.sender_id == sender_id, recipient.in_(unlinked), Message.sent_at.is_not(None),
                    Message.status.in_(SENT_STATUSES)))
         for phone, sent_at, message_id, campaign_id in rows:
             sent[phone].append((sent_at, message_id, campaign_id))
@@ -224,9 +290,14 @@ def _apply_replies(new: list[_Reply], contacts: dict[str, tuple[int, str | None]
         if superseded is not None and superseded > event.at:
             outcomes[reply.row_id] = classify_button(event.text or "", event.button_payload, keywords)
             continue
-        outcome = handle_reply(reply.phone, event.text or "", event.at, event.provider_id,
-                               language=_language(reply, contacts), keywords=keywords,
-                               button_payload=event.button_payload)
+        if reply.keys:  # a bot's person: every key of theirs
+            outcome = handle_reply(reply.keys[0], event.text or "", event.at, event.provider_id,
+                                   language=_language(reply, contacts), keywords=keywords,
+                                   button_payload=event.button_payload, person_keys=reply.keys)
+        else:
+            outcome = handle_reply(reply.phone, event.text or "", event.at, event.provider_id,
+                                   language=_language(reply, contacts), keywords=keywords,
+                                   button_payload=event.button_payload)
         outcomes[reply.row_id] = outcome.intent
         if outcome.intent.value in DECISIVE:
             latest[reply.conversation_id] = max(latest.get(reply.conversation_id, event.at), event.at)
@@ -319,7 +390,8 @@ def _notify_unsure(sender_id: int, unsure: list[_Reply]) -> None:
         if reply.conversation_id not in open_for:
             latest[reply.conversation_id] = reply
     for conversation_id, reply in latest.items():
-        params: dict[str, Any] = {"phone": reply.phone, "name": (reply.event.profile_name or "")[:200],
+        shown = display_key(reply.keys[0]) if reply.keys else reply.phone
+        params: dict[str, Any] = {"phone": shown, "name": (reply.event.profile_name or "")[:200],
                                   "text": (reply.event.text or "")[:200]}
         db.session.add(Notification(kind=NotificationKind.UNSURE_REPLY, sender_id=sender_id,
                                     conversation_id=conversation_id, campaign_id=reply.campaign_id, params=params))

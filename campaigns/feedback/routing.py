@@ -21,6 +21,8 @@ from typing import Any
 
 from campaigns.feedback import (
     blocks,
+    bot_starts,
+    bot_stops,
     breaker,
     free_text,
     preferences,
@@ -28,10 +30,13 @@ from campaigns.feedback import (
     replies,
     statuses,
     template_updates,
+    whatsapp_entries,
 )
 from campaigns.models import Sender
 from channels.base import (
     BlockReport,
+    BotStarted,
+    BotStopped,
     InboundMessage,
     NumberQualityChange,
     PreferenceChange,
@@ -61,16 +66,18 @@ def _statuses(context: FeedbackContext, events: Sequence[StatusEvent]) -> None:
 
 HANDLERS: dict[type, Handler] = {
     StatusEvent: _statuses,
-    InboundMessage: replies.handle,
+    InboundMessage: whatsapp_entries.then(replies.handle),  # "<keyword> <code>" first: an entry point's contact
     PreferenceChange: preferences.handle,
     BlockReport: blocks.handle,
     TemplateStatusChange: template_updates.handle,
     NumberQualityChange: quality.handle,
+    BotStarted: bot_starts.handle,
+    BotStopped: bot_stops.handle,
 }
 
 # Event classes by name, in the order a batch applies them (names, so a class defined later can take its place).
-ORDER = ("StatusEvent", "InboundMessage", "PreferenceChange", "BlockReport", "TemplateStatusChange",
-         "NumberQualityChange")
+ORDER = ("StatusEvent", "BotStarted", "InboundMessage", "PreferenceChange", "BlockReport", "TemplateStatusChange",
+         "NumberQualityChange", "BotStopped")
 
 AFTER_BATCH: list[Callable[[FeedbackContext], None]] = [breaker.check]
 

@@ -1,4 +1,5 @@
-"""The webhook endpoint of each sender: ``/webhooks/whatsapp/<sender id>``.
+"""The webhook endpoint of each sender: ``/webhooks/whatsapp/<sender id>``, and of each bot:
+``/webhooks/max/<sender id>`` and ``/webhooks/telegram/<sender id>``.
 
 - ``GET`` is the Cloud API's subscription check: ``hub.mode=subscribe`` and ``hub.verify_token`` equal to the
   sender's verify token → ``hub.challenge`` as text/plain, 200; anything else 403 (404 for no such sender).
@@ -6,6 +7,9 @@
   ``intake.store``, commit, then 200 — the body is durable in ``webhook_events`` before the answer — and the
   workers are woken after the commit. A refusal is a problem details document (413, 404, 403, 400; logged) and
   stores nothing. A database that cannot take the body answers 503, so the provider retries; never a 500.
+- A bot's ``POST`` is the same, its secret checked in ``X-Max-Bot-Api-Secret`` (MAX) or
+  ``X-Telegram-Bot-Api-Secret-Token`` (Telegram) by the sender's channel; a sender of another channel than the
+  address names is 404. MAX and Telegram make no handshake.
 
 The blueprint is CSRF-exempt (a provider has no session and no form token) and reads no session.
 """
@@ -39,12 +43,12 @@ def handshake(sender_id: int) -> Response:
     return Response(challenge, status=200, mimetype="text/plain")
 
 
-@bp.post("/whatsapp/<int:sender_id>")
-def receive(sender_id: int) -> tuple[str, int]:
+@bp.post("/<any(whatsapp, max, telegram):family>/<int:sender_id>")
+def receive(family: str, sender_id: int) -> tuple[str, int]:
     """Take one callback: verified and parsed, stored and committed, then acknowledged (and counted)."""
     started = time.perf_counter()
     try:
-        accepted, new = _store(sender_id)
+        accepted, new = _store(sender_id, family)
     except IntakeRefusal as refusal:
         metrics.webhook_refused(refusal.status, EDGE, time.perf_counter() - started)
         raise
@@ -53,13 +57,13 @@ def receive(sender_id: int) -> tuple[str, int]:
     return "", 200
 
 
-def _store(sender_id: int) -> tuple[intake.Accepted, int]:
+def _store(sender_id: int, family: str) -> tuple[intake.Accepted, int]:
     """Accept the request's body and commit it (the wake-up queued after the commit); ``(accepted, new)``."""
     limit = current_app.config["WEBHOOK_MAX_BYTES"]
     if request.content_length is not None and request.content_length > limit:
         raise IntakeRefusal(413, _l("The body is larger than %(limit)s bytes.", limit=limit))
     body = request.stream.read(limit + 1)  # one byte more than allowed tells a body that is too large
-    accepted = intake.accept(sender_id, request.headers, body)
+    accepted = intake.accept(sender_id, request.headers, body, family)
     try:
         new = intake.store([accepted])
         intake.wake()

@@ -17,7 +17,17 @@ from typing import Any
 
 from aiohttp import web
 
-from channels.sandbox import defaults, errors, faults, persistence, templates, webhooks
+from channels.sandbox import (
+    defaults,
+    errors,
+    faults,
+    max_routes,
+    persistence,
+    telegram_api,
+    telegram_users,
+    templates,
+    webhooks,
+)
 from channels.sandbox.callbacks import Callbacks
 from channels.sandbox.errors import GraphError
 from channels.sandbox.ledger import Message
@@ -251,6 +261,19 @@ async def body_of(request: web.BaseRequest) -> Any:
     return json.loads(raw) if raw.strip() else {}
 
 
+def with_body(handler: Callable[[web.BaseRequest, Sandbox, dict[str, Any]], Awaitable[Any]]
+              ) -> Callable[[web.BaseRequest, Sandbox], Awaitable[Any]]:
+    """A control handler that takes the request's JSON object (an empty body: ``{}``)."""
+
+    async def wrapped(request: web.BaseRequest, sandbox: Sandbox) -> Any:
+        body = await body_of(request)
+        if not isinstance(body, dict):
+            raise SettingsError("the body must be a JSON object")
+        return await handler(request, sandbox, body)
+
+    return wrapped
+
+
 def _public_settings(settings: Settings) -> dict[str, Any]:
     return {**settings.to_json(), "token": "***", "app_secret": "***"}
 
@@ -352,13 +375,15 @@ async def ledger(request: web.BaseRequest, sandbox: Sandbox) -> Any:
 # --- the routes -------------------------------------------------------------------------------------
 
 def make_router(sandbox: Sandbox) -> Router:
-    """Every route of the sandbox, the send first (the hot path)."""
+    """Every route of the sandbox, the sends first (the hot paths): the Cloud API's, then MAX's."""
     router = Router(fallback=unknown_path)
     router.add("POST", f"/{VERSION}/{{node}}/messages", graph(sandbox, send_message))
     router.add("GET", f"/{VERSION}/{{node}}/message_templates", graph(sandbox, list_templates))
     router.add("POST", f"/{VERSION}/{{node}}/message_templates", graph(sandbox, submit_template))
     router.add("GET", f"/{VERSION}/{{node}}", graph(sandbox, read_node))
     router.add("POST", f"/{VERSION}/{{node}}", graph(sandbox, edit_template))
+    max_routes.add_routes(router, sandbox)
+    telegram_api.add_routes(router, sandbox)
     router.add("GET", "/_sandbox/health", health)
     for method, path, handler in (
         ("POST", "/_sandbox/reset", reset),
@@ -371,4 +396,6 @@ def make_router(sandbox: Sandbox) -> Router:
         ("GET", "/_sandbox/ledger", ledger),
     ):
         router.add(method, path, control(sandbox, handler))
+    for method, path, handler in telegram_users.ROUTES:
+        router.add(method, path, control(sandbox, with_body(handler)))
     return router

@@ -1,8 +1,11 @@
 """Numbers and templates kept in a JSON file across restarts (``--state-file``), so that templates a
 Vestnik instance submitted are still approved after ``make run`` starts the sandbox again.
 
-Only what changes rarely is kept: numbers and templates. Messages, the ledger, recipients' state and
-settings changed over the control API live in memory only. The file is rewritten whole (to a
+Only what changes rarely is kept: numbers and templates, MAX's bots (with their webhook subscriptions), the
+people MAX knows and their dialogs (who started a bot: what Vestnik's addresses stand on), and Telegram's bots
+(their webhooks and update counters), people and dialogs (who started or blocked which bot). Messages, the
+ledger, recipients' state and settings changed over the control API live in memory only. The file is rewritten
+whole (to a
 temporary file, then renamed) after each change; a reset empties it too.
 """
 
@@ -10,9 +13,12 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import asdict
 from pathlib import Path
 
+from channels.sandbox import defaults
+from channels.sandbox.max_state import MaxState
 from channels.sandbox.state import Number, State, number_from
 from channels.sandbox.templates import delay_ms, parse_submission
 
@@ -29,6 +35,8 @@ def save(path: Path, state: State) -> None:
              "reason": t.reason, "previous_category": t.previous_category, "forced": t.forced, "edits": t.edits}
             for t in state.book.by_id.values()
         ],
+        "max": state.max.to_json(),
+        "telegram": state.telegram.to_json(),
     }
     path.parent.mkdir(parents=True, exist_ok=True)  # instance/ may not exist yet on a fresh checkout
     temporary = path.with_name(path.name + ".tmp")
@@ -43,6 +51,7 @@ def load(path: Path, state: State) -> list:
         return []
     data = json.loads(path.read_text(encoding="utf-8"))
     state.numbers = {n["phone_number_id"]: Number(**n) for n in data.get("numbers", ())} or state.numbers
+    state.telegram.restore(data.get("telegram") or {})
     waiting = []
     for row in data.get("templates", ()):
         template = parse_submission(row["waba_id"], row["id"], {k: row[k] for k in KEPT})
@@ -53,6 +62,8 @@ def load(path: Path, state: State) -> list:
         if template.status == "PENDING" and not template.forced and delay_ms(template, 0, 0) is not None:
             waiting.append(template)
     state.book.next_id = max(state.book.next_id, int(data.get("next_template_id", 0)))
+    if "max" in data:
+        state.max.load(data["max"])
     return waiting
 
 
@@ -66,6 +77,25 @@ def register(path: Path, fields: dict) -> None:
     number = number_from(fields, Number(**current) if current else None)
     numbers[number.phone_number_id] = asdict(number)
     data["numbers"] = list(numbers.values())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def subscribe_max(path: Path, url: str, secret: str, token: str = defaults.MAX_TOKEN,
+                  update_types: tuple[str, ...] = ()) -> None:
+    """Subscribe a MAX bot's webhook (as ``POST /subscriptions`` would) in the state file of a sandbox that is not
+    running, which starts with it; ``token`` names the bot (the default bot if the file has no bots yet)."""
+    data = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    world = MaxState()
+    world.load(data.get("max", {}))
+    bot = world.bots.get(token)
+    if bot is None:
+        raise KeyError(f"the state file has no MAX bot with that token ({path})")
+    bot.subscription_url, bot.subscription_secret, bot.update_types = url, secret, list(update_types)
+    bot.subscribed_at = int(time.time() * 1000)
+    data["max"] = world.to_json()
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(path.name + ".tmp")
     temporary.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")

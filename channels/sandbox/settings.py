@@ -49,6 +49,10 @@ class Settings:
     approved_edits_per_day: int = 1
     approved_edits_per_30_days: int = 10
     enforce_throughput: bool = False  # refuse sends over the number's throughput (STANDARD 80/s, HIGH 1,000/s)
+    # MAX bots (max_routes.py): their limits are enforced (429 too.many.requests, counted in the ledger) unless off.
+    max_enforce_limits: bool = True
+    max_requests_per_second: int = 30  # per bot, every Bot API request
+    max_dialog_messages_per_second: int = 2  # messages to one dialog
     ledger_requests: int = 1_000_000  # request entries kept (counts stay exact beyond it)
     seed: int = 0
 

@@ -1,4 +1,4 @@
-"""The sandbox's memory: numbers, templates, accepted messages, what recipients did, the ledger.
+"""The sandbox's memory: numbers, templates, accepted messages, what recipients did, MAX bots, the ledger.
 
 All of it lives in the one process and is forgotten by ``reset`` (or a restart): the sandbox is a
 stand-in for tests, benchmarks and trying Vestnik out, not a store.
@@ -16,7 +16,9 @@ from typing import Any
 
 from channels.sandbox import defaults
 from channels.sandbox.ledger import Ledger, Message
+from channels.sandbox.max_state import MaxState
 from channels.sandbox.settings import Settings, SettingsError
+from channels.sandbox.telegram_world import TelegramWorld
 from channels.sandbox.templates import TemplateBook
 
 TIERS = ("TIER_50", "TIER_250", "TIER_1K", "TIER_2K", "TIER_10K", "TIER_100K", "TIER_UNLIMITED")
@@ -101,6 +103,8 @@ class State:
         self.blocked: set[tuple[str, str]] = set()
         self.requests = itertools.count()
         self.buckets: dict[str, tuple[float, float]] = {}  # phone_number_id → (tokens, monotonic time)
+        self.max = MaxState()  # MAX bots, simulated people and their dialogs (max_routes.py)
+        self.telegram = TelegramWorld()  # the Bot API's bots, people, dialogs and messages
         # wamids: a random prefix per reset and a counter, so ids never repeat within or across runs.
         self._prefix = os.urandom(7)
         self._ids = itertools.count(1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from channels.base import MessageKind, SenderSettings
+from channels.max import MaxBot
 from channels.registry import CHANNELS, SandboxWhatsApp, channel_for
 from channels.whatsapp_cloud import WhatsAppCloud
 
@@ -18,7 +19,8 @@ def test_each_name_gives_its_class_with_the_settings_and_session():
     cloud, sandbox = channel_for(settings("whatsapp_cloud"), session), channel_for(settings("sandbox"), session)
     assert type(cloud) is WhatsAppCloud and type(sandbox) is SandboxWhatsApp
     assert (cloud.settings.channel, cloud.session, sandbox.session) == ("whatsapp_cloud", session, session)
-    assert set(CHANNELS) == {"whatsapp_cloud", "sandbox"}
+    assert type(channel_for(settings("max"), session)) is MaxBot
+    assert set(CHANNELS) == {"whatsapp_cloud", "sandbox", "max", "telegram"}
     assert all(CHANNELS[name].name == name for name in CHANNELS)
 
 
@@ -31,5 +33,5 @@ def test_the_cloud_api_is_not_idempotent_and_the_sandbox_is():
 
 
 def test_an_unknown_channel_is_named_in_the_error():
-    with pytest.raises(KeyError, match=r"telegram.*known: sandbox, whatsapp_cloud"):
-        channel_for(settings("telegram"), None)
+    with pytest.raises(KeyError, match=r"sms.*known: max, sandbox, telegram, whatsapp_cloud"):
+        channel_for(settings("sms"), None)

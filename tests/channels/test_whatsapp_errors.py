@@ -275,4 +275,4 @@ def test_a_code_from_a_failed_status_is_decided_like_a_send(code, kind, scope, m
 def test_a_stored_bad_parameter_follows_the_kind_and_an_unknown_channel_has_no_decision():
     assert decision_for("whatsapp_cloud", "131009", MessageKind.TEXT).meaning is F.MESSAGE
     assert decision_for("whatsapp_cloud", "131009").meaning is F.TEMPLATE
-    assert decision_for("telegram", "131050") is None
+    assert decision_for("sms", "131050") is None

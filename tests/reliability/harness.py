@@ -34,6 +34,7 @@ from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus, S
 from compliance import policy
 from dbtypes import utcnow
 from extensions import db, redis_queues
+from tests.campaign_world import ACKNOWLEDGEMENT
 from tests.conftest import start_redis
 from tests.processes import WAIT_SECONDS, descendants, kill_all, survivors, wait_for
 from tests.sandbox_provider import APP_SECRET, PHONE_NUMBER_ID, TOKEN, VERSION, WABA_ID
@@ -317,7 +318,7 @@ def approved_campaign(marketer, reviewer, sender: Sender, template: Template, ta
     """A submitted campaign approved by the reviewer, and so scheduled to launch now. The caller commits: the
     launch job reaches Redis then (so nothing else may commit in between)."""
     campaign = submitted_campaign(marketer, sender, template, tag, rate=rate, name=name)
-    review.approve(campaign, reviewer)
+    review.approve(campaign, reviewer, acknowledgement=ACKNOWLEDGEMENT)
     return campaign
 
 

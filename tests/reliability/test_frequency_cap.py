@@ -14,6 +14,7 @@ import pytest
 from campaigns import review
 from campaigns.models import MessageStatus
 from extensions import db
+from tests.campaign_world import ACKNOWLEDGEMENT
 from tests.reliability.harness import (
     add_approved_template,
     add_contacts,
@@ -49,8 +50,8 @@ def test_two_campaigns_to_overlapping_audiences_send_one_message_per_person(app,
     tags = dict(zip(phones, [TAGS[index % len(TAGS)] for index in range(PEOPLE)], strict=True))
     first = submitted_campaign(marketer, first_sender, template, "first", rate=RATE, name="First")
     second = submitted_campaign(marketer, second_sender, template, "second", rate=RATE, name="Second")
-    review.approve(first, reviewer)
-    review.approve(second, reviewer)
+    review.approve(first, reviewer, acknowledgement=ACKNOWLEDGEMENT)
+    review.approve(second, reviewer, acknowledgement=ACKNOWLEDGEMENT)
     workers.ready()
     db.session.commit()  # both launch jobs reach Redis together
 
