@@ -192,3 +192,22 @@ def test_an_address_started_after_the_launch_moment_is_no_consent_yet(app):
     result = materialise(campaign, utcnow(), SendingRules())
     assert result.recipients == 0 and result.exclusions["no_consent"] == 1
     assert db.session.get(Sender, bot.id).phone is None
+
+
+# --- the review ----------------------------------------------------------------------------------------------
+
+def test_the_review_page_shows_the_bot_rendering_as_sent_with_its_markup_escaped_and_its_buttons(app, make_user):
+    from tests.campaign_world import add_template as add_named_template
+    from tests.helpers import signed_in_client
+
+    reviewer = make_user("reviewer")
+    bot = add_bot("max")
+    tmpl = add_named_template("bot_sale", body="*Скидка* для {{1}} <скоро>", header="Привет",
+                        buttons=[{"type": "url", "text": "Сайт", "url": "https://shop.ru"}])
+    campaign = add_campaign(sender=bot, template=tmpl)
+    page = signed_in_client(app, reviewer.email).get(f"/reviews/{campaign.id}").get_data(as_text=True)
+    section = page[page.index('id="bot-renderings"'):]
+    # The exact text the bot sends, tags and all, shown as text: the template's own "<скоро>" stays escaped.
+    assert "&lt;b&gt;Привет&lt;/b&gt;\n\n&lt;b&gt;Скидка&lt;/b&gt; для Анна &amp;lt;скоро&amp;gt;" in section
+    assert "<b>" not in section[:section.index("</section>")]
+    assert "Сайт" in section and "https://shop.ru" in section and "Отписаться" in section  # the opt-out it gets

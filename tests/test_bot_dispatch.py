@@ -4,6 +4,7 @@ refusals, stopped and unknown dialogs closing the address, and the per-dialog pa
 
 from __future__ import annotations
 
+import time
 from itertools import pairwise
 
 import pytest
@@ -149,18 +150,33 @@ def test_a_busy_dialog_gets_no_slot_and_leaves_its_place_to_the_next_message(app
     pacer = Pacer(redis_queues.connection, prefix=f"test-dialogs-{utcnow().timestamp()}")
     limits = [("sender:1", 30)]
     dialog_interval, bot_interval = 1 / (2 * (1 - PACING_MARGIN)), 1 / (30 * (1 - PACING_MARGIN))
-    first = pacer.reserve_dialogs(limits, [dialog_name(1, "a"), dialog_name(1, "b")], 2)
-    assert first[0].slot == pytest.approx(0, abs=0.01) and first[1].slot == pytest.approx(bot_interval, abs=0.01)
+    origin = time.monotonic()
+    calls = []
+
+    def reserve(*addresses: str):
+        """The slots, with when the call started and ended, in seconds since the first call: a slot is "seconds
+        from now", and a loaded machine spends milliseconds between two calls."""
+        started = time.monotonic() - origin
+        slots = pacer.reserve_dialogs(limits, [dialog_name(1, address) for address in addresses], 2)
+        calls.append((started, time.monotonic() - origin))
+        return slots
+
+    def at(slot, expected: float) -> bool:
+        """Whether ``slot``, reserved by the latest call, is ``expected`` seconds after the first call's start."""
+        started, ended = calls[-1]
+        return started + slot - 0.005 <= expected <= ended + slot + 0.005
+
+    first = reserve("a", "b")
+    assert at(first[0].slot, 0) and at(first[1].slot, bot_interval), (first, calls)
     # A second campaign (or a reply) to "a" and "c" right after: "a" must wait for its dialog and holds nothing;
     # "c" takes the bot's next slot.
-    second = pacer.reserve_dialogs(limits, [dialog_name(1, "a"), dialog_name(1, "c")], 2)
-    assert second[0].slot is None and second[0].wait == pytest.approx(dialog_interval, abs=0.02)
-    assert second[1].slot == pytest.approx(2 * bot_interval, abs=0.01)
-    [third] = pacer.reserve_dialogs(limits, [dialog_name(1, "d")], 2)
-    assert third.slot == pytest.approx(3 * bot_interval, abs=0.01)
-    # Once its dialog is free, "a" gets a slot no sooner than a dialog interval after its first.
+    second = reserve("a", "c")
+    assert second[0].slot is None and at(second[0].wait, dialog_interval), (second, calls)
+    assert at(second[1].slot, 2 * bot_interval), (second, calls)
+    [third] = reserve("d")
+    assert at(third.slot, 3 * bot_interval), (third, calls)
     with pytest.raises(ValueError):
-        pacer.reserve_dialogs(limits, [dialog_name(1, "a"), dialog_name(1, "a")], 2)
+        reserve("a", "a")
 
 
 def test_two_campaigns_to_the_same_people_never_exceed_the_dialog_limit_at_the_sandbox(app, sandbox):

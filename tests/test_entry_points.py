@@ -78,12 +78,14 @@ def test_an_entry_point_is_refused_with_sentences_naming_each_field(app):
 
 def test_concurrent_visits_are_all_counted(app):
     entry_point, _senders = three_ways(app)
+    entry_point_id = entry_point.id  # the threads must not touch this session's objects
 
     def visit(times: int) -> None:
         with app.app_context():
             for _ in range(times):
-                entry_points.count_visit(entry_point.id)
+                entry_points.count_visit(entry_point_id)
                 db.session.commit()
+            db.session.remove()
 
     threads = [threading.Thread(target=visit, args=(10,)) for _ in range(4)]
     for thread in threads:

@@ -22,6 +22,8 @@ PUBLIC_ENDPOINTS = {
     "health.metrics",
     # The provider's callbacks: no session, the sender's app secret signs every body (tests/feedback).
     "feedback_webhooks.handshake", "feedback_webhooks.receive",
+    # A business's public subscribe page and the QR codes of its deep links: for people who are no users.
+    "subscribe.page", "subscribe.page_qr", "subscribe.link_qr",
 }
 ADMIN_ENDPOINTS = {
     "accounts.user_list", "accounts.set_role", "accounts.deactivate", "accounts.reactivate", "accounts_api.users",
@@ -38,7 +40,8 @@ ADMIN_ENDPOINTS |= {"campaigns.rate_card", "campaigns.save_rate_card", "campaign
 ADMIN_PAGES += ["/senders", "/senders/new"]
 ADMIN_ENDPOINTS |= {"campaigns.sender_list", "campaigns.new_sender", "campaigns.create_sender",
                     "campaigns.sender_detail", "campaigns.save_sender", "campaigns.check_sender",
-                    "campaigns_api.update_sender", "campaigns_api.check_sender"}
+                    "campaigns_api.update_sender", "campaigns_api.check_sender",
+                    "campaigns.connect_webhook", "campaigns_api.connect_webhook"}
 # Notifications (campaigns/feedback/notification_views.py, notification_api.py): every signed-in role reads them.
 SIGNED_IN_PAGES += ["/notifications", "/notifications?unresolved=1"]
 GUARD_CODE = role_required()(lambda: None).__code__
