@@ -113,10 +113,21 @@ def find_by_code(code: str) -> EntryPoint | None:
     return db.session.scalar(select(EntryPoint).where(EntryPoint.code == code))
 
 
-def resolve_payloads(payloads: Iterable[str | None], now: datetime | None = None) -> dict[str | None, Resolved]:
-    """What each start payload names, for a batch: two queries whatever its size. A payload outside the
-    platforms' alphabet, or one we never issued, is ``UNKNOWN``; an expired or archived one ``EXPIRED``."""
-    now = now or utcnow()
+def resolve_payloads(payloads: Iterable[str | None], sender_id: int, now: datetime | None = None
+                     ) -> dict[str | None, Resolved]:
+    """What each start payload of the bot ``sender_id`` names, for a batch: three queries whatever its size. A
+    payload outside the platforms' alphabet, one we never issued, or one of an entry point that does not offer
+    this bot (its links never lead here) is ``UNKNOWN``; an expired or archived one ``EXPIRED``."""
+    result = _resolve(payloads, now or utcnow())
+    named = {what.entry_point.id for what in result.values() if what.entry_point is not None}
+    offering = set(db.session.scalars(select(EntryPointSender.entry_point_id).where(
+        EntryPointSender.entry_point_id.in_(named), EntryPointSender.sender_id == sender_id))) if named else set()
+    unknown = Resolved(StartKind.UNKNOWN)
+    return {payload: what if what.entry_point is None or what.entry_point.id in offering else unknown
+            for payload, what in result.items()}
+
+
+def _resolve(payloads: Iterable[str | None], now: datetime) -> dict[str | None, Resolved]:
     wanted = set(payloads)
     result: dict[str | None, Resolved] = {}
     valid = {payload for payload in wanted if payload and PAYLOAD.match(payload)}

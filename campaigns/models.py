@@ -63,6 +63,13 @@ class Sender(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
+    @property
+    def handle(self) -> str:
+        """How people know the sender: its number, or a bot's @username (a bot has no number)."""
+        if self.phone:
+            return self.phone
+        return f"@{self.bot_username}" if self.bot_username else ""
+
 
 class TemplateCategory(str, enum.Enum):
     MARKETING = "marketing"

@@ -3,12 +3,12 @@ with its opt-in evidence, and the entry point it came through counts the start a
 
 The start's payload is our token (``campaigns.entry_points.resolve_payloads``): a personal token links the
 address to its contact (``personal:<code>``), an entry point's code creates or finds the contact with
-``qr:<code>``, no payload (the bot opened directly) records ``bot_start``. A payload we never issued, or an
-expired or archived one, gives no consent and no address: the person gets a polite answer through the bot
-(``entry_answers``). ``audience.addresses.link_address`` is idempotent on (bot, address) and says whether the
-start opened the address (an opt-in); a start through an entry point is stored once per provider event
-(``entry_starts``), so a redelivered update counts nothing twice, and a person pressing start again counts a
-start but no second opt-in.
+``qr:<code>``, no payload (the bot opened directly) records ``bot_start``. A payload we never issued, one of
+an entry point that does not offer this bot, or an expired or archived one, gives no consent and no address:
+the person gets a polite answer through the bot (``entry_answers``). ``audience.addresses.link_address`` is
+idempotent on (bot, address) and says whether the start opened the address (an opt-in); a start through an
+entry point is stored once per provider event (``entry_starts``), so a redelivered update counts nothing
+twice, and a person pressing start again counts a start but no second opt-in.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def handle(context: FeedbackContext, events: Sequence[BotStarted]) -> None:
         log.warning("event=bot_start_not_a_bot sender_id=%s channel=%s", sender.id, sender.channel)
         return
     starts = list({event.event_id: event for event in sorted(events, key=lambda e: (e.at, e.event_id))}.values())
-    resolved = entry_points.resolve_payloads([event.payload for event in starts], context.now)
+    resolved = entry_points.resolve_payloads([event.payload for event in starts], sender.id, context.now)
     new = _new_entry_starts(sender.id, starts, resolved)
     answers: list[entry_answers.Answer] = []
     counts: dict[int, list[int]] = defaultdict(lambda: [0, 0])

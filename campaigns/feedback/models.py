@@ -65,7 +65,8 @@ class Conversation(db.Model):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     sender_id: Mapped[int] = mapped_column(ForeignKey("senders.id", ondelete="CASCADE"))
-    phone: Mapped[str] = mapped_column(String(16))  # E.164
+    # The customer: a number (E.164) on WhatsApp, the bot address (``ContactAddress.address``) on a bot.
+    phone: Mapped[str] = mapped_column(String(64))
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"), index=True)
     profile_name: Mapped[str] = mapped_column(String(200), default="")
     provider_user_id: Mapped[str | None] = mapped_column(String(64))  # the business-scoped user id

@@ -63,8 +63,8 @@ CLOCK_SLACK = timedelta(seconds=60)
 DECISIVE = (Intent.OPT_OUT.value, Intent.OPT_IN.value, Intent.UNSURE.value)
 _CYRILLIC = re.compile(r"[а-яё]", re.IGNORECASE)
 _LATIN = re.compile(r"[a-z]", re.IGNORECASE)
-# ``Conversation.phone`` holds a bot address too; a longer one (a group chat) cannot have a conversation.
-_CONVERSATION_KEY = 16
+# The longest bot address an address row and a conversation hold (an id longer than that is no user of ours).
+_ADDRESS_LENGTH = ContactAddress.__table__.c.address.type.length
 INBOUND_SOURCE = addresses.INBOUND_SOURCE  # an address opened by the person's own first message
 
 
@@ -137,7 +137,7 @@ def _readable_bot(context: FeedbackContext, events: Sequence[InboundMessage]) ->
         address = str(event.sender or "").strip()
         if event.provider_id in seen:
             continue
-        if not address or len(address) > _CONVERSATION_KEY:
+        if not address or len(address) > _ADDRESS_LENGTH:
             log.warning("event=reply_unreadable_sender provider_id=%s sender=%r", event.provider_id, event.sender)
             continue
         seen[event.provider_id] = _Reply(event, address)

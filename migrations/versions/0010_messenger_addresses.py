@@ -1,7 +1,7 @@
-"""Messenger addresses: contacts and senders without a number (bots, people who came in through a bot),
-a contact's addresses on each bot with their own opt-in evidence, suppressions keyed by a messenger
-address and scoped to the person or one address, the bot address of a message, and a reviewer's written
-acknowledgement of a channel warning.
+"""Messenger addresses: contacts and senders without a number (bots, people who came in through a bot), a
+contact's addresses on each bot with their own opt-in evidence, conversations keyed by a bot address,
+suppressions keyed by a messenger address and scoped to the person or one address, the bot address of a
+message, and a reviewer's written acknowledgement of a channel warning.
 
 SQLite cannot drop a NOT NULL, so ``contacts``, ``senders`` and ``suppressions`` are rebuilt there. Other
 tables reference the first two, and with foreign keys enforced SQLite's DROP TABLE deletes (or refuses
@@ -65,6 +65,9 @@ def upgrade():
             batch_op.add_column(sa.Column("address_key", sa.String(100), nullable=True))
             batch_op.add_column(sa.Column("scope", sa.String(16), nullable=False, server_default="person"))
             batch_op.create_index(batch_op.f("ix_suppressions_address_key"), ["address_key"], unique=False)
+        # A conversation is keyed by a bot address too (a MAX user id is an int64: up to 20 characters).
+        with op.batch_alter_table("conversations") as batch_op:
+            batch_op.alter_column("phone", existing_type=sa.String(16), type_=sa.String(64), existing_nullable=False)
     op.create_index("ix_contacts_city_match", "contacts", CITY_MATCH, unique=False,
                     postgresql_include=["place_id", "city_key"])
     _open_index("uq_suppressions_open", "phone")
@@ -115,6 +118,7 @@ def downgrade():
     op.execute("DELETE FROM messages WHERE contact_id IN (SELECT id FROM contacts WHERE phone IS NULL)")
     op.execute("DELETE FROM contacts WHERE phone IS NULL")
     op.execute("DELETE FROM senders WHERE phone IS NULL")
+    op.execute("DELETE FROM conversations WHERE length(phone) > 16")
     op.drop_index("ix_contacts_city_match", table_name="contacts")
     op.drop_index("uq_suppressions_open_address", table_name="suppressions", sqlite_where=OPEN, postgresql_where=OPEN)
     op.drop_index("uq_suppressions_open", table_name="suppressions", sqlite_where=OPEN, postgresql_where=OPEN)
@@ -124,6 +128,8 @@ def downgrade():
             batch_op.drop_column("scope")
             batch_op.drop_column("address_key")
             batch_op.alter_column("phone", existing_type=sa.String(16), nullable=False)
+        with op.batch_alter_table("conversations") as batch_op:
+            batch_op.alter_column("phone", existing_type=sa.String(64), type_=sa.String(16), existing_nullable=False)
         _nullable("senders", "phone", False)
         _nullable("contacts", "phone", False)
     op.create_index("ix_contacts_city_match", "contacts", CITY_MATCH, unique=False,

@@ -197,3 +197,15 @@ def test_an_unsure_reply_in_a_bot_holds_the_person_and_the_decision_opts_them_ou
     assert all(open_reasons(key) == {"opt_out"} for key in (PHONE, "max:1001", "telegram:2002"))
     assert not conversation_of(max_bot, "1001").needs_decision
     assert db.session.get(Notification, notification.id).resolved_at is not None
+
+
+def test_a_max_user_id_of_twenty_digits_has_its_conversation_and_the_page_names_the_bot_not_a_number(
+        app, admin_browser):
+    bot = a_bot()
+    longest = "18446744073709551615"  # MAX user ids are 64-bit
+    apply(bot, [message(longest, "Здравствуйте", name="Олег")])
+    conversation = conversation_of(bot, longest)
+    assert conversation.unread == 1 and conversation.phone == longest
+    page = admin_browser.get(f"/inbox/{conversation.id}").get_data(as_text=True)
+    assert "Address on the bot" in page and f"@{bot.bot_username}" in page and "(None)" not in page
+    assert "WhatsApp profile name" not in page and "Profile name in the messenger" in page

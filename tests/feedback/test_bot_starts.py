@@ -98,6 +98,20 @@ def test_an_unknown_token_gets_a_polite_answer_once_and_no_consent(app):
     assert english.text.startswith("Sorry, we do not recognise this link")
 
 
+def test_a_code_or_token_of_an_entry_point_that_does_not_offer_this_bot_gives_no_consent(app):
+    offered, other = a_bot(), a_bot("Бот Telegram", "telegram", "shop_tg_bot")
+    entry_point = an_entry_point(offered)
+    token = entry_points.mint_token(entry_point, add_contact("+79035550199"))
+    db.session.commit()
+    feed(other, [started("4001", entry_point.code, event_id="upd.400"),
+                 started("4002", token.token, event_id="upd.401")])
+    assert count(ContactAddress) == 0 and count(EntryStart) == 0
+    assert "не узнали" in answers_to(other, "4001")[0].text and answers_to(other, "4002")
+    assert (fresh(entry_point).starts, fresh(entry_point).opt_ins) == (0, 0)
+    feed(offered, [started("4001", entry_point.code, event_id="upd.402")])  # the same code on its own bot
+    assert count(ContactAddress) == 1 and (fresh(entry_point).starts, fresh(entry_point).opt_ins) == (1, 1)
+
+
 def test_expired_or_archived_codes_and_tokens_give_no_consent_and_say_so(app):
     bot = a_bot()
     expired = an_entry_point(bot, name="Старая акция", expires_at=utcnow() + timedelta(hours=1))
