@@ -179,6 +179,21 @@ def test_a_busy_dialog_gets_no_slot_and_leaves_its_place_to_the_next_message(app
         reserve("a", "a")
 
 
+@pytest.mark.parametrize("channel", ["max", "telegram"])
+def test_a_bot_is_paced_one_message_a_second_under_its_platforms_limit_whatever_its_sender_says(app, channel):
+    from campaigns.dispatch.batch import _Run
+
+    bot = add_bot(channel, messages_per_second=1000)
+    campaign = add_campaign(sender=bot, status=CampaignStatus.SENDING)
+    campaign.messages_per_second = 1000
+    db.session.commit()
+    run = _Run(campaign, 1, 1, None)
+    assert run.limits[0] == (f"sender:{bot.id}", 29)  # MAX and Telegram: 30 a second per bot
+    bot.messages_per_second = 5
+    db.session.commit()
+    assert _Run(campaign, 1, 1, None).limits[0] == (f"sender:{bot.id}", 5)
+
+
 def test_two_campaigns_to_the_same_people_never_exceed_the_dialog_limit_at_the_sandbox(app, sandbox):
     """MAX allows 2 messages a second to one dialog; the sandbox enforces it (429) and time-stamps each message."""
     bot = add_bot("max", sandbox.url)

@@ -112,6 +112,17 @@ def run_batch(campaign_id: int, first_id: int, last_id: int, job_id: str | None 
     return run.outcome
 
 
+# A bot's platform counts requests in each second. At its full rate (30 a second) the slots, less PACING_MARGIN,
+# leave 20 ms of slack in a second, and a loaded host's jitter spends that (bench/bot_send_bench.py: a single
+# 429 in half its runs); one message a second less leaves 55 ms, and no run was refused (docs/dispatch.md).
+BOT_RATE_HEADROOM = 1
+
+
+def bot_ceiling(platform_rate: float) -> float:
+    """The most a bot sends per second: the platform's limit less ``BOT_RATE_HEADROOM``."""
+    return max(platform_rate - BOT_RATE_HEADROOM, 1)
+
+
 class _Run:
     """The state of one batch run (the job's thread only)."""
 
@@ -135,7 +146,7 @@ class _Run:
         # A bot: never over the platform's rate per bot, whatever the sender says, and each dialog at its own.
         sender_rate = sender.messages_per_second
         if bot is not None:
-            sender_rate = min(sender_rate or bot.messages_per_second, bot.messages_per_second)
+            sender_rate = min(sender_rate or bot.messages_per_second, bot_ceiling(bot.messages_per_second))
         self.dialog_rate = bot.dialog_messages_per_second if bot is not None else None
         self.sender_id = sender.id
         self.limits = [(f"sender:{sender.id}", sender_rate),
