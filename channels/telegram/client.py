@@ -9,17 +9,14 @@ decides). Telegram has no idempotency key, no templates and no delivery receipts
 
 from __future__ import annotations
 
-import asyncio
 import hmac
-import json
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
 from flask_babel import lazy_gettext as _l
 
+from channels import transport
 from channels.base import (
     Capabilities,
     Channel,
@@ -43,20 +40,7 @@ MESSAGES_PER_SECOND = 30  # Telegram's broadcast limit of one bot (its Bots FAQ:
 NO_TEMPLATES = _l("Telegram has no provider templates: a template is rendered to the bot's text and buttons.")
 
 
-def _transport_code(error: BaseException) -> str:
-    """``connection`` when the request never reached Telegram; ``timeout`` or ``disconnected`` when it may have."""
-    if isinstance(error, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError):
-        return "connection"
-    if isinstance(error, TimeoutError):
-        return "timeout"
-    return "disconnected"
-
-
-@dataclass(frozen=True)
-class _Answer:
-    status: int
-    document: Any
-
+class _Answer(transport.Answer):
     @property
     def telegram(self) -> bool:
         """Whether the body is the Bot API's own answer (``{"ok": …}``), not a proxy's page."""
@@ -90,23 +74,18 @@ class TelegramBot(Channel):
         return f"{base}/bot{self.settings.access_token}/{method}"
 
     async def _request(self, method: str, body: Any = None) -> _Answer:
-        """One call; raises aiohttp's and asyncio's errors for the transport, answers anything else."""
-        timeout = aiohttp.ClientTimeout(total=self.settings.timeout_seconds)
-        async with self.session.post(self._url(method), json=body if body is not None else {},
-                                     timeout=timeout) as response:
-            raw = await response.read()
-            try:
-                document = json.loads(raw) if raw else None
-            except ValueError:
-                document = None
-            return _Answer(response.status, document)
+        """One call; raises :data:`channels.transport.ERRORS` for the transport, answers anything else. Telegram
+        says when to retry in the body, not in Retry-After (:func:`.errors.decide` reads it)."""
+        return await transport.fetch(self.session, "POST", self._url(method),
+                                     timeout_seconds=self.settings.timeout_seconds,
+                                     body=body if body is not None else {}, answer=_Answer)
 
     async def _call(self, method: str, body: Any = None) -> Any:
         """A call other than a send: its ``result``, else :class:`ChannelError` with the table's sentence."""
         try:
             answer = await self._request(method, body)
-        except (TimeoutError, aiohttp.ClientError) as error:
-            code = _transport_code(error)
+        except transport.ERRORS as error:
+            code = transport.code_of(error)
             raise ChannelError(errors.call_sentence(code), code, retryable=True) from None
         if answer.ok and "result" in answer.document:
             return answer.document["result"]
@@ -121,13 +100,7 @@ class TelegramBot(Channel):
 
     async def send(self, messages: Sequence[Outbound]) -> list[SendResult]:
         """Send the batch concurrently (at most ``max_in_flight`` at once); one result per message, in order."""
-        gate = asyncio.Semaphore(self.max_in_flight)
-
-        async def one(message: Outbound) -> SendResult:
-            async with gate:
-                return await self._send_one(message)
-
-        return list(await asyncio.gather(*(one(message) for message in messages)))
+        return await transport.each(messages, self._send_one, self.max_in_flight)
 
     async def _send_one(self, message: Outbound) -> SendResult:
         try:
@@ -138,8 +111,8 @@ class TelegramBot(Channel):
             return self._result(message, errors.refusal(error.code), str(error))
         try:
             answer = await self._request("sendMessage", body)
-        except (TimeoutError, aiohttp.ClientError) as error:
-            code = _transport_code(error)
+        except transport.ERRORS as error:
+            code = transport.code_of(error)
             return self._result(message, errors.transport(code), repr(error), uncertain=code != "connection")
         if answer.ok:
             ids = _accepted_ids(answer.document)
@@ -159,9 +132,7 @@ class TelegramBot(Channel):
 
     @staticmethod
     def _result(message: Outbound, decision: errors.Decision, detail: str = "", uncertain: bool = False) -> SendResult:
-        return SendResult(message.key, decision.kind, code=decision.code, sentence=decision.sentence,
-                          retry_after=decision.retry_after, scope=decision.scope, meaning=decision.meaning,
-                          uncertain=uncertain, detail=detail)
+        return decision.result(message.key, detail, uncertain=uncertain)
 
     # --- the bot ----------------------------------------------------------------------------------------
 
