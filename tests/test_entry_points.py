@@ -18,8 +18,9 @@ from campaigns.entry_point_models import EntryPoint, EntryPointSender, EntryToke
 from campaigns.entry_points import Changes, EntryPointError
 from dbtypes import utcnow
 from extensions import db
+from tests.bot_world import a_bot
 from tests.campaign_world import add_contact
-from tests.entry_world import a_bot, a_whatsapp, an_entry_point, fresh
+from tests.entry_world import a_whatsapp, an_entry_point, fresh
 from tests.helpers import csrf_token, isolated_client, post_form, signed_in_client
 
 CODE = re.compile(r"^[abcdefghjkmnpqrstuvwxyz23456789]{8}$")
