@@ -37,6 +37,12 @@ def code_of(error: BaseException) -> str:
     return "disconnected"
 
 
+def header(headers: Mapping[str, str], name: str) -> str | None:
+    """The value of the header ``name`` in ``headers``, whatever the case of either; None when absent."""
+    wanted = name.lower()
+    return next((value for key, value in headers.items() if key.lower() == wanted), None)
+
+
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
     """Seconds from a ``Retry-After`` header: delta-seconds or an HTTP date; None when absent or unreadable."""
     if not value:

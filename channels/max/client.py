@@ -15,9 +15,8 @@ to text and buttons before it gets here, and an accepted message stays "sent".
 
 from __future__ import annotations
 
-import hmac
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -25,7 +24,6 @@ from flask_babel import lazy_gettext as _l
 from channels import transport
 from channels.base import (
     Capabilities,
-    Channel,
     ChannelError,
     Event,
     MessageKind,
@@ -33,9 +31,8 @@ from channels.base import (
     Outbound,
     ResultKind,
     SendResult,
-    TemplateState,
-    TemplateSubmission,
 )
+from channels.bots import Bot
 from channels.max import errors, payloads, webhooks
 
 log = logging.getLogger(__name__)
@@ -70,7 +67,7 @@ def _mid(document: Any) -> str | None:
     return mid if isinstance(mid, str) and mid else None
 
 
-class MaxBot(Channel):
+class MaxBot(Bot):
     """A bot on the MAX Bot API (or any server that speaks its format: the sandbox)."""
 
     name = "max"
@@ -84,7 +81,8 @@ class MaxBot(Channel):
         provider_templates=False,
         delivery_receipts=False,
     )
-    max_in_flight = 100
+    secret_header = SECRET_HEADER
+    no_templates = NO_TEMPLATES
 
     # --- HTTP -------------------------------------------------------------------------------------------
 
@@ -116,11 +114,6 @@ class MaxBot(Channel):
 
     # --- sends ------------------------------------------------------------------------------------------
 
-    async def send(self, messages: Sequence[Outbound]) -> list[SendResult]:
-        """Send the batch concurrently (at most ``max_in_flight`` at once); one result per message, in order.
-        The rate limits (30 a second per bot, 2 a second per dialog) are the dispatcher's to keep."""
-        return await transport.each(messages, self._send_one, self.max_in_flight)
-
     async def _send_one(self, message: Outbound) -> SendResult:
         try:
             params = payloads.recipient(message.to)
@@ -150,16 +143,7 @@ class MaxBot(Channel):
     def _result(message: Outbound, decision: errors.Decision, detail: str = "") -> SendResult:
         return decision.result(message.key, detail, uncertain=decision.may_have_gone)
 
-    # --- templates, the bot, the subscription -----------------------------------------------------------
-
-    async def submit_template(self, template: TemplateSubmission) -> TemplateState:
-        raise ChannelError(NO_TEMPLATES, "no_templates")
-
-    async def edit_template(self, provider_id: str, template: TemplateSubmission) -> TemplateState:
-        raise ChannelError(NO_TEMPLATES, "no_templates")
-
-    async def template_states(self, name: str | None = None) -> list[TemplateState]:
-        raise ChannelError(NO_TEMPLATES, "no_templates")
+    # --- the bot and its subscription ------------------------------------------------------------------
 
     async def number_info(self) -> NumberInfo:
         """The bot's record (``GET /me``): its username in place of a number, its name, MAX's 30 a second. MAX has
@@ -185,18 +169,9 @@ class MaxBot(Channel):
 
     # --- webhooks ---------------------------------------------------------------------------------------
 
-    def handshake(self, params: Mapping[str, str]) -> str | None:
-        """MAX makes no subscription check."""
-        return None
-
-    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> bool:
-        """Whether ``X-Max-Bot-Api-Secret`` (any case) is the sender's secret (constant time); no secret: never."""
-        expected = self.settings.app_secret
-        wanted = SECRET_HEADER.lower()
-        given = next((value for name, value in headers.items() if name.lower() == wanted), None)
-        if not expected or not given:
-            return False
-        return hmac.compare_digest(given.strip().encode(), expected.encode())
+    def _echoed(self, value: str) -> str:
+        # A proxy may leave white space around the value; MAX's secrets have none ([A-Za-z0-9_-]{5,256}).
+        return value.strip()
 
     def parse_webhook(self, body: bytes) -> list[Event]:
         """The events of one update (see :mod:`.webhooks`); raises WebhookError when it is malformed."""

@@ -9,9 +9,7 @@ decides). Telegram has no idempotency key, no templates and no delivery receipts
 
 from __future__ import annotations
 
-import hmac
 import logging
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -19,7 +17,6 @@ from flask_babel import lazy_gettext as _l
 from channels import transport
 from channels.base import (
     Capabilities,
-    Channel,
     ChannelError,
     Event,
     MessageKind,
@@ -27,9 +24,8 @@ from channels.base import (
     Outbound,
     ResultKind,
     SendResult,
-    TemplateState,
-    TemplateSubmission,
 )
+from channels.bots import Bot
 from channels.telegram import errors, payloads, webhooks
 
 log = logging.getLogger(__name__)
@@ -51,7 +47,7 @@ class _Answer(transport.Answer):
         return 200 <= self.status < 300 and self.telegram and self.document["ok"] is True
 
 
-class TelegramBot(Channel):
+class TelegramBot(Bot):
     """A bot on the Telegram Bot API (or any server that speaks its format, such as the sandbox)."""
 
     name = "telegram"
@@ -65,7 +61,8 @@ class TelegramBot(Channel):
         provider_templates=False,
         delivery_receipts=False,
     )
-    max_in_flight = 100
+    secret_header = SECRET_HEADER
+    no_templates = NO_TEMPLATES
 
     # --- HTTP -------------------------------------------------------------------------------------------
 
@@ -97,10 +94,6 @@ class TelegramBot(Channel):
         raise ChannelError(decision.sentence, decision.code, retryable=decision.retryable)
 
     # --- sends ------------------------------------------------------------------------------------------
-
-    async def send(self, messages: Sequence[Outbound]) -> list[SendResult]:
-        """Send the batch concurrently (at most ``max_in_flight`` at once); one result per message, in order."""
-        return await transport.each(messages, self._send_one, self.max_in_flight)
 
     async def _send_one(self, message: Outbound) -> SendResult:
         try:
@@ -152,30 +145,7 @@ class TelegramBot(Channel):
             raise ChannelError(errors.call_sentence("malformed_response"), "malformed_response", retryable=True)
         log.info("event=webhook_subscribed channel=%s url=%s", self.name, url)
 
-    async def submit_template(self, template: TemplateSubmission) -> TemplateState:
-        raise ChannelError(NO_TEMPLATES, "no_templates")
-
-    async def edit_template(self, provider_id: str, template: TemplateSubmission) -> TemplateState:
-        raise ChannelError(NO_TEMPLATES, "no_templates")
-
-    async def template_states(self, name: str | None = None) -> list[TemplateState]:
-        raise ChannelError(NO_TEMPLATES, "no_templates")
-
     # --- webhooks ---------------------------------------------------------------------------------------
-
-    def handshake(self, params: Mapping[str, str]) -> str | None:
-        """Telegram makes no subscription check: the webhook is set by ``setWebhook``."""
-        return None
-
-    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> bool:
-        """Whether ``X-Telegram-Bot-Api-Secret-Token`` (any case) is this bot's secret (constant time); a bot
-        without a secret accepts nothing."""
-        expected = self.settings.app_secret
-        wanted = SECRET_HEADER.lower()
-        given = next((value for name, value in headers.items() if name.lower() == wanted), None)
-        if not expected or not given:
-            return False
-        return hmac.compare_digest(given.encode(), expected.encode())
 
     def parse_webhook(self, body: bytes) -> list[Event]:
         """The events of one update (see :mod:`.webhooks`); raises WebhookError when it is malformed."""

@@ -215,9 +215,7 @@ class WhatsAppCloud(Channel):
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> bool:
         """Whether ``X-Hub-Signature-256`` (any case) is the HMAC of the raw body with the app secret."""
-        wanted = signatures.HEADER.lower()
-        header = next((value for name, value in headers.items() if name.lower() == wanted), None)
-        return signatures.verify(self.settings.app_secret, body, header)
+        return signatures.verify(self.settings.app_secret, body, transport.header(headers, signatures.HEADER))
 
     def parse_webhook(self, body: bytes) -> list[Event]:
         """The events of one callback (see :mod:`.webhooks`); raises WebhookError when it is malformed."""
