@@ -19,6 +19,8 @@ from typing import Any, TypeVar
 
 import aiohttp
 
+from channels.base import ChannelError
+
 # What a request raises when the network, not the provider, failed it.
 ERRORS = (TimeoutError, aiohttp.ClientError)
 
@@ -86,6 +88,20 @@ async def fetch(session: aiohttp.ClientSession, method: str, url: str, *, timeou
         except ValueError:
             document = None
         return answer(response.status, parse_retry_after(response.headers.get("Retry-After")), document)
+
+
+def call_failed(code: str, calls: Mapping[str, Any]) -> ChannelError:
+    """A call other than a send failed in the transport (``code``, worded from the channel's ``calls``) or
+    its answer could not be read (``malformed_response``): trying again later may help."""
+    return ChannelError(calls[code], code, retryable=True)
+
+
+async def called(request: Awaitable[A], calls: Mapping[str, Any]) -> A:
+    """The answer to a call other than a send; a failure of the transport raised as :func:`call_failed`."""
+    try:
+        return await request
+    except ERRORS as error:
+        raise call_failed(code_of(error), calls) from None
 
 
 async def each(items: Iterable[T], one: Callable[[T], Awaitable[R]], limit: int) -> list[R]:

@@ -98,15 +98,11 @@ class MaxBot(Bot):
 
     async def _call(self, method: str, path: str, **options: Any) -> dict[str, Any]:
         """A call other than a send: its JSON on success, else :class:`ChannelError` with the table's sentence."""
-        try:
-            answer = await self._request(method, path, **options)
-        except transport.ERRORS as error:
-            code = transport.code_of(error)
-            raise ChannelError(errors.CALLS[code], code, retryable=True) from None
+        answer = await transport.called(self._request(method, path, **options), errors.CALLS)
         if answer.ok and isinstance(answer.document, dict):
             return answer.document
         if answer.ok:
-            raise ChannelError(errors.CALLS["malformed_response"], "malformed_response", retryable=True)
+            raise transport.call_failed("malformed_response", errors.CALLS)
         decision = errors.decide(answer.code, answer.status, answer.retry_after)
         log.warning("event=channel_call_refused channel=%s method=%s path=%s status=%s code=%s detail=%r", self.name,
                     method, path, answer.status, decision.code, answer.text)
@@ -151,7 +147,7 @@ class MaxBot(Bot):
         document = await self._call("GET", "me")
         username = document.get("username")
         if not isinstance(username, str) or not username:
-            raise ChannelError(errors.CALLS["malformed_response"], "malformed_response", retryable=True)
+            raise transport.call_failed("malformed_response", errors.CALLS)
         name = document.get("first_name") or document.get("name") or ""
         return NumberInfo(display_phone_number=username, quality="UNKNOWN", tier=None,
                           messages_per_second=MESSAGES_PER_SECOND, verified_name=str(name))

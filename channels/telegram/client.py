@@ -79,15 +79,11 @@ class TelegramBot(Bot):
 
     async def _call(self, method: str, body: Any = None) -> Any:
         """A call other than a send: its ``result``, else :class:`ChannelError` with the table's sentence."""
-        try:
-            answer = await self._request(method, body)
-        except transport.ERRORS as error:
-            code = transport.code_of(error)
-            raise ChannelError(errors.call_sentence(code), code, retryable=True) from None
+        answer = await transport.called(self._request(method, body), errors.CALLS)
         if answer.ok and "result" in answer.document:
             return answer.document["result"]
         if 200 <= answer.status < 300:
-            raise ChannelError(errors.call_sentence("malformed_response"), "malformed_response", retryable=True)
+            raise transport.call_failed("malformed_response", errors.CALLS)
         decision = errors.decide(answer.status, answer.document)
         log.warning("event=channel_call_refused channel=%s method=%s status=%s code=%s detail=%r", self.name, method,
                     answer.status, decision.code, errors.description_of(answer.document))
@@ -133,7 +129,7 @@ class TelegramBot(Bot):
         """The bot's record (``getMe``): its username where a number's display would be, its name."""
         result = await self._call("getMe")
         if not isinstance(result, dict) or not result.get("username"):
-            raise ChannelError(errors.call_sentence("malformed_response"), "malformed_response", retryable=True)
+            raise transport.call_failed("malformed_response", errors.CALLS)
         return NumberInfo(display_phone_number=str(result["username"]), quality="UNKNOWN", tier=None,
                           messages_per_second=MESSAGES_PER_SECOND, verified_name=str(result.get("first_name") or ""))
 
@@ -142,7 +138,7 @@ class TelegramBot(Bot):
         ``secret`` in ``X-Telegram-Bot-Api-Secret-Token``."""
         result = await self._call("setWebhook", payloads.webhook(url, secret))
         if result is not True:
-            raise ChannelError(errors.call_sentence("malformed_response"), "malformed_response", retryable=True)
+            raise transport.call_failed("malformed_response", errors.CALLS)
         log.info("event=webhook_subscribed channel=%s url=%s", self.name, url)
 
     # --- webhooks ---------------------------------------------------------------------------------------

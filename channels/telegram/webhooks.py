@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from channels.base import BotStarted, BotStopped, Event, InboundMessage, WebhookError
-from channels.fields import decoded, object_of
+from channels.fields import decoded, object_of, unix_seconds
 
 # /start, /start@some_bot, then an optional payload (Telegram's deep-link parameter: up to 64 of A–Z a–z 0–9 _ -,
 # but the payload is taken as it comes: an unknown token is the platform's to answer politely).
@@ -41,14 +41,6 @@ def _id(container: dict[str, Any], name: str, where: str) -> str:
     if isinstance(value, bool) or not isinstance(value, int | str) or value == "":
         raise WebhookError(f"{where}.{name} is missing or not an id")
     return str(value)
-
-
-def _moment(container: dict[str, Any], where: str) -> datetime:
-    value = container.get("date")
-    try:
-        return datetime.fromtimestamp(int(value), UTC)
-    except (TypeError, ValueError, OverflowError, OSError):
-        raise WebhookError(f"{where}.date should be unix seconds, not {value!r}") from None
 
 
 def _person(value: Any) -> tuple[str, str | None, str | None]:
@@ -70,7 +62,7 @@ def _message(update_id: str, message: Any, where: str) -> Event:
     message = object_of(message, where)
     chat = _chat(message, where)
     message_id = _id(message, "message_id", where)
-    at = _moment(message, where)
+    at = unix_seconds(message, "date", where)
     name, user, language = _person(message.get("from") or message.get("chat"))
     text = message.get("text")
     started = _START.match(text) if isinstance(text, str) else None
@@ -115,7 +107,7 @@ def _callback(update_id: str, query: Any, where: str, received: datetime) -> Eve
 def _membership(update_id: str, change: Any, where: str) -> Event | None:
     change = object_of(change, where)
     chat = _chat(change, where)
-    at = _moment(change, where)
+    at = unix_seconds(change, "date", where)
     old = object_of(change.get("old_chat_member"), f"{where}.old_chat_member").get("status")
     new = object_of(change.get("new_chat_member"), f"{where}.new_chat_member").get("status")
     if new in STOPPED_STATUSES and old not in STOPPED_STATUSES:

@@ -77,15 +77,11 @@ class WhatsAppCloud(Channel):
     async def _call(self, method: str, url: str, refused: Any = None, **options: Any) -> dict[str, Any]:
         """A call other than a send: its JSON on success, else :class:`ChannelError` with the table's sentence
         (or ``refused``, if given, for a permanent refusal that is not about the sender's token or rights)."""
-        try:
-            answer = await self._request(method, url, **options)
-        except transport.ERRORS as error:
-            code = transport.code_of(error)
-            raise ChannelError(errors.CALLS[code], code, retryable=True) from None
+        answer = await transport.called(self._request(method, url, **options), errors.CALLS)
         if answer.ok and isinstance(answer.document, dict):
             return answer.document
         if answer.ok:
-            raise ChannelError(errors.CALLS["malformed_response"], "malformed_response", retryable=True)
+            raise transport.call_failed("malformed_response", errors.CALLS)
         decision = errors.decide(responses.error_code(answer.document), answer.status, answer.retry_after)
         log.warning("event=channel_call_refused channel=%s method=%s status=%s code=%s detail=%r", self.name,
                     method, answer.status, decision.code, responses.error_text(answer.document))
@@ -156,7 +152,7 @@ class WhatsAppCloud(Channel):
             body["category"] = category.upper()
         document = await self._call("POST", self._url(provider_id), body=body, refused=EDIT_REFUSED)
         if document.get("success") is not True:
-            raise ChannelError(errors.CALLS["malformed_response"], "malformed_response", retryable=True)
+            raise transport.call_failed("malformed_response", errors.CALLS)
         log.info("event=template_edited channel=%s template=%s provider_id=%s", self.name, template.name, provider_id)
         found = await self._state(provider_id, template.name)
         return found or TemplateState(provider_id, template.name, template.language, "pending", category)
@@ -188,7 +184,7 @@ class WhatsAppCloud(Channel):
             document = await self._call("GET", url, params={**params, **({"after": after} if after else {})})
             data = document.get("data")
             if not isinstance(data, list):
-                raise ChannelError(errors.CALLS["malformed_response"], "malformed_response", retryable=True)
+                raise transport.call_failed("malformed_response", errors.CALLS)
             # Meta's ``name`` filter also matches longer names: keep only the template of exactly that name.
             states.extend(responses.template_state(record) for record in data
                           if isinstance(record, dict) and (not name or record.get("name") == name))

@@ -13,7 +13,7 @@ someone blocked the number or reported it as spam, which the Cloud API never sen
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from channels.base import (
@@ -28,7 +28,7 @@ from channels.base import (
     TemplateStatusChange,
     WebhookError,
 )
-from channels.fields import decoded, object_of
+from channels.fields import decoded, object_of, unix_seconds
 from channels.whatsapp_cloud.responses import reason
 
 OBJECT = "whatsapp_business_account"
@@ -56,11 +56,7 @@ def _optional(container: dict[str, Any], name: str) -> str | None:
 
 
 def _moment(container: dict[str, Any], where: str) -> datetime:
-    value = container.get("timestamp")
-    try:
-        return datetime.fromtimestamp(int(value), UTC)
-    except (TypeError, ValueError, OverflowError, OSError):
-        raise WebhookError(f"{where}.timestamp should be unix seconds, not {value!r}") from None
+    return unix_seconds(container, "timestamp", where)
 
 
 def _status(item: Any, where: str) -> StatusEvent | None:
