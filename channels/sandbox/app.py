@@ -28,7 +28,7 @@ from channels.sandbox import (
     webhooks,
 )
 from channels.sandbox.callbacks import Callbacks
-from channels.sandbox.chain import JSON, respond
+from channels.sandbox.chain import JSON, body_of, control, respond, with_body
 from channels.sandbox.errors import GraphError
 from channels.sandbox.ledger import Message
 from channels.sandbox.recipients import Simulation
@@ -225,37 +225,6 @@ async def unknown_path(request: web.BaseRequest) -> web.Response:
 
 
 # --- the control API --------------------------------------------------------------------------------
-
-def control(sandbox: Sandbox, handler: Callable[[web.BaseRequest, Sandbox], Awaitable[Any]]
-            ) -> Callable[[web.BaseRequest], Awaitable[web.Response]]:
-    """Wrap a control handler: its result as JSON; a refused setting is a 400 with the reason."""
-
-    async def wrapped(request: web.BaseRequest) -> web.Response:
-        try:
-            return respond(await handler(request, sandbox))
-        except (SettingsError, GraphError, ValueError) as error:
-            return respond({"error": getattr(error, "details", "") or str(error)}, status=400)
-
-    return wrapped
-
-
-async def body_of(request: web.BaseRequest) -> Any:
-    raw = await request.read()
-    return json.loads(raw) if raw.strip() else {}
-
-
-def with_body(handler: Callable[[web.BaseRequest, Sandbox, dict[str, Any]], Awaitable[Any]]
-              ) -> Callable[[web.BaseRequest, Sandbox], Awaitable[Any]]:
-    """A control handler that takes the request's JSON object (an empty body: ``{}``)."""
-
-    async def wrapped(request: web.BaseRequest, sandbox: Sandbox) -> Any:
-        body = await body_of(request)
-        if not isinstance(body, dict):
-            raise SettingsError("the body must be a JSON object")
-        return await handler(request, sandbox, body)
-
-    return wrapped
-
 
 def _public_settings(settings: Settings) -> dict[str, Any]:
     return {**settings.to_json(), "token": "***", "app_secret": "***"}

@@ -7,6 +7,9 @@ that differ: how it knows the caller, what its error answers are and how a fault
 The arrival is taken before the latency: the ledger's request times, and ``request["arrived"]``
 (monotonic, for the handlers' rate windows), are arrivals, what a provider's rate limit counts (a busy
 loop's late wake-ups after the sleep would bunch them where the client never did).
+
+The control API's handlers (``/_sandbox/…``) are wrapped by :func:`control`: their result as JSON, a
+refusal a 400 with the reason.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from aiohttp import web
 
 from channels.sandbox import faults
 from channels.sandbox.errors import GraphError
+from channels.sandbox.settings import SettingsError
 
 if TYPE_CHECKING:
     from channels.sandbox.app import Sandbox
@@ -82,5 +86,38 @@ def chained(sandbox: Sandbox, dialect: Dialect, handler: Handler) -> Wrapped:
             state.ledger.event("timeouts")
             await asyncio.sleep(settings.timeout_hold_s)
         return response
+
+    return wrapped
+
+
+# --- the control API (/_sandbox/…) -----------------------------------------------------------------
+
+def control(sandbox: Sandbox, handler: Callable[[web.BaseRequest, Sandbox], Awaitable[Any]]
+            ) -> Callable[[web.BaseRequest], Awaitable[web.Response]]:
+    """Wrap a control handler: its result as JSON; a refused setting is a 400 with the reason."""
+
+    async def wrapped(request: web.BaseRequest) -> web.Response:
+        try:
+            return respond(await handler(request, sandbox))
+        except (SettingsError, GraphError, ValueError) as error:
+            return respond({"error": getattr(error, "details", "") or str(error)}, status=400)
+
+    return wrapped
+
+
+async def body_of(request: web.BaseRequest) -> Any:
+    raw = await request.read()
+    return json.loads(raw) if raw.strip() else {}
+
+
+def with_body(handler: Callable[[web.BaseRequest, Sandbox, dict[str, Any]], Awaitable[Any]]
+              ) -> Callable[[web.BaseRequest, Sandbox], Awaitable[Any]]:
+    """A control handler that takes the request's JSON object (an empty body: ``{}``)."""
+
+    async def wrapped(request: web.BaseRequest, sandbox: Sandbox) -> Any:
+        body = await body_of(request)
+        if not isinstance(body, dict):
+            raise SettingsError("the body must be a JSON object")
+        return await handler(request, sandbox, body)
 
     return wrapped

@@ -230,19 +230,13 @@ def post_update(sandbox: Sandbox, bot: Bot, update: dict[str, Any]) -> bool:
 
 def control(sandbox: Sandbox, handler: Callable[[web.BaseRequest, Sandbox], Awaitable[Any]]
             ) -> Callable[[web.BaseRequest], Awaitable[web.Response]]:
-    """Wrap a control handler: its result as JSON; a refusal is a 400 with the reason."""
+    """Wrap a control handler (:func:`.chain.control`); it finds the body, a JSON object, in ``request["body"]``."""
 
-    async def wrapped(request: web.BaseRequest) -> web.Response:
-        try:
-            raw = await request.read()
-            request["body"] = json.loads(raw) if raw.strip() else {}
-            if not isinstance(request["body"], dict):
-                raise SettingsError("the body must be a JSON object")
-            return respond(await handler(request, sandbox))
-        except (SettingsError, ValueError) as error:
-            return respond({"error": str(error)}, status=400)
+    async def with_request_body(request: web.BaseRequest, sandbox: Sandbox, body: dict[str, Any]) -> Any:
+        request["body"] = body
+        return await handler(request, sandbox)
 
-    return wrapped
+    return chain.control(sandbox, chain.with_body(with_request_body))
 
 
 def _user_id(value: Any) -> int:
