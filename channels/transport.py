@@ -2,9 +2,10 @@
 
 :func:`fetch` sends one request on the shared session and answers an :class:`Answer` (status,
 Retry-After, the body decoded as JSON) for anything the server says; what the network does is raised
-as one of :data:`ERRORS`, which :func:`code_of` names with the transport's own codes. Each channel
+as one of :data:`ERRORS`, which :func:`code_of` names with the transport's own codes (a call other
+than a send raises them as :class:`ChannelError`: :func:`called`, :func:`call_failed`). Each channel
 reads its provider's fields off the answer and decides with its own table; :func:`each` runs a
-batch's requests concurrently, a bounded number at once.
+batch's requests concurrently, a bounded number at once; :func:`header` finds a header in any case.
 """
 
 from __future__ import annotations
