@@ -14,12 +14,13 @@ from types import ModuleType
 from typing import Any
 
 from channels.base import MessageKind
+from channels.decisions import Decision
 from channels.max import errors as max_errors
 from channels.sentences import unknown_code
 from channels.telegram import errors as telegram_errors
 from channels.whatsapp_cloud import errors as whatsapp_errors
 
-Decision = whatsapp_errors.Decision
+__all__ = ["Decision", "call_sentence_for", "decision_for", "sentence_for"]
 
 # Channel name → its code table (the sandbox speaks the Cloud API's codes; a MAX or Telegram sender on the sandbox,
 # its own channel's).

@@ -17,6 +17,14 @@ _ids = counter(5_000_001)
 _names = counter(1)
 
 
+def a_bot(name: str = "Бот MAX", channel: str = "max", username: str = "shop_bot") -> Sender:
+    """A committed bot sender on ``channel`` with no connection details (for what needs only the row)."""
+    bot = Sender(name=name, phone=None, channel=channel, bot_username=username)
+    db.session.add(bot)
+    db.session.commit()
+    return bot
+
+
 def add_bot(channel: str = "max", base_url: str = "http://127.0.0.1:9", *, token: str | None = None,
             messages_per_second: int = 30) -> Sender:
     """A committed bot sender on ``channel`` (no number), with the sandbox's token for that channel by default."""

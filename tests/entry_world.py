@@ -19,13 +19,6 @@ from extensions import db
 _ids = counter(1)
 
 
-def a_bot(name: str = "Бот MAX", channel: str = "max", username: str = "shop_bot") -> Sender:
-    bot = Sender(name=name, phone=None, channel=channel, bot_username=username)
-    db.session.add(bot)
-    db.session.commit()
-    return bot
-
-
 def a_whatsapp(name: str = "Магазин WhatsApp", phone: str = "+74951110000") -> Sender:
     sender = Sender(name=name, phone=phone, tier="TIER_UNLIMITED", channel="sandbox")
     db.session.add(sender)

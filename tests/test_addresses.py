@@ -14,16 +14,10 @@ from campaigns.models import Sender
 from compliance import suppression
 from compliance.models import Suppression, SuppressionReason, SuppressionScope
 from extensions import db
+from tests.bot_world import a_bot
 
 AT = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 MAX = AddressChannel.MAX
-
-
-def a_bot(name: str = "Бот MAX", channel: str = "max") -> Sender:
-    bot = Sender(name=name, phone=None, channel=channel, bot_username=name.replace(" ", "_"))
-    db.session.add(bot)
-    db.session.commit()
-    return bot
 
 
 def start(bot: Sender, address: str = "1001", *, at: datetime = AT, event: str = "ev.1", **extra):

@@ -18,8 +18,9 @@ from campaigns.entry_point_models import EntryPoint, EntryPointSender, EntryToke
 from campaigns.entry_points import Changes, EntryPointError
 from dbtypes import utcnow
 from extensions import db
+from tests.bot_world import a_bot
 from tests.campaign_world import add_contact
-from tests.entry_world import a_bot, a_whatsapp, an_entry_point, fresh
+from tests.entry_world import a_whatsapp, an_entry_point, fresh
 from tests.helpers import csrf_token, isolated_client, post_form, signed_in_client
 
 CODE = re.compile(r"^[abcdefghjkmnpqrstuvwxyz23456789]{8}$")
@@ -138,6 +139,25 @@ def test_the_subscribe_page_needs_no_login_and_speaks_both_languages(app):
     russian = visitor.get(f"/subscribe/{entry_point.code}", headers={"Accept-Language": "ru"})
     assert "Подписка на Кофейня «Зерно»" in russian.get_data(as_text=True)
     assert "Открыть в MAX" in russian.get_data(as_text=True)
+
+
+def test_the_subscribe_page_shows_a_signed_in_marketer_none_of_the_app(app, make_user):
+    entry_point, senders = three_ways(app)
+    senders["whatsapp"].verified_name = "Кофейня «Зерно»"
+    db.session.commit()
+    marketer = make_user("marketer")
+    browser = signed_in_client(app, marketer.email)
+    with browser.session_transaction() as session:  # a flash waiting for the marketer's next page of the app
+        session["_flashes"] = [("info", "Saved for the app")]
+    html = browser.get(f"/subscribe/{entry_point.code}", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "<title>Subscribe to Кофейня «Зерно»</title>" in html
+    assert '<meta name="robots" content="noindex">' in html and 'class="subscribe"' in html
+    assert '<span class="brand">Кофейня «Зерно»</span>' in html and 'lang="ru">RU</button>' in html
+    for app_only in ("<nav>", "Sign out", marketer.email, "Saved for the app", "/contacts", "Vestnik"):
+        assert app_only not in html, app_only
+    # The flash is still there for the app's own next page, which shows the navigation.
+    home = browser.get("/", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "Saved for the app" in home and "<nav>" in home and "Sign out" in home
 
 
 def test_the_page_title_is_the_entry_points_name_when_the_business_has_none(app):

@@ -7,19 +7,12 @@ from datetime import timedelta
 
 from audience import addresses
 from audience.models import Contact
-from campaigns.models import Sender
 from compliance import suppression
 from compliance.models import SuppressionReason
 from dbtypes import utcnow
 from extensions import db
+from tests.bot_world import a_bot
 from tests.test_materialise import add_campaign, add_contact, rows_of, run
-
-
-def a_bot() -> Sender:
-    bot = Sender(name="Бот MAX", phone=None, channel="max", bot_username="shop_bot")
-    db.session.add(bot)
-    db.session.flush()
-    return bot
 
 
 def test_whatsapp_skips_contacts_without_a_number_and_people_who_opted_out_in_a_bot(app):

@@ -15,20 +15,15 @@ to text and buttons before it gets here, and an accepted message stays "sent".
 
 from __future__ import annotations
 
-import asyncio
-import hmac
-import json
 import logging
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
-import aiohttp
 from flask_babel import lazy_gettext as _l
 
+from channels import transport
 from channels.base import (
     Capabilities,
-    Channel,
     ChannelError,
     Event,
     MessageKind,
@@ -36,9 +31,8 @@ from channels.base import (
     Outbound,
     ResultKind,
     SendResult,
-    TemplateState,
-    TemplateSubmission,
 )
+from channels.bots import Bot
 from channels.max import errors, payloads, webhooks
 
 log = logging.getLogger(__name__)
@@ -47,30 +41,12 @@ BASE_URL = "https://platform-api2.max.ru"
 SECRET_HEADER = "X-Max-Bot-Api-Secret"
 MESSAGES_PER_SECOND = 30  # per bot (MAX: 30 requests a second)
 DIALOG_MESSAGES_PER_SECOND = 2  # to one dialog
-# Transport codes after which MAX may have accepted the send although no id came back (the request left).
-MAY_HAVE_GONE = frozenset({"timeout", "disconnected", "malformed_response"})
 NO_TEMPLATES = _l("MAX has no provider-approved templates: a template is rendered to the bot's text and buttons "
                   "and needs no approval at MAX.")
 
 
-def _transport_code(error: BaseException) -> str:
-    """``connection`` when the request never reached MAX, ``timeout`` or ``disconnected`` when it may have."""
-    if isinstance(error, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError):
-        return "connection"
-    if isinstance(error, TimeoutError):
-        return "timeout"
-    return "disconnected"
-
-
-@dataclass(frozen=True)
-class _Answer:
-    status: int
-    retry_after: float | None
-    document: Any
-
-    @property
-    def ok(self) -> bool:
-        return 200 <= self.status < 300
+class _Answer(transport.Answer):
+    """MAX's error answer is ``{"code": …, "message": …}``."""
 
     @property
     def code(self) -> str | None:
@@ -91,7 +67,7 @@ def _mid(document: Any) -> str | None:
     return mid if isinstance(mid, str) and mid else None
 
 
-class MaxBot(Channel):
+class MaxBot(Bot):
     """A bot on the MAX Bot API (or any server that speaks its format: the sandbox)."""
 
     name = "max"
@@ -105,7 +81,8 @@ class MaxBot(Channel):
         provider_templates=False,
         delivery_receipts=False,
     )
-    max_in_flight = 100
+    secret_header = SECRET_HEADER
+    no_templates = NO_TEMPLATES
 
     # --- HTTP -------------------------------------------------------------------------------------------
 
@@ -114,46 +91,24 @@ class MaxBot(Channel):
 
     async def _request(self, method: str, path: str, *, body: Any = None,
                        params: Mapping[str, str] | None = None) -> _Answer:
-        """One request; raises aiohttp's and asyncio's errors for the transport, answers anything else."""
-        timeout = aiohttp.ClientTimeout(total=self.settings.timeout_seconds)
-        headers = {"Authorization": self.settings.access_token}
-        async with self.session.request(method, self._url(path), json=body, params=params, headers=headers,
-                                        timeout=timeout) as response:
-            raw = await response.read()
-            try:
-                document = json.loads(raw) if raw else None
-            except ValueError:
-                document = None
-            return _Answer(response.status, errors.parse_retry_after(response.headers.get("Retry-After")), document)
+        """One request; raises :data:`channels.transport.ERRORS` for the transport, answers anything else."""
+        return await transport.fetch(self.session, method, self._url(path),
+                                     timeout_seconds=self.settings.timeout_seconds, body=body, params=params,
+                                     headers={"Authorization": self.settings.access_token}, answer=_Answer)
 
     async def _call(self, method: str, path: str, **options: Any) -> dict[str, Any]:
         """A call other than a send: its JSON on success, else :class:`ChannelError` with the table's sentence."""
-        try:
-            answer = await self._request(method, path, **options)
-        except (TimeoutError, aiohttp.ClientError) as error:
-            code = _transport_code(error)
-            raise ChannelError(errors.CALLS[code], code, retryable=True) from None
+        answer = await transport.called(self._request(method, path, **options), errors.CALLS)
         if answer.ok and isinstance(answer.document, dict):
             return answer.document
         if answer.ok:
-            raise ChannelError(errors.CALLS["malformed_response"], "malformed_response", retryable=True)
+            raise transport.call_failed("malformed_response", errors.CALLS)
         decision = errors.decide(answer.code, answer.status, answer.retry_after)
         log.warning("event=channel_call_refused channel=%s method=%s path=%s status=%s code=%s detail=%r", self.name,
                     method, path, answer.status, decision.code, answer.text)
         raise ChannelError(decision.sentence, decision.code, retryable=decision.retryable)
 
     # --- sends ------------------------------------------------------------------------------------------
-
-    async def send(self, messages: Sequence[Outbound]) -> list[SendResult]:
-        """Send the batch concurrently (at most ``max_in_flight`` at once); one result per message, in order.
-        The rate limits (30 a second per bot, 2 a second per dialog) are the dispatcher's to keep."""
-        gate = asyncio.Semaphore(self.max_in_flight)
-
-        async def one(message: Outbound) -> SendResult:
-            async with gate:
-                return await self._send_one(message)
-
-        return list(await asyncio.gather(*(one(message) for message in messages)))
 
     async def _send_one(self, message: Outbound) -> SendResult:
         try:
@@ -168,8 +123,8 @@ class MaxBot(Channel):
             return self._result(message, errors.payload(), str(error))
         try:
             answer = await self._request("POST", "messages", body=body, params=params)
-        except (TimeoutError, aiohttp.ClientError) as error:
-            return self._result(message, errors.transport(_transport_code(error)), repr(error))
+        except transport.ERRORS as error:
+            return self._result(message, errors.transport(transport.code_of(error)), repr(error))
         if answer.ok:
             mid = _mid(answer.document)
             if mid is None:
@@ -182,21 +137,9 @@ class MaxBot(Channel):
 
     @staticmethod
     def _result(message: Outbound, decision: errors.Decision, detail: str = "") -> SendResult:
-        return SendResult(message.key, decision.kind, code=decision.code, sentence=decision.sentence,
-                          retry_after=decision.retry_after, scope=decision.scope, meaning=decision.meaning,
-                          uncertain=decision.kind is ResultKind.RETRY and decision.code in MAY_HAVE_GONE,
-                          detail=detail)
+        return decision.result(message.key, detail, uncertain=decision.may_have_gone)
 
-    # --- templates, the bot, the subscription -----------------------------------------------------------
-
-    async def submit_template(self, template: TemplateSubmission) -> TemplateState:
-        raise ChannelError(NO_TEMPLATES, "no_templates")
-
-    async def edit_template(self, provider_id: str, template: TemplateSubmission) -> TemplateState:
-        raise ChannelError(NO_TEMPLATES, "no_templates")
-
-    async def template_states(self, name: str | None = None) -> list[TemplateState]:
-        raise ChannelError(NO_TEMPLATES, "no_templates")
+    # --- the bot and its subscription ------------------------------------------------------------------
 
     async def number_info(self) -> NumberInfo:
         """The bot's record (``GET /me``): its username in place of a number, its name, MAX's 30 a second. MAX has
@@ -204,7 +147,7 @@ class MaxBot(Channel):
         document = await self._call("GET", "me")
         username = document.get("username")
         if not isinstance(username, str) or not username:
-            raise ChannelError(errors.CALLS["malformed_response"], "malformed_response", retryable=True)
+            raise transport.call_failed("malformed_response", errors.CALLS)
         name = document.get("first_name") or document.get("name") or ""
         return NumberInfo(display_phone_number=username, quality="UNKNOWN", tier=None,
                           messages_per_second=MESSAGES_PER_SECOND, verified_name=str(name))
@@ -222,18 +165,9 @@ class MaxBot(Channel):
 
     # --- webhooks ---------------------------------------------------------------------------------------
 
-    def handshake(self, params: Mapping[str, str]) -> str | None:
-        """MAX makes no subscription check."""
-        return None
-
-    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> bool:
-        """Whether ``X-Max-Bot-Api-Secret`` (any case) is the sender's secret (constant time); no secret: never."""
-        expected = self.settings.app_secret
-        wanted = SECRET_HEADER.lower()
-        given = next((value for name, value in headers.items() if name.lower() == wanted), None)
-        if not expected or not given:
-            return False
-        return hmac.compare_digest(given.strip().encode(), expected.encode())
+    def _echoed(self, value: str) -> str:
+        # A proxy may leave white space around the value; MAX's secrets have none ([A-Za-z0-9_-]{5,256}).
+        return value.strip()
 
     def parse_webhook(self, body: bytes) -> list[Event]:
         """The events of one update (see :mod:`.webhooks`); raises WebhookError when it is malformed."""

@@ -7,11 +7,11 @@ a code the table does not know falls back on the HTTP status (401: the token; 5x
 transient; anything else fails this one message). docs/channels-max.md lists every row; a test
 keeps the two in step.
 
-The transport's own codes are the WhatsApp adapter's: ``timeout`` and ``disconnected`` (the
-request may have reached MAX: a message may have been accepted), ``connection`` (it never left),
-``http_<status>`` (an error answer without MAX's JSON), ``malformed_response`` (a 2xx without a
-message id), ``payload`` (the message cannot be put in MAX's format) and ``address`` (the address
-is not a MAX user or chat id).
+The transport's own codes are every channel's (:mod:`channels.decisions`), worded here for MAX:
+``timeout`` and ``disconnected`` (the request may have reached MAX: a message may have been
+accepted), ``connection`` (it never left), ``http_<status>`` (an error answer without MAX's JSON),
+``malformed_response`` (a 2xx without a message id), ``payload`` (the message cannot be put in MAX's
+format) and ``address`` (the address is not a MAX user or chat id).
 """
 
 from __future__ import annotations
@@ -22,15 +22,9 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 
 from channels.base import FailureMeaning, MessageKind, ResultKind, RetryScope
+from channels.decisions import DEFAULT_BACKOFF, Decision
 from channels.sentences import unknown_code
 
-# The decision's shape and the Retry-After reader are the same for every channel; WhatsApp's module has them.
-from channels.whatsapp_cloud.errors import Decision, parse_retry_after
-
-__all__ = ["Decision", "parse_retry_after"]
-
-# Without a Retry-After header, how long a transient failure waits by default (seconds).
-DEFAULT_BACKOFF = 5.0
 # MAX counts requests per second and sends no Retry-After (maxapi's docs): a second is the window to wait out.
 THROTTLE_BACKOFF = 1.0
 

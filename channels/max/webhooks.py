@@ -24,18 +24,12 @@ equal ids are the same update).
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
 from channels.base import BotStarted, BotStopped, Event, InboundMessage, WebhookError
+from channels.fields import decoded, object_of
 from channels.max.payloads import CHAT_PREFIX
-
-
-def _object(value: Any, where: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise WebhookError(f"{where} should be an object, not {type(value).__name__}")
-    return value
 
 
 def _id(container: dict[str, Any], name: str, where: str) -> str:
@@ -69,7 +63,7 @@ def _name(user: dict[str, Any]) -> str:
 
 
 def _user(update: dict[str, Any], where: str) -> tuple[dict[str, Any], str]:
-    user = _object(update.get("user"), f"{where}.user")
+    user = object_of(update.get("user"), f"{where}.user")
     return user, _id(user, "user_id", f"{where}.user")
 
 
@@ -99,7 +93,7 @@ def _address(message: dict[str, Any], user_id: str, where: str) -> str:
 
 def _body(message: dict[str, Any], where: str) -> dict[str, Any]:
     body = message.get("body")
-    return _object(body, f"{where}.body") if body is not None else {}
+    return object_of(body, f"{where}.body") if body is not None else {}
 
 
 def _kind(body: dict[str, Any]) -> str:
@@ -113,8 +107,8 @@ def _kind(body: dict[str, Any]) -> str:
 
 def _created(update: dict[str, Any], where: str) -> list[Event]:
     place = f"{where}.message"
-    message = _object(update.get("message"), place)
-    sender = _object(message.get("sender"), f"{place}.sender")
+    message = object_of(update.get("message"), place)
+    sender = object_of(message.get("sender"), f"{place}.sender")
     if sender.get("is_bot") is True:
         return []  # a bot's post (ours, or another bot's in a chat): no one wrote to us
     user_id = _id(sender, "user_id", f"{place}.sender")
@@ -145,8 +139,8 @@ def _button_text(message: dict[str, Any], payload: str | None) -> str:
 
 
 def _callback(update: dict[str, Any], where: str) -> list[Event]:
-    callback = _object(update.get("callback"), f"{where}.callback")
-    user = _object(callback.get("user"), f"{where}.callback.user")
+    callback = object_of(update.get("callback"), f"{where}.callback")
+    user = object_of(callback.get("user"), f"{where}.callback.user")
     user_id = _id(user, "user_id", f"{where}.callback.user")
     callback_id = _optional_text(callback, "callback_id")
     if callback_id is None:
@@ -171,7 +165,7 @@ UPDATE_TYPES = tuple(_TYPES)  # what a subscription asks for
 
 
 def _update(update: Any, where: str) -> list[Event]:
-    update = _object(update, where)
+    update = object_of(update, where)
     kind = update.get("update_type")
     if not isinstance(kind, str) or not kind:
         raise WebhookError(f"{where}.update_type is missing")
@@ -185,10 +179,7 @@ def _update(update: Any, where: str) -> list[Event]:
 def parse(body: bytes) -> list[Event]:
     """The events of one webhook body (an update, ``{"updates": [...]}`` or a list), in order; raises
     :class:`WebhookError` if malformed."""
-    try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as error:
-        raise WebhookError(f"the body is not JSON: {error}") from None
+    document = decoded(body)
     if isinstance(document, dict) and "update_type" not in document and "updates" in document:
         document = document["updates"]
         if not isinstance(document, list):

@@ -1,14 +1,13 @@
 """The sandbox's HTTP handlers: the Cloud API's paths, and the control API under ``/_sandbox/``.
 
-Every Graph API request goes through :func:`graph`: added latency, the token, the injected fault,
-the handler, the ledger entry — in that order, as the real service would meet them (a throttled
-request is refused before its body is looked at). A send handler leaves the message key in
+Every Graph API request goes through :func:`graph` (:mod:`.chain`): added latency, the token, the
+injected fault, the handler, the ledger entry — in that order, as the real service would meet them (a
+throttled request is refused before its body is looked at). A send handler leaves the message key in
 ``request["key"]`` for the ledger, whether the send is accepted or refused.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -18,9 +17,9 @@ from typing import Any
 from aiohttp import web
 
 from channels.sandbox import (
+    chain,
     defaults,
     errors,
-    faults,
     max_routes,
     persistence,
     telegram_api,
@@ -29,6 +28,7 @@ from channels.sandbox import (
     webhooks,
 )
 from channels.sandbox.callbacks import Callbacks
+from channels.sandbox.chain import JSON, body_of, control, respond, with_body
 from channels.sandbox.errors import GraphError
 from channels.sandbox.ledger import Message
 from channels.sandbox.recipients import Simulation
@@ -37,7 +37,6 @@ from channels.sandbox.settings import Settings, SettingsError
 from channels.sandbox.state import TIERS, Number, State, number_from
 from channels.sandbox.validation import parse_send, wa_id_of
 
-JSON = "application/json"
 VERSION = r"{version:v\d+\.\d+}"
 QUALITY_ORDER = ("RED", "YELLOW", "GREEN")
 
@@ -80,48 +79,32 @@ class Sandbox:
 Handler = Callable[[web.BaseRequest, Sandbox, str, Number | None], Awaitable[web.Response]]
 
 
-def respond(data: Any, status: int = 200) -> web.Response:
-    return web.Response(body=json.dumps(data).encode(), status=status, content_type=JSON)
+def _number(request: web.BaseRequest, sandbox: Sandbox) -> Number | None:
+    """The number, account or template the path names (None: none of this sandbox's), if the token is its own."""
+    state = sandbox.state
+    node = request["node"]
+    number = state.numbers.get(node) or state.number_of_account(node) or state.number_of_template(node)
+    token = number.token if number is not None and number.token else state.settings.token
+    if request.headers.get("Authorization") != "Bearer " + token:
+        raise errors.bad_token()
+    return number
+
+
+def _graph_refusal(error: GraphError) -> tuple[web.Response, str | None]:
+    return web.Response(status=error.status, body=error.body(), content_type=JSON, headers=error.headers()), error.code
+
+
+GRAPH = chain.Dialect(refused=GraphError, authenticate=_number, fault=lambda error, settings: error,
+                      refusal=_graph_refusal)
 
 
 def graph(sandbox: Sandbox, handler: Handler) -> Callable[[web.BaseRequest], Awaitable[web.Response]]:
     """Wrap a Graph API handler with latency, authentication, faults, error answers and the ledger."""
 
-    async def wrapped(request: web.BaseRequest) -> web.Response:
-        state = sandbox.state
-        settings = state.settings
-        # Before the latency: the ledger's request times are arrivals, what a provider's rate limit counts (a
-        # busy loop's late wake-ups after the sleep would bunch them where the client never did).
-        arrived = time.time()
-        if settings.latency_ms:
-            await asyncio.sleep(settings.latency_ms / 1000)
-        node = request["node"]
-        number = state.numbers.get(node) or state.number_of_account(node) or state.number_of_template(node)
-        hold = False
-        try:
-            token = number.token if number is not None and number.token else settings.token
-            if request.headers.get("Authorization") != "Bearer " + token:
-                raise errors.bad_token()
-            fault = faults.fault_for(settings, next(state.requests)) if settings.any_faults else None
-            if fault is faults.TIMEOUT:
-                hold = True
-            elif fault is not None:
-                raise fault
-            response = await handler(request, sandbox, node, number)
-            state.ledger.request(request.method, request.raw_path, response.status, None, request.get("key"), arrived)
-        except GraphError as error:
-            response = web.Response(status=error.status, body=error.body(), content_type=JSON,
-                                    headers=error.headers())
-            state.ledger.request(request.method, request.raw_path, error.status, error.code, request.get("key"),
-                                 arrived)
-        if hold:
-            # The request was handled (a send is accepted) but its answer is held back longer than any client
-            # waits, as when Meta's answer is lost on the way: the client cannot know whether it went through.
-            state.ledger.event("timeouts")
-            await asyncio.sleep(settings.timeout_hold_s)
-        return response
+    async def on_node(request: web.BaseRequest, sandbox: Sandbox, number: Number | None) -> web.Response:
+        return await handler(request, sandbox, request["node"], number)
 
-    return wrapped
+    return chain.chained(sandbox, GRAPH, on_node)
 
 
 def parsed(raw: bytes) -> Any:
@@ -242,37 +225,6 @@ async def unknown_path(request: web.BaseRequest) -> web.Response:
 
 
 # --- the control API --------------------------------------------------------------------------------
-
-def control(sandbox: Sandbox, handler: Callable[[web.BaseRequest, Sandbox], Awaitable[Any]]
-            ) -> Callable[[web.BaseRequest], Awaitable[web.Response]]:
-    """Wrap a control handler: its result as JSON; a refused setting is a 400 with the reason."""
-
-    async def wrapped(request: web.BaseRequest) -> web.Response:
-        try:
-            return respond(await handler(request, sandbox))
-        except (SettingsError, GraphError, ValueError) as error:
-            return respond({"error": getattr(error, "details", "") or str(error)}, status=400)
-
-    return wrapped
-
-
-async def body_of(request: web.BaseRequest) -> Any:
-    raw = await request.read()
-    return json.loads(raw) if raw.strip() else {}
-
-
-def with_body(handler: Callable[[web.BaseRequest, Sandbox, dict[str, Any]], Awaitable[Any]]
-              ) -> Callable[[web.BaseRequest, Sandbox], Awaitable[Any]]:
-    """A control handler that takes the request's JSON object (an empty body: ``{}``)."""
-
-    async def wrapped(request: web.BaseRequest, sandbox: Sandbox) -> Any:
-        body = await body_of(request)
-        if not isinstance(body, dict):
-            raise SettingsError("the body must be a JSON object")
-        return await handler(request, sandbox, body)
-
-    return wrapped
-
 
 def _public_settings(settings: Settings) -> dict[str, Any]:
     return {**settings.to_json(), "token": "***", "app_secret": "***"}

@@ -1,34 +1,32 @@
 """The sandbox's MAX Bot API (``POST /messages``, ``GET /me``, ``/subscriptions``) and its MAX control API
 (``/_sandbox/max/…``: bots, simulated people who start, stop, write and press buttons).
 
-Every Bot API request goes through :func:`bot_api`, in the order MAX meets it: added latency, the
-token (``Authorization: <token>``, or the deprecated ``?access_token=``), an injected fault, the
-bot's request window (429), the handler — and the ledger. A send then checks its body (400
+Every Bot API request goes through :func:`bot_api` (:mod:`.chain`), in the order MAX meets it:
+added latency, the token (``Authorization: <token>``, or the deprecated ``?access_token=``), an
+injected fault, the bot's request window (429), the handler — and the ledger. A send then checks its body (400
 ``proto.payload``), the recipient (404 ``chat.not.found``, 403 ``chat.denied``) and the dialog's
 window (429). Errors are MAX's ``{"code", "message"}``. See docs/sandbox.md, "MAX".
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from channels.sandbox import faults, max_updates
+from channels.sandbox import chain, max_updates
+from channels.sandbox.chain import JSON, respond
 from channels.sandbox.errors import GraphError
 from channels.sandbox.max_state import Bot, Dialog, MaxState, Sent
-from channels.sandbox.settings import SettingsError
+from channels.sandbox.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
     from channels.sandbox.app import Sandbox
     from channels.sandbox.routes import Router
 
-JSON = "application/json"
 SECRET_HEADER = "X-Max-Bot-Api-Secret"
 SECRET = re.compile(r"^[a-zA-Z0-9_-]{5,256}$")
 MAX_TEXT = 4000
@@ -53,16 +51,24 @@ def _payload(message: str) -> MaxError:
     return MaxError(400, "proto.payload", message)
 
 
-def respond(data: Any, status: int = 200) -> web.Response:
-    return web.Response(body=json.dumps(data).encode(), status=status, content_type=JSON)
-
-
-def _fault(error: GraphError) -> MaxError:
+def _fault(error: GraphError, settings: Settings) -> MaxError:
     """An injected fault (``faults`` of the settings) in MAX's words: throttling is 429, the rest 500."""
     if error.status in (429, 400):
         return MaxError(429, "too.many.requests", "Too many requests.", retry_after=error.retry_after)
     return MaxError(500, "internal.error", "Internal server error.")
 
+
+def _bot(request: web.BaseRequest, sandbox: Sandbox) -> Bot:
+    """The bot of the token (``Authorization: <token>``, or the deprecated ``?access_token=``)."""
+    token = request.headers.get("Authorization") or request.query.get("access_token") or ""
+    bot = sandbox.state.max.bots.get(token)
+    if bot is None:
+        raise MaxError(401, "verify.token", "Invalid access_token")
+    return bot
+
+
+MAX = chain.Dialect(refused=MaxError, authenticate=_bot, fault=_fault,
+                    refusal=lambda error: (error.response(), error.code))
 
 Handler = Callable[[web.BaseRequest, "Sandbox", Bot], Awaitable[web.Response]]
 
@@ -70,41 +76,17 @@ Handler = Callable[[web.BaseRequest, "Sandbox", Bot], Awaitable[web.Response]]
 def bot_api(sandbox: Sandbox, handler: Handler) -> Callable[[web.BaseRequest], Awaitable[web.Response]]:
     """Wrap a Bot API handler with latency, the token, faults, the bot's request window and the ledger."""
 
-    async def wrapped(request: web.BaseRequest) -> web.Response:
+    async def windowed(request: web.BaseRequest, sandbox: Sandbox, bot: Bot) -> web.Response:
         state = sandbox.state
-        settings, world = state.settings, state.max
-        arrived, arrived_monotonic = time.time(), time.monotonic()  # arrivals: what MAX's limits count
-        request["arrived"] = arrived_monotonic
-        if settings.latency_ms:
-            await asyncio.sleep(settings.latency_ms / 1000)
-        hold = False
-        try:
-            token = request.headers.get("Authorization") or request.query.get("access_token") or ""
-            bot = world.bots.get(token)
-            if bot is None:
-                raise MaxError(401, "verify.token", "Invalid access_token")
-            fault = faults.fault_for(settings, next(state.requests)) if settings.any_faults else None
-            if fault is faults.TIMEOUT:
-                hold = True
-            elif fault is not None:
-                raise _fault(fault)
-            if settings.max_enforce_limits and not world.admit_request(bot, arrived_monotonic,
+        settings = state.settings
+        if settings.max_enforce_limits and not state.max.admit_request(bot, request["arrived"],
                                                                        settings.max_requests_per_second):
-                state.ledger.event("max_requests_throttled")
-                raise MaxError(429, "too.many.requests",
-                               f"Too many requests. Limit is: {settings.max_requests_per_second} calls per second.")
-            response = await handler(request, sandbox, bot)
-            state.ledger.request(request.method, request.raw_path, response.status, None, None, arrived)
-        except MaxError as error:
-            response = error.response()
-            state.ledger.request(request.method, request.raw_path, error.status, error.code, None, arrived)
-        if hold:
-            # Handled (a send is accepted) but its answer is held longer than a client waits: did it go through?
-            state.ledger.event("timeouts")
-            await asyncio.sleep(settings.timeout_hold_s)
-        return response
+            state.ledger.event("max_requests_throttled")
+            raise MaxError(429, "too.many.requests",
+                           f"Too many requests. Limit is: {settings.max_requests_per_second} calls per second.")
+        return await handler(request, sandbox, bot)
 
-    return wrapped
+    return chain.chained(sandbox, MAX, windowed)
 
 
 # --- the Bot API ------------------------------------------------------------------------------------
@@ -248,19 +230,13 @@ def post_update(sandbox: Sandbox, bot: Bot, update: dict[str, Any]) -> bool:
 
 def control(sandbox: Sandbox, handler: Callable[[web.BaseRequest, Sandbox], Awaitable[Any]]
             ) -> Callable[[web.BaseRequest], Awaitable[web.Response]]:
-    """Wrap a control handler: its result as JSON; a refusal is a 400 with the reason."""
+    """Wrap a control handler (:func:`.chain.control`); it finds the body, a JSON object, in ``request["body"]``."""
 
-    async def wrapped(request: web.BaseRequest) -> web.Response:
-        try:
-            raw = await request.read()
-            request["body"] = json.loads(raw) if raw.strip() else {}
-            if not isinstance(request["body"], dict):
-                raise SettingsError("the body must be a JSON object")
-            return respond(await handler(request, sandbox))
-        except (SettingsError, ValueError) as error:
-            return respond({"error": str(error)}, status=400)
+    async def with_request_body(request: web.BaseRequest, sandbox: Sandbox, body: dict[str, Any]) -> Any:
+        request["body"] = body
+        return await handler(request, sandbox)
 
-    return wrapped
+    return chain.control(sandbox, chain.with_body(with_request_body))
 
 
 def _user_id(value: Any) -> int:

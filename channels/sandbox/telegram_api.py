@@ -1,7 +1,7 @@
 """The sandbox's Telegram Bot API: ``/bot<token>/sendMessage``, ``getMe``, ``setWebhook``, ``deleteWebhook``,
 ``getWebhookInfo``, as Telegram answers them.
 
-Every request goes through :func:`bot_api`: the added latency (``latency_ms``), the token, the
+Every request goes through :func:`bot_api` (:mod:`.chain`): the added latency (``latency_ms``), the token, the
 injected fault (``faults``, in Telegram's shape), the handler, the ledger entry. ``sendMessage`` checks
 in this order: the bot's limit (30 accepted messages in any second), the chat (unknown, deactivated,
 blocked, never started), the chat's limit (one message a second), the text, its markup and the
@@ -11,7 +11,6 @@ in the ledger (``telegram_bot_limit_violations``, ``telegram_chat_limit_violatio
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -20,15 +19,16 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from channels.sandbox import faults
+from channels.sandbox import chain
+from channels.sandbox.chain import JSON
 from channels.sandbox.errors import GraphError
 from channels.sandbox.telegram_validation import TelegramError, bad_request, reply_markup, visible_text
 from channels.sandbox.telegram_world import Bot, SentMessage, bot_id_of, retry_after
 
 if TYPE_CHECKING:
     from channels.sandbox.app import Sandbox
+    from channels.sandbox.settings import Settings
 
-JSON = "application/json"
 SECRET_TOKEN_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 UPDATE_KINDS = ("message", "edited_message", "channel_post", "edited_channel_post", "callback_query",
                 "my_chat_member", "chat_member", "inline_query", "chosen_inline_result", "poll", "poll_answer",
@@ -41,16 +41,27 @@ def answer(result: Any) -> web.Response:
     return web.Response(body=json.dumps({"ok": True, "result": result}).encode(), content_type=JSON)
 
 
-def _refusal(error: TelegramError) -> web.Response:
+def _refusal(error: TelegramError) -> tuple[web.Response, str]:
     headers = {"Retry-After": str(error.retry_after)} if error.retry_after is not None else None
-    return web.Response(status=error.status, body=error.body(), content_type=JSON, headers=headers)
+    return (web.Response(status=error.status, body=error.body(), content_type=JSON, headers=headers),
+            f"telegram_{error.status}")
 
 
-def _fault(error: GraphError, retry: int) -> TelegramError:
+def _fault(error: GraphError, settings: Settings) -> TelegramError:
     """An injected fault of the shared ``faults`` shares, as Telegram would answer it."""
     if error.status >= 500:
         return TelegramError(500, "Internal Server Error")
+    retry = settings.retry_after
     return TelegramError(429, f"Too Many Requests: retry after {retry}", retry_after=retry)
+
+
+def _bot(request: web.BaseRequest, sandbox: Sandbox) -> Bot:
+    """The bot of the path's token: 404 for a token of no shape, 401 for one of no bot."""
+    bot = sandbox.state.telegram.bot_of_token(request["token"])
+    if bot is None:
+        raise TelegramError(404 if bot_id_of(request["token"]) is None else 401,
+                            "Not Found" if bot_id_of(request["token"]) is None else "Unauthorized")
+    return bot
 
 
 async def parameters(request: web.BaseRequest) -> dict[str, Any]:
@@ -78,38 +89,17 @@ def masked(path: str) -> str:
     return f"/bot{bot_id_of(head) or '?'}:***/{method}"
 
 
+TELEGRAM = chain.Dialect(refused=TelegramError, authenticate=_bot, fault=_fault, refusal=_refusal,
+                         path=lambda request: masked(request.path))
+
+
 def bot_api(sandbox: Sandbox, handler: Handler) -> Callable[[web.BaseRequest], Awaitable[web.Response]]:
     """Wrap a Bot API method with latency, the token, faults, error answers and the ledger."""
 
-    async def wrapped(request: web.BaseRequest) -> web.Response:
-        arrived, clock = time.time(), time.monotonic()  # arrivals are what Telegram's limits count
-        state = sandbox.state
-        settings = state.settings
-        if settings.latency_ms:
-            await asyncio.sleep(settings.latency_ms / 1000)
-        hold = False
-        code = None
-        try:
-            bot = state.telegram.bot_of_token(request["token"])
-            if bot is None:
-                raise TelegramError(404 if bot_id_of(request["token"]) is None else 401,
-                                    "Not Found" if bot_id_of(request["token"]) is None else "Unauthorized")
-            fault = faults.fault_for(settings, next(state.requests)) if settings.any_faults else None
-            if fault is faults.TIMEOUT:
-                hold = True
-            elif fault is not None:
-                raise _fault(fault, settings.retry_after)
-            response = answer(await handler(sandbox, bot, await parameters(request), clock))
-        except TelegramError as error:
-            response, code = _refusal(error), f"telegram_{error.status}"
-        state.ledger.request(request.method, masked(request.path), response.status, code, None, arrived)
-        if hold:
-            # Handled (a send is accepted) but the answer is held past any client's timeout, as when it is lost.
-            state.ledger.event("timeouts")
-            await asyncio.sleep(settings.timeout_hold_s)
-        return response
+    async def method(request: web.BaseRequest, sandbox: Sandbox, bot: Bot) -> web.Response:
+        return answer(await handler(sandbox, bot, await parameters(request), request["arrived"]))
 
-    return wrapped
+    return chain.chained(sandbox, TELEGRAM, method)
 
 
 # --- the methods ------------------------------------------------------------------------------------

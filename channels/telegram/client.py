@@ -9,20 +9,14 @@ decides). Telegram has no idempotency key, no templates and no delivery receipts
 
 from __future__ import annotations
 
-import asyncio
-import hmac
-import json
 import logging
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
 from flask_babel import lazy_gettext as _l
 
+from channels import transport
 from channels.base import (
     Capabilities,
-    Channel,
     ChannelError,
     Event,
     MessageKind,
@@ -30,9 +24,8 @@ from channels.base import (
     Outbound,
     ResultKind,
     SendResult,
-    TemplateState,
-    TemplateSubmission,
 )
+from channels.bots import Bot
 from channels.telegram import errors, payloads, webhooks
 
 log = logging.getLogger(__name__)
@@ -43,20 +36,7 @@ MESSAGES_PER_SECOND = 30  # Telegram's broadcast limit of one bot (its Bots FAQ:
 NO_TEMPLATES = _l("Telegram has no provider templates: a template is rendered to the bot's text and buttons.")
 
 
-def _transport_code(error: BaseException) -> str:
-    """``connection`` when the request never reached Telegram; ``timeout`` or ``disconnected`` when it may have."""
-    if isinstance(error, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError):
-        return "connection"
-    if isinstance(error, TimeoutError):
-        return "timeout"
-    return "disconnected"
-
-
-@dataclass(frozen=True)
-class _Answer:
-    status: int
-    document: Any
-
+class _Answer(transport.Answer):
     @property
     def telegram(self) -> bool:
         """Whether the body is the Bot API's own answer (``{"ok": …}``), not a proxy's page."""
@@ -67,7 +47,7 @@ class _Answer:
         return 200 <= self.status < 300 and self.telegram and self.document["ok"] is True
 
 
-class TelegramBot(Channel):
+class TelegramBot(Bot):
     """A bot on the Telegram Bot API (or any server that speaks its format, such as the sandbox)."""
 
     name = "telegram"
@@ -81,7 +61,8 @@ class TelegramBot(Channel):
         provider_templates=False,
         delivery_receipts=False,
     )
-    max_in_flight = 100
+    secret_header = SECRET_HEADER
+    no_templates = NO_TEMPLATES
 
     # --- HTTP -------------------------------------------------------------------------------------------
 
@@ -90,44 +71,25 @@ class TelegramBot(Channel):
         return f"{base}/bot{self.settings.access_token}/{method}"
 
     async def _request(self, method: str, body: Any = None) -> _Answer:
-        """One call; raises aiohttp's and asyncio's errors for the transport, answers anything else."""
-        timeout = aiohttp.ClientTimeout(total=self.settings.timeout_seconds)
-        async with self.session.post(self._url(method), json=body if body is not None else {},
-                                     timeout=timeout) as response:
-            raw = await response.read()
-            try:
-                document = json.loads(raw) if raw else None
-            except ValueError:
-                document = None
-            return _Answer(response.status, document)
+        """One call; raises :data:`channels.transport.ERRORS` for the transport, answers anything else. Telegram
+        says when to retry in the body, not in Retry-After (:func:`.errors.decide` reads it)."""
+        return await transport.fetch(self.session, "POST", self._url(method),
+                                     timeout_seconds=self.settings.timeout_seconds,
+                                     body=body if body is not None else {}, answer=_Answer)
 
     async def _call(self, method: str, body: Any = None) -> Any:
         """A call other than a send: its ``result``, else :class:`ChannelError` with the table's sentence."""
-        try:
-            answer = await self._request(method, body)
-        except (TimeoutError, aiohttp.ClientError) as error:
-            code = _transport_code(error)
-            raise ChannelError(errors.call_sentence(code), code, retryable=True) from None
+        answer = await transport.called(self._request(method, body), errors.CALLS)
         if answer.ok and "result" in answer.document:
             return answer.document["result"]
         if 200 <= answer.status < 300:
-            raise ChannelError(errors.call_sentence("malformed_response"), "malformed_response", retryable=True)
+            raise transport.call_failed("malformed_response", errors.CALLS)
         decision = errors.decide(answer.status, answer.document)
         log.warning("event=channel_call_refused channel=%s method=%s status=%s code=%s detail=%r", self.name, method,
                     answer.status, decision.code, errors.description_of(answer.document))
         raise ChannelError(decision.sentence, decision.code, retryable=decision.retryable)
 
     # --- sends ------------------------------------------------------------------------------------------
-
-    async def send(self, messages: Sequence[Outbound]) -> list[SendResult]:
-        """Send the batch concurrently (at most ``max_in_flight`` at once); one result per message, in order."""
-        gate = asyncio.Semaphore(self.max_in_flight)
-
-        async def one(message: Outbound) -> SendResult:
-            async with gate:
-                return await self._send_one(message)
-
-        return list(await asyncio.gather(*(one(message) for message in messages)))
 
     async def _send_one(self, message: Outbound) -> SendResult:
         try:
@@ -138,8 +100,8 @@ class TelegramBot(Channel):
             return self._result(message, errors.refusal(error.code), str(error))
         try:
             answer = await self._request("sendMessage", body)
-        except (TimeoutError, aiohttp.ClientError) as error:
-            code = _transport_code(error)
+        except transport.ERRORS as error:
+            code = transport.code_of(error)
             return self._result(message, errors.transport(code), repr(error), uncertain=code != "connection")
         if answer.ok:
             ids = _accepted_ids(answer.document)
@@ -159,9 +121,7 @@ class TelegramBot(Channel):
 
     @staticmethod
     def _result(message: Outbound, decision: errors.Decision, detail: str = "", uncertain: bool = False) -> SendResult:
-        return SendResult(message.key, decision.kind, code=decision.code, sentence=decision.sentence,
-                          retry_after=decision.retry_after, scope=decision.scope, meaning=decision.meaning,
-                          uncertain=uncertain, detail=detail)
+        return decision.result(message.key, detail, uncertain=uncertain)
 
     # --- the bot ----------------------------------------------------------------------------------------
 
@@ -169,7 +129,7 @@ class TelegramBot(Channel):
         """The bot's record (``getMe``): its username where a number's display would be, its name."""
         result = await self._call("getMe")
         if not isinstance(result, dict) or not result.get("username"):
-            raise ChannelError(errors.call_sentence("malformed_response"), "malformed_response", retryable=True)
+            raise transport.call_failed("malformed_response", errors.CALLS)
         return NumberInfo(display_phone_number=str(result["username"]), quality="UNKNOWN", tier=None,
                           messages_per_second=MESSAGES_PER_SECOND, verified_name=str(result.get("first_name") or ""))
 
@@ -178,33 +138,10 @@ class TelegramBot(Channel):
         ``secret`` in ``X-Telegram-Bot-Api-Secret-Token``."""
         result = await self._call("setWebhook", payloads.webhook(url, secret))
         if result is not True:
-            raise ChannelError(errors.call_sentence("malformed_response"), "malformed_response", retryable=True)
+            raise transport.call_failed("malformed_response", errors.CALLS)
         log.info("event=webhook_subscribed channel=%s url=%s", self.name, url)
 
-    async def submit_template(self, template: TemplateSubmission) -> TemplateState:
-        raise ChannelError(NO_TEMPLATES, "no_templates")
-
-    async def edit_template(self, provider_id: str, template: TemplateSubmission) -> TemplateState:
-        raise ChannelError(NO_TEMPLATES, "no_templates")
-
-    async def template_states(self, name: str | None = None) -> list[TemplateState]:
-        raise ChannelError(NO_TEMPLATES, "no_templates")
-
     # --- webhooks ---------------------------------------------------------------------------------------
-
-    def handshake(self, params: Mapping[str, str]) -> str | None:
-        """Telegram makes no subscription check: the webhook is set by ``setWebhook``."""
-        return None
-
-    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> bool:
-        """Whether ``X-Telegram-Bot-Api-Secret-Token`` (any case) is this bot's secret (constant time); a bot
-        without a secret accepts nothing."""
-        expected = self.settings.app_secret
-        wanted = SECRET_HEADER.lower()
-        given = next((value for name, value in headers.items() if name.lower() == wanted), None)
-        if not expected or not given:
-            return False
-        return hmac.compare_digest(given.encode(), expected.encode())
 
     def parse_webhook(self, body: bytes) -> list[Event]:
         """The events of one update (see :mod:`.webhooks`); raises WebhookError when it is malformed."""

@@ -23,8 +23,8 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 
 from channels.base import FailureMeaning, MessageKind, ResultKind, RetryScope
+from channels.decisions import CALLS, DEFAULT_BACKOFF, TRANSPORT, Decision, http_sentence
 from channels.sentences import unknown_code
-from channels.whatsapp_cloud.errors import CALLS, DEFAULT_BACKOFF, TRANSPORT, Decision
 
 __all__ = ["Decision", "call_sentence", "decide", "decide_stored", "refusal", "sentence", "transport"]
 
@@ -115,15 +115,6 @@ REFUSALS: dict[str, Any] = {
 }
 
 
-def _http(status: int) -> Any:
-    """The sentence for an error answer without Telegram's JSON, by its HTTP status (lazy)."""
-    if status == 429:
-        return _l("The provider asks to slow down (HTTP 429).")
-    if status >= 500:
-        return _l("The provider answered with a server error (HTTP %(status)s).", status=status)
-    return _l("The provider refused the request (HTTP %(status)s).", status=status)
-
-
 def retry_after_of(document: Any) -> float | None:
     """``parameters.retry_after`` of an error answer (else the "retry after N" of its description), in seconds."""
     if not isinstance(document, dict):
@@ -168,10 +159,11 @@ def decide(status: int, document: Any) -> Decision:
     wait = retry_after_of(document) if telegram else None
     wait = wait if wait is not None else DEFAULT_BACKOFF
     if status >= 500:
-        return Decision(ResultKind.RETRY, f"http_{status}", _http(status), retry_after=wait)
+        return Decision(ResultKind.RETRY, f"http_{status}", http_sentence(status), retry_after=wait)
     if status == 429:
-        return Decision(ResultKind.RETRY, f"http_{status}", _http(status), scope=RetryScope.SENDER, retry_after=wait)
-    return Decision(ResultKind.FAILED, f"http_{status}", _http(status), meaning=FailureMeaning.MESSAGE)
+        return Decision(ResultKind.RETRY, f"http_{status}", http_sentence(status), scope=RetryScope.SENDER,
+                        retry_after=wait)
+    return Decision(ResultKind.FAILED, f"http_{status}", http_sentence(status), meaning=FailureMeaning.MESSAGE)
 
 
 def refusal(code: str) -> Decision:
@@ -210,7 +202,7 @@ def sentence(code: str | None) -> Any:
     if code in TRANSPORT:
         return TRANSPORT[code]
     if code.startswith("http_") and code[5:].isdigit():
-        return _http(int(code[5:]))
+        return http_sentence(int(code[5:]))
     return None
 
 

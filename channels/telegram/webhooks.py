@@ -19,12 +19,12 @@ no events; a body that is not an update raises :class:`WebhookError`.
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import UTC, datetime
 from typing import Any
 
 from channels.base import BotStarted, BotStopped, Event, InboundMessage, WebhookError
+from channels.fields import decoded, object_of, unix_seconds
 
 # /start, /start@some_bot, then an optional payload (Telegram's deep-link parameter: up to 64 of A–Z a–z 0–9 _ -,
 # but the payload is taken as it comes: an unknown token is the platform's to answer politely).
@@ -36,25 +36,11 @@ _MEDIA = ("photo", "video", "voice", "audio", "document", "sticker", "animation"
           "venue", "contact", "poll")
 
 
-def _object(value: Any, where: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise WebhookError(f"{where} should be an object, not {type(value).__name__}")
-    return value
-
-
 def _id(container: dict[str, Any], name: str, where: str) -> str:
     value = container.get(name)
     if isinstance(value, bool) or not isinstance(value, int | str) or value == "":
         raise WebhookError(f"{where}.{name} is missing or not an id")
     return str(value)
-
-
-def _moment(container: dict[str, Any], where: str) -> datetime:
-    value = container.get("date")
-    try:
-        return datetime.fromtimestamp(int(value), UTC)
-    except (TypeError, ValueError, OverflowError, OSError):
-        raise WebhookError(f"{where}.date should be unix seconds, not {value!r}") from None
 
 
 def _person(value: Any) -> tuple[str, str | None, str | None]:
@@ -69,14 +55,14 @@ def _person(value: Any) -> tuple[str, str | None, str | None]:
 
 
 def _chat(message: dict[str, Any], where: str) -> str:
-    return _id(_object(message.get("chat"), f"{where}.chat"), "id", f"{where}.chat")
+    return _id(object_of(message.get("chat"), f"{where}.chat"), "id", f"{where}.chat")
 
 
 def _message(update_id: str, message: Any, where: str) -> Event:
-    message = _object(message, where)
+    message = object_of(message, where)
     chat = _chat(message, where)
     message_id = _id(message, "message_id", where)
-    at = _moment(message, where)
+    at = unix_seconds(message, "date", where)
     name, user, language = _person(message.get("from") or message.get("chat"))
     text = message.get("text")
     started = _START.match(text) if isinstance(text, str) else None
@@ -98,7 +84,7 @@ def _message(update_id: str, message: Any, where: str) -> Event:
 
 
 def _callback(update_id: str, query: Any, where: str, received: datetime) -> Event | None:
-    query = _object(query, where)
+    query = object_of(query, where)
     callback_id = _id(query, "id", where)
     data = query.get("data")
     if not isinstance(data, str):
@@ -119,11 +105,11 @@ def _callback(update_id: str, query: Any, where: str, received: datetime) -> Eve
 
 
 def _membership(update_id: str, change: Any, where: str) -> Event | None:
-    change = _object(change, where)
+    change = object_of(change, where)
     chat = _chat(change, where)
-    at = _moment(change, where)
-    old = _object(change.get("old_chat_member"), f"{where}.old_chat_member").get("status")
-    new = _object(change.get("new_chat_member"), f"{where}.new_chat_member").get("status")
+    at = unix_seconds(change, "date", where)
+    old = object_of(change.get("old_chat_member"), f"{where}.old_chat_member").get("status")
+    new = object_of(change.get("new_chat_member"), f"{where}.new_chat_member").get("status")
     if new in STOPPED_STATUSES and old not in STOPPED_STATUSES:
         return BotStopped(address=chat, at=at, event_id=update_id)
     if new in PRESENT_STATUSES and old in STOPPED_STATUSES:
@@ -136,11 +122,8 @@ def _membership(update_id: str, change: Any, where: str) -> Event | None:
 def parse(body: bytes, received: datetime | None = None) -> list[Event]:
     """The events of one update (none for a kind we do not act on); raises :class:`WebhookError` if malformed.
     ``received`` dates a button press, which carries no date (now when not given)."""
-    try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as error:
-        raise WebhookError(f"the body is not JSON: {error}") from None
-    update = _object(document, "the body")
+    document = decoded(body)
+    update = object_of(document, "the body")
     value = update.get("update_id")
     if isinstance(value, bool) or not isinstance(value, int):
         raise WebhookError("the body has no integer update_id: it is not a Telegram update")

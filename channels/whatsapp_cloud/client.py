@@ -8,18 +8,14 @@ what the provider or the network does: each message gets its result (:mod:`.erro
 
 from __future__ import annotations
 
-import asyncio
 import hmac
-import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
 from flask_babel import lazy_gettext as _l
 
-from channels import signatures
+from channels import signatures, transport
 from channels.base import (
     Capabilities,
     Channel,
@@ -40,37 +36,12 @@ log = logging.getLogger(__name__)
 
 NUMBER_FIELDS = "display_phone_number,verified_name,quality_rating,messaging_limit_tier,throughput"
 TEMPLATE_FIELDS = "id,name,language,status,category,rejected_reason"
-# Transport codes after which the provider may have accepted the send although no id came back (the request left).
-MAY_HAVE_GONE = frozenset({"timeout", "disconnected", "malformed_response"})
 TEMPLATE_PAGE = 100  # templates asked for per page of the list
 MAX_PAGES = 1000  # a list that never ends is the server's bug: stop rather than loop forever
 # A permanent refusal of an edit (Meta: code 100 with its reason in English, never shown as it is): the rules.
 EDIT_REFUSED = _l("The provider refused to edit the template. It edits only an approved, rejected or paused "
                   "template, an approved one at most once in 24 hours and ten times in 30 days; try again later, "
                   "or create a new template under another name.")
-
-
-def _transport_code(error: BaseException) -> str:
-    """The transport code of a failed request: ``connection`` when it never reached the provider,
-    ``timeout`` or ``disconnected`` when it may have (and a non-idempotent send may have been accepted)."""
-    if isinstance(error, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError):
-        return "connection"
-    if isinstance(error, TimeoutError):
-        return "timeout"
-    return "disconnected"
-
-
-@dataclass(frozen=True)
-class _Answer:
-    """One HTTP answer: status, Retry-After and the decoded JSON body (None when it is not JSON)."""
-
-    status: int
-    retry_after: float | None
-    document: Any
-
-    @property
-    def ok(self) -> bool:
-        return 200 <= self.status < 300
 
 
 class WhatsAppCloud(Channel):
@@ -98,30 +69,19 @@ class WhatsAppCloud(Channel):
         return {"Authorization": f"Bearer {self.settings.access_token}"}
 
     async def _request(self, method: str, url: str, *, body: Any = None,
-                       params: Mapping[str, str] | None = None) -> _Answer:
-        """One request; raises aiohttp's and asyncio's errors for the transport, answers anything else."""
-        timeout = aiohttp.ClientTimeout(total=self.settings.timeout_seconds)
-        async with self.session.request(method, url, json=body, params=params, headers=self._headers(),
-                                        timeout=timeout) as response:
-            raw = await response.read()
-            try:
-                document = json.loads(raw) if raw else None
-            except ValueError:
-                document = None
-            return _Answer(response.status, errors.parse_retry_after(response.headers.get("Retry-After")), document)
+                       params: Mapping[str, str] | None = None) -> transport.Answer:
+        """One request; raises :data:`channels.transport.ERRORS` for the transport, answers anything else."""
+        return await transport.fetch(self.session, method, url, timeout_seconds=self.settings.timeout_seconds,
+                                     body=body, params=params, headers=self._headers())
 
     async def _call(self, method: str, url: str, refused: Any = None, **options: Any) -> dict[str, Any]:
         """A call other than a send: its JSON on success, else :class:`ChannelError` with the table's sentence
         (or ``refused``, if given, for a permanent refusal that is not about the sender's token or rights)."""
-        try:
-            answer = await self._request(method, url, **options)
-        except (TimeoutError, aiohttp.ClientError) as error:
-            code = _transport_code(error)
-            raise ChannelError(errors.CALLS[code], code, retryable=True) from None
+        answer = await transport.called(self._request(method, url, **options), errors.CALLS)
         if answer.ok and isinstance(answer.document, dict):
             return answer.document
         if answer.ok:
-            raise ChannelError(errors.CALLS["malformed_response"], "malformed_response", retryable=True)
+            raise transport.call_failed("malformed_response", errors.CALLS)
         decision = errors.decide(responses.error_code(answer.document), answer.status, answer.retry_after)
         log.warning("event=channel_call_refused channel=%s method=%s status=%s code=%s detail=%r", self.name,
                     method, answer.status, decision.code, responses.error_text(answer.document))
@@ -134,13 +94,7 @@ class WhatsAppCloud(Channel):
 
     async def send(self, messages: Sequence[Outbound]) -> list[SendResult]:
         """Send the batch concurrently (at most ``max_in_flight`` at once); one result per message, in order."""
-        gate = asyncio.Semaphore(self.max_in_flight)
-
-        async def one(message: Outbound) -> SendResult:
-            async with gate:
-                return await self._send_one(message)
-
-        return list(await asyncio.gather(*(one(message) for message in messages)))
+        return await transport.each(messages, self._send_one, self.max_in_flight)
 
     async def _send_one(self, message: Outbound) -> SendResult:
         try:
@@ -150,8 +104,8 @@ class WhatsAppCloud(Channel):
             return self._result(message, errors.payload(), str(error))
         try:
             answer = await self._request("POST", self._url(self.settings.phone_number_id, "messages"), body=body)
-        except (TimeoutError, aiohttp.ClientError) as error:
-            return self._result(message, errors.transport(_transport_code(error)), repr(error))
+        except transport.ERRORS as error:
+            return self._result(message, errors.transport(transport.code_of(error)), repr(error))
         if answer.ok:
             ids = responses.accepted_ids(answer.document)
             if ids is None:
@@ -166,10 +120,7 @@ class WhatsAppCloud(Channel):
 
     @staticmethod
     def _result(message: Outbound, decision: errors.Decision, detail: str = "") -> SendResult:
-        return SendResult(message.key, decision.kind, code=decision.code, sentence=decision.sentence,
-                          retry_after=decision.retry_after, scope=decision.scope, meaning=decision.meaning,
-                          uncertain=decision.kind is ResultKind.RETRY and decision.code in MAY_HAVE_GONE,
-                          detail=detail)
+        return decision.result(message.key, detail, uncertain=decision.may_have_gone)
 
     # --- templates and the number -----------------------------------------------------------------------
 
@@ -201,7 +152,7 @@ class WhatsAppCloud(Channel):
             body["category"] = category.upper()
         document = await self._call("POST", self._url(provider_id), body=body, refused=EDIT_REFUSED)
         if document.get("success") is not True:
-            raise ChannelError(errors.CALLS["malformed_response"], "malformed_response", retryable=True)
+            raise transport.call_failed("malformed_response", errors.CALLS)
         log.info("event=template_edited channel=%s template=%s provider_id=%s", self.name, template.name, provider_id)
         found = await self._state(provider_id, template.name)
         return found or TemplateState(provider_id, template.name, template.language, "pending", category)
@@ -233,7 +184,7 @@ class WhatsAppCloud(Channel):
             document = await self._call("GET", url, params={**params, **({"after": after} if after else {})})
             data = document.get("data")
             if not isinstance(data, list):
-                raise ChannelError(errors.CALLS["malformed_response"], "malformed_response", retryable=True)
+                raise transport.call_failed("malformed_response", errors.CALLS)
             # Meta's ``name`` filter also matches longer names: keep only the template of exactly that name.
             states.extend(responses.template_state(record) for record in data
                           if isinstance(record, dict) and (not name or record.get("name") == name))
@@ -260,9 +211,7 @@ class WhatsAppCloud(Channel):
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> bool:
         """Whether ``X-Hub-Signature-256`` (any case) is the HMAC of the raw body with the app secret."""
-        wanted = signatures.HEADER.lower()
-        header = next((value for name, value in headers.items() if name.lower() == wanted), None)
-        return signatures.verify(self.settings.app_secret, body, header)
+        return signatures.verify(self.settings.app_secret, body, transport.header(headers, signatures.HEADER))
 
     def parse_webhook(self, body: bytes) -> list[Event]:
         """The events of one callback (see :mod:`.webhooks`); raises WebhookError when it is malformed."""

@@ -19,8 +19,6 @@ JSON, e.g. a proxy's 502 page) and ``malformed_response`` (a 2xx without a messa
 
 from __future__ import annotations
 
-import email.utils
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -28,10 +26,9 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 
 from channels.base import FailureMeaning, MessageKind, ResultKind, RetryScope
+from channels.decisions import CALLS, DEFAULT_BACKOFF, TRANSPORT, Decision, http_sentence
 from channels.sentences import unknown_code
 
-# Without a Retry-After header, how long a transient failure waits by default (seconds).
-DEFAULT_BACKOFF = 5.0
 # 131049: Meta asks not to retry the same marketing message to the person within 24 hours.
 ECOSYSTEM_WAIT = 24 * 3600.0
 
@@ -180,65 +177,8 @@ RULES: tuple[Rule, ...] = (
 
 BY_CODE: dict[int, Rule] = {code: rule for rule in RULES for code in rule.codes}
 
-# The transport's own codes (see the module's docstring) and their sentences, as a send meets them.
-TRANSPORT: dict[str, Any] = {
-    "timeout": _l("The provider did not answer in time; the message may or may not have been accepted."),
-    "disconnected": _l("The connection to the provider broke during the request; the message may or may not "
-                       "have been accepted."),
-    "connection": _l("The provider could not be reached; the message was not sent."),
-    "payload": _l("The message cannot be sent in this form (for example, its text is too long); it was not sent."),
-    "malformed_response": _l("The provider answered without a message id; the message may or may not have been "
-                             "accepted."),
-}
-# The same codes met by a call other than a send (a template submission, a connection check): no message.
-CALLS: dict[str, Any] = {
-    "timeout": _l("The provider did not answer in time."),
-    "disconnected": _l("The connection to the provider broke during the request."),
-    "connection": _l("The provider could not be reached."),
-    "malformed_response": _l("The provider's answer could not be read."),
-}
-_HTTP_THROTTLED = _l("The provider asks to slow down (HTTP 429).")
-
-
-def _http(status: int) -> Any:
-    """The sentence for an error answer without Meta's JSON, by its HTTP status (lazy)."""
-    if status == 429:
-        return _HTTP_THROTTLED
-    if status >= 500:
-        return _l("The provider answered with a server error (HTTP %(status)s).", status=status)
-    return _l("The provider refused the request (HTTP %(status)s).", status=status)
-
-
-@dataclass(frozen=True)
-class Decision:
-    """What to do about one error answer: the fields of a retry or failed :class:`SendResult`."""
-
-    kind: ResultKind
-    code: str
-    sentence: Any
-    scope: RetryScope = RetryScope.MESSAGE
-    meaning: FailureMeaning | None = None
-    retry_after: float | None = None
-
-    @property
-    def retryable(self) -> bool:
-        return self.kind is ResultKind.RETRY
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds from a ``Retry-After`` header: delta-seconds or an HTTP date; None when absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, moment.timestamp() - (time.time() if now is None else now))
+# The transport's own codes (TRANSPORT, CALLS) and an error answer without Meta's JSON (http_sentence) are worded
+# as for every channel (channels.decisions).
 
 
 def decide(code: int | None, status: int, retry_after: float | None = None,
@@ -259,7 +199,7 @@ def decide(code: int | None, status: int, retry_after: float | None = None,
             meaning = FailureMeaning.TEMPLATE if kind is MessageKind.TEMPLATE else FailureMeaning.MESSAGE
         return Decision(ResultKind.FAILED, str(code), rule.sentence, meaning=FailureMeaning(meaning))
     # A code Meta does not document for us (or no JSON at all): only here does the HTTP status decide.
-    text, sentence = (str(code), unknown_code(code)) if code is not None else (f"http_{status}", _http(status))
+    text, sentence = (str(code), unknown_code(code)) if code is not None else (f"http_{status}", http_sentence(status))
     wait = retry_after if retry_after is not None else DEFAULT_BACKOFF
     if status >= 500:
         return Decision(ResultKind.RETRY, text, sentence, retry_after=wait)
@@ -300,7 +240,7 @@ def sentence(code: str | None) -> Any:
     if code in TRANSPORT:
         return TRANSPORT[code]
     if code.startswith("http_") and code[5:].isdigit():
-        return _http(int(code[5:]))
+        return http_sentence(int(code[5:]))
     rule = BY_CODE.get(int(code)) if code.lstrip("-").isdigit() else None
     return rule.sentence if rule is not None else None
 

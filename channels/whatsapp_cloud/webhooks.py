@@ -13,8 +13,7 @@ someone blocked the number or reported it as spam, which the Cloud API never sen
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from channels.base import (
@@ -29,17 +28,12 @@ from channels.base import (
     TemplateStatusChange,
     WebhookError,
 )
+from channels.fields import decoded, object_of, unix_seconds
 from channels.whatsapp_cloud.responses import reason
 
 OBJECT = "whatsapp_business_account"
 _STATUSES = {status.value: status for status in DeliveryStatus}
 _PREFERENCES = {"stop": True, "resume": False}
-
-
-def _object(value: Any, where: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise WebhookError(f"{where} should be an object, not {type(value).__name__}")
-    return value
 
 
 def _list(container: dict[str, Any], name: str, where: str) -> list[Any]:
@@ -62,21 +56,17 @@ def _optional(container: dict[str, Any], name: str) -> str | None:
 
 
 def _moment(container: dict[str, Any], where: str) -> datetime:
-    value = container.get("timestamp")
-    try:
-        return datetime.fromtimestamp(int(value), UTC)
-    except (TypeError, ValueError, OverflowError, OSError):
-        raise WebhookError(f"{where}.timestamp should be unix seconds, not {value!r}") from None
+    return unix_seconds(container, "timestamp", where)
 
 
 def _status(item: Any, where: str) -> StatusEvent | None:
-    item = _object(item, where)
+    item = object_of(item, where)
     status = _STATUSES.get(_text(item, "status", where))
     if status is None:
         return None  # a status we do not track (Meta adds some: "deleted", "warning", …)
     pricing = item.get("pricing") if isinstance(item.get("pricing"), dict) else {}
     errors = _list(item, "errors", where)
-    error = _object(errors[0], f"{where}.errors[0]") if errors else {}
+    error = object_of(errors[0], f"{where}.errors[0]") if errors else {}
     billable = pricing.get("billable")
     return StatusEvent(
         provider_id=_text(item, "id", where),
@@ -95,7 +85,7 @@ def _contacts(value: dict[str, Any], where: str) -> dict[str, dict[str, Any]]:
     """The value's contacts by wa_id (and by user_id), for the names of the people who wrote."""
     found: dict[str, dict[str, Any]] = {}
     for index, contact in enumerate(_list(value, "contacts", where)):
-        contact = _object(contact, f"{where}.contacts[{index}]")
+        contact = object_of(contact, f"{where}.contacts[{index}]")
         for name in ("wa_id", "user_id"):
             if _optional(contact, name):
                 found[str(contact[name])] = contact
@@ -121,7 +111,7 @@ def _reply(item: dict[str, Any], kind: str) -> tuple[str, str | None]:
 
 
 def _message(item: Any, contacts: dict[str, dict[str, Any]], where: str) -> InboundMessage:
-    item = _object(item, where)
+    item = object_of(item, where)
     sender = _optional(item, "from") or _optional(item, "from_user_id")
     if sender is None:
         raise WebhookError(f"{where} has neither 'from' nor 'from_user_id'")
@@ -161,7 +151,7 @@ def _preferences(value: dict[str, Any], where: str, account: str | None) -> list
     events: list[Event] = []
     for index, item in enumerate(_list(value, "user_preferences", where)):
         place = f"{where}.user_preferences[{index}]"
-        item = _object(item, place)
+        item = object_of(item, place)
         stopped = _PREFERENCES.get(str(item.get("value", "")).lower())
         if stopped is None:
             continue  # a preference value we do not know
@@ -210,7 +200,7 @@ def _block_reports(value: dict[str, Any], where: str, account: str | None) -> li
     events: list[Event] = []
     for index, item in enumerate(_list(value, "block_reports", where)):
         place = f"{where}.block_reports[{index}]"
-        item = _object(item, place)
+        item = object_of(item, place)
         kind = str(item.get("kind", "")).lower()
         if kind not in BLOCK_REPORT_KINDS:
             raise WebhookError(f"{place}.kind should be one of {', '.join(BLOCK_REPORT_KINDS)}, not {kind!r}")
@@ -234,25 +224,22 @@ _FIELDS = {
 
 def parse(body: bytes) -> list[Event]:
     """The events of one webhook body, in the order they appear; raises :class:`WebhookError` if malformed."""
-    try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as error:
-        raise WebhookError(f"the body is not JSON: {error}") from None
-    document = _object(document, "the body")
+    document = decoded(body)
+    document = object_of(document, "the body")
     if document.get("object") != OBJECT:
         raise WebhookError(f"the body's object is {document.get('object')!r}, not {OBJECT!r}")
     if "entry" not in document:
         raise WebhookError("the body has no entry list")
     events: list[Event] = []
     for number, entry in enumerate(_list(document, "entry", "the body")):
-        entry = _object(entry, f"entry[{number}]")
+        entry = object_of(entry, f"entry[{number}]")
         account = _optional(entry, "id")
         for index, change in enumerate(_list(entry, "changes", f"entry[{number}]")):
             where = f"entry[{number}].changes[{index}]"
-            change = _object(change, where)
+            change = object_of(change, where)
             field = change.get("field")
             if not isinstance(field, str) or field not in _FIELDS:
                 continue  # account_update, history, …: nothing we act on yet
-            value = _object(change.get("value"), f"{where}.value")
+            value = object_of(change.get("value"), f"{where}.value")
             events.extend(_FIELDS[field](value, f"{where}.value", account))
     return events

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-
 from channels.base import SenderSettings
-from channels.max import MaxBot
 from channels.sandbox import defaults
+from tests.channels import bot_calls
 
 TOKEN = defaults.MAX_TOKEN
 SECRET = defaults.MAX_WEBHOOK_SECRET
@@ -25,19 +19,12 @@ def fixture(name: str) -> bytes:
 
 
 def settings(sandbox, **overrides: Any) -> SenderSettings:
-    values = {"channel": "max", "base_url": sandbox.url, "access_token": TOKEN, "app_secret": SECRET,
-              "bot_username": defaults.MAX_BOT_USERNAME, "timeout_seconds": 5.0}
-    return SenderSettings(**{**values, **overrides})
+    return bot_calls.settings("max", sandbox, **overrides)
 
 
 def with_bot(sandbox, work, **overrides: Any):
     """Run ``work(bot)`` with a MaxBot on the sandbox, on a fresh session; returns its result."""
-
-    async def main():
-        async with aiohttp.ClientSession() as session:
-            return await work(MaxBot(settings(sandbox, **overrides), session))
-
-    return asyncio.run(main())
+    return bot_calls.with_bot("max", sandbox, work, **overrides)
 
 
 def send(sandbox, messages, **overrides: Any):
@@ -46,14 +33,8 @@ def send(sandbox, messages, **overrides: Any):
 
 def control(sandbox, method: str, path: str, body: Any = None) -> tuple[int, Any]:
     """A MAX control API call (``/_sandbox/max/…``): its status and JSON, also for a 400."""
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(f"{sandbox.url}/_sandbox/max{path}", data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
+    status, _headers, answer = bot_calls.json_call(method, f"{sandbox.url}/_sandbox/max{path}", body)
+    return status, answer
 
 
 def ok(sandbox, method: str, path: str, body: Any = None) -> Any:
@@ -87,13 +68,6 @@ def sent(sandbox, user_id: int | None = None) -> list[dict]:
     return ok(sandbox, "GET", "/messages" + (f"?user_id={user_id}" if user_id is not None else ""))
 
 
-async def _raw(method: str, url: str, body: Any, headers: dict[str, str]) -> tuple[int, dict[str, str], Any]:
-    async with aiohttp.ClientSession() as session, session.request(method, url, json=body,
-                                                                   headers=headers) as response:
-        return response.status, dict(response.headers), await response.json(content_type=None)
-
-
 def raw(sandbox, method: str, path: str, body: Any = None, token: str | None = TOKEN) -> tuple[int, dict, Any]:
     """One Bot API request past the adapter: status, headers, JSON."""
-    headers = {"Authorization": token} if token is not None else {}
-    return asyncio.run(_raw(method, sandbox.url + path, body, headers))
+    return bot_calls.json_call(method, sandbox.url + path, body, {"Authorization": token} if token is not None else {})

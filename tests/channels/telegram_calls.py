@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
-import urllib.error
-import urllib.request
 from typing import Any
 
-import aiohttp
-
 from channels.base import SenderSettings
-from channels.registry import channel_for
 from channels.sandbox.defaults import TELEGRAM_SECRET, TELEGRAM_TOKEN, TELEGRAM_USERNAME
+from tests.channels import bot_calls
 from tests.sandbox_provider import SandboxProcess
 
 __all__ = ["TELEGRAM_SECRET", "TELEGRAM_TOKEN", "TELEGRAM_USERNAME", "bot_call", "control", "settings",
@@ -20,19 +14,12 @@ __all__ = ["TELEGRAM_SECRET", "TELEGRAM_TOKEN", "TELEGRAM_USERNAME", "bot_call",
 
 
 def settings(sandbox: SandboxProcess, **overrides: Any) -> SenderSettings:
-    values = {"channel": "telegram", "base_url": sandbox.url, "access_token": TELEGRAM_TOKEN,
-              "app_secret": TELEGRAM_SECRET, "bot_username": TELEGRAM_USERNAME, "timeout_seconds": 5.0}
-    return SenderSettings(**{**values, **overrides})
+    return bot_calls.settings("telegram", sandbox, **overrides)
 
 
 def with_bot(sandbox: SandboxProcess, work, **overrides: Any) -> Any:
     """Run ``work(channel)`` with a Telegram channel on the sandbox, on a fresh session; returns its result."""
-
-    async def main():
-        async with aiohttp.ClientSession() as session:
-            return await work(channel_for(settings(sandbox, **overrides), session))
-
-    return asyncio.run(main())
+    return bot_calls.with_bot("telegram", sandbox, work, **overrides)
 
 
 def control(sandbox: SandboxProcess, action: str, method: str = "POST", **body: Any) -> Any:
@@ -43,10 +30,6 @@ def control(sandbox: SandboxProcess, action: str, method: str = "POST", **body: 
 def bot_call(sandbox: SandboxProcess, method: str, body: Any = None, token: str = TELEGRAM_TOKEN,
              ) -> tuple[int, dict[str, Any]]:
     """A raw Bot API call to the sandbox: its HTTP status and JSON answer."""
-    request = urllib.request.Request(f"{sandbox.url}/bot{token}/{method}", data=json.dumps(body or {}).encode(),
-                                     method="POST", headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
+    status, _headers, answer = bot_calls.json_call("POST", f"{sandbox.url}/bot{token}/{method}", body or {},
+                                                   timeout=10)
+    return status, answer

@@ -18,7 +18,6 @@ from channels.base import (
     ResultKind,
     RetryScope,
     TemplateContent,
-    TemplateSubmission,
 )
 from channels.max import MaxBot
 from channels.max.client import SECRET_HEADER
@@ -203,16 +202,6 @@ def test_number_info_reads_the_bot(sandbox):
     with pytest.raises(ChannelError) as refused:
         with_bot(sandbox, lambda bot: bot.number_info(), access_token="wrong")
     assert refused.value.code == "verify.token" and not refused.value.retryable
-
-
-def test_template_calls_say_max_has_no_templates(sandbox):
-    submission = TemplateSubmission("order_ready", "ru", "utility", body="Заказ {{1}} готов")
-    for call in (lambda bot: bot.submit_template(submission), lambda bot: bot.template_states(),
-                 lambda bot: bot.edit_template("1", submission)):
-        with pytest.raises(ChannelError) as refused:
-            with_bot(sandbox, call)
-        assert refused.value.code == "no_templates" and "template" in str(refused.value.sentence)
-    assert channel_for(settings(sandbox), session=None).handshake({"hub.challenge": "x"}) is None
 
 
 def subscribed(sandbox, receiver) -> None:

@@ -21,7 +21,6 @@ from channels.base import (
     ResultKind,
     RetryScope,
     TemplateContent,
-    TemplateSubmission,
 )
 from channels.telegram import TelegramBot
 from tests.channels.telegram_calls import TELEGRAM_SECRET, bot_call, control, settings, with_bot
@@ -219,15 +218,6 @@ def test_a_bad_token_fails_number_info_with_the_tables_sentence(sandbox):
         with_bot(sandbox, lambda channel: channel.number_info(), access_token="7000000001:nope")
     assert (refused.value.code, refused.value.retryable) == ("unauthorized", False)
     assert "@BotFather" in str(refused.value.sentence)
-
-
-def test_templates_are_not_the_channels(sandbox):
-    submission = TemplateSubmission("order_ready", "ru", "utility", body="Заказ готов")
-    for call in (lambda c: c.submit_template(submission), lambda c: c.template_states(),
-                 lambda c: c.edit_template("1", submission)):
-        with pytest.raises(ChannelError) as refused:
-            with_bot(sandbox, call)
-        assert refused.value.code == "no_templates"
 
 
 def subscribed(sandbox, receiver) -> None:

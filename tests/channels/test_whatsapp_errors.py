@@ -14,6 +14,7 @@ import pytest
 from channels.base import FailureMeaning as F
 from channels.base import MessageKind, ResultKind
 from channels.base import RetryScope as S
+from channels.decisions import http_sentence
 from channels.errors import call_sentence_for, decision_for, sentence_for
 from channels.whatsapp_cloud import errors
 
@@ -132,23 +133,6 @@ def test_an_answer_without_metas_json_is_decided_by_status():
     )
 
 
-@pytest.mark.parametrize(
-    ("header", "seconds"),
-    [
-        ("7", 7),
-        (" 2.5 ", 2.5),
-        ("-3", 0),
-        (None, None),
-        ("", None),
-        ("soon", None),
-        ("Wed, 02 Dec 2026 01:00:30 GMT", 30),
-    ],
-)
-def test_retry_after_in_seconds_or_as_a_date(header, seconds):
-    now = 1796173200.0  # Wed, 02 Dec 2026 01:00:00 GMT
-    assert errors.parse_retry_after(header, now=now) == seconds
-
-
 def test_every_code_has_exactly_one_row():
     codes = [code for rule in errors.RULES for code in rule.codes]
     assert len(codes) == len(set(codes))
@@ -184,7 +168,7 @@ PROMISES = re.compile(r"is paused|tried again|sent again|is stopped|slows down|g
 
 def test_no_sentence_says_what_vestnik_does_next():
     sentences = ([rule.sentence for rule in errors.RULES] + list(errors.TRANSPORT.values())
-                 + list(errors.CALLS.values()) + [errors._http(status) for status in (400, 429, 503)])
+                 + list(errors.CALLS.values()) + [http_sentence(status) for status in (400, 429, 503)])
     promising = [str(sentence) for sentence in sentences if PROMISES.search(str(sentence))]
     assert promising == []
 

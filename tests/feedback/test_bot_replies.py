@@ -20,18 +20,12 @@ from compliance import suppression
 from compliance.models import SuppressionReason, SuppressionScope
 from dbtypes import utcnow
 from extensions import db
+from tests.bot_world import a_bot
 from tests.feedback.inbox_world import conversation_of, thread_of
 from tests.test_materialise import add_campaign, add_template
 
 PHONE = "+79031234567"
 _ids = counter(1)
-
-
-def a_bot(name: str = "Бот MAX", channel: str = "max") -> Sender:
-    bot = Sender(name=name, phone=None, channel=channel, bot_username=name.replace(" ", "_"))
-    db.session.add(bot)
-    db.session.commit()
-    return bot
 
 
 def a_person(max_bot: Sender, telegram_bot: Sender, *, language: str = "ru") -> Contact:

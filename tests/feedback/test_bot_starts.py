@@ -20,8 +20,9 @@ from compliance import suppression
 from compliance.models import SuppressionReason
 from dbtypes import utcnow
 from extensions import db, redis_queues
+from tests.bot_world import a_bot
 from tests.campaign_world import add_contact
-from tests.entry_world import a_bot, a_whatsapp, an_entry_point, feed, fresh, started, whatsapp_text
+from tests.entry_world import a_whatsapp, an_entry_point, feed, fresh, started, whatsapp_text
 
 
 def count(model, *conditions) -> int:
