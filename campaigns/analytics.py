@@ -26,7 +26,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from campaigns import pricing
 from campaigns.dispatch.progress import ACCEPTED, reason_sentence
-from campaigns.models import Campaign, Message, MessageStatus, Sender, sent_since
+from campaigns.models import Campaign, Message, MessageStatus, Sender, sent_by, sent_since
 from compliance.models import Suppression, SuppressionReason
 from compliance.sending import TIER_LIMITS
 from dbtypes import utcnow
@@ -327,10 +327,10 @@ def tier_use(now: datetime | None = None) -> list[dict[str, Any]]:
     unlimited), ``headroom`` and ``share`` (used of the limit)."""
     now = now or utcnow()
     used = dict(db.session.execute(
-        select(Campaign.sender_id, func.count(distinct(Message.phone)))
+        select(sent_by(), func.count(distinct(Message.phone)))
         .join(Campaign, Campaign.id == Message.campaign_id)
         .where(sent_since(now - timedelta(hours=24)))
-        .group_by(Campaign.sender_id)
+        .group_by(sent_by())
     ).all())
     found = []
     for sender in db.session.scalars(select(Sender).order_by(Sender.name)):

@@ -33,7 +33,8 @@ from compliance.verdict import Outcome
 from extensions import db
 
 # A sender's provider → the channel family the rule knows (the sandbox speaks WhatsApp's Cloud API).
-FAMILIES = {"sandbox": "whatsapp", "whatsapp_cloud": "whatsapp", "max": "max", "telegram": "telegram"}
+FAMILIES = {"sandbox": "whatsapp", "whatsapp_cloud": "whatsapp", "max": "max", "telegram": "telegram",
+            "smsc": "sms"}
 # On a tie the campaign's own channel is suggested, then the national channels before the foreign ones.
 _PREFERENCE = ("max", "sms", "telegram", "whatsapp")
 

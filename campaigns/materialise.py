@@ -28,19 +28,41 @@ contact). A contact without an address on the bot is left out as ``no_address``,
 (``audience.addresses.person_suppressed``, here as a join) as ``blocked``/``opted_out``. No number is needed, so
 ``invalid_number`` does not apply.
 
-The rows are inserted with ``ON CONFLICT (campaign_id, contact_id) DO NOTHING`` and a
-deterministic idempotency key (``<campaign id>-<contact id>``), so running the statement again for
-the same campaign adds nothing and can never mint a second key for a recipient.
+A cascade (``campaigns.cascade``) runs the insert once per step, each for the contacts no earlier step took, with
+the step's own sources (a bot step reaches addresses on its bot, a WhatsApp or SMS step numbers); the contacts no
+step took are counted by the last step's reasons. A row that falls back later gets its next step's row from
+``materialise_fallbacks``, through the same statement restricted to its contact.
+
+The rows are inserted with ``ON CONFLICT (campaign_id, contact_id, step) DO NOTHING`` and a
+deterministic idempotency key (``<campaign id>-<contact id>``, ``-<step>`` after the first step), so running the
+statement again for the same campaign adds nothing and can never mint a second key for a recipient.
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import BigInteger, ColumnElement, String, and_, case, cast, func, literal, null, or_, select, text
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Integer,
+    String,
+    and_,
+    case,
+    cast,
+    distinct,
+    exists,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.orm import aliased
 from sqlalchemy.types import JSON
 
@@ -48,13 +70,14 @@ from audience.models import AddressStatus, Contact, ContactAddress, Segment
 from audience.segment_definition import parse_definition
 from audience.segments import attribute_text, segment_filter
 from campaigns.bot_rendering import is_bot
+from campaigns.cascade import Step, is_cascade, steps
 from campaigns.models import Campaign, Message, MessageStatus, Sender, Template, sent_since
 from campaigns.recipient_facts import consented
 from campaigns.variables import CONTACT_FIELDS, SOURCES
 from compliance.models import BLOCKING_REASONS, Suppression, SuppressionScope
 from compliance.numbers import not_e164
 from compliance.sending import SendingRules
-from dbtypes import UTCDateTime, conflict_insert, dialect_function
+from dbtypes import UTCDateTime, conflict_insert, dialect_function, one_of
 from domain_errors import DomainError
 from extensions import db
 
@@ -137,7 +160,7 @@ def render_variables(variables: dict[str, dict[str, Any]]) -> ColumnElement[Any]
 class _Sources:
     """The contacts of a campaign's segment, joined to what decides whether each may get a row."""
 
-    def __init__(self, campaign: Campaign, now: datetime, rules: SendingRules):
+    def __init__(self, campaign: Campaign, sender_id: int, now: datetime, rules: SendingRules):
         segment = db.session.get(Segment, campaign.segment_id)
         template = db.session.get(Template, campaign.template_id)
         self.where = segment_filter(parse_definition(segment.definition))
@@ -166,9 +189,10 @@ class _Sources:
         # The consent proof is a source and a moment; one recorded after the launch proves nothing yet.
         # The same proof the preflight and the send-time gate accept (a source blank by any whitespace is none).
         self.no_consent = or_(Contact.consent_at.is_(None), ~consented(now))
-        self.capped = self._capped(template.category.value, now, rules)
+        self.capped = self._capped(campaign.id, template.category.value, now, rules)
 
-    def _capped(self, category: str, now: datetime, rules: SendingRules) -> ColumnElement[bool] | None:
+    def _capped(self, campaign_id: int, category: str, now: datetime, rules: SendingRules
+                ) -> ColumnElement[bool] | None:
         if category not in rules.capped_categories or (rules.cap_per_day is None and rules.cap_per_week is None):
             return None
         # Counted by send time (``models.sent_since``), never by the launch that made the row.
@@ -179,7 +203,8 @@ class _Sources:
                    func.count().label("week"))
             .join(Campaign, Campaign.id == Message.campaign_id)
             .join(Template, Template.id == Campaign.template_id)
-            .where(sent_since(week_ago),
+            # The campaign's own rows are the same message on another channel of its cascade, not another one.
+            .where(sent_since(week_ago), Message.campaign_id != campaign_id,
                    Template.category.in_(rules.capped_categories))
             .group_by(Message.phone)
             .subquery("recently_sent")
@@ -212,21 +237,21 @@ class _BotSources(_Sources):
     """The contacts of a bot campaign's segment, joined to their addresses on the bot and the person-wide
     suppressions of those addresses' keys."""
 
-    def __init__(self, campaign: Campaign, now: datetime, rules: SendingRules):
-        super().__init__(campaign, now, rules)
+    def __init__(self, campaign: Campaign, sender_id: int, now: datetime, rules: SendingRules):
+        super().__init__(campaign, sender_id, now, rules)
         active = ContactAddress.status == AddressStatus.ACTIVE
         # Whether each contact stopped an address on the bot (an unreachable one is no address to write to).
         on_bot = (
             select(ContactAddress.contact_id,
                    func.max(case((ContactAddress.status == AddressStatus.STOPPED, 1), else_=0)).label("stopped"))
-            .where(ContactAddress.sender_id == campaign.sender_id)
+            .where(ContactAddress.sender_id == sender_id)
             .group_by(ContactAddress.contact_id)
             .subquery("bot_contacts")
         )
         # The oldest active address per contact, as ``active_addresses`` picks it (ids grow with time).
         chosen = (
             select(ContactAddress.contact_id, func.min(ContactAddress.id).label("address_id"))
-            .where(ContactAddress.sender_id == campaign.sender_id, active)
+            .where(ContactAddress.sender_id == sender_id, active)
             .group_by(ContactAddress.contact_id)
             .subquery("active_addresses")
         )
@@ -266,46 +291,65 @@ class _BotSources(_Sources):
         return case(*whens, else_=null())
 
 
-def _idempotency_key(campaign_id: int) -> ColumnElement[str]:
-    # "<campaign>-<contact>": the same recipient always gets the same key, so no retry can mint another.
-    return _text(f"{campaign_id}-") + cast(Contact.id, String)
+def _idempotency_key(campaign_id: int, step: int) -> ColumnElement[str]:
+    # "<campaign>-<contact>" (and "-<step>" on a cascade's later steps): the same recipient on the same channel
+    # always gets the same key, so no retry can mint another.
+    key = _text(f"{campaign_id}-") + cast(Contact.id, String)
+    return key if step == 0 else key + _text(f"-{step}")
 
 
 def _insert(table):
     return conflict_insert(table, db.session.get_bind().dialect.name)
 
 
-def _statements(campaign: Campaign, now: datetime, rules: SendingRules):
-    """The INSERT … SELECT of the message rows and the SELECT of the exclusions by reason."""
-    bot = is_bot_campaign(campaign)
-    sources = (_BotSources if bot else _Sources)(campaign, now, rules)
-    key = _idempotency_key(campaign.id)
+def _sources(campaign: Campaign, step: Step, now: datetime, rules: SendingRules) -> _Sources:
+    """The contacts of the segment joined to what decides whether the step's channel may take each."""
+    sender = db.session.get(Sender, step.sender_id)
+    kind = _BotSources if sender is not None and is_bot(sender.channel) else _Sources
+    return kind(campaign, step.sender_id, now, rules)
+
+
+def _without_row(campaign_id: int) -> ColumnElement[bool]:
+    """The contact has no row of the campaign on any step yet."""
+    return ~exists().where(Message.campaign_id == campaign_id, Message.contact_id == Contact.id)
+
+
+def _step_insert(campaign: Campaign, step: Step, sources: _Sources, now: datetime,
+                 only: ColumnElement[bool] | None = None):
+    """The INSERT … SELECT of the step's rows for the eligible contacts (and ``only``, when given), returning
+    the contacts it made rows for."""
+    bot = isinstance(sources, _BotSources)
     values = [
         cast(literal(campaign.id, BigInteger), BigInteger),
         Contact.id,
         func.coalesce(Contact.phone, _text("")) if bot else Contact.phone,
         render_variables(campaign.variables or {}),
-        key,
+        _idempotency_key(campaign.id, step.index),
         _text(MessageStatus.QUEUED.value),
         literal(now, UTCDateTime),
+        literal(step.index, Integer),
+        cast(literal(step.sender_id, BigInteger), BigInteger),
     ]
-    columns = ["campaign_id", "contact_id", "phone", "variables", "idempotency_key", "status", "created_at"]
+    columns = ["campaign_id", "contact_id", "phone", "variables", "idempotency_key", "status", "created_at", "step",
+               "sender_id"]
     if bot:
         values.append(sources.address.address)
         columns.append("address")
-    rows = select(*values).select_from(sources.from_).where(sources.eligible())
-    insert = _insert(Message.__table__).from_select(columns, rows).on_conflict_do_nothing(
-        index_elements=["campaign_id", "contact_id"])
-    reason = sources.reason().label("reason")
-    count = (select(reason, func.count()).select_from(sources.from_)
-             .where(sources.where, reason.is_not(None)).group_by(reason))
-    return insert, count
+    conditions = [sources.eligible()]
+    if is_cascade(campaign):  # a later step only for those no earlier one took; a lone step needs no such check
+        conditions.append(_without_row(campaign.id))
+    if only is not None:
+        conditions.append(only)
+    rows = select(*values).select_from(sources.from_).where(*conditions)
+    return (_insert(Message.__table__).from_select(columns, rows)
+            .on_conflict_do_nothing(index_elements=["campaign_id", "contact_id", "step"])
+            .returning(Message.contact_id))
 
 
 def bot_audience(campaign: Campaign, now: datetime, rules: SendingRules) -> Materialised:
     """What materialising the bot campaign would do now, without doing it (the preflight's audience): the
     contacts it would reach and those it would leave out, by reason. One statement; writes nothing."""
-    sources = _BotSources(campaign, now, rules)
+    sources = _BotSources(campaign, campaign.sender_id, now, rules)
     reason = sources.reason().label("reason")
     found = dict(db.session.execute(
         select(reason, func.count()).select_from(sources.from_).where(sources.where).group_by(reason)).all())
@@ -313,31 +357,60 @@ def bot_audience(campaign: Campaign, now: datetime, rules: SendingRules) -> Mate
                         exclusions={name: found.get(name, 0) for name in BOT_EXCLUSION_REASONS})
 
 
-def is_bot_campaign(campaign: Campaign) -> bool:
-    """Whether the campaign goes out through a bot (its recipients are addresses on it)."""
-    sender = db.session.get(Sender, campaign.sender_id)
-    return sender is not None and is_bot(sender.channel)
+@contextmanager
+def _hash_joins():
+    """On PostgreSQL, plan the statements without nested loops. Every join here is an equality between a scan of
+    the segment and an aggregate: PostgreSQL underestimates the rows that pass the per-contact conditions (a
+    regular expression, a trimmed text) and would otherwise pick a nested loop over the suppression aggregate,
+    once per contact: minutes instead of seconds for a million contacts."""
+    postgresql = db.session.get_bind().dialect.name == "postgresql"
+    if postgresql:
+        db.session.execute(text("SET LOCAL enable_nestloop = off"))
+    yield
+    if postgresql:  # after a failure the rollback ends the SET LOCAL anyway
+        db.session.execute(text("RESET enable_nestloop"))
 
 
 def materialise(campaign: Campaign, now: datetime, rules: SendingRules) -> Materialised:
-    """Create one queued message row per eligible contact of the campaign's segment; count the rest.
+    """Create one queued message row per eligible contact of the campaign's segment, on the first step of its
+    cascade whose channel may take them (a campaign on one sender has one step); count the rest by the reasons
+    of the last step, the one that tried everybody left.
 
-    Two statements (the insert and the count by reason) in the caller's transaction; flushes only.
-    A campaign materialised before gains no rows.
+    One insert per step and one count, in the caller's transaction; flushes only. A campaign materialised
+    before gains no rows.
     """
-    insert, count = _statements(campaign, now, rules)
-    postgresql = db.session.get_bind().dialect.name == "postgresql"
-    if postgresql:
-        # Every join here is an equality between a scan of the segment and an aggregate: hash joins.
-        # PostgreSQL underestimates the rows that pass the per-contact conditions (a regular
-        # expression, a trimmed text) and would otherwise pick a nested loop over the suppression
-        # aggregate, once per contact: minutes instead of seconds for a million contacts.
-        db.session.execute(text("SET LOCAL enable_nestloop = off"))
-    db.session.execute(insert)
-    found = dict(db.session.execute(count).all())
-    if postgresql:  # after a failure the rollback ends the SET LOCAL anyway
-        db.session.execute(text("RESET enable_nestloop"))
-    reasons = BOT_EXCLUSION_REASONS if is_bot_campaign(campaign) else EXCLUSION_REASONS
+    ladder = steps(campaign)
+    with _hash_joins():
+        for step in ladder:
+            db.session.execute(_step_insert(campaign, step, _sources(campaign, step, now, rules), now)).all()
+        last = _sources(campaign, ladder[-1], now, rules)
+        reason = last.reason().label("reason")
+        left_out = [last.where, reason.is_not(None)]
+        if is_cascade(campaign):
+            left_out.append(_without_row(campaign.id))
+        found = dict(db.session.execute(
+            select(reason, func.count()).select_from(last.from_).where(*left_out).group_by(reason)).all())
+    reasons = BOT_EXCLUSION_REASONS if isinstance(last, _BotSources) else EXCLUSION_REASONS
     exclusions = {name: found.get(name, 0) for name in reasons}
-    recipients = db.session.scalar(select(func.count()).select_from(Message).where(Message.campaign_id == campaign.id))
+    recipients = db.session.scalar(select(func.count(distinct(Message.contact_id)))
+                                   .where(Message.campaign_id == campaign.id))
     return Materialised(recipients=recipients or 0, exclusions=exclusions)
+
+
+def materialise_fallbacks(campaign: Campaign, contact_ids: list[int], after: int, now: datetime,
+                          rules: SendingRules) -> dict[int, int]:
+    """Give each of ``contact_ids`` (whose row on step ``after`` failed or timed out) a row on the first later
+    step whose channel may take them, as the launch chose the first; returns the rows made, by step. A contact
+    no later step takes gets none (the cascade ends for them). Flushes only."""
+    made: dict[int, int] = {}
+    waiting = sorted(set(contact_ids))
+    with _hash_joins():
+        for step in steps(campaign)[after + 1:]:
+            if not waiting:
+                break
+            only = one_of(Contact.id, waiting, db.session.get_bind().dialect.name)
+            taken = set(db.session.scalars(
+                _step_insert(campaign, step, _sources(campaign, step, now, rules), now, only=only)))
+            made[step.index] = len(taken)
+            waiting = [contact_id for contact_id in waiting if contact_id not in taken]
+    return made

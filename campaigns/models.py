@@ -7,7 +7,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ColumnElement, ForeignKey, Index, Integer, String, Text, UniqueConstraint, and_
+from sqlalchemy import JSON, ColumnElement, ForeignKey, Index, Integer, String, Text, UniqueConstraint, and_, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dbtypes import BigId, UTCDateTime, utcnow, value_enum
@@ -200,6 +200,9 @@ class Campaign(db.Model):
     # {"start": "HH:MM", "end": "HH:MM"} in the recipient's local time; None: the compliance default.
     send_window: Mapped[dict[str, str] | None] = mapped_column(JSON)
     messages_per_second: Mapped[int] = mapped_column(Integer, default=20)
+    # A cascade: the ordered channels each recipient is tried on, ``[{"sender_id": …, "wait_seconds": …}, …]``
+    # (``campaigns.cascade``); None for a campaign on one sender. Its first step's sender is ``sender_id``.
+    cascade: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     status: Mapped[CampaignStatus] = mapped_column(value_enum(CampaignStatus), default=CampaignStatus.DRAFT, index=True)
     content_hash: Mapped[str] = mapped_column(String(64), default="")
     approved_hash: Mapped[str | None] = mapped_column(String(64))
@@ -270,6 +273,12 @@ SENT_STATUSES = (MessageStatus.SENDING, MessageStatus.SENT, MessageStatus.DELIVE
                  MessageStatus.UNKNOWN)
 
 
+def sent_by() -> ColumnElement[int]:
+    """The sender a message row goes out from: its cascade step's (``Message.sender_id``), else its campaign's.
+    Queries that use it join ``Campaign`` on ``Message.campaign_id``."""
+    return func.coalesce(Message.sender_id, Campaign.sender_id)
+
+
 def sent_since(since: Any) -> ColumnElement[bool]:
     """Messages sent (or maybe sent) at or after ``since`` (a datetime or a SQL expression of one):
     what caps, tiers and the free allowance count. A row with no ``sent_at`` never went out."""
@@ -277,11 +286,12 @@ def sent_since(since: Any) -> ColumnElement[bool]:
 
 
 class Message(db.Model):
-    """One recipient of one campaign; unique per (campaign, contact), so nobody gets it twice."""
+    """One recipient of one campaign on one of its channels; unique per (campaign, contact, cascade step), so
+    nobody gets it twice on a channel. A campaign on one sender has only step 0."""
 
     __tablename__ = "messages"
     __table_args__ = (
-        UniqueConstraint("campaign_id", "contact_id"),
+        UniqueConstraint("campaign_id", "contact_id", "step"),
         Index("ix_messages_campaign_status", "campaign_id", "status"),
         # The frequency cap counts a number's messages sent in the last day and week (by phone, as the
         # suppression list does: the person is the number, whatever contact row they came in as).
@@ -294,6 +304,12 @@ class Message(db.Model):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
+    # The cascade step (``Campaign.cascade``) the row belongs to, and its sender; None: the campaign's sender.
+    step: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    sender_id: Mapped[int | None] = mapped_column(ForeignKey("senders.id"))
+    # When the cascade gave up waiting on this row and tried the person on a later step (a definite failure,
+    # a stopped bot, or no delivery in the step's time): once, so no second fallback row is ever made.
+    fallback_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     phone: Mapped[str] = mapped_column(String(16))  # E.164; "" for a messenger-only contact
     # Bots: the address the message goes to (ContactAddress.address); None on WhatsApp (the phone is the address).
     address: Mapped[str | None] = mapped_column(String(64))

@@ -42,6 +42,7 @@ from campaigns.models import (
     Template,
     TemplateCategory,
     TemplateStatus,
+    sent_by,
     sent_since,
 )
 from campaigns.template_approvals import status_for
@@ -179,7 +180,7 @@ def _audience(facts_of: Callable[..., recipient_facts.SegmentFacts], definition:
     # part in the caps or the tier; one made long ago and sent an hour ago does.
     contacted = db.session.scalar(
         select(func.count(distinct(Message.phone))).join(Campaign, Campaign.id == Message.campaign_id)
-        .where(Campaign.sender_id == sender.id, sent_since(now - timedelta(days=1)))) or 0
+        .where(sent_by() == sender.id, sent_since(now - timedelta(days=1)))) or 0
     month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     used = (
         db.session.scalar(

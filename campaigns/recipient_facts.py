@@ -31,7 +31,7 @@ from phonenumbers import timezone as number_zones
 from sqlalchemy import ColumnElement, Select, and_, case, func, literal, select, text
 
 from audience.models import Contact
-from campaigns.models import Campaign, Message, Template, TemplateCategory, sent_since
+from campaigns.models import Campaign, Message, Template, TemplateCategory, sent_by, sent_since
 from compliance.models import Suppression, SuppressionReason
 from compliance.numbers import not_e164
 from compliance.send_verdicts import RecipientFacts
@@ -80,9 +80,10 @@ class History:
 
 
 def _history(sender_id: int, category: str, now: datetime, rules: SendingRules,
-             key: ColumnElement[Any] = Message.phone) -> Select[Any]:
+             key: ColumnElement[Any] = Message.phone, campaign_id: int | None = None) -> Select[Any]:
     """Per number (or per ``key``: the contact, for a person known by a bot address only): capped messages sent
-    in 24 h and 7 days, and whether the sender sent to it in 24 h.
+    in 24 h and 7 days, and whether the sender sent to it in 24 h. The rows of ``campaign_id`` are left out: a
+    cascade's earlier step is the same message on another channel, not a second one the cap should count.
 
     When ``category`` is not capped no rule reads the counts, so they stay 0 and only the last day
     is scanned.
@@ -97,10 +98,12 @@ def _history(sender_id: int, category: str, now: datetime, rules: SendingRules,
     else:
         today = week = literal(0)
         since = day_ago
-    contacted = func.max(case((and_(Campaign.sender_id == sender_id, Message.sent_at >= day_ago), 1), else_=0))
+    contacted = func.max(case((and_(sent_by() == sender_id, Message.sent_at >= day_ago), 1), else_=0))
     query = (select(key, today.label("today"), week.label("week"), contacted.label("contacted"))
              .join(Campaign, Campaign.id == Message.campaign_id)
              .where(sent_since(since)))
+    if campaign_id is not None:
+        query = query.where(Message.campaign_id != campaign_id)
     if capped:
         query = query.join(Template, Template.id == Campaign.template_id)
     return query.group_by(key)
@@ -112,13 +115,14 @@ def _reasons(mask: int | None) -> tuple[str, ...]:
 
 
 def message_facts(message_ids: Iterable[int], sender_id: int, category: str, now: datetime,
-                  rules: SendingRules) -> dict[int, RecipientFacts]:
+                  rules: SendingRules, campaign_id: int | None = None) -> dict[int, RecipientFacts]:
     """The facts of each message row in ``message_ids`` at ``now``, by row id, in three statements.
 
     The rows themselves are not counted in their numbers' history: they are being judged, not sent
     (one of them may be ``sending`` again after a lease was recovered). Any other row of the number
     is, whatever its campaign or contact row, ``sending`` ones included once ``sent_since`` counts
-    them. ``sender_id`` is the campaign's sender, whose recent recipients are "contacted".
+    them, except the rows of ``campaign_id`` (a cascade's other steps). ``sender_id`` is the rows' sender, whose
+    recent recipients are "contacted".
     """
     ids = sorted(set(message_ids))
     if not ids:
@@ -139,14 +143,15 @@ def message_facts(message_ids: Iterable[int], sender_id: int, category: str, now
     history = {
         phone: History(int(today or 0), int(week or 0), bool(contacted))
         for phone, today, week, contacted in db.session.execute(
-            _history(sender_id, category, now, rules).where(Message.phone.in_(phones), Message.phone != "", ~judged))
+            _history(sender_id, category, now, rules, campaign_id=campaign_id)
+            .where(Message.phone.in_(phones), Message.phone != "", ~judged))
     }
     # A person known by a bot address only has no number ("" on every row): their history is their contact's.
     lone = [contact_id for _id, phone, *_facts, contact_id in rows if not phone]
     by_contact = {} if not lone else {
         contact_id: History(int(today or 0), int(week or 0), bool(contacted))
         for contact_id, today, week, contacted in db.session.execute(
-            _history(sender_id, category, now, rules, key=Message.contact_id)
+            _history(sender_id, category, now, rules, key=Message.contact_id, campaign_id=campaign_id)
             .where(Message.phone == "", Message.contact_id.in_(lone), ~judged))
     }
     facts = {}

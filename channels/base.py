@@ -120,9 +120,7 @@ class FailureMeaning(str, enum.Enum):
     SENDER = "sender"  # the token is bad, expired or lacks a permission: stop everything on this sender
     MESSAGE = "message"  # this message was refused for another reason; the next one may pass
     STOPPED = "stopped"  # the person stopped or blocked the bot: this address is closed, never retry it
-    # The phone cannot be reached by SMS (absent, switched off for the message's validity, not a mobile): a cascade
-    # falls back to its next channel; the number stays valid for the others.
-    UNREACHABLE = "unreachable"
+    UNREACHABLE = "unreachable"  # the phone cannot be reached on this channel now (SMS: absent, off, not a mobile)
 
 
 @dataclass(frozen=True)

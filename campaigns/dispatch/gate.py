@@ -33,7 +33,7 @@ from campaigns.channel_reach import family_of
 from campaigns.dispatch import bot_checks
 from campaigns.dispatch.claims import DUE_STATUSES, Claimed
 from campaigns.dispatch.ratelimit import TierReservations
-from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus, Sender, sent_since
+from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus, Sender, sent_by, sent_since
 from campaigns.recipient_facts import message_facts
 from compliance.channel_rule import country_of, judge
 from compliance.policy import current_policy
@@ -221,6 +221,6 @@ def _tier_seed(sender_id: int, now: datetime) -> list[tuple[str, datetime]]:
     return [(phone, at) for phone, at in db.session.execute(
         select(Message.phone, func.max(Message.sent_at))
         .join(Campaign, Campaign.id == Message.campaign_id)
-        .where(Campaign.sender_id == sender_id, sent_since(now - timedelta(hours=24)))
+        .where(sent_by() == sender_id, sent_since(now - timedelta(hours=24)))
         .group_by(Message.phone)
     )]

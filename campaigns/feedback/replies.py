@@ -41,7 +41,7 @@ from audience import addresses
 from audience.models import Contact, ContactAddress
 from campaigns.feedback import free_text
 from campaigns.feedback.models import Conversation, ConversationMessage, Direction, Notification, NotificationKind
-from campaigns.models import SENT_STATUSES, Campaign, Message
+from campaigns.models import SENT_STATUSES, Campaign, Message, sent_by
 from channels.base import InboundMessage
 from compliance.keywords import Intent, classify_button
 from compliance.numbers import InvalidNumberError, from_provider
@@ -218,7 +218,7 @@ def _link_campaign_messages(sender_id: int, replies: list[_Reply], recipient=Mes
         rows = db.session.execute(
             select(recipient, Message.sent_at, Message.id, Message.campaign_id)
             .join(Campaign, Campaign.id == Message.campaign_id)
-            .where(Campaign.sender_id == sender_id, recipient.in_(unlinked), Message.sent_at.is_not(None),
+            .where(sent_by() == sender_id, recipient.in_(unlinked), Message.sent_at.is_not(None),
                    Message.status.in_(SENT_STATUSES)))
         for phone, sent_at, message_id, campaign_id in rows:
             sent[phone].append((sent_at, message_id, campaign_id))
