@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import distinct, func, select
+from sqlalchemy import ColumnElement, and_, distinct, func, or_, select
 
 from campaigns.models import Campaign, Message, MessageStatus, Sender
 from channels.base import FailureMeaning
@@ -142,21 +142,35 @@ def _wait(spec: dict[str, Any], sender: Sender, position: int, last: bool, error
 
 # --- what the cascade did ------------------------------------------------------------------------------------
 
-def reached_by_step(campaign: Campaign) -> dict[int, int]:
-    """The people each step reached: delivered (or read), or accepted on a channel without receipts."""
-    counts: dict[int, int] = {}
+def reached(campaign: Campaign) -> ColumnElement[bool]:
+    """SQL true for a row of the campaign that reached its person: delivered (or read), or accepted on a step whose
+    channel has no delivery receipts (a bot)."""
+    silent = []
     for step in steps(campaign):
         sender = db.session.get(Sender, step.sender_id)
-        reached = ACCEPTED_STATUSES if sender is None or not receipts(sender.channel) else DELIVERED_STATUSES
-        counts[step.index] = db.session.scalar(
-            select(func.count(distinct(Message.contact_id)))
-            .where(Message.campaign_id == campaign.id, Message.step == step.index, Message.status.in_(reached))) or 0
-    return counts
+        if sender is not None and not receipts(sender.channel):
+            silent.append(step.index)
+    condition = Message.status.in_(DELIVERED_STATUSES)
+    if silent:
+        condition = or_(condition, and_(Message.step.in_(silent), Message.status.in_(ACCEPTED_STATUSES)))
+    return condition
+
+
+def reached_by_step(campaign: Campaign) -> dict[int, int]:
+    """The people each step reached (``reached``), by step; every step is there, 0 where it reached nobody."""
+    found = dict(db.session.execute(
+        select(Message.step, func.count(distinct(Message.contact_id)))
+        .where(Message.campaign_id == campaign.id, reached(campaign)).group_by(Message.step)).all())
+    return {step.index: int(found.get(step.index, 0)) for step in steps(campaign)}
 
 
 def delivered_twice(campaign_id: int) -> int:
-    """The people a cascade reached on two channels: a delivery that came after its fallback had fired."""
+    """The people the cascade reached on two channels: a delivery that came after its fallback had fired (the
+    figure to tune a step's wait by)."""
+    campaign = db.session.get(Campaign, campaign_id)
+    if campaign is None or not is_cascade(campaign):
+        return 0
     twice = (select(Message.contact_id)
-             .where(Message.campaign_id == campaign_id, Message.status.in_(DELIVERED_STATUSES))
+             .where(Message.campaign_id == campaign_id, reached(campaign))
              .group_by(Message.contact_id).having(func.count() > 1).subquery())
     return db.session.scalar(select(func.count()).select_from(twice)) or 0

@@ -316,8 +316,8 @@ def _without_row(campaign_id: int) -> ColumnElement[bool]:
 
 def _step_insert(campaign: Campaign, step: Step, sources: _Sources, now: datetime,
                  only: ColumnElement[bool] | None = None):
-    """The INSERT … SELECT of the step's rows for the eligible contacts (and ``only``, when given), returning
-    the contacts it made rows for."""
+    """The INSERT … SELECT of the step's rows for the eligible contacts, returning the contacts it made rows for:
+    at the launch those no earlier step took, on a fallback the contacts ``only`` picks."""
     bot = isinstance(sources, _BotSources)
     values = [
         cast(literal(campaign.id, BigInteger), BigInteger),
@@ -336,10 +336,10 @@ def _step_insert(campaign: Campaign, step: Step, sources: _Sources, now: datetim
         values.append(sources.address.address)
         columns.append("address")
     conditions = [sources.eligible()]
-    if is_cascade(campaign):  # a later step only for those no earlier one took; a lone step needs no such check
-        conditions.append(_without_row(campaign.id))
     if only is not None:
         conditions.append(only)
+    elif is_cascade(campaign):  # a later step only for those no earlier one took; a lone step needs no such check
+        conditions.append(_without_row(campaign.id))
     rows = select(*values).select_from(sources.from_).where(*conditions)
     return (_insert(Message.__table__).from_select(columns, rows)
             .on_conflict_do_nothing(index_elements=["campaign_id", "contact_id", "step"])

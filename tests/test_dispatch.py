@@ -123,7 +123,7 @@ def test_enqueue_batches_makes_one_job_per_range_with_due_rows_and_never_doubles
     assert sorted(queue.job_ids) == sorted(wanted)
     job = Job.fetch(wanted[0], connection=redis_queues.connection)
     assert job.func_name == "campaigns.dispatch.jobs.send_batch"
-    assert job.args == (campaign.id, expected[0] * 3, expected[0] * 3 + 2)
+    assert job.args == (campaign.id, expected[0] * 3, expected[0] * 3 + 2, 0)
     assert job.timeout > 3 * app.config["DISPATCH_LEASE_SECONDS"] and job.retries_left == dispatch_jobs.BATCH_RETRIES
 
     assert dispatch_jobs.enqueue_batches(campaign.id) == len(expected)  # the sweep asking again

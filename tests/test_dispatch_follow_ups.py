@@ -23,7 +23,7 @@ def test_a_running_batch_job_gets_one_follow_up_and_no_more_than_the_suffixes_al
 
     first.set_status(JobStatus.STARTED)  # running, or dead with its worker: RQ cannot tell yet
     follow_up = dispatch_jobs.enqueue_batch(7, 500, 749)
-    assert follow_up.id == "send-batch-7-500-2" and follow_up.args == (7, 500, 749)
+    assert follow_up.id == "send-batch-7-500-2" and follow_up.args == (7, 500, 749, 0)
     assert dispatch_jobs.enqueue_batch(7, 500, 749).id == follow_up.id  # one follow-up waits, not one a sweep
 
     follow_up.set_status(JobStatus.STARTED)

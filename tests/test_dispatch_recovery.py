@@ -399,7 +399,8 @@ def test_the_sweep_enqueues_the_batches_of_campaigns_with_due_rows_only_and_comp
     assert batch_campaigns() == [], "nothing may reach Redis before the sweep commits"
     db.session.commit()
 
-    assert counts == {"requeued": 1, "unknown": 1, "failed_unknown": 0, "cancelled": 0, "due": 3, "completed": 1}
+    assert counts == {"requeued": 1, "unknown": 1, "failed_unknown": 0, "cancelled": 0, "fallen_back": 0,
+                      "due": 3, "completed": 1}
     assert batch_campaigns() == sorted([window_opened.id, retry_due.id, worker_died.id])
     assert row(recovered).status is S.QUEUED and row(doubtful).status is S.UNKNOWN
     assert status_of(finished) is CampaignStatus.COMPLETED

@@ -36,12 +36,13 @@ from sqlalchemy import func, select
 
 from campaigns import metrics, senders
 from campaigns.bot_rendering import bot_capabilities
+from campaigns.cascade import is_cascade, step_sender, steps
 from campaigns.dispatch import claims, gate, results
 from campaigns.dispatch.claims import Claimed
 from campaigns.dispatch.completion import complete_if_done
 from campaigns.dispatch.ratelimit import Pacer, TierReservations, dialog_name
 from campaigns.dispatch.sending import BotOutbounds, InFlight, Outbounds, Pipeline, slot_times
-from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus, Sender, Template
+from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus, Template
 from campaigns.preflight import sending_rules_for
 from channels.registry import CHANNELS
 from compliance.sending import tier_limit
@@ -93,13 +94,15 @@ def sub_chunk_size(rate: float) -> int:
     return max(1, min(SUB_CHUNK_MAX, math.ceil(rate * SUB_CHUNK_SECONDS)))
 
 
-def run_batch(campaign_id: int, first_id: int, last_id: int, job_id: str | None = None) -> BatchOutcome:
-    """Send the due rows of ``campaign_id`` with ids in ``[first_id, last_id]``; commits as it goes (the gate's
-    transactions are the re-check's), the caller commits the end. Raises after salvaging what it can."""
+def run_batch(campaign_id: int, first_id: int, last_id: int, job_id: str | None = None, step: int = 0
+              ) -> BatchOutcome:
+    """Send the due rows of ``campaign_id``'s cascade step ``step`` with ids in ``[first_id, last_id]`` through
+    the step's sender; commits as it goes (the gate's transactions are the re-check's), the caller commits the
+    end. Raises after salvaging what it can."""
     campaign = db.session.get(Campaign, campaign_id)
     if campaign is None or campaign.status is not CampaignStatus.SENDING:
         return BatchOutcome(stopped=campaign.status.value if campaign else "missing")
-    run = _Run(campaign, first_id, last_id, job_id)
+    run = _Run(campaign, first_id, last_id, job_id, step)
     try:
         run.work()
         run.finish()
@@ -126,9 +129,10 @@ def bot_ceiling(platform_rate: float) -> float:
 class _Run:
     """The state of one batch run (the job's thread only)."""
 
-    def __init__(self, campaign: Campaign, first_id: int, last_id: int, job_id: str | None) -> None:
+    def __init__(self, campaign: Campaign, first_id: int, last_id: int, job_id: str | None, step: int = 0) -> None:
         config = current_app.config
-        sender = db.session.get(Sender, campaign.sender_id)
+        sender = step_sender(campaign, step)
+        self.step = step
         template = db.session.get(Template, campaign.template_id)
         self.campaign_id, self.first_id, self.last_id, self.job_id = campaign.id, first_id, last_id, job_id
         self.owner = uuid.uuid4().hex
@@ -137,12 +141,12 @@ class _Run:
         bot = bot_capabilities(sender.channel)
         self.plan = gate.Plan(campaign.id, sender.id, template.category.value, sending_rules_for(campaign),
                               tier_limit(sender.tier) if bot is None else None, self.owner, self.lease,
-                              bot=bot is not None)
+                              bot=bot is not None, falls_back=is_cascade(campaign) and step < len(steps(campaign)) - 1)
         idempotent = CHANNELS[sender.channel].capabilities.idempotent_sends
         self.channel = sender.channel
         self.policy = results.Policy(campaign.id, sender.id, self.owner, idempotent,
                                      int(config["DISPATCH_MAX_ATTEMPTS"]), float(config["DISPATCH_BACKOFF_SECONDS"]),
-                                     bot=bot is not None)
+                                     bot=bot is not None, falls_back=self.plan.falls_back)
         # A bot: never over the platform's rate per bot, whatever the sender says, and each dialog at its own.
         sender_rate = sender.messages_per_second
         if bot is not None:
@@ -174,7 +178,7 @@ class _Run:
         deadline = self.deadline = time.monotonic() + time_budget()
         while not self.outcome.stopped and time.monotonic() < deadline:
             claimed = claims.claim(self.campaign_id, self.first_id, self.last_id, self.owner, self.batch_size,
-                                   utcnow(), self.lease)
+                                   utcnow(), self.lease, self.step)
             db.session.commit()
             if claimed:
                 self.outcome.claimed += len(claimed)
@@ -332,7 +336,8 @@ class _Run:
         now = utcnow()
         earliest = db.session.scalar(
             select(func.min(Message.not_before)).where(
-                Message.campaign_id == self.campaign_id, Message.id.between(self.first_id, self.last_id),
+                Message.campaign_id == self.campaign_id, Message.step == self.step,
+                Message.id.between(self.first_id, self.last_id),
                 Message.status.in_(claims.DUE_STATUSES), Message.not_before > now,
                 Message.not_before <= now + timedelta(seconds=RETRY_WAIT_SECONDS)))
         db.session.commit()

@@ -43,11 +43,12 @@ class Claimed:
     address: str | None = None  # a bot's address for the person (``Message.address``); None on WhatsApp
 
 
-def due(campaign_id: int | ColumnElement[int], now: datetime) -> ColumnElement[bool]:
-    """Rows of the campaign that a batch may claim at ``now`` (``campaign_id`` may be a column, e.g. a
-    correlated ``Campaign.id``)."""
+def due(campaign_id: int | ColumnElement[int], now: datetime, step: int | None = None) -> ColumnElement[bool]:
+    """Rows of the campaign (of its cascade step ``step``, when given) that a batch may claim at ``now``
+    (``campaign_id`` may be a column, e.g. a correlated ``Campaign.id``)."""
     return and_(
         Message.campaign_id == campaign_id,
+        *(() if step is None else (Message.step == step,)),
         Message.status.in_(DUE_STATUSES),
         or_(Message.not_before.is_(None), Message.not_before <= now),
         or_(Message.lease_until.is_(None), Message.lease_until < now),
@@ -59,10 +60,10 @@ def _postgresql() -> bool:
 
 
 def claim(campaign_id: int, first_id: int, last_id: int, owner: str, limit: int, now: datetime,
-          lease_seconds: float) -> list[Claimed]:
-    """Lease up to ``limit`` due rows of the campaign with ids in ``[first_id, last_id]`` to ``owner``, by id;
-    returns them in id order."""
-    condition = and_(due(campaign_id, now), Message.id.between(first_id, last_id))
+          lease_seconds: float, step: int = 0) -> list[Claimed]:
+    """Lease up to ``limit`` due rows of the campaign's cascade step ``step`` with ids in ``[first_id, last_id]``
+    to ``owner``, by id; returns them in id order. (A batch sends one step: one sender, one channel.)"""
+    condition = and_(due(campaign_id, now, step), Message.id.between(first_id, last_id))
     picked = select(Message.id).where(condition).order_by(Message.id).limit(limit)
     values = {"lease_owner": owner, "lease_until": now + timedelta(seconds=lease_seconds)}
     columns = (Message.id, Message.phone, Message.idempotency_key, Message.variables, Message.attempts,

@@ -2,7 +2,8 @@
 
 "Left to send" is a row ``queued``, ``deferred`` or ``sending``. An ``unknown`` row does not hold the
 campaign open: whether it went out is settled later by a status (or, failing that, by time), and sending
-it again is exactly what must not happen. Skipped and failed rows are final.
+it again is exactly what must not happen. Skipped and failed rows are final. A cascade also stays open while a
+sent row may still time out into its next step (``fallbacks.awaiting_fallback``).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from campaigns.dispatch.claims import HELD_STATUSES
+from campaigns.dispatch.fallbacks import awaiting_fallback
 from campaigns.lifecycle import TransitionError, transition
 from campaigns.models import Campaign, CampaignStatus, Message
 from extensions import db
@@ -27,7 +29,7 @@ def complete_if_done(campaign_id: int) -> bool:
     left = db.session.scalar(
         select(Message.id).where(Message.campaign_id == campaign_id, Message.status.in_(OPEN_STATUSES)).limit(1)
     )
-    if left is not None:
+    if left is not None or awaiting_fallback(campaign):
         return False
     try:
         transition(campaign, CampaignStatus.COMPLETED)

@@ -10,7 +10,8 @@ rows are given back and the batch stops), the rows' facts (``campaigns.recipient
 
 - blocked → ``skipped`` with the reason's code, lease cleared; so is a row the channel rule blocks
   (``channel_rule``: block mode or 41-FZ, read from the policy for every sub-chunk, so an admin's switch
-  to block mid-campaign wins);
+  to block mid-campaign wins); on a cascade step with a next one, a row skipped because this channel is closed
+  to the person (``cascade.FALLBACK_SKIPS``) falls back to the next (``fallbacks``);
 - deferred (send window) → ``deferred`` until the window opens in the recipient's zone, lease cleared;
 - over the tier → ``deferred`` until headroom frees, lease cleared;
 - passed → ``sending``, ``sent_at`` = now, ``attempts`` + 1: from now on caps and tiers count it.
@@ -29,9 +30,11 @@ from typing import Any
 from sqlalchemy import and_, func, select, text, update
 
 from audience.status import ContactStatus, status_of
+from campaigns.cascade import FALLBACK_SKIPS
 from campaigns.channel_reach import family_of
 from campaigns.dispatch import bot_checks
 from campaigns.dispatch.claims import DUE_STATUSES, Claimed
+from campaigns.dispatch.fallbacks import fall_back
 from campaigns.dispatch.ratelimit import TierReservations
 from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus, Sender, sent_by, sent_since
 from campaigns.recipient_facts import message_facts
@@ -68,6 +71,7 @@ class Plan:
     owner: str
     lease_seconds: float
     bot: bool = False  # a MAX or Telegram bot: its rows go to addresses (``bot_checks``), and it has no tier
+    falls_back: bool = False  # a cascade step with a next one: a row the channel cannot take tries the next
 
 
 @dataclass
@@ -93,7 +97,7 @@ def check(plan: Plan, rows: list[Claimed], tiers: TierReservations) -> Gated:
     if status is not CampaignStatus.SENDING:
         _move(ids, plan.owner, lease_owner=None, lease_until=None)
         return Gated([], now, stopped=status.value if status else "missing", counts=Counter(released=len(ids)))
-    facts = message_facts(ids, plan.sender_id, plan.category, now, plan.rules)
+    facts = message_facts(ids, plan.sender_id, plan.category, now, plan.rules, campaign_id=plan.campaign_id)
     closed: dict[str, list[int]] = {}
     if plan.bot:
         facts, closed = bot_checks.recheck(plan.sender_id, rows, facts, now)
@@ -123,6 +127,8 @@ def check(plan: Plan, rows: list[Claimed], tiers: TierReservations) -> Gated:
     for code, skipped_ids in skipped.items():
         counts["skipped"] += _move(skipped_ids, plan.owner, status=MessageStatus.SKIPPED, error_code=code,
                                    lease_owner=None, lease_until=None)
+        if plan.falls_back and code in FALLBACK_SKIPS:
+            counts["fallen_back"] += fall_back(plan.campaign_id, skipped_ids, MessageStatus.SKIPPED, now)
     for until, deferred_ids in deferred.items():
         counts["deferred"] += _move(deferred_ids, plan.owner, status=MessageStatus.DEFERRED, not_before=until,
                                     lease_owner=None, lease_until=None)

@@ -39,8 +39,10 @@ FOLLOW_UPS = ("", "-2", "-3")
 BATCH_RETRIES = 3
 
 
-def batch_job_id(campaign_id: int, first_id: int) -> str:
-    """The one job id a range of a campaign's rows ever has."""
+def batch_job_id(campaign_id: int, first_id: int, step: int = 0) -> str:
+    """The one job id a range of a campaign's rows (of one cascade step) ever has."""
+    if step:
+        return f"send-batch-{campaign_id}-s{step}-{first_id}"
     return f"send-batch-{campaign_id}-{first_id}"
 
 
@@ -50,15 +52,16 @@ def batch_timeout() -> timedelta:
     return timedelta(seconds=batch.time_budget() + 3 * current_app.config["DISPATCH_LEASE_SECONDS"])
 
 
-def send_batch(campaign_id: int, first_id: int, last_id: int) -> dict:
-    """Send the due rows of ``campaign_id`` with ids in ``[first_id, last_id]`` (``campaigns.dispatch.batch``)
-    and complete the campaign if nothing is left. Commits; raises on failure (RQ's retry and failed registry
-    see it) after giving back the rows it claimed and had not sent."""
+def send_batch(campaign_id: int, first_id: int, last_id: int, step: int = 0) -> dict:
+    """Send the due rows of ``campaign_id``'s cascade step ``step`` with ids in ``[first_id, last_id]``
+    (``campaigns.dispatch.batch``) and complete the campaign if nothing is left; rows it handed to the cascade's
+    next step are queued at once (else the sweep would). Commits; raises on failure (RQ's retry and failed
+    registry see it) after giving back the rows it claimed and had not sent."""
     job = get_current_job()
     job_id = job.id if job else None
     started = time.perf_counter()
     try:
-        outcome = batch.run_batch(campaign_id, first_id, last_id, job_id=job_id)
+        outcome = batch.run_batch(campaign_id, first_id, last_id, job_id=job_id, step=step)
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -69,6 +72,8 @@ def send_batch(campaign_id: int, first_id: int, last_id: int) -> dict:
     log.info("event=batch_done campaign_id=%s first_id=%s last_id=%s claimed=%d %s stopped=%s completed=%s "
              "seconds=%.2f job_id=%s", campaign_id, first_id, last_id, outcome.claimed, counts,
              outcome.stopped or "-", outcome.completed, time.perf_counter() - started, job_id)
+    if outcome.counts["fallen_back"] and not outcome.stopped:
+        enqueue_batches(campaign_id)
     return outcome.as_dict()
 
 
@@ -82,25 +87,26 @@ def enqueue_once(enqueue: Callable[[str], Job], job_id: str) -> Job:
     return job
 
 
-def enqueue_batch(campaign_id: int, first_id: int, last_id: int) -> Job:
-    """Queue the batch job of one range (or return the one already queued; see ``enqueue_once``)."""
+def enqueue_batch(campaign_id: int, first_id: int, last_id: int, step: int = 0) -> Job:
+    """Queue the batch job of one range of one step (or return the one already queued; see ``enqueue_once``)."""
     return enqueue_once(
-        lambda job_id: redis_queues.enqueue(DISPATCH_QUEUE, send_batch, campaign_id, first_id, last_id,
+        lambda job_id: redis_queues.enqueue(DISPATCH_QUEUE, send_batch, campaign_id, first_id, last_id, step,
                                             job_id=job_id, timeout=batch_timeout(), retries=BATCH_RETRIES),
-        batch_job_id(campaign_id, first_id),
+        batch_job_id(campaign_id, first_id, step),
     )
 
 
 def enqueue_batches(campaign_id: int) -> int:
-    """Queue one batch job per range of the campaign's rows that has rows due now; returns how many ranges.
-    Call it after the commit that made the rows due (``after_commit``), so the job finds them."""
+    """Queue one batch job per range of the campaign's rows (per cascade step) that has rows due now; returns how
+    many ranges. Call it after the commit that made the rows due (``after_commit``), so the job finds them."""
     size = current_app.config["DISPATCH_BATCH_SIZE"]
     bucket = (Message.id // size).label("bucket")
-    ranges = db.session.scalars(
-        select(bucket).where(claims.due(campaign_id, utcnow())).group_by(bucket).order_by(bucket)
+    ranges = db.session.execute(
+        select(Message.step, bucket).where(claims.due(campaign_id, utcnow()))
+        .group_by(Message.step, bucket).order_by(Message.step, bucket)
     ).all()
-    for number in ranges:
+    for step, number in ranges:
         first_id = int(number) * size
-        enqueue_batch(campaign_id, first_id, first_id + size - 1)
+        enqueue_batch(campaign_id, first_id, first_id + size - 1, int(step))
     log.info("event=batches_enqueued campaign_id=%s batches=%d", campaign_id, len(ranges))
     return len(ranges)

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import or_, select, update
 
-from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus, Sender
+from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus, Sender, sent_by
 from channels.registry import CHANNELS
 from dbtypes import utcnow
 from extensions import db
@@ -47,14 +47,16 @@ def recover_expired_leases(now: datetime | None = None) -> dict[str, int]:
     now = now or utcnow()
     expired = (Message.status == MessageStatus.SENDING,
                or_(Message.lease_until.is_(None), Message.lease_until < now))
+    # Idempotent by the channel of the row's own sender (a cascade's step), not only its campaign's first.
     resendable = (
-        select(Campaign.id)
-        .join(Sender, Sender.id == Campaign.sender_id)
-        .where(Campaign.status.in_(_STILL_SENDING), Sender.channel.in_(idempotent_channels()))
+        select(Message.id)
+        .join(Campaign, Campaign.id == Message.campaign_id)
+        .join(Sender, Sender.id == sent_by())
+        .where(*expired, Campaign.status.in_(_STILL_SENDING), Sender.channel.in_(idempotent_channels()))
     )
     requeued = db.session.execute(
         update(Message)
-        .where(*expired, Message.campaign_id.in_(resendable))
+        .where(*expired, Message.id.in_(resendable))
         .values(status=MessageStatus.QUEUED, lease_owner=None, lease_until=None, sent_at=None)
         .execution_options(synchronize_session=False)
     ).rowcount

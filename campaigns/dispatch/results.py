@@ -19,6 +19,8 @@ Every answer becomes one parameter set of the same UPDATE, guarded by the batch'
   On a bot, a person who stopped it (``STOPPED``: MAX 403 ``chat.denied``, Telegram "bot was blocked") closes the
   address (``audience.addresses.stop_address``) and a dialog that does not exist (``INVALID_RECIPIENT``) makes it
   unreachable; neither is retried. A bot's accepted message stays ``sent``: bots report no delivery.
+  On a cascade step with a next one, a failure saying the channel cannot reach the person
+  (``cascade.FALLBACK_MEANINGS``) hands them to the next step (``fallbacks``), after the row is written.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from typing import Any
 from sqlalchemy import bindparam, update
 
 from audience import addresses
+from campaigns.cascade import FALLBACK_MEANINGS
+from campaigns.dispatch.fallbacks import fall_back
 from campaigns.dispatch.ratelimit import Pacer
 from campaigns.dispatch.sending import Answer
 from campaigns.lifecycle import TransitionError, transition
@@ -79,6 +83,7 @@ class Policy:
     max_attempts: int
     backoff_seconds: float
     bot: bool = False  # the rows go to addresses on a bot: a stopped or unknown dialog closes the address
+    falls_back: bool = False  # a cascade step with a next one: a failure saying "cannot reach" tries the next
 
 
 @dataclass
@@ -105,6 +110,7 @@ def record(policy: Policy, answers: list[Answer], pacer: Pacer) -> Recorded:
     params: list[dict[str, Any]] = []
     opted_out: list[Answer] = []
     closing: list[Answer] = []  # a bot's answers that close the address
+    unreachable: list[int] = []  # rows whose channel cannot reach the person: the cascade's next step tries
     pause: Answer | None = None
     for answer in answers:
         result, item = answer.result, answer.item
@@ -126,6 +132,8 @@ def record(policy: Policy, answers: list[Answer], pacer: Pacer) -> Recorded:
                 done.sender_wait = max(done.sender_wait or 0.0, result.retry_after or 0.0)
         else:  # a permanent failure, or a transient one out of attempts
             values.update(new_status=MessageStatus.FAILED, failed=now)
+            if result.kind is ResultKind.FAILED and result.meaning in FALLBACK_MEANINGS:
+                unreachable.append(item.row.id)
             if policy.bot and result.meaning in CLOSING:
                 closing.append(answer)
             elif result.meaning is FailureMeaning.OPTED_OUT and answer.item.row.phone:
@@ -137,6 +145,8 @@ def record(policy: Policy, answers: list[Answer], pacer: Pacer) -> Recorded:
     db.session.execute(_WRITE, params)
     suppress_opt_outs((answer.item.row.phone, f"{answer.result.code} {answer.item.row.key}") for answer in opted_out)
     close_addresses(policy.sender_id, closing, now)
+    if policy.falls_back and unreachable:
+        done.counts["fallen_back"] += fall_back(policy.campaign_id, unreachable, MessageStatus.FAILED, now)
     if done.sender_wait is not None:
         pacer.slow_down(f"sender:{policy.sender_id}", done.sender_wait)
     if pause is not None:

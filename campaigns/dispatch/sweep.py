@@ -2,7 +2,8 @@
 
 1. Recover the rows of batches that died (``recovery.recover_expired_leases``) and fail the ``unknown`` rows
    no status settled in time (``recovery.fail_unsettled``); skip the rows of cancelled campaigns that came
-   back to wait after the cancel (a retry of a row in flight: ``cancel.skip_left_behind``).
+   back to wait after the cancel (a retry of a row in flight: ``cancel.skip_left_behind``); hand the cascade
+   rows that got no delivery within their step's wait to the next step (``fallbacks.fall_back_overdue``).
 2. For every ``sending`` campaign with a due row — ``queued`` or ``deferred`` with ``not_before`` past or
    empty and no live lease: a deferred row whose window opened, a retry whose backoff ended, a recovered row,
    a batch job Redis lost — enqueue its batches (``jobs.enqueue_batches``) once this commits. The batch jobs
@@ -25,6 +26,7 @@ from sqlalchemy import exists, select
 
 from campaigns.dispatch import claims, completion, jobs
 from campaigns.dispatch.cancel import skip_left_behind
+from campaigns.dispatch.fallbacks import fall_back_overdue
 from campaigns.dispatch.recovery import fail_unsettled, recover_expired_leases
 from campaigns.models import Campaign, CampaignStatus
 from dbtypes import utcnow
@@ -52,6 +54,7 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
     counts = recover_expired_leases(now)
     counts["failed_unknown"] = fail_unsettled(now)
     counts["cancelled"] = skip_left_behind()
+    counts["fallen_back"] = fall_back_overdue(now)
     due = due_campaigns(now)
     for campaign_id in due:
         after_commit(partial(jobs.enqueue_batches, campaign_id))

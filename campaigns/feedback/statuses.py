@@ -18,8 +18,10 @@ region of the row's phone) and that category, in the card's minor units — 0 wh
 with a cost keeps it. The monthly free allowance is not taken off per message.
 
 A failure whose code means the person stopped marketing messages (131050) suppresses the number as an
-opt-out, as a send answer does (``dispatch.results.suppress_opt_outs``). Failures add their campaigns to
-``context.touched_campaigns``.
+opt-out, as a send answer does (``dispatch.results.suppress_opt_outs``); one whose code means the channel cannot
+reach the person (``cascade.FALLBACK_MEANINGS``) hands them to the cascade's next step, as a send answer does.
+Failures add their campaigns to ``context.touched_campaigns``. A row is the sender's when it went out from it:
+its cascade step's sender (``Message.sender_id``), else its campaign's.
 """
 
 from __future__ import annotations
@@ -28,21 +30,23 @@ import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import TYPE_CHECKING, Any
 
 import phonenumbers
 from sqlalchemy import bindparam, func, or_, select, update
 
-from campaigns.dispatch import settle
+from campaigns.cascade import FALLBACK_MEANINGS
+from campaigns.dispatch import jobs, settle
+from campaigns.dispatch.fallbacks import fall_back
 from campaigns.dispatch.results import suppress_opt_outs
 from campaigns.models import Campaign, Message, MessageStatus
 from campaigns.pricing import RateCard, current_rate_card
 from channels.base import DeliveryStatus, FailureMeaning, StatusEvent
 from channels.errors import decision_for
 from compliance.sending import CATEGORIES
-from dbtypes import one_of
-from extensions import db
+from dbtypes import one_of, utcnow
+from extensions import after_commit, db
 
 if TYPE_CHECKING:
     from campaigns.feedback.routing import FeedbackContext
@@ -93,7 +97,7 @@ def _rows(sender_id: int, events: Sequence[StatusEvent]) -> tuple[dict[str, Any]
     # a campaign instead (a million for a large one); whose rows they are is checked on the few found.
     query = (
         select(_table.c.id, _table.c.campaign_id, _table.c.phone, _table.c.idempotency_key,
-               _table.c.provider_message_id)
+               _table.c.provider_message_id, _table.c.sender_id)
         .where(or_(one_of(_table.c.idempotency_key, keys, dialect),
                    one_of(_table.c.provider_message_id, provider_ids, dialect)))
         .order_by(_table.c.id)
@@ -102,11 +106,12 @@ def _rows(sender_id: int, events: Sequence[StatusEvent]) -> tuple[dict[str, Any]
         query = query.with_for_update()
     found = db.session.execute(query).all()
     campaigns = {row.campaign_id for row in found}
-    ours = set(db.session.scalars(select(Campaign.id).where(
-        Campaign.sender_id == sender_id, one_of(Campaign.id, campaigns, dialect)))) if campaigns else set()
+    senders = dict(db.session.execute(select(Campaign.id, Campaign.sender_id).where(
+        one_of(Campaign.id, campaigns, dialect))).all()) if campaigns else {}
     by_key, by_provider_id = {}, {}
     for row in found:
-        if row.campaign_id not in ours:
+        # The row's own sender: a cascade's later step goes out from another sender than its campaign's first.
+        if (row.sender_id or senders.get(row.campaign_id)) != sender_id:
             continue
         by_key[row.idempotency_key] = row
         if row.provider_message_id:
@@ -121,6 +126,7 @@ def handle(context: FeedbackContext, events: Sequence[StatusEvent]) -> None:
     moves: dict[MessageStatus, list[dict[str, Any]]] = defaultdict(list)
     prices: list[dict[str, Any]] = []
     opt_outs: list[tuple[str, str]] = []
+    unreachable: dict[int, list[int]] = defaultdict(list)  # by campaign: rows a cascade tries on its next step
     card: RateCard | None = None
     unmatched = 0
     for event in events:
@@ -136,6 +142,8 @@ def handle(context: FeedbackContext, events: Sequence[StatusEvent]) -> None:
             decision = decision_for(context.sender.channel, event.error_code) if event.error_code else None
             if decision is not None and decision.meaning is FailureMeaning.OPTED_OUT:
                 opt_outs.append((row.phone, f"{event.error_code} {row.idempotency_key}"))
+            elif decision is not None and decision.meaning in FALLBACK_MEANINGS:
+                unreachable[row.campaign_id].append(row.id)
         elif event.billable is not None:
             cost = None
             if event.status in _CHARGED:
@@ -149,9 +157,19 @@ def handle(context: FeedbackContext, events: Sequence[StatusEvent]) -> None:
     if prices:
         db.session.execute(_PRICE, sorted(prices, key=_by_row))
     suppress_opt_outs(opt_outs)
+    _fall_back(unreachable)
     if unmatched:
         # A status of a message that is not ours (a test send from Meta's console, another app on the number).
         log.info("event=statuses_unmatched sender_id=%s count=%d", context.sender.id, unmatched)
+
+
+def _fall_back(unreachable: dict[int, list[int]]) -> None:
+    """Hand the rows whose failure says the channel cannot reach the person to their cascade's next step (only
+    rows the failure moved: one delivered before stays delivered), and queue the new rows once this commits."""
+    now = utcnow()
+    for campaign_id, row_ids in sorted(unreachable.items()):
+        if fall_back(campaign_id, row_ids, MessageStatus.FAILED, now):
+            after_commit(partial(jobs.enqueue_batches, campaign_id))
 
 
 def _by_row(values: dict[str, Any]) -> int:
