@@ -154,6 +154,10 @@ def test_each_person_is_tried_first_on_the_first_channel_that_can_take_them_and_
     # Nothing is left to try and no WhatsApp row may time out yet: the campaign waits for their deliveries.
     assert not complete_if_done(campaign.id)
     assert cascade.reached_by_step(db.session.get(Campaign, campaign.id)) == {0: 1, 1: 2, 2: 0}
+    # A later step's statuses are its own sender's, not the campaign's first sender's.
+    [whatsapp_row] = [row for row in rows_of(campaign.id) if row.contact_id == phone_only.id]
+    deliver(whatsapp, whatsapp_row)
+    assert cascade.reached_by_step(db.session.get(Campaign, campaign.id)) == {0: 1, 1: 2, 2: 1}
 
 
 def status_of(campaign_id: int) -> CampaignStatus:
