@@ -36,6 +36,7 @@ from campaigns.models import Template, TemplateCategory
 from campaigns.rendering import preview_values, sent_body
 from campaigns.template_rules import NAMED, PLACEHOLDER, POSITIONAL, suggested_opt_out
 from channels.base import Capabilities, InlineButton, Outbound
+from channels.bots import Bot
 from channels.registry import CHANNELS
 from compliance.keywords import is_opt_out_label
 from compliance.policy import Policy, current_policy
@@ -70,9 +71,10 @@ CHANNEL_NAMES = {"max": "MAX", "telegram": "Telegram"}
 
 
 def bot_capabilities(channel: str) -> Capabilities | None:
-    """The capabilities of ``channel`` when it is a bot channel (no provider templates), else None."""
+    """The capabilities of ``channel`` when it is a bot channel (no provider templates, a messenger's bot), else
+    None. An SMS gateway has no provider templates either, but its messages are plain text to a phone number."""
     kind = CHANNELS.get(channel)
-    if kind is None or kind.capabilities.provider_templates:
+    if kind is None or kind.capabilities.provider_templates or not issubclass(kind, Bot):
         return None
     return kind.capabilities
 

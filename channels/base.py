@@ -359,6 +359,10 @@ class SenderSettings:
     # Bots: the bot's public name in deep links (max.ru/<bot>, t.me/<bot>); the secret the provider echoes on
     # every webhook is ``app_secret``, the bot token ``access_token``.
     bot_username: str = ""
+    # SMS gateways: the account's login (the password is ``access_token``), the approved alpha name the messages
+    # come from, and the secret the callback URL carries (``app_secret``).
+    login: str = ""
+    alpha_name: str = ""
 
 
 class Channel(ABC):
@@ -409,6 +413,12 @@ class Channel(ABC):
     @abstractmethod
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> bool:
         """Whether the callback was signed by the provider with this sender's secret."""
+
+    def verify_callback(self, headers: Mapping[str, str], body: bytes, query: Mapping[str, str]) -> bool:
+        """Whether the callback comes from the provider, given its URL's ``query`` too: by default its signature
+        or echoed secret (:meth:`verify_webhook`); a provider that signs nothing (an SMS gateway) is given a
+        secret in the callback URL instead."""
+        return self.verify_webhook(headers, body)
 
     @abstractmethod
     def parse_webhook(self, body: bytes) -> list[Event]:

@@ -17,6 +17,7 @@ from channels.base import MessageKind
 from channels.decisions import Decision
 from channels.max import errors as max_errors
 from channels.sentences import unknown_code
+from channels.sms.smsc import errors as smsc_errors
 from channels.telegram import errors as telegram_errors
 from channels.whatsapp_cloud import errors as whatsapp_errors
 
@@ -25,7 +26,7 @@ __all__ = ["Decision", "call_sentence_for", "decision_for", "sentence_for"]
 # Channel name → its code table (the sandbox speaks the Cloud API's codes; a MAX or Telegram sender on the sandbox,
 # its own channel's).
 _TABLES: dict[str, ModuleType] = {"whatsapp_cloud": whatsapp_errors, "sandbox": whatsapp_errors, "max": max_errors,
-                                  "telegram": telegram_errors}
+                                  "telegram": telegram_errors, "smsc": smsc_errors}
 
 
 def sentence_for(channel: str, code: str | None) -> Any:

@@ -3,7 +3,8 @@
 ``SenderSettings.channel`` names the class: ``whatsapp_cloud`` (Meta's Cloud API), ``sandbox`` (the
 local provider process, which serves the same wire format at the same paths), ``max`` (a MAX bot; the
 sandbox speaks MAX's format too, so a ``max`` sender points at it by its base URL) or ``telegram`` (the Bot
-API; the sandbox serves it too, at ``/bot<token>/…`` of its own base URL).
+API; the sandbox serves it too, at ``/bot<token>/…`` of its own base URL) or ``smsc`` (SMS through SMSC.ru; the
+sandbox serves its ``/sys/send.php`` too).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from channels.base import Channel, SenderSettings
 from channels.max import MaxBot
+from channels.sms.smsc import SmscGateway
 from channels.telegram import TelegramBot
 from channels.whatsapp_cloud import WhatsAppCloud
 
@@ -36,7 +38,7 @@ class SandboxWhatsApp(WhatsAppCloud):
 
 
 CHANNELS: dict[str, type[Channel]] = {"whatsapp_cloud": WhatsAppCloud, "sandbox": SandboxWhatsApp, "max": MaxBot,
-                                      "telegram": TelegramBot}
+                                      "telegram": TelegramBot, "smsc": SmscGateway}
 
 
 def channel_for(settings: SenderSettings, session: aiohttp.ClientSession) -> Channel:

@@ -77,11 +77,11 @@ class Answer:
 
 async def fetch(session: aiohttp.ClientSession, method: str, url: str, *, timeout_seconds: float, body: Any = None,
                 params: Mapping[str, str] | None = None, headers: Mapping[str, str] | None = None,
-                answer: type[A] = Answer) -> A:
-    """One request with a JSON ``body``; raises one of :data:`ERRORS` for the transport, answers anything else
-    (as ``answer``, a channel's subclass that reads its provider's fields)."""
+                answer: type[A] = Answer, form: Mapping[str, str] | None = None) -> A:
+    """One request with a JSON ``body`` (or a ``form``, URL-encoded); raises one of :data:`ERRORS` for the
+    transport, answers anything else (as ``answer``, a channel's subclass that reads its provider's fields)."""
     timeout = aiohttp.ClientTimeout(total=timeout_seconds)
-    async with session.request(method, url, json=body, params=params, headers=headers,
+    async with session.request(method, url, json=body, data=form, params=params, headers=headers,
                                timeout=timeout) as response:
         raw = await response.read()
         try:

@@ -22,6 +22,7 @@ from channels.sandbox import (
     errors,
     max_routes,
     persistence,
+    sms_routes,
     telegram_api,
     telegram_users,
     templates,
@@ -336,6 +337,7 @@ def make_router(sandbox: Sandbox) -> Router:
     router.add("POST", f"/{VERSION}/{{node}}", graph(sandbox, edit_template))
     max_routes.add_routes(router, sandbox)
     telegram_api.add_routes(router, sandbox)
+    sms_routes.add_routes(router, sandbox)
     router.add("GET", "/_sandbox/health", health)
     for method, path, handler in (
         ("POST", "/_sandbox/reset", reset),

@@ -18,6 +18,7 @@ import json
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 
@@ -71,16 +72,22 @@ class Callbacks:
         self.timers.add(handle)
 
     def post(self, url: str | None, secret: str, body: dict[str, Any], secret_header: str | None = None,
-             headers: Mapping[str, str] | None = None) -> None:
+             headers: Mapping[str, str] | None = None, form: bool = False) -> None:
         """Queue one signed webhook to ``url`` (None: there is nowhere to send it). For a provider that echoes its
         secret rather than signing, ``secret_header`` carries the secret verbatim (MAX), or ``headers`` go as they
-        are (Telegram's secret token); either replaces the signature."""
+        are (Telegram's secret token); either replaces the signature. ``form``: the body goes URL-encoded, unsigned
+        (SMSC's status callbacks: the secret is in the URL)."""
         if url is None:
             return
         extra = dict(headers) if headers is not None else None
         if secret_header is not None:
             extra = {**(extra or {}), **({secret_header: secret} if secret else {})}
-        self.queue.put_nowait((self.generation, url, secret, json.dumps(body).encode(), 0, extra))
+        if form:
+            raw = urlencode(body).encode()
+            extra = {**(extra or {}), "Content-Type": "application/x-www-form-urlencoded"}
+        else:
+            raw = json.dumps(body).encode()
+        self.queue.put_nowait((self.generation, url, secret, raw, 0, extra))
 
     async def _work(self) -> None:
         while True:

@@ -27,3 +27,9 @@ TELEGRAM_TOKEN = "7000000001:AAsandbox-telegram-bot-token-000000"
 TELEGRAM_USERNAME = "vestnik_sandbox_bot"
 TELEGRAM_FIRST_NAME = "Vestnik Sandbox"
 TELEGRAM_SECRET = "sandbox-telegram-secret"
+
+# The sandbox's SMSC.ru account (channels.sandbox.sms_routes): its login and password (``send.php``'s ``login`` and
+# ``psw``) and the alpha name Vestnik's embedded default SMS sender sends as.
+SMS_LOGIN = "vestnik-sandbox"
+SMS_PASSWORD = "sandbox-sms-password"
+SMS_ALPHA_NAME = "Vestnik"

@@ -53,6 +53,9 @@ class Settings:
     max_enforce_limits: bool = True
     max_requests_per_second: int = 30  # per bot, every Bot API request
     max_dialog_messages_per_second: int = 2  # messages to one dialog
+    # SMSC accounts (sms_routes.py): requests a second one login may make (code 9 beyond it) unless off.
+    sms_enforce_limits: bool = True
+    sms_requests_per_second: int = 50
     ledger_requests: int = 1_000_000  # request entries kept (counts stay exact beyond it)
     seed: int = 0
 

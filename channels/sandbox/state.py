@@ -18,6 +18,7 @@ from channels.sandbox import defaults
 from channels.sandbox.ledger import Ledger, Message
 from channels.sandbox.max_state import MaxState
 from channels.sandbox.settings import Settings, SettingsError
+from channels.sandbox.sms_state import SmsState
 from channels.sandbox.telegram_world import TelegramWorld
 from channels.sandbox.templates import TemplateBook
 
@@ -105,6 +106,7 @@ class State:
         self.buckets: dict[str, tuple[float, float]] = {}  # phone_number_id → (tokens, monotonic time)
         self.max = MaxState()  # MAX bots, simulated people and their dialogs (max_routes.py)
         self.telegram = TelegramWorld()  # the Bot API's bots, people, dialogs and messages
+        self.sms = SmsState()  # SMSC accounts and the SMS they took (sms_routes.py)
         # wamids: a random prefix per reset and a counter, so ids never repeat within or across runs.
         self._prefix = os.urandom(7)
         self._ids = itertools.count(1)

@@ -7,6 +7,7 @@ import pytest
 from channels.base import MessageKind, SenderSettings
 from channels.max import MaxBot
 from channels.registry import CHANNELS, SandboxWhatsApp, channel_for
+from channels.sms.smsc import SmscGateway
 from channels.whatsapp_cloud import WhatsAppCloud
 
 
@@ -20,7 +21,8 @@ def test_each_name_gives_its_class_with_the_settings_and_session():
     assert type(cloud) is WhatsAppCloud and type(sandbox) is SandboxWhatsApp
     assert (cloud.settings.channel, cloud.session, sandbox.session) == ("whatsapp_cloud", session, session)
     assert type(channel_for(settings("max"), session)) is MaxBot
-    assert set(CHANNELS) == {"whatsapp_cloud", "sandbox", "max", "telegram"}
+    assert type(channel_for(settings("smsc"), session)) is SmscGateway
+    assert set(CHANNELS) == {"whatsapp_cloud", "sandbox", "max", "telegram", "smsc"}
     assert all(CHANNELS[name].name == name for name in CHANNELS)
 
 
@@ -33,5 +35,5 @@ def test_the_cloud_api_is_not_idempotent_and_the_sandbox_is():
 
 
 def test_an_unknown_channel_is_named_in_the_error():
-    with pytest.raises(KeyError, match=r"sms.*known: max, sandbox, telegram, whatsapp_cloud"):
+    with pytest.raises(KeyError, match=r"sms.*known: max, sandbox, smsc, telegram, whatsapp_cloud"):
         channel_for(settings("sms"), None)
