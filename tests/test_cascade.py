@@ -110,7 +110,8 @@ def drain(campaign_id: int) -> None:
             return
         for step, bucket in sorted(set(due)):
             dispatch_jobs.send_batch(campaign_id, bucket * 500, bucket * 500 + 499, step)
-    raise AssertionError(f"rows still due after five rounds: {[(r.step, r.status, r.not_before, r.error_code) for r in rows_of(campaign_id)]}")
+    left = [(row.step, row.status, row.not_before, row.error_code) for row in rows_of(campaign_id)]
+    raise AssertionError(f"rows still due after five rounds: {left}")
 
 
 @pytest.fixture
