@@ -17,7 +17,8 @@
  87    taps a quick reply  delivered, read, then a button message (payload of the first quick reply,
                            ``context.id`` = our wamid); a template without quick replies gets none
  else  ordinary            sent, delivered, read (``status_shares.read``); a share of marketing
-                           messages fails with 131049 (``status_shares.failed``)
+                           messages fails with 131049 (``status_shares.failed``); a share is
+                           delivered late (``status_shares.late``, after ``late_delays_ms``)
 =====  ==================  ======================================================================
 
 For everyone: free text outside 24 hours after the recipient's last inbound message fails with
@@ -96,6 +97,9 @@ class Simulation:
             at(sent, "sent")
             return at(sent + gap("delivered"), "failed", 131049)
         times = {"sent": sent, "delivered": sent + gap("delivered")}
+        if share("late"):  # the phone was off: delivered (and read) once it is back, long after "sent"
+            low_late, high_late = settings.late_delays_ms
+            times["delivered"] = sent + dice.between(low_late, high_late, settings.seed, "late", *draw_key) / 1000
         if kind in ALWAYS_READ or share("read"):
             times["read"] = times["delivered"] + gap("read")
         if share("reorder"):

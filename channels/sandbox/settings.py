@@ -13,7 +13,7 @@ from typing import Any
 from channels.sandbox import defaults
 
 FAULTS = ("http_429", "code_130429", "http_500", "timeout")
-STATUS_SHARES = ("read", "reorder", "duplicate", "failed")
+STATUS_SHARES = ("read", "reorder", "duplicate", "failed", "late")
 
 
 class SettingsError(ValueError):
@@ -25,8 +25,9 @@ def _default_faults() -> dict[str, float]:
 
 
 def _default_status_shares() -> dict[str, float]:
-    # Most messages are read; a few statuses come out of order or twice, a few messages fail (131049).
-    return {"read": 0.8, "reorder": 0.1, "duplicate": 0.05, "failed": 0.02}
+    # Most messages are read; a few statuses come out of order or twice, a few messages fail (131049). None is
+    # delivered late unless asked (``late``: the phone was off, its delivery comes after ``late_delays_ms``).
+    return {"read": 0.8, "reorder": 0.1, "duplicate": 0.05, "failed": 0.02, "late": 0.0}
 
 
 @dataclass
@@ -40,6 +41,8 @@ class Settings:
     timeout_hold_s: float = 30.0  # how long a "timeout" fault holds its answer back
     callback_url: str | None = None  # where webhooks go for numbers without a callback URL of their own
     callback_delays_ms: list[float] = field(default_factory=lambda: [50.0, 1500.0])  # between two statuses
+    # A late delivery (``status_shares.late``) comes this long after ``sent``: a phone off for a minute to an hour.
+    late_delays_ms: list[float] = field(default_factory=lambda: [60_000.0, 3_600_000.0])
     callback_retries: int = 5  # further attempts of a webhook the receiver refused
     callback_backoff_ms: float = 500.0  # first pause before a retry, doubled each time
     status_shares: dict[str, float] = field(default_factory=_default_status_shares)
@@ -97,10 +100,10 @@ def _checked(name: str, value: Any, current: Any) -> Any:
         if name == "faults" and sum(merged.values()) > 1:
             raise SettingsError("the fault shares add up to more than 1")
         return merged
-    if name == "callback_delays_ms":
+    if name in ("callback_delays_ms", "late_delays_ms"):
         if (not isinstance(value, list | tuple) or len(value) != 2 or not all(isinstance(v, int | float) for v in value)
                 or not 0 <= value[0] <= value[1]):
-            raise SettingsError("callback_delays_ms must be [min, max] with 0 <= min <= max")
+            raise SettingsError(f"{name} must be [min, max] with 0 <= min <= max")
         return [float(value[0]), float(value[1])]
     if name == "callback_url":
         if value is not None and (not isinstance(value, str) or not value.startswith(("http://", "https://"))):

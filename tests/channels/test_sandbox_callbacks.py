@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from channels.signatures import HEADER, verify
 from tests.channels.sandbox_calls import (
     approved,
@@ -81,6 +83,18 @@ def test_a_share_of_marketing_messages_fails_with_131049(sandbox, callback_recei
     assert "pricing" not in found[1]
     send(sandbox, order(key="u"))  # a utility template is not failed so
     assert [s["status"] for s in statuses(callback_receiver.wait_for(4))[2:]] == ["sent", "delivered"]
+
+
+def test_a_late_delivery_comes_long_after_sent_as_to_a_phone_that_was_off(sandbox, callback_receiver):
+    approved(sandbox)
+    calls_back(sandbox, callback_receiver, late=1)
+    sandbox.configure(late_delays_ms=[1500, 1500])
+    send(sandbox, order())
+    [sent] = statuses(callback_receiver.wait_for(1))
+    first = time.monotonic()
+    found = statuses(callback_receiver.wait_for(2))
+    assert [sent["status"], found[1]["status"]] == ["sent", "delivered"]
+    assert time.monotonic() - first > 1.2  # the ordinary gap here is 30–60 ms
 
 
 def test_the_same_seed_tells_the_same_story(sandbox, callback_receiver):
