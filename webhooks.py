@@ -3,7 +3,8 @@
     python webhooks.py [--host 127.0.0.1] [--port 8026]
 
 It serves the same addresses as the web app's ``/webhooks/whatsapp/<sender id>`` (the handshake and signed
-POSTs), ``/webhooks/max/<sender id>`` and ``/webhooks/telegram/<sender id>`` (bots' updates) with the same
+POSTs), ``/webhooks/max/<sender id>`` and ``/webhooks/telegram/<sender id>`` (bots' updates) and
+``/webhooks/sms/<sender id>?secret=…`` (SMS gateways' statuses) with the same
 ``campaigns.feedback.intake`` steps, on its own port (``VESTNIK_WEBHOOKS_PORT``, the Procfile's ``webhooks:``);
 the Flask route stays for deployments that send providers to the web app.
 
@@ -46,7 +47,7 @@ log = logging.getLogger("vestnik.webhooks")
 
 EDGE = "receiver"  # the ``edge`` label of this process's metrics (the web app's route is ``flask``)
 ROUTE = "/webhooks/whatsapp/{sender_id:\\d+}"
-BOT_ROUTE = "/webhooks/{family:max|telegram}/{sender_id:\\d+}"  # bots make no handshake
+BOT_ROUTE = "/webhooks/{family:max|telegram|sms}/{sender_id:\\d+}"  # bots and SMS gateways make no handshake
 SHUTDOWN_SECONDS = 10.0
 # The workers are woken at most this often (after the commits since the last wake-up): an enqueue is a few Redis
 # round trips, and at a commit every few milliseconds it was the committer's largest cost. Every commit is still
@@ -158,7 +159,7 @@ class Receiver:
         family = request.match_info.get("family", "whatsapp")
         try:
             body = await self._body(request)
-            accepted = self._checked(lambda: intake.accept(sender_id, request.headers, body, family))
+            accepted = self._checked(lambda: intake.accept(sender_id, request.headers, body, family, request.query))
             await self.committer.store(accepted)
         except IntakeRefusal as refusal:
             metrics.webhook_refused(refusal.status, EDGE, time.perf_counter() - started)

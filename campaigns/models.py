@@ -21,6 +21,7 @@ class SenderChannel(str, enum.Enum):
     WHATSAPP_CLOUD = "whatsapp_cloud"
     MAX = "max"  # a MAX bot (the real platform, or the sandbox at its base URL)
     TELEGRAM = "telegram"  # a Telegram bot (likewise)
+    SMSC = "smsc"  # an SMSC.ru account sending SMS (the real gateway, or the sandbox at its base URL)
 
 
 class Sender(db.Model):
@@ -41,6 +42,8 @@ class Sender(db.Model):
     name: Mapped[str] = mapped_column(String(120), unique=True)
     phone: Mapped[str | None] = mapped_column(String(16), unique=True)  # E.164; None for a bot
     bot_username: Mapped[str] = mapped_column(String(64), default="")  # a bot's name in deep links
+    login: Mapped[str] = mapped_column(String(64), default="", server_default="")  # an SMS gateway account's login
+    alpha_name: Mapped[str] = mapped_column(String(11), default="", server_default="")  # an SMS sender name
     tier: Mapped[str] = mapped_column(String(32), default="TIER_250")
     messages_per_second: Mapped[int] = mapped_column(Integer, default=80)
     channel: Mapped[str] = mapped_column(String(32), default="sandbox")

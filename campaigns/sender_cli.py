@@ -169,14 +169,18 @@ def ensure_sandbox_command() -> None:
         return
     sender, created = senders.ensure_sandbox_sender()
     bots = senders.ensure_sandbox_bots()
+    sms, sms_created = senders.ensure_sandbox_sms()
     db.session.commit()
     click.echo(f"{'Created' if created else 'There is'} the sandbox sender “{sender.name}” ({sender.phone}, "
                f"{sender.base_url}).")
     for bot, made in bots:
         click.echo(f"{'Created' if made else 'There is'} the sandbox bot “{bot.name}” ({bot.channel}, "
                    f"@{bot.bot_username}, {bot.base_url}).")
+    click.echo(f"{'Created' if sms_created else 'There is'} the sandbox SMS sender “{sms.name}” ({sms.alpha_name}, "
+               f"{sms.base_url}).")
     # Every run, not only the first: the receiver's URL or the sender's secret may have changed since.
     click.echo(f"The sandbox posts its callbacks to {sandbox_callbacks.point(sender)}.")
+    click.echo(f"The sandbox posts its SMS statuses to {sandbox_callbacks.point_sms(sms)}.")
 
 
 @sender_group.command("connect-sandbox-bots")

@@ -54,6 +54,12 @@ class SenderForm(FlaskForm):
     bot_token = _secret(_l("Bot token"), _l("From @BotFather (Telegram) or business.max.ru (MAX); stored encrypted, "
                                             "only its last four characters are shown again."))
 
+    # An SMS gateway account's own fields (its password is the access token).
+    login = StringField(_l("Login"), validators=[Length(max=64)], description=_l("The gateway account's login."))
+    alpha_name = StringField(_l("Sender name"), validators=[Length(max=11)],
+                             description=_l("The alpha name approved for the account: at most 11 Latin letters and "
+                                            "digits."))
+
     def for_channel(self, channel: str | None) -> SenderForm:
         """Show the fields of ``channel`` (a bot's or a number's); the choices stay within the same kind."""
         bot = senders.is_bot(channel or "")
@@ -81,8 +87,14 @@ def sender_changes(form: SenderForm) -> dict[str, Any]:
         if form.bot_token.data:
             data["access_token"] = form.bot_token.data
         return data
+    if senders.is_sms(form.channel.data or ""):
+        data = {key: (getattr(form, key).data or "") for key in ("name", "channel", "login", "alpha_name", "base_url")}
+        data["messages_per_second"] = form.messages_per_second.data  # None: the gateway's default
+        if form.access_token.data:
+            data["access_token"] = form.access_token.data
+        return data
     data = {key: (getattr(form, key).data or "") for key in senders.FIELDS
-            if key not in senders.SECRETS and key not in ("messages_per_second", "bot_username")}
+            if key not in senders.SECRETS and key not in ("messages_per_second", "bot_username", "login", "alpha_name")}
     data["messages_per_second"] = form.messages_per_second.data or 80
     data.update({key: getattr(form, key).data for key in senders.SECRETS if getattr(form, key).data})
     return data

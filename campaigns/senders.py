@@ -12,6 +12,12 @@ A bot (channel ``max`` or ``telegram``) has no number, business account or tier:
 webhook secret we generate (``app_secret``: the platform echoes it on every update), and a rate no higher
 than the platform allows. ``check_connection`` reads its username and name; ``connect_webhook`` asks the
 platform to post its updates to ``<WEBHOOK_RECEIVER_URL>/webhooks/<channel>/<sender id>``.
+
+An SMS sender (channel ``smsc``) is a gateway account: a name, the account's login and password
+(``access_token``), the approved alpha name its messages come from (at most 11 Latin letters and digits, as
+operators register them), the base URL (SMSC's, or the sandbox's) and a rate. The gateway signs no callback,
+so its status URL carries the sender's webhook secret: ``/webhooks/sms/<sender id>?secret=<app_secret>``, set in
+the gateway's account (``webhook_url``). ``check_connection`` reads the account's balance.
 """
 
 from __future__ import annotations
@@ -37,6 +43,8 @@ from channels import telegram as telegram_channel
 from channels.base import ChannelError, SenderSettings
 from channels.errors import call_sentence_for
 from channels.sandbox import defaults as sandbox_defaults
+from channels.sms import gateway as sms_gateway
+from channels.sms import smsc as smsc_channel
 from compliance import audit
 from compliance.numbers import InvalidNumberError, to_e164
 from compliance.sending import TIER_LIMITS
@@ -48,7 +56,8 @@ log = logging.getLogger(__name__)
 
 CHANNEL_LABELS = {SenderChannel.SANDBOX: _l("Sandbox (local test provider)"),
                   SenderChannel.WHATSAPP_CLOUD: _l("WhatsApp Cloud API"),
-                  SenderChannel.MAX: _l("MAX bot"), SenderChannel.TELEGRAM: _l("Telegram bot")}
+                  SenderChannel.MAX: _l("MAX bot"), SenderChannel.TELEGRAM: _l("Telegram bot"),
+                  SenderChannel.SMSC: _l("SMS (SMSC.ru)")}
 QUALITY_LABELS = {"GREEN": _l("High (green)"), "YELLOW": _l("Medium (yellow)"), "RED": _l("Low (red)"),
                   "UNKNOWN": _l("Not rated yet")}
 DEFAULT_API_VERSION = "v23.0"
@@ -57,9 +66,10 @@ CLOUD_BASE_URL = "https://graph.facebook.com"
 SANDBOX_NAME = "Sandbox"
 SANDBOX_MAX_NAME = "Sandbox MAX bot"
 SANDBOX_TELEGRAM_NAME = "Sandbox Telegram bot"
+SANDBOX_SMS_NAME = "Sandbox SMS"
 SECRETS = ("access_token", "app_secret", "verify_token")
 FIELDS = ("name", "phone", "channel", "phone_number_id", "waba_id", "base_url", "api_version", "tier",
-          "messages_per_second", "bot_username", *SECRETS)
+          "messages_per_second", "bot_username", "login", "alpha_name", *SECRETS)
 # Bots: what the platform is reached at by default, and the most messages a second it takes from one bot (each
 # channel's Capabilities.messages_per_second).
 BOT_CHANNELS = (SenderChannel.MAX.value, SenderChannel.TELEGRAM.value)
@@ -68,6 +78,12 @@ BOT_RATES = {SenderChannel.MAX.value: max_channel.MaxBot.capabilities.messages_p
              SenderChannel.TELEGRAM.value: telegram_channel.TelegramBot.capabilities.messages_per_second}
 # What a bot is given; the WhatsApp settings (number, its ids, API version, tier, verify token) it has none of.
 BOT_FIELDS = ("name", "channel", "bot_username", "base_url", "messages_per_second", "access_token", "app_secret")
+# SMS gateways: what the gateway is reached at by default, and a sender's default and highest rate.
+SMS_CHANNELS = (SenderChannel.SMSC.value,)
+SMS_BASE_URLS = {SenderChannel.SMSC.value: smsc_channel.BASE_URL}
+SMS_DEFAULT_RATE = smsc_channel.SmscGateway.capabilities.messages_per_second
+SMS_MAX_RATE = 200
+_LOGIN = re.compile(r"^[^\s]{1,64}$")
 WHATSAPP_ONLY = ("phone", "phone_number_id", "waba_id", "api_version", "tier", "verify_token")
 _WHATSAPP_ONLY_LABELS = {"phone": _l("Display number"), "phone_number_id": _l("Phone number ID"),
                          "waba_id": _l("WhatsApp Business Account ID"), "api_version": _l("API version"),
@@ -113,10 +129,18 @@ def is_bot(sender_or_channel: Sender | str) -> bool:
     return channel in BOT_CHANNELS
 
 
+def is_sms(sender_or_channel: Sender | str) -> bool:
+    """Whether the sender (or a channel's name) is an SMS gateway account."""
+    channel = sender_or_channel if isinstance(sender_or_channel, str) else sender_or_channel.channel
+    return channel in SMS_CHANNELS
+
+
 def display_name(sender: Sender) -> str:
     """How a sender is named in lists and choices: its name and number, or its name and @username for a bot."""
     if sender.phone:
         return f"{sender.name} ({sender.phone})"
+    if is_sms(sender):
+        return f"{sender.name} (SMS: {sender.alpha_name})" if sender.alpha_name else sender.name
     return f"{sender.name} (@{sender.bot_username})" if sender.bot_username else sender.name
 
 
@@ -136,7 +160,8 @@ def settings_for(sender: Sender) -> SenderSettings:
         channel=sender.channel, base_url=sender.base_url, api_version=sender.api_version,
         phone_number_id=sender.phone_number_id, account_id=sender.waba_id, access_token=token,
         app_secret=app_secret, verify_token=sender_secrets.decrypt(sender.verify_token_encrypted, sender.name),
-        display_phone=sender.phone or "", bot_username=sender.bot_username,
+        display_phone=sender.phone or "", bot_username=sender.bot_username, login=sender.login or "",
+        alpha_name=sender.alpha_name or "",
     )
 
 
@@ -181,12 +206,13 @@ def _checked(values: dict[str, Any], sender: Sender | None) -> tuple[dict[str, A
     errors.field = "channel"
     if channel not in {item.value for item in SenderChannel} or not isinstance(raw_channel, str | None):
         errors.append(_("Channel: choose the sandbox, the WhatsApp Cloud API, a MAX bot or a Telegram bot."))
-    elif sender is not None and channel != sender.channel and (is_bot(channel) or is_bot(sender)):
+    elif sender is not None and channel != sender.channel and (is_bot(channel) or is_bot(sender) or is_sms(channel)
+                                                               or is_sms(sender)):
         # A bot's token, username and addresses belong to its platform: another channel is another sender.
         errors.append(_("Channel: a bot cannot move to another channel, nor a number become a bot; add a new "
                         "sender instead."))
     clean["channel"] = channel
-    checker = _checked_bot if is_bot(channel) else _checked_number
+    checker = _checked_bot if is_bot(channel) else _checked_sms if is_sms(channel) else _checked_number
     secrets = checker(values, sender, channel, clean, errors)
     errors.field = None
     if not errors:
@@ -245,6 +271,7 @@ def _checked_number(values: Mapping[str, Any], sender: Sender | None, channel: s
     errors.field = "bot_username"
     if _text(values.get("bot_username")):
         errors.append(_("Bot username: only a MAX or Telegram bot has one; leave it empty for a WhatsApp number."))
+    _refuse_sms_fields(values, errors)
     sandbox = channel == SenderChannel.SANDBOX.value
     # A sandbox sender needs nothing but a name and a phone: the sandbox's defaults fill the rest.
     defaults = {"phone_number_id": sandbox_defaults.PHONE_NUMBER_ID, "waba_id": sandbox_defaults.WABA_ID,
@@ -295,6 +322,7 @@ def _checked_bot(values: Mapping[str, Any], sender: Sender | None, channel: str,
             errors.field = key
             errors.append(_("%(setting)s: a bot has no WhatsApp number, business account, messaging tier or "
                             "template approvals; leave it empty.", setting=_WHATSAPP_ONLY_LABELS[key]))
+    _refuse_sms_fields(values, errors)
     if creating:
         clean["phone"] = None
     if creating or "bot_username" in values:
@@ -339,6 +367,67 @@ def _checked_bot(values: Mapping[str, Any], sender: Sender | None, channel: str,
         errors.append(_("Bot token: a MAX bot needs the token from business.max.ru (Chat bots → Integration).")
                       if channel == SenderChannel.MAX.value else
                       _("Bot token: a Telegram bot needs the token @BotFather gave for it."))
+    return secrets
+
+
+def _refuse_sms_fields(values: Mapping[str, Any], errors: FieldErrors) -> None:
+    for key in ("login", "alpha_name"):
+        if _text(values.get(key)):
+            errors.field = key
+            errors.append(_("Login and sender name: only an SMS sender has them; leave them empty."))
+
+
+def _checked_sms(values: Mapping[str, Any], sender: Sender | None, channel: str, clean: dict[str, Any],
+                 errors: FieldErrors) -> dict[str, str]:
+    """An SMS gateway account's columns into ``clean`` (refusing every WhatsApp and bot setting given); its
+    secrets returned."""
+    creating = sender is None
+    for key in (*WHATSAPP_ONLY, "bot_username"):
+        raw = values.get(key)
+        if raw is not None and raw != "":
+            errors.field = key
+            errors.append(_("%(setting)s: an SMS sender has no WhatsApp number, business account, messaging tier or "
+                            "bot; leave it empty.", setting=_WHATSAPP_ONLY_LABELS.get(key, _("Bot username"))))
+    if creating:
+        clean["phone"], clean["tier"], clean["bot_username"] = None, "TIER_250", ""
+    if creating or "login" in values:
+        errors.field = "login"
+        raw = values.get("login")
+        login = _text(raw)
+        if not isinstance(raw, str) or not _LOGIN.match(login):
+            errors.append(_("Login: the gateway account's login, one word of at most 64 characters."))
+        clean["login"] = login
+    if creating or "alpha_name" in values:
+        errors.field = "alpha_name"
+        raw = values.get("alpha_name")
+        name = _text(raw)
+        if not isinstance(raw, str) or not sms_gateway.is_alpha_name(name):
+            errors.append(_("Sender name: the alpha name approved for the account, at most 11 Latin letters, digits, "
+                            "spaces, dots, dashes or underscores with at least one letter (such as Shop24)."))
+        clean["alpha_name"] = name
+    if creating or "base_url" in values:
+        clean["base_url"] = _checked_setting(
+            values, "base_url", _BASE_URL,
+            _("Base URL: an address starting with http:// or https://, such as %(url)s.", url=SMS_BASE_URLS[channel]),
+            SMS_BASE_URLS[channel], errors)
+    if creating or "messages_per_second" in values:
+        errors.field = "messages_per_second"
+        rate = values.get("messages_per_second")
+        rate = SMS_DEFAULT_RATE if rate is None else rate
+        if not _positive_int(rate) or rate > SMS_MAX_RATE:
+            errors.append(_("An SMS sender's rate is a whole number of messages per second from 1 to %(limit)s.",
+                            limit=SMS_MAX_RATE))
+        clean["messages_per_second"] = rate
+    secrets = _checked_secrets(values, errors)
+    errors.field = "app_secret"
+    if "app_secret" in secrets and not _WEBHOOK_SECRET.match(secrets["app_secret"]):
+        errors.append(_("Webhook secret: 5 to 256 Latin letters, digits, dashes and underscores; empty: Vestnik "
+                        "makes one."))
+    if creating:
+        secrets.setdefault("app_secret", new_webhook_secret())
+    errors.field = "access_token"
+    if "access_token" not in secrets and not (sender is not None and sender.access_token_encrypted):
+        errors.append(_("Password: the gateway account's password (or its API password)."))
     return secrets
 
 
@@ -435,6 +524,11 @@ def check_connection(sender: Sender, actor: Any = None) -> Sender:
         sender.check_error_code, sender.check_error_params = code, {}
         log.info("event=sender_check_failed sender=%s code=%s", sender.id, code)
         details = {"ok": False, "code": code}
+    elif is_sms(sender):
+        # A gateway account has no quality or tier: its balance proves the login; the rate stays the admin's.
+        sender.check_error_code = sender.check_error_params = None
+        sender.verified_name = (info.verified_name or "")[:200]
+        details = {"ok": True, "balance": sender.verified_name}
     elif is_bot(sender):
         # A bot has no quality or tier: its username (deep links) and name; the rate stays the admin's, capped
         # at what the platform says it takes.
@@ -475,7 +569,12 @@ class WebhookConnection:
 
 def webhook_url(sender: Sender) -> str:
     """Where the bot's platform posts its updates: the receiver's address (``WEBHOOK_RECEIVER_URL``, as for the
-    sandbox's WhatsApp callbacks) with ``/webhooks/<channel>/<sender id>``."""
+    sandbox's WhatsApp callbacks) with ``/webhooks/<channel>/<sender id>``; an SMS gateway posts its statuses to
+    ``/webhooks/sms/<sender id>?secret=<the sender's webhook secret>`` (it signs nothing)."""
+    if is_sms(sender):
+        secret = sender_secrets.decrypt(sender.app_secret_encrypted, sender.name)
+        return (f"{current_app.config['WEBHOOK_RECEIVER_URL'].rstrip('/')}/webhooks/sms/{sender.id}"
+                f"?{sms_gateway.SECRET_PARAMETER}={secret}")
     return f"{current_app.config['WEBHOOK_RECEIVER_URL'].rstrip('/')}/webhooks/{sender.channel}/{sender.id}"
 
 
@@ -558,6 +657,18 @@ def ensure_sandbox_bots(actor: Any = None) -> list[tuple[Sender, bool]]:
         found.append((add_sender({"name": name, "base_url": current_app.config["SANDBOX_URL"], **values},
                                  actor=actor), True))
     return found
+
+
+def ensure_sandbox_sms(actor: Any = None) -> tuple[Sender, bool]:
+    """The embedded default's SMS sender on the sandbox's SMSC account, created if missing; ``(sender, created)``.
+    Idempotent: a sender already named so is left as it is."""
+    existing = db.session.scalar(select(Sender).where(Sender.name == SANDBOX_SMS_NAME).limit(1))
+    if existing is not None:
+        return existing, False
+    return add_sender({"name": SANDBOX_SMS_NAME, "channel": SenderChannel.SMSC.value,
+                       "base_url": current_app.config["SANDBOX_URL"], "login": sandbox_defaults.SMS_LOGIN,
+                       "access_token": sandbox_defaults.SMS_PASSWORD, "alpha_name": sandbox_defaults.SMS_ALPHA_NAME},
+                      actor=actor), True
 
 
 def sandbox_bots() -> list[Sender]:

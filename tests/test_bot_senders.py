@@ -318,14 +318,14 @@ def test_ensure_sandbox_seeds_the_two_sandbox_bots_exactly_once(app, tmp_path):
     again = cli(app, "ensure-sandbox")
     assert "There is the sandbox bot “Sandbox MAX bot”" in again.output and "Created" not in again.output
     bots = {bot.channel: bot for bot in senders.sandbox_bots()}
-    assert count() == 3 and sorted(bots) == ["max", "telegram"]
+    assert count() == 4 and sorted(bots) == ["max", "telegram"]  # and the sandbox SMS sender
     assert senders.settings_for(bots["max"]).app_secret == sandbox_defaults.MAX_WEBHOOK_SECRET
     assert senders.settings_for(bots["telegram"]).access_token == sandbox_defaults.TELEGRAM_TOKEN
     # Renamed, a sandbox bot is still the sandbox's bot: not made a second time.
     senders.update_sender(bots["max"], {"name": "Our MAX bot"})
     db.session.commit()
     assert "Created the sandbox bot" not in cli(app, "ensure-sandbox").output
-    assert count() == 3
+    assert count() == 4
 
 
 def test_connect_sandbox_bots_subscribes_both_at_the_running_sandbox(app, sandbox):

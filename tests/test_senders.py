@@ -251,7 +251,8 @@ def test_ensure_sandbox_makes_one_sandbox_sender_however_often_it_runs(app):
     first = cli(app, "ensure-sandbox")
     assert first.exit_code == 0 and first.output.startswith("Created the sandbox sender “Sandbox” (+74950000001")
     assert cli(app, "ensure-sandbox").output.startswith("There is the sandbox sender “Sandbox”")
-    [sender] = [s for s in senders.list_senders() if not senders.is_bot(s)]  # beside it, the two sandbox bots
+    # Beside it, the two sandbox bots and the sandbox SMS sender.
+    [sender] = [s for s in senders.list_senders() if not senders.is_bot(s) and not senders.is_sms(s)]
     assert (sender.phone_number_id, sender.waba_id, sender.base_url) == (
         "100000000000001", "200000000000001", app.config["SANDBOX_URL"])
     senders.update_sender(sender, {"name": "Renamed sandbox"})
@@ -259,7 +260,8 @@ def test_ensure_sandbox_makes_one_sandbox_sender_however_often_it_runs(app):
     app.config["VESTNIK_ENV"] = "production"
     skipped = cli(app, "ensure-sandbox")
     assert skipped.exit_code == 0 and skipped.output.startswith("Production mode: no sandbox sender is created")
-    assert [s.name for s in senders.list_senders() if not senders.is_bot(s)] == ["Renamed sandbox"]
+    numbers = [s.name for s in senders.list_senders() if not senders.is_bot(s) and not senders.is_sms(s)]
+    assert numbers == ["Renamed sandbox"]
 
 
 def test_ensure_sandbox_points_a_sandbox_not_yet_running_at_the_receiver_through_its_state_file(app, tmp_path):

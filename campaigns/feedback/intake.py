@@ -53,7 +53,8 @@ log = logging.getLogger(__name__)
 
 # The provider family a sender's channel posts as (the ``channel`` column of a stored body, and the first part of
 # its webhook address: /webhooks/<family>/<sender id>); a bot's channel is its own family.
-FAMILIES = {"sandbox": "whatsapp", "whatsapp_cloud": "whatsapp", "max": "max", "telegram": "telegram"}
+FAMILIES = {"sandbox": "whatsapp", "whatsapp_cloud": "whatsapp", "max": "max", "telegram": "telegram",
+            "smsc": "sms"}
 # Families whose updates carry ids of their own: a body is stored once per set of event ids, not per bytes.
 EVENT_KEYED = frozenset({"max", "telegram"})
 # A refusal because the sender does not exist is kept no longer than this (a sender just created must work).
@@ -174,21 +175,24 @@ def _digest(family: str, body: bytes, events: Sequence[Event]) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
-def accept(sender_id: int, headers: Mapping[str, str], body: bytes, family: str = "whatsapp") -> Accepted:
+def accept(sender_id: int, headers: Mapping[str, str], body: bytes, family: str = "whatsapp",
+           query: Mapping[str, str] | None = None) -> Accepted:
     """Check one callback posted to ``/webhooks/<family>/<sender_id>``: size, then the sender and that ``family``
-    is its channel's, then the signature (WhatsApp) or the echoed secret (bots) of the raw ``body`` (``headers``
-    in any case), then that the sender's channel can parse it. Returns what to store; raises
-    :class:`IntakeRefusal` (413, 404, 403, 400; 503 when the sender's secret cannot be decrypted), logged."""
+    is its channel's, then the signature (WhatsApp), the echoed secret (bots) of the raw ``body`` (``headers`` in
+    any case) or the secret of the URL's ``query`` (SMS gateways, which sign nothing), then that the sender's
+    channel can parse it. Returns what to store; raises :class:`IntakeRefusal` (413, 404, 403, 400; 503 when the
+    sender's secret cannot be decrypted), logged."""
     limit = current_app.config["WEBHOOK_MAX_BYTES"]
     if len(body) > limit:
         raise _refuse(sender_id, 413, _l("The body is larger than %(limit)s bytes.", limit=limit))
     entry = _channel(sender_id)
     channel = _ours(sender_id, entry, family)
-    if not channel.verify_webhook(headers, body):
+    query = query if query is not None else {}
+    if not channel.verify_callback(headers, body, query):
         if time.monotonic() - entry.loaded < RELOAD_AFTER_SECONDS:
             raise _refuse(sender_id, 403, _l("The signature is missing or does not match the body."))
         channel = _ours(sender_id, _channel(sender_id, fresh=True), family)
-        if not channel.verify_webhook(headers, body):
+        if not channel.verify_callback(headers, body, query):
             raise _refuse(sender_id, 403, _l("The signature is missing or does not match the body."))
     try:
         events = channel.parse_webhook(body)

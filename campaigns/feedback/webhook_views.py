@@ -10,6 +10,8 @@
 - A bot's ``POST`` is the same, its secret checked in ``X-Max-Bot-Api-Secret`` (MAX) or
   ``X-Telegram-Bot-Api-Secret-Token`` (Telegram) by the sender's channel; a sender of another channel than the
   address names is 404. MAX and Telegram make no handshake.
+- An SMS gateway's ``POST`` (``/webhooks/sms/<sender id>?secret=…``) is a form of one message's status; it is
+  signed by nothing, so the secret in its URL is checked instead (constant time).
 
 The blueprint is CSRF-exempt (a provider has no session and no form token) and reads no session.
 """
@@ -43,7 +45,7 @@ def handshake(sender_id: int) -> Response:
     return Response(challenge, status=200, mimetype="text/plain")
 
 
-@bp.post("/<any(whatsapp, max, telegram):family>/<int:sender_id>")
+@bp.post("/<any(whatsapp, max, telegram, sms):family>/<int:sender_id>")
 def receive(family: str, sender_id: int) -> tuple[str, int]:
     """Take one callback: verified and parsed, stored and committed, then acknowledged (and counted)."""
     started = time.perf_counter()
@@ -63,7 +65,7 @@ def _store(sender_id: int, family: str) -> tuple[intake.Accepted, int]:
     if request.content_length is not None and request.content_length > limit:
         raise IntakeRefusal(413, _l("The body is larger than %(limit)s bytes.", limit=limit))
     body = request.stream.read(limit + 1)  # one byte more than allowed tells a body that is too large
-    accepted = intake.accept(sender_id, request.headers, body, family)
+    accepted = intake.accept(sender_id, request.headers, body, family, request.args)
     try:
         new = intake.store([accepted])
         intake.wake()
