@@ -13,12 +13,14 @@ from flask_babel import gettext as _
 from accounts.models import User
 from accounts.users import find_by_email
 from campaigns import campaign_specs, launch, pricing, review
+from campaigns.cascade import receipts
 from campaigns.cli import group
 from campaigns.dispatch import control
 from campaigns.dispatch.progress import MESSAGE_STATUS_LABELS, progress, worded
 from campaigns.feedback import notices
 from campaigns.lifecycle import STATUS_LABELS
 from campaigns.models import Campaign, CampaignStatus, MessageStatus
+from campaigns.senders import find_sender
 from campaigns.serialisers import campaign_json
 from extensions import db
 
@@ -50,26 +52,59 @@ def _read_json(path: str) -> Any:
 
 # --- campaigns ---------------------------------------------------------------------------------------------
 
+_CASCADE_HELP = ("The senders to try in order, by name or id, separated by commas (\"MAX bot,Telegram bot,SMS\"); "
+                 "an empty value sends on one sender. Replaces the file's cascade.")
+_WAIT_HELP = ("Seconds each step that reports deliveries waits for one before the next is tried (default 600); "
+              "with --cascade.")
+
+
+def _with_cascade(spec: Any, cascade: str | None, wait: int | None) -> Any:
+    """The spec with the cascade the options give (the file's as it is without ``--cascade``)."""
+    if cascade is None:
+        if wait is not None:
+            raise click.UsageError("--wait goes with --cascade.")
+        return spec
+    if not isinstance(spec, dict):
+        return spec  # the spec's own error says what is wrong
+    names = [name.strip() for name in cascade.split(",") if name.strip()]
+    spec = {**spec, "cascade": [{"sender": name, "wait_seconds": wait} for name in names]}
+    if wait is not None and names:
+        # The last step and a bot never wait (the cascade says so when given one); the option means every other.
+        found = [find_sender(name) for name in names]
+        spec["cascade"] = [{"sender": name, "wait_seconds": wait if index < len(names) - 1 and sender is not None
+                            and receipts(sender.channel) else None}
+                           for index, (name, sender) in enumerate(zip(names, found, strict=True))]
+    return spec
+
+
 @group.command("create")
 @click.option("--file", "path", required=True, type=click.Path(dir_okay=False), help="The campaign spec as JSON.")
 @click.option("--as", "email", help="The author (an existing user's email).")
-def create_command(path: str, email: str | None) -> None:
+@click.option("--cascade", default=None, metavar="SENDERS", help=_CASCADE_HELP)
+@click.option("--wait", type=click.IntRange(min=1), default=None, metavar="SECONDS", help=_WAIT_HELP)
+def create_command(path: str, email: str | None, cascade: str | None, wait: int | None) -> None:
     """Create a draft campaign from a JSON spec."""
     author = _user(email)
-    campaign = campaign_specs.create_campaign(_read_json(path), author)
+    campaign = campaign_specs.create_campaign(_with_cascade(_read_json(path), cascade, wait), author)
     db.session.commit()
     click.echo(f"Created campaign “{campaign.name}” (id {campaign.id}), a draft.")
 
 
 @group.command("update")
 @click.argument("campaign_id", type=int)
-@click.option("--file", "path", required=True, type=click.Path(dir_okay=False), help="The fields to change, as JSON.")
+@click.option("--file", "path", type=click.Path(dir_okay=False), help="The fields to change, as JSON.")
 @click.option("--as", "email", help="The editor (an existing user's email).")
-def update_command(campaign_id: int, path: str, email: str | None) -> None:
+@click.option("--cascade", default=None, metavar="SENDERS", help=_CASCADE_HELP)
+@click.option("--wait", type=click.IntRange(min=1), default=None, metavar="SECONDS", help=_WAIT_HELP)
+def update_command(campaign_id: int, path: str | None, email: str | None, cascade: str | None,
+                   wait: int | None) -> None:
     """Change a campaign; a content change voids its review or approval."""
+    if path is None and cascade is None:
+        raise click.UsageError("Give --file, --cascade or both.")
     campaign = _campaign(campaign_id)
     editor = _user(email)
-    campaign_specs.update_campaign(campaign, _read_json(path), editor)
+    spec = _read_json(path) if path is not None else {}
+    campaign_specs.update_campaign(campaign, _with_cascade(spec, cascade, wait), editor)
     db.session.commit()
     click.echo(f"Campaign {campaign.id} saved; it is “{STATUS_LABELS[campaign.status]}”.")
 
@@ -167,6 +202,9 @@ def show_command(campaign_id: int, as_json: bool) -> None:
     click.echo(f"{data['id']}\t{data['name']}\t{data['status']}")
     click.echo(f"send at: {data['send_at'] or 'when approved'}; window: {data['send_window'] or 'default'}; "
                f"{data['messages_per_second']} msg/s")
+    for step in data["cascade"] or []:
+        wait = f"waits {step['wait_seconds']} s" if step["wait_seconds"] else "no wait"
+        click.echo(f"step {step['step'] + 1}: {step['sender']} ({step['channel']}), {wait}")
     if data["preflight"]:
         audience = data["preflight"]["audience"]
         click.echo(f"recipients: {audience['eligible']} of {audience['total']}; excluded: "

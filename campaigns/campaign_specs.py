@@ -5,7 +5,12 @@ A campaign spec is what the wizard, the API and ``flask campaigns create --file`
     {"name": "Autumn sale", "sender": "Main" | 1, "template": 7 | {"name": "promo", "language": "ru"},
      "segment": "Moscow VIP" | 3, "variables": {"1": {"source": "field", "value": "name", "fallback": "друг"}},
      "send_at": "2026-12-01T09:00:00+03:00" | null, "send_window": {"start": "10:00", "end": "20:00"} | null,
-     "messages_per_second": 20}
+     "messages_per_second": 20,
+     "cascade": ["MAX bot", {"sender": "Telegram bot"}, {"sender": "Main", "wait_seconds": 600}, "SMS"] | null}
+
+A ``cascade`` (``campaigns.cascade``) tries each recipient on its senders in order; its first step's sender is the
+campaign's ``sender``, which may then be left out (given, it must be that first step). ``"cascade": null`` or
+``[]`` on an update sends on the campaign's sender alone again.
 
 Every mistake is a sentence naming the field, and all of them are collected before anything is
 refused. The content hash covers everything that decides what is sent to whom (template version and
@@ -26,11 +31,13 @@ from sqlalchemy import select, update
 from audience.models import Contact, Segment
 from audience.segments import find_segment
 from campaigns import launch, lifecycle, rendering
+from campaigns.cascade import CascadeError, parse_cascade
 from campaigns.content import content_hash
 from campaigns.feedback import notices
 from campaigns.message_templates import STATUS_LABELS as TEMPLATE_STATUS_LABELS
 from campaigns.models import Campaign, CampaignStatus, Sender, Template, TemplateApproval, TemplateStatus
 from campaigns.senders import find_sender
+from campaigns.step_rendering import needs_provider_template
 from campaigns.template_approvals import status_for
 from campaigns.variables import CONTACT_FIELDS, SOURCES
 from compliance import audit
@@ -43,7 +50,8 @@ MAX_NAME = 200
 DEFAULT_RATE = 20
 # send_at a little in the past is a form submitted a few seconds after "now" was typed, not a mistake.
 PAST_TOLERANCE = timedelta(minutes=1)
-SPEC_KEYS = ("name", "sender", "template", "segment", "variables", "send_at", "send_window", "messages_per_second")
+SPEC_KEYS = ("name", "sender", "template", "segment", "variables", "send_at", "send_window", "messages_per_second",
+             "cascade")
 # A campaign is written with a template approved in its sender's business account, or pending there:
 # WhatsApp decides within minutes to a day, and the marketer prepares the campaign meanwhile (the
 # preflight refuses to submit it until the template is approved). A rejected, paused or disabled
@@ -195,13 +203,25 @@ def _apply(campaign: Campaign, spec: Mapping[str, Any], *, creating: bool,
         else:
             campaign.name = name
     sender = db.session.get(Sender, campaign.sender_id) if campaign.sender_id else None
+    cascade = _apply_cascade(campaign, spec, errors)
+    if cascade:
+        sender = db.session.get(Sender, cascade[0]["sender_id"])
     if creating or "sender" in spec:
         errors.field = "sender"
-        sender = find_sender(spec.get("sender")) if spec.get("sender") not in (None, "") else None
-        if sender is None:
+        given = find_sender(spec.get("sender")) if spec.get("sender") not in (None, "") else None
+        if cascade and spec.get("sender") not in (None, "") and (given is None or given.id != sender.id):
+            errors.append(_("Sender: a cascade sends first through its first step's sender (“%(name)s”); leave the "
+                            "sender out, or make it the first step.", name=sender.name))
+        elif cascade:
+            pass  # the first step's sender, set with the cascade
+        elif given is None:
             errors.append(_("Sender: choose one of the senders (by name or id)."))
+        elif campaign.cascade and "cascade" not in spec and given.id != campaign.sender_id:
+            errors.append(_("Sender: this campaign sends through a cascade, whose first step is its sender; change "
+                            "the cascade, or give an empty cascade to send on one sender."))
         else:
-            campaign.sender_id = sender.id
+            sender = given
+            campaign.sender_id = given.id
     template = db.session.get(Template, campaign.template_id) if campaign.template_id else None
     if creating or "template" in spec:
         errors.field = "template"
@@ -211,13 +231,13 @@ def _apply(campaign: Campaign, spec: Mapping[str, Any], *, creating: bool,
         elif template.archived_at is not None:
             errors.append(_("Template: “%(name)s” is archived; choose another one.", name=template.name))
             template = None
-        elif sender is not None and template.id != campaign.template_id and (
-                status := status_for(template, sender)) not in USABLE_TEMPLATES:
+        elif template.id != campaign.template_id and (unusable := _unusable_for(template, campaign, sender)):
             # A campaign keeps the template it has (the launch checks it again); it cannot take a new unusable one.
-            errors.append(_("Template: “%(name)s” (%(language)s) is “%(status)s” at WhatsApp for the sender "
-                            "“%(sender)s”; choose a template approved for this sender, or one WhatsApp is still "
-                            "reviewing.", name=template.name, language=template.language,
-                            status=TEMPLATE_STATUS_LABELS[status], sender=sender.name))
+            for status, whose in unusable:
+                errors.append(_("Template: “%(name)s” (%(language)s) is “%(status)s” at WhatsApp for the sender "
+                                "“%(sender)s”; choose a template approved for this sender, or one WhatsApp is "
+                                "still reviewing.", name=template.name, language=template.language,
+                                status=TEMPLATE_STATUS_LABELS[status], sender=whose.name))
             template = None
         else:
             campaign.template_id = template.id
@@ -258,29 +278,62 @@ def _apply(campaign: Campaign, spec: Mapping[str, Any], *, creating: bool,
     if creating or "send_window" in spec:
         errors.field = "send_window"
         campaign.send_window = _check_window(spec.get("send_window"), errors)
-    if creating or "messages_per_second" in spec or "sender" in spec:
+    if creating or "messages_per_second" in spec or "sender" in spec or "cascade" in spec:
         errors.field = "messages_per_second"
         rate = spec.get("messages_per_second")
+        # Every step's batches go out at the campaign's rate, so the slowest sender of the cascade bounds it.
+        bounding = _step_senders(campaign) if campaign.cascade else [sender] if sender is not None else []
+        slowest = min(bounding, key=lambda one: one.messages_per_second, default=None)
         if rate is None:
             rate = (
                 campaign.messages_per_second
                 if not creating
-                else min(DEFAULT_RATE, sender.messages_per_second if sender else DEFAULT_RATE)
+                else min(DEFAULT_RATE, slowest.messages_per_second if slowest else DEFAULT_RATE)
             )
         if not _positive_int(rate):
             errors.append(_("Rate: give a whole number of messages per second, at least 1."))
-        elif sender is not None and rate > sender.messages_per_second:
+        elif slowest is not None and rate > slowest.messages_per_second:
             errors.append(
                 _(
                     "Rate: %(rate)s messages per second is more than the sender “%(sender)s” allows (%(limit)s).",
                     rate=rate,
-                    sender=sender.name,
-                    limit=sender.messages_per_second,
+                    sender=slowest.name,
+                    limit=slowest.messages_per_second,
                 )
             )
         else:
             campaign.messages_per_second = rate
     return errors
+
+
+def _apply_cascade(campaign: Campaign, spec: Mapping[str, Any], errors: FieldErrors) -> list[dict[str, Any]] | None:
+    """Set the spec's cascade on ``campaign`` (and its first step's sender as the campaign's); the cascade set, or
+    None when the spec gives none (an empty one sends on one sender again)."""
+    if "cascade" not in spec:
+        return None
+    errors.field = "cascade"
+    try:
+        parsed = parse_cascade(spec.get("cascade"), find_sender)
+    except CascadeError as error:
+        for sentence in error.errors:
+            errors.append(sentence)
+        return None
+    campaign.cascade = parsed
+    if parsed:
+        campaign.sender_id = parsed[0]["sender_id"]
+    return parsed
+
+
+def _step_senders(campaign: Campaign) -> list[Sender]:
+    return [found for step in campaign.cascade or [] if (found := db.session.get(Sender, step["sender_id"]))]
+
+
+def _unusable_for(template: Template, campaign: Campaign, sender: Sender | None) -> list[tuple[TemplateStatus, Sender]]:
+    """The WhatsApp senders of the campaign (every step's, on a cascade) for which ``template`` is neither approved
+    nor being reviewed, with its status there; a bot or SMS step sends our own rendering of any template."""
+    whose = _step_senders(campaign) if campaign.cascade else [sender] if sender is not None else []
+    return [(status, one) for one in whose if needs_provider_template(one) and
+            (status := status_for(template, one)) not in USABLE_TEMPLATES]
 
 
 # --- campaigns -------------------------------------------------------------------------------------------

@@ -8,6 +8,10 @@ A bot sender's campaign (MAX, Telegram) also hashes the sender's channel and the
 the channel, of the rendering or of what it is made of (the disclaimers, the opt-out keywords) voids the approval.
 WhatsApp campaigns hash what they always did, so their approvals stand. An SMS sender's campaign hashes its channel
 and the SMS text with its parts (``campaigns.sms_rendering``) the same way.
+
+A cascade also hashes its steps in order — each step's sender, channel and wait, and the text that channel would
+get (``campaigns.step_rendering``) — so a step added, removed, reordered or waiting longer voids the approval, as
+does an edit of any channel's rendering. A campaign on one sender hashes no cascade, so its approval stands.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from datetime import UTC
 from typing import Any
 
 from audience.models import Segment
-from campaigns import bot_rendering, sms_rendering
+from campaigns import bot_rendering, sms_rendering, step_rendering
 from campaigns.models import Campaign, Sender, Template
 from extensions import db
 
@@ -49,6 +53,10 @@ def content_snapshot(campaign: Campaign) -> dict[str, Any]:
     elif sender is not None and sms_rendering.is_sms_channel(sender.channel):
         snapshot["sender"]["channel"] = sender.channel
         snapshot["rendering"] = None if template is None else sms_rendering.preview_for(template).as_dict()
+    if campaign.cascade:
+        snapshot["cascade"] = [{key: step[key] for key in ("step", "sender_id", "channel", "wait_seconds",
+                                                           "rendering")}
+                               for step in step_rendering.renderings(campaign)]
     return snapshot
 
 

@@ -35,8 +35,8 @@ from campaigns.content import content_hash
 from campaigns.dispatch.cancel import skip_unsent
 from campaigns.lifecycle import STATUS_LABELS, TransitionError, transition
 from campaigns.materialise import MaterialiseError, check_variables, materialise
-from campaigns.models import Campaign, CampaignStatus, Sender, Template
-from campaigns.template_approvals import approved_for
+from campaigns.models import Campaign, CampaignStatus, Template
+from campaigns.step_rendering import senders_without_template
 from compliance.policy import current_policy
 from dbtypes import utcnow
 from domain_errors import DomainError
@@ -78,8 +78,7 @@ def schedule_launch(campaign: Campaign, actor: Any = None) -> None:
         raise LaunchError(
             _("This campaign was changed after it was approved; it needs a new review before it can be scheduled.")
         )
-    template = db.session.get(Template, campaign.template_id)
-    if template is None or not approved_for(template, db.session.get(Sender, campaign.sender_id)):
+    if senders_without_template(campaign, db.session.get(Template, campaign.template_id)):
         raise LaunchError(
             _("The campaign's template is not approved by WhatsApp for its sender, so the campaign cannot be "
               "scheduled.")
@@ -228,8 +227,8 @@ def _launch_problem(campaign: Campaign) -> str:
     # Recomputed, not the stored hash: the segment or the template may have been edited since.
     if not campaign.approved_hash or campaign.approved_hash != content_hash(campaign):
         return _("The campaign was changed after it was approved, so it was not launched.")
-    template = db.session.get(Template, campaign.template_id)
-    if template is None or not approved_for(template, db.session.get(Sender, campaign.sender_id)):
+    # Every WhatsApp step of a cascade sends the template itself: each sender's account must have approved it.
+    if senders_without_template(campaign, db.session.get(Template, campaign.template_id)):
         return _(
             "The campaign's template was no longer approved by WhatsApp for its sender at launch time, "
             "so the campaign was not launched."

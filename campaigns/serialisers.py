@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from campaigns import message_templates as templates
-from campaigns import preflight, rendering, review, senders, template_approvals
+from campaigns import preflight, rendering, review, senders, step_rendering, template_approvals
 from campaigns.feedback import notices
 from campaigns.models import Campaign, Sender, Template, TemplateApproval
 
@@ -51,6 +51,7 @@ def campaign_json(campaign: Campaign, full: bool = False) -> dict[str, Any]:
         "recipients": campaign.recipients, "exclusions": campaign.exclusions,
         "launched_at": campaign.launched_at.isoformat() if campaign.launched_at else None,
         "pause": _pause_json(campaign),
+        "cascade": step_rendering.cascade_json(campaign),
     }
     if full:
         data["preflight"] = preflight.readable(campaign.preflight)
