@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -109,3 +110,20 @@ def keyset_page(rows: list[T], limit: int) -> tuple[list[T], int | None]:
     """
     page = rows[:limit]
     return page, page[-1].id if len(rows) > limit else None
+
+
+@contextmanager
+def sqlite_foreign_keys_off(op: Any) -> Iterator[None]:
+    """In a migration (``op`` is alembic's): on SQLite, rebuild tables others reference with foreign keys not
+    enforced, so that SQLite's DROP TABLE of the rebuild neither cascades into nor nulls nor refuses for the rows
+    that point at them. Outside a transaction: the pragma is ignored inside one."""
+    sqlite = op.get_bind().dialect.name == "sqlite"
+    if sqlite:
+        with op.get_context().autocommit_block():
+            op.execute("PRAGMA foreign_keys=OFF")
+    try:
+        yield
+    finally:
+        if sqlite:
+            with op.get_context().autocommit_block():
+                op.execute("PRAGMA foreign_keys=ON")

@@ -10,10 +10,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from audience.models import Contact, Segment
-from campaigns import cascade, launch
+from audience.models import Contact
+from campaigns import cascade
 from campaigns.cascade import CascadeError, parse_cascade
-from campaigns.content import content_hash
 from campaigns.dispatch import jobs as dispatch_jobs
 from campaigns.dispatch.completion import complete_if_done
 from campaigns.dispatch.sweep import sweep
@@ -26,7 +25,7 @@ from extensions import db
 from tests.bot_world import add_bot, start_bot
 from tests.channels.max_calls import ok as max_control
 from tests.test_bot_dispatch import max_sent, sandbox_people
-from tests.test_dispatch import VARIABLES, fast_sender, people, sandbox_template, zone_at  # noqa: F401
+from tests.test_dispatch import fast_sender, people, sandbox_template, sending_campaign, zone_at  # noqa: F401
 
 _names = iter(range(1, 10_000))
 
@@ -66,24 +65,11 @@ def test_a_cascade_is_two_to_four_distinct_senders_and_only_a_channel_with_recei
 
 # --- a cascade through the sandbox ---------------------------------------------------------------------------
 
-def cascade_campaign(senders: list[Sender], template, *, waits: dict[int, int] | None = None,
-                     definition: dict | None = None) -> Campaign:
+def cascade_campaign(senders: list[Sender], template, *, waits: dict[int, int] | None = None) -> Campaign:
     """A campaign over every RU contact, with the cascade ``senders`` (``waits`` by step), launched for real."""
-    number = next(_names)
-    segment = Segment(name=f"Cascade {number}", definition=definition or {"countries": ["RU"]})
-    db.session.add(segment)
-    db.session.flush()
     steps = parse_cascade([{"sender": sender.id, "wait_seconds": (waits or {}).get(index)}
                            for index, sender in enumerate(senders)], find)
-    campaign = Campaign(name=f"Cascade {number}", sender_id=senders[0].id, template_id=template.id,
-                        segment_id=segment.id, variables=VARIABLES, status=CampaignStatus.SCHEDULED,
-                        messages_per_second=1000, cascade=steps)
-    db.session.add(campaign)
-    db.session.flush()
-    campaign.content_hash = campaign.approved_hash = content_hash(campaign)
-    db.session.commit()
-    assert launch.launch(campaign.id).launched
-    db.session.commit()
+    campaign = sending_campaign(senders[0], template, cascade=steps)
     return db.session.get(Campaign, campaign.id)
 
 
@@ -168,6 +154,10 @@ def test_each_person_is_tried_first_on_the_first_channel_that_can_take_them_and_
     # Nothing is left to try and no WhatsApp row may time out yet: the campaign waits for their deliveries.
     assert not complete_if_done(campaign.id)
     assert cascade.reached_by_step(db.session.get(Campaign, campaign.id)) == {0: 1, 1: 2, 2: 0}
+    # A later step's statuses are its own sender's, not the campaign's first sender's.
+    [whatsapp_row] = [row for row in rows_of(campaign.id) if row.contact_id == phone_only.id]
+    deliver(whatsapp, whatsapp_row)
+    assert cascade.reached_by_step(db.session.get(Campaign, campaign.id)) == {0: 1, 1: 2, 2: 1}
 
 
 def status_of(campaign_id: int) -> CampaignStatus:
@@ -187,12 +177,18 @@ def deliver(sender: Sender, row: Message, status: DeliveryStatus = DeliveryStatu
     db.session.commit()
 
 
+def on_both(sandbox, max_bot: Sender, count: int) -> list[Contact]:
+    """People with a number (for WhatsApp) who also started the MAX bot."""
+    found = people(count)
+    for contact, user in zip(found, sandbox_people(sandbox, count), strict=True):
+        start_bot(max_bot, contact, address=str(user))
+    return found
+
+
 def test_a_definite_failure_falls_back_at_once_and_an_opt_out_ends_the_cascade(app, sandbox, channels):
     max_bot, _telegram_bot, whatsapp = channels
     template = sandbox_template(whatsapp)
-    not_on_whatsapp, opted_out = people(2)
-    for contact in (not_on_whatsapp, opted_out):
-        start_bot(max_bot, contact, address=str(sandbox_people(sandbox, 1)[0]))
+    not_on_whatsapp, opted_out = on_both(sandbox, max_bot, 2)
     campaign = cascade_campaign([whatsapp, max_bot], template)
     drain(campaign.id)
     rows = {row.contact_id: row for row in rows_of(campaign.id)}
@@ -215,9 +211,7 @@ def test_a_definite_failure_falls_back_at_once_and_an_opt_out_ends_the_cascade(a
 def test_no_delivery_in_the_wait_falls_back_and_a_late_delivery_counts_as_delivered_twice(app, sandbox, channels):
     max_bot, _telegram_bot, whatsapp = channels
     template = sandbox_template(whatsapp)
-    slow, quick = people(2)
-    for contact in (slow, quick):
-        start_bot(max_bot, contact, address=str(sandbox_people(sandbox, 1)[0]))
+    slow, quick = on_both(sandbox, max_bot, 2)
     # A daily cap of one: the fallback is the same message on another channel, not a second one.
     policy.save_section("sending", {**policy.section_data("sending"), "cap_per_day": 1}, None)
     db.session.commit()

@@ -205,15 +205,17 @@ def people(count: int, zone: str | None = None) -> list[Contact]:
     return made
 
 
-def sending_campaign(sender: Sender, template: Template, *, rate: int = 1000) -> Campaign:
-    """A campaign to every contact so far, launched for real (rows materialised), in ``sending``."""
+def sending_campaign(sender: Sender, template: Template, *, rate: int = 1000,
+                     cascade: list[dict] | None = None) -> Campaign:
+    """A campaign to every contact so far (with ``cascade``: tried on its steps), launched for real (rows
+    materialised), in ``sending``."""
     number = next(_names)
     segment = Segment(name=f"Dispatch {number}", definition={"countries": ["RU"]})
     db.session.add(segment)
     db.session.flush()
     campaign = Campaign(name=f"Dispatch {number}", sender_id=sender.id, template_id=template.id,
                         segment_id=segment.id, variables=VARIABLES, status=CampaignStatus.SCHEDULED,
-                        messages_per_second=rate)
+                        messages_per_second=rate, cascade=cascade)
     db.session.add(campaign)
     db.session.flush()
     campaign.content_hash = campaign.approved_hash = content_hash(campaign)

@@ -14,10 +14,10 @@ Revises: 0009_inbox
 Create Date: 2026-12-04 18:00:00.000000
 
 """
-from contextlib import contextmanager
-
 import sqlalchemy as sa
 from alembic import op
+
+from dbtypes import sqlite_foreign_keys_off
 
 # revision identifiers, used by Alembic.
 revision = '0010_messenger_addresses'
@@ -28,21 +28,6 @@ depends_on = None
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 OPEN = sa.text("lifted_at IS NULL")
 CITY_MATCH = [sa.text("coalesce('#' || CAST(place_id AS VARCHAR), city_key)"), 'country']
-
-
-@contextmanager
-def _foreign_keys_off():
-    """SQLite: rebuild tables others reference without cascading into (or refusing for) those rows."""
-    sqlite = op.get_bind().dialect.name == "sqlite"
-    if sqlite:
-        with op.get_context().autocommit_block():
-            op.execute("PRAGMA foreign_keys=OFF")
-    try:
-        yield
-    finally:
-        if sqlite:
-            with op.get_context().autocommit_block():
-                op.execute("PRAGMA foreign_keys=ON")
 
 
 def _nullable(table: str, column: str, nullable: bool) -> None:
@@ -57,7 +42,7 @@ def _open_index(name: str, column: str) -> None:
 def upgrade():
     op.drop_index("ix_contacts_city_match", table_name="contacts")
     op.drop_index("uq_suppressions_open", table_name="suppressions", sqlite_where=OPEN, postgresql_where=OPEN)
-    with _foreign_keys_off():
+    with sqlite_foreign_keys_off(op):
         _nullable("contacts", "phone", True)
         _nullable("senders", "phone", True)
         with op.batch_alter_table("suppressions") as batch_op:
@@ -122,7 +107,7 @@ def downgrade():
     op.drop_index("ix_contacts_city_match", table_name="contacts")
     op.drop_index("uq_suppressions_open_address", table_name="suppressions", sqlite_where=OPEN, postgresql_where=OPEN)
     op.drop_index("uq_suppressions_open", table_name="suppressions", sqlite_where=OPEN, postgresql_where=OPEN)
-    with _foreign_keys_off():
+    with sqlite_foreign_keys_off(op):
         with op.batch_alter_table("suppressions") as batch_op:
             batch_op.drop_index(batch_op.f("ix_suppressions_address_key"))
             batch_op.drop_column("scope")

@@ -11,10 +11,10 @@ Revises: 0011_entry_points
 Create Date: 2026-12-07 23:50:00.000000
 
 """
-from contextlib import contextmanager
-
 import sqlalchemy as sa
 from alembic import op
+
+from dbtypes import sqlite_foreign_keys_off
 
 # revision identifiers, used by Alembic.
 revision = '0012_cascades'
@@ -26,23 +26,9 @@ BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 UNIQUE = "uq_messages_campaign_id"
 
 
-@contextmanager
-def _foreign_keys_off():
-    sqlite = op.get_bind().dialect.name == "sqlite"
-    if sqlite:
-        with op.get_context().autocommit_block():
-            op.execute("PRAGMA foreign_keys=OFF")
-    try:
-        yield
-    finally:
-        if sqlite:
-            with op.get_context().autocommit_block():
-                op.execute("PRAGMA foreign_keys=ON")
-
-
 def upgrade():
     op.add_column("campaigns", sa.Column("cascade", sa.JSON(), nullable=True))
-    with _foreign_keys_off(), op.batch_alter_table("messages") as batch_op:
+    with sqlite_foreign_keys_off(op), op.batch_alter_table("messages") as batch_op:
         batch_op.add_column(sa.Column("step", sa.Integer(), nullable=False, server_default="0"))
         batch_op.add_column(sa.Column("sender_id", BigId, nullable=True))
         batch_op.add_column(sa.Column("fallback_at", sa.DateTime(timezone=True), nullable=True))
@@ -53,12 +39,12 @@ def upgrade():
 
 def downgrade():
     op.execute("DELETE FROM messages WHERE step > 0")
-    with _foreign_keys_off(), op.batch_alter_table("messages") as batch_op:
+    with sqlite_foreign_keys_off(op), op.batch_alter_table("messages") as batch_op:
         batch_op.drop_constraint(UNIQUE, type_="unique")
         batch_op.create_unique_constraint(UNIQUE, ["campaign_id", "contact_id"])
         batch_op.drop_constraint(batch_op.f("fk_messages_sender_id_senders"), type_="foreignkey")
         batch_op.drop_column("fallback_at")
         batch_op.drop_column("sender_id")
         batch_op.drop_column("step")
-    with _foreign_keys_off(), op.batch_alter_table("campaigns") as batch_op:
+    with sqlite_foreign_keys_off(op), op.batch_alter_table("campaigns") as batch_op:
         batch_op.drop_column("cascade")
