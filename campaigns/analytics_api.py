@@ -7,7 +7,7 @@ from flask import jsonify, request
 from flask_babel import gettext as _
 
 from accounts.roles import role_required
-from campaigns import analytics, outcomes
+from campaigns import analytics, outcomes, step_analytics
 from campaigns.api import bp
 from campaigns.models import Campaign
 from domain_errors import DomainError
@@ -27,14 +27,16 @@ def _campaign(campaign_id: int) -> Campaign:
 @bp.get("/campaigns/<int:campaign_id>/analytics")
 @role_required()
 def campaign_analytics(campaign_id: int):
-    """The campaign's funnel, its timeline (``bucket``: minute, hour or day; chosen from its span when absent)
-    and its actual cost beside the estimate."""
+    """The campaign's funnel, its timeline (``bucket``: minute, hour or day; chosen from its span when absent),
+    its actual cost beside the estimate, and per channel (``campaigns.step_analytics``): ``steps``,
+    ``delivered_twice`` and ``sms_savings_minor``."""
     campaign = _campaign(campaign_id)
     bucket = request.args.get("bucket") or None
     if bucket is not None and bucket not in analytics.BUCKETS:
         raise DomainError(_("The bucket is one of minute, hour or day."), field="bucket")
     return jsonify(campaign_id=campaign.id, funnel=analytics.funnel(campaign),
-                   timeline=analytics.timeline(campaign, bucket), cost=analytics.cost(campaign))
+                   timeline=analytics.timeline(campaign, bucket), cost=analytics.cost(campaign),
+                   **step_analytics.figures(campaign))
 
 
 @bp.get("/campaigns/<int:campaign_id>/outcomes.csv")

@@ -17,8 +17,10 @@ from flask_babel import format_currency, format_decimal, format_percent
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from campaigns import analytics, bot_preflight, preflight
+from campaigns import analytics, bot_preflight, preflight, step_analytics, step_rendering
+from campaigns.cascade import is_cascade
 from campaigns.models import Campaign
+from compliance.channel_rule import CHANNEL_NAMES
 from compliance.sending import TIER_LABELS
 
 # How a bucket's start is written in the timeline's table (UTC).
@@ -107,8 +109,35 @@ def campaign_analytics(campaign: Campaign) -> dict[str, Any] | None:
     figures = analytics.funnel(campaign)
     if not figures["recipients"]["count"] and not figures["excluded"]["count"]:
         return None
+    cost = analytics.cost(campaign)
     return {"funnel": worded_funnel(figures), "timeline": worded_timeline(analytics.timeline(campaign)),
-            "cost": worded_cost(analytics.cost(campaign))}
+            "cost": worded_cost(cost), "cascade": worded_cascade(campaign, cost["currency"])}
+
+
+def worded_cascade(campaign: Campaign, currency: str) -> dict[str, Any] | None:
+    """A cascade's figures per channel, worded for the page (None for a campaign on one sender)."""
+    if not is_cascade(campaign):
+        return None
+    figures = step_analytics.figures(campaign)
+    savings = figures["sms_savings_minor"]
+    return {"steps": [{**step, "channel_name": CHANNEL_NAMES.get(step["channel"], step["channel"]),
+                       **{key: format_decimal(step[key]) for key in ("tried", "reached", "failed", "fallen_back")},
+                       "cost": money(step["cost_minor"], currency)} for step in figures["steps"]],
+            "delivered_twice": format_decimal(figures["delivered_twice"]),
+            "sms_savings": "" if savings is None else money(savings, currency)}
+
+
+def worded_estimate_steps(campaign: Campaign) -> list[dict[str, Any]] | None:
+    """The stored estimate's steps of a cascade (who is tried first where, at what cost), worded for the pages;
+    None for a campaign on one sender or before its preflight."""
+    estimate = campaign.estimate or {}
+    if not is_cascade(campaign) or not estimate.get("steps"):
+        return None
+    names = {step["sender_id"]: step["sender"] for step in step_rendering.cascade_json(campaign) or []}
+    return [{**step, "number": step["step"] + 1, "sender": names.get(step["sender_id"], "—"),
+             "channel_name": CHANNEL_NAMES.get(step["channel"], step["channel"]),
+             "first_tried": format_decimal(step["first_tried"]), "unpriced": step["cost_minor"] is None,
+             "cost": money(step["cost_minor"], estimate.get("currency"))} for step in estimate["steps"]]
 
 
 def dashboard(days: int = 30) -> dict[str, Any]:

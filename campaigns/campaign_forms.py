@@ -9,13 +9,24 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import FieldList, Form, FormField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import (
+    FieldList,
+    Form,
+    FormField,
+    HiddenField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from audience.segments import list_segments
 from campaigns import campaign_specs, senders
 from campaigns.campaign_specs import MAX_NAME
+from campaigns.cascade import DEFAULT_WAIT_SECONDS, MAX_STEPS, receipts
 from campaigns.message_templates import STATUS_LABELS
 from campaigns.models import Campaign
 from campaigns.review import MAX_REASON, REJECTION_REASONS
@@ -43,11 +54,32 @@ class VariableRowForm(Form):
                            description=_l("Used when the contact has no value."))
 
 
+WAIT_UNITS = {"minutes": (_l("minutes"), 60), "seconds": (_l("seconds"), 1)}
+
+
+class CascadeStepForm(Form):
+    """One step of a cascade in the wizard: its sender, and how long a sent message waits for a delivery before the
+    next step is tried (only a step that reports deliveries and is not the last waits)."""
+
+    sender = SelectField(_l("Sender"), coerce=int, validate_choice=False)
+    wait = IntegerField(_l("Wait for a delivery"), default=DEFAULT_WAIT_SECONDS // 60,
+                        validators=[Optional(), NumberRange(min=1, max=86400)])
+    wait_unit = SelectField(_l("unit"), choices=[SelectChoice(key, label) for key, (label, _s) in WAIT_UNITS.items()],
+                            default="minutes")
+
+
 class CampaignForm(FlaskForm):
     name = StringField(
         _l("Campaign name"), validators=[DataRequired(message=_l("Give the campaign a name.")), Length(max=MAX_NAME)]
     )
+    mode = RadioField(_l("Channels"), default="single",
+                      choices=[SelectChoice("single", _l("One channel")), SelectChoice("cascade", _l("A cascade"))],
+                      description=_l("A cascade tries each person on its senders in order, until one reaches them."))
     sender = SelectField(_l("Sender"), coerce=int, validate_choice=False)
+    cascade = FieldList(FormField(CascadeStepForm), label=_l("Cascade"), min_entries=MAX_STEPS, max_entries=MAX_STEPS,
+                        description=_l("Up to %(count)s senders, in the order they are tried; a step waits only when "
+                                       "its channel reports deliveries (WhatsApp, SMS) and it is not the last.",
+                                       count=MAX_STEPS))
     template = SelectField(_l("Template"), coerce=int, validate_choice=False,
                            description=_l("After choosing another template, press “Update variables”."))
     segment = SelectField(_l("Segment"), coerce=int, validate_choice=False)
@@ -73,7 +105,9 @@ class CampaignForm(FlaskForm):
         when it is approved (or pending) in that sender's business account, labelled with its status there.
         """
         all_senders = senders.list_senders()
-        self.sender.choices = [SelectChoice(sender.id, f"{sender.name} ({sender.phone})") for sender in all_senders]
+        self.sender.choices = [SelectChoice(sender.id, senders.display_name(sender)) for sender in all_senders]
+        for row in self.cascade:
+            row.form.sender.choices = [SelectChoice(0, "—"), *self.sender.choices]
         wanted = self.sender.data or (campaign.sender_id if campaign else None)
         sender = next((s for s in all_senders if s.id == wanted), all_senders[0] if all_senders else None)
         usable = campaign_specs.usable_templates(keep=campaign.template_id if campaign else None, sender=sender)
@@ -104,11 +138,29 @@ def spec_from_form(form: CampaignForm) -> dict[str, Any]:
     window = None
     if (form.window_start.data or "").strip() or (form.window_end.data or "").strip():
         window = {"start": (form.window_start.data or "").strip(), "end": (form.window_end.data or "").strip()}
-    return {
+    spec = {
         "name": form.name.data or "", "sender": form.sender.data, "template": form.template.data,
         "segment": form.segment.data, "variables": posted_variables(form), "send_at": _send_at(form),
         "send_window": window, "messages_per_second": form.messages_per_second.data or campaign_specs.DEFAULT_RATE,
+        "cascade": [],
     }
+    if form.mode.data == "cascade":
+        del spec["sender"]  # the first step's
+        spec["cascade"] = posted_cascade(form)
+    return spec
+
+
+def posted_cascade(form: CampaignForm) -> list[dict[str, Any]]:
+    """The cascade's rows that name a sender, in order, with the wait in seconds where the step can wait."""
+    chosen = [row.form for row in form.cascade if row.form.sender.data]
+    steps = []
+    for index, row in enumerate(chosen):
+        sender = senders.find_sender(row.sender.data)
+        waits = sender is not None and receipts(sender.channel) and index < len(chosen) - 1
+        unit = WAIT_UNITS.get(row.wait_unit.data, WAIT_UNITS["minutes"])[1]
+        steps.append({"sender": row.sender.data,
+                      "wait_seconds": row.wait.data * unit if waits and row.wait.data else None})
+    return steps
 
 
 def _send_at(form: CampaignForm) -> str | None:
@@ -129,7 +181,19 @@ def form_data(campaign: Campaign, zone: str = DEFAULT_ZONE) -> dict[str, Any]:
     return {"name": campaign.name, "sender": campaign.sender_id, "template": campaign.template_id,
             "segment": campaign.segment_id, "send_at": local, "send_at_zone": zone,
             "window_start": window.get("start", ""), "window_end": window.get("end", ""),
-            "messages_per_second": campaign.messages_per_second}
+            "messages_per_second": campaign.messages_per_second,
+            "mode": "cascade" if campaign.cascade else "single", "cascade": _cascade_rows(campaign)}
+
+
+def _cascade_rows(campaign: Campaign) -> list[dict[str, Any]]:
+    """The wizard's cascade rows of a saved campaign: its steps, then empty rows up to ``MAX_STEPS``."""
+    rows = []
+    for step in campaign.cascade or []:
+        wait = step.get("wait_seconds")
+        in_minutes = wait is None or wait % 60 == 0
+        rows.append({"sender": step["sender_id"], "wait_unit": "minutes" if in_minutes else "seconds",
+                     "wait": (wait // 60 if in_minutes else wait) if wait else DEFAULT_WAIT_SECONDS // 60})
+    return rows + [{"sender": 0, "wait": DEFAULT_WAIT_SECONDS // 60, "wait_unit": "minutes"}] * (MAX_STEPS - len(rows))
 
 
 class ApproveForm(FlaskForm):

@@ -19,8 +19,17 @@ from accounts.forms import EmptyForm
 from accounts.models import Role
 from accounts.roles import role_required
 from audience.models import Segment
-from campaigns import bot_preflight, bot_rendering, campaign_specs, channel_reach, preflight, pricing, review
-from campaigns.analytics_text import campaign_analytics
+from campaigns import (
+    bot_preflight,
+    bot_rendering,
+    campaign_specs,
+    channel_reach,
+    preflight,
+    pricing,
+    review,
+    step_rendering,
+)
+from campaigns.analytics_text import campaign_analytics, worded_estimate_steps
 from campaigns.campaign_forms import (
     ApproveForm,
     CampaignForm,
@@ -31,6 +40,7 @@ from campaigns.campaign_forms import (
     posted_variables,
     spec_from_form,
 )
+from campaigns.cascade import is_cascade
 from campaigns.dispatch import control
 from campaigns.dispatch.progress import progress, worded
 from campaigns.feedback import notices
@@ -94,12 +104,13 @@ def campaign_list():
     )
 
 
-def _wizard(form: CampaignForm, campaign: Campaign | None, errors=(), status: int = 200):
+def _wizard(form: CampaignForm, campaign: Campaign | None, errors=(), status: int = 200, cascade_errors=()):
     return render_template(
         "campaigns/campaign_form.html",
         form=form,
         campaign=campaign,
         errors=list(errors),
+        cascade_errors=list(cascade_errors),
         action=url_for("campaigns.save_campaign", campaign_id=campaign.id)
         if campaign
         else url_for("campaigns.create_campaign"),
@@ -160,7 +171,10 @@ def _submit_wizard(campaign: Campaign | None):
             campaign_specs.update_campaign(campaign, spec_from_form(form), _actor())
     except DomainError as error:
         db.session.rollback()
-        return _wizard(form, campaign, error.errors, error.status)
+        # The cascade's sentences go beside the cascade, the others above the form.
+        beside = [str(sentence) for field, sentence in error.field_errors if field == "cascade"]
+        above = [str(sentence) for field, sentence in error.field_errors if field != "cascade"]
+        return _wizard(form, campaign, above, error.status, beside)
     db.session.commit()
     flash(_("The campaign “%(name)s” is saved.", name=campaign.name), "info")
     return redirect(url_for("campaigns.campaign", campaign_id=campaign.id))
@@ -183,6 +197,7 @@ def _context(campaign: Campaign) -> dict[str, Any]:
         "segment": db.session.get(Segment, campaign.segment_id),
         "report": preflight.readable(campaign.preflight),
         "estimate": campaign.estimate,
+        "cascade_steps": worded_estimate_steps(campaign),
         "reviews": review.reviews_of(campaign),
         "changes": review.changes_since_last_review(campaign),
         "trail": list(trail),
@@ -317,7 +332,8 @@ def _review_page(found: Campaign, approve_form: ApproveForm | None = None, rejec
                  status: int = 200):
     return render_template("campaigns/review_page.html", **{**_context(found), "form": EmptyForm()},
                            samples=preflight.sample_messages(found, SAMPLE_SIZE),
-                           bot_renderings=_bot_renderings(found),
+                           bot_renderings=[] if is_cascade(found) else _bot_renderings(found),
+                           step_renderings=step_rendering.renderings(found) if is_cascade(found) else [],
                            approve_form=approve_form or ApproveForm(formdata=None),
                            reject_form=reject_form or RejectForm(formdata=None),
                            refusal=review.may_review(found, _actor()),

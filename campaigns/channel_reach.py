@@ -7,8 +7,9 @@ warn about some and block others, by the recipient's country and the campaign's 
 are grouped in SQL by (country, has a number, has a MAX address, has a Telegram address), so a million
 contacts come back as a few rows and the rule judges each row once.
 
-The campaign's own channel is its sender's (``family_of``). Its verdict is what the preflight shows
-(a warning the reviewer must acknowledge, or a blocking error), what an approval checks again (the
+The campaign's own channel is its sender's (``family_of``); a cascade's are every step's, each judged, and the
+worst verdict stands for the campaign (every warning to acknowledge, every block). Its verdict is what the
+preflight shows (a warning the reviewer must acknowledge, or a blocking error), what an approval checks again (the
 settings may have changed since the submission), and the gate applies per message at send time.
 The suggestion is the channel that reaches most recipients without a block or a warning.
 """
@@ -24,6 +25,7 @@ from sqlalchemy import ColumnElement, and_, case, exists, func, literal, or_, se
 
 from audience.models import AddressChannel, AddressStatus, Contact, ContactAddress, Segment
 from audience.segments import SegmentError, parse_definition, segment_filter
+from campaigns.cascade import steps
 from campaigns.models import Campaign, Sender, Template
 from compliance.channel_rule import CHANNEL_NAMES, CHANNELS, RUSSIA, ChannelRules, judge
 from compliance.numbers import not_e164
@@ -179,5 +181,14 @@ def campaign_reach(campaign: Campaign, rules: ChannelRules | None = None) -> Cha
         where = segment_filter(parse_definition(segment.definition))
     except SegmentError:
         where = literal(False)
-    return reach(where, family_of(sender.channel), template.category.value,
-                 rules if rules is not None else current_policy().channels)
+    rules = rules if rules is not None else current_policy().channels
+    if not campaign.cascade:
+        return reach(where, family_of(sender.channel), template.category.value, rules)
+    # A cascade sends through every step's channel: each is judged, and the worst verdict is the campaign's.
+    families = dict.fromkeys(family_of(found.channel) for step in steps(campaign)
+                             if (found := db.session.get(Sender, step.sender_id)) is not None)
+    reports = [reach(where, family, template.category.value, rules) for family in families]
+    severity = {Outcome.PASS: 0, Outcome.WARN: 1, Outcome.BLOCK: 2}
+    worst = max(reports, key=lambda report: severity[report.outcome])  # the first step's among equals
+    return ChannelReport(worst.channel, worst.category, worst.by_channel, worst.outcome,
+                         [sentence for report in reports for sentence in report.sentences])

@@ -31,7 +31,15 @@ from sqlalchemy import distinct, func, select
 from audience.models import Segment
 from audience.segments import SegmentError, parse_definition, sample, segment_filter
 from audience.status import ContactStatus, status_of
-from campaigns import bot_preflight, bot_rendering, channel_reach, pricing, recipient_facts, rendering
+from campaigns import (
+    bot_preflight,
+    bot_rendering,
+    channel_reach,
+    pricing,
+    recipient_facts,
+    rendering,
+    step_preflight,
+)
 from campaigns.campaign_specs import template_variables, variable_values
 from campaigns.message_templates import STATUS_LABELS as TEMPLATE_STATUS_LABELS
 from campaigns.models import (
@@ -316,7 +324,8 @@ def run(campaign: Campaign, now: datetime | None = None) -> dict[str, Any]:
         "warnings": [sentences.stored(sentence) for sentence in warnings],
         "outcome": "block" if blocking else ("warn" if warnings else "pass"),
     }
-    return bot_preflight.amend(found, campaign, now, rules)  # a bot reaches addresses, not numbers
+    found = bot_preflight.amend(found, campaign, now, rules)  # a bot reaches addresses, not numbers
+    return step_preflight.amend(found, campaign, moment, current_policy().sending)  # a cascade: per step
 
 
 def sample_messages(campaign: Campaign, limit: int = 5) -> list[dict[str, Any]]:

@@ -55,6 +55,7 @@ FIELD_LABELS = {
     "send_at": _l("Send time"),
     "send_window": _l("Send window"),
     "messages_per_second": _l("Rate"),
+    "cascade": _l("Cascade"),
 }
 
 

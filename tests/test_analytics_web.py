@@ -236,7 +236,12 @@ def test_the_campaign_analytics_api_answers_with_the_documented_keys(app, world,
     response = call_as("GET", f"/campaigns/{campaign.id}/analytics", "reviewer")
     assert response.status_code == 200
     body = response.get_json()
-    assert set(body) == {"campaign_id", "funnel", "timeline", "cost"} and body["campaign_id"] == campaign.id
+    assert set(body) == {"campaign_id", "funnel", "timeline", "cost", "steps", "delivered_twice",
+                         "sms_savings_minor"} and body["campaign_id"] == campaign.id
+    # A campaign on one sender is one step (a cascade's are in tests/test_cascade_campaigns.py).
+    assert [set(step) for step in body["steps"]] == [{"step", "sender_id", "sender", "channel", "tried", "reached",
+                                                      "failed", "fallen_back", "cost_minor"}]
+    assert body["delivered_twice"] == 0
     assert set(body["funnel"]) == FUNNEL_KEYS
     assert all({"count", "rate", "of"} <= set(line) for line in body["funnel"].values())
     assert set(body["funnel"]["failed"]["by_code"][0]) == {"code", "sentence", "provider_words", "count", "rate"}

@@ -5,18 +5,25 @@ to what the launch does); the analytics per channel. SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
+import re
+from decimal import Decimal
 
 import pytest
+from sqlalchemy import func, select
 
-from campaigns import campaign_specs, cascade
+from audience.models import AddressStatus
+from campaigns import campaign_specs, cascade, launch, preflight, pricing, review
 from campaigns.campaign_specs import CampaignError
 from campaigns.content import content_hash
-from campaigns.models import Campaign, Sender
+from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus, Sender
 from extensions import db
-from tests.bot_world import a_bot
-from tests.campaign_world import make_world
+from tests.bot_world import a_bot, messenger_only, start_bot
+from tests.campaign_world import ACKNOWLEDGEMENT, add_contact, make_world
 from tests.helpers import assert_problem
 from tests.test_campaign_web import run, token
+
+# Whether the rate card prices SMS parts yet (``step_preflight.sms_part_price``): until it does, SMS costs are None.
+SMS_PRICED = callable(getattr(pricing, "sms_price", None))
 
 
 @pytest.fixture
@@ -175,3 +182,182 @@ def test_the_hash_covers_the_steps_their_order_their_waits_and_every_channels_re
     assert content_hash(plain) == before_plain
     assert cascade.is_cascade(campaign) and not cascade.is_cascade(plain)
 
+
+
+# --- the preflight and the estimate per step ------------------------------------------------------------------
+
+def cascade_world(world, bots):
+    """Contacts for MAX → WhatsApp (Main) → SMS: two on MAX (one of them with a number too), two with a number only,
+    one who stopped the MAX bot (a number: WhatsApp takes them), one on Telegram only (nobody takes them)."""
+    max_bot, telegram_bot = bots
+    sms = sms_sender()
+    messenger_only(max_bot)
+    on_max_with_phone = add_contact("+79030000011")
+    _phone_a, _phone_b, stopped = add_contact("+79030000012"), add_contact("+79030000013"), add_contact("+79030000014")
+    messenger_only(telegram_bot)
+    start_bot(max_bot, on_max_with_phone)
+    stopped_address = start_bot(max_bot, stopped)
+    stopped_address.status = AddressStatus.STOPPED
+    db.session.commit()
+    campaign = world.campaign(cascade=["MAX bot", {"sender": "Main", "wait_seconds": 300}, "SMS"], sender=None)
+    return campaign, sms
+
+
+def rows_per_step(campaign_id: int) -> dict[int, int]:
+    return dict(db.session.execute(select(Message.step, func.count()).where(Message.campaign_id == campaign_id)
+                                   .group_by(Message.step)).all())
+
+
+def test_the_preflight_tries_each_person_first_where_the_launch_does_and_prices_each_step(world, bots):
+    max_bot, _telegram = bots
+    campaign, sms = cascade_world(world, bots)
+    report = review.submit(campaign, world.marketer)
+    db.session.commit()
+    assert db.session.scalar(select(func.count()).select_from(Message)) == 0  # the savepoint left nothing behind
+    price = pricing.current_rate_card().price("RU", "marketing")
+    whatsapp_cost = int((price * 3).scaleb(2).quantize(Decimal(1)))
+    assert report["steps"] == [
+        {"step": 0, "sender_id": max_bot.id, "channel": "max", "first_tried": 2, "cost_minor": 0},
+        {"step": 1, "sender_id": world.sender.id, "channel": "whatsapp", "first_tried": 3,
+         "cost_minor": whatsapp_cost},
+        {"step": 2, "sender_id": sms.id, "channel": "sms", "first_tried": 0, "cost_minor": 0}]
+    assert report["audience"]["eligible"] == 5
+    assert campaign.estimate["steps"] == report["steps"] and campaign.estimate["total_minor"] == whatsapp_cost
+    assert [item["channel"] for item in report["renderings"]] == ["max", "whatsapp", "sms"]
+    # The reviewer acknowledges WhatsApp to Russia (the channel rule judged on its step), and the launch agrees.
+    with pytest.raises(review.ReviewError, match="acknowledge this in writing"):
+        review.approve(campaign, world.reviewer)
+    db.session.rollback()
+    review.approve(campaign, world.reviewer, acknowledgement=ACKNOWLEDGEMENT)
+    db.session.commit()
+    assert launch.launch(campaign.id).launched
+    db.session.commit()
+    assert rows_per_step(campaign.id) == {step["step"]: step["first_tried"] for step in report["steps"]
+                                          if step["first_tried"]}
+
+
+def test_an_sms_step_gets_who_the_earlier_steps_cannot_take_and_costs_its_parts(world, bots):
+    campaign, _sms = cascade_world(world, bots)
+    campaign_specs.update_campaign(campaign, {"cascade": ["MAX bot", "SMS"]}, world.marketer)
+    db.session.commit()
+    report = preflight.run(campaign)
+    assert [(step["channel"], step["first_tried"]) for step in report["steps"]] == [("max", 2), ("sms", 3)]
+    assert report["estimate"]["complete"] is SMS_PRICED
+    text = report["renderings"][1]["rendering"]
+    assert text["encoding"] == "UCS-2" and text["parts"] >= 1
+    db.session.rollback()
+
+
+def test_a_whatsapp_step_whose_account_has_not_approved_the_template_blocks(world, bots):
+    other = Sender(name="Second", phone="+74950000009", waba_id="another-account", messages_per_second=50)
+    db.session.add(other)
+    db.session.commit()
+    campaign, _sms = cascade_world(world, bots)
+    campaign.cascade = [*campaign.cascade[:1], {"sender_id": other.id, "wait_seconds": 600}]
+    db.session.commit()
+    report = preflight.readable(preflight.run(campaign))
+    assert any("for the sender “Second”" in sentence for sentence in report["blocking"])
+    # The launch refuses it too, whatever the approval said.
+    campaign.status, campaign.approved_hash = CampaignStatus.APPROVED, content_hash(campaign)
+    with pytest.raises(launch.LaunchError, match="not approved by WhatsApp"):
+        launch.schedule_launch(campaign)
+    db.session.rollback()
+
+
+# --- the form and the pages ------------------------------------------------------------------------------------
+
+def test_the_wizard_saves_a_cascade_with_its_waits_and_shows_its_mistakes_beside_it(app, world, bots):
+    from tests.helpers import post_form, signed_in_client
+    from tests.test_campaign_web import wizard_data
+
+    max_bot, _telegram_bot = bots
+    sms = sms_sender()
+    browser = signed_in_client(app, world.marketer.email)
+    page = browser.get("/campaigns/new").get_data(as_text=True)
+    assert 'name="mode"' in page and 'name="cascade-3-sender"' in page and 'for="cascade-0-wait"' in page
+    cascade_rows = {"mode": "cascade", "cascade-0-sender": str(world.sender.id), "cascade-0-wait": "3",
+                    "cascade-0-wait_unit": "minutes", "cascade-1-sender": str(max_bot.id), "cascade-1-wait": "10",
+                    "cascade-1-wait_unit": "minutes", "cascade-2-sender": str(sms.id), "cascade-2-wait": "10",
+                    "cascade-3-sender": "0"}
+    response = post_form(browser, "/campaigns/new", wizard_data(world, **{**cascade_rows, "cascade-1-sender": "0",
+                                                                          "cascade-2-sender": "0"}))
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert re.search(r'id="cascade-errors"><p class="error" role="alert">A cascade has 2 to 4 channels', page)
+    response = post_form(browser, "/campaigns/new", wizard_data(world, **cascade_rows))
+    assert response.status_code == 302, response.get_data(as_text=True)
+    campaign = db.session.scalar(select(Campaign))
+    # The bot and the last step never wait, whatever the rows said; WhatsApp waits three minutes.
+    assert campaign.cascade == [{"sender_id": world.sender.id, "wait_seconds": 180},
+                                {"sender_id": max_bot.id, "wait_seconds": None},
+                                {"sender_id": sms.id, "wait_seconds": None}]
+    page = browser.get(f"/campaigns/{campaign.id}/edit").get_data(as_text=True)
+    assert re.search(r'<input[^>]*checked[^>]*value="cascade"|<input[^>]*value="cascade"[^>]*checked', page)
+    assert re.search(r'id="cascade-0-wait"[^>]*value="3"|value="3"[^>]*id="cascade-0-wait"', page)
+    # Back to one channel.
+    response = post_form(browser, f"/campaigns/{campaign.id}/edit", wizard_data(world, mode="single"),
+                         page=f"/campaigns/{campaign.id}/edit")
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Campaign, campaign.id).cascade is None
+
+
+def test_the_campaign_page_and_the_review_page_show_every_step(app, world, bots):
+    from tests.helpers import signed_in_client
+
+    campaign, _sms = cascade_world(world, bots)
+    review.submit(campaign, world.marketer)
+    db.session.commit()
+    author = signed_in_client(app, world.marketer.email)
+    page = author.get(f"/campaigns/{campaign.id}").get_data(as_text=True)
+    assert "Per channel" in page and "Tried first" in page
+    assert re.search(r'<tr data-step="1"><td>2</td><td>Main</td><td>WhatsApp</td><td class="number">3</td>', page)
+    reviewer = signed_in_client(app, world.reviewer.email)
+    page = reviewer.get(f"/reviews/{campaign.id}").get_data(as_text=True)
+    assert "What each channel of the cascade sends" in page
+    assert 'data-step="0" data-channel="max"' in page and 'data-step="2" data-channel="sms"' in page
+    assert "SMS parts (UCS-2" in page and "waits 5 min for a delivery" in page
+
+
+# --- the analytics per channel ---------------------------------------------------------------------------------
+
+def test_the_analytics_count_each_steps_tries_reaches_failures_fallbacks_cost_and_who_was_reached_twice(
+        app, client, world, bots):
+    from campaigns import materialise
+    from compliance.policy import current_policy
+    from dbtypes import utcnow
+    from tests.helpers import signed_in_client
+
+    campaign, _sms = cascade_world(world, bots)
+    campaign.status, campaign.approved_hash = CampaignStatus.SCHEDULED, content_hash(campaign)
+    db.session.commit()
+    assert launch.launch(campaign.id).launched
+    db.session.commit()
+    rows = {(row.step, row.phone or row.address): row for row in db.session.scalars(
+        select(Message).where(Message.campaign_id == campaign.id))}
+    on_max_with_phone = rows[0, "+79030000011"]
+    messenger = next(row for (step, _key), row in rows.items() if step == 0 and row is not on_max_with_phone)
+    messenger.status = MessageStatus.FAILED
+    # Sent on MAX (reached: a bot reports no deliveries), then tried on WhatsApp too, where it was delivered.
+    on_max_with_phone.status, on_max_with_phone.fallback_at = MessageStatus.SENT, utcnow()
+    assert materialise.materialise_fallbacks(campaign, [on_max_with_phone.contact_id], 0, utcnow(),
+                                             current_policy().sending) == {1: 1}
+    db.session.flush()
+    for row in db.session.scalars(select(Message).where(Message.campaign_id == campaign.id, Message.step == 1)):
+        if row.phone in ("+79030000011", "+79030000012"):
+            row.status, row.billable, row.cost_minor = MessageStatus.DELIVERED, True, 8
+        elif row.phone == "+79030000013":
+            row.status = MessageStatus.FAILED
+    db.session.commit()
+
+    figures = client.get(f"/api/v1/campaigns/{campaign.id}/analytics", headers=token(world.marketer)).json
+    assert [(step["channel"], step["tried"], step["reached"], step["failed"], step["fallen_back"],
+             step["cost_minor"]) for step in figures["steps"]] == [
+        ("max", 2, 1, 1, 1, 0), ("whatsapp", 4, 2, 1, 0, 16), ("sms", 0, 0, 0, 0, 0)]
+    assert figures["delivered_twice"] == 1
+    assert figures["sms_savings_minor"] is None if not SMS_PRICED else isinstance(figures["sms_savings_minor"], int)
+
+    page = signed_in_client(app, world.marketer.email).get(f"/campaigns/{campaign.id}").get_data(as_text=True)
+    assert 'data-cascade="delivered-twice">1<' in page and "the figure to tune each step’s wait by" in page
+    assert re.search(r'<tr data-step="1"><td>2</td><td>Main</td><td>WhatsApp</td><td class="number">4</td>'
+                     r'<td class="number">2</td><td class="number">1</td><td class="number">0</td>', page)
