@@ -277,6 +277,7 @@ def test_the_wizard_saves_a_cascade_with_its_waits_and_shows_its_mistakes_beside
     browser = signed_in_client(app, world.marketer.email)
     page = browser.get("/campaigns/new").get_data(as_text=True)
     assert 'name="mode"' in page and 'name="cascade-3-sender"' in page and 'for="cascade-0-wait"' in page
+    assert browser.get("/static/js/cascade_form.js").status_code == 200 and "cascade_form.js" in page
     cascade_rows = {"mode": "cascade", "cascade-0-sender": str(world.sender.id), "cascade-0-wait": "3",
                     "cascade-0-wait_unit": "minutes", "cascade-1-sender": str(max_bot.id), "cascade-1-wait": "10",
                     "cascade-1-wait_unit": "minutes", "cascade-2-sender": str(sms.id), "cascade-2-wait": "10",
