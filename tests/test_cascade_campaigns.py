@@ -409,3 +409,25 @@ def test_the_cascade_pages_read_in_russian(app, world, bots):
         assert all(word in text for word in words), url
         assert english_in_russian(text, english_labels()) == [], url
         assert duplicate_ids(page) == [], url
+
+
+def test_the_channel_rule_is_judged_on_every_step_and_a_bot_step_on_its_rendering(world, bots):
+    from tests.test_channel_reach import set_rule
+
+    campaign, _sms = cascade_world(world, bots)
+    # MAX first, WhatsApp second: the WhatsApp step's recipients in Russia are what the rule blocks.
+    set_rule(marketing_mode="block")
+    report = preflight.readable(preflight.run(campaign))
+    assert any("cannot get this marketing message through WhatsApp" in text for text in report["blocking"])
+    with pytest.raises(review.ReviewError, match="this workspace blocks it"):
+        review.submit(campaign, world.marketer)
+    db.session.rollback()
+    # Without the WhatsApp step nothing is blocked.
+    campaign_specs.update_campaign(campaign, {"cascade": ["MAX bot", "SMS"]}, world.marketer)
+    db.session.commit()
+    assert preflight.run(campaign)["channels"]["outcome"] == "pass"
+    # A bot step's rendering over its channel's limit blocks, as it does a campaign on that bot alone.
+    world.template.body = "Здравствуйте, {{1}}! " + "Скидка в {{2}}. " * 300
+    db.session.commit()
+    report = preflight.readable(preflight.run(campaign))
+    assert any("MAX" in text and "characters" in text for text in report["blocking"]), report["blocking"]
