@@ -211,6 +211,9 @@ def show_command(campaign_id: int, as_json: bool) -> None:
                    + ", ".join(f"{reason} {count}" for reason, count in audience["excluded"].items() if count))
     if data["estimate"]:
         click.echo(f"estimate: {data['estimate']['total']} {data['estimate']['currency']}")
+        for step in data["estimate"].get("steps") or []:
+            cost = "not priced" if step["cost_minor"] is None else f"{step['cost_minor']} minor units"
+            click.echo(f"  step {step['step'] + 1} ({step['channel']}): {step['first_tried']} tried first, {cost}")
     for item in data["reviews"]:
         click.echo(f"review: {item['decision']} by user {item['reviewer_id']} {item['reason']}".rstrip())
 

@@ -208,7 +208,7 @@ def rows_per_step(campaign_id: int) -> dict[int, int]:
                                    .group_by(Message.step)).all())
 
 
-def test_the_preflight_tries_each_person_first_where_the_launch_does_and_prices_each_step(world, bots):
+def test_the_preflight_tries_each_person_first_where_the_launch_does_and_prices_each_step(app, world, bots):
     max_bot, _telegram = bots
     campaign, sms = cascade_world(world, bots)
     report = review.submit(campaign, world.marketer)
@@ -234,6 +234,8 @@ def test_the_preflight_tries_each_person_first_where_the_launch_does_and_prices_
     db.session.commit()
     assert rows_per_step(campaign.id) == {step["step"]: step["first_tried"] for step in report["steps"]
                                           if step["first_tried"]}
+    shown = run(app, "show", str(campaign.id)).output
+    assert f"step 2 (whatsapp): 3 tried first, {whatsapp_cost} minor units" in shown
 
 
 def test_an_sms_step_gets_who_the_earlier_steps_cannot_take_and_costs_its_parts(world, bots):
@@ -275,6 +277,7 @@ def test_the_wizard_saves_a_cascade_with_its_waits_and_shows_its_mistakes_beside
     browser = signed_in_client(app, world.marketer.email)
     page = browser.get("/campaigns/new").get_data(as_text=True)
     assert 'name="mode"' in page and 'name="cascade-3-sender"' in page and 'for="cascade-0-wait"' in page
+    assert browser.get("/static/js/cascade_form.js").status_code == 200 and "cascade_form.js" in page
     cascade_rows = {"mode": "cascade", "cascade-0-sender": str(world.sender.id), "cascade-0-wait": "3",
                     "cascade-0-wait_unit": "minutes", "cascade-1-sender": str(max_bot.id), "cascade-1-wait": "10",
                     "cascade-1-wait_unit": "minutes", "cascade-2-sender": str(sms.id), "cascade-2-wait": "10",
@@ -361,3 +364,70 @@ def test_the_analytics_count_each_steps_tries_reaches_failures_fallbacks_cost_an
     assert 'data-cascade="delivered-twice">1<' in page and "the figure to tune each step’s wait by" in page
     assert re.search(r'<tr data-step="1"><td>2</td><td>Main</td><td>WhatsApp</td><td class="number">4</td>'
                      r'<td class="number">2</td><td class="number">1</td><td class="number">0</td>', page)
+    from tests.test_analytics_web import browser_of
+    from tests.test_pages_i18n import english_in_russian, english_labels, visible_text
+
+    bots[0].name, bots[1].name = "Магазин в MAX", "Магазин в Telegram"
+    db.session.commit()
+    text = visible_text(browser_of(app, world.reviewer, "ru").get(f"/campaigns/{campaign.id}").get_data(as_text=True))
+    assert "Доставлено дважды" in text and "Перешли дальше" in text and ("нет цен на SMS" in text or SMS_PRICED)
+    assert english_in_russian(text, english_labels()) == []
+
+
+def test_an_edit_of_the_cascade_voids_the_approval_and_the_next_review_names_it(world, bots):
+    campaign, _sms = cascade_world(world, bots)
+    review.submit(campaign, world.marketer)
+    review.approve(campaign, world.reviewer, acknowledgement=ACKNOWLEDGEMENT, schedule=False)
+    db.session.commit()
+    assert campaign.status is CampaignStatus.APPROVED
+    campaign_specs.update_campaign(campaign, {"cascade": ["MAX bot", {"sender": "Main", "wait_seconds": 900}, "SMS"]},
+                                   world.marketer)
+    db.session.commit()
+    assert campaign.status is CampaignStatus.DRAFT and campaign.approved_hash is None
+    assert [change["field"] for change in review.changes_since_last_review(campaign)] == ["cascade"]
+
+
+def test_the_cascade_pages_read_in_russian(app, world, bots):
+    from tests.test_analytics_web import assert_strict_page, browser_of
+    from tests.test_pages_i18n import duplicate_ids, english_in_russian, english_labels, visible_text
+
+    campaign, _sms = cascade_world(world, bots)
+    review.submit(campaign, world.marketer)
+    # Names of the business's own choosing ("MAX bot" is also the label of a kind of sender, in English).
+    bots[0].name, bots[1].name = "Магазин в MAX", "Магазин в Telegram"
+    db.session.commit()
+    author, reviewer = browser_of(app, world.marketer, "ru"), browser_of(app, world.reviewer, "ru")
+    for browser, url, words in ((author, "/campaigns/new", ("Каскад", "Ждать доставки", "Шаг 4")),
+                                (author, f"/campaigns/{campaign.id}/edit", ("Один канал", "минут")),
+                                (author, f"/campaigns/{campaign.id}", ("По каналам", "Первая попытка")),
+                                (reviewer, f"/reviews/{campaign.id}", ("Что отправляет каждый канал каскада",
+                                                                        "Частей SMS"))):
+        response = browser.get(url)
+        assert_strict_page(response)
+        page = response.get_data(as_text=True)
+        text = visible_text(page)
+        assert all(word in text for word in words), url
+        assert english_in_russian(text, english_labels()) == [], url
+        assert duplicate_ids(page) == [], url
+
+
+def test_the_channel_rule_is_judged_on_every_step_and_a_bot_step_on_its_rendering(world, bots):
+    from tests.test_channel_reach import set_rule
+
+    campaign, _sms = cascade_world(world, bots)
+    # MAX first, WhatsApp second: the WhatsApp step's recipients in Russia are what the rule blocks.
+    set_rule(marketing_mode="block")
+    report = preflight.readable(preflight.run(campaign))
+    assert any("cannot get this marketing message through WhatsApp" in text for text in report["blocking"])
+    with pytest.raises(review.ReviewError, match="this workspace blocks it"):
+        review.submit(campaign, world.marketer)
+    db.session.rollback()
+    # Without the WhatsApp step nothing is blocked.
+    campaign_specs.update_campaign(campaign, {"cascade": ["MAX bot", "SMS"]}, world.marketer)
+    db.session.commit()
+    assert preflight.run(campaign)["channels"]["outcome"] == "pass"
+    # A bot step's rendering over its channel's limit blocks, as it does a campaign on that bot alone.
+    world.template.body = "Здравствуйте, {{1}}! " + "Скидка в {{2}}. " * 300
+    db.session.commit()
+    report = preflight.readable(preflight.run(campaign))
+    assert any("MAX" in text and "characters" in text for text in report["blocking"]), report["blocking"]
