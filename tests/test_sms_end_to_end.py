@@ -66,7 +66,7 @@ def test_an_sms_campaign_is_sent_by_a_real_worker_and_its_reports_come_through_t
     report = review.submit(campaign, marketer)
     db.session.commit()
     assert report["template"]["approved"] and not report["blocking"], report["blocking"]
-    assert (report["estimate"]["category"], report["estimate"]["total_minor"]) == ("sms", 22)  # 4 × 1 part × 0.056 = 0.224
+    assert (report["estimate"]["category"], report["estimate"]["total_minor"]) == ("sms", 22)  # 4 × 0.056
     # A mailing by SMS runs under the gateway's contract (126-FZ art. 44.1): the reviewer says so in writing.
     review.approve(campaign, reviewer, acknowledgement="Договор с SMSC покрывает эту рассылку, имя Shop24 в порядке.")
     db.session.commit()

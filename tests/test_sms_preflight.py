@@ -143,6 +143,27 @@ def test_the_segment_line_reads_in_russian_in_the_editor_and_on_the_review_page(
     assert "UCS-2 · 2 parts · 33 characters left" in review_page
 
 
+def test_a_cascades_sms_step_is_priced_by_its_parts_and_carries_the_sms_laws(app, make_user):
+    from tests.bot_world import a_bot
+    from tests.campaign_world import make_world
+    from tests.test_cascade_campaigns import cascade_world
+
+    world = make_world(make_user)
+    campaign, _sms = cascade_world(world, (a_bot("MAX bot", "max", "shop_max"),
+                                           a_bot("Telegram bot", "telegram", "shop_tg")))
+    campaign_specs.update_campaign(campaign, {"cascade": ["MAX bot", "SMS"]}, world.marketer)
+    db.session.commit()
+    report = preflight.run(campaign)
+    [sms_step] = [step for step in report["steps"] if step["channel"] == "sms"]
+    parts = report["sms"]["rendering"]["parts"]
+    # Its three first tries in Russia (Beeline's range, but the estimate prices the country): parts × 0.056 each.
+    assert sms_step["first_tried"] == 3 and sms_step["cost_minor"] == round(3 * parts * 5.6)
+    assert report["estimate"]["complete"] is True
+    assert "sms_mailing_law" in {code(kept) for kept in report["warnings"]}
+    assert report["sms"]["advertising"]["consent"][0]["source"] == "website form"
+    db.session.rollback()
+
+
 # --- send windows and caps at send time ------------------------------------------------------------------------
 
 def test_the_send_window_and_the_daily_cap_hold_for_sms_as_for_any_channel(app, sandbox):
