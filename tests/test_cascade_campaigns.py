@@ -431,3 +431,18 @@ def test_the_channel_rule_is_judged_on_every_step_and_a_bot_step_on_its_renderin
     db.session.commit()
     report = preflight.readable(preflight.run(campaign))
     assert any("MAX" in text and "characters" in text for text in report["blocking"]), report["blocking"]
+
+
+def test_a_later_whatsapp_step_is_held_to_its_senders_tier(world, bots, monkeypatch):
+    from compliance import sending
+
+    campaign, _sms = cascade_world(world, bots)
+    report = preflight.run(campaign)
+    assert report["tier"] == {"tier": "TIER_250", "limit": 250, "contacted_last_24h": 0, "headroom": 250,
+                              "new_recipients": 3, "fits": True}
+    assert "tier_overflow" not in [warning["code"] for warning in report["warnings"]]
+    monkeypatch.setitem(sending.TIER_LIMITS, "TIER_250", 2)
+    report = preflight.run(campaign)
+    assert report["tier"]["fits"] is False and report["tier"]["new_recipients"] == 3  # the WhatsApp step's, not all
+    assert any("allows 2 more new recipients" in text for text in preflight.readable(report)["warnings"])
+    db.session.rollback()
