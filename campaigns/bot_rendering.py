@@ -123,7 +123,7 @@ def text_length(channel: str, text: str) -> int:
     return len(text)
 
 
-def _marked(text: str, values: Mapping[str, str]) -> str:
+def marked(text: str, values: Mapping[str, str]) -> str:
     """``text`` with each variable's value between the marks (a variable without one stays as written)."""
 
     def value(match: re.Match[str]) -> str:
@@ -149,6 +149,25 @@ def to_html(marked: str, formatting: bool = True) -> str:
     if formatting:
         text = _FORMATTING.sub(_tag, text)
     return _TOKEN.sub(lambda match: html.escape(literals[int(match.group(1))], quote=False), text)
+
+
+def to_plain(marked: str) -> str:
+    """Marked text as plain text (an SMS): the template's own WhatsApp formatting markers dropped (``*sale*`` reads
+    "sale"), every value as it was given, markers and all."""
+    literals: list[str] = []
+
+    def hold(match: re.Match[str]) -> str:
+        literals.append(match.group(1))
+        return f"\ue002{len(literals) - 1}\ue003"
+
+    text = _FORMATTING.sub(_untag, _VALUE.sub(hold, marked))
+    return _TOKEN.sub(lambda match: literals[int(match.group(1))], text)
+
+
+def _untag(match: re.Match[str]) -> str:
+    kind = next(name for name, value in match.groupdict().items() if value is not None)
+    inner = match.group(kind)
+    return inner if kind == "pre" else _FORMATTING.sub(_untag, inner)
 
 
 def _tag(match: re.Match[str]) -> str:
@@ -211,8 +230,8 @@ class BotRenderer:
 
     def render(self, values: Mapping[str, str]) -> BotMessage:
         """The message with ``values`` for the template's variables (a variable without one stays as written)."""
-        header = to_html(_marked(self.template.header or "", values), formatting=False)
-        body = to_html(sent_body(_marked(self.template.body or "", values), self.language, self.policy))
+        header = to_html(marked(self.template.header or "", values), formatting=False)
+        body = to_html(sent_body(marked(self.template.body or "", values), self.language, self.policy))
         parts = [f"<b>{header}</b>" if header.strip() else "", body.strip(),
                  f"<i>{self.footer}</i>" if self.footer.strip() else "", "\n".join(self.lines)]
         text = "\n\n".join(part for part in parts if part)

@@ -6,7 +6,8 @@ edit of either after the approval is caught at launch as well as an edit of the 
 A bot sender's campaign (MAX, Telegram) also hashes the sender's channel and the template as rendered for it
 (``campaigns.bot_rendering``: the text in the channel's markup and the buttons, with the opt-out one): a change of
 the channel, of the rendering or of what it is made of (the disclaimers, the opt-out keywords) voids the approval.
-WhatsApp campaigns hash what they always did, so their approvals stand.
+WhatsApp campaigns hash what they always did, so their approvals stand. An SMS sender's campaign hashes its channel
+and the SMS text with its parts (``campaigns.sms_rendering``) the same way.
 
 A cascade also hashes its steps in order — each step's sender, channel and wait, and the text that channel would
 get (``campaigns.step_rendering``) — so a step added, removed, reordered or waiting longer voids the approval, as
@@ -22,7 +23,7 @@ from datetime import UTC
 from typing import Any
 
 from audience.models import Segment
-from campaigns import bot_rendering, step_rendering
+from campaigns import bot_rendering, sms_rendering, step_rendering
 from campaigns.models import Campaign, Sender, Template
 from extensions import db
 
@@ -49,6 +50,9 @@ def content_snapshot(campaign: Campaign) -> dict[str, Any]:
         snapshot["sender"]["channel"] = sender.channel
         snapshot["rendering"] = None if template is None else \
             bot_rendering.preview_for(sender.channel, template).as_dict()
+    elif sender is not None and sms_rendering.is_sms_channel(sender.channel):
+        snapshot["sender"]["channel"] = sender.channel
+        snapshot["rendering"] = None if template is None else sms_rendering.preview_for(template).as_dict()
     if campaign.cascade:
         snapshot["cascade"] = [{key: step[key] for key in ("step", "sender_id", "channel", "wait_seconds",
                                                            "rendering")}

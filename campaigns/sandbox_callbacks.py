@@ -17,7 +17,7 @@ from pathlib import Path
 from flask import current_app
 
 from campaigns.models import Sender
-from campaigns.senders import settings_for, webhook_url
+from campaigns.senders import point_sandbox_sms, settings_for, webhook_url
 from channels.sandbox import persistence
 
 log = logging.getLogger(__name__)
@@ -32,18 +32,12 @@ def callback_url(sender: Sender) -> str:
 def point_sms(sender: Sender) -> str:
     """Have the sandbox's SMSC account of ``sender`` post its statuses to our receiver (the sender's webhook URL,
     its secret in the query); the URL. A sandbox that is not running is left alone: the next run points it."""
-    settings = settings_for(sender)
-    url = webhook_url(sender)
-    fields = {"login": settings.login, "password": settings.access_token, "callback_url": url}
-    request = urllib.request.Request(f"{sender.base_url}/_sandbox/sms/accounts", data=json.dumps(fields).encode(),
-                                     method="POST", headers={"Content-Type": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=CONTROL_TIMEOUT):
-            pass
+        point_sandbox_sms(sender)
         log.info("event=sandbox_sms_pointed sender_id=%s running=true", sender.id)
     except OSError:
         log.info("event=sandbox_sms_pointed sender_id=%s running=false", sender.id)
-    return url.split("?", 1)[0]
+    return webhook_url(sender).split("?", 1)[0]
 
 
 def point(sender: Sender) -> str:

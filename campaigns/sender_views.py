@@ -49,10 +49,12 @@ def _channel_labels() -> dict[str, str]:
 def _sender_page(form: SenderForm, sender: Sender | None, errors=(), status: int = 200):
     channel = sender.channel if sender is not None else (form.channel.data or "")
     return render_template("campaigns/sender_form.html", form=form.for_channel(channel), sender=sender,
-                           errors=list(errors), bot=senders.is_bot(channel), check_form=EmptyForm(),
+                           errors=list(errors), bot=senders.is_bot(channel), sms=senders.is_sms(channel),
+                           check_form=EmptyForm(),
                            check_error=senders.check_error_sentence(sender) if sender else None,
                            channel_labels=_channel_labels(),
-                           webhook_url=senders.webhook_url(sender) if sender and senders.is_bot(sender) else None
+                           webhook_url=senders.webhook_url(sender) if sender and (senders.is_bot(sender)
+                                                                                  or senders.is_sms(sender)) else None
                            ), status
 
 
@@ -147,7 +149,10 @@ def connect_webhook(sender_id: int):
         flash_refusal(error)
         return redirect(url_for("campaigns.sender_detail", sender_id=sender_id))
     db.session.commit()
-    if result.connected:
+    if result.connected and senders.is_sms(sender):
+        flash(_("Status URL set: the gateway posts its delivery reports to %(url)s.",
+                url=result.url.split("?", 1)[0]), "info")
+    elif result.connected:
         flash(_("Webhook connected: the platform posts the bot's updates to %(url)s.", url=result.url), "info")
     else:
         flash(_("The webhook could not be connected: %(reason)s", reason=str(result.sentence)), "error")

@@ -22,9 +22,11 @@ the gateway's account (``webhook_url``). ``check_connection`` reads the account'
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import secrets as secret_numbers
+import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -83,6 +85,8 @@ SMS_CHANNELS = (SenderChannel.SMSC.value,)
 SMS_BASE_URLS = {SenderChannel.SMSC.value: smsc_channel.BASE_URL}
 SMS_DEFAULT_RATE = smsc_channel.SmscGateway.capabilities.messages_per_second
 SMS_MAX_RATE = 200
+# Seconds to wait for the sandbox's control API (it answers at once or is not running).
+SANDBOX_CONTROL_TIMEOUT = 2.0
 _LOGIN = re.compile(r"^[^\s]{1,64}$")
 WHATSAPP_ONLY = ("phone", "phone_number_id", "waba_id", "api_version", "tier", "verify_token")
 _WHATSAPP_ONLY_LABELS = {"phone": _l("Display number"), "phone_number_id": _l("Phone number ID"),
@@ -582,9 +586,16 @@ def connect_webhook(sender: Sender, actor: Any = None) -> WebhookConnection:
     """Ask the bot's platform to post its updates to ``webhook_url(sender)`` with the bot's webhook secret (MAX
     ``POST /subscriptions``, Telegram ``setWebhook``); audited either way.
 
+    An SMS sender's gateway account gets ``webhook_url(sender)`` as its status URL: the sandbox's through its control
+    API, SMSC.ru's in its account's settings by the admin (SMSC has no call for it; the sentence says where, and
+    the URL to give it).
+
     A platform's refusal or a network failure is returned worded, not raised (the attempt is recorded); a sender
-    that is no bot, or a real platform asked to post to an address it cannot reach, is a ``SenderError``.
+    that is no bot or SMS gateway, or a real platform asked to post to an address it cannot reach, is a
+    ``SenderError``.
     """
+    if is_sms(sender):
+        return _connect_sms_callbacks(sender, actor)
     if not is_bot(sender):
         raise SenderError([_("Only a MAX or Telegram bot's webhook is connected from Vestnik; a WhatsApp number's "
                              "callback URL is set in the Meta app's dashboard.")], status=409)
@@ -609,6 +620,40 @@ def connect_webhook(sender: Sender, actor: Any = None) -> WebhookConnection:
     db.session.flush()
     audit.record("sender.webhook_connected", actor=actor, target=sender,
                  details={"ok": result.connected, "url": url, **({"code": result.code} if result.code else {})})
+    return result
+
+
+def point_sandbox_sms(sender: Sender) -> None:
+    """Have the sandbox's SMSC account of ``sender`` (at its ``base_url``) post its statuses to
+    ``webhook_url(sender)``; raises ``OSError`` when the sandbox cannot be reached or refuses."""
+    settings = settings_for(sender)
+    fields = {"login": settings.login, "password": settings.access_token, "callback_url": webhook_url(sender)}
+    request = urllib.request.Request(f"{sender.base_url.rstrip('/')}/_sandbox/sms/accounts",
+                                     data=json.dumps(fields).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=SANDBOX_CONTROL_TIMEOUT):
+        pass
+
+
+def _connect_sms_callbacks(sender: Sender, actor: Any) -> WebhookConnection:
+    """``connect_webhook`` of an SMS sender (see there); audited with the URL without its secret."""
+    url = webhook_url(sender)
+    shown = url.split("?", 1)[0]
+    if sender.base_url.rstrip("/") == current_app.config["SANDBOX_URL"].rstrip("/"):
+        try:
+            point_sandbox_sms(sender)
+        except OSError as error:
+            log.info("event=sender_webhook_failed sender=%s code=connection detail=%r", sender.id, str(error))
+            result = WebhookConnection(url, "connection", call_sentence_for(sender.channel, "connection"))
+        else:
+            log.info("event=sender_webhook_connected sender=%s url=%s", sender.id, shown)
+            result = WebhookConnection(url)
+    else:
+        result = WebhookConnection(url, "webhook_not_by_api", _l(
+            "SMSC.ru takes the status URL in its account, not through its API: in the personal account's settings "
+            "set the address for statuses (HTTP POST) to %(url)s", url=url))
+    audit.record("sender.webhook_connected", actor=actor, target=sender,
+                 details={"ok": result.connected, "url": shown, **({"code": result.code} if result.code else {})})
     return result
 
 

@@ -18,11 +18,10 @@ from typing import Any
 from sqlalchemy import and_, case, distinct, func, select
 
 from audience.models import Contact
-from campaigns import cascade, pricing, step_rendering
+from campaigns import cascade, pricing, sms_rendering, step_rendering
 from campaigns.channel_reach import country_sql
 from campaigns.models import Campaign, Message, MessageStatus, Template
 from campaigns.step_preflight import sms_part_price
-from channels.sms import segments
 from extensions import db
 
 
@@ -59,7 +58,7 @@ def sms_savings_minor(campaign: Campaign, actual_minor: int) -> int | None:
         select(country, func.count(distinct(Message.contact_id))).join(Contact, Contact.id == Message.contact_id)
         .where(and_(Message.campaign_id == campaign.id, cascade.reached(campaign))).group_by(country))})
     card = pricing.current_rate_card()
-    parts = segments.parts(step_rendering.sms_text(template))
+    parts = sms_rendering.preview_for(template).parts
     total = Decimal(0)
     for where, count in people.items():
         price = sms_part_price(card, where)

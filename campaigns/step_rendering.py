@@ -2,8 +2,9 @@
 channel would get (``campaigns.cascade`` decides who is tried where; this module only says what each is sent).
 
 WhatsApp sends the template itself (header, body with its disclaimer, footer, buttons); a bot its rendering
-(``campaigns.bot_rendering``); SMS the plain text of the template — header, body with its disclaimer, footer, one
-part after another — counted in SMS parts (``channels.sms.segments``), which is what a gateway bills. The content
+(``campaigns.bot_rendering``); SMS the plain text of the template (``campaigns.sms_rendering``: header, body with its
+disclaimer, footer and the buttons that mean something without a tap, one line after another) counted in SMS parts,
+which is what a gateway bills. The content
 hash covers every step's rendering (``campaigns.content``), so an edit of any channel's text voids an approval.
 """
 
@@ -11,12 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from campaigns import bot_rendering, rendering
+from campaigns import bot_rendering, rendering, sms_rendering
 from campaigns.cascade import Step, steps
 from campaigns.channel_reach import family_of
 from campaigns.models import Campaign, Sender, Template
 from campaigns.template_approvals import approved_for
-from channels.sms import segments
 from compliance.channel_rule import CHANNEL_NAMES
 from compliance.policy import Policy, current_policy
 from extensions import db
@@ -37,14 +37,6 @@ def step_senders(campaign: Campaign) -> list[tuple[Step, Sender | None]]:
     return [(step, db.session.get(Sender, step.sender_id)) for step in steps(campaign)]
 
 
-def sms_text(template: Template, values: dict[str, str] | None = None, policy: Policy | None = None) -> str:
-    """The template as one SMS text: header, body (with its disclaimer) and footer, each on its own line."""
-    policy = policy or current_policy()
-    rendered = rendering.render(template, rendering.preview_values(template, values))
-    body = rendering.sent_body(rendered.body, template.language or "ru", policy)
-    return "\n".join(part for part in (rendered.header, body, rendered.footer) if part)
-
-
 def rendering_for(sender: Sender | None, template: Template, policy: Policy | None = None) -> dict[str, Any]:
     """What the sender's channel would send of ``template`` (with its examples), JSON-ready."""
     channel = channel_of(sender)
@@ -52,10 +44,8 @@ def rendering_for(sender: Sender | None, template: Template, policy: Policy | No
     if sender is not None and bot_rendering.is_bot(sender.channel):
         return {**bot_rendering.preview_for(sender.channel, template, policy=policy).as_dict(), "channel": channel}
     if channel == "sms":
-        text = sms_text(template, policy=policy)
-        counted = segments.count(text)
-        return {"channel": channel, "text": text, "encoding": counted.encoding, "parts": counted.parts,
-                "characters": counted.characters}
+        # What the batch sends (``campaigns.sms_rendering``), so the review and the hash cover the very text.
+        return sms_rendering.preview_for(template, policy=policy).as_dict()
     rendered = rendering.render(template, rendering.preview_values(template))
     return {"channel": channel, "header": rendered.header,
             "body": rendering.sent_body(rendered.body, template.language or "ru", policy),

@@ -24,7 +24,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from accounts.events import set_actor_label
-from campaigns import bot_rendering, senders
+from campaigns import senders
 from campaigns.message_templates import (
     ADMIN_STATUSES,
     NEEDS_REASON,
@@ -37,6 +37,7 @@ from campaigns.provider_calls import call_provider
 from campaigns.sender_secrets import SecretError
 from campaigns.template_rules import check
 from channels.base import Channel, ChannelError, TemplateState, TemplateSubmission
+from channels.registry import CHANNELS
 from compliance import audit
 from compliance.policy import Policy, current_policy
 from dbtypes import utcnow
@@ -102,12 +103,19 @@ class Account:
     sender: Sender
 
 
+def takes_provider_templates(channel: str) -> bool:
+    """Whether a sender on ``channel`` sends only templates its provider approved (WhatsApp); a bot or an SMS
+    gateway sends the text we render."""
+    kind = CHANNELS.get(channel)
+    return kind is None or kind.capabilities.provider_templates
+
+
 def accounts(sender: Sender | None = None) -> list[Account]:
     """The business accounts of every sender (the first sender of each by id speaks for it), or ``sender``'s.
-    A bot has none: it takes no provider templates."""
+    A bot or an SMS gateway has none: it takes no provider templates."""
     found: dict[tuple[str, str], Account] = {}
     for each in ([sender] if sender is not None else db.session.scalars(select(Sender).order_by(Sender.id))):
-        if bot_rendering.is_bot(each.channel):
+        if not takes_provider_templates(each.channel):
             continue
         key = senders.account_of(each)
         found.setdefault(key, Account(key[0], key[1], each))
@@ -133,9 +141,10 @@ def approval_for(template: Template, sender: Sender) -> TemplateApproval | None:
 
 def status_for(template: Template, sender: Sender | None) -> TemplateStatus:
     """The template's status in ``sender``'s account: ``draft`` when it was never submitted there. A bot (MAX,
-    Telegram) has no provider templates: any template is ``approved`` for it, rendered to its text and buttons
-    (``campaigns.bot_rendering``); the four-eyes review of the campaign is the only approval it needs."""
-    if sender is not None and bot_rendering.is_bot(sender.channel):
+    Telegram) or an SMS gateway has no provider templates: any template is ``approved`` for it, rendered to its
+    text (``campaigns.bot_rendering``, ``campaigns.sms_rendering``); the four-eyes review of the campaign is the
+    only approval it needs."""
+    if sender is not None and not takes_provider_templates(sender.channel):
         return TemplateStatus.APPROVED
     found = approval_for(template, sender) if sender is not None else None
     return found.status if found is not None else TemplateStatus.DRAFT

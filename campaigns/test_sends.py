@@ -1,7 +1,8 @@
 """The test send: one template message from one sender to one number (a marketer's own), to see it arrive.
 
 A bot sender (MAX, Telegram) sends the template as it renders for its channel, and only to an address the bot has:
-a bot can write only to people who started it, so the marketer starts it from their own account first.
+a bot can write only to people who started it, so the marketer starts it from their own account first. An SMS
+sender sends the template's SMS text (``campaigns.sms_rendering``) to the number.
 
 The values come from what the marketer typed, else the template's examples; each test send has a
 message key of its own, so the provider never takes it for a repeat of another. The provider's
@@ -19,7 +20,7 @@ from flask_babel import gettext as _
 
 from audience import addresses
 from audience.models import AddressStatus
-from campaigns import bot_rendering, rendering, senders
+from campaigns import bot_rendering, rendering, senders, sms_rendering
 from campaigns.models import Sender, Template
 from campaigns.provider_calls import call_provider
 from campaigns.template_rules import POSITIONAL, variable_names
@@ -144,8 +145,12 @@ def send_test(sender: Sender, template: Template, to: str, values: Mapping[str, 
     if errors:
         raise TestSendError(errors=errors, code=codes[0])
     key = f"test-{uuid.uuid4().hex}"
-    message = (bot_outbound_for(sender, template, phone, given, key) if bot
-               else outbound_for(template, phone, given, key))
+    if bot:
+        message = bot_outbound_for(sender, template, phone, given, key)
+    elif sms_rendering.is_sms_channel(sender.channel):
+        message = Outbound(key=key, to=phone, text=sms_rendering.preview_for(template, given).text)
+    else:
+        message = outbound_for(template, phone, given, key)
     try:
         [result] = call_provider(senders.settings_for(sender), lambda channel: channel.send([message]))
     except ChannelError as error:

@@ -10,8 +10,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
+from audience import addresses
 from audience.models import Contact
 from campaigns import cascade
+from campaigns import senders as sender_service
 from campaigns.cascade import CascadeError, parse_cascade
 from campaigns.dispatch import jobs as dispatch_jobs
 from campaigns.dispatch.completion import complete_if_done
@@ -19,10 +21,13 @@ from campaigns.dispatch.sweep import sweep
 from campaigns.feedback import statuses
 from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus, Sender
 from channels.base import DeliveryStatus, StatusEvent
+from channels.sandbox import defaults as sandbox_defaults
 from compliance import policy
 from dbtypes import utcnow
 from extensions import db
 from tests.bot_world import add_bot, start_bot
+from tests.campaign_world import add_contact, add_template
+from tests.channels import sms_calls
 from tests.channels.max_calls import ok as max_control
 from tests.test_bot_dispatch import max_sent, sandbox_people
 from tests.test_dispatch import fast_sender, people, sandbox_template, sending_campaign, zone_at  # noqa: F401
@@ -239,3 +244,64 @@ def test_no_delivery_in_the_wait_falls_back_and_a_late_delivery_counts_as_delive
     assert cascade.delivered_twice(campaign.id) == 1
     assert cascade.reached_by_step(db.session.get(Campaign, campaign.id)) == {0: 2, 1: 1}
     assert status_of(campaign.id) is CampaignStatus.COMPLETED
+
+
+# --- a cascade ending in SMS ---------------------------------------------------------------------------------
+
+def sms_sender(sandbox) -> Sender:
+    """An SMS sender on the sandbox's SMSC account (its reports go nowhere: the test applies them)."""
+    sender = sender_service.add_sender({"name": f"SMS {next(_names)}", "channel": "smsc", "base_url": sandbox.url,
+                                 "login": sandbox_defaults.SMS_LOGIN, "access_token": sandbox_defaults.SMS_PASSWORD,
+                                 "alpha_name": "Shop24", "messages_per_second": 200})
+    db.session.commit()
+    return sender
+
+
+def test_max_then_telegram_then_sms_reaches_each_person_once_and_an_unreachable_phone_ends_the_cascade(
+        app, sandbox, channels, telegram_chat):
+    max_bot, telegram_bot, _whatsapp = channels
+    sms = sms_sender(sandbox)
+    # SMS renders the template itself: no provider's approval is asked of any step.
+    template = add_template(f"cascade_sms_{next(_names)}", body="Здравствуйте, {{1}}! Скидка 20% в {{2}}.")
+    phones = iter(f"+7903555{number:04d}" for number in range(1001, 1100))
+    on_max, on_telegram_only, phone_only, stopped_max = (add_contact(next(phones), name=name, timezone=zone_at(12))
+                                                         for name in ("Анна", "Борис", "Вера", "Глеб"))
+    unreachable = add_contact("+79035550085", timezone=zone_at(12))  # SMSC's code 8: SMS cannot reach it
+    [user] = sandbox_people(sandbox, 1)
+    start_bot(max_bot, on_max, address=str(user))
+    chat = telegram_chat()
+    start_bot(telegram_bot, on_telegram_only, address=str(chat))
+    stopped = start_bot(max_bot, stopped_max, address="7100998")
+    addresses.stop_address(max_bot.id, stopped.address, at=utcnow(), evidence="update-10")
+    db.session.commit()
+
+    campaign = cascade_campaign([max_bot, telegram_bot, sms], template)
+    assert campaign.recipients == 5 and sum(campaign.exclusions.values()) == 0
+    first = {contact: steps[0][0] for contact, steps in by_contact(campaign.id).items()}
+    assert first == {on_max.id: 0, on_telegram_only.id: 1, phone_only.id: 2, stopped_max.id: 2, unreachable.id: 2}
+
+    drain(campaign.id)
+    rows = by_contact(campaign.id)
+    assert rows == {
+        on_max.id: [(0, MessageStatus.SENT)], on_telegram_only.id: [(1, MessageStatus.SENT)],
+        phone_only.id: [(2, MessageStatus.SENT)], stopped_max.id: [(2, MessageStatus.SENT)],
+        unreachable.id: [(2, MessageStatus.FAILED)]}
+    # Each once, on the channel that reached them.
+    assert [message["user_id"] for message in max_sent(sandbox)] == [user]
+    telegram = sandbox.control("GET", "/_sandbox/telegram/messages")
+    assert [message["chat_id"] for message in telegram] == [chat]
+    taken = sorted(message["phone"] for message in sms_calls.messages(sandbox))
+    assert taken == sorted([phone_only.phone, stopped_max.phone])
+    names = {contact.phone: contact.name for contact in (phone_only, stopped_max)}
+    assert {message["phone"]: (message["text"], message["sender"]) for message in sms_calls.messages(sandbox)} == {
+        phone: (f"Здравствуйте, {name}! Скидка 20% в Monday.", "Shop24") for phone, name in names.items()}
+
+    # The unreachable phone failed on the last step: nothing is left to try and nothing waits for it.
+    failed = next(row for row in rows_of(campaign.id) if row.contact_id == unreachable.id)
+    assert (failed.error_code, failed.fallback_at, failed.attempts) == ("8", None, 1)
+    assert status_of(campaign.id) is CampaignStatus.COMPLETED  # the last step waits for nothing
+    for row in rows_of(campaign.id):
+        if row.step == 2 and row.status is MessageStatus.SENT:
+            deliver(sms, row)  # SMSC's delivery reports, keyed by our message key
+    assert cascade.reached_by_step(db.session.get(Campaign, campaign.id)) == {0: 1, 1: 1, 2: 2}
+    assert cascade.delivered_twice(campaign.id) == 0

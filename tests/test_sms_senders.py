@@ -131,3 +131,44 @@ def test_the_sandboxs_real_reports_are_taken_through_the_intake_and_a_wrong_secr
     assert client.post(f"/webhooks/max/{other.id}{callbacks[0].path[len(path):]}", data=callbacks[0].body
                        ).status_code == 404  # another channel's address
     assert len(_stored()) == 2
+
+
+def test_connect_webhook_points_the_sandboxs_account_and_says_where_smscs_is_set(app, sandbox):
+    app.config["SANDBOX_URL"] = sandbox.url
+    sender = senders.add_sender(sms_values(sandbox, login=sandbox_defaults.SMS_LOGIN,
+                                           access_token=sandbox_defaults.SMS_PASSWORD))
+    result = senders.connect_webhook(sender)
+    assert result.connected and result.url == senders.webhook_url(sender)
+    [account] = [item for item in sms_calls.accounts(sandbox) if item["login"] == sandbox_defaults.SMS_LOGIN]
+    assert account["callback_url"] == senders.webhook_url(sender)
+
+    # SMSC.ru itself has no call for it: the admin sets the URL in the account, and the sentence gives it.
+    real = senders.add_sender(sms_values(name="Real SMSC"))
+    manual = senders.connect_webhook(real)
+    assert (manual.connected, manual.code) == (False, "webhook_not_by_api")
+    assert senders.webhook_url(real) in str(manual.sentence) and "SMSC.ru" in str(manual.sentence)
+    db.session.commit()
+    from tests.records import audit_events
+    urls = [event.details["url"] for event in audit_events("sender.webhook_connected")]
+    assert urls == [senders.webhook_url(sender).split("?")[0], senders.webhook_url(real).split("?")[0]]  # no secret
+
+
+def test_a_test_send_from_an_sms_sender_is_the_templates_sms_text_to_the_number(app, sandbox):
+    from campaigns import template_approvals, test_sends
+    from campaigns.models import TemplateStatus
+    from channels.base import ResultKind
+    from tests.campaign_world import add_template
+
+    sender = senders.add_sender(sms_values(sandbox, login=sandbox_defaults.SMS_LOGIN,
+                                           access_token=sandbox_defaults.SMS_PASSWORD))
+    template = add_template("sms_test_send", status=TemplateStatus.DRAFT,
+                            buttons=[{"type": "url", "text": "Каталог", "url": "https://shop.example/autumn"}])
+    db.session.commit()
+    # No provider approves an SMS: any template may go.
+    assert template_approvals.status_for(template, sender) is TemplateStatus.APPROVED
+    assert template_approvals.accounts(sender) == []
+    result = test_sends.send_test(sender, template, "8 903 123-45-01", {"1": "Ира"})
+    assert result.kind is ResultKind.ACCEPTED, result.sentence
+    [message] = sms_calls.messages(sandbox)
+    assert (message["phone"], message["sender"]) == ("+79031234501", "Shop24")
+    assert message["text"] == "Здравствуйте, Ира! Скидка 20% в Москве.\nКаталог: https://shop.example/autumn"

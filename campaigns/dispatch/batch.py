@@ -41,7 +41,7 @@ from campaigns.dispatch import claims, gate, results
 from campaigns.dispatch.claims import Claimed
 from campaigns.dispatch.completion import complete_if_done
 from campaigns.dispatch.ratelimit import Pacer, TierReservations, dialog_name
-from campaigns.dispatch.sending import BotOutbounds, InFlight, Outbounds, Pipeline, slot_times
+from campaigns.dispatch.sending import BotOutbounds, InFlight, Outbounds, Pipeline, SmsOutbounds, slot_times
 from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus, Template
 from campaigns.preflight import sending_rules_for
 from channels.registry import CHANNELS
@@ -139,8 +139,10 @@ class _Run:
         self.lease = float(config["DISPATCH_LEASE_SECONDS"])
         self.batch_size = int(config["DISPATCH_BATCH_SIZE"])
         bot = bot_capabilities(sender.channel)
+        sms = senders.is_sms(sender)
+        # A messaging tier is WhatsApp's: a bot or an SMS gateway has none (whatever the sender's column says).
         self.plan = gate.Plan(campaign.id, sender.id, template.category.value, sending_rules_for(campaign),
-                              tier_limit(sender.tier) if bot is None else None, self.owner, self.lease,
+                              tier_limit(sender.tier) if bot is None and not sms else None, self.owner, self.lease,
                               bot=bot is not None, falls_back=is_cascade(campaign) and step < len(steps(campaign)) - 1)
         idempotent = CHANNELS[sender.channel].capabilities.idempotent_sends
         self.channel = sender.channel
@@ -159,7 +161,8 @@ class _Run:
         self.chunk = sub_chunk_size(min(rates)) if rates else SUB_CHUNK_MAX
         connection = redis_queues.connection
         self.pacer, self.tiers = Pacer(connection), TierReservations(connection)
-        self.outbounds = Outbounds(template) if bot is None else BotOutbounds(sender.channel, template)
+        self.outbounds = (BotOutbounds(sender.channel, template) if bot is not None
+                          else SmsOutbounds(template) if sms else Outbounds(template))
         self.pipeline = Pipeline(senders.settings_for(sender), int(config["DISPATCH_IN_FLIGHT"]),
                                  float(config["DISPATCH_SEND_TIMEOUT_SECONDS"]))
         self.outcome = BatchOutcome()

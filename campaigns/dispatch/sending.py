@@ -13,7 +13,8 @@ it is what the pacer's margin (``ratelimit.PACING_MARGIN``) absorbs.
 
 ``Outbounds`` builds the wire-neutral message of a row as ``campaigns.test_sends.outbound_for`` does
 (the template's variables in their order, positional by number), with the template's parsing done once
-per batch instead of once per message; ``BotOutbounds`` renders a bot campaign's row to its text and buttons.
+per batch instead of once per message; ``BotOutbounds`` renders a bot campaign's row to its text and buttons,
+``SmsOutbounds`` an SMS row to its plain text (``campaigns.sms_rendering``), to the row's phone.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from campaigns import metrics
 from campaigns.bot_rendering import BotRenderer
 from campaigns.dispatch.claims import Claimed
 from campaigns.models import Template
+from campaigns.sms_rendering import SmsRenderer
 from campaigns.template_rules import POSITIONAL, variable_names
 from channels import http
 from channels.base import Channel, Outbound, Parameter, ResultKind, SenderSettings, SendResult, TemplateContent
@@ -99,6 +101,20 @@ class BotOutbounds:
         # As the preview fills them: the row's value, else the template's example.
         values = {**self.examples, **{name: value for name, value in row.variables.items() if value}}
         return self.renderer.render(values).outbound(row.key, row.address or "")
+
+
+class SmsOutbounds:
+    """The SMS of each row (``campaigns.sms_rendering``), to the row's phone: the buttons' lines worked out once."""
+
+    def __init__(self, template: Template) -> None:
+        self.renderer = SmsRenderer(template)
+        self.examples = {str(k): str(v) for k, v in (template.examples or {}).items() if v}
+
+    def build(self, row: Claimed) -> Outbound:
+        """The message of one claimed row, keyed by its idempotency key."""
+        # As the preview fills them: the row's value, else the template's example.
+        values = {**self.examples, **{name: value for name, value in row.variables.items() if value}}
+        return Outbound(key=row.key, to=row.phone, text=self.renderer.text(values))
 
 
 class Pipeline:

@@ -47,3 +47,7 @@ def messages(sandbox) -> list[dict]:
 
 def late_report(sandbox, key: str, status: int = 1, err: int = 0) -> dict:
     return sandbox.control("POST", f"/_sandbox/sms/messages/{key}/reports", {"status": status, "err": err})
+
+
+def accounts(sandbox) -> list[dict]:
+    return sandbox.control("GET", "/_sandbox/sms/accounts")
