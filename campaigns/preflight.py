@@ -38,6 +38,7 @@ from campaigns import (
     pricing,
     recipient_facts,
     rendering,
+    sms_rendering,
     step_preflight,
 )
 from campaigns.campaign_specs import template_variables, variable_values
@@ -107,7 +108,7 @@ SENTENCES = {
 }
 # Every table a stored report's sentences may come from.
 _TABLES = (SENTENCES, lint.SENTENCES, rendering.SENTENCES, channel_reach.SENTENCES, bot_rendering.SENTENCES,
-           bot_preflight.SENTENCES)
+           bot_preflight.SENTENCES, sms_rendering.SENTENCES)
 
 
 def readable(report: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -10,8 +10,8 @@ nothing. A fallback's cost is not known before the send (it depends on who fails
 
 Each step is checked as a campaign on its sender alone would be: the template approved at the provider for every
 WhatsApp step, and its messaging tier against the people it tries first; a bot's rendering within its channel's
-limit; and the channel rule for the step's channel (``campaigns.channel_reach.campaign_reach`` judges every step of
-a cascade).
+limit, an SMS text within the gateway's; and the channel rule for the step's channel
+(``campaigns.channel_reach.campaign_reach`` judges every step of a cascade).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import distinct, func, select
 
 from audience.models import Contact
-from campaigns import bot_rendering, pricing, step_rendering
+from campaigns import bot_rendering, pricing, sms_rendering, step_rendering
 from campaigns.cascade import is_cascade
 from campaigns.channel_reach import campaign_reach, country_sql
 from campaigns.materialise import Materialised, materialise
@@ -37,7 +37,7 @@ from extensions import db
 
 # The preflight's sentences a cascade words again per step (the report's own, about the first sender only).
 _REPLACED = ("template_not_approved", "nobody_eligible", "bot_nobody_reachable", "bot_text_too_long",
-             "channel_warning", "channel_block", "channel_block_41fz", "tier_overflow")
+             "sms_text_too_long", "channel_warning", "channel_block", "channel_block_41fz", "tier_overflow")
 
 
 def sms_part_price(card: pricing.RateCard, country: str | None) -> Decimal | None:
@@ -135,6 +135,9 @@ def amend(report: dict[str, Any], campaign: Campaign, now: datetime, rules: Send
         elif sender is not None and bot_rendering.is_bot(sender.channel):
             message = bot_rendering.preview_for(sender.channel, template)
             blocking += [sentences.stored(sentence) for sentence in bot_rendering.preflight_sentences(message)]
+        elif sender is not None and sms_rendering.is_sms_channel(sender.channel):
+            text = sms_rendering.preview_for(template)
+            blocking += [sentences.stored(sentence) for sentence in sms_rendering.preflight_sentences(text)]
     if made.recipients == 0:
         blocking.append(sentences.stored(Sentence(SENTENCES, "nobody_eligible")))
     tier = {"tier": None, "limit": None, "contacted_last_24h": 0, "headroom": None, "new_recipients": 0, "fits": True}

@@ -446,3 +446,15 @@ def test_a_later_whatsapp_step_is_held_to_its_senders_tier(world, bots, monkeypa
     assert report["tier"]["fits"] is False and report["tier"]["new_recipients"] == 3  # the WhatsApp step's, not all
     assert any("allows 2 more new recipients" in text for text in preflight.readable(report)["warnings"])
     db.session.rollback()
+
+
+def test_an_sms_steps_text_over_the_gateways_limit_blocks(world, bots):
+    campaign, _sms = cascade_world(world, bots)
+    campaign_specs.update_campaign(campaign, {"cascade": ["MAX bot", "SMS"]}, world.marketer)
+    db.session.commit()
+    assert preflight.run(campaign)["blocking"] == []
+    world.template.body = "Здравствуйте, {{1}}! Скидка в {{2}}. " + "Очень выгодно. " * 80  # over 1,000 characters
+    db.session.commit()
+    codes = [kept["code"] for kept in preflight.run(campaign)["blocking"] if isinstance(kept, dict)]
+    assert "sms_text_too_long" in codes
+    db.session.rollback()
