@@ -458,3 +458,27 @@ def test_an_sms_steps_text_over_the_gateways_limit_blocks(world, bots):
     codes = [kept["code"] for kept in preflight.run(campaign)["blocking"] if isinstance(kept, dict)]
     assert "sms_text_too_long" in codes
     db.session.rollback()
+
+
+def test_the_wizard_offers_the_templates_of_the_cascades_first_whatsapp_step(app, world, bots):
+    from campaigns.models import ApprovalSource, Template, TemplateApproval, TemplateCategory, TemplateStatus
+    from tests.helpers import post_form, signed_in_client
+    from tests.test_campaign_web import wizard_data
+
+    other = Sender(name="Second", phone="+74950000009", waba_id="another-account", messages_per_second=50)
+    only_there = Template(name="second_only", language="ru", category=TemplateCategory.MARKETING,
+                          body="Привет!", status=TemplateStatus.APPROVED)
+    db.session.add_all([other, only_there])
+    db.session.flush()
+    db.session.add(TemplateApproval(template_id=only_there.id, account_id="another-account", base_url=other.base_url,
+                                    status=TemplateStatus.APPROVED, source=ApprovalSource.ADMIN))
+    db.session.commit()
+    browser = signed_in_client(app, world.marketer.email)
+    rows = {"mode": "cascade", "cascade-0-sender": str(bots[0].id), "cascade-1-sender": str(other.id),
+            "action": "variables"}
+    page = post_form(browser, "/campaigns/new", wizard_data(world, **rows)).get_data(as_text=True)
+    options = re.findall(r'<option[^>]*value="(\d+)"', page.split('name="template"')[1].split("</select>")[0])
+    assert options == [str(only_there.id)]
+    page = post_form(browser, "/campaigns/new", wizard_data(world, action="variables")).get_data(as_text=True)
+    options = re.findall(r'<option[^>]*value="(\d+)"', page.split('name="template"')[1].split("</select>")[0])
+    assert options == [str(world.template.id)]
