@@ -30,6 +30,7 @@ from campaigns.cascade import DEFAULT_WAIT_SECONDS, MAX_STEPS, receipts
 from campaigns.message_templates import STATUS_LABELS
 from campaigns.models import Campaign
 from campaigns.review import MAX_REASON, REJECTION_REASONS
+from campaigns.step_rendering import needs_provider_template
 from campaigns.template_approvals import status_for
 from campaigns.variables import CONTACT_FIELDS
 
@@ -101,14 +102,19 @@ class CampaignForm(FlaskForm):
     def fill_choices(self, campaign: Campaign | None = None) -> None:
         """The senders, the templates usable with the chosen sender (and the campaign's own), and segments.
 
-        The chosen sender is the one posted, else the campaign's, else the first: a template is offered
-        when it is approved (or pending) in that sender's business account, labelled with its status there.
+        The chosen sender is the one posted (a cascade's first WhatsApp step), else the campaign's, else the first:
+        a template is offered when it is approved (or pending) in that sender's business account, labelled with its
+        status there.
         """
         all_senders = senders.list_senders()
         self.sender.choices = [SelectChoice(sender.id, senders.display_name(sender)) for sender in all_senders]
         for row in self.cascade:
             row.form.sender.choices = [SelectChoice(0, "—"), *self.sender.choices]
         wanted = self.sender.data or (campaign.sender_id if campaign else None)
+        if self.mode.data == "cascade":
+            # A cascade's templates are those its WhatsApp steps' accounts approved: the first such step decides.
+            steps = [s for row in self.cascade for s in all_senders if s.id == row.form.sender.data]
+            wanted = next((s.id for s in steps if needs_provider_template(s)), wanted)
         sender = next((s for s in all_senders if s.id == wanted), all_senders[0] if all_senders else None)
         usable = campaign_specs.usable_templates(keep=campaign.template_id if campaign else None, sender=sender)
         self.template.choices = [

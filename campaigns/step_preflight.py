@@ -9,34 +9,35 @@ The cost of a step is that of its first tries: WhatsApp by the recipient's count
 nothing. A fallback's cost is not known before the send (it depends on who fails), so it is not estimated.
 
 Each step is checked as a campaign on its sender alone would be: the template approved at the provider for every
-WhatsApp step, a bot's rendering within its channel's limit, and the channel rule for the step's channel
+WhatsApp step, and its messaging tier against the people it tries first; a bot's rendering within its channel's
+limit, an SMS text within the gateway's; and the channel rule for the step's channel
 (``campaigns.channel_reach.campaign_reach`` judges every step of a cascade).
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import distinct, func, select
 
 from audience.models import Contact
-from campaigns import bot_rendering, pricing, step_rendering
+from campaigns import bot_rendering, pricing, sms_rendering, step_rendering
 from campaigns.cascade import is_cascade
 from campaigns.channel_reach import campaign_reach, country_sql
 from campaigns.materialise import Materialised, materialise
-from campaigns.models import Campaign, Message, Template, TemplateStatus
+from campaigns.models import Campaign, Message, Sender, Template, TemplateStatus, sent_by, sent_since
 from campaigns.template_approvals import status_for
 from compliance import sentences
-from compliance.sending import SendingRules
+from compliance.sending import SendingRules, tier_headroom, tier_limit
 from compliance.sentences import Sentence
 from extensions import db
 
 # The preflight's sentences a cascade words again per step (the report's own, about the first sender only).
 _REPLACED = ("template_not_approved", "nobody_eligible", "bot_nobody_reachable", "bot_text_too_long",
-             "channel_warning", "channel_block", "channel_block_41fz")
+             "sms_text_too_long", "channel_warning", "channel_block", "channel_block_41fz", "tier_overflow")
 
 
 def sms_part_price(card: pricing.RateCard, country: str | None) -> Decimal | None:
@@ -95,6 +96,18 @@ def step_costs(campaign: Campaign, template: Template, by_step: dict[int, Counte
     return found
 
 
+def whatsapp_tier(sender: Sender, first_tried: int, now: datetime) -> dict[str, Any]:
+    """The messaging tier of a WhatsApp step's sender against the people the step tries first: each is counted as
+    new (some may have had a message from it in the last 24 hours), so it errs on the high side, as the estimate
+    does; the send-time gate holds back what the tier cannot take."""
+    contacted = db.session.scalar(
+        select(func.count(distinct(Message.phone))).join(Campaign, Campaign.id == Message.campaign_id)
+        .where(sent_by() == sender.id, sent_since(now - timedelta(days=1)))) or 0
+    headroom = tier_headroom(sender.tier, contacted)
+    return {"tier": sender.tier, "limit": tier_limit(sender.tier), "contacted_last_24h": contacted,
+            "headroom": headroom, "new_recipients": first_tried, "fits": headroom is None or first_tried <= headroom}
+
+
 def _code(kept: Any) -> str | None:
     return kept.get("code") if isinstance(kept, dict) else None
 
@@ -122,8 +135,21 @@ def amend(report: dict[str, Any], campaign: Campaign, now: datetime, rules: Send
         elif sender is not None and bot_rendering.is_bot(sender.channel):
             message = bot_rendering.preview_for(sender.channel, template)
             blocking += [sentences.stored(sentence) for sentence in bot_rendering.preflight_sentences(message)]
+        elif sender is not None and sms_rendering.is_sms_channel(sender.channel):
+            text = sms_rendering.preview_for(template)
+            blocking += [sentences.stored(sentence) for sentence in sms_rendering.preflight_sentences(text)]
     if made.recipients == 0:
         blocking.append(sentences.stored(Sentence(SENTENCES, "nobody_eligible")))
+    tier = {"tier": None, "limit": None, "contacted_last_24h": 0, "headroom": None, "new_recipients": 0, "fits": True}
+    tiers = [whatsapp_tier(sender, step["first_tried"], now) for step, (_step, sender)
+             in zip(steps, step_rendering.step_senders(campaign), strict=True)
+             if sender is not None and step["channel"] == "whatsapp"]
+    for found in tiers:
+        if not found["fits"]:
+            warnings.append(sentences.stored(Sentence(SENTENCES, "tier_overflow", headroom=found["headroom"],
+                                                      rest=found["new_recipients"] - found["headroom"])))
+    if tiers:
+        tier = tiers[0]  # the report's one tier line: the first WhatsApp step's
     channels = campaign_reach(campaign)
     for sentence in channels.sentences:
         (warnings if sentence.code == "channel_warning" else blocking).append(sentences.stored(sentence))
@@ -139,6 +165,7 @@ def amend(report: dict[str, Any], campaign: Campaign, now: datetime, rules: Send
         "audience": {"total": made.recipients + sum(made.exclusions.values()), "eligible": made.recipients,
                      "deferred": 0, "deferred_by": {}, "excluded": made.exclusions},
         "estimate": estimate,
+        "tier": tier,
         "steps": steps,
         "renderings": step_rendering.renderings(campaign),
         "channels": channels.as_dict(),

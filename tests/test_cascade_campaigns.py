@@ -431,3 +431,54 @@ def test_the_channel_rule_is_judged_on_every_step_and_a_bot_step_on_its_renderin
     db.session.commit()
     report = preflight.readable(preflight.run(campaign))
     assert any("MAX" in text and "characters" in text for text in report["blocking"]), report["blocking"]
+
+
+def test_a_later_whatsapp_step_is_held_to_its_senders_tier(world, bots, monkeypatch):
+    from compliance import sending
+
+    campaign, _sms = cascade_world(world, bots)
+    report = preflight.run(campaign)
+    assert report["tier"] == {"tier": "TIER_250", "limit": 250, "contacted_last_24h": 0, "headroom": 250,
+                              "new_recipients": 3, "fits": True}
+    assert "tier_overflow" not in [warning["code"] for warning in report["warnings"]]
+    monkeypatch.setitem(sending.TIER_LIMITS, "TIER_250", 2)
+    report = preflight.run(campaign)
+    assert report["tier"]["fits"] is False and report["tier"]["new_recipients"] == 3  # the WhatsApp step's, not all
+    assert any("allows 2 more new recipients" in text for text in preflight.readable(report)["warnings"])
+    db.session.rollback()
+
+
+def test_an_sms_steps_text_over_the_gateways_limit_blocks(world, bots):
+    campaign, _sms = cascade_world(world, bots)
+    campaign_specs.update_campaign(campaign, {"cascade": ["MAX bot", "SMS"]}, world.marketer)
+    db.session.commit()
+    assert preflight.run(campaign)["blocking"] == []
+    world.template.body = "Здравствуйте, {{1}}! Скидка в {{2}}. " + "Очень выгодно. " * 80  # over 1,000 characters
+    db.session.commit()
+    codes = [kept["code"] for kept in preflight.run(campaign)["blocking"] if isinstance(kept, dict)]
+    assert "sms_text_too_long" in codes
+    db.session.rollback()
+
+
+def test_the_wizard_offers_the_templates_of_the_cascades_first_whatsapp_step(app, world, bots):
+    from campaigns.models import ApprovalSource, Template, TemplateApproval, TemplateCategory, TemplateStatus
+    from tests.helpers import post_form, signed_in_client
+    from tests.test_campaign_web import wizard_data
+
+    other = Sender(name="Second", phone="+74950000009", waba_id="another-account", messages_per_second=50)
+    only_there = Template(name="second_only", language="ru", category=TemplateCategory.MARKETING,
+                          body="Привет!", status=TemplateStatus.APPROVED)
+    db.session.add_all([other, only_there])
+    db.session.flush()
+    db.session.add(TemplateApproval(template_id=only_there.id, account_id="another-account", base_url=other.base_url,
+                                    status=TemplateStatus.APPROVED, source=ApprovalSource.ADMIN))
+    db.session.commit()
+    browser = signed_in_client(app, world.marketer.email)
+    rows = {"mode": "cascade", "cascade-0-sender": str(bots[0].id), "cascade-1-sender": str(other.id),
+            "action": "variables"}
+    page = post_form(browser, "/campaigns/new", wizard_data(world, **rows)).get_data(as_text=True)
+    options = re.findall(r'<option[^>]*value="(\d+)"', page.split('name="template"')[1].split("</select>")[0])
+    assert options == [str(only_there.id)]
+    page = post_form(browser, "/campaigns/new", wizard_data(world, action="variables")).get_data(as_text=True)
+    options = re.findall(r'<option[^>]*value="(\d+)"', page.split('name="template"')[1].split("</select>")[0])
+    assert options == [str(world.template.id)]
