@@ -147,13 +147,15 @@ def sender_check_command(name: str) -> None:
 @click.argument("name")
 def connect_webhook_command(name: str) -> None:
     """Ask the platform of the MAX or Telegram bot NAME to post its updates to Vestnik's webhook receiver
-    (WEBHOOK_RECEIVER_URL/webhooks/<channel>/<id>); exit status 1 when it refuses."""
+    (WEBHOOK_RECEIVER_URL/webhooks/<channel>/<id>), or point the sandbox's SMSC account of the SMS sender NAME at
+    /webhooks/sms/<id>?secret=… (SMSC.ru's is set in its account: the refusal says the URL); exit status 1 when it
+    refuses."""
     result = senders.connect_webhook(_sender(name))
     db.session.commit()
     if not result.connected:
         raise click.ClickException(f"The webhook of “{name}” could not be connected ({result.code}): "
                                    f"{result.sentence}")
-    click.echo(f"“{name}”: the platform posts its updates to {result.url}.")
+    click.echo(f"“{name}”: the platform posts its updates to {result.url.split('?', 1)[0]}.")
 
 
 @sender_group.command("ensure-sandbox")

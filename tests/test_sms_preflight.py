@@ -138,7 +138,7 @@ def test_the_segment_line_reads_in_russian_in_the_editor_and_on_the_review_page(
 
     page = browser_of(app, reviewer, "ru").get(f"/reviews/{campaign.id}").get_data(as_text=True)
     assert "UCS-2 · 2 части · осталось 33 символа" in page and 'id="sms-law"' in page
-    assert "ст. 44.1 126-ФЗ" in page and "ч. 1 ст. 18 38-ФЗ" in page
+    assert "ст. 44.1 126-ФЗ" in page and "ч. 1 ст. 18 38-ФЗ" in page and "SMS не требует одобрения провайдера" in page
     review_page = browser_of(app, reviewer, "en").get(f"/reviews/{campaign.id}").get_data(as_text=True)
     assert "UCS-2 · 2 parts · 33 characters left" in review_page
 

@@ -172,3 +172,21 @@ def test_a_test_send_from_an_sms_sender_is_the_templates_sms_text_to_the_number(
     [message] = sms_calls.messages(sandbox)
     assert (message["phone"], message["sender"]) == ("+79031234501", "Shop24")
     assert message["text"] == "Здравствуйте, Ира! Скидка 20% в Москве.\nКаталог: https://shop.example/autumn"
+
+
+def test_the_sender_page_shows_the_status_url_and_sets_it_at_the_sandbox(app, sandbox, admin_browser):
+    from tests.helpers import post_form
+
+    app.config["SANDBOX_URL"] = sandbox.url
+    sender = senders.add_sender(sms_values(sandbox, login=sandbox_defaults.SMS_LOGIN,
+                                           access_token=sandbox_defaults.SMS_PASSWORD))
+    db.session.commit()
+    shown = admin_browser.get(f"/senders/{sender.id}").get_data(as_text=True)
+    assert f"/webhooks/sms/{sender.id}?secret=" in shown and "Set the status URL" in shown
+    response = post_form(admin_browser, f"/senders/{sender.id}/webhook", {}, page=f"/senders/{sender.id}")
+    assert response.status_code == 302
+    flashed = admin_browser.get(response.headers["Location"]).get_data(as_text=True)
+    receiver = app.config["WEBHOOK_RECEIVER_URL"].rstrip("/")
+    assert f"Status URL set: the gateway posts its delivery reports to {receiver}/webhooks/sms/{sender.id}." in flashed
+    [account] = [item for item in sms_calls.accounts(sandbox) if item["login"] == sandbox_defaults.SMS_LOGIN]
+    assert account["callback_url"] == senders.webhook_url(sender)
