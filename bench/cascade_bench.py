@@ -234,8 +234,8 @@ def twice(services: Services, made: dict, count: int, late: float, template_id: 
     settled(campaign_id, timeout=3_600 / compression + 120)
     found = figures(campaign_id)
     print(f"  delivered twice, WhatsApp → SMS at the default wait ({DEFAULT_WAIT_SECONDS // 60} min; run "
-          f"{compression}× compressed), {count:,} people, {late:.0%} delivered late (1 min – 1 h): fell back on the timeout "
-          f"{found['fell_back']:,} ({found['fell_back'] / count:.1%}); delivered twice {found['twice']:,} "
+          f"{compression}× compressed), {count:,} people, {late:.0%} delivered late (1 min – 1 h): fell back on the "
+          f"timeout {found['fell_back']:,} ({found['fell_back'] / count:.1%}); delivered twice {found['twice']:,} "
           f"({found['twice'] / count:.2%} of the people, {found['twice'] / max(found['fell_back'], 1):.0%} of the "
           f"fallbacks); reached {found['reached']}; {load()}", flush=True)
 
