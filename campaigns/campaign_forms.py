@@ -232,7 +232,8 @@ class RateCardForm(FlaskForm):
         validators=[DataRequired()],
         render_kw={"rows": 14},
         description=_l(
-            "One row per country: country,currency,marketing,utility,authentication; "
-            "“other” prices every country not listed."
+            "One row per country: country,operator,currency,marketing,utility,authentication,sms (the price of one "
+            "SMS part); “other” prices every country not listed; a row with an operator prices only that operator's "
+            "SMS in its country."
         ),
     )

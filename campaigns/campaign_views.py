@@ -27,6 +27,8 @@ from campaigns import (
     preflight,
     pricing,
     review,
+    sms_preflight,
+    sms_rendering,
     step_rendering,
 )
 from campaigns.analytics_text import campaign_analytics, worded_estimate_steps
@@ -337,7 +339,17 @@ def _review_page(found: Campaign, approve_form: ApproveForm | None = None, rejec
                            approve_form=approve_form or ApproveForm(formdata=None),
                            reject_form=reject_form or RejectForm(formdata=None),
                            refusal=review.may_review(found, _actor()),
-                           channel_report=channel_reach.campaign_reach(found)), status
+                           channel_report=channel_reach.campaign_reach(found),
+                           sms_warnings=sms_preflight.law_warnings(found), sms_message=_sms_message(found)), status
+
+
+def _sms_message(campaign: Campaign) -> dict[str, Any] | None:
+    """The SMS text of a campaign on one SMS sender with its parts (a cascade's is among its steps' renderings)."""
+    sender = db.session.get(Sender, campaign.sender_id)
+    template = db.session.get(Template, campaign.template_id)
+    if is_cascade(campaign) or sender is None or template is None or not sms_rendering.is_sms_channel(sender.channel):
+        return None
+    return sms_rendering.preview_for(template).as_dict()
 
 
 @bp.get("/reviews/<int:campaign_id>")

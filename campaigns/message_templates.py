@@ -19,7 +19,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, false, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from campaigns import rendering
+from campaigns import rendering, sms_rendering
 from campaigns.models import Template, TemplateApproval, TemplateCategory, TemplateStatus
 from campaigns.template_rules import TemplateSpec, check, parse_tags, warnings
 from compliance import audit
@@ -440,5 +440,7 @@ def preview(data: Any, values: Any = None, policy: Policy | None = None) -> dict
     policy = current_policy() if policy is None else policy
     spec = preview_spec(data)
     values = {str(k): v for k, v in values.items() if isinstance(v, str)} if isinstance(values, dict) else {}
+    sms = sms_rendering.preview_for(spec, values, policy).as_dict()
     return {"preview": rendering.preview(spec, values, spec.language or "ru", policy),
+            "sms": {**sms, "line": sms_rendering.segment_line(sms)},
             "violations": check(spec, policy.keywords), "warnings": warnings(spec, policy.keywords)}

@@ -38,6 +38,7 @@ from campaigns import (
     pricing,
     recipient_facts,
     rendering,
+    sms_preflight,
     sms_rendering,
     step_preflight,
 )
@@ -108,7 +109,7 @@ SENTENCES = {
 }
 # Every table a stored report's sentences may come from.
 _TABLES = (SENTENCES, lint.SENTENCES, rendering.SENTENCES, channel_reach.SENTENCES, bot_rendering.SENTENCES,
-           bot_preflight.SENTENCES, sms_rendering.SENTENCES)
+           bot_preflight.SENTENCES, sms_rendering.SENTENCES, sms_preflight.SENTENCES)
 
 
 def readable(report: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -124,7 +125,11 @@ def readable(report: dict[str, Any] | None) -> dict[str, Any] | None:
     channels = report.get("channels")
     if channels is not None:
         channels = {**channels, "sentences": [say(kept) for kept in channels.get("sentences", [])]}
+    sms = report.get("sms")
+    if sms is not None and sms.get("advertising"):
+        sms = {**sms, "advertising": {**sms["advertising"], "sentence": say(sms["advertising"].get("sentence", ""))}}
     return {**report, **({"channels": channels} if channels is not None else {}),
+            **({"sms": sms} if sms is not None else {}),
             "blocking": [say(kept) for kept in report.get("blocking", [])],
             "warnings": [say(kept) for kept in report.get("warnings", [])],
             "lint": {**lint_part, "verdicts": [{**verdict, "reason": say(verdict.get("reason", ""))}
@@ -326,7 +331,8 @@ def run(campaign: Campaign, now: datetime | None = None) -> dict[str, Any]:
         "outcome": "block" if blocking else ("warn" if warnings else "pass"),
     }
     found = bot_preflight.amend(found, campaign, now, rules)  # a bot reaches addresses, not numbers
-    return step_preflight.amend(found, campaign, moment, current_policy().sending)  # a cascade: per step
+    found = step_preflight.amend(found, campaign, moment, current_policy().sending)  # a cascade: per step
+    return sms_preflight.amend(found, campaign, now)  # SMS: its parts, its price, its laws
 
 
 def sample_messages(campaign: Campaign, limit: int = 5) -> list[dict[str, Any]]:

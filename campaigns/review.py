@@ -7,7 +7,8 @@ hash at that moment and keeps a snapshot of the hashed content, so the next revi
 changed; an approved campaign is then scheduled to launch at ``send_at`` (``launch.schedule_launch``).
 An approval checks the channel rule again (``campaigns.channel_reach``: an admin may have changed it since
 the submission): a block refuses it, and a warning needs the reviewer's written acknowledgement, which
-is kept on the review and in the audit log.
+is kept on the review and in the audit log; so does a campaign that sends SMS (``campaigns.sms_preflight``: a
+mailing runs under a contract with the operator, 126-FZ art. 44.1).
 Every step is a lifecycle transition, written to the audit log. Functions add and flush; the caller
 commits.
 """
@@ -22,7 +23,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from accounts.models import Role, User
-from campaigns import channel_reach, launch, lifecycle, preflight
+from campaigns import channel_reach, launch, lifecycle, preflight, sms_preflight
 from campaigns.content import content_hash, content_snapshot, hash_snapshot
 from campaigns.models import Campaign, CampaignReview, CampaignStatus, ReviewDecision
 from compliance.verdict import Outcome
@@ -140,12 +141,15 @@ def approve(campaign: Campaign, reviewer: User, *, note: str = "", schedule: boo
         raise ReviewError(_("What this campaign sends changed after it was submitted (its segment or template was "
                             "edited); reject it so that the author submits it again."), status=409)
     channels = channel_reach.campaign_reach(campaign)
-    acknowledged = _acknowledged(channels, acknowledgement)
+    sms_law = sms_preflight.law_warnings(campaign)
+    acknowledged = _acknowledged(channels, acknowledgement, sms_law)
     now = utcnow()
     details: dict[str, Any] = {"content_hash": current}
     if channels.outcome is Outcome.WARN:
         details.update(channel_rule={"channel": channels.channel, "warned": channels.own.warned},
                        acknowledgement=acknowledged)
+    if sms_law:
+        details.update(sms_law=[sentence.code for sentence in sms_law], acknowledgement=acknowledged)
     lifecycle.transition(campaign, CampaignStatus.APPROVED, actor=reviewer, details=details,
                          approved_hash=current, approved_by_id=reviewer.id, approved_at=now)
     review = CampaignReview(
@@ -165,19 +169,23 @@ def approve(campaign: Campaign, reviewer: User, *, note: str = "", schedule: boo
     return review
 
 
-def _acknowledged(channels: channel_reach.ChannelReport, acknowledgement: str | None) -> str | None:
-    """The acknowledgement to keep when the channel rule warns (None when it passes); raises ``ReviewError``
-    when it blocks, or when it warns and the acknowledgement is missing or not a sentence."""
+def _acknowledged(channels: channel_reach.ChannelReport, acknowledgement: str | None,
+                  sms_law: list[str] | None = None) -> str | None:
+    """The acknowledgement to keep when the channel rule warns or the campaign sends SMS (``sms_law``, the
+    warnings of 126-FZ art. 44.1); None when neither asks for one. Raises ``ReviewError`` when the channel rule
+    blocks, or when a warning stands and the acknowledgement is missing or not a sentence."""
     if channels.outcome is Outcome.BLOCK:
         raise ReviewError([*channels.sentences], status=422)
-    if channels.outcome is not Outcome.WARN:
+    warned = channels.outcome is Outcome.WARN
+    if not warned and not sms_law:
         return None
     text = (acknowledgement or "").strip()
     if len(text.split()) < MIN_ACKNOWLEDGEMENT_WORDS or len(" ".join(text.split())) < MIN_ACKNOWLEDGEMENT_CHARS:
-        raise ReviewError([*channels.sentences, _(
+        channel = channel_reach.CHANNEL_NAMES[channels.channel if warned else "sms"]
+        raise ReviewError([*(channels.sentences if warned else []), *(sms_law or []), _(
             "To approve it anyway, write in a sentence (at least %(words)s words) that you have read this warning "
             "and why the campaign may go out through %(channel)s.", words=MIN_ACKNOWLEDGEMENT_WORDS,
-            channel=channel_reach.CHANNEL_NAMES[channels.channel])], status=422)
+            channel=channel)], status=422)
     if len(text) > MAX_REASON:
         raise ReviewError([_("The acknowledgement is longer than %(limit)s characters.", limit=MAX_REASON)])
     return text

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 
 from campaigns.bot_rendering import marked, to_plain
 from campaigns.rendering import disclaimer_language, preview_values, sent_body
@@ -106,6 +107,7 @@ class SmsRenderer:
         self.language = template.language or "ru"
         self.footer = to_plain(template.footer or "")
         self.lines = button_lines(template, self.policy)
+        self.examples = {str(k): str(v) for k, v in (template.examples or {}).items() if v}
 
     def text(self, values: Mapping[str, str]) -> str:
         """The SMS text with ``values`` for the template's variables (a variable without one stays as written)."""
@@ -113,6 +115,11 @@ class SmsRenderer:
         body = to_plain(sent_body(marked(self.template.body or "", values), self.language, self.policy))
         parts = [header.strip(), body.strip(), self.footer.strip(), *self.lines]
         return "\n".join(part for part in parts if part)
+
+    def row_text(self, values: Mapping[str, str] | None) -> str:
+        """The text of a message row, as the batch sends it: the row's value, else the template's example (as the
+        preview fills them)."""
+        return self.text({**self.examples, **{name: value for name, value in (values or {}).items() if value}})
 
     def render(self, values: Mapping[str, str]) -> SmsMessage:
         """The message with ``values``, counted in parts."""
@@ -128,6 +135,14 @@ def render_for(template: Any, values: Mapping[str, str], policy: Policy | None =
 def preview_for(template: Any, values: Mapping[str, str] | None = None, policy: Policy | None = None) -> SmsMessage:
     """The rendering a reviewer sees and the estimate counts: the given values, else the examples."""
     return render_for(template, preview_values(template, values), policy)
+
+
+def segment_line(shown: Mapping[str, Any]) -> str:
+    """The live line of a rendering (``SmsMessage.as_dict``) in the reader's language: "UCS-2 · 2 parts · 14
+    characters left" (what the template editor and the review show; ``_sms_segments.html`` words it alike)."""
+    parts = ngettext("%(num)d part", "%(num)d parts", int(shown["parts"]))
+    left = ngettext("%(num)d character left", "%(num)d characters left", int(shown["remaining"]))
+    return f"{shown['encoding']} · {parts} · {left}"
 
 
 def preflight_sentences(message: SmsMessage) -> list[Sentence]:

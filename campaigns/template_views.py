@@ -105,7 +105,7 @@ def _editor(form: TemplateForm, template: Template | None, examples: dict[str, s
     )
     return render_template(
         "campaigns/template_form.html", form=form, template=template, errors=list(errors), action=action,
-        preview=shown["preview"], violations=shown["violations"], warnings=shown["warnings"],
+        preview=shown["preview"], sms=shown["sms"], violations=shown["violations"], warnings=shown["warnings"],
         example_fields=example_fields, example_prefix=EXAMPLE_PREFIX,
         opt_out_suggestions=json.dumps(opt_out_suggestions(), ensure_ascii=False), **_labels(),
     ), status
@@ -185,7 +185,7 @@ def template_detail(template_id: int):
     test_form.fill(template, sender_id=parse_id(request.args.get("sender")))
     return render_template(
         "campaigns/template_detail.html", template=template, versions=templates.versions(template),
-        preview=shown["preview"], violations=shown["violations"], warnings=shown["warnings"],
+        preview=shown["preview"], sms=shown["sms"], violations=shown["violations"], warnings=shown["warnings"],
         tags=templates.tags_of(template), approvals=template_approvals.senders_by_status(template),
         reason_text=template_approvals.reason_text,
         can_edit=_can_edit(), is_admin=current_user.has_role(Role.ADMIN), action_form=ActionForm(),

@@ -1,7 +1,8 @@
 // Template editor: the live preview. As the user types, the form is posted to the preview endpoint
-// and the WhatsApp-like bubble, the compliance verdicts, the rule violations and the warnings are
-// redrawn from its JSON. No inline script is allowed (see web/security.py); everything shown is set with
-// textContent, never parsed as HTML. Without JavaScript the "Preview" button does the same.
+// and the WhatsApp-like bubble, the compliance verdicts, the rule violations, the warnings and the SMS segment
+// line ("UCS-2 · 2 parts · 14 characters left", worded by the server) are redrawn from its JSON. No inline
+// script is allowed (see web/security.py); everything shown is set with textContent, never parsed as HTML.
+// Without JavaScript the "Preview" button does the same.
 (function () {
   "use strict";
 
@@ -95,6 +96,8 @@
         return element("li", "wa-button wa-" + (button.type || ""), button.text || "");
       });
       parts["tpl-length"].textContent = String(preview.length);
+      var smsLine = document.getElementById("tpl-sms-segments");
+      if (smsLine && body.sms) { smsLine.textContent = body.sms.line; }
       showList(parts["tpl-verdicts"], preview.verdicts, function (verdict) {
         var item = element("li", "outcome-" + verdict.outcome);
         item.appendChild(element("strong", "", outcomeLabels[verdict.outcome] || verdict.outcome));

@@ -195,7 +195,7 @@ def test_the_cli_manages_senders_and_the_rate_card(app, world, tmp_path):
                  "--mps", "40")
     assert result.exit_code == 0 and "+74950000002" in result.output
     assert "Backup" in run(app, "sender", "list").output
-    assert "RU,USD,0.0802" in run(app, "rate-card", "show").output
+    assert "RU,,USD,0.0802" in run(app, "rate-card", "show").output
     card = tmp_path / "card.csv"
     card.write_text("country,currency,marketing,utility,authentication\nother,RUB,7,1,1\n", encoding="utf-8")
     result = run(app, "rate-card", "load", str(card), "--free", "100")
@@ -325,7 +325,7 @@ def test_the_admin_edits_the_rate_card(app, world, admin_browser):
     from tests.helpers import post_form
 
     page = admin_browser.get("/campaigns/rate-card").get_data(as_text=True)
-    assert "RU,USD,0.0802" in page
+    assert "RU,,USD,0.0802" in page
     response = post_form(
         admin_browser,
         "/campaigns/rate-card",

@@ -326,7 +326,7 @@ def test_the_campaign_page_and_the_review_page_show_every_step(app, world, bots)
     page = reviewer.get(f"/reviews/{campaign.id}").get_data(as_text=True)
     assert "What each channel of the cascade sends" in page
     assert 'data-step="0" data-channel="max"' in page and 'data-step="2" data-channel="sms"' in page
-    assert "SMS parts (UCS-2" in page and "waits 5 min for a delivery" in page
+    assert "UCS-2 · " in page and "characters left" in page and "waits 5 min for a delivery" in page
 
 
 # --- the analytics per channel ---------------------------------------------------------------------------------
@@ -408,7 +408,7 @@ def test_the_cascade_pages_read_in_russian(app, world, bots):
                                 (author, f"/campaigns/{campaign.id}/edit", ("Один канал", "минут")),
                                 (author, f"/campaigns/{campaign.id}", ("По каналам", "Первая попытка")),
                                 (reviewer, f"/reviews/{campaign.id}", ("Что отправляет каждый канал каскада",
-                                                                        "Частей SMS"))):
+                                                                        "UCS-2 · ", "символ"))):
         response = browser.get(url)
         assert_strict_page(response)
         page = response.get_data(as_text=True)

@@ -48,14 +48,21 @@ def test_every_string_in_the_code_has_a_russian_translation(russian):
 def test_translations_keep_every_placeholder(russian):
     for message in russian:
         if message.id and message.string:
-            assert sorted(PLACEHOLDER.findall(message.id)) == sorted(PLACEHOLDER.findall(message.string)), message.id
+            # A plural entry: each Russian form keeps the English forms' placeholders.
+            ids = message.id if isinstance(message.id, tuple) else (message.id,)
+            strings = message.string if isinstance(message.string, tuple) else (message.string,)
+            for string in strings:
+                assert sorted(PLACEHOLDER.findall(ids[0])) == sorted(PLACEHOLDER.findall(string)), message.id
 
 
 def test_compiled_catalog_matches_the_po_file(russian):
     with open(RU_MO, "rb") as handle:
         compiled = gettext.GNUTranslations(handle)
     for message in russian:
-        if message.id:
+        if isinstance(message.id, tuple):  # Russian's three plural forms: 1, 2 and 5 of a thing
+            assert [compiled.ngettext(*message.id, count) for count in (1, 2, 5)] == list(message.string), \
+                "run `make translations` to recompile"
+        elif message.id:
             assert compiled.gettext(message.id) == message.string, "run `make translations` to recompile"
 
 

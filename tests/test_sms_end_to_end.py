@@ -66,7 +66,9 @@ def test_an_sms_campaign_is_sent_by_a_real_worker_and_its_reports_come_through_t
     report = review.submit(campaign, marketer)
     db.session.commit()
     assert report["template"]["approved"] and not report["blocking"], report["blocking"]
-    review.approve(campaign, reviewer)
+    assert (report["estimate"]["category"], report["estimate"]["total_minor"]) == ("sms", 22)  # 4 × 0.056
+    # A mailing by SMS runs under the gateway's contract (126-FZ art. 44.1): the reviewer says so in writing.
+    review.approve(campaign, reviewer, acknowledgement="Договор с SMSC покрывает эту рассылку, имя Shop24 в порядке.")
     db.session.commit()
 
     worker = start_worker()
@@ -90,7 +92,8 @@ def test_an_sms_campaign_is_sent_by_a_real_worker_and_its_reports_come_through_t
         message, row = taken[PEOPLE[name]], by_phone[PEOPLE[name]]
         assert message["text"] == f"Здравствуйте, {name}! Скидка 20% в Москве.\nОтписаться: ответьте СТОП"
         assert (message["sender"], message["id"], message["parts"]) == ("Shop24", row.idempotency_key, 1)
-        assert (row.attempts, row.delivered_at is not None) == (1, True)
+        # Priced when delivered: one part at the card's price for Beeline's range (+7903), 0.061 → 6 cents.
+        assert (row.attempts, row.delivered_at is not None, row.price_category, row.cost_minor) == (1, True, "sms", 6)
 
     # Unreachable by SMS: the send's answer (code 8) and the operator's report (status 20) alike, never retried.
     assert (by_phone[vera].error_code, by_phone[vera].attempts) == ("8", 1)

@@ -108,13 +108,10 @@ class SmsOutbounds:
 
     def __init__(self, template: Template) -> None:
         self.renderer = SmsRenderer(template)
-        self.examples = {str(k): str(v) for k, v in (template.examples or {}).items() if v}
 
     def build(self, row: Claimed) -> Outbound:
         """The message of one claimed row, keyed by its idempotency key."""
-        # As the preview fills them: the row's value, else the template's example.
-        values = {**self.examples, **{name: value for name, value in row.variables.items() if value}}
-        return Outbound(key=row.key, to=row.phone, text=self.renderer.text(values))
+        return Outbound(key=row.key, to=row.phone, text=self.renderer.row_text(row.variables))
 
 
 class Pipeline:

@@ -15,7 +15,10 @@ Pricing: the Cloud API prices a message once it is delivered (per-message pricin
 category it names. A ``sent`` status records ``billable`` and the category; a ``delivered`` or ``read`` status
 also records ``cost_minor``, the rate card's price (``campaigns.pricing``) for the recipient's country (the
 region of the row's phone) and that category, in the card's minor units — 0 when not billable. Once: a row
-with a cost keeps it. The monthly free allowance is not taken off per message.
+with a cost keeps it. The monthly free allowance is not taken off per message. An SMS gateway names no category: a
+delivered SMS (an SMS sender's ``delivered`` status) records ``billable``, the category ``sms`` and the parts of
+the row's own text (``campaigns.sms_rendering`` with the row's values) times the card's price of a part for its
+country and operator (``pricing.sms_cost_minor``).
 
 A failure whose code means the person stopped marketing messages (131050) suppresses the number as an
 opt-out, as a send answer does (``dispatch.results.suppress_opt_outs``); one whose code means the channel cannot
@@ -40,8 +43,9 @@ from campaigns.cascade import FALLBACK_MEANINGS
 from campaigns.dispatch import jobs, settle
 from campaigns.dispatch.fallbacks import fall_back
 from campaigns.dispatch.results import suppress_opt_outs
-from campaigns.models import Campaign, Message, MessageStatus
-from campaigns.pricing import RateCard, current_rate_card
+from campaigns.models import Campaign, Message, MessageStatus, Template
+from campaigns.pricing import RateCard, current_rate_card, operator_of, sms_cost_minor
+from campaigns.sms_rendering import SmsRenderer, is_sms_channel
 from channels.base import DeliveryStatus, FailureMeaning, StatusEvent
 from channels.errors import decision_for
 from compliance.sending import CATEGORIES
@@ -57,6 +61,7 @@ _table = Message.__table__
 # The provider's pricing categories that the rate card prices under another name.
 PRICED_AS = {"authentication_international": "authentication", "marketing_lite": "marketing"}
 _CHARGED = (DeliveryStatus.DELIVERED, DeliveryStatus.READ)
+SMS_CATEGORY = "sms"  # the price category of an SMS row (gateways name none)
 _MOVE_BY_ID = {status: settle.moving(status, _table.c.id == bindparam("row_id")) for status in settle.SETTLING}
 _PRICE = (
     update(_table)
@@ -127,6 +132,8 @@ def handle(context: FeedbackContext, events: Sequence[StatusEvent]) -> None:
     prices: list[dict[str, Any]] = []
     opt_outs: list[tuple[str, str]] = []
     unreachable: dict[int, list[int]] = defaultdict(list)  # by campaign: rows a cascade tries on its next step
+    sms = is_sms_channel(context.sender.channel)
+    sms_delivered: list[Any] = []
     card: RateCard | None = None
     unmatched = 0
     for event in events:
@@ -144,6 +151,8 @@ def handle(context: FeedbackContext, events: Sequence[StatusEvent]) -> None:
                 opt_outs.append((row.phone, f"{event.error_code} {row.idempotency_key}"))
             elif decision is not None and decision.meaning in FALLBACK_MEANINGS:
                 unreachable[row.campaign_id].append(row.id)
+        elif sms and event.status in _CHARGED:
+            sms_delivered.append(row)
         elif event.billable is not None:
             cost = None
             if event.status in _CHARGED:
@@ -154,6 +163,8 @@ def handle(context: FeedbackContext, events: Sequence[StatusEvent]) -> None:
     for status in settle.SETTLING:
         if moves[status]:
             db.session.execute(_MOVE_BY_ID[status], sorted(moves[status], key=_by_row))
+    if sms_delivered:
+        prices += sms_prices(sms_delivered)
     if prices:
         db.session.execute(_PRICE, sorted(prices, key=_by_row))
     suppress_opt_outs(opt_outs)
@@ -161,6 +172,29 @@ def handle(context: FeedbackContext, events: Sequence[StatusEvent]) -> None:
     if unmatched:
         # A status of a message that is not ours (a test send from Meta's console, another app on the number).
         log.info("event=statuses_unmatched sender_id=%s count=%d", context.sender.id, unmatched)
+
+
+def sms_prices(rows: Sequence[Any]) -> list[dict[str, Any]]:
+    """The price of each delivered SMS row (``id``, ``campaign_id``, ``phone``): its own text's parts times the
+    card's price of a part (None, unpriced, where the card has none); the rows' values and templates read once."""
+    ids = sorted({row.id for row in rows})
+    dialect = db.session.get_bind().dialect.name
+    values = dict(db.session.execute(select(_table.c.id, _table.c.variables).where(
+        one_of(_table.c.id, ids, dialect))).all())
+    campaigns = sorted({row.campaign_id for row in rows})
+    templates = db.session.execute(select(Campaign.id, Template).join(Template, Template.id == Campaign.template_id)
+                                   .where(one_of(Campaign.id, campaigns, dialect))).all()
+    renderers = {campaign_id: SmsRenderer(template) for campaign_id, template in templates}
+    card = current_rate_card()
+    found = []
+    for row in rows:
+        renderer = renderers.get(row.campaign_id)
+        if renderer is None:
+            continue
+        text = renderer.row_text(values.get(row.id))
+        cost = sms_cost_minor(country_of(row.phone), text, card, operator_of(row.phone))
+        found.append({"row_id": row.id, "billable": True, "category": SMS_CATEGORY, "cost": cost})
+    return found
 
 
 def _fall_back(unreachable: dict[int, list[int]]) -> None:
