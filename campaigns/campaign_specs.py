@@ -281,24 +281,25 @@ def _apply(campaign: Campaign, spec: Mapping[str, Any], *, creating: bool,
     if creating or "messages_per_second" in spec or "sender" in spec or "cascade" in spec:
         errors.field = "messages_per_second"
         rate = spec.get("messages_per_second")
-        # Every step's batches go out at the campaign's rate, so the slowest sender of the cascade bounds it.
+        # The campaign's rate caps all its steps together, and each step's batches are paced by their own sender
+        # too: a rate above the fastest sender of the cascade could never be reached.
         bounding = _step_senders(campaign) if campaign.cascade else [sender] if sender is not None else []
-        slowest = min(bounding, key=lambda one: one.messages_per_second, default=None)
+        fastest = max(bounding, key=lambda one: one.messages_per_second, default=None)
         if rate is None:
             rate = (
                 campaign.messages_per_second
                 if not creating
-                else min(DEFAULT_RATE, slowest.messages_per_second if slowest else DEFAULT_RATE)
+                else min(DEFAULT_RATE, fastest.messages_per_second if fastest else DEFAULT_RATE)
             )
         if not _positive_int(rate):
             errors.append(_("Rate: give a whole number of messages per second, at least 1."))
-        elif slowest is not None and rate > slowest.messages_per_second:
+        elif fastest is not None and rate > fastest.messages_per_second:
             errors.append(
                 _(
                     "Rate: %(rate)s messages per second is more than the sender “%(sender)s” allows (%(limit)s).",
                     rate=rate,
-                    sender=slowest.name,
-                    limit=slowest.messages_per_second,
+                    sender=fastest.name,
+                    limit=fastest.messages_per_second,
                 )
             )
         else:

@@ -63,8 +63,15 @@ def test_a_cascade_by_names_sets_the_first_steps_sender_and_keeps_the_waits(worl
     assert campaign.cascade == [{"sender_id": max_bot.id, "wait_seconds": None},
                                 {"sender_id": world.sender.id, "wait_seconds": 300},
                                 {"sender_id": telegram_bot.id, "wait_seconds": None}]
-    # The rate is bounded by the slowest step (the bots allow 20 by default; Main 50).
+    # The campaign's rate caps its steps together; the fastest step's sender bounds it (Main 50, the bots' rows 80).
     assert campaign.messages_per_second == 20
+    max_bot.messages_per_second = telegram_bot.messages_per_second = 30
+    campaign_specs.update_campaign(campaign, {"messages_per_second": 50}, world.marketer)
+    assert campaign.messages_per_second == 50
+    with pytest.raises(campaign_specs.CampaignError) as refused:
+        campaign_specs.update_campaign(campaign, {"messages_per_second": 51}, world.marketer)
+    assert refused.value.errors == ["Rate: 51 messages per second is more than the sender “Main” allows (50)."]
+    db.session.rollback()
 
     # An empty cascade sends on the first step's sender alone again.
     campaign_specs.update_campaign(campaign, {"cascade": []}, world.marketer)

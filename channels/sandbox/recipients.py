@@ -97,9 +97,11 @@ class Simulation:
             at(sent, "sent")
             return at(sent + gap("delivered"), "failed", 131049)
         times = {"sent": sent, "delivered": sent + gap("delivered")}
-        if share("late"):  # the phone was off: delivered (and read) once it is back, long after "sent"
+        # The phone was off: delivered (and read) once it is back, long after "sent". The delay is its own draw: the
+        # share's would put every late delivery in the first share of the range.
+        if share("late"):
             low_late, high_late = settings.late_delays_ms
-            times["delivered"] = sent + dice.between(low_late, high_late, settings.seed, "late", *draw_key) / 1000
+            times["delivered"] = sent + dice.between(low_late, high_late, settings.seed, "late_delay", *draw_key) / 1000
         if kind in ALWAYS_READ or share("read"):
             times["read"] = times["delivered"] + gap("read")
         if share("reorder"):
