@@ -5,7 +5,7 @@ the rows that failed, those whose person was tried on a later step (``Message.fa
 cost (the billable rows' ``cost_minor``). ``delivered_twice`` is the people reached on two channels — a delivery
 that came after its fallback had fired: the figure to tune a step's wait by. ``sms_savings_minor`` is what an SMS
 to every person reached would have cost by the rate card (the SMS text's parts, by country) minus what the cascade
-actually cost; None while the rate card prices no SMS (``step_preflight.sms_part_price``). One grouped statement
+actually cost; None while the rate card prices no SMS (``pricing.sms_price``). One grouped statement
 per figure, never a row at a time.
 """
 
@@ -21,7 +21,6 @@ from audience.models import Contact
 from campaigns import cascade, pricing, sms_rendering, step_rendering
 from campaigns.channel_reach import country_sql
 from campaigns.models import Campaign, Message, MessageStatus, Template
-from campaigns.step_preflight import sms_part_price
 from extensions import db
 
 
@@ -61,7 +60,7 @@ def sms_savings_minor(campaign: Campaign, actual_minor: int) -> int | None:
     parts = sms_rendering.preview_for(template).parts
     total = Decimal(0)
     for where, count in people.items():
-        price = sms_part_price(card, where)
+        price = pricing.sms_price(card, where)
         if price is None:
             return None
         total += price * parts * count

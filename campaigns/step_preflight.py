@@ -40,15 +40,6 @@ _REPLACED = ("template_not_approved", "nobody_eligible", "bot_nobody_reachable",
              "sms_text_too_long", "channel_warning", "channel_block", "channel_block_41fz", "tier_overflow")
 
 
-def sms_part_price(card: pricing.RateCard, country: str | None) -> Decimal | None:
-    """The price of one SMS part to ``country`` on the rate card; None while the card has no SMS prices.
-
-    The seam for the SMS rate card (``campaigns.pricing``): until it prices SMS parts, an SMS step's cost is
-    unknown (None), never a guess."""
-    price_of = getattr(pricing, "sms_price", None)
-    return price_of(card, country) if callable(price_of) else None
-
-
 def first_tries(campaign: Campaign, now: datetime, rules: SendingRules
                 ) -> tuple[Materialised, dict[int, Counter[str]]]:
     """What the launch would do now, undone: its result, and the rows it made per step by recipient country."""
@@ -86,7 +77,7 @@ def step_costs(campaign: Campaign, template: Template, by_step: dict[int, Counte
             cost = 0
         elif channel == "sms":
             parts = step_rendering.rendering_for(sender, template)["parts"]
-            prices = [(sms_part_price(card, country), count) for country, count in countries.items()]
+            prices = [(pricing.sms_price(card, country), count) for country, count in countries.items()]
             cost = None if any(price is None for price, _count in prices) else _minor(
                 sum((price * parts * count for price, count in prices), Decimal(0)), card)
         else:
