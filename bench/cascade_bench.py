@@ -8,10 +8,10 @@ database, ``--workers`` real ``python worker.py`` processes) and the webhook rec
 which the sandbox posts its WhatsApp and SMS statuses as `make run` points it.
 
 1. **Reach**: a cascade MAX → Telegram → SMS over ``--people`` people of a typical Russian audience: 55 % started
-   the business's MAX bot, 5 % (of everybody) have since stopped it in MAX (we have not heard: their MAX send fails and
-   they fall back), 15 % only started the Telegram bot, 25 % have only a phone (1 % of everybody on numbers
-   SMS cannot reach: the sandbox's unreachable ones). Printed: the share of people reached on each channel, how many fell
-   back, how many nothing reached, the rows by step, status and error (SMS sends per second:
+   the business's MAX bot, 5 % (of everybody) of whom have since stopped it in MAX (we have not heard: their MAX
+   send fails and they fall back), 15 % only started the Telegram bot, 25 % have only a phone (1 % of everybody on
+   numbers SMS cannot reach: the sandbox's unreachable ones). Printed: the share of people reached on each channel,
+   how many fell back, how many nothing reached, the rows by step, status and error (SMS sends per second:
    ``bench/sms_send_bench.py``).
 2. **Delivered twice**: a cascade WhatsApp → SMS at the default wait (``cascade.DEFAULT_WAIT_SECONDS``: 10
    minutes) over ``--people`` phones, where the sandbox delivers a share ``--late`` of WhatsApp messages late, as to
