@@ -12,6 +12,7 @@ channel that names itself in these sentences (MAX) has its own.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,3 +76,46 @@ class Decision:
         """The retry or failed :class:`SendResult` of the message ``key``, with the provider's words ``detail``."""
         return SendResult(key, self.kind, code=self.code, sentence=self.sentence, retry_after=self.retry_after,
                           scope=self.scope, meaning=self.meaning, uncertain=uncertain, detail=detail)
+
+
+@dataclass(frozen=True)
+class Wording:
+    """A channel's own words for what no provider code says, and its sentences by stored code: its transport
+    table (``payload``, ``address`` and the transport's codes, naming the provider), its code table (code → rule
+    with a ``sentence``), its wording of a bare HTTP error, and its transport table for calls other than a send."""
+
+    transport_sentences: Mapping[str, Any]
+    rules: Mapping[str, Any]
+    http: Callable[[int], Any]
+    calls: Mapping[str, Any]
+
+    def payload(self) -> Decision:
+        """The decision for a message that cannot be put in the channel's format at all (nothing was sent)."""
+        return Decision(ResultKind.FAILED, "payload", self.transport_sentences["payload"],
+                        meaning=FailureMeaning.MESSAGE)
+
+    def address(self) -> Decision:
+        """The decision for an address the channel cannot write to (nothing was sent)."""
+        return Decision(ResultKind.FAILED, "address", self.transport_sentences["address"],
+                        meaning=FailureMeaning.INVALID_RECIPIENT)
+
+    def transport(self, code: str, retry_after: float = DEFAULT_BACKOFF) -> Decision:
+        """The retry decision for a failure of the transport itself (``timeout``, ``connection``, …)."""
+        return Decision(ResultKind.RETRY, code, self.transport_sentences[code], retry_after=retry_after)
+
+    def sentence(self, code: str | None) -> Any:
+        """The lazy sentence for a stored code (the provider's, ``http_<status>``, or the transport's); None if
+        unknown."""
+        if not code:
+            return None
+        if code in self.transport_sentences:
+            return self.transport_sentences[code]
+        if code.startswith("http_") and code[5:].isdigit():
+            return self.http(int(code[5:]))
+        rule = self.rules.get(code)
+        return rule.sentence if rule is not None else None
+
+    def call_sentence(self, code: str | None) -> Any:
+        """The lazy sentence for a code stored from a call other than a send (a connection check: a transport
+        failure there concerns no message), None if unknown."""
+        return self.calls.get(code or "") or self.sentence(code)

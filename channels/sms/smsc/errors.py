@@ -21,7 +21,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 
 from channels.base import FailureMeaning, MessageKind, ResultKind, RetryScope
-from channels.decisions import DEFAULT_BACKOFF, Decision
+from channels.decisions import DEFAULT_BACKOFF, Decision, Wording
 from channels.sentences import unknown_code
 
 # SMSC blocks an IP for a while after frequent errors, and refuses a login's fifteenth concurrent request or an
@@ -138,33 +138,6 @@ def decide_stored(code: str, kind: MessageKind = MessageKind.TEXT) -> Decision:
     return decide(code)
 
 
-def payload() -> Decision:
-    """The decision for a message that cannot be an SMS at all (nothing was sent)."""
-    return Decision(ResultKind.FAILED, "payload", TRANSPORT["payload"], meaning=FailureMeaning.MESSAGE)
-
-
-def address() -> Decision:
-    """The decision for an address that is no phone number (nothing was sent)."""
-    return Decision(ResultKind.FAILED, "address", TRANSPORT["address"], meaning=FailureMeaning.INVALID_RECIPIENT)
-
-
-def transport(code: str, retry_after: float = DEFAULT_BACKOFF) -> Decision:
-    """The retry decision for a failure of the transport itself (``timeout``, ``connection``, …)."""
-    return Decision(ResultKind.RETRY, code, TRANSPORT[code], retry_after=retry_after)
-
-
-def sentence(code: str | None) -> Any:
-    """The lazy sentence for a stored code (SMSC's, a status's or the transport's); None if unknown."""
-    if not code:
-        return None
-    if code in TRANSPORT:
-        return TRANSPORT[code]
-    if code.startswith("http_") and code[5:].isdigit():
-        return _http(int(code[5:]))
-    rule = BY_CODE.get(code)
-    return rule.sentence if rule is not None else None
-
-
-def call_sentence(code: str | None) -> Any:
-    """The lazy sentence for a code stored from a call other than a send (a connection check), None if unknown."""
-    return CALLS.get(code or "") or sentence(code)
+_WORDING = Wording(TRANSPORT, BY_CODE, _http, CALLS)
+payload, address, transport = _WORDING.payload, _WORDING.address, _WORDING.transport
+sentence, call_sentence = _WORDING.sentence, _WORDING.call_sentence
