@@ -358,19 +358,28 @@ def _checked_bot(values: Mapping[str, Any], sender: Sender | None, channel: str,
     if creating:
         # Neither platform tracks a tier; the column keeps its default and no rule reads it for a bot.
         clean["tier"] = "TIER_250"
-    secrets = _checked_secrets(values, errors)
-    errors.field = "app_secret"
-    if "app_secret" in secrets and not _WEBHOOK_SECRET.match(secrets["app_secret"]):
-        errors.append(_("Webhook secret: 5 to 256 Latin letters, digits, dashes and underscores (MAX and Telegram "
-                        "take no other); empty: Vestnik makes one."))
-    if creating:
-        secrets.setdefault("app_secret", new_webhook_secret())
+    secrets = _checked_webhook_secret(values, errors, creating, _(
+        "Webhook secret: 5 to 256 Latin letters, digits, dashes and underscores (MAX and Telegram take no other); "
+        "empty: Vestnik makes one."))
     errors.field = "access_token"
     has_token = "access_token" in secrets or (sender is not None and sender.access_token_encrypted)
     if not has_token:
         errors.append(_("Bot token: a MAX bot needs the token from business.max.ru (Chat bots → Integration).")
                       if channel == SenderChannel.MAX.value else
                       _("Bot token: a Telegram bot needs the token @BotFather gave for it."))
+    return secrets
+
+
+def _checked_webhook_secret(values: Mapping[str, Any], errors: FieldErrors, creating: bool, refusal: str
+                            ) -> dict[str, str]:
+    """The secrets given (``_checked_secrets``), the webhook secret checked against what the platforms accept
+    (``refusal`` when it is not) and made for a new sender that was given none."""
+    secrets = _checked_secrets(values, errors)
+    errors.field = "app_secret"
+    if "app_secret" in secrets and not _WEBHOOK_SECRET.match(secrets["app_secret"]):
+        errors.append(refusal)
+    if creating:
+        secrets.setdefault("app_secret", new_webhook_secret())
     return secrets
 
 
@@ -422,13 +431,8 @@ def _checked_sms(values: Mapping[str, Any], sender: Sender | None, channel: str,
             errors.append(_("An SMS sender's rate is a whole number of messages per second from 1 to %(limit)s.",
                             limit=SMS_MAX_RATE))
         clean["messages_per_second"] = rate
-    secrets = _checked_secrets(values, errors)
-    errors.field = "app_secret"
-    if "app_secret" in secrets and not _WEBHOOK_SECRET.match(secrets["app_secret"]):
-        errors.append(_("Webhook secret: 5 to 256 Latin letters, digits, dashes and underscores; empty: Vestnik "
-                        "makes one."))
-    if creating:
-        secrets.setdefault("app_secret", new_webhook_secret())
+    secrets = _checked_webhook_secret(values, errors, creating, _(
+        "Webhook secret: 5 to 256 Latin letters, digits, dashes and underscores; empty: Vestnik makes one."))
     errors.field = "access_token"
     if "access_token" not in secrets and not (sender is not None and sender.access_token_encrypted):
         errors.append(_("Password: the gateway account's password (or its API password)."))
