@@ -74,6 +74,8 @@ def _line(sender: Sender) -> str:
 @click.argument("phone", required=False)
 @click.option("--channel", required=True, type=click.Choice([c.value for c in SenderChannel]))
 @click.option("--bot-username", default=None, help="A MAX or Telegram bot's username (`sender check` reads it).")
+@click.option("--login", default=None, help="An SMS gateway account's login (--channel smsc).")
+@click.option("--alpha-name", default=None, help="An SMS sender's approved alpha name, the name its SMS come from.")
 @click.option("--phone-number-id", default="", help="The number's id at the provider (the sandbox: its default).")
 @click.option("--waba-id", default="", help="The WhatsApp Business Account id (the sandbox: its default).")
 @click.option("--base-url", default="", help="The provider's address (default: Graph API, or SANDBOX_URL).")
@@ -92,21 +94,28 @@ def _line(sender: Sender) -> str:
               help="Throughput, messages per second (default 80; a bot: its platform's 30, at most); "
                    "`sender check` reads a number's.")
 def sender_create_command(name: str, phone: str | None, channel: str, bot_username: str | None,
-                          phone_number_id: str, waba_id: str, base_url: str, api_version: str, token_env: str | None,
+                          login: str | None, alpha_name: str | None, phone_number_id: str, waba_id: str, base_url: str, api_version: str, token_env: str | None,
                           app_secret_env: str | None, verify_token_env: str | None, tier: str | None,
                           messages_per_second: int | None) -> None:
-    """Add the sender NAME with the number PHONE, or the MAX or Telegram bot NAME (no PHONE: --channel max or
-    telegram, the bot's token in --token-env)."""
+    """Add the sender NAME with the number PHONE, the MAX or Telegram bot NAME (no PHONE: --channel max or
+    telegram, the bot's token in --token-env), or the SMS account NAME (--channel smsc, --login, --alpha-name, the
+    password in --token-env)."""
     secrets = {"access_token": _secret("--token-env", token_env),
                "app_secret": _secret("--app-secret-env", app_secret_env),
                "verify_token": _secret("--verify-token-env", verify_token_env)}
-    values = {"name": name, "phone": phone, "channel": channel, "bot_username": bot_username,
+    values = {"name": name, "phone": phone, "channel": channel, "bot_username": bot_username, "login": login,
+              "alpha_name": alpha_name,
               "phone_number_id": phone_number_id, "waba_id": waba_id, "base_url": base_url,
               "api_version": api_version, "tier": tier, "messages_per_second": messages_per_second, **secrets}
     # What was not given is left to the service's defaults (and a bot is refused only what it was given).
     sender = senders.add_sender({key: value for key, value in values.items() if value not in (None, "")}
                                 | {"name": name, "channel": channel})
     db.session.commit()
+    if senders.is_sms(sender):
+        click.echo(f"Created the SMS sender “{sender.name}” (id {sender.id}, {sender.alpha_name}, "
+                   f"{sender.messages_per_second} msg/s); `flask campaigns sender connect-webhook {sender.name}` "
+                   f"says where its delivery reports go.")
+        return
     if senders.is_bot(sender):
         click.echo(f"Created the bot “{sender.name}” (id {sender.id}, {sender.channel}, "
                    f"{sender.messages_per_second} msg/s); `flask campaigns sender check {sender.name}` reads its "

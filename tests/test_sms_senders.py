@@ -190,3 +190,19 @@ def test_the_sender_page_shows_the_status_url_and_sets_it_at_the_sandbox(app, sa
     assert f"Status URL set: the gateway posts its delivery reports to {receiver}/webhooks/sms/{sender.id}." in flashed
     [account] = [item for item in sms_calls.accounts(sandbox) if item["login"] == sandbox_defaults.SMS_LOGIN]
     assert account["callback_url"] == senders.webhook_url(sender)
+
+
+def test_the_cli_creates_an_sms_sender_with_its_login_alpha_name_and_password_from_the_environment(app):
+    made = app.test_cli_runner().invoke(args=[
+        "campaigns", "sender", "create", "Cli SMS", "--channel", "smsc", "--login", "shop-login", "--alpha-name",
+        "Shop24", "--token-env", "SMS_PASSWORD", "--mps", "20"], env={"SMS_PASSWORD": "secret-password"})
+    assert made.exit_code == 0, made.output
+    assert made.output.startswith("Created the SMS sender “Cli SMS”") and "secret-password" not in made.output
+    sender = senders.find_sender("Cli SMS")
+    assert (sender.channel, sender.login, sender.alpha_name, sender.messages_per_second, sender.phone) == (
+        "smsc", "shop-login", "Shop24", 20, None)
+    assert senders.settings_for(sender).access_token == "secret-password"
+    refused = app.test_cli_runner().invoke(args=[
+        "campaigns", "sender", "create", "Bad SMS", "--channel", "smsc", "--login", "x", "--alpha-name",
+        "Магазин", "--token-env", "SMS_PASSWORD"], env={"SMS_PASSWORD": "p"})
+    assert refused.exit_code == 1 and senders.find_sender("Bad SMS") is None
