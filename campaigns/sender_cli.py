@@ -94,7 +94,8 @@ def _line(sender: Sender) -> str:
               help="Throughput, messages per second (default 80; a bot: its platform's 30, at most); "
                    "`sender check` reads a number's.")
 def sender_create_command(name: str, phone: str | None, channel: str, bot_username: str | None,
-                          login: str | None, alpha_name: str | None, phone_number_id: str, waba_id: str, base_url: str, api_version: str, token_env: str | None,
+                          login: str | None, alpha_name: str | None, phone_number_id: str, waba_id: str,
+                          base_url: str, api_version: str, token_env: str | None,
                           app_secret_env: str | None, verify_token_env: str | None, tier: str | None,
                           messages_per_second: int | None) -> None:
     """Add the sender NAME with the number PHONE, the MAX or Telegram bot NAME (no PHONE: --channel max or
