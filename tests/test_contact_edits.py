@@ -134,3 +134,26 @@ def test_the_api_edits_a_contact_and_retags_a_selection_for_marketers_only(app, 
     assert retagged.status_code == 200 and retagged.get_json()["counts"] == {"removed:vip": 1}
     assert tags_of(contact) == ["|опт|"]
     assert call_as("POST", "/contacts/tags", json={"segment": "нет", "add": ["x"]}).status_code == 400
+
+
+def test_a_marketer_edits_a_contact_on_its_page_and_a_reviewer_cannot(app, make_user):
+    from tests.helpers import post_form, signed_in_client
+
+    contact = add_contact("+79031000400", "Дина", tags="|vip|", attributes={"Карта": "золотая"})
+    db.session.commit()
+    marketer = signed_in_client(app, make_user("marketer").email)
+    page = marketer.get(f"/audience/contacts/{contact.id}").get_data(as_text=True)
+    assert "Карта: золотая" in page and 'value="vip"' in page
+    url = f"/audience/contacts/{contact.id}"
+    saved = post_form(marketer, url, {
+        "name": "Дина Сергеевна", "city": "", "tags": "vip, опт", "attributes": "Карта: серебряная\nПокупок: 7"})
+    assert saved.status_code == 302
+    db.session.expire_all()
+    found = db.session.get(Contact, contact.id)
+    assert (found.name, found.tags, found.attributes) == ("Дина Сергеевна", "|vip|опт|",
+                                                          {"Карта": "серебряная", "Покупок": "7"})
+    too_long = post_form(marketer, url, {"name": "Д" * 201, "city": "", "tags": "", "attributes": ""})
+    assert too_long.status_code == 400 and "200" in too_long.get_data(as_text=True)
+    reviewer = signed_in_client(app, make_user("reviewer").email)
+    assert post_form(reviewer, url, {"name": "x"}).status_code == 403
+    assert "Edit the contact" not in reviewer.get(f"/audience/contacts/{contact.id}").get_data(as_text=True)
