@@ -15,6 +15,7 @@ from audience import contact_edits, contacts
 from audience.addresses import CHANNEL_NAMES
 from audience.contact_forms import ContactEditForm
 from audience.models import Contact
+from audience.segments import list_segments
 from audience.status import STATUS_LABELS, ContactStatus
 from audience.views import bp
 from compliance.suppression import REASON_LABELS, display_key, key_of
@@ -31,7 +32,33 @@ IMPORT_ROLES = (Role.MARKETER,)  # who may open an import's page, from a contact
 def contact_list():
     page = contacts.page_from_query(request.args, current_app.config["DEFAULT_REGION"])
     return render_template("audience/contact_list.html", page=page, status_labels=STATUS_LABELS,
-                           statuses=list(ContactStatus), export_roles=EXPORT_ROLES)
+                           statuses=list(ContactStatus), export_roles=EXPORT_ROLES, edit_roles=EDIT_ROLES,
+                           segments=list_segments())
+
+
+@bp.post("/contacts/tags")
+@role_required(*EDIT_ROLES)
+def retag_contacts():
+    """Add and remove tags for the ticked contacts or a whole segment (``contact_edits.retag``)."""
+    by_segment = request.form.get("scope") == "segment"
+    try:
+        condition, segment = contact_edits.selection(
+            None if by_segment else request.form.getlist("contact_ids"),
+            request.form.get("segment") if by_segment else None)
+        counts = contact_edits.retag(condition, [request.form.get("add", "")], [request.form.get("remove", "")],
+                                     actor=current_user._get_current_object(), segment=segment)
+    except contact_edits.ContactEditError as error:
+        db.session.rollback()
+        for sentence in error.errors:
+            flash(sentence, "error")
+        return redirect(url_for("audience.contact_list"))
+    db.session.commit()
+    changed = sum(count for key, count in counts.items() if key != "full")
+    flash(_("Tags changed (changes: %(changes)s).", changes=changed), "info")
+    if counts.get("full"):
+        flash(_("Contacts with no room left for a tag (1,000 characters of tags): %(count)s.", count=counts["full"]),
+              "error")
+    return redirect(url_for("audience.contact_list"))
 
 
 @bp.get("/contacts/<contact_id>")

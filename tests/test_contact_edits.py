@@ -157,3 +157,29 @@ def test_a_marketer_edits_a_contact_on_its_page_and_a_reviewer_cannot(app, make_
     reviewer = signed_in_client(app, make_user("reviewer").email)
     assert post_form(reviewer, url, {"name": "x"}).status_code == 403
     assert "Edit the contact" not in reviewer.get(f"/audience/contacts/{contact.id}").get_data(as_text=True)
+
+
+def test_a_marketer_retags_ticked_contacts_or_a_segment_from_the_list(app, make_user):
+    from tests.helpers import post_form, signed_in_client
+
+    first, second, third = (add_contact(f"+7903100050{n}", f"Клиент {n}", country="RU") for n in range(3))
+    segments.create_segment("Все русские", {"countries": ["RU"]})
+    db.session.commit()
+    marketer = signed_in_client(app, make_user("marketer").email)
+    listing = marketer.get("/audience/contacts").get_data(as_text=True)
+    assert 'name="contact_ids"' in listing and "Все русские" in listing
+    ticked = post_form(marketer, "/audience/contacts/tags", {"add": "vip", "remove": "", "scope": "selected",
+                                                              "contact_ids": [first.id, third.id]},
+                       page="/audience/contacts")
+    assert ticked.status_code == 302
+    assert tags_of(first, second, third) == ["|vip|", "", "|vip|"]
+    segment_id = segments.find_segment("Все русские").id
+    whole = post_form(marketer, "/audience/contacts/tags", {"add": "осень", "remove": "vip", "scope": "segment",
+                                                             "segment": segment_id}, page="/audience/contacts")
+    assert whole.status_code == 302
+    assert tags_of(first, second, third) == ["|осень|", "|осень|", "|осень|"]
+    nothing = post_form(marketer, "/audience/contacts/tags", {"add": "x", "scope": "selected"},
+                        page="/audience/contacts", follow_redirects=True)
+    assert "Choose the contacts (or a segment) to change." in nothing.get_data(as_text=True)
+    reviewer = signed_in_client(app, make_user("reviewer").email)
+    assert 'name="contact_ids"' not in reviewer.get("/audience/contacts").get_data(as_text=True)
