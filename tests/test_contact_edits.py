@@ -183,3 +183,16 @@ def test_a_marketer_retags_ticked_contacts_or_a_segment_from_the_list(app, make_
     assert "Choose the contacts (or a segment) to change." in nothing.get_data(as_text=True)
     reviewer = signed_in_client(app, make_user("reviewer").email)
     assert 'name="contact_ids"' not in reviewer.get("/audience/contacts").get_data(as_text=True)
+
+
+def test_the_cli_retags_a_segment_and_says_what_is_wrong(app):
+    first, second = (add_contact(f"+7903100060{n}", f"Клиент {n}", country="RU", tags="|old|") for n in range(2))
+    segments.create_segment("Для CLI", {"countries": ["RU"]})
+    db.session.commit()
+    runner = app.test_cli_runner()
+    done = runner.invoke(args=["audience", "tag", "--segment", "Для CLI", "--add", "new", "--remove", "old"])
+    assert done.exit_code == 0, done.output
+    assert "added:new\t2" in done.output and "removed:old\t2" in done.output
+    assert tags_of(first, second) == ["|new|", "|new|"]
+    refused = runner.invoke(args=["audience", "tag", "--add", "x"])
+    assert refused.exit_code == 1 and "Choose the contacts (or a segment) to change." in refused.output
