@@ -84,6 +84,8 @@ def _place(contact: Contact, city: str) -> None:
                              "longitude": None, "timezone": contact.timezone, "country_hint": ""}
     Geocoder().place(found)
     contact.city = city or None
+    # A city the gazetteer does not know (or none) says nothing of the region: the one the contact had stays.
+    found["region"] = found["region"] or contact.region
     for name in ("region", "city_key", "place_id", "latitude", "longitude", "timezone"):
         setattr(contact, name, found[name])
 

@@ -42,11 +42,16 @@ def test_editing_a_contact_changes_only_what_is_given_places_the_new_city_and_au
                                                                        "|vip|опт|")
     assert found.region == "Республика Татарстан" and found.timezone == "Europe/Moscow"
     assert found.name_key and "петрова" in found.name_key
-    [event] = audited("contact.edited")
+    # A city the gazetteer does not know keeps the region; the coordinates of the old city go.
+    contact_edits.edit_contact(found, {"city": "Нигдеград"})
+    assert (found.city, found.region, found.place_id, found.latitude) == ("Нигдеград", "Республика Татарстан", None,
+                                                                          None)
+    contact_edits.edit_contact(found, {"city": "Казань"})
+    [event, *_later] = audited("contact.edited")
     assert event.details == {"fields": ["name", "city", "attributes", "tags"]} and event.object_id == str(contact.id)
     # The same values again change nothing and audit nothing.
     assert contact_edits.edit_contact(found, {"name": "Анна Петрова", "tags": ["vip", "опт"]}) == []
-    assert len(audited("contact.edited")) == 1
+    assert len(audited("contact.edited")) == 3
 
 
 def test_an_edit_with_mistakes_says_each_and_changes_nothing(app):
