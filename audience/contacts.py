@@ -22,7 +22,7 @@ import phonenumbers
 from flask import current_app
 from sqlalchemy import JSON, ColumnElement, and_, cast, column, func, select, table, text, true
 
-from audience import addresses, cells
+from audience import addresses, cells, search
 from audience.models import Contact, ContactAddress, Import, ImportMerge
 from audience.status import ContactStatus, is_status, status_of
 from compliance import suppression
@@ -121,13 +121,21 @@ def browse(
     """Contacts newest first, ``limit`` at a time below ``before_id``, each with its status now.
 
     ``query`` is a number (as typed: a full number matches exactly, fewer digits match as the
-    beginning of the number) or the beginning of a name, in any letter case. ``region`` reads
-    numbers typed without a country code (default: the DEFAULT_REGION setting).
+    beginning of the number) or words of a name or an attribute, in any letter case: the best matches
+    first (``audience.search``), one page of them. ``region`` reads numbers typed without a country code
+    (default: the DEFAULT_REGION setting).
     """
     query = (query or "").strip()[:64]
     region = region or current_app.config["DEFAULT_REGION"]
     statement = select(Contact).order_by(Contact.id.desc()).limit(limit + 1)
-    if query:
+    ranking = None if not query or _NUMBER_LIKE.fullmatch(query) else search.ranked(
+        query, db.session.get_bind().dialect.name)
+    if ranking is not None:
+        found = ranking.subquery("found")
+        statement = (select(Contact).join(found, found.c.id == Contact.id)
+                     .order_by(found.c.rank, Contact.id.desc()).limit(limit))
+        before_id = None  # ranked: the best page, not a walk through time
+    elif query:
         statement = statement.where(
             _phone_condition(query, region) if _NUMBER_LIKE.fullmatch(query) else _name_condition(query)
         )
@@ -140,7 +148,10 @@ def browse(
         statement = statement.where(Contact.tags.contains(f"|{tag}|", autoescape=True))
     if before_id is not None:
         statement = statement.where(Contact.id < before_id)
-    page, next_before = keyset_page(list(db.session.scalars(statement)), limit)
+    if ranking is not None:
+        page, next_before = list(db.session.scalars(statement)), None
+    else:
+        page, next_before = keyset_page(list(db.session.scalars(statement)), limit)
     return ContactPage(_with_statuses(page), ContactFilters(query, country, status, tag), next_before)
 
 

@@ -96,6 +96,9 @@ def run_migrations_online():
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
     conf_args.setdefault("render_item", render_item)
+    # The contact search index's tables (an FTS5 table on SQLite) are not the models' to describe.
+    from audience.search import include_object
+    conf_args.setdefault("include_object", include_object)
 
     connectable = get_engine()
 

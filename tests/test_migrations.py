@@ -13,6 +13,7 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect
 from sqlalchemy.exc import IntegrityError
 
+from audience import search
 from extensions import db
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
@@ -40,7 +41,8 @@ def test_upgrade_from_empty_reaches_head_with_every_table(app):
 
 def test_models_and_migrations_describe_the_same_schema(app):
     with db.engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(connection, opts={"compare_type": True,
+                                                               "include_object": search.include_object})
         differences = compare_metadata(context, db.metadata)
     assert differences == []
 
