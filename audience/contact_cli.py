@@ -1,4 +1,5 @@
-"""`flask audience export`: every contact as CSV, to standard output or atomically to a file."""
+"""`flask audience export`: every contact as CSV, to standard output or atomically to a file; `flask audience tag`:
+tags added and removed in bulk."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from pathlib import Path
 
 import click
 
+from audience import contact_edits
 from audience.cli import group
 from audience.contacts import export_lines
+from extensions import db
 
 # As the download: Excel reads UTF-8 only with a byte-order mark.
 ENCODING = "utf-8-sig"
@@ -51,3 +54,19 @@ def export_command(output: str) -> None:
         os.unlink(handle.name)
         raise
     click.echo(f"Exported {rows} contacts to {target}.", err=True)
+
+
+@group.command("tag")
+@click.option("--add", "add", multiple=True, metavar="TAG", help="A tag to add (repeat for more).")
+@click.option("--remove", "remove", multiple=True, metavar="TAG", help="A tag to remove (repeat for more).")
+@click.option("--segment", default=None, help="Every contact of this saved segment (name or id).")
+@click.option("--contact", "contact_ids", multiple=True, type=int, metavar="ID", help="A contact's id (repeat).")
+def tag_command(add: tuple[str, ...], remove: tuple[str, ...], segment: str | None,
+                contact_ids: tuple[int, ...]) -> None:
+    """Add and remove tags for the contacts given or a whole segment, set-wise; audited. Prints how many contacts
+    each tag changed."""
+    condition, found = contact_edits.selection(contact_ids, segment)
+    counts = contact_edits.retag(condition, add, remove, segment=found)
+    db.session.commit()
+    for key, count in counts.items():
+        click.echo(f"{key}\t{count}")

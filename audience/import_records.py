@@ -57,6 +57,8 @@ ACTION_LABELS = {
     "audience.imported": _l("Contacts imported"),
     "segment.created": _l("Segment created"),
     "segment.updated": _l("Segment changed"),
+    "contact.edited": _l("Contact edited"),
+    "contact.tags_changed": _l("Tags changed in bulk"),
 }
 
 
