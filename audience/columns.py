@@ -16,7 +16,11 @@ from domain_errors import DomainError
 SYNONYMS: dict[str, tuple[str, ...]] = {
     "phone": ("телефон", "phone", "номер", "номер телефона", "mobile", "мобильный", "мобильный телефон",
               "моб телефон", "сотовый", "тел", "tel", "telephone", "phone number", "msisdn", "whatsapp"),
-    "name": ("имя", "фио", "name", "full name", "клиент", "контакт", "имя клиента", "фамилия имя"),
+    "name": ("фио", "name", "full name", "клиент", "контакт", "имя клиента", "фамилия имя", "фамилия имя отчество"),
+    # As Bitrix24, amoCRM and 1C export them; a lone name column is split (audience.person_names).
+    "first_name": ("имя", "first name", "firstname", "given name", "forename"),
+    "patronymic": ("отчество", "middle name", "patronymic", "middlename", "second name"),
+    "last_name": ("фамилия", "last name", "surname", "lastname", "family name"),
     "city": ("город", "city", "населенный пункт", "town"),
     "region": ("регион", "region", "область", "субъект", "субъект рф", "state", "province"),
     "country": ("страна", "country"),
@@ -32,7 +36,8 @@ FIELDS = tuple(SYNONYMS)
 # The first columns of every error report (imports.report_lines), before the file's own.
 REPORT_COLUMNS = (_l("Row"), _l("Outcome"), _l("Reason"), _l("Detail"))
 FIELD_LABELS = {
-    "phone": _l("Phone"), "name": _l("Name"), "city": _l("City"), "region": _l("Region"),
+    "phone": _l("Phone"), "name": _l("Full name"), "first_name": _l("First name"), "patronymic": _l("Patronymic"),
+    "last_name": _l("Last name"), "city": _l("City"), "region": _l("Region"),
     "country": _l("Country"), "latitude": _l("Latitude"), "longitude": _l("Longitude"),
     "consent": _l("Consent"), "consent_date": _l("Consent date"), "source": _l("Consent source"),
     "tags": _l("Tags"), "language": _l("Language"),
@@ -59,6 +64,10 @@ def detect(headers: list[str]) -> dict[str, str]:
         name = _FIELD_BY_KEY.get(header_key(header))
         if name and name not in mapping:
             mapping[name] = header
+    # Имя beside neither Отчество nor Фамилия is most often the whole name ("Иван Петров"): the name, split
+    # into its parts on import, as a lone ФИО column is.
+    if "first_name" in mapping and not {"name", "patronymic", "last_name"} & mapping.keys():
+        mapping["name"] = mapping.pop("first_name")
     return mapping
 
 

@@ -34,8 +34,8 @@ from spreadsheets import csv_lines
 
 PAGE_SIZE = 50
 EXPORT_BATCH = 5000
-EXPORT_HEADER = ["phone", "name", "country", "region", "city", "latitude", "longitude", "timezone", "language",
-                 "consent_source", "consent_at", "status"]
+EXPORT_HEADER = ["phone", "name", "first_name", "patronymic", "last_name", "country", "region", "city", "latitude",
+                 "longitude", "timezone", "language", "consent_source", "consent_at", "status"]
 # Validated data that may start with "+" or "-" (E.164 numbers, negative coordinates): kept as is.
 _TRUSTED = [EXPORT_HEADER.index(name) for name in ("phone", "latitude", "longitude", "consent_at", "status")]
 _NUMBER_LIKE = re.compile(r"[\d\s+()\-]*\d[\d\s+()\-]*")
@@ -274,7 +274,8 @@ def export_lines() -> Iterator[str]:
 
 
 def _export_rows(keys: list[str]) -> Iterator[list[object]]:
-    columns = (Contact.id, Contact.phone, Contact.name, Contact.country, Contact.region, Contact.city, Contact.latitude,
+    columns = (Contact.id, Contact.phone, Contact.name, Contact.first_name, Contact.patronymic, Contact.last_name,
+               Contact.country, Contact.region, Contact.city, Contact.latitude,
                Contact.longitude, Contact.timezone, Contact.language, Contact.consent_source, Contact.consent_at,
                Contact.attributes)
     last_id = 0

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    ColumnElement,
     Float,
     ForeignKey,
     Index,
@@ -16,12 +17,17 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    and_,
+    case,
     cast,
     func,
     literal_column,
+    null,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column
 
+from audience.person_names import formal_address
 from dbtypes import BigId, UTCDateTime, utcnow, value_enum
 from extensions import db
 
@@ -49,6 +55,11 @@ class Contact(db.Model):
     name: Mapped[str | None] = mapped_column(String(200))
     # Case-folded name for search: SQLite's lower() only folds ASCII, and names are mostly Cyrillic.
     name_key: Mapped[str | None] = mapped_column(String(200), index=True)
+    # The parts of the name as Russian business writes them; ``name`` is the display name, composed from them
+    # when an import gives them (audience.person_names), so everything that shows a name keeps working.
+    first_name: Mapped[str | None] = mapped_column(String(100))
+    patronymic: Mapped[str | None] = mapped_column(String(100))
+    last_name: Mapped[str | None] = mapped_column(String(100))
     country: Mapped[str | None] = mapped_column(String(2))
     region: Mapped[str | None] = mapped_column(String(120))
     city: Mapped[str | None] = mapped_column(String(120))
@@ -69,6 +80,19 @@ class Contact(db.Model):
     consent_row: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @hybrid_property
+    def first_and_patronymic(self) -> str | None:
+        """The formal address ("Анна Сергеевна"), or None without both parts: a template variable falls back."""
+        return formal_address(self.first_name, self.patronymic)
+
+    @first_and_patronymic.inplace.expression
+    @classmethod
+    def _first_and_patronymic_expression(cls) -> ColumnElement[str | None]:
+        # The same in SQL, for the launch's set-wise rendering (campaigns.materialise).
+        first, middle = func.trim(cls.first_name), func.trim(cls.patronymic)
+        both = and_(func.coalesce(first, "") != "", func.coalesce(middle, "") != "")
+        return case((both, first + literal_column("' '", String) + middle), else_=null())
 
     @property
     def tag_list(self) -> list[str]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from audience import cells, phones
+from audience import cells, person_names, phones
 from audience.geocoding import Geocoder
 from audience.models import IssueKind
 
@@ -23,6 +23,7 @@ _RAW_CELL = 200  # characters of each cell kept for the error report
 # When a number repeats, the later row's consent evidence replaces the earlier one's as a whole,
 # so that the proof names the row whose values stand (the report lists the rows merged into it).
 _PROOF = frozenset({"consent_source", "consent_at", "consent_row"})
+_NAME_PARTS = ("first_name", "patronymic", "last_name")
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,7 @@ class _Rows:
         self.attributes = [(header, chunk[header]) for header in rules.attribute_headers]
         self.raw_columns = list(chunk.items())
         self.issues: list[dict[str, Any]] = []
+        self.separate_parts = "patronymic" in self.columns or "last_name" in self.columns
 
     def cell(self, name: str, index: int) -> str:
         values = self.columns.get(name)
@@ -161,7 +163,10 @@ class _Rows:
             if latitude is None or longitude is None:
                 warnings.append(("bad_coordinates", f"{lat_text[:30]} {lon_text[:30]}"))
                 latitude = longitude = None
-        name = " ".join(self.cell("name", index).split())[:200] or None
+        parts = self.person_name(index)
+        # A whole name in one cell is shown as written; separate parts are composed (Фамилия Имя Отчество).
+        written = self.cell("name", index) or ("" if self.separate_parts else self.cell("first_name", index))
+        name = " ".join(written.split())[:200] or person_names.display_name(parts)
         attributes = {}
         for header, values in self.attributes:
             value = cells.attribute(values[index])
@@ -170,6 +175,9 @@ class _Rows:
         return None, warnings, {
             "name": name,
             "name_key": cells.name_key(name),
+            "first_name": parts.first_name,
+            "patronymic": parts.patronymic,
+            "last_name": parts.last_name,
             "region": self.cell("region", index)[:120] or None,
             "city": " ".join(self.cell("city", index).split())[:120] or None,
             "country_hint": self.cell("country", index),
@@ -183,6 +191,18 @@ class _Rows:
             "consent_import_id": rules.import_id,
             "consent_row": self.offset + index + 2,
         }
+
+    def person_name(self, index: int) -> person_names.PersonName:
+        """The row's first name, patronymic and last name: from their own columns, else split from one name."""
+        first, middle, last = (" ".join(self.cell(field, index).split()) for field in _NAME_PARTS)
+        if self.separate_parts:
+            return person_names.PersonName(*((part[:100] or None) for part in (first, middle, last)))
+        full = " ".join(self.cell("name", index).split())
+        # A file whose only name column is Имя often holds the whole name in it ("Анна Петрова").
+        if " " in first or not full:
+            return person_names.split_full_name(first)
+        split = person_names.split_full_name(full)
+        return split._replace(first_name=first[:100]) if first else split
 
     def issue(self, index: int, kind: IssueKind, reason: str, detail: str = "") -> dict[str, Any]:
         raw = {header: str(values[index])[:_RAW_CELL] for header, values in self.raw_columns if values[index]}

@@ -25,8 +25,8 @@ from extensions import db
 
 _CHUNK = 2_000
 # Written from the file whenever it has a value for them.
-_PLAIN = ("name", "name_key", "country", "region", "city", "city_key", "place_id", "latitude", "longitude",
-          "timezone", "language")
+_PLAIN = ("name", "name_key", "first_name", "patronymic", "last_name", "country", "region", "city", "city_key",
+          "place_id", "latitude", "longitude", "timezone", "language")
 _PROOF = ("consent_source", "consent_at", "consent_import_id", "consent_row")
 _TAGS_LENGTH = Contact.__table__.c.tags.type.length
 _READ = (Contact.id, Contact.phone, Contact.tags, Contact.attributes, Contact.updated_at, Contact.consent_row,

@@ -131,7 +131,8 @@ def test_bad_arguments_give_the_page_not_an_error(browser_as, query):
 
 def test_the_detail_page_shows_everything_with_the_proof_and_history(browser_as):
     upload = add_import()
-    contact = add_contact("+79031112233", "Анна Смирнова", country="RU", region="Московская область", city="Химки",
+    contact = add_contact("+79031112233", "Смирнова Анна Сергеевна", first_name="Анна", patronymic="Сергеевна",
+                          last_name="Смирнова", country="RU", region="Московская область", city="Химки",
                           latitude=55.89, longitude=37.44, timezone="Europe/Moscow", language="ru", tags="|vip|",
                           attributes={"loyalty": "=gold", "birthday": "03-14"}, consent_source="import",
                           consent_import_id=upload.id, consent_row=17)
@@ -143,10 +144,12 @@ def test_the_detail_page_shows_everything_with_the_proof_and_history(browser_as)
     assert response.status_code == 200
     page = page_of(response)
     assert (
-        "<h1>+79031112233 · Анна Смирнова</h1>" in page
+        "<h1>+79031112233 · Смирнова Анна Сергеевна</h1>" in page
         and '<strong class="status-blocked">Blocked (never message)</strong>' in page
     )
-    for label, value in [("Region", "Московская область"), ("City", "Химки"), ("Coordinates", "55.89, 37.44"),
+    for label, value in [("Full name", "Смирнова Анна Сергеевна"), ("Last name", "Смирнова"), ("First name", "Анна"),
+                         ("Patronymic", "Сергеевна"), ("Region", "Московская область"), ("City", "Химки"),
+                         ("Coordinates", "55.89, 37.44"),
                          ("Time zone", "Europe/Moscow"), ("Language", "ru"), ("Tags", "vip"), ("Source", "import"),
                          ("Consented at (UTC)", "2024-03-01 09:30:00"), ("Import number", f"#{upload.id}"),
                          ("File", "клиенты-март.csv"), ("File SHA-256", f"<code>{'ab' * 32}</code>"),
@@ -267,6 +270,8 @@ def test_the_api_gives_one_contact_with_its_proof_and_history(call, token_of):
     contact = add_contact(
         "+79031112233",
         "Анна",
+        first_name="Анна",
+        last_name="Смирнова",
         country="RU",
         latitude=55.75,
         longitude=37.61,
@@ -278,9 +283,10 @@ def test_the_api_gives_one_contact_with_its_proof_and_history(call, token_of):
     )
     suppress(contact.phone, SuppressionReason.OPT_OUT)
     body = call(f"/contacts/{contact.id}", token_of("reviewer")).json
-    assert {key: body[key] for key in ("id", "phone", "name", "country", "latitude", "tags", "attributes", "status",
-                                       "consent_source", "consent_at")} == {
-        "id": contact.id, "phone": "+79031112233", "name": "Анна", "country": "RU", "latitude": 55.75,
+    assert {key: body[key] for key in ("id", "phone", "name", "first_name", "patronymic", "last_name", "country",
+                                       "latitude", "tags", "attributes", "status", "consent_source", "consent_at")} == {
+        "id": contact.id, "phone": "+79031112233", "name": "Анна", "first_name": "Анна", "patronymic": None,
+        "last_name": "Смирнова", "country": "RU", "latitude": 55.75,
         "tags": ["vip", "moscow"], "attributes": {"loyalty": "gold"}, "status": "opted_out",
         "consent_source": "import", "consent_at": "2024-03-01T09:30:00+00:00"}
     assert body["consent"] == {

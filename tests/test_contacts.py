@@ -252,6 +252,9 @@ def test_the_export_has_the_fixed_columns_then_every_attribute_sorted(app):
     add_contact(
         "+79031112233",
         "Иван",
+        first_name="Иван",
+        patronymic="Ильич",
+        last_name="Петров",
         country="RU",
         region="Москва",
         city="Москва",
@@ -267,9 +270,12 @@ def test_the_export_has_the_fixed_columns_then_every_attribute_sorted(app):
     add_contact("+442079460958", None)
     header, records = export()
     assert header == [*EXPORT_HEADER, "birthday", "city_district", "loyalty"]
-    assert header[:12] == [
+    assert header[:15] == [
         "phone",
         "name",
+        "first_name",
+        "patronymic",
+        "last_name",
         "country",
         "region",
         "city",
@@ -286,6 +292,9 @@ def test_the_export_has_the_fixed_columns_then_every_attribute_sorted(app):
     assert first == {
         "phone": "+79031112233",
         "name": "Иван",
+        "first_name": "Иван",
+        "patronymic": "Ильич",
+        "last_name": "Петров",
         "country": "RU",
         "region": "Москва",
         "city": "Москва",
@@ -301,7 +310,7 @@ def test_the_export_has_the_fixed_columns_then_every_attribute_sorted(app):
         "loyalty": "gold",
     }
     assert (second["latitude"], second["longitude"], second["birthday"]) == ("-23.55", "-46.63", "03-14")
-    assert (third["name"], third["latitude"], third["loyalty"]) == ("", "", "")
+    assert (third["name"], third["first_name"], third["latitude"], third["loyalty"]) == ("", "", "", "")
 
 
 def test_the_export_neutralises_formulas_in_free_text_and_keeps_numbers(app):

@@ -78,6 +78,76 @@ def test_english_headers_map_to_the_same_fields(app):
     assert ivan.attributes == {"Plan": "gold"}
 
 
+def test_a_bitrix24_export_keeps_first_name_patronymic_and_last_name_as_fields(app):
+    header = ("Имя", "Отчество", "Фамилия", "Рабочий телефон", "Мобильный телефон", "Компания", "Согласие")
+    rows = [("Анна", "Сергеевна", "Петрова", "", "+79031234501", "ООО Ромашка", "да"),
+            ("Олег", "", "Кузнецов", "", "+79031234502", "", "да")]
+    import_content(files.csv_bytes(rows, header, delimiter=";", encoding="cp1251"))
+
+    anna, oleg = (contacts_by_phone()[number] for number in ("+79031234501", "+79031234502"))
+    assert (anna.first_name, anna.patronymic, anna.last_name) == ("Анна", "Сергеевна", "Петрова")
+    # The display name is composed as Russian lists write it, and a search by surname finds its start.
+    assert (anna.name, anna.name_key) == ("Петрова Анна Сергеевна", "петрова анна сергеевна")
+    assert (oleg.first_name, oleg.patronymic, oleg.last_name, oleg.name) == ("Олег", None, "Кузнецов", "Кузнецов Олег")
+    # No loose attributes for the parts of the name; the other columns still become attributes.
+    assert anna.attributes == {"Компания": "ООО Ромашка"}
+    assert oleg.attributes == {}
+
+
+def test_english_name_headers_map_to_the_same_fields(app):
+    header = ("Phone", "First name", "Middle name", "Last name", "Consent")
+    import_content(files.utf8_csv([("+79031234501", "Anna", "Sergeevna", "Petrova", "yes")], header))
+    anna = contacts_by_phone()["+79031234501"]
+    assert (anna.first_name, anna.patronymic, anna.last_name, anna.name) == ("Anna", "Sergeevna", "Petrova",
+                                                                            "Petrova Anna Sergeevna")
+    assert anna.attributes == {}
+
+
+def test_a_full_name_column_is_split_into_its_parts_and_shown_as_written(app):
+    rows = [("+79031234501", "Петрова  Анна Сергеевна", "да"),  # ФИО order
+            ("+79031234502", "Анна Сергеевна Петрова", "да"),  # the patronymic says which word is the surname
+            ("+79031234503", "Петрова Анна", "да"),
+            ("+79031234504", "Ирина Петрова", "да"),  # a surname's ending outranks a first name's
+            ("+79031234505", "Анна Сергеевна", "да"),  # no surname at all
+            ("+79031234506", "Anna Petrova", "да"),  # Latin: First Last
+            ("+79031234507", "Анна", "да"),
+            ("+79031234508", "Алиев Рашид Мамед оглы", "да"),
+            ("+79031234509", "Клиент 0009", "да")]  # no person's name: no parts are made up
+    import_content(files.csv_bytes(rows, ("Телефон", "ФИО", "Согласие"), delimiter=";", encoding="cp1251"))
+    found = contacts_by_phone()
+    parts = {number[-1]: (found[number].first_name, found[number].patronymic, found[number].last_name)
+             for number in found}
+    assert parts == {
+        "1": ("Анна", "Сергеевна", "Петрова"),
+        "2": ("Анна", "Сергеевна", "Петрова"),
+        "3": ("Анна", None, "Петрова"),
+        "4": ("Ирина", None, "Петрова"),
+        "5": ("Анна", "Сергеевна", None),
+        "6": ("Anna", None, "Petrova"),
+        "7": ("Анна", None, None),
+        "8": ("Рашид", "Мамед оглы", "Алиев"),
+        "9": (None, None, None),
+    }
+    assert found["+79031234501"].name == "Петрова Анна Сергеевна"
+    assert found["+79031234502"].name == "Анна Сергеевна Петрова"  # as written, not reordered
+    assert all(contact.attributes == {} for contact in found.values())
+
+
+def test_a_lone_first_name_column_is_the_whole_name_split_too(app):
+    import_content(files.cp1251_csv([("+79031234501", "Иван Петров", "Москва", "да")]))  # Телефон;Имя;Город
+    ivan = contacts_by_phone()["+79031234501"]
+    assert (ivan.name, ivan.first_name, ivan.last_name, ivan.patronymic) == ("Иван Петров", "Иван", "Петров", None)
+
+
+def test_a_later_import_with_the_parts_updates_them_and_an_empty_cell_erases_none(app):
+    header = ("Телефон", "Имя", "Отчество", "Фамилия", "Согласие")
+    import_content(files.utf8_csv([("+79031234501", "Анна", "Сергеевна", "Петрова", "да")], header))
+    _record, summary = import_content(files.utf8_csv([("+79031234501", "Анна", "", "Иванова", "да")], header))
+    assert summary.updated == 1
+    anna = contacts_by_phone()["+79031234501"]
+    assert (anna.first_name, anna.patronymic, anna.last_name) == ("Анна", "Сергеевна", "Иванова")
+
+
 def test_a_map_override_takes_a_field_from_another_column_or_leaves_it_unmapped(app):
     header = ("Телефон", "Рабочий", "Город", "Согласие")
     rows = [("+79031234501", "+79031234601", "Казань", "да"), ("+79031234502", "8 903 123-46-02", "Омск", "да")]
@@ -94,8 +164,9 @@ def test_a_map_override_takes_a_field_from_another_column_or_leaves_it_unmapped(
 @pytest.mark.parametrize("mapping, sentence", [
     ({"phone": "Мобильный"}, "The file has no column “Мобильный”; its columns are: Телефон, Имя, Город, Согласие."),
     ({"name": "Город"}, "The column “Город” is mapped to two fields; map it to one."),
-    ({"email": "Имя"}, "There is no contact field called “email”; the fields are: phone, name, city, region, country, "
-                       "latitude, longitude, consent, consent_date, source, tags, language."),
+    ({"email": "Имя"}, "There is no contact field called “email”; the fields are: phone, name, first_name, "
+                       "patronymic, last_name, city, region, country, latitude, longitude, consent, consent_date, "
+                       "source, tags, language."),
     ({"phone": ""}, "No column holds the phone numbers; name it Телефон or Phone, or choose it in the mapping. "
                     "The columns are: Телефон, Имя, Город, Согласие."),
 ])

@@ -236,7 +236,8 @@ def test_variables_are_rendered_in_sql_from_fields_attributes_and_constants_with
 
 
 def test_every_contact_field_fills_a_variable_in_sql_as_the_preview_fills_it(app):
-    contact = add_contact(name="Анна", region="Татарстан", city="Казань", timezone="Europe/Moscow", language="ru")
+    contact = add_contact(name="Петрова Анна Сергеевна", first_name="Анна", patronymic="Сергеевна", last_name="Петрова",
+                          region="Татарстан", city="Казань", timezone="Europe/Moscow", language="ru")
     variables = {str(number): {"source": "field", "value": field, "fallback": "—"}
                  for number, field in enumerate(CONTACT_FIELDS, 1)}
     campaign = add_campaign(variables=variables)
@@ -244,6 +245,27 @@ def test_every_contact_field_fills_a_variable_in_sql_as_the_preview_fills_it(app
     filled = rows_of(campaign)[contact.id].variables
     assert filled == variable_values(variables, contact)
     assert "—" not in filled.values()
+
+
+def test_a_formal_address_renders_first_name_and_patronymic_and_falls_back_without_the_patronymic(app):
+    anna = add_contact(name="Петрова Анна Сергеевна", first_name=" Анна ", patronymic="Сергеевна", last_name="Петрова")
+    oleg = add_contact(name="Кузнецов Олег", first_name="Олег", patronymic=None, last_name="Кузнецов")
+    blank = add_contact(name="Иванова", first_name="", patronymic="  ", last_name="Иванова")
+    nobody = add_contact(name=None)
+    variables = {"1": {"source": "field", "value": "first_and_patronymic", "fallback": "уважаемый клиент"},
+                 "2": {"source": "field", "value": "first_name", "fallback": "друг"},
+                 "3": {"source": "field", "value": "last_name", "fallback": ""}}
+    campaign = add_campaign(variables=variables)
+    run(campaign)
+
+    rows = rows_of(campaign)
+    assert rows[anna.id].variables == {"1": "Анна Сергеевна", "2": "Анна", "3": "Петрова"}
+    assert rows[oleg.id].variables == {"1": "уважаемый клиент", "2": "Олег", "3": "Кузнецов"}
+    assert rows[blank.id].variables == {"1": "уважаемый клиент", "2": "друг", "3": "Иванова"}
+    assert rows[nobody.id].variables == {"1": "уважаемый клиент", "2": "друг", "3": ""}
+    # The campaign's preview renders each in Python as the launch does in SQL.
+    for contact in (anna, oleg, blank, nobody):
+        assert rows[contact.id].variables == variable_values(variables, contact)
 
 
 def test_a_campaign_without_variables_gets_empty_objects(app):
