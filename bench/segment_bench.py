@@ -197,9 +197,10 @@ def contact_rows(count: int, seed: int = 11):
 
 
 def _suppression(phone: str, reason: str, now: datetime) -> dict[str, Any]:
-    from compliance.models import SuppressionReason
+    from compliance.models import SuppressionReason, SuppressionScope
 
-    return {"phone": phone, "reason": SuppressionReason(reason), "source": "bench", "note": "", "evidence": "",
+    return {"phone": phone, "reason": SuppressionReason(reason), "scope": SuppressionScope.PERSON, "source": "bench",
+            "note": "", "evidence": "",
             "created_at": now - timedelta(days=3), "actor_label": "bench", "lifted_at": None,
             "lifted_by_label": None, "lift_reason": None, "lift_evidence": None}
 
