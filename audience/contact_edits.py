@@ -19,6 +19,7 @@ from sqlalchemy import ColumnElement, and_, case, func, literal, update
 from audience import cells
 from audience.geocoding import Geocoder
 from audience.models import Contact, Segment
+from audience.person_names import PersonName, display_name, split_full_name
 from audience.segment_definition import parse_definition
 from audience.segments import find_segment, segment_filter
 from compliance import audit
@@ -26,10 +27,12 @@ from dbtypes import one_of, utcnow
 from domain_errors import DomainError, FieldErrors
 from extensions import db
 
-EDITABLE = ("name", "city", "attributes", "tags")
+NAME_PARTS = ("first_name", "patronymic", "last_name")
+EDITABLE = ("name", *NAME_PARTS, "city", "attributes", "tags")
 _TAGS_LENGTH = Contact.__table__.c.tags.type.length
 _NAME_LENGTH = Contact.__table__.c.name.type.length
 _CITY_LENGTH = Contact.__table__.c.city.type.length
+_PART_LENGTH = Contact.__table__.c.first_name.type.length
 MAX_ATTRIBUTES = 100
 
 
@@ -44,11 +47,12 @@ def edit_contact(contact: Contact, changes: Mapping[str, Any], actor: Any = None
     unknown = sorted(set(changes) - set(EDITABLE))
     if unknown:
         errors.field = unknown[0]
-        errors.append(_l("Only the name, city, attributes and tags of a contact can be edited here; not: "
+        errors.append(_l("Only the name and its parts, city, attributes and tags of a contact can be edited here; not: "
                          "%(fields)s.", fields=", ".join(unknown)))
     values = {name: check(changes[name], errors) for name, check in _CHECKS.items() if name in changes}
     if errors:
         raise ContactEditError(errors=errors)
+    _keep_name_and_parts_together(contact, values)
     changed = [name for name, value in values.items() if _current(contact, name) != value]
     for name in changed:
         _set(contact, name, values[name])
@@ -57,6 +61,19 @@ def edit_contact(contact: Contact, changes: Mapping[str, Any], actor: Any = None
         audit.record("contact.edited", actor=actor, target=contact, details={"fields": changed})
         db.session.flush()
     return changed
+
+
+def _keep_name_and_parts_together(contact: Contact, values: dict[str, Any]) -> None:
+    """A new full name is split into its parts (as the import splits a ФИО cell); new parts compose the full name
+    (Фамилия Имя Отчество) unless it was changed too."""
+    name_changed = "name" in values and values["name"] != (contact.name or "")
+    parts_changed = any(values[part] != (getattr(contact, part) or "") for part in NAME_PARTS if part in values)
+    if parts_changed and not name_changed:
+        parts = PersonName(*(values.get(part, getattr(contact, part)) or None for part in NAME_PARTS))
+        values["name"] = display_name(parts) or ""
+    elif name_changed and not parts_changed:
+        values.update({part: value or "" for part, value in zip(NAME_PARTS, split_full_name(values["name"]),
+                                                               strict=True)})
 
 
 def _current(contact: Contact, name: str) -> Any:
@@ -74,6 +91,8 @@ def _set(contact: Contact, name: str, value: Any) -> None:
         contact.attributes = value
     elif name == "name":
         contact.name, contact.name_key = value or None, cells.name_key(value or None)
+    elif name in NAME_PARTS:
+        setattr(contact, name, value or None)
     else:
         _place(contact, value)
 
@@ -132,8 +151,11 @@ def tags_of(value: Any, errors: FieldErrors) -> tuple[str, ...]:
     return ()
 
 
-_CHECKS = {"name": _text(_NAME_LENGTH, ("name", _l("Name"))), "city": _text(_CITY_LENGTH, ("city", _l("City"))),
-           "attributes": _attributes, "tags": _tags}
+_CHECKS = {"name": _text(_NAME_LENGTH, ("name", _l("Name"))),
+           "first_name": _text(_PART_LENGTH, ("first_name", _l("First name"))),
+           "patronymic": _text(_PART_LENGTH, ("patronymic", _l("Patronymic"))),
+           "last_name": _text(_PART_LENGTH, ("last_name", _l("Last name"))),
+           "city": _text(_CITY_LENGTH, ("city", _l("City"))), "attributes": _attributes, "tags": _tags}
 
 
 # --- in bulk ---------------------------------------------------------------------------------------------------

@@ -14,7 +14,11 @@ from audience.models import Contact
 
 
 class ContactEditForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[Optional(), Length(max=200)])
+    name = StringField(_l("Name"), validators=[Optional(), Length(max=200)],
+                       description=_l("Changed alone, it is split into its parts again."))
+    last_name = StringField(_l("Last name"), validators=[Optional(), Length(max=100)])
+    first_name = StringField(_l("First name"), validators=[Optional(), Length(max=100)])
+    patronymic = StringField(_l("Patronymic"), validators=[Optional(), Length(max=100)])
     city = StringField(_l("City"), validators=[Optional(), Length(max=120)],
                        description=_l("A new city is placed again: region, coordinates and time zone."))
     tags = StringField(_l("Tags"), validators=[Optional(), Length(max=1000)],
@@ -25,6 +29,8 @@ class ContactEditForm(FlaskForm):
     def fill(self, contact: Contact) -> None:
         """The form showing ``contact`` as it is (for a GET)."""
         self.name.data, self.city.data = contact.name or "", contact.city or ""
+        self.first_name.data, self.patronymic.data = contact.first_name or "", contact.patronymic or ""
+        self.last_name.data = contact.last_name or ""
         self.tags.data = ", ".join(tag for tag in (contact.tags or "").split("|") if tag)
         self.attributes.data = "\n".join(f"{key}: {value}" for key, value in sorted((contact.attributes or {}).items()))
 
@@ -35,5 +41,6 @@ class ContactEditForm(FlaskForm):
             key, _colon, value = line.partition(":")
             if key.strip():
                 attributes[key.strip()] = value.strip()
-        return {"name": self.name.data or "", "city": self.city.data or "", "tags": self.tags.data or "",
-                "attributes": attributes}
+        return {"name": self.name.data or "", "first_name": self.first_name.data or "",
+                "patronymic": self.patronymic.data or "", "last_name": self.last_name.data or "",
+                "city": self.city.data or "", "tags": self.tags.data or "", "attributes": attributes}

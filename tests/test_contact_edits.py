@@ -35,7 +35,8 @@ def test_editing_a_contact_changes_only_what_is_given_places_the_new_city_and_au
                                                    "attributes": {"Покупок": "4", "Карта": ""},
                                                    "tags": "VIP, опт"})
     db.session.commit()
-    assert changed == ["name", "city", "attributes", "tags"]
+    # The new full name is split into its parts, as the import splits one.
+    assert changed == ["name", "city", "attributes", "tags", "first_name", "last_name"]
     db.session.expire_all()
     found = db.session.get(Contact, contact.id)
     assert (found.name, found.city, found.attributes, found.tags) == ("Анна Петрова", "Казань", {"Покупок": "4"},
@@ -48,7 +49,8 @@ def test_editing_a_contact_changes_only_what_is_given_places_the_new_city_and_au
                                                                           None)
     contact_edits.edit_contact(found, {"city": "Казань"})
     [event, *_later] = audited("contact.edited")
-    assert event.details == {"fields": ["name", "city", "attributes", "tags"]} and event.object_id == str(contact.id)
+    assert event.details == {"fields": ["name", "city", "attributes", "tags", "first_name", "last_name"]}
+    assert event.object_id == str(contact.id)
     # The same values again change nothing and audit nothing.
     assert contact_edits.edit_contact(found, {"name": "Анна Петрова", "tags": ["vip", "опт"]}) == []
     assert len(audited("contact.edited")) == 3
@@ -131,7 +133,8 @@ def test_the_api_edits_a_contact_and_retags_a_selection_for_marketers_only(app, 
     db.session.commit()
     edited = call_as("PATCH", f"/contacts/{contact.id}", json={"name": "Глеб Иванов", "tags": ["vip", "опт"]})
     assert edited.status_code == 200, edited.get_json()
-    assert edited.get_json()["changed"] == ["name", "tags"] and edited.get_json()["name"] == "Глеб Иванов"
+    assert edited.get_json()["changed"] == ["name", "tags", "first_name", "last_name"]
+    assert edited.get_json()["name"] == "Глеб Иванов" and edited.get_json()["last_name"] == "Иванов"
     refused = call_as("PATCH", f"/contacts/{contact.id}", json={"phone": "+7"})
     assert refused.status_code == 400 and refused.get_json()["errors"][0]["field"] == "phone"
     assert call_as("PATCH", f"/contacts/{contact.id}", "reviewer", json={"name": "x"}).status_code == 403
@@ -201,3 +204,16 @@ def test_the_cli_retags_a_segment_and_says_what_is_wrong(app):
     assert tags_of(first, second) == ["|new|", "|new|"]
     refused = runner.invoke(args=["audience", "tag", "--add", "x"])
     assert refused.exit_code == 1 and "Choose the contacts (or a segment) to change." in refused.output
+
+
+def test_a_new_full_name_is_split_into_its_parts_and_new_parts_compose_the_name(app):
+    contact = add_contact("+79031000700", "Петрова Анна", first_name="Анна", last_name="Петрова")
+    db.session.commit()
+    contact_edits.edit_contact(contact, {"name": "Сидорова Мария Ивановна"})
+    assert (contact.last_name, contact.first_name, contact.patronymic) == ("Сидорова", "Мария", "Ивановна")
+    contact_edits.edit_contact(contact, {"name": contact.name, "first_name": "Мария", "patronymic": "Петровна",
+                                         "last_name": "Сидорова"})
+    assert contact.name == "Сидорова Мария Петровна"
+    contact_edits.edit_contact(contact, {"name": "Маша", "patronymic": ""})
+    assert (contact.name, contact.patronymic) == ("Маша", None)
+    db.session.commit()
