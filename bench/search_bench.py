@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from segment_bench import arguments, line, median_ms, over_contacts
+from segment_bench import line, median_ms, timed
 
 GOAL_MS = 100
 QUERIES = [
@@ -39,9 +39,7 @@ def bench(runs: int) -> None:
 
 
 def main() -> None:
-    args = arguments(__doc__, "Time the contacts an earlier --keep run left.",
-                     lambda parser: parser.add_argument("--runs", type=int, default=7))
-    over_contacts(args, lambda: bench(args.runs))
+    timed(__doc__, bench)
 
 
 if __name__ == "__main__":
