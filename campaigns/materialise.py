@@ -40,7 +40,6 @@ statement again for the same campaign adds nothing and can never mint a second k
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -61,7 +60,6 @@ from sqlalchemy import (
     null,
     or_,
     select,
-    text,
 )
 from sqlalchemy.orm import aliased
 from sqlalchemy.types import JSON
@@ -72,7 +70,7 @@ from audience.segments import attribute_text, segment_filter
 from campaigns.bot_rendering import is_bot
 from campaigns.cascade import Step, is_cascade, steps
 from campaigns.models import Campaign, Message, MessageStatus, Sender, Template, sent_since
-from campaigns.recipient_facts import consented
+from campaigns.recipient_facts import consented, hash_joins
 from campaigns.variables import CONTACT_FIELDS, SOURCES
 from compliance.models import BLOCKING_REASONS, Suppression, SuppressionScope
 from compliance.numbers import not_e164
@@ -357,20 +355,6 @@ def bot_audience(campaign: Campaign, now: datetime, rules: SendingRules) -> Mate
                         exclusions={name: found.get(name, 0) for name in BOT_EXCLUSION_REASONS})
 
 
-@contextmanager
-def _hash_joins():
-    """On PostgreSQL, plan the statements without nested loops. Every join here is an equality between a scan of
-    the segment and an aggregate: PostgreSQL underestimates the rows that pass the per-contact conditions (a
-    regular expression, a trimmed text) and would otherwise pick a nested loop over the suppression aggregate,
-    once per contact: minutes instead of seconds for a million contacts."""
-    postgresql = db.session.get_bind().dialect.name == "postgresql"
-    if postgresql:
-        db.session.execute(text("SET LOCAL enable_nestloop = off"))
-    yield
-    if postgresql:  # after a failure the rollback ends the SET LOCAL anyway
-        db.session.execute(text("RESET enable_nestloop"))
-
-
 def materialise(campaign: Campaign, now: datetime, rules: SendingRules) -> Materialised:
     """Create one queued message row per eligible contact of the campaign's segment, on the first step of its
     cascade whose channel may take them (a campaign on one sender has one step); count the rest by the reasons
@@ -380,7 +364,7 @@ def materialise(campaign: Campaign, now: datetime, rules: SendingRules) -> Mater
     before gains no rows.
     """
     ladder = steps(campaign)
-    with _hash_joins():
+    with hash_joins():
         for step in ladder:
             db.session.execute(_step_insert(campaign, step, _sources(campaign, step, now, rules), now)).all()
         last = _sources(campaign, ladder[-1], now, rules)
@@ -404,7 +388,7 @@ def materialise_fallbacks(campaign: Campaign, contact_ids: list[int], after: int
     no later step takes gets none (the cascade ends for them). Flushes only."""
     made: dict[int, int] = {}
     waiting = sorted(set(contact_ids))
-    with _hash_joins():
+    with hash_joins():
         for step in steps(campaign)[after + 1:]:
             if not waiting:
                 break
