@@ -358,7 +358,7 @@ def _checked_bot(values: Mapping[str, Any], sender: Sender | None, channel: str,
     if creating:
         # Neither platform tracks a tier; the column keeps its default and no rule reads it for a bot.
         clean["tier"] = "TIER_250"
-    secrets = _checked_webhook_secret(values, errors, creating, _(
+    secrets = _checked_webhook_secret(values, errors, creating, _l(
         "Webhook secret: 5 to 256 Latin letters, digits, dashes and underscores (MAX and Telegram take no other); "
         "empty: Vestnik makes one."))
     errors.field = "access_token"
@@ -370,7 +370,7 @@ def _checked_bot(values: Mapping[str, Any], sender: Sender | None, channel: str,
     return secrets
 
 
-def _checked_webhook_secret(values: Mapping[str, Any], errors: FieldErrors, creating: bool, refusal: str
+def _checked_webhook_secret(values: Mapping[str, Any], errors: FieldErrors, creating: bool, refusal: Any
                             ) -> dict[str, str]:
     """The secrets given (``_checked_secrets``), the webhook secret checked against what the platforms accept
     (``refusal`` when it is not) and made for a new sender that was given none."""
@@ -431,7 +431,7 @@ def _checked_sms(values: Mapping[str, Any], sender: Sender | None, channel: str,
             errors.append(_("An SMS sender's rate is a whole number of messages per second from 1 to %(limit)s.",
                             limit=SMS_MAX_RATE))
         clean["messages_per_second"] = rate
-    secrets = _checked_webhook_secret(values, errors, creating, _(
+    secrets = _checked_webhook_secret(values, errors, creating, _l(
         "Webhook secret: 5 to 256 Latin letters, digits, dashes and underscores; empty: Vestnik makes one."))
     errors.field = "access_token"
     if "access_token" not in secrets and not (sender is not None and sender.access_token_encrypted):
