@@ -199,9 +199,10 @@ def ensure_sandbox_command() -> None:
 @click.option("--wait", "wait_seconds", type=float, default=0.0, show_default=True,
               help="Seconds to wait for the sandbox to start answering (make run starts it beside this).")
 def connect_sandbox_bots_command(wait_seconds: float) -> None:
-    """Subscribe every bot on the sandbox provider (base URL SANDBOX_URL) to the webhook receiver, as `make run`
-    does once the sandbox answers; exit status 1 if the sandbox never answered or refused one."""
-    bots = senders.sandbox_bots()
+    """Subscribe every bot on the sandbox provider (base URL SANDBOX_URL) to the webhook receiver, and point its SMS
+    accounts' delivery reports there, as `make run` does once the sandbox answers (ensure-sandbox runs before the
+    sandbox does); exit status 1 if the sandbox never answered or refused one."""
+    bots = senders.sandbox_bots() + senders.sandbox_senders(senders.SMS_CHANNELS)
     if not bots:
         click.echo("There is no bot on the sandbox; `flask campaigns sender ensure-sandbox` adds its two.")
         return

@@ -722,8 +722,13 @@ def ensure_sandbox_sms(actor: Any = None) -> tuple[Sender, bool]:
 
 def sandbox_bots() -> list[Sender]:
     """The bots on the sandbox provider (their base URL is ``SANDBOX_URL``), by name."""
+    return sandbox_senders(BOT_CHANNELS)
+
+
+def sandbox_senders(channels: tuple[str, ...]) -> list[Sender]:
+    """The senders on ``channels`` whose provider is the sandbox (their base URL is ``SANDBOX_URL``), by name."""
     return list(db.session.scalars(select(Sender).where(
-        Sender.channel.in_(BOT_CHANNELS), Sender.base_url == current_app.config["SANDBOX_URL"].rstrip("/"))
+        Sender.channel.in_(channels), Sender.base_url == current_app.config["SANDBOX_URL"].rstrip("/"))
         .order_by(Sender.name, Sender.id)))
 
 

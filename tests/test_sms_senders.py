@@ -206,3 +206,15 @@ def test_the_cli_creates_an_sms_sender_with_its_login_alpha_name_and_password_fr
         "campaigns", "sender", "create", "Bad SMS", "--channel", "smsc", "--login", "x", "--alpha-name",
         "Магазин", "--token-env", "SMS_PASSWORD"], env={"SMS_PASSWORD": "p"})
     assert refused.exit_code == 1 and senders.find_sender("Bad SMS") is None
+
+
+def test_connect_sandbox_bots_points_the_sandbox_sms_account_as_make_run_does(app, sandbox):
+    app.config.update(SANDBOX_URL=sandbox.url, WEBHOOK_RECEIVER_URL="http://127.0.0.1:8026")
+    senders.ensure_sandbox_bots()
+    sms, _created = senders.ensure_sandbox_sms()
+    db.session.commit()
+    result = app.test_cli_runner().invoke(args=["campaigns", "sender", "connect-sandbox-bots", "--wait", "5"])
+    assert result.exit_code == 0, result.output
+    [account] = [item for item in sandbox.control("GET", "/_sandbox/sms/accounts")
+                 if item["login"] == sandbox_defaults.SMS_LOGIN]
+    assert account["callback_url"] == senders.webhook_url(sms)
