@@ -214,7 +214,8 @@ def connect_sandbox_bots_command(wait_seconds: float) -> None:
         result = senders.connect_webhook(bot)
         db.session.commit()
         if result.connected:
-            click.echo(f"The sandbox posts the updates of “{bot.name}” to {result.url}.")
+            # Without the query: an SMS account's URL carries its secret, which has no place in a console's log.
+            click.echo(f"The sandbox posts the updates of “{bot.name}” to {result.url.split('?', 1)[0]}.")
         else:
             failed += 1
             click.echo(f"Not connected: “{bot.name}” ({result.code}): {result.sentence}", err=True)

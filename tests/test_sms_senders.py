@@ -218,3 +218,4 @@ def test_connect_sandbox_bots_points_the_sandbox_sms_account_as_make_run_does(ap
     [account] = [item for item in sandbox.control("GET", "/_sandbox/sms/accounts")
                  if item["login"] == sandbox_defaults.SMS_LOGIN]
     assert account["callback_url"] == senders.webhook_url(sms)
+    assert senders.settings_for(sms).app_secret not in result.output
